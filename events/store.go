@@ -1,0 +1,70 @@
+package events
+
+import "context"
+
+// Recorded is an event as the ledger holds it: its canonical bytes and its
+// position. Positions are stream sequences, 1-based and gap-free because the
+// stream refuses deletes; the event's Merkle leaf index is Seq-1.
+type Recorded struct {
+	Seq   uint64
+	Raw   []byte
+	Event Event
+}
+
+// LeafIndex is the index of the event's leaf in the Merkle seal.
+func (r Recorded) LeafIndex() uint64 { return r.Seq - 1 }
+
+// Expect states what the appender believes about its aggregate, for
+// optimistic concurrency: the stream sequence of the aggregate's last event.
+type Expect struct {
+	seq   uint64
+	check bool
+}
+
+// ExpectAny appends without a concurrency check (for events that do not
+// depend on earlier state, such as access logs).
+func ExpectAny() Expect { return Expect{} }
+
+// ExpectNew requires that the aggregate has no events yet.
+func ExpectNew() Expect { return Expect{check: true} }
+
+// ExpectLast requires that the aggregate's last event is at stream sequence seq.
+func ExpectLast(seq uint64) Expect { return Expect{seq: seq, check: true} }
+
+// Check reports whether a concurrency check is requested and on which sequence.
+func (x Expect) Check() (seq uint64, ok bool) { return x.seq, x.check }
+
+// Appender appends events to the ledger.
+//
+// Append returns the recorded position once the ledger has acknowledged the
+// event durably. If an event with the same id is already recorded it returns
+// that record's position and an error with CodeDuplicate; callers that retry
+// treat that as success. If x does not hold it returns CodeConflict: reload
+// the aggregate, decide again, append again.
+type Appender interface {
+	Append(ctx context.Context, e Event, x Expect) (Recorded, error)
+}
+
+// Loader loads the events of one aggregate, in order.
+type Loader interface {
+	Load(ctx context.Context, region Region, agg Aggregate) ([]Recorded, error)
+}
+
+// Reader reads the ledger by position.
+type Reader interface {
+	// Size is the number of events in the ledger (the last sequence).
+	Size(ctx context.Context) (uint64, error)
+	// Read returns the event at sequence seq.
+	Read(ctx context.Context, seq uint64) (Recorded, error)
+	// Scan calls fn for each event with from <= Seq <= to, in order. The
+	// Recorded passed to fn has Raw set and Event zero: parsing is left to the
+	// caller, since a hash-only pass does not need it.
+	Scan(ctx context.Context, from, to uint64, fn func(Recorded) error) error
+}
+
+// Store is the whole ledger interface the rest of onebook depends on.
+type Store interface {
+	Appender
+	Loader
+	Reader
+}
