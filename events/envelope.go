@@ -134,15 +134,16 @@ func Parse(b []byte) (Event, error) {
 		return e, Invalid("", "trailing data after event")
 	}
 	e.Time = e.Time.UTC()
-	if err := e.Validate(); err != nil {
+	// Re-encoding and comparing is stricter than checking JCS form alone:
+	// encoding/json matches keys case-insensitively and accepts times
+	// that do not round-trip, so only the bytes Canonical itself would
+	// produce are accepted.
+	canon, err := e.Canonical()
+	if err != nil {
 		return e, err
 	}
-	canon, err := jcs.Transform(b)
-	if err != nil {
-		return e, Invalid("", "cannot canonicalize: %v", err)
-	}
 	if !bytes.Equal(canon, b) {
-		return e, Invalid("", "event bytes are not canonical (RFC 8785)")
+		return e, Invalid("", "event bytes are not canonical (RFC 8785 with the envelope's field names)")
 	}
 	return e, nil
 }

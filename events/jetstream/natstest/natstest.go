@@ -1,0 +1,87 @@
+// Package natstest starts embedded NATS JetStream servers for tests, on
+// loopback, with file storage in a test's temporary directory.
+package natstest
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Server is a running test server that can be killed and restarted on the
+// same storage directory and port, to test what survives.
+type Server struct {
+	t    testing.TB
+	dir  string
+	port int
+	S    *server.Server
+}
+
+// Start starts a JetStream server storing under a fresh temporary directory.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, dir: t.TempDir(), port: -1}
+	s.start()
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host:      "127.0.0.1",
+		Port:      s.port,
+		JetStream: true,
+		StoreDir:  s.dir,
+		NoLog:     true,
+		NoSigs:    true,
+	})
+	if err != nil {
+		s.t.Fatalf("nats server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		s.t.Fatal("nats server not ready")
+	}
+	s.S = srv
+	s.port = srv.Addr().(*net.TCPAddr).Port
+}
+
+// URL is the client URL.
+func (s *Server) URL() string { return s.S.ClientURL() }
+
+// Shutdown stops the server and waits until it is down.
+func (s *Server) Shutdown() {
+	if s.S != nil {
+		s.S.Shutdown()
+		s.S.WaitForShutdown()
+	}
+}
+
+// Restart shuts the server down and starts it again on the same directory
+// and port; clients with reconnect enabled carry on.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Shutdown()
+	s.start()
+}
+
+// Connect returns a client connection (closed at test end) and its JetStream
+// context. The connection retries forever, so it survives Restart.
+func (s *Server) Connect() (*nats.Conn, jetstream.JetStream) {
+	s.t.Helper()
+	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		s.t.Fatalf("connect: %v", err)
+	}
+	s.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		s.t.Fatalf("jetstream: %v", err)
+	}
+	return nc, js
+}

@@ -1,0 +1,156 @@
+// Package passes holds the event schemas of the entry/exit pass service
+// (出入通): passes issued to residents and visitors, revoked, and scanned at
+// community gates.
+package passes
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/onebook/onebook/events"
+)
+
+// Event types.
+const (
+	TypeIssued  = "pass.issued"
+	TypeRevoked = "pass.revoked"
+	TypeScanned = "pass.scanned"
+)
+
+// Aggregate kinds.
+const (
+	KindPass = "pass" // one pass; issued, then possibly revoked
+	KindGate = "gate" // one gate; its scans, in order
+)
+
+// Register adds the pass events to r.
+func Register(r *events.Registry) {
+	events.Register[Issued](r, TypeIssued, KindPass, 1)
+	events.Register[Revoked](r, TypeRevoked, KindPass, 1)
+	events.Register[Scanned](r, TypeScanned, KindGate, 2, Upcaster{From: 1, Fn: upcastScannedV1})
+}
+
+// Upcaster is events.Upcaster, named here for brevity.
+type Upcaster = events.Upcaster
+
+// Holder kinds.
+const (
+	HolderResident = "resident"
+	HolderVisitor  = "visitor"
+)
+
+// Issued: a pass was issued to a holder for a community.
+type Issued struct {
+	Holder    string        `json:"holder"`    // person id (a token, never personal data)
+	HolderOf  string        `json:"holder_of"` // resident | visitor
+	Community events.Region `json:"community"` // 12-digit community code
+	NotBefore time.Time     `json:"not_before"`
+	NotAfter  time.Time     `json:"not_after"`
+}
+
+func (p Issued) Validate() error {
+	if p.Holder == "" {
+		return events.Invalid("holder", "holder is required")
+	}
+	if p.HolderOf != HolderResident && p.HolderOf != HolderVisitor {
+		return events.Invalid("holder_of", "must be %q or %q", HolderResident, HolderVisitor)
+	}
+	if err := community(p.Community); err != nil {
+		return err
+	}
+	if p.NotBefore.IsZero() || p.NotAfter.IsZero() || !p.NotAfter.After(p.NotBefore) {
+		return events.Invalid("not_after", "validity window must be non-empty: not_before < not_after")
+	}
+	return nil
+}
+
+// Revoke reasons.
+const (
+	ReasonMovedOut  = "moved_out"
+	ReasonRedStatus = "red_status"
+	ReasonLostPhone = "lost_phone"
+	ReasonExpired   = "expired"
+)
+
+// Revoked: a pass was revoked and must no longer open a gate.
+type Revoked struct {
+	Reason string `json:"reason"`
+}
+
+func (p Revoked) Validate() error {
+	switch p.Reason {
+	case ReasonMovedOut, ReasonRedStatus, ReasonLostPhone, ReasonExpired:
+		return nil
+	}
+	return events.Invalid("reason", "unknown revocation reason %q", p.Reason)
+}
+
+// Directions and decisions of a scan.
+const (
+	In    = "in"
+	Out   = "out"
+	Allow = "allow"
+	Deny  = "deny"
+)
+
+// Scanned (schema v2): a pass was scanned at a gate. Every scan is recorded,
+// allowed or denied. Version 1 had a boolean "allowed" and no scan id.
+type Scanned struct {
+	ScanID    string        `json:"scan_id"` // client-generated; "" for v1 events
+	Pass      string        `json:"pass"`
+	Holder    string        `json:"holder"`
+	Community events.Region `json:"community"`
+	Direction string        `json:"direction"` // in | out
+	Decision  string        `json:"decision"`  // allow | deny
+	Reason    string        `json:"reason,omitempty"`
+}
+
+func (p Scanned) Validate() error {
+	if p.Pass == "" {
+		return events.Invalid("pass", "pass is required")
+	}
+	if err := community(p.Community); err != nil {
+		return err
+	}
+	if p.Direction != In && p.Direction != Out {
+		return events.Invalid("direction", "must be %q or %q", In, Out)
+	}
+	switch p.Decision {
+	case Allow:
+	case Deny:
+		if p.Reason == "" {
+			return events.Invalid("reason", "a denied scan needs a reason")
+		}
+	default:
+		return events.Invalid("decision", "must be %q or %q", Allow, Deny)
+	}
+	return nil
+}
+
+// scannedV1 is the retired first schema of pass.scanned.
+type scannedV1 struct {
+	Pass      string        `json:"pass"`
+	Holder    string        `json:"holder"`
+	Community events.Region `json:"community"`
+	Direction string        `json:"direction"`
+	Allowed   bool          `json:"allowed"`
+}
+
+func upcastScannedV1(old json.RawMessage) (json.RawMessage, error) {
+	var v1 scannedV1
+	if err := json.Unmarshal(old, &v1); err != nil {
+		return nil, err
+	}
+	v2 := Scanned{Pass: v1.Pass, Holder: v1.Holder, Community: v1.Community, Direction: v1.Direction, Decision: Allow}
+	if !v1.Allowed {
+		v2.Decision, v2.Reason = Deny, "unrecorded" // v1 did not record why
+	}
+	return json.Marshal(v2)
+}
+
+func community(r events.Region) error {
+	if _, err := events.ParseRegion(string(r)); err != nil || len(r) != 12 {
+		return events.Invalid("community", "community must be a 12-digit region code, got %q", r)
+	}
+	return nil
+}
