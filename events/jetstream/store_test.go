@@ -206,10 +206,21 @@ func TestNoAcknowledgedEventLost(t *testing.T) {
 			}
 		}(w)
 	}
-	time.Sleep(100 * time.Millisecond)
-	srv.Restart()
-	time.Sleep(100 * time.Millisecond)
-	srv.Restart()
+	// Kill the server twice while the appenders are mid-load.
+	for _, at := range []int{workers * per / 4, workers * per / 2} {
+		for {
+			mu.Lock()
+			n := len(acked)
+			mu.Unlock()
+			if n >= at {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		srv.Shutdown()
+		time.Sleep(300 * time.Millisecond) // down long enough for appends to time out
+		srv.Restart()
+	}
 	wg.Wait()
 
 	if len(acked) != workers*per {

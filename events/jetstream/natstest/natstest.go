@@ -59,6 +59,7 @@ func (s *Server) Shutdown() {
 	if s.S != nil {
 		s.S.Shutdown()
 		s.S.WaitForShutdown()
+		s.S = nil
 	}
 }
 
