@@ -251,6 +251,16 @@ func ScanStream(ctx context.Context, js jetstream.JetStream, name string, subjec
 	if err != nil {
 		return fmt.Errorf("scan %s from %d: %w", name, from, err)
 	}
+	// Ordered consumers are ephemeral but linger on the server until an
+	// inactivity threshold; remove this one as soon as the scan ends, so
+	// that frequent scans do not exhaust the stream's consumer limit.
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = js.DeleteConsumer(dctx, name, info.Name)
+			cancel()
+		}
+	}()
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return fmt.Errorf("scan %s from %d: %w", name, from, err)

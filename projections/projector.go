@@ -1,0 +1,327 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/onebook/onebook/events"
+)
+
+// Projector keeps one projection up to date: it reads the ledger through a
+// durable JetStream consumer in batches, folds each batch per document in
+// memory, writes every touched document once with one bulk upsert by _id,
+// then advances the projection's checkpoint and acknowledges the batch.
+//
+// The checkpoint in the document store is the truth about progress; the
+// consumer is recreated from it at every start. A crash between the bulk
+// write and the checkpoint re-delivers the batch, and documents skip events
+// at or below their stored sequence, so re-applying is harmless.
+type Projector struct {
+	P      Projection
+	Store  DocStore
+	JS     jetstream.JetStream
+	Stream string // the ledger stream
+	Reg    *events.Registry
+	Log    *slog.Logger
+
+	Batch     int           // events per batch; default 1000
+	MaxWait   time.Duration // how long a partial batch waits for more; default 20ms
+	CacheSize int           // documents kept in memory between batches; default 100,000
+
+	mu     sync.Mutex
+	status Status
+	cache  *lru.Cache[string, *Doc]
+	// fresh means every document of the projection was written by this
+	// projector since the store was empty, and none has been evicted from
+	// the cache: a cache miss is then a new document, with no read needed.
+	fresh bool
+}
+
+// Status is what /readyz reports of a projector.
+type Status struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Seq     int64  `json:"seq"`     // last ledger sequence applied
+	Pending uint64 `json:"pending"` // matching events not yet applied (lag)
+	Running bool   `json:"running"`
+	Err     string `json:"error,omitempty"`
+}
+
+// Status returns a snapshot of the projector's progress.
+func (pr *Projector) Status() Status {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.status
+}
+
+func (pr *Projector) setStatus(f func(*Status)) {
+	pr.mu.Lock()
+	f(&pr.status)
+	pr.mu.Unlock()
+}
+
+// ConsumerName is the durable consumer of projection p.
+func ConsumerName(p Projection) string { return "proj_" + p.Name() }
+
+func (pr *Projector) defaults() {
+	if pr.Batch <= 0 {
+		pr.Batch = 1000
+	}
+	if pr.MaxWait <= 0 {
+		pr.MaxWait = 20 * time.Millisecond
+	}
+	if pr.CacheSize <= 0 {
+		pr.CacheSize = 100_000
+	}
+	if pr.Log == nil {
+		pr.Log = slog.Default()
+	}
+	pr.Log = pr.Log.With("projection", pr.P.Name())
+}
+
+// ErrHalted wraps a failure that retrying cannot fix (a fold error on a
+// ledger event): the projector stops and reports it, rather than skip an
+// event and silently diverge from the ledger.
+var ErrHalted = errors.New("projection halted")
+
+// Run projects until ctx is done or a fold fails. Store and consumer errors
+// are retried with backoff.
+func (pr *Projector) Run(ctx context.Context) error {
+	pr.defaults()
+	pr.setStatus(func(s *Status) { *s = Status{Name: pr.P.Name(), Version: pr.P.Version(), Running: true} })
+	defer pr.setStatus(func(s *Status) { s.Running = false })
+	backoff := 100 * time.Millisecond
+	for {
+		err := pr.run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrHalted) {
+			pr.Log.Error("projection halted", "err", err)
+			pr.setStatus(func(s *Status) { s.Err = err.Error() })
+			return err
+		}
+		pr.Log.Warn("projector restarting", "err", err, "in", backoff)
+		pr.setStatus(func(s *Status) { s.Err = err.Error() })
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// start reads the checkpoint, rebuilds on a version change, and (re)creates
+// the durable consumer from the checkpoint.
+func (pr *Projector) start(ctx context.Context) (Checkpoint, jetstream.Consumer, error) {
+	name := pr.P.Name()
+	cp, err := pr.Store.Checkpoint(ctx, name)
+	if err != nil {
+		return cp, nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if cp.Version != pr.P.Version() || cp.Name == "" {
+		if cp.Name != "" {
+			pr.Log.Info("projection version changed: rebuilding from the ledger", "from", cp.Version, "to", pr.P.Version())
+		}
+		if err := pr.Store.Drop(ctx, pr.P); err != nil {
+			return cp, nil, fmt.Errorf("drop for rebuild: %w", err)
+		}
+		cp = Checkpoint{Name: name, Version: pr.P.Version(), Updated: now()}
+		if err := pr.Store.SetCheckpoint(ctx, cp); err != nil {
+			return cp, nil, fmt.Errorf("reset checkpoint: %w", err)
+		}
+	}
+	n, err := pr.Store.Count(ctx, pr.P)
+	if err != nil {
+		return cp, nil, fmt.Errorf("count documents: %w", err)
+	}
+	pr.fresh = cp.Seq == 0 && n == 0
+	pr.cache, _ = lru.NewWithEvict(pr.CacheSize, func(string, *Doc) { pr.fresh = false })
+
+	cname := ConsumerName(pr.P)
+	if err := pr.JS.DeleteConsumer(ctx, pr.Stream, cname); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return cp, nil, fmt.Errorf("reset consumer: %w", err)
+	}
+	cons, err := pr.JS.CreateConsumer(ctx, pr.Stream, jetstream.ConsumerConfig{
+		Durable:        cname,
+		Description:    fmt.Sprintf("projection %s v%d", name, pr.P.Version()),
+		FilterSubjects: pr.P.Subjects(),
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    uint64(cp.Seq) + 1,
+		AckPolicy:      jetstream.AckAllPolicy,
+		AckWait:        time.Minute,
+		MaxAckPending:  4 * pr.Batch,
+		MaxDeliver:     -1,
+	})
+	if err != nil {
+		return cp, nil, fmt.Errorf("create consumer: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err == nil {
+		pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, info.NumPending, "" })
+	}
+	pr.Log.Info("projector started", "version", cp.Version, "from", cp.Seq+1, "fresh", pr.fresh)
+	return cp, cons, nil
+}
+
+func (pr *Projector) run(ctx context.Context) error {
+	cp, cons, err := pr.start(ctx)
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * pr.Batch))
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+
+	batch := make([]jetstream.Msg, 0, pr.Batch)
+	for {
+		batch = batch[:0]
+		m, err := it.Next()
+		if err != nil {
+			return fmt.Errorf("next: %w", err)
+		}
+		batch = append(batch, m)
+		for len(batch) < pr.Batch {
+			m, err := it.Next(jetstream.NextMaxWait(pr.MaxWait))
+			if err != nil {
+				break // timeout: apply what we have
+			}
+			batch = append(batch, m)
+		}
+		if err := pr.apply(ctx, &cp, batch); err != nil {
+			return err
+		}
+	}
+}
+
+type pending struct {
+	rec  events.Recorded
+	pl   events.Payload
+	keys []string
+}
+
+// apply folds one batch and writes it.
+func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstream.Msg) error {
+	items := make([]pending, 0, len(batch))
+	var need []string
+	seen := map[string]bool{}
+	var lastSeq, remaining uint64
+	for _, m := range batch {
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		lastSeq, remaining = md.Sequence.Stream, md.NumPending
+		if int64(lastSeq) <= cp.Seq {
+			continue // redelivered, already applied
+		}
+		rec := events.Recorded{Seq: lastSeq, Raw: m.Data()}
+		it, err := prepare(pr.P, pr.Reg, rec)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrHalted, err)
+		}
+		if len(it.keys) == 0 {
+			continue
+		}
+		for _, k := range it.keys {
+			if !seen[k] && !pr.cache.Contains(k) {
+				seen[k] = true
+				need = append(need, k)
+			}
+		}
+		items = append(items, it)
+	}
+	if len(need) > 0 && !pr.fresh {
+		got, err := pr.Store.Get(ctx, pr.P, need)
+		if err != nil {
+			return fmt.Errorf("load documents: %w", err)
+		}
+		for id, d := range got {
+			pr.cache.Add(id, d)
+		}
+	}
+	dirty := map[string]*Doc{}
+	var order []*Doc
+	for _, it := range items {
+		leaf := tlog.RecordHash(it.rec.Raw)
+		for _, k := range it.keys {
+			d, ok := dirty[k]
+			if !ok {
+				// Folding mutates cached documents in place. If the batch
+				// then fails, run returns and start builds a new cache.
+				if c, hit := pr.cache.Peek(k); hit {
+					d = c
+				} else {
+					d = &Doc{ID: k}
+				}
+			}
+			changed, err := fold(pr.P, d, it.rec, it.pl, leaf)
+			if err != nil {
+				return fmt.Errorf("%w: fold event %d into %s: %v", ErrHalted, it.rec.Seq, k, err)
+			}
+			if changed && !ok {
+				dirty[k] = d
+				order = append(order, d)
+			}
+		}
+	}
+	if len(order) > 0 {
+		if err := pr.Store.Put(ctx, pr.P, order); err != nil {
+			return fmt.Errorf("bulk write %d documents: %w", len(order), err)
+		}
+		for _, d := range order {
+			pr.cache.Add(d.ID, d)
+		}
+	}
+	if int64(lastSeq) > cp.Seq {
+		next := Checkpoint{Name: cp.Name, Version: cp.Version, Seq: int64(lastSeq), Updated: now()}
+		if err := pr.Store.SetCheckpoint(ctx, next); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		*cp = next
+	}
+	// AckAll: acknowledging the last message acknowledges the batch. A lost
+	// ack only means a harmless redelivery.
+	if err := batch[len(batch)-1].Ack(); err != nil {
+		pr.Log.Debug("ack failed", "err", err)
+	}
+	pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, remaining, "" })
+	return nil
+}
+
+// prepare parses a recorded event and routes it for p: it returns the
+// payload (nil for event types the registry does not know) and the document
+// keys. It is shared by the projector and Verify so that both route alike.
+func prepare(p Projection, reg *events.Registry, rec events.Recorded) (pending, error) {
+	e := rec.Event
+	if e.ID == "" {
+		var err error
+		if e, err = events.Parse(rec.Raw); err != nil {
+			return pending{}, fmt.Errorf("event %d: %w", rec.Seq, err)
+		}
+		rec.Event = e
+	}
+	var pl events.Payload
+	if reg.Version(e.Type) > 0 {
+		var err error
+		if pl, err = reg.Decode(e); err != nil {
+			return pending{}, fmt.Errorf("event %d: %w", rec.Seq, err)
+		}
+	}
+	return pending{rec: rec, pl: pl, keys: p.Keys(e, pl)}, nil
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }

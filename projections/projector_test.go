@@ -1,0 +1,291 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/jetstream/natstest"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/projections"
+	"github.com/onebook/onebook/projections/memstore"
+	"github.com/onebook/onebook/projections/passes"
+)
+
+type fixture struct {
+	t     *testing.T
+	srv   *natstest.Server
+	store *jetstream.Store
+	reg   *events.Registry
+	ctx   context.Context
+}
+
+func newFixture(t *testing.T) *fixture {
+	srv := natstest.Start(t)
+	_, js := srv.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := events.NewRegistry()
+	evpasses.Register(reg)
+	return &fixture{t: t, srv: srv, store: st, reg: reg, ctx: ctx}
+}
+
+const community = events.Region("110105001001")
+
+// fill appends a realistic day: passes issued, scanned in and out at three
+// gates, some denied, a few revoked.
+func (f *fixture) fill(passesN, scansN int) {
+	f.t.Helper()
+	t0 := time.Date(2026, 2, 1, 6, 0, 0, 0, time.UTC)
+	app := func(typ string, agg events.Aggregate, at time.Time, p events.Payload) {
+		e, err := f.reg.New(typ, events.Meta{Aggregate: agg, Region: community, Actor: events.Actor{Role: "gate_operator", ID: "op1"}, Time: at}, p)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if _, err := f.store.Append(f.ctx, e, events.ExpectAny()); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	for i := 0; i < passesN; i++ {
+		app(evpasses.TypeIssued, events.Aggregate{Kind: evpasses.KindPass, ID: fmt.Sprintf("p%03d", i)}, t0,
+			evpasses.Issued{Holder: fmt.Sprintf("h%03d", i), HolderOf: evpasses.HolderResident, Community: community, NotBefore: t0, NotAfter: t0.Add(72 * time.Hour)})
+	}
+	for i := 0; i < scansN; i++ {
+		sc := evpasses.Scanned{ScanID: fmt.Sprintf("s%d", i), Pass: fmt.Sprintf("p%03d", i%passesN), Holder: "h", Community: community, Direction: []string{evpasses.In, evpasses.Out}[i%2], Decision: evpasses.Allow}
+		if i%17 == 0 {
+			sc.Decision, sc.Reason = evpasses.Deny, "expired"
+		}
+		app(evpasses.TypeScanned, events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("gate%d", i%3)}, t0.Add(time.Duration(i)*97*time.Second), sc)
+		if i%50 == 49 {
+			app(evpasses.TypeRevoked, events.Aggregate{Kind: evpasses.KindPass, ID: fmt.Sprintf("p%03d", i%passesN)}, t0.Add(time.Duration(i)*97*time.Second), evpasses.Revoked{Reason: evpasses.ReasonLostPhone})
+		}
+	}
+}
+
+func (f *fixture) projector(p projections.Projection, ds projections.DocStore) *projections.Projector {
+	_, js := f.srv.Connect()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return &projections.Projector{P: p, Store: ds, JS: js, Stream: f.store.Stream(), Reg: f.reg, Batch: 64, Log: log}
+}
+
+// runUntilCaughtUp runs pr until it has applied everything, then stops it.
+func (f *fixture) runUntilCaughtUp(pr *projections.Projector) error {
+	f.t.Helper()
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan error, 1)
+	go func() { done <- pr.Run(ctx) }()
+	size, _ := f.store.Size(f.ctx)
+	target := lastRelevant(f, pr.P)
+	deadline := time.After(60 * time.Second)
+	for {
+		st := pr.Status()
+		if st.Err != "" && !st.Running {
+			cancel()
+			return <-done
+		}
+		if st.Pending == 0 && st.Seq > 0 && target <= uint64(st.Seq) {
+			break
+		}
+		select {
+		case err := <-done:
+			cancel()
+			return err
+		case <-deadline:
+			cancel()
+			f.t.Fatalf("projector %s did not catch up to %d: %+v", pr.P.Name(), size, st)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	return <-done
+}
+
+func lastRelevant(f *fixture, p projections.Projection) uint64 {
+	r := f.recompute(p)
+	return r.Last(p.Name())
+}
+
+func (f *fixture) recompute(ps ...projections.Projection) *projections.Recomputer {
+	f.t.Helper()
+	r := projections.NewRecomputer(f.reg, ps...)
+	size, err := f.store.Size(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.store.Scan(f.ctx, 1, size, r.Add); err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+func (f *fixture) verify(ds projections.DocStore, ps ...projections.Projection) []projections.Diff {
+	f.t.Helper()
+	diffs, err := f.recompute(ps...).Compare(f.ctx, ds)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return diffs
+}
+
+func TestProjectAndVerify(t *testing.T) {
+	f := newFixture(t)
+	f.fill(40, 400)
+	ds := memstore.New()
+	for _, p := range passes.All() {
+		if err := f.runUntilCaughtUp(f.projector(p, ds)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range f.verify(ds, passes.All()...) {
+		if !d.OK() || d.Stored != d.Expected || d.Stored == 0 {
+			t.Fatalf("clean projection does not verify: %+v", d)
+		}
+	}
+	// Spot-check meaning, not only self-consistency.
+	got, err := ds.Get(f.ctx, passes.Passes(), []string{"p009"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := got["p009"].State.(*passes.Pass)
+	if p.Status != "revoked" || p.RevokedReason != evpasses.ReasonLostPhone || p.Scans != 10 {
+		t.Fatalf("p009 = %+v", p)
+	}
+}
+
+func TestVerifyNamesTamperedDocuments(t *testing.T) {
+	f := newFixture(t)
+	f.fill(20, 120)
+	ds := memstore.New()
+	gh := passes.GateHourly()
+	if err := f.runUntilCaughtUp(f.projector(gh, ds)); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	ds.Scan(f.ctx, gh, func(id string, _ *projections.Doc, _ error) error { ids = append(ids, id); return nil })
+	if len(ids) < 4 {
+		t.Fatalf("too few documents: %v", ids)
+	}
+	changed, deleted, forged := ids[0], ids[1], ids[2]
+	// A field edited in place, proof left alone.
+	raw := string(ds.Raw("gate_hourly", changed))
+	ds.SetRaw("gate_hourly", changed, []byte(replaceOnce(t, raw, `"denied":`, `"denied":9`)))
+	ds.SetRaw("gate_hourly", deleted, nil)
+	// An invented document, a copy of a real one under a new id.
+	ds.SetRaw("gate_hourly", "gate9@2026020100", []byte(replaceOnce(t, string(ds.Raw("gate_hourly", forged)), forged, "gate9@2026020100")))
+	// A document with a field the schema does not know.
+	extra := ids[3]
+	ds.SetRaw("gate_hourly", extra, []byte(replaceOnce(t, string(ds.Raw("gate_hourly", extra)), `"state":{`, `"state":{"vip":true,`)))
+
+	d := f.verify(ds, gh)[0]
+	if d.OK() {
+		t.Fatal("tampered projection verifies")
+	}
+	want := projections.Diff{Changed: sorted(changed, extra), Missing: []string{deleted}, Invented: []string{"gate9@2026020100"}}
+	if fmt.Sprint(d.Changed) != fmt.Sprint(want.Changed) || fmt.Sprint(d.Missing) != fmt.Sprint(want.Missing) || fmt.Sprint(d.Invented) != fmt.Sprint(want.Invented) {
+		t.Fatalf("diff %+v, want changed %v missing %v invented %v", d, want.Changed, want.Missing, want.Invented)
+	}
+}
+
+func TestCrashMidBatchEqualsCleanRebuild(t *testing.T) {
+	f := newFixture(t)
+	f.fill(30, 300)
+	p := passes.Passes()
+
+	clean := memstore.New()
+	if err := f.runUntilCaughtUp(f.projector(p, clean)); err != nil {
+		t.Fatal(err)
+	}
+
+	crashy := memstore.New()
+	var puts atomic.Int64
+	crashy.FailPut = func(n int) error {
+		// Cut the 3rd and 5th bulk writes off in the middle.
+		if k := puts.Add(1); k == 3 || k == 5 {
+			return errors.New("connection reset mid bulk write")
+		}
+		return nil
+	}
+	pr := f.projector(p, crashy)
+	if err := f.runUntilCaughtUp(pr); err != nil {
+		t.Fatal(err)
+	}
+	if puts.Load() < 5 {
+		t.Fatalf("only %d bulk writes: the crash was never injected", puts.Load())
+	}
+	// And a projector that dies after writing, before its checkpoint: roll
+	// the checkpoint back and run a new one; re-applying must be harmless.
+	cp, _ := crashy.Checkpoint(f.ctx, p.Name())
+	cp.Seq /= 2
+	crashy.SetCheckpoint(f.ctx, cp)
+	if err := f.runUntilCaughtUp(f.projector(p, crashy)); err != nil {
+		t.Fatal(err)
+	}
+	var a, b []string
+	clean.Scan(f.ctx, p, func(id string, _ *projections.Doc, _ error) error { a = append(a, id+string(clean.Raw("passes", id))); return nil })
+	crashy.Scan(f.ctx, p, func(id string, _ *projections.Doc, _ error) error { b = append(b, id+string(crashy.Raw("passes", id))); return nil })
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatal("state after crashes differs from a clean rebuild")
+	}
+	if d := f.verify(crashy, p)[0]; !d.OK() {
+		t.Fatalf("after crashes: %+v", d)
+	}
+}
+
+// versioned wraps a projection to change its version.
+type versioned struct {
+	projections.Projection
+	v int
+}
+
+func (v versioned) Version() int { return v.v }
+
+func TestVersionBumpRebuilds(t *testing.T) {
+	f := newFixture(t)
+	f.fill(10, 50)
+	ds := memstore.New()
+	p := passes.Passes()
+	if err := f.runUntilCaughtUp(f.projector(p, ds)); err != nil {
+		t.Fatal(err)
+	}
+	ds.SetRaw("passes", "stale-leftover", []byte(`{"_id":"stale-leftover"}`))
+	p2 := versioned{p, 2}
+	if err := f.runUntilCaughtUp(f.projector(p2, ds)); err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := ds.Checkpoint(f.ctx, "passes")
+	if cp.Version != 2 {
+		t.Fatalf("checkpoint %+v", cp)
+	}
+	if d := f.verify(ds, p2)[0]; !d.OK() {
+		t.Fatalf("after rebuild: %+v", d)
+	}
+}
+
+func replaceOnce(t *testing.T, s, old, new string) string {
+	t.Helper()
+	for i := 0; i+len(old) <= len(s); i++ {
+		if s[i:i+len(old)] == old {
+			return s[:i] + new + s[i+len(old):]
+		}
+	}
+	t.Fatalf("%q not in %s", old, s)
+	return ""
+}
+
+func sorted(a, b string) []string {
+	if a > b {
+		return []string{b, a}
+	}
+	return []string{a, b}
+}
