@@ -232,8 +232,14 @@ func TestCrashMidBatchEqualsCleanRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	var a, b []string
-	clean.Scan(f.ctx, p, func(id string, _ *projections.Doc, _ error) error { a = append(a, id+string(clean.Raw("passes", id))); return nil })
-	crashy.Scan(f.ctx, p, func(id string, _ *projections.Doc, _ error) error { b = append(b, id+string(crashy.Raw("passes", id))); return nil })
+	clean.Scan(f.ctx, p, func(id string, _ *projections.Doc, _ error) error {
+		a = append(a, id+string(clean.Raw("passes", id)))
+		return nil
+	})
+	crashy.Scan(f.ctx, p, func(id string, _ *projections.Doc, _ error) error {
+		b = append(b, id+string(crashy.Raw("passes", id)))
+		return nil
+	})
 	if fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Fatal("state after crashes differs from a clean rebuild")
 	}
