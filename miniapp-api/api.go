@@ -1,0 +1,202 @@
+// Package api is how clients talk to onebook: the HTTP JSON API served with
+// Fiber to the mini-program, the scanner phones and staff dashboards, and the
+// public ledger endpoints that let anyone check what onebook recorded.
+//
+// Handlers are thin: decode and validate the request, call the domain, map
+// the result. Errors are *events.Error values mapped to HTTP statuses in one
+// place (errorHandler); internal details are logged, never shown.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/onebook/onebook/events"
+)
+
+// MaxBodySize is the largest request body accepted (an offline batch of 500
+// scans fits comfortably); larger bodies get 413.
+const MaxBodySize = 1 << 20
+
+// Ledger is what the public ledger endpoints need from the seal.
+type Ledger interface {
+	// Latest returns the latest signed checkpoint note and what it says.
+	Latest(ctx context.Context) (note []byte, size uint64, root tlog.Hash, err error)
+	ProveInclusion(ctx context.Context, index, size uint64) (tlog.Hash, tlog.RecordProof, error)
+	ProveConsistency(ctx context.Context, oldSize, newSize uint64) (tlog.TreeProof, error)
+	// VerifierKey is the checkpoint signer's public key in signed-note
+	// verifier-key format.
+	VerifierKey() string
+}
+
+// Health reports the state of the service for /healthz and /readyz.
+type Health interface {
+	Health(ctx context.Context) HealthStatus
+}
+
+// HealthStatus is the body of /healthz and /readyz.
+type HealthStatus struct {
+	Ready       bool               `json:"ready"`
+	Ledger      LedgerStatus       `json:"ledger"`
+	Projections []ProjectionStatus `json:"projections"`
+	Problems    []string           `json:"problems,omitempty"`
+}
+
+// LedgerStatus describes the ledger and its seal.
+type LedgerStatus struct {
+	Size       uint64 `json:"size"`        // events in the stream
+	SealedSize uint64 `json:"sealed_size"` // events covered by the latest checkpoint
+	RootHash   string `json:"root_hash"`   // base64, of the latest checkpoint
+	SealLag    uint64 `json:"seal_lag"`
+}
+
+// ProjectionStatus describes one projection's progress.
+type ProjectionStatus struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Seq     int64  `json:"seq"`
+	Lag     uint64 `json:"lag"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Config wires the API to the rest of onebook.
+type Config struct {
+	Ledger  Ledger
+	Events  events.Reader
+	Health  Health
+	Metrics *Metrics // nil: no /metrics
+	Log     *slog.Logger
+}
+
+// New returns the Fiber app with every route mounted.
+func New(cfg Config) *fiber.App {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "onebook",
+		BodyLimit:             MaxBodySize,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ErrorHandler:          errorHandler(cfg.Log),
+	})
+	app.Use(recover.New())
+	if cfg.Metrics != nil {
+		app.Use(cfg.Metrics.middleware)
+		app.Get("/metrics", cfg.Metrics.handler())
+	}
+	h := &handlers{cfg: cfg}
+	app.Get("/healthz", h.healthz)
+	app.Get("/readyz", h.readyz)
+	app.Get("/openapi.json", serveOpenAPI)
+	led := app.Group("/ledger")
+	led.Get("/checkpoint", h.checkpoint)
+	led.Get("/key", h.key)
+	led.Get("/proof/inclusion", h.inclusion)
+	led.Get("/proof/consistency", h.consistency)
+	led.Get("/events/:index", h.event)
+	app.Use(func(c *fiber.Ctx) error {
+		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
+	})
+	return app
+}
+
+type handlers struct{ cfg Config }
+
+// errorBody is the JSON shape of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    events.Code `json:"code"`
+	Field   string      `json:"field,omitempty"`
+	Message string      `json:"message"`
+}
+
+// statusOf maps error codes to HTTP statuses, in this one place.
+func statusOf(c events.Code) int {
+	switch c {
+	case events.CodeInvalid:
+		return fiber.StatusBadRequest
+	case events.CodeUnauthorized:
+		return fiber.StatusUnauthorized
+	case events.CodeForbidden:
+		return fiber.StatusForbidden
+	case events.CodeNotFound:
+		return fiber.StatusNotFound
+	case events.CodeConflict, events.CodeDuplicate:
+		return fiber.StatusConflict
+	case events.CodeTooLarge:
+		return fiber.StatusRequestEntityTooLarge
+	case events.CodeUnavailable:
+		return fiber.StatusServiceUnavailable
+	}
+	return fiber.StatusInternalServerError
+}
+
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var (
+			e  *events.Error
+			fe *fiber.Error
+		)
+		detail := errorDetail{Code: events.CodeInternal, Message: "internal error"}
+		status := statusOfErr(err)
+		switch {
+		case errors.As(err, &e):
+			detail = errorDetail{Code: e.Code, Field: e.Field, Message: e.Message}
+			if e.Code == events.CodeInternal {
+				detail.Message = "internal error"
+			}
+		case errors.As(err, &fe):
+			// Fiber's own errors: body too large, bad method, ...
+			detail = errorDetail{Code: codeOfStatus(fe.Code), Message: fe.Message}
+		}
+		if status >= 500 {
+			log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		}
+		return c.Status(status).JSON(errorBody{Error: detail})
+	}
+}
+
+func statusOfErr(err error) int {
+	var (
+		e  *events.Error
+		fe *fiber.Error
+	)
+	switch {
+	case errors.As(err, &e):
+		return statusOf(e.Code)
+	case errors.As(err, &fe):
+		return fe.Code
+	}
+	return fiber.StatusInternalServerError
+}
+
+func codeOfStatus(status int) events.Code {
+	switch status {
+	case fiber.StatusRequestEntityTooLarge:
+		return events.CodeTooLarge
+	case fiber.StatusNotFound:
+		return events.CodeNotFound
+	case fiber.StatusUnauthorized:
+		return events.CodeUnauthorized
+	case fiber.StatusForbidden:
+		return events.CodeForbidden
+	case fiber.StatusServiceUnavailable:
+		return events.CodeUnavailable
+	}
+	if status >= 400 && status < 500 {
+		return events.CodeInvalid
+	}
+	return events.CodeInternal
+}
