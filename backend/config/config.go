@@ -1,0 +1,144 @@
+// Package config reads onebook's configuration from flags and environment
+// variables. Every setting has an environment variable; a flag of the same
+// meaning overrides it. The defaults run everything embedded on one machine.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a backend process (and, for the
+// connection settings, of the ops tool).
+type Config struct {
+	Addr      string // HTTP listen address
+	DataDir   string // embedded servers' storage, seal key
+	NATSURL   string // external NATS; "" starts the embedded server
+	NATSPort  int    // embedded NATS port (loopback)
+	MongoURI  string // external MongoDB; "" starts embedded FerretDB
+	MongoPort int    // embedded FerretDB port (loopback)
+	MongoDB   string // database name
+
+	SealKeyFile  string // Ed25519 signed-note private key; created on first start if missing
+	Origin       string // checkpoint origin line (the log's name)
+	Replicas     int    // JetStream stream replicas: 1 single machine, 3 cluster
+	DedupWindow  time.Duration
+	SealInterval time.Duration // minimum time between checkpoints while busy
+
+	LogLevel slog.Level
+	Demo     bool // fill demo data on start
+}
+
+// Var documents one setting, for --help and the README.
+type Var struct {
+	Env, Flag, Default, Help string
+}
+
+// Vars lists every setting.
+func Vars() []Var {
+	return []Var{
+		{"ONEBOOK_ADDR", "addr", ":8080", "HTTP listen address"},
+		{"ONEBOOK_DATA", "data", "./data", "data directory: embedded NATS and FerretDB storage, the seal key"},
+		{"NATS_URL", "nats-url", "", "NATS server URL(s), comma-separated; empty starts an embedded JetStream server"},
+		{"ONEBOOK_NATS_PORT", "nats-port", "4222", "port of the embedded NATS server (127.0.0.1)"},
+		{"MONGO_URI", "mongo-uri", "", "MongoDB connection URI; empty starts an embedded FerretDB (SQLite)"},
+		{"ONEBOOK_MONGO_PORT", "mongo-port", "27017", "port of the embedded FerretDB (127.0.0.1)"},
+		{"MONGO_DB", "mongo-db", "onebook", "MongoDB database of the projections"},
+		{"ONEBOOK_SEAL_KEY", "seal-key", "", "checkpoint signing key file (signed-note PRIVATE+KEY format); default DATA/seal.key, created if missing"},
+		{"ONEBOOK_ORIGIN", "origin", "onebook.local/ledger", "checkpoint origin: the name of this log"},
+		{"ONEBOOK_REPLICAS", "replicas", "1", "JetStream replicas of the ledger streams and buckets (3 in a cluster)"},
+		{"ONEBOOK_DEDUP_WINDOW", "dedup-window", "1h", "JetStream duplicate window for event ids"},
+		{"ONEBOOK_SEAL_INTERVAL", "seal-interval", "500ms", "minimum time between checkpoints while events keep arriving"},
+		{"ONEBOOK_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+		{"ONEBOOK_DEMO", "demo", "false", "fill realistic demo data on start"},
+	}
+}
+
+// Load parses args (without the program name) over the environment.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("onebook", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	vals := map[string]*string{}
+	for _, v := range Vars() {
+		def := v.Default
+		if e := getenv(v.Env); e != "" {
+			def = e
+		}
+		vals[v.Flag] = fs.String(v.Flag, def, v.Help+" ($"+v.Env+")")
+	}
+	if err := fs.Parse(normalizeBool(args)); err != nil {
+		return Config{}, err
+	}
+	get := func(k string) string { return strings.TrimSpace(*vals[k]) }
+	var c Config
+	var err error
+	c.Addr = get("addr")
+	c.DataDir = get("data")
+	c.NATSURL = get("nats-url")
+	c.MongoURI = get("mongo-uri")
+	c.MongoDB = get("mongo-db")
+	c.Origin = get("origin")
+	c.SealKeyFile = get("seal-key")
+	if c.SealKeyFile == "" {
+		c.SealKeyFile = filepath.Join(c.DataDir, "seal.key")
+	}
+	if c.NATSPort, err = port("nats-port", get("nats-port")); err != nil {
+		return c, err
+	}
+	if c.MongoPort, err = port("mongo-port", get("mongo-port")); err != nil {
+		return c, err
+	}
+	if c.Replicas, err = strconv.Atoi(get("replicas")); err != nil || (c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5) {
+		return c, fmt.Errorf("replicas must be 1, 3 or 5, got %q", get("replicas"))
+	}
+	if c.DedupWindow, err = time.ParseDuration(get("dedup-window")); err != nil || c.DedupWindow <= 0 {
+		return c, fmt.Errorf("dedup-window: %q is not a positive duration", get("dedup-window"))
+	}
+	if c.SealInterval, err = time.ParseDuration(get("seal-interval")); err != nil || c.SealInterval < 0 {
+		return c, fmt.Errorf("seal-interval: %q is not a duration", get("seal-interval"))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
+		return c, fmt.Errorf("log-level: %w", err)
+	}
+	if c.Demo, err = strconv.ParseBool(get("demo")); err != nil {
+		return c, fmt.Errorf("demo: %q is not true or false", get("demo"))
+	}
+	if c.Origin == "" || strings.ContainsAny(c.Origin, "\n") {
+		return c, fmt.Errorf("origin must be one non-empty line")
+	}
+	if c.MongoDB == "" {
+		return c, fmt.Errorf("mongo-db must not be empty")
+	}
+	return c, nil
+}
+
+// normalizeBool turns a bare --demo into --demo=true, so the switch works
+// like a boolean flag while still being readable from the environment.
+func normalizeBool(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "--demo" || a == "-demo" {
+			a = "--demo=true"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func port(name, s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 65535 {
+		return 0, fmt.Errorf("%s: %q is not a port", name, s)
+	}
+	return n, nil
+}
+
+// FromEnv is Load over the process environment.
+func FromEnv(args []string) (Config, error) { return Load(args, os.Getenv, os.Stderr) }
