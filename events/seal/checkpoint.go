@@ -145,8 +145,9 @@ func LoadSigner(skey string) (note.Signer, string, error) {
 	}
 	// note has no accessor for the public half; derive it from the seed
 	// (NewSigner has already checked the encoding and the key hash).
-	enc := skey[strings.LastIndexByte(skey, '+')+1:]
-	raw, err := base64.StdEncoding.DecodeString(enc)
+	// PRIVATE+KEY+<name>+<hash>+<base64>: names have no '+', base64 may.
+	f := strings.SplitN(skey, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(f[len(f)-1])
 	if err != nil || len(raw) != 1+ed25519.SeedSize {
 		return nil, "", fmt.Errorf("checkpoint signing key: not an Ed25519 key")
 	}

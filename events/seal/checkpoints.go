@@ -14,14 +14,15 @@ import (
 	"github.com/onebook/onebook/events"
 )
 
-// CheckpointSubject is the subject every checkpoint is published on. One
-// subject lets the publisher fence on Nats-Expected-Last-Subject-Sequence.
-const CheckpointSubject = "seal.checkpoint"
-
 // CheckpointsConfig configures the checkpoint stream.
 type CheckpointsConfig struct {
-	Stream   string // default "LEDGER_SEAL"
-	Replicas int    // 1 on a single machine, 3 in a cluster
+	Stream string // default "LEDGER_SEAL"
+	// Subject every checkpoint is published on; default "seal.checkpoint".
+	// One subject lets the publisher fence on
+	// Nats-Expected-Last-Subject-Sequence. Ledgers sharing a server need
+	// subjects of their own.
+	Subject  string
+	Replicas int // 1 on a single machine, 3 in a cluster
 	// VerifierKey is the signed-note verifier key of the checkpoint signer
 	// ("<name>+<hash>+<base64>"). Its name is the log's origin. Every
 	// checkpoint read from the stream is verified with it.
@@ -37,6 +38,7 @@ type Checkpoints struct {
 	js        jetstream.JetStream
 	stream    jetstream.Stream
 	name      string
+	subject   string
 	origin    string
 	vkey      string
 	verifiers note.Verifiers
@@ -56,6 +58,9 @@ func OpenCheckpoints(ctx context.Context, js jetstream.JetStream, cfg Checkpoint
 	if cfg.Stream == "" {
 		cfg.Stream = "LEDGER_SEAL"
 	}
+	if cfg.Subject == "" {
+		cfg.Subject = "seal.checkpoint"
+	}
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
 	}
@@ -66,7 +71,7 @@ func OpenCheckpoints(ctx context.Context, js jetstream.JetStream, cfg Checkpoint
 	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "onebook ledger seal: signed checkpoints (C2SP tlog-checkpoint)",
-		Subjects:    []string{CheckpointSubject},
+		Subjects:    []string{cfg.Subject},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxMsgs:     -1,
@@ -81,7 +86,7 @@ func OpenCheckpoints(ctx context.Context, js jetstream.JetStream, cfg Checkpoint
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint stream %s: %w", cfg.Stream, err)
 	}
-	return &Checkpoints{js: js, stream: st, name: cfg.Stream, origin: v.Name(), vkey: cfg.VerifierKey, verifiers: note.VerifierList(v)}, nil
+	return &Checkpoints{js: js, stream: st, name: cfg.Stream, subject: cfg.Subject, origin: v.Name(), vkey: cfg.VerifierKey, verifiers: note.VerifierList(v)}, nil
 }
 
 // Origin is the log's origin, the verifier key's name.
@@ -93,7 +98,7 @@ func (c *Checkpoints) VerifierKey() string { return c.vkey }
 // Latest returns the latest checkpoint. With none stored yet it returns an
 // error with code events.CodeNotFound.
 func (c *Checkpoints) Latest(ctx context.Context) (SignedCheckpoint, error) {
-	m, err := c.stream.GetLastMsgForSubject(ctx, CheckpointSubject)
+	m, err := c.stream.GetLastMsgForSubject(ctx, c.subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return SignedCheckpoint{}, events.Errorf(events.CodeNotFound, "the ledger has no checkpoint yet")
 	}
@@ -127,7 +132,7 @@ func (c *Checkpoints) All(ctx context.Context) iter.Seq2[SignedCheckpoint, error
 			return
 		}
 		cons, err := c.js.OrderedConsumer(ctx, c.name, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{CheckpointSubject},
+			FilterSubjects: []string{c.subject},
 			DeliverPolicy:  jetstream.DeliverAllPolicy,
 		})
 		if err != nil {
@@ -183,7 +188,7 @@ var errFenced = errors.New("another sealer appended a checkpoint")
 // checkpoint history linear when a sealer that lost its lease has not
 // noticed yet.
 func (c *Checkpoints) append(ctx context.Context, signed []byte, cp Checkpoint, prev uint64) (SignedCheckpoint, error) {
-	msg := &nats.Msg{Subject: CheckpointSubject, Data: signed}
+	msg := &nats.Msg{Subject: c.subject, Data: signed}
 	ack, err := c.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(c.name), jetstream.WithExpectLastSequencePerSubject(prev))
 	if err != nil {
 		var apiErr *jetstream.APIError

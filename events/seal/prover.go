@@ -38,7 +38,7 @@ func (p *Prover) VerifierKey() string { return p.cps.VerifierKey() }
 
 // Checkpoint returns the latest checkpoint, CodeNotFound if there is none yet.
 func (p *Prover) Checkpoint(ctx context.Context) (SignedCheckpoint, error) {
-	m, err := p.cps.stream.GetLastMsgForSubject(ctx, CheckpointSubject)
+	m, err := p.cps.stream.GetLastMsgForSubject(ctx, p.cps.subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return SignedCheckpoint{}, events.Errorf(events.CodeNotFound, "the ledger has no checkpoint yet")
 	}

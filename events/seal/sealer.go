@@ -45,6 +45,7 @@ type Status struct {
 	Size           uint64    // size of the latest checkpoint it published or resumed from
 	Root           tlog.Hash // its root hash
 	CheckpointTime time.Time // when that checkpoint was stored
+	Published      int       // checkpoints this sealer has published
 	Err            string    // the last error that stopped sealing, if any
 }
 
@@ -307,7 +308,10 @@ func (s *Sealer) checkpoint(ctx context.Context, st *state) error {
 		return err
 	}
 	st.cp = sc
-	s.setStatus(func(x *Status) { x.Size, x.Root, x.CheckpointTime, x.Err = sc.Size, sc.Hash, sc.Time, "" })
+	s.setStatus(func(x *Status) {
+		x.Size, x.Root, x.CheckpointTime, x.Err = sc.Size, sc.Hash, sc.Time, ""
+		x.Published++
+	})
 	s.log.Debug("checkpoint", "size", sc.Size, "root", sc.Hash.String(), "seq", sc.Seq)
 	return nil
 }

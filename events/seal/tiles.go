@@ -75,7 +75,7 @@ func OpenTiles(ctx context.Context, js jetstream.JetStream, cfg TilesConfig) (*T
 		History:      1,
 		Storage:      jetstream.FileStorage,
 		Replicas:     cfg.Replicas,
-		MaxValueSize: int32(tlog.HashSize << TileHeight),
+		MaxValueSize: 2 * tlog.HashSize << TileHeight, // a full tile, with room for the subject and headers
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tile bucket %s: %w", cfg.Bucket, err)
