@@ -86,6 +86,9 @@ type Doc struct {
 	ID    string `json:"_id" bson:"_id"`
 	State any    `json:"state" bson:"state"`
 	Proof Proof  `json:"proof" bson:"proof"`
+	// New marks a document the projector knows is not stored yet, so a
+	// store may insert it rather than upsert (much faster on FerretDB).
+	New bool `json:"-" bson:"-"`
 }
 
 // zeroChain is the chain value of a document with no events.

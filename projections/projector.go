@@ -265,7 +265,7 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 				if c, hit := pr.cache.Peek(k); hit {
 					d = c
 				} else {
-					d = &Doc{ID: k}
+					d = &Doc{ID: k, New: true}
 				}
 			}
 			changed, err := fold(pr.P, d, it.rec, it.pl, leaf)
@@ -283,6 +283,7 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 			return fmt.Errorf("bulk write %d documents: %w", len(order), err)
 		}
 		for _, d := range order {
+			d.New = false
 			pr.cache.Add(d.ID, d)
 		}
 	}
