@@ -200,10 +200,11 @@ func (l *Lease) renew(deadline time.Time) {
 				l.markLost()
 				return
 			}
-			timer.Reset(interval / 4)
+			timer.Reset(min(interval/4, time.Until(deadline)))
 		default:
-			// Unreachable for now; retry soon, until the deadline.
-			timer.Reset(interval / 4)
+			// Unreachable for now; retry soon, and report the lease
+			// lost at the deadline, not a retry interval later.
+			timer.Reset(min(interval/4, time.Until(deadline)))
 		}
 		cancel()
 	}
