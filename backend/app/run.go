@@ -1,0 +1,234 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/events"
+	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/lease"
+	"github.com/onebook/onebook/events/seal"
+	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/projections"
+	mongostore "github.com/onebook/onebook/projections/mongo"
+)
+
+// Ledger is the opened ledger: the event store and its seal.
+type Ledger struct {
+	Store       *ledger.Store
+	Checkpoints *seal.Checkpoints
+	Tiles       *seal.Tiles
+	Prover      *seal.Prover
+	Leases      jetstream.KeyValue
+	Signer      *seal.SealerConfig // nil when opened read-only (no signing key)
+}
+
+// OpenLedger opens (creating if needed) the ledger stream, the checkpoint
+// stream, the tile and lease buckets. verifierKey checks every checkpoint
+// read back.
+func OpenLedger(ctx context.Context, js jetstream.JetStream, cfg config.Config, verifierKey string) (*Ledger, error) {
+	st, err := ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DedupWindow})
+	if err != nil {
+		return nil, err
+	}
+	cps, err := seal.OpenCheckpoints(ctx, js, seal.CheckpointsConfig{Replicas: cfg.Replicas, VerifierKey: verifierKey})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	tiles, err := seal.OpenTiles(ctx, js, seal.TilesConfig{Replicas: cfg.Replicas})
+	if err != nil {
+		return nil, fmt.Errorf("tiles: %w", err)
+	}
+	leases, err := lease.OpenBucket(ctx, js, lease.BucketConfig{Replicas: cfg.Replicas})
+	if err != nil {
+		return nil, fmt.Errorf("leases: %w", err)
+	}
+	return &Ledger{Store: st, Checkpoints: cps, Tiles: tiles, Prover: seal.NewProver(cps, tiles), Leases: leases}, nil
+}
+
+// App is a running backend.
+type App struct {
+	cfg        config.Config
+	log        *slog.Logger
+	servers    *Servers
+	ledger     *Ledger
+	sealer     *seal.Sealer
+	docs       projections.DocStore
+	projectors []*projections.Projector
+	metrics    *api.Metrics
+}
+
+// Run starts everything and serves until ctx is cancelled, then shuts down
+// in the order that loses nothing acknowledged: stop taking requests and let
+// those in flight finish (their appends are acknowledged by JetStream before
+// they answer), stop the projectors and the sealer, then close the stores.
+// ready, if not nil, is called once the HTTP listener is bound.
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
+	servers, err := Connect(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer servers.Close(context.WithoutCancel(ctx))
+
+	skey, err := LoadOrCreateKey(cfg.SealKeyFile, cfg.Origin, log)
+	if err != nil {
+		return err
+	}
+	signer, vkey, err := seal.LoadSigner(skey)
+	if err != nil {
+		return fmt.Errorf("seal key %s: %w", cfg.SealKeyFile, err)
+	}
+	led, err := OpenLedger(ctx, servers.JS, cfg, vkey)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	sealer, err := seal.NewSealer(servers.JS, seal.SealerConfig{
+		Ledger: led.Store.Stream(), Signer: signer, Tiles: led.Tiles, Checkpoints: led.Checkpoints,
+		Leases: led.Leases, Holder: fmt.Sprintf("%s:%d", host, os.Getpid()), Interval: cfg.SealInterval, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	a := &App{cfg: cfg, log: log, servers: servers, ledger: led, sealer: sealer,
+		docs: mongostore.New(servers.DB, 30*time.Second), metrics: api.NewMetrics()}
+	reg := Registry()
+	for _, p := range Projections() {
+		a.projectors = append(a.projectors, &projections.Projector{
+			P: p, Store: a.docs, JS: servers.JS, Stream: led.Store.Stream(), Reg: reg, Log: log.With("component", "projector"),
+		})
+	}
+	if cfg.Demo {
+		if err := Demo(ctx, led.Store, reg, log); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := sealer.Run(bg); err != nil {
+			log.Error("sealer stopped", "err", err)
+		}
+	}()
+	for _, pr := range a.projectors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.runProjector(bg, pr)
+		}()
+	}
+
+	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http")})
+	ln, err := listen(cfg.Addr)
+	if err != nil {
+		stopBG()
+		wg.Wait()
+		return err
+	}
+	log.Info("onebook HTTP API listening", "addr", ln.Addr().String(), "origin", cfg.Origin, "verifier_key", vkey)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	served := make(chan error, 1)
+	go func() { served <- app.Listener(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		log.Error("HTTP server stopped", "err", err)
+	}
+	log.Info("shutting down: draining HTTP requests")
+	if err := app.ShutdownWithTimeout(20 * time.Second); err != nil {
+		log.Warn("HTTP shutdown", "err", err)
+	}
+	stopBG()
+	wg.Wait()
+	log.Info("stopped", "sealed", sealer.Status().Size)
+	return err
+}
+
+// runProjector runs pr while holding its lease, so that of several backend
+// replicas exactly one folds each projection.
+func (a *App) runProjector(ctx context.Context, pr *projections.Projector) {
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s:%d", host, os.Getpid())
+	for ctx.Err() == nil {
+		l, err := lease.Acquire(ctx, a.ledger.Leases, "projector."+pr.P.Name(), holder, 0)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("projector lease", "projection", pr.P.Name(), "err", err)
+				time.Sleep(time.Second)
+			}
+			continue
+		}
+		pctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-l.Lost():
+				a.log.Warn("projector lease lost; stopping", "projection", pr.P.Name())
+				cancel()
+			case <-pctx.Done():
+			}
+		}()
+		err = pr.Run(pctx)
+		cancel()
+		_ = l.Release(context.WithoutCancel(ctx))
+		if errors.Is(err, projections.ErrHalted) {
+			return // reported in /readyz; needs a fix and a rebuild
+		}
+	}
+}
+
+// Health implements api.Health.
+func (a *App) Health(ctx context.Context) api.HealthStatus {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st := api.HealthStatus{Ready: true}
+	fail := func(format string, args ...any) {
+		st.Ready = false
+		st.Problems = append(st.Problems, fmt.Sprintf(format, args...))
+	}
+	if !a.servers.NC.IsConnected() {
+		fail("NATS not connected")
+	}
+	size, err := a.ledger.Store.Size(ctx)
+	if err != nil {
+		fail("ledger: %v", err)
+	}
+	st.Ledger.Size = size
+	if cp, err := a.ledger.Prover.Checkpoint(ctx); err == nil {
+		st.Ledger.SealedSize = cp.Size
+		st.Ledger.RootHash = b64(cp.Hash)
+	} else if events.ErrorCode(err) != events.CodeNotFound {
+		st.Problems = append(st.Problems, fmt.Sprintf("seal: %v", err))
+	}
+	if st.Ledger.SealedSize < size {
+		st.Ledger.SealLag = size - st.Ledger.SealedSize
+	}
+	if err := a.servers.Mongo.Ping(ctx, nil); err != nil {
+		fail("MongoDB: %v", err)
+	}
+	for _, pr := range a.projectors {
+		s := pr.Status()
+		ps := api.ProjectionStatus{Name: pr.P.Name(), Version: pr.P.Version(), Seq: s.Seq, Lag: s.Pending, Error: s.Err}
+		if !s.Running {
+			// Another replica may hold the lease: report the stored checkpoint.
+			if cp, err := a.docs.Checkpoint(ctx, pr.P.Name()); err == nil {
+				ps.Seq = cp.Seq
+			}
+		}
+		st.Projections = append(st.Projections, ps)
+	}
+	return st
+}
