@@ -565,3 +565,38 @@ func TestLargeTree(t *testing.T) {
 		t.Logf("%s: inclusion proof %v, consistency proof %v (mean of %d, incl. verification of reference roots)", label, incl, time.Since(start)/k, k)
 	}
 }
+
+// TestServerRestart restarts the NATS server under a running sealer; it
+// carries on and ends with the clean root.
+func TestServerRestart(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	s := e.sealer(t, nil)
+	rctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = s.Run(rctx) }()
+	defer func() { cancel(); <-stopped }()
+
+	raws := e.appendEvents(t, 0, 500)
+	waitFor(t, 30*time.Second, "seal of 500", func() bool { return s.Status().Size == 500 })
+	e.srv.Restart()
+	for i := 500; i < 1000; i++ {
+		ev := testEvent(i)
+		for attempt := 0; ; attempt++ {
+			rec, err := e.store.Append(ctx, ev, events.ExpectAny())
+			if err == nil || errors.Is(err, events.ErrDuplicate) {
+				raws = append(raws, rec.Raw)
+				break
+			}
+			if attempt > 100 {
+				t.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor(t, 60*time.Second, "seal of 1000 after restart", func() bool { return s.Status().Size == 1000 })
+	if got, want := s.Status().Root, newMemTree(raws).root(1000); got != want {
+		t.Fatalf("root after server restart %x, clean computation %x", got, want)
+	}
+	checkChain(t, e, false)
+}

@@ -344,7 +344,9 @@ func (s *Sealer) seal(ctx context.Context, until int64) (SignedCheckpoint, error
 			cancel()
 		}
 	}()
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.BatchSize))
+	// Bound the client's buffer by bytes, not messages: events may be up
+	// to events.MaxEventSize each.
+	it, err := cons.Messages(jetstream.PullMaxBytes(16 << 20))
 	if err != nil {
 		return st.cp, &events.Error{Code: events.CodeUnavailable, Message: "read ledger " + s.cfg.Ledger, Err: err}
 	}
@@ -355,7 +357,8 @@ func (s *Sealer) seal(ctx context.Context, until int64) (SignedCheckpoint, error
 	caughtUp := ledgerSize <= uint64(st.n)
 	for {
 		if until >= 0 && st.n >= until {
-			return st.cp, s.checkpoint(ctx, st)
+			err := s.checkpoint(ctx, st) // before reading st.cp, which it updates
+			return st.cp, err
 		}
 		var m jetstream.Msg
 		dirty := st.cp.Seq == 0 || st.n > int64(st.cp.Size)
