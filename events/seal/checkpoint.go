@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"strconv"
@@ -42,8 +43,8 @@ type Checkpoint struct {
 // Tree is the checkpoint as tlog sees it.
 func (c Checkpoint) Tree() tlog.Tree { return tlog.Tree{N: int64(c.Size), Hash: c.Hash} }
 
-// EmptyHash is the RFC 6962 §2.1 hash of the empty tree, SHA-256("").
-var EmptyHash = func() tlog.Hash { h, _ := tlog.TreeHash(0, nil); return h }()
+// emptyHash is the RFC 6962 §2.1 hash of the empty tree, SHA-256("").
+var emptyHash = tlog.Hash(sha256.Sum256(nil))
 
 // FormatCheckpoint returns the checkpoint body in the C2SP tlog-checkpoint
 // format: the origin, the decimal tree size and the standard base64 root

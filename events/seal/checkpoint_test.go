@@ -86,8 +86,8 @@ func hashes(t testing.TB, ss []string) []tlog.Hash {
 // TestRFC6962Vectors checks the hashing the seal relies on, and the
 // client-side checks, against the published vectors, without any storage.
 func TestRFC6962Vectors(t *testing.T) {
-	if EmptyHash != hexHash(t, rfcRoots[0]) {
-		t.Fatalf("empty tree hash %x", EmptyHash)
+	if emptyHash != hexHash(t, rfcRoots[0]) {
+		t.Fatalf("empty tree hash %x", emptyHash)
 	}
 	// Leaf hash is SHA-256(0x00 || data) (RFC 6962 §2.1).
 	if got := tlog.RecordHash(nil); got != hexHash(t, "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d") {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events"
@@ -69,7 +71,7 @@ func TestSealLedgerProofs(t *testing.T) {
 		t.Fatalf("checkpoint before any: %v", err)
 	}
 	// An empty ledger gets a checkpoint of size 0.
-	if sc, err := s.SealTo(ctx, 0); err != nil || sc.Size != 0 || sc.Hash != EmptyHash {
+	if sc, err := s.SealTo(ctx, 0); err != nil || sc.Size != 0 || sc.Hash != emptyHash {
 		t.Fatalf("empty seal: %+v %v", sc, err)
 	}
 	var raws [][]byte
@@ -564,6 +566,38 @@ func TestLargeTree(t *testing.T) {
 		}
 		t.Logf("%s: inclusion proof %v, consistency proof %v (mean of %d, incl. verification of reference roots)", label, incl, time.Since(start)/k, k)
 	}
+
+	// Tile reads per proof, with a cache too small to help: O(log n), a
+	// few per tile level (3 levels at this size).
+	counter := &countingKV{KeyValue: e.tiles.kv}
+	tiles, _ := newTiles(counter, 1)
+	p := NewProver(e.cps, tiles)
+	maxReads, sum := int64(0), int64(0)
+	const k = 200
+	for range k {
+		size := 1 + rng.Uint64N(n)
+		before := counter.gets.Load()
+		if _, _, err := p.ProveInclusion(ctx, rng.Uint64N(size), size); err != nil {
+			t.Fatal(err)
+		}
+		reads := counter.gets.Load() - before
+		sum += reads
+		maxReads = max(maxReads, reads)
+	}
+	t.Logf("tile reads per inclusion proof (cache of 1 tile): mean %.1f, max %d", float64(sum)/k, maxReads)
+	if maxReads > 16 {
+		t.Fatalf("an inclusion proof read %d tiles", maxReads)
+	}
+}
+
+type countingKV struct {
+	jetstream.KeyValue
+	gets atomic.Int64
+}
+
+func (c *countingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	c.gets.Add(1)
+	return c.KeyValue.Get(ctx, key)
 }
 
 // TestServerRestart restarts the NATS server under a running sealer; it

@@ -75,7 +75,7 @@ func NewSealer(js jetstream.JetStream, cfg SealerConfig) (*Sealer, error) {
 	}
 	// A checkpoint that our own readers cannot verify would stop the
 	// ledger's proofs; refuse a mismatched key now rather than then.
-	probe := Checkpoint{Origin: cfg.Signer.Name(), Hash: EmptyHash}
+	probe := Checkpoint{Origin: cfg.Signer.Name(), Hash: emptyHash}
 	msg, err := Sign(probe, cfg.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("sealer: %w", err)
@@ -427,7 +427,7 @@ func (s *Sealer) resume(ctx context.Context) (*state, uint64, error) {
 
 	sc, err := s.cfg.Checkpoints.Latest(ctx)
 	if events.ErrorCode(err) == events.CodeNotFound {
-		return s.newState(ctx, tlog.Tree{N: 0, Hash: EmptyHash}, SignedCheckpoint{}), ledgerSize, nil
+		return s.newState(ctx, tlog.Tree{N: 0, Hash: emptyHash}, SignedCheckpoint{}), ledgerSize, nil
 	}
 	if err != nil {
 		return nil, 0, err
@@ -459,7 +459,7 @@ func (s *Sealer) resume(ctx context.Context) (*state, uint64, error) {
 // noticing can do no harm: every read of tiles is authenticated against a
 // signed root, which they do not match.
 func (s *Sealer) rebuild(ctx context.Context, want tlog.Tree) error {
-	st := s.newState(ctx, tlog.Tree{N: 0, Hash: EmptyHash}, SignedCheckpoint{})
+	st := s.newState(ctx, tlog.Tree{N: 0, Hash: emptyHash}, SignedCheckpoint{})
 	err := ledgerjs.ScanStream(ctx, s.js, s.cfg.Ledger, nil, 1, uint64(want.N), func(r events.Recorded) error {
 		if seq := r.Seq; seq != uint64(st.n)+1 {
 			return &events.Error{Code: events.CodeInternal, Message: fmt.Sprintf("ledger %s: expected sequence %d, got %d", s.cfg.Ledger, st.n+1, seq)}

@@ -34,7 +34,7 @@ func VerifyConsistency(old, new Checkpoint, proof tlog.TreeProof) error {
 		return events.Invalid("checkpoint", "old tree size %d is larger than new tree size %d", old.Size, new.Size)
 	}
 	if old.Size == 0 {
-		if old.Hash != EmptyHash || len(proof) != 0 {
+		if old.Hash != emptyHash || len(proof) != 0 {
 			return events.Invalid("proof", "consistency proof from the empty tree does not verify")
 		}
 		return nil
