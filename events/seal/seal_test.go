@@ -634,3 +634,35 @@ func TestServerRestart(t *testing.T) {
 	}
 	checkChain(t, e, false)
 }
+
+// TestLiveSealLag publishes events as fast as the server takes them while
+// a sealer runs, and logs how far behind the seal stays. Logged, never
+// asserted.
+func TestLiveSealLag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	ctx := context.Background()
+	e := newEnv(t)
+	s := e.sealer(t, func(c *SealerConfig) { c.Interval = 500 * time.Millisecond })
+	rctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = s.Run(rctx) }()
+	defer func() { cancel(); <-stopped }()
+
+	const n, chunk = 50_000, 5_000
+	data, subjects := canonicalEvents(t, 0, n)
+	start := time.Now()
+	var maxLag uint64
+	for i := 0; i < n; i += chunk {
+		publishRaw(t, e.js, subjects[i:i+chunk], data[i:i+chunk])
+		maxLag = max(maxLag, uint64(i+chunk)-s.Status().Size)
+	}
+	published := time.Since(start)
+	waitFor(t, 60*time.Second, "seal to catch up", func() bool { return s.Status().Size == n })
+	t.Logf("published %d events in %v (%.0f/s); sealed all %v after the last publish; max lag seen %d events; %d checkpoints",
+		n, published, n/published.Seconds(), time.Since(start)-published, maxLag, s.Status().Published)
+	if s.Status().Root != newMemTree(data).root(n) {
+		t.Fatal("root differs from the clean computation")
+	}
+}
