@@ -52,6 +52,7 @@ type Status struct {
 	Seq     int64  `json:"seq"`     // last ledger sequence applied
 	Pending uint64 `json:"pending"` // matching events not yet applied (lag)
 	Running bool   `json:"running"`
+	Started bool   `json:"started"` // consumer created: Pending is meaningful
 	Err     string `json:"error,omitempty"`
 }
 
@@ -67,6 +68,10 @@ func (pr *Projector) setStatus(f func(*Status)) {
 	f(&pr.status)
 	pr.mu.Unlock()
 }
+
+// CaughtUp reports whether the projector has applied every matching event
+// the ledger held when it last looked.
+func (s Status) CaughtUp() bool { return s.Running && s.Started && s.Pending == 0 }
 
 // ConsumerName is the durable consumer of projection p.
 func ConsumerName(p Projection) string { return "proj_" + p.Name() }
@@ -167,7 +172,7 @@ func (pr *Projector) start(ctx context.Context) (Checkpoint, jetstream.Consumer,
 	}
 	info, err := cons.Info(ctx)
 	if err == nil {
-		pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, info.NumPending, "" })
+		pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err, s.Started = cp.Seq, info.NumPending, "", true })
 	}
 	pr.Log.Info("projector started", "version", cp.Version, "from", cp.Seq+1, "fresh", pr.fresh)
 	return cp, cons, nil

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// conn holds the connection settings every command shares. Defaults reach a
+// backend running on its embedded defaults on this machine.
+type conn struct {
+	natsURL, mongoURI, mongoDB, key, data string
+}
+
+func (c *conn) flags(fs *flag.FlagSet, env *environ) {
+	def := func(k, d string) string {
+		if v := env.getenv(k); v != "" {
+			return v
+		}
+		return d
+	}
+	fs.StringVar(&c.natsURL, "nats-url", def("NATS_URL", "nats://127.0.0.1:"+def("ONEBOOK_NATS_PORT", "4222")), "NATS server URL(s) ($NATS_URL)")
+	fs.StringVar(&c.mongoURI, "mongo-uri", def("MONGO_URI", "mongodb://127.0.0.1:"+def("ONEBOOK_MONGO_PORT", "27017")+"/"), "MongoDB URI ($MONGO_URI)")
+	fs.StringVar(&c.mongoDB, "mongo-db", def("MONGO_DB", "onebook"), "MongoDB database ($MONGO_DB)")
+	fs.StringVar(&c.data, "data", def("ONEBOOK_DATA", "./data"), "backend data directory, where seal.key.pub is looked for ($ONEBOOK_DATA)")
+	fs.StringVar(&c.key, "key", def("ONEBOOK_VERIFIER_KEY", ""), "checkpoint verifier key (name+hash+base64) or a file holding it; default DATA/seal.key.pub ($ONEBOOK_VERIFIER_KEY)")
+}
+
+// verifierKey returns the key checkpoints must be signed with. It comes from
+// the operator (flag, environment or the public key file beside the
+// backend's data), never from the server being checked.
+func (c *conn) verifierKey() (string, error) {
+	k := c.key
+	if k == "" {
+		k = filepath.Join(c.data, "seal.key.pub")
+	}
+	if _, err := note.NewVerifier(k); err == nil {
+		return k, nil
+	}
+	b, err := os.ReadFile(k)
+	if err != nil {
+		return "", fmt.Errorf("verifier key: %w (give --key or $ONEBOOK_VERIFIER_KEY)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (c *conn) nats(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(c.natsURL, nats.Name("onebook-ops"), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect NATS %s: %w (is the backend running? set NATS_URL)", c.natsURL, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+func (c *conn) mongo(ctx context.Context) (*mongo.Client, *mongo.Database, error) {
+	client, err := mongo.Connect(options.Client().ApplyURI(c.mongoURI).SetTimeout(30 * time.Second).SetServerSelectionTimeout(5 * time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect MongoDB: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx, nil); err != nil {
+		client.Disconnect(ctx)
+		return nil, nil, fmt.Errorf("connect MongoDB %s: %w (is the backend running? set MONGO_URI)", c.mongoURI, err)
+	}
+	return client, client.Database(c.mongoDB), nil
+}
+
+// progress returns a function that prints "label done/total (pct)" to w at
+// most once a second, and a final line when done reaches total.
+func progress(w io.Writer, label string, total uint64) func(done uint64) {
+	var mu sync.Mutex
+	last := time.Now()
+	start := last
+	return func(done uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if done < total && now.Sub(last) < time.Second {
+			return
+		}
+		last = now
+		pct := 100.0
+		if total > 0 {
+			pct = 100 * float64(done) / float64(total)
+		}
+		rate := float64(done) / max(now.Sub(start).Seconds(), 1e-9)
+		fmt.Fprintf(w, "%s %d/%d (%.0f%%, %.0f/s)\n", label, done, total, pct, rate)
+	}
+}

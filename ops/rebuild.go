@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/events/lease"
+	"github.com/onebook/onebook/projections"
+	mongostore "github.com/onebook/onebook/projections/mongo"
+)
+
+// runRebuild drops a projection and folds it again from the whole ledger.
+// It takes the projection's lease first, so it never races the projector of
+// a running backend: stop the backend (or wait for its lease to lapse).
+func runRebuild(ctx context.Context, env *environ, args []string) error {
+	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var c conn
+	c.flags(fs, env)
+	leaseWait := fs.Duration("lease-wait", 30*time.Second, "how long to wait for the projection's lease")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		names := ""
+		for _, p := range app.Projections() {
+			names += " " + p.Name()
+		}
+		return fmt.Errorf("usage: ops rebuild NAME (one of:%s)", names)
+	}
+	var p projections.Projection
+	for _, q := range app.Projections() {
+		if q.Name() == fs.Arg(0) {
+			p = q
+		}
+	}
+	if p == nil {
+		return fmt.Errorf("no projection %q", fs.Arg(0))
+	}
+	nc, js, err := c.nats(ctx)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	client, db, err := c.mongo(ctx)
+	if err != nil {
+		return err
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+
+	leases, err := lease.OpenBucket(ctx, js, lease.BucketConfig{})
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	lctx, cancel := context.WithTimeout(ctx, *leaseWait)
+	l, err := lease.Acquire(lctx, leases, "projector."+p.Name(), fmt.Sprintf("ops-rebuild@%s:%d", host, os.Getpid()), 0)
+	cancel()
+	if err != nil {
+		holder, _ := lease.Holder(ctx, leases, "projector."+p.Name())
+		return fmt.Errorf("projection %s is being projected by %q; stop that backend first: %w", p.Name(), holder, err)
+	}
+	defer l.Release(context.WithoutCancel(ctx))
+
+	store := mongostore.New(db, 30*time.Second)
+	if err := store.Drop(ctx, p); err != nil {
+		return err
+	}
+	// A checkpoint of version 0 makes the projector start from nothing.
+	if err := store.SetCheckpoint(ctx, projections.Checkpoint{Name: p.Name()}); err != nil {
+		return err
+	}
+	st, err := js.Stream(ctx, "LEDGER")
+	if err != nil {
+		return fmt.Errorf("ledger stream: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return err
+	}
+	pr := &projections.Projector{P: p, Store: store, JS: js, Stream: "LEDGER", Reg: app.Registry(), Log: env.log, Batch: 2000}
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- pr.Run(rctx) }()
+	report := progress(env.stderr, "rebuild "+p.Name()+": ledger sequence", info.State.LastSeq)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("rebuild stopped: %w", err)
+		case <-tick.C:
+		}
+		s := pr.Status()
+		report(uint64(s.Seq))
+		if s.CaughtUp() {
+			stop()
+			<-done
+			n, _ := store.Count(ctx, p)
+			fmt.Fprintf(env.stdout, "rebuilt %s v%d: %d documents, through ledger sequence %d\n", p.Name(), p.Version(), n, s.Seq)
+			return nil
+		}
+	}
+}

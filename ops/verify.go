@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/events"
+	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/ops/verify"
+	"github.com/onebook/onebook/projections"
+	mongostore "github.com/onebook/onebook/projections/mongo"
+)
+
+// failed is an error whose exit status is 1 after a report was printed.
+type failed struct{ msg string }
+
+func (f failed) Error() string { return f.msg }
+func (f failed) ExitCode() int { return 1 }
+
+// Report is what ops verify found; --json prints it.
+type Report struct {
+	OK             bool                `json:"ok"`
+	StreamProblems []string            `json:"stream_problems,omitempty"`
+	BadCheckpoints []string            `json:"bad_checkpoints,omitempty"` // unreadable or wrongly signed
+	Ledger         verify.LedgerReport `json:"ledger"`
+	ProofsChecked  int                 `json:"proofs_checked"`
+	ProofProblems  []string            `json:"proof_problems,omitempty"`
+	Projections    []projections.Diff  `json:"projections,omitempty"`
+}
+
+// runVerify replays the whole ledger, recomputes the Merkle root, checks
+// every stored checkpoint's signature and its root, checks proofs served from
+// the stored tiles, recomputes every projection and lists each MongoDB
+// document that differs. Exit status 0 only when all holds.
+func runVerify(ctx context.Context, env *environ, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var c conn
+	c.flags(fs, env)
+	ledgerOnly := fs.Bool("ledger-only", false, "check the ledger and its checkpoints only, not the projections")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	wait := fs.Duration("wait", 30*time.Second, "how long to wait for projectors that are behind the ledger")
+	samples := fs.Int("proof-samples", 256, "inclusion and consistency proofs to request from the stored tiles and check")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	vkey, err := c.verifierKey()
+	if err != nil {
+		return err
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("verifier key: %w", err)
+	}
+	nc, js, err := c.nats(ctx)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	var rep Report
+	const streamName = "LEDGER"
+	// Check the stream's guard rails before anything could re-apply them.
+	st, err := js.Stream(ctx, streamName)
+	if err != nil {
+		return fmt.Errorf("ledger stream: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger stream: %w", err)
+	}
+	if !info.Config.DenyDelete || !info.Config.DenyPurge {
+		rep.StreamProblems = append(rep.StreamProblems, fmt.Sprintf("stream %s allows deletes or purges (deny_delete=%v deny_purge=%v)", streamName, info.Config.DenyDelete, info.Config.DenyPurge))
+	}
+	if info.State.FirstSeq > 1 || info.State.NumDeleted > 0 {
+		rep.StreamProblems = append(rep.StreamProblems, fmt.Sprintf("stream %s has lost events: first sequence %d, %d deleted", streamName, info.State.FirstSeq, info.State.NumDeleted))
+	}
+	size := info.State.LastSeq
+
+	cfg := config.Config{Replicas: info.Config.Replicas, DedupWindow: info.Config.Duplicates}
+	led, err := app.OpenLedger(ctx, js, cfg, vkey)
+	if err != nil {
+		return err
+	}
+
+	// Every stored checkpoint, each signature checked by us.
+	cps, bad, err := readCheckpoints(ctx, js, verifier)
+	if err != nil {
+		return err
+	}
+	rep.BadCheckpoints = bad
+	fmt.Fprintf(env.stderr, "verify: %d events, %d checkpoints (%d unreadable or wrongly signed)\n", size, len(cps), len(bad))
+
+	vcps := make([]verify.Checkpoint, len(cps))
+	for i, cp := range cps {
+		vcps[i] = verify.Checkpoint{Size: cp.Size, Hash: cp.Hash}
+	}
+	rep.Ledger, err = verify.Ledger(ctx, js, streamName, size, vcps, progress(env.stderr, "verify: ledger", size))
+	if err != nil {
+		return err
+	}
+	rep.ProofsChecked, rep.ProofProblems = checkProofs(ctx, led.Prover, cps, *samples)
+
+	if !*ledgerOnly {
+		client, db, err := c.mongo(ctx)
+		if err != nil {
+			return err
+		}
+		defer client.Disconnect(context.WithoutCancel(ctx))
+		rep.Projections, err = verify.Projections(ctx, led.Store, app.Registry(), app.Projections(), mongostore.New(db, 30*time.Second), size, *wait,
+			progress(env.stderr, "verify: projections", size))
+		if err != nil {
+			return err
+		}
+	}
+	rep.OK = len(rep.StreamProblems) == 0 && len(rep.BadCheckpoints) == 0 && rep.Ledger.OK() && len(rep.ProofProblems) == 0
+	for _, d := range rep.Projections {
+		rep.OK = rep.OK && d.OK()
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printReport(env, rep)
+	}
+	if !rep.OK {
+		return failed{"the ledger, its seal or a projection does not verify"}
+	}
+	return nil
+}
+
+// readCheckpoints reads every message of the checkpoint stream and opens it
+// with verifier; the ones that fail are named, not skipped silently.
+func readCheckpoints(ctx context.Context, js jetstream.JetStream, verifier note.Verifier) ([]seal.Checkpoint, []string, error) {
+	const name = "LEDGER_SEAL"
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint stream: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("checkpoint stream: %w", err)
+	}
+	var (
+		cps []seal.Checkpoint
+		bad []string
+	)
+	err = ledger.ScanStream(ctx, js, name, nil, 1, info.State.LastSeq, func(r events.Recorded) error {
+		cp, _, err := seal.OpenCheckpoint(r.Raw, note.VerifierList(verifier), verifier.Name())
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("checkpoint message %d: %v", r.Seq, err))
+			return nil
+		}
+		cps = append(cps, cp)
+		return nil
+	})
+	return cps, bad, err
+}
+
+// checkProofs asks the prover, which reads the stored tiles, for inclusion
+// and consistency proofs and checks them against the signed checkpoints:
+// the ledger pass proves the checkpoints right, this proves the tiles that
+// serve everyone's proofs right.
+func checkProofs(ctx context.Context, p *seal.Prover, cps []seal.Checkpoint, samples int) (int, []string) {
+	if len(cps) == 0 {
+		return 0, nil
+	}
+	sorted := append([]seal.Checkpoint(nil), cps...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Size < sorted[j].Size })
+	latest := sorted[len(sorted)-1]
+	var problems []string
+	checked := 0
+	rng := rand.New(rand.NewPCG(uint64(latest.Size), 1))
+	for i := 0; i < samples && latest.Size > 0; i++ {
+		cp := sorted[rng.IntN(len(sorted))]
+		if cp.Size == 0 {
+			continue
+		}
+		idx := rng.Uint64N(cp.Size)
+		leaf, proof, err := p.ProveInclusion(ctx, idx, cp.Size)
+		if err == nil {
+			err = seal.VerifyInclusion(cp, idx, leaf, proof)
+		}
+		checked++
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("inclusion of leaf %d in checkpoint of size %d: %v", idx, cp.Size, err))
+		}
+	}
+	// Consistency between consecutive checkpoints, evenly spaced samples.
+	step := max(1, (len(sorted)-1)/max(samples, 1))
+	for i := 0; i+1 < len(sorted); i += step {
+		old, new := sorted[i], sorted[i+1]
+		proof, err := p.ProveConsistency(ctx, old.Size, new.Size)
+		if err == nil {
+			err = seal.VerifyConsistency(old, new, proof)
+		}
+		checked++
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("consistency %d→%d: %v", old.Size, new.Size, err))
+		}
+	}
+	return checked, problems
+}
+
+func printReport(env *environ, r Report) {
+	w := env.stdout
+	mark := func(ok bool) string {
+		if ok {
+			return "ok  "
+		}
+		return "FAIL"
+	}
+	fmt.Fprintf(w, "%s ledger stream guard rails (deny delete, deny purge, no gaps)\n", mark(len(r.StreamProblems) == 0))
+	for _, p := range r.StreamProblems {
+		fmt.Fprintf(w, "       %s\n", p)
+	}
+	fmt.Fprintf(w, "%s checkpoint signatures\n", mark(len(r.BadCheckpoints) == 0))
+	for _, p := range r.BadCheckpoints {
+		fmt.Fprintf(w, "       %s\n", p)
+	}
+	fmt.Fprintf(w, "%s ledger replay: %d events, root %s, %d checkpoints match\n", mark(r.Ledger.OK()), r.Ledger.Size, r.Ledger.Root, r.Ledger.Checkpoints-len(r.Ledger.Mismatches))
+	for _, m := range r.Ledger.Mismatches {
+		fmt.Fprintf(w, "       checkpoint of size %d signs root %s, the ledger gives %s\n", m.Size, m.Signed, m.Computed)
+	}
+	for _, s := range r.Ledger.Beyond {
+		fmt.Fprintf(w, "       checkpoint of size %d is beyond the ledger's %d events: events were removed\n", s, r.Ledger.Size)
+	}
+	fmt.Fprintf(w, "%s %d proofs served from stored tiles\n", mark(len(r.ProofProblems) == 0), r.ProofsChecked)
+	for _, p := range r.ProofProblems {
+		fmt.Fprintf(w, "       %s\n", p)
+	}
+	for _, d := range r.Projections {
+		fmt.Fprintf(w, "%s projection %s v%d: %d documents derived, %d stored\n", mark(d.OK()), d.Name, d.Version, d.Expected, d.Stored)
+		if d.Problem != "" {
+			fmt.Fprintf(w, "       %s\n", d.Problem)
+		}
+		if d.Behind {
+			fmt.Fprintf(w, "       projector is behind the ledger; differences may be lag\n")
+		}
+		for _, id := range d.Changed {
+			fmt.Fprintf(w, "       changed:  %s\n", id)
+		}
+		for _, id := range d.Missing {
+			fmt.Fprintf(w, "       missing:  %s\n", id)
+		}
+		for _, id := range d.Invented {
+			fmt.Fprintf(w, "       invented: %s (not derivable from the ledger)\n", id)
+		}
+	}
+}
