@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/events/lease"
 	"github.com/onebook/onebook/projections"
@@ -21,7 +23,7 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 	fs.SetOutput(env.stderr)
 	var c conn
 	c.flags(fs, env)
-	leaseWait := fs.Duration("lease-wait", 30*time.Second, "how long to wait for the projection's lease")
+	leaseWait := fs.Duration("lease-wait", 3*time.Second, "how long to wait for the projection's lease")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,30 +58,33 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 	if err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	lctx, cancel := context.WithTimeout(ctx, *leaseWait)
-	l, err := lease.Acquire(lctx, leases, "projector."+p.Name(), fmt.Sprintf("ops-rebuild@%s:%d", host, os.Getpid()), 0)
-	cancel()
-	if err != nil {
-		holder, _ := lease.Holder(ctx, leases, "projector."+p.Name())
-		return fmt.Errorf("projection %s is being projected by %q; stop that backend first: %w", p.Name(), holder, err)
-	}
-	defer l.Release(context.WithoutCancel(ctx))
-
 	store := mongostore.New(db, 30*time.Second)
-	if err := store.Drop(ctx, p); err != nil {
-		return err
-	}
-	// A checkpoint of version 0 makes the projector start from nothing.
-	if err := store.SetCheckpoint(ctx, projections.Checkpoint{Name: p.Name()}); err != nil {
-		return err
-	}
 	st, err := js.Stream(ctx, "LEDGER")
 	if err != nil {
 		return fmt.Errorf("ledger stream: %w", err)
 	}
 	info, err := st.Info(ctx)
 	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	lctx, cancel := context.WithTimeout(ctx, *leaseWait)
+	l, err := lease.Acquire(lctx, leases, "projector."+p.Name(), fmt.Sprintf("ops-rebuild@%s:%d", host, os.Getpid()), 0)
+	cancel()
+	if err != nil {
+		// A backend is projecting it: reset the checkpoint, and its
+		// projector notices (at its next batch or idle check), drops the
+		// documents and folds the ledger again. Follow its progress.
+		holder, _ := lease.Holder(ctx, leases, "projector."+p.Name())
+		fmt.Fprintf(env.stderr, "rebuild: %s is projected by %s; asking it to rebuild\n", p.Name(), holder)
+		return rebuildRemote(ctx, env, store, js, p, info.State.LastSeq)
+	}
+	defer l.Release(context.WithoutCancel(ctx))
+	if err := store.Drop(ctx, p); err != nil {
+		return err
+	}
+	// A checkpoint of version 0 makes the projector start from nothing.
+	if err := store.SetCheckpoint(ctx, projections.Checkpoint{Name: p.Name()}); err != nil {
 		return err
 	}
 	pr := &projections.Projector{P: p, Store: store, JS: js, Stream: "LEDGER", Reg: app.Registry(), Log: env.log, Batch: 2000}
@@ -106,6 +111,53 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 			<-done
 			n, _ := store.Count(ctx, p)
 			fmt.Fprintf(env.stdout, "rebuilt %s v%d: %d documents, through ledger sequence %d\n", p.Name(), p.Version(), n, s.Seq)
+			return nil
+		}
+	}
+}
+
+// rebuildRemote resets p's checkpoint and waits until the projector that
+// holds p's lease has folded the ledger again up to ledgerSize.
+func rebuildRemote(ctx context.Context, env *environ, store *mongostore.Store, js jetstream.JetStream, p projections.Projection, ledgerSize uint64) error {
+	before, err := store.Checkpoint(ctx, p.Name())
+	if err != nil {
+		return err
+	}
+	if err := store.SetCheckpoint(ctx, projections.Checkpoint{Name: p.Name(), Updated: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		return err
+	}
+	report := progress(env.stderr, "rebuild "+p.Name()+": ledger sequence", ledgerSize)
+	seenReset := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		cp, err := store.Checkpoint(ctx, p.Name())
+		if err != nil {
+			return err
+		}
+		if cp.Version != p.Version() {
+			continue // not picked up yet
+		}
+		if cp.Seq < before.Seq || cp.Seq == 0 {
+			seenReset = true
+		}
+		report(uint64(cp.Seq))
+		cons, err := js.Consumer(ctx, "LEDGER", projections.ConsumerName(p))
+		if err != nil {
+			continue
+		}
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			continue
+		}
+		// Caught up: the consumer has nothing pending or unacknowledged,
+		// and the checkpoint covers what it delivered.
+		if seenReset && ci.NumPending == 0 && ci.NumAckPending == 0 && uint64(cp.Seq) >= ci.Delivered.Stream {
+			n, _ := store.Count(ctx, p)
+			fmt.Fprintf(env.stdout, "rebuilt %s v%d: %d documents, through ledger sequence %d\n", p.Name(), p.Version(), n, cp.Seq)
 			return nil
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -35,6 +36,7 @@ type Projector struct {
 	Batch     int           // events per batch; default 1000
 	MaxWait   time.Duration // how long a partial batch waits for more; default 20ms
 	CacheSize int           // documents kept in memory between batches; default 100,000
+	IdleCheck time.Duration // how often an idle projector re-reads its checkpoint; default 2s
 
 	mu     sync.Mutex
 	status Status
@@ -83,6 +85,9 @@ func (pr *Projector) defaults() {
 	if pr.MaxWait <= 0 {
 		pr.MaxWait = 20 * time.Millisecond
 	}
+	if pr.IdleCheck <= 0 {
+		pr.IdleCheck = 2 * time.Second
+	}
 	if pr.CacheSize <= 0 {
 		pr.CacheSize = 100_000
 	}
@@ -114,14 +119,19 @@ func (pr *Projector) Run(ctx context.Context) error {
 			pr.setStatus(func(s *Status) { s.Err = err.Error() })
 			return err
 		}
-		pr.Log.Warn("projector restarting", "err", err, "in", backoff)
+		if errors.Is(err, ErrCheckpointMoved) {
+			pr.Log.Info("projection was reset; restarting from its new checkpoint")
+			backoff = 0
+		} else {
+			pr.Log.Warn("projector restarting", "err", err, "in", backoff)
+		}
 		pr.setStatus(func(s *Status) { s.Err = err.Error() })
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
 	}
 }
 
@@ -194,7 +204,18 @@ func (pr *Projector) run(ctx context.Context) error {
 	batch := make([]jetstream.Msg, 0, pr.Batch)
 	for {
 		batch = batch[:0]
-		m, err := it.Next()
+		m, err := it.Next(jetstream.NextMaxWait(pr.IdleCheck))
+		if errors.Is(err, nats.ErrTimeout) {
+			// Idle: make sure nobody reset the projection meanwhile.
+			now, err := pr.Store.Checkpoint(ctx, cp.Name)
+			if err != nil {
+				return fmt.Errorf("read checkpoint: %w", err)
+			}
+			if now.Version != cp.Version || now.Seq != cp.Seq {
+				return fmt.Errorf("checkpoint: %w", ErrCheckpointMoved)
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("next: %w", err)
 		}
@@ -294,7 +315,9 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 	}
 	if int64(lastSeq) > cp.Seq {
 		next := Checkpoint{Name: cp.Name, Version: cp.Version, Seq: int64(lastSeq), Updated: now()}
-		if err := pr.Store.SetCheckpoint(ctx, next); err != nil {
+		if err := pr.Store.AdvanceCheckpoint(ctx, *cp, next); err != nil {
+			// ErrCheckpointMoved: an operator reset the projection; run
+			// restarts, and start rebuilds it.
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 		*cp = next

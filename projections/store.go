@@ -1,6 +1,9 @@
 package projections
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Checkpoint records how far a projection has read the ledger.
 type Checkpoint struct {
@@ -31,4 +34,13 @@ type DocStore interface {
 
 	Checkpoint(ctx context.Context, name string) (Checkpoint, error) // zero Checkpoint if none
 	SetCheckpoint(ctx context.Context, cp Checkpoint) error
+	// AdvanceCheckpoint replaces the checkpoint only if it still is prev
+	// (same version and sequence); otherwise it returns ErrCheckpointMoved.
+	// That is how a running projector notices that an operator reset its
+	// projection (ops rebuild) while it was working.
+	AdvanceCheckpoint(ctx context.Context, prev, next Checkpoint) error
 }
+
+// ErrCheckpointMoved reports that a projection's checkpoint was changed by
+// someone else since the projector read it.
+var ErrCheckpointMoved = errors.New("projection checkpoint changed by another writer")

@@ -135,6 +135,17 @@ func (s *Store) SetCheckpoint(ctx context.Context, cp projections.Checkpoint) er
 	return nil
 }
 
+func (s *Store) AdvanceCheckpoint(ctx context.Context, prev, next projections.Checkpoint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.cps[prev.Name]
+	if cur.Version != prev.Version || cur.Seq != prev.Seq {
+		return projections.ErrCheckpointMoved
+	}
+	s.cps[next.Name] = next
+	return nil
+}
+
 // Raw returns the stored JSON of a document, for tests that tamper with it.
 func (s *Store) Raw(coll, id string) []byte {
 	s.mu.Lock()

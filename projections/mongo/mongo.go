@@ -231,6 +231,23 @@ func (s *Store) Scan(ctx context.Context, p projections.Projection, fn func(stri
 	return cur.Err()
 }
 
+// AdvanceCheckpoint implements projections.DocStore with a replace whose
+// filter includes the expected version and sequence; _id stays the lead
+// of the filter so FerretDB finds the document by key.
+func (s *Store) AdvanceCheckpoint(ctx context.Context, prev, next projections.Checkpoint) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	res, err := s.db.Collection(CheckpointCollection).ReplaceOne(ctx,
+		bson.D{{Key: "_id", Value: prev.Name}, {Key: "version", Value: prev.Version}, {Key: "seq", Value: prev.Seq}}, next)
+	if err != nil {
+		return fmt.Errorf("advance checkpoint %s: %w", prev.Name, err)
+	}
+	if res.MatchedCount == 0 {
+		return projections.ErrCheckpointMoved
+	}
+	return nil
+}
+
 // Drop implements projections.DocStore.
 func (s *Store) Drop(ctx context.Context, p projections.Projection) error {
 	ctx, cancel := s.op(ctx)
