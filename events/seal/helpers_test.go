@@ -126,31 +126,33 @@ func (e *env) appendEvents(t testing.TB, from, n int) [][]byte {
 
 // publishRaw publishes data to a stream asynchronously, much faster than
 // Append for large test ledgers; subjects[i] is data[i]'s subject, or
-// subjects[0] for all if there is one.
+// subjects[0] for all if there is one. It waits for acknowledgements every
+// thousand messages, staying under the client's limit of pending ones.
 func publishRaw(t testing.TB, js jetstream.JetStream, subjects []string, data [][]byte) {
 	t.Helper()
-	var futures []jetstream.PubAckFuture
-	for i, d := range data {
-		subj := subjects[0]
-		if len(subjects) > 1 {
-			subj = subjects[i]
+	const window = 1000
+	for lo := 0; lo < len(data); lo += window {
+		hi := min(lo+window, len(data))
+		futures := make([]jetstream.PubAckFuture, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			subj := subjects[0]
+			if len(subjects) > 1 {
+				subj = subjects[i]
+			}
+			f, err := js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data[i]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			futures = append(futures, f)
 		}
-		f, err := js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: d})
-		if err != nil {
-			t.Fatal(err)
-		}
-		futures = append(futures, f)
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(60 * time.Second):
-		t.Fatal("publish did not complete")
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			t.Fatal(err)
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				t.Fatal(err)
+			case <-time.After(60 * time.Second):
+				t.Fatal("publish not acknowledged")
+			}
 		}
 	}
 }
