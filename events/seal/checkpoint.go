@@ -1,19 +1,3 @@
-// Package seal makes the ledger tamper-evident: it keeps an RFC 6962 Merkle
-// tree over the ledger stream in stream order, stores it as tiles, and
-// publishes signed checkpoints of it.
-//
-// Leaf i of the tree is the event at stream sequence i+1; its leaf hash is
-// SHA-256(0x00 || canonical bytes) (RFC 6962 §2.1, tlog.RecordHash). A
-// checkpoint is the tree size and root hash in the C2SP tlog-checkpoint format
-// (https://c2sp.org/tlog-checkpoint), signed as a C2SP signed note
-// (https://c2sp.org/signed-note) with Ed25519, so that standard tools read
-// it. Inclusion and consistency proofs are RFC 6962 §2.1.1 and §2.1.2 proofs
-// as computed by golang.org/x/mod/sumdb/tlog.
-//
-// The package has three parts: the Sealer (one active writer per ledger,
-// extending the tree as events arrive), the Prover (read side, any number of
-// replicas) and the client-side checks VerifyInclusion and VerifyConsistency,
-// which need nothing but a checkpoint.
 package seal
 
 import (

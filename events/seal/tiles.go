@@ -119,7 +119,8 @@ func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) { return r.ts
 func (r tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
 // Read returns the data of each tile, in order. Tiles not in the cache are
-// fetched concurrently.
+// fetched concurrently. The slices are shared with the cache: do not
+// modify them.
 func (ts *Tiles) Read(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	var miss []int
@@ -220,7 +221,9 @@ func (ts *Tiles) write(ctx context.Context, oldSize int64, tiles []tlog.Tile, da
 			continue
 		}
 		// The position was partial in the old tree: its partial key is
-		// now superseded by the full tile.
+		// now superseded by the full tile. (A partial key written by a
+		// sealer that crashed before its checkpoint can outlive this; it
+		// is a correct prefix, so it costs only its bytes.)
 		oldW := oldSize>>uint(t.L*TileHeight) - t.N<<TileHeight
 		if oldW > 0 && oldW < 1<<TileHeight {
 			if err := ts.kv.Delete(ctx, partialKey(t)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
