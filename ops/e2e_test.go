@@ -1,0 +1,313 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/events"
+	ledger "github.com/onebook/onebook/events/jetstream"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/seal"
+	api "github.com/onebook/onebook/miniapp-api"
+)
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// backend runs the real backend in-process on embedded servers with fixed
+// loopback ports, so it can be stopped and started again on the same data.
+type backend struct {
+	t                   *testing.T
+	dir                 string
+	natsPort, mongoPort int
+	httpAddr            string
+	cancel              context.CancelFunc
+	done                chan error
+}
+
+func newBackend(t *testing.T) *backend {
+	return &backend{t: t, dir: t.TempDir(), natsPort: freePort(t), mongoPort: freePort(t), httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+}
+
+func (b *backend) start(demo bool) {
+	b.t.Helper()
+	args := []string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms"}
+	if demo {
+		args = append(args, "--demo")
+	}
+	cfg, err := config.Load(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel, b.done = cancel, make(chan error, 1)
+	ready := make(chan struct{})
+	go func() { b.done <- app.Run(ctx, cfg, log, func(string) { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-b.done:
+		b.t.Fatalf("backend did not start: %v", err)
+	case <-time.After(60 * time.Second):
+		b.t.Fatal("backend did not start in time")
+	}
+	b.t.Cleanup(b.stop)
+}
+
+func (b *backend) stop() {
+	if b.cancel != nil {
+		b.cancel()
+		if err := <-b.done; err != nil {
+			b.t.Errorf("backend stopped with %v", err)
+		}
+		b.cancel = nil
+	}
+}
+
+func (b *backend) args() []string {
+	return []string{"--data", b.dir, "--nats-url", fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort), "--mongo-uri", fmt.Sprintf("mongodb://127.0.0.1:%d/", b.mongoPort)}
+}
+
+// settled waits until the seal and every projection have caught up.
+func (b *backend) settled() api.HealthStatus {
+	b.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var st api.HealthStatus
+		resp, err := http.Get("http://" + b.httpAddr + "/healthz")
+		if err == nil {
+			json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			ok := st.Ready && st.Ledger.Size > 0 && st.Ledger.SealLag == 0
+			for _, p := range st.Projections {
+				ok = ok && p.Lag == 0 && p.Seq > 0
+			}
+			if ok {
+				return st
+			}
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("backend did not settle: %+v %v", st, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// ops runs an ops command in-process and returns its exit code and output.
+func ops(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	env := &environ{stdout: &out, stderr: &out, getenv: func(string) string { return "" },
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := run(ctx, env, args)
+	return code, out.String()
+}
+
+func TestVerifyNamesEveryTampering(t *testing.T) {
+	b := newBackend(t)
+	b.start(true)
+	b.settled()
+	if code, out := ops(t, append([]string{"verify"}, b.args()...)...); code != 0 {
+		t.Fatalf("clean ledger does not verify (%d):\n%s", code, out)
+	}
+	if code, out := ops(t, append([]string{"checkpoint"}, b.args()...)...); code != 0 || !strings.Contains(out, "onebook.local/ledger\n") {
+		t.Fatalf("checkpoint (%d):\n%s", code, out)
+	}
+
+	// Tamper with the read models behind the projectors' backs.
+	client, err := mongo.Connect(options.Client().ApplyURI(fmt.Sprintf("mongodb://127.0.0.1:%d/", b.mongoPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	db := client.Database("onebook")
+	ctx := context.Background()
+	mustOne := func(res *mongo.UpdateResult, err error) {
+		if err != nil || res.MatchedCount != 1 {
+			t.Fatalf("tamper: %+v %v", res, err)
+		}
+	}
+	mustOne(db.Collection("passes").UpdateOne(ctx, bson.D{{Key: "_id", Value: "demo-pass-007"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "state.status", Value: "active"}}}}))
+	if res, err := db.Collection("passes").DeleteOne(ctx, bson.D{{Key: "_id", Value: "demo-pass-100"}}); err != nil || res.DeletedCount != 1 {
+		t.Fatalf("delete: %v %v", res, err)
+	}
+	var doc bson.M
+	if err := db.Collection("passes").FindOne(ctx, bson.D{{Key: "_id", Value: "demo-pass-200"}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["_id"] = "demo-pass-999"
+	if _, err := db.Collection("passes").InsertOne(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	code, out := ops(t, append([]string{"verify"}, b.args()...)...)
+	if code != 1 {
+		t.Fatalf("tampered projection verifies (%d):\n%s", code, out)
+	}
+	for _, want := range []string{"changed:  demo-pass-007", "missing:  demo-pass-100", "invented: demo-pass-999"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, out)
+		}
+	}
+	// ops rebuild repairs it, through the running backend's projector.
+	if code, out := ops(t, append([]string{"rebuild", "--lease-wait", "1s"}, append(b.args(), "passes")...)...); code != 0 {
+		t.Fatalf("rebuild (%d):\n%s", code, out)
+	}
+	if code, out := ops(t, append([]string{"verify"}, b.args()...)...); code != 0 {
+		t.Fatalf("after rebuild (%d):\n%s", code, out)
+	}
+
+	// A checkpoint signed by another key, slipped into the checkpoint
+	// stream, is named and fails verification.
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	skey, _, _ := seal.GenerateKey("onebook.local/ledger")
+	signer, _, _ := seal.LoadSigner(skey)
+	forged, _ := seal.Sign(seal.Checkpoint{Origin: "onebook.local/ledger", Size: 1, Hash: [32]byte{1}}, signer)
+	if _, err := js.Publish(ctx, "seal.checkpoint", forged); err != nil {
+		t.Fatal(err)
+	}
+	code, out = ops(t, append([]string{"verify", "--ledger-only"}, b.args()...)...)
+	if code != 1 || !strings.Contains(out, "FAIL checkpoint signatures") {
+		t.Fatalf("forged checkpoint not caught (%d):\n%s", code, out)
+	}
+}
+
+// TestNothingAcknowledgedIsLost appends from many clients while the backend
+// (and with it the embedded NATS and FerretDB) is shut down and started
+// again on the same data, twice; every acknowledged event must be in the
+// ledger afterwards, once, and the whole ledger must verify.
+func TestNothingAcknowledgedIsLost(t *testing.T) {
+	b := newBackend(t)
+	b.start(false)
+	reg := app.Registry()
+	var (
+		mu    sync.Mutex
+		acked = map[string]bool{}
+		wg    sync.WaitGroup
+	)
+	stopLoad := make(chan struct{})
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.RetryOnFailedConnect(true))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer nc.Close()
+			js, _ := jetstream.New(nc)
+			var st *ledger.Store
+			for i := 0; ; i++ {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				e, err := reg.New(evpasses.TypeScanned, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("gate%d", w)}, Region: "110105001001", Actor: events.Actor{Role: "gate_operator", ID: "op1"}},
+					evpasses.Scanned{ScanID: fmt.Sprint(i), Pass: "p1", Holder: "h1", Community: "110105001001", Direction: evpasses.In, Decision: evpasses.Allow})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for attempt := 0; attempt < 500; attempt++ {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					if st == nil {
+						st, err = ledger.Open(ctx, js, ledger.Config{})
+					}
+					if st != nil {
+						_, err = st.Append(ctx, e, events.ExpectAny())
+					}
+					cancel()
+					if err == nil || errors.Is(err, events.ErrDuplicate) {
+						mu.Lock()
+						acked[e.ID] = true
+						mu.Unlock()
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}(w)
+	}
+	waitAcked := func(n int) {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			got := len(acked)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+		}
+		t.Fatalf("load stalled below %d acknowledged events", n)
+	}
+	waitAcked(300)
+	b.stop()
+	b.start(false)
+	waitAcked(800)
+	b.stop()
+	b.start(false)
+	waitAcked(1200)
+	close(stopLoad)
+	wg.Wait()
+
+	st := b.settled()
+	mu.Lock()
+	defer mu.Unlock()
+	nc, _ := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort))
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	seen := map[string]int{}
+	err := ledger.ScanStream(context.Background(), js, "LEDGER", nil, 1, st.Ledger.Size, func(r events.Recorded) error {
+		e, err := events.Parse(r.Raw)
+		if err != nil {
+			return err
+		}
+		seen[e.ID]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := range acked {
+		if seen[id] != 1 {
+			t.Errorf("acknowledged event %s stored %d times", id, seen[id])
+		}
+	}
+	t.Logf("%d acknowledged, %d in the ledger, across two restarts", len(acked), len(seen))
+	if code, out := ops(t, append([]string{"verify"}, b.args()...)...); code != 0 {
+		t.Fatalf("after restarts (%d):\n%s", code, out)
+	}
+}
