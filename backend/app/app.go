@@ -58,7 +58,11 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers
 	s := &Servers{}
 	natsURL := cfg.NATSURL
 	if natsURL == "" {
-		srv, err := embedded.StartNATS(ctx, embedded.NATSOptions{Dir: filepath.Join(cfg.DataDir, "nats"), Port: cfg.NATSPort, Logger: log})
+		opts := embedded.NATSOptions{Dir: filepath.Join(cfg.DataDir, "nats"), Port: cfg.NATSPort, Logger: log, SyncAlways: cfg.NATSSync == "always"}
+		if !opts.SyncAlways {
+			opts.SyncInterval, _ = time.ParseDuration(cfg.NATSSync) // validated by config
+		}
+		srv, err := embedded.StartNATS(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
 		}

@@ -22,6 +22,7 @@ type Config struct {
 	DataDir   string // embedded servers' storage, seal key
 	NATSURL   string // external NATS; "" starts the embedded server
 	NATSPort  int    // embedded NATS port (loopback)
+	NATSSync  string // embedded NATS: "always" (fsync before ack) or a sync interval
 	MongoURI  string // external MongoDB; "" starts embedded FerretDB
 	MongoPort int    // embedded FerretDB port (loopback)
 	MongoDB   string // database name
@@ -48,6 +49,7 @@ func Vars() []Var {
 		{"ONEBOOK_DATA", "data", "./data", "data directory: embedded NATS and FerretDB storage, the seal key"},
 		{"NATS_URL", "nats-url", "", "NATS server URL(s), comma-separated; empty starts an embedded JetStream server"},
 		{"ONEBOOK_NATS_PORT", "nats-port", "4222", "port of the embedded NATS server (127.0.0.1)"},
+		{"ONEBOOK_NATS_SYNC", "nats-sync", "always", "embedded NATS: 'always' fsyncs each event before acknowledging it; a duration (e.g. 2m) syncs periodically, faster but a power loss can lose acknowledged events"},
 		{"MONGO_URI", "mongo-uri", "", "MongoDB connection URI; empty starts an embedded FerretDB (SQLite)"},
 		{"ONEBOOK_MONGO_PORT", "mongo-port", "27017", "port of the embedded FerretDB (127.0.0.1)"},
 		{"MONGO_DB", "mongo-db", "onebook", "MongoDB database of the projections"},
@@ -91,6 +93,12 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	if c.NATSPort, err = port("nats-port", get("nats-port")); err != nil {
 		return c, err
+	}
+	c.NATSSync = get("nats-sync")
+	if c.NATSSync != "always" {
+		if d, err := time.ParseDuration(c.NATSSync); err != nil || d <= 0 {
+			return c, fmt.Errorf("nats-sync must be \"always\" or a positive duration, got %q", c.NATSSync)
+		}
 	}
 	if c.MongoPort, err = port("mongo-port", get("mongo-port")); err != nil {
 		return c, err

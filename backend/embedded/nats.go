@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -24,6 +25,15 @@ type NATSOptions struct {
 	Logger *slog.Logger
 	// ServerName names the server; empty lets nats-server use its random ID.
 	ServerName string
+	// SyncAlways makes JetStream fsync every write before acknowledging it.
+	// Without it the server syncs every SyncInterval (2 minutes by
+	// default), so an operating-system crash or power loss can lose events
+	// that were acknowledged. A single embedded server has no replicas to
+	// fall back on, so onebook turns this on by default.
+	SyncAlways bool
+	// SyncInterval, if not zero and SyncAlways is off, overrides the
+	// server's periodic sync interval.
+	SyncInterval time.Duration
 }
 
 // NATSServer is a running embedded nats-server with JetStream enabled.
@@ -61,12 +71,14 @@ func StartNATS(ctx context.Context, opts NATSOptions) (*NATSServer, error) {
 	logger := loggerOrDefault(opts.Logger).With(slog.String("component", "nats"))
 
 	srv, err := server.NewServer(&server.Options{
-		ServerName: opts.ServerName,
-		Host:       host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   dir,
-		NoSigs:     true,
+		ServerName:   opts.ServerName,
+		Host:         host,
+		Port:         port,
+		JetStream:    true,
+		StoreDir:     dir,
+		NoSigs:       true,
+		SyncAlways:   opts.SyncAlways,
+		SyncInterval: opts.SyncInterval,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start nats: configure server: %w", err)
