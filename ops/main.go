@@ -34,6 +34,7 @@ type environ struct {
 func commands() map[string]command {
 	return map[string]command{
 		"test":       {"install what the tests need, then vet and run every test", runTest},
+		"bench":      {"benchmark the ledger core against raw baselines on embedded servers", runBench},
 		"verify":     {"replay the ledger, check every checkpoint, proof and projection document", runVerify},
 		"rebuild":    {"drop a projection and fold it again from the ledger: rebuild NAME", runRebuild},
 		"keygen":     {"create a checkpoint signing key and print its verifier key", runKeygen},

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/onebook/onebook/ops/bench"
+)
+
+// runBench runs the ledger-core benchmarks against their raw baselines on
+// embedded servers of its own and prints a table, or with --json one JSON
+// object. Missed targets are reported, not failures.
+//
+// "bench verify-child" is a hidden subcommand: the verify RSS measurement
+// re-executes this binary with it, so that the verify pass runs in a
+// process whose peak RSS is its own.
+func runBench(ctx context.Context, env *environ, args []string) error {
+	if len(args) > 0 && args[0] == "verify-child" {
+		return bench.VerifyChild(ctx, args[1:], env.stdout, env.stderr)
+	}
+	def := bench.Defaults()
+	quickDef := bench.Quick()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout (the table goes to stderr)")
+	quick := fs.Bool("quick", false, fmt.Sprintf("small sizes (events %d, proof leaves %d, project events %d, proof samples %d) unless given",
+		quickDef.Events, quickDef.ProofLeaves, quickDef.ProjectEvents, quickDef.ProofSamples))
+	events := fs.Int("events", def.Events, "events of the throughput parts (append, seal, verify)")
+	leaves := fs.Int("proof-leaves", def.ProofLeaves, "ledger size of the verify RSS and proof parts")
+	projectEvents := fs.Int("project-events", def.ProjectEvents, "pass.issued events of the projection part (FerretDB is slow)")
+	samples := fs.Int("proof-samples", def.ProofSamples, "inclusion proofs timed")
+	conc := fs.Int("concurrency", def.Concurrency, "concurrent appenders and raw publishers")
+	only := fs.String("only", "", "comma-separated subset of "+strings.Join(bench.Names, ",")+" (seal also runs append: its ratio is over the append rate)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg := def
+	if *quick {
+		cfg = quickDef
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	set := func(name string, dst *int, v int) {
+		if given[name] || !*quick {
+			*dst = v
+		}
+	}
+	set("events", &cfg.Events, *events)
+	set("proof-leaves", &cfg.ProofLeaves, *leaves)
+	set("project-events", &cfg.ProjectEvents, *projectEvents)
+	set("proof-samples", &cfg.ProofSamples, *samples)
+	set("concurrency", &cfg.Concurrency, *conc)
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable for the verify child: %w", err)
+	}
+	cfg.ChildCommand = []string{exe, "bench", "verify-child"}
+	cfg.Progress = env.stderr
+	cfg.Log = env.log
+
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := rep.WriteTable(env.stderr); err != nil {
+			return err
+		}
+		return json.NewEncoder(env.stdout).Encode(rep)
+	}
+	return rep.WriteTable(env.stdout)
+}

@@ -1,0 +1,275 @@
+// Package bench measures the ledger core against raw baselines taken in the
+// same run with the same payloads: appends against raw JetStream publishes,
+// sealing against appending, the ledger-only verify pass against a raw read
+// of the stream, projection against raw bulk writes of the same documents,
+// and inclusion-proof latency. It starts its own embedded NATS and FerretDB
+// on loopback, in a temporary directory it removes afterwards, so numbers
+// are reproducible and nothing else is touched.
+//
+// `go run ./ops bench` is the command; Run is what it calls.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/onebook/onebook/events"
+)
+
+// Benchmark names, in the order they run.
+const (
+	Append  = "append"
+	Seal    = "seal"
+	Verify  = "verify"
+	Proof   = "proof"
+	Project = "project"
+)
+
+// Names lists every benchmark.
+var Names = []string{Append, Seal, Verify, Proof, Project}
+
+// Config says what to run and how big.
+type Config struct {
+	Events        int      // events of the throughput parts (append, seal, verify)
+	ProofLeaves   int      // ledger size for the verify RSS and proof parts
+	ProjectEvents int      // pass.issued events of the projection part
+	ProofSamples  int      // inclusion proofs timed
+	Concurrency   int      // concurrent appenders and publishers
+	Only          []string // benchmarks to run; empty: all (see Names)
+
+	// ChildCommand is the argv that runs VerifyChild in a process of its
+	// own (flags are appended), e.g. [ops-binary bench verify-child];
+	// ChildEnv is added to its environment.
+	ChildCommand []string
+	ChildEnv     []string
+
+	Progress io.Writer    // progress lines while phases run; nil: none
+	Log      *slog.Logger // nil: slog.Default()
+	TempDir  string       // parent of the temporary data directory; "": os.TempDir()
+}
+
+// Defaults returns the sizes of a full run.
+func Defaults() Config {
+	return Config{Events: 100_000, ProofLeaves: 1_000_000, ProjectEvents: 20_000, ProofSamples: 4000, Concurrency: 64}
+}
+
+// Quick returns small sizes, for tests and a quick look.
+func Quick() Config {
+	return Config{Events: 2000, ProofLeaves: 5000, ProjectEvents: 500, ProofSamples: 200, Concurrency: 64}
+}
+
+// selected returns the benchmarks to run.
+func (c Config) selected() (map[string]bool, error) {
+	sel := map[string]bool{}
+	if len(c.Only) == 0 {
+		for _, n := range Names {
+			sel[n] = true
+		}
+		return sel, nil
+	}
+	for _, n := range c.Only {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if !slices.Contains(Names, n) {
+			return nil, fmt.Errorf("unknown benchmark %q (have %s)", n, strings.Join(Names, ", "))
+		}
+		sel[n] = true
+	}
+	if len(sel) == 0 {
+		return nil, errors.New("no benchmark selected")
+	}
+	return sel, nil
+}
+
+func (c Config) check() error {
+	if c.Events < 2 || c.ProofLeaves < 2 || c.ProjectEvents < 1 || c.ProofSamples < 1 || c.Concurrency < 1 {
+		return fmt.Errorf("sizes must be positive (events %d, proof leaves %d, project events %d, proof samples %d, concurrency %d)",
+			c.Events, c.ProofLeaves, c.ProjectEvents, c.ProofSamples, c.Concurrency)
+	}
+	return nil
+}
+
+// runner holds what the phases share.
+type runner struct {
+	cfg      Config
+	log      *slog.Logger
+	quiet    *slog.Logger // for the servers and components under test: warnings only
+	progress io.Writer
+	dir      string
+	reg      *events.Registry
+	gen      *generator
+	nats     *natsEnv
+	seal     *sealEnv
+}
+
+func (r *runner) progressOrDiscard() io.Writer {
+	if r.progress == nil {
+		return io.Discard
+	}
+	return r.progress
+}
+
+// Run runs the selected benchmarks and reports what they measured. Targets
+// missed are reported, not errors; an error means a benchmark could not be
+// run or found something wrong (a proof that does not verify, a projection
+// that differs from the ledger).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	sel, err := cfg.selected()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &runner{cfg: cfg, log: log, progress: cfg.Progress, reg: Registry()}
+	r.quiet = slog.New(levelHandler{slog.LevelWarn, log.Handler()})
+	r.gen = newGenerator(r.reg)
+	r.dir, err = os.MkdirTemp(cfg.TempDir, "onebook-bench-*")
+	if err != nil {
+		return nil, fmt.Errorf("temporary directory: %w", err)
+	}
+	defer func() {
+		if err := os.RemoveAll(r.dir); err != nil {
+			log.Warn("remove temporary directory", "dir", r.dir, "err", err)
+		}
+	}()
+	rep := &Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Config: cfg, Selected: sel}
+	if sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] {
+		if err := r.ledgerPhases(ctx, sel, rep); err != nil {
+			return rep, err
+		}
+	}
+	if sel[Project] {
+		log.Info("bench: project", "events", cfg.ProjectEvents)
+		res, err := r.benchProject(ctx, cfg.ProjectEvents)
+		if err != nil {
+			return rep, fmt.Errorf("project: %w", err)
+		}
+		rep.Project = &res
+	}
+	return rep, nil
+}
+
+// ledgerPhases runs append, seal, verify and proof on one embedded NATS
+// server, which it stops before returning.
+func (r *runner) ledgerPhases(ctx context.Context, sel map[string]bool, rep *Report) error {
+	var err error
+	if r.nats, err = startNATS(ctx, subdir(r.dir, "nats"), r.quiet); err != nil {
+		return err
+	}
+	defer r.nats.close()
+	if r.seal, err = openSeal(ctx, r.nats.js); err != nil {
+		return err
+	}
+	cfg := r.cfg
+	n := cfg.Events
+
+	// 1. append: the ledger of the throughput parts. Seal needs its rate.
+	if sel[Append] || sel[Seal] {
+		r.log.Info("bench: append", "events", n, "concurrency", cfg.Concurrency)
+		b, err := prepare(ctx, r.gen, n)
+		if err != nil {
+			return err
+		}
+		res, err := r.benchAppend(ctx, b, cfg.Concurrency)
+		if err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
+		rep.Append = &res
+	} else if sel[Verify] {
+		if err := r.fill(ctx, r.nats, "fill", 0, uint64(n), r.gen.mixed); err != nil {
+			return err
+		}
+	}
+
+	// 2. seal, from scratch; verify needs checkpoints either way.
+	if sel[Seal] {
+		r.log.Info("bench: seal")
+		res, err := r.benchSeal(ctx, rep.Append.Rate)
+		if err != nil {
+			return fmt.Errorf("seal: %w", err)
+		}
+		rep.Seal = &res
+	} else if sel[Verify] {
+		if _, _, err := r.sealTo(ctx, "seal (not timed)", uint64(n)); err != nil {
+			return err
+		}
+	}
+
+	// 3. verify throughput over the same ledger.
+	if sel[Verify] {
+		r.log.Info("bench: verify")
+		res, err := r.benchVerify(ctx)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		rep.Verify = &res
+	}
+	if !sel[Verify] && !sel[Proof] {
+		return nil
+	}
+
+	// 4. grow the ledger to ProofLeaves and seal it, for the verify RSS
+	// and the proofs.
+	size, err := r.nats.ledgerSize(ctx)
+	if err != nil {
+		return err
+	}
+	leaves := max(size, uint64(cfg.ProofLeaves))
+	r.log.Info("bench: filling the ledger for the proof-size parts", "from", size, "to", leaves)
+	if err := r.fill(ctx, r.nats, "fill", size, leaves, r.gen.mixed); err != nil {
+		return err
+	}
+	if _, _, err := r.sealTo(ctx, "seal (not timed)", leaves); err != nil {
+		return err
+	}
+	if sel[Verify] {
+		r.log.Info("bench: verify in a separate process", "events", leaves)
+		child, rssKiB, err := r.childRSS(ctx, leaves)
+		if err != nil {
+			return fmt.Errorf("verify RSS: %w", err)
+		}
+		rep.Verify.RSSEvents = leaves
+		rep.Verify.PeakRSSMiB = float64(rssKiB) / 1024
+		rep.Verify.ChildSeconds = child.Seconds
+		rep.Verify.ChildRate = float64(leaves) / child.Seconds
+	}
+	if sel[Proof] {
+		r.log.Info("bench: proof", "leaves", leaves, "samples", cfg.ProofSamples)
+		res, err := r.benchProof(ctx, cfg.ProofSamples)
+		if err != nil {
+			return fmt.Errorf("proof: %w", err)
+		}
+		rep.Proof = &res
+	}
+	return nil
+}
+
+// levelHandler drops records below a level.
+type levelHandler struct {
+	min slog.Level
+	slog.Handler
+}
+
+func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+func (h levelHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelHandler{h.min, h.Handler.WithAttrs(a)}
+}
+func (h levelHandler) WithGroup(g string) slog.Handler {
+	return levelHandler{h.min, h.Handler.WithGroup(g)}
+}

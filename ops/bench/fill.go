@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/onebook/onebook/events"
+)
+
+// fillInFlight bounds the unacknowledged async publishes of a fill.
+const fillInFlight = 4096
+
+// fill appends events from..to-1 of a workload (build makes event i) to the
+// ledger of env quickly: canonical bytes built on every CPU and published
+// asynchronously with the event id as Nats-Msg-Id, at most fillInFlight
+// unacknowledged. Nothing is held in memory beyond what is in flight. It
+// checks that the ledger grew by exactly to-from events.
+func (r *runner) fill(ctx context.Context, env *natsEnv, label string, from, to uint64, build func(uint64) (events.Event, error)) error {
+	if to <= from {
+		return nil
+	}
+	before, err := env.ledgerSize(ctx)
+	if err != nil {
+		return err
+	}
+	var failed atomic.Uint64
+	var lastErr atomic.Value
+	js, err := asyncJS(env.nc, fillInFlight, &failed, &lastErr)
+	if err != nil {
+		return err
+	}
+	var done atomic.Uint64
+	stop := track(r.progress, label, to, func() uint64 { return from + done.Load() })
+	defer stop()
+	err = parallel(ctx, int(from), int(to), runtime.NumCPU(), &done, func(ctx context.Context, i int) error {
+		e, err := build(uint64(i))
+		if err != nil {
+			return fmt.Errorf("build event %d: %w", i, err)
+		}
+		raw, err := e.Canonical()
+		if err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		msg := &nats.Msg{Subject: e.Subject(), Data: raw}
+		for {
+			_, err = js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), jetstream.WithStallWait(time.Second))
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				break
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("publish event %d: %w", i, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%s: %d publishes failed, the last with: %v", label, n, lastErr.Load())
+	}
+	after, err := env.ledgerSize(ctx)
+	if err != nil {
+		return err
+	}
+	if after-before != to-from {
+		return fmt.Errorf("%s: the ledger grew by %d events, not %d", label, after-before, to-from)
+	}
+	return nil
+}

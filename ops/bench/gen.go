@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/onebook/onebook/events"
+	evpasses "github.com/onebook/onebook/events/passes"
+)
+
+// Registry is the registry the benchmark events are built with: the pass
+// service's schemas, as the backend registers them.
+func Registry() *events.Registry {
+	r := events.NewRegistry()
+	evpasses.Register(r)
+	return r
+}
+
+// generator builds realistic entry/exit pass events through the events
+// registry: gate scans at the gates of a few dozen communities of one
+// district, with one pass issued for every ten scans. Event i is the same
+// in every run except for its id (a fresh UUIDv7) and its scan id, so sizes
+// and subjects are reproducible.
+type generator struct {
+	reg   *events.Registry
+	epoch time.Time
+}
+
+func newGenerator(reg *events.Registry) *generator {
+	return &generator{reg: reg, epoch: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+const (
+	district    = "110105" // 北京市朝阳区
+	communities = 48
+	gatesPer    = 3
+)
+
+func community(n uint64) events.Region {
+	return events.Region(fmt.Sprintf("%s%03d%03d", district, 1+n/12, 1+n%12))
+}
+
+// holder is a person token: a keyed hash (blind index), never personal data.
+func holder(n uint64) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "bench-person-%d", n))
+	return "ph-" + hex.EncodeToString(h[:20])
+}
+
+func passID(n uint64) string { return fmt.Sprintf("pass-%09d", n) }
+
+// mixed returns event i of the mixed workload: pass.issued when i%10 == 0,
+// pass.scanned otherwise.
+func (g *generator) mixed(i uint64) (events.Event, error) {
+	if i%10 == 0 {
+		return g.issued(i / 10)
+	}
+	return g.scanned(i)
+}
+
+// issued returns the pass.issued event of pass n (one aggregate per pass).
+func (g *generator) issued(n uint64) (events.Event, error) {
+	c := community(n % communities)
+	at := g.epoch.Add(time.Duration(n) * 7 * time.Second)
+	return g.reg.New(evpasses.TypeIssued, events.Meta{
+		Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID(n)},
+		Region:    c,
+		Actor:     events.Actor{Role: "property_manager", ID: fmt.Sprintf("pm-%s", c[6:])},
+		Time:      at,
+	}, evpasses.Issued{
+		Holder:    holder(n),
+		HolderOf:  []string{evpasses.HolderResident, evpasses.HolderResident, evpasses.HolderResident, evpasses.HolderVisitor}[n%4],
+		Community: c,
+		NotBefore: at.Truncate(24 * time.Hour),
+		NotAfter:  at.Truncate(24*time.Hour).AddDate(0, 0, 30),
+	})
+}
+
+// scanned returns the gate scan of event i: a pass of one of the issued
+// passes scanned at a gate of its community, one in fifty denied.
+func (g *generator) scanned(i uint64) (events.Event, error) {
+	rng := rand.New(rand.NewPCG(i, 0x0b00c))
+	n := rng.Uint64N(i/10 + 1) // a pass issued before this scan
+	c := community(n % communities)
+	gate := fmt.Sprintf("%s-gate-%d", c, 1+rng.IntN(gatesPer))
+	p := evpasses.Scanned{
+		ScanID:    events.NewID(),
+		Pass:      passID(n),
+		Holder:    holder(n),
+		Community: c,
+		Direction: []string{evpasses.In, evpasses.Out}[rng.IntN(2)],
+		Decision:  evpasses.Allow,
+	}
+	if rng.IntN(50) == 0 {
+		p.Decision, p.Reason = evpasses.Deny, "health_status_red"
+	}
+	return g.reg.New(evpasses.TypeScanned, events.Meta{
+		Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate},
+		Region:    c,
+		Actor:     events.Actor{Role: "gate_operator", ID: fmt.Sprintf("op-%s-%d", c[6:], rng.IntN(4))},
+		Time:      g.epoch.Add(time.Duration(i) * 700 * time.Millisecond),
+	}, p)
+}
+
+// rawSubject maps a ledger subject to the raw baseline stream's subject.
+func rawSubject(ledgerSubject string) string {
+	return "raw" + strings.TrimPrefix(ledgerSubject, events.SubjectPrefix)
+}
