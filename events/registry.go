@@ -135,6 +135,9 @@ func (r *Registry) Decode(e Event) (Payload, error) {
 	if s == nil {
 		return nil, Invalid("type", "unknown event type %q", e.Type)
 	}
+	if e.Version < 1 {
+		return nil, Invalid("v", "schema version must be at least 1, got %d", e.Version)
+	}
 	if e.Version > s.version {
 		return nil, Invalid("v", "event %s has schema version %d, newer than this build's %d", e.Type, e.Version, s.version)
 	}

@@ -24,7 +24,7 @@ type memLedger struct {
 	hashes []tlog.Hash // stored hashes, tlog layout
 }
 
-func newMemLedger(t *testing.T, n int) *memLedger {
+func newMemLedger(t testing.TB, n int) *memLedger {
 	m := &memLedger{}
 	for i := 0; i < n; i++ {
 		e := events.Event{ID: events.NewID(), Type: "pass.scanned", Version: 2, Aggregate: events.Aggregate{Kind: "gate", ID: "g1"},
