@@ -34,6 +34,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	projectEvents := fs.Int("project-events", def.ProjectEvents, "pass.issued events of the projection part (FerretDB is slow)")
 	samples := fs.Int("proof-samples", def.ProofSamples, "inclusion proofs timed")
 	conc := fs.Int("concurrency", def.Concurrency, "concurrent appenders and raw publishers")
+	sync := fs.String("nats-sync", "always", "embedded JetStream sync policy, as the backend's --nats-sync: always (fsync before ack, the backend's default) or an interval such as 2m")
 	only := fs.String("only", "", "comma-separated subset of "+strings.Join(bench.Names, ",")+" (seal also runs append: its ratio is over the append rate)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -57,6 +58,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	set("project-events", &cfg.ProjectEvents, *projectEvents)
 	set("proof-samples", &cfg.ProofSamples, *samples)
 	set("concurrency", &cfg.Concurrency, *conc)
+	cfg.NATSSync = *sync
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
 	}

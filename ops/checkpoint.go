@@ -6,10 +6,6 @@ import (
 	"fmt"
 	"sort"
 
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/onebook/onebook/backend/app"
-	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/events/seal"
 )
 
@@ -24,24 +20,13 @@ func runCheckpoint(ctx context.Context, env *environ, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	vkey, err := c.verifierKey()
+	lc, err := c.openLedger(ctx)
 	if err != nil {
 		return err
 	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return fmt.Errorf("verifier key: %w", err)
-	}
-	nc, js, err := c.nats(ctx)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	led, err := app.OpenLedger(ctx, js, config.Config{Replicas: 1}, vkey)
-	if err != nil {
-		return err
-	}
-	cps, bad, err := readCheckpoints(ctx, js, verifier)
+	defer lc.Close()
+	led, verifier := lc.led, lc.verifier
+	cps, bad, err := readCheckpoints(ctx, lc.js, verifier)
 	if err != nil {
 		return err
 	}

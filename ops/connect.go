@@ -16,6 +16,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/backend/config"
 )
 
 // conn holds the connection settings every command shares. Defaults reach a
@@ -54,6 +57,51 @@ func (c *conn) verifierKey() (string, error) {
 		return "", fmt.Errorf("verifier key: %w (give --key or $ONEBOOK_VERIFIER_KEY)", err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// ledgerConn is what the commands that check the ledger work with.
+type ledgerConn struct {
+	vkey     string
+	verifier note.Verifier
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	info     *jetstream.StreamInfo // of the ledger stream, read before opening it
+	led      *app.Ledger
+}
+
+func (l *ledgerConn) Close() { l.nc.Close() }
+
+// openLedger connects with the operator's verifier key and opens the
+// ledger with the settings the running stream already has (replicas, dedup
+// window), so that checking never reconfigures what it checks.
+func (c *conn) openLedger(ctx context.Context) (*ledgerConn, error) {
+	vkey, err := c.verifierKey()
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("verifier key: %w", err)
+	}
+	nc, js, err := c.nats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := &ledgerConn{vkey: vkey, verifier: verifier, nc: nc, js: js}
+	st, err := js.Stream(ctx, "LEDGER")
+	if err == nil {
+		l.info, err = st.Info(ctx)
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("ledger stream: %w", err)
+	}
+	cfg := config.Config{Replicas: l.info.Config.Replicas, DedupWindow: l.info.Config.Duplicates}
+	if l.led, err = app.OpenLedger(ctx, js, cfg, vkey); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 func (c *conn) nats(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/backend/app"
-	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/events"
 	ledger "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/seal"
@@ -55,31 +54,16 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	vkey, err := c.verifierKey()
+	lc, err := c.openLedger(ctx)
 	if err != nil {
 		return err
 	}
-	verifier, err := note.NewVerifier(vkey)
-	if err != nil {
-		return fmt.Errorf("verifier key: %w", err)
-	}
-	nc, js, err := c.nats(ctx)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	defer lc.Close()
+	js, verifier, led, info := lc.js, lc.verifier, lc.led, lc.info
 
 	var rep Report
 	const streamName = "LEDGER"
-	// Check the stream's guard rails before anything could re-apply them.
-	st, err := js.Stream(ctx, streamName)
-	if err != nil {
-		return fmt.Errorf("ledger stream: %w", err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("ledger stream: %w", err)
-	}
+	// The guard rails as they were before anything could re-apply them.
 	if !info.Config.DenyDelete || !info.Config.DenyPurge {
 		rep.StreamProblems = append(rep.StreamProblems, fmt.Sprintf("stream %s allows deletes or purges (deny_delete=%v deny_purge=%v)", streamName, info.Config.DenyDelete, info.Config.DenyPurge))
 	}
@@ -87,12 +71,6 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 		rep.StreamProblems = append(rep.StreamProblems, fmt.Sprintf("stream %s has lost events: first sequence %d, %d deleted", streamName, info.State.FirstSeq, info.State.NumDeleted))
 	}
 	size := info.State.LastSeq
-
-	cfg := config.Config{Replicas: info.Config.Replicas, DedupWindow: info.Config.Duplicates}
-	led, err := app.OpenLedger(ctx, js, cfg, vkey)
-	if err != nil {
-		return err
-	}
 
 	// Every stored checkpoint, each signature checked by us.
 	cps, bad, err := readCheckpoints(ctx, js, verifier)

@@ -19,7 +19,9 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/events"
 )
 
@@ -43,6 +45,11 @@ type Config struct {
 	ProofSamples  int      // inclusion proofs timed
 	Concurrency   int      // concurrent appenders and publishers
 	Only          []string // benchmarks to run; empty: all (see Names)
+
+	// NATSSync is the embedded JetStream's sync policy, as the backend's
+	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
+	// backend's default) or a sync interval such as "2m". "" is "always".
+	NATSSync string
 
 	// ChildCommand is the argv that runs VerifyChild in a process of its
 	// own (flags are appended), e.g. [ops-binary bench verify-child];
@@ -91,11 +98,26 @@ func (c Config) selected() (map[string]bool, error) {
 }
 
 func (c Config) check() error {
+	if _, err := c.syncOptions(); err != nil {
+		return err
+	}
 	if c.Events < 2 || c.ProofLeaves < 2 || c.ProjectEvents < 1 || c.ProofSamples < 1 || c.Concurrency < 1 {
 		return fmt.Errorf("sizes must be positive (events %d, proof leaves %d, project events %d, proof samples %d, concurrency %d)",
 			c.Events, c.ProofLeaves, c.ProjectEvents, c.ProofSamples, c.Concurrency)
 	}
 	return nil
+}
+
+// syncOptions returns the NATS options for NATSSync.
+func (c Config) syncOptions() (embedded.NATSOptions, error) {
+	if c.NATSSync == "" || c.NATSSync == "always" {
+		return embedded.NATSOptions{SyncAlways: true}, nil
+	}
+	d, err := time.ParseDuration(c.NATSSync)
+	if err != nil || d <= 0 {
+		return embedded.NATSOptions{}, fmt.Errorf("nats sync must be \"always\" or a positive duration, got %q", c.NATSSync)
+	}
+	return embedded.NATSOptions{SyncInterval: d}, nil
 }
 
 // runner holds what the phases share.
@@ -167,7 +189,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // server, which it stops before returning.
 func (r *runner) ledgerPhases(ctx context.Context, sel map[string]bool, rep *Report) error {
 	var err error
-	if r.nats, err = startNATS(ctx, subdir(r.dir, "nats"), r.quiet); err != nil {
+	if r.nats, err = r.startNATS(ctx, "nats"); err != nil {
 		return err
 	}
 	defer r.nats.close()

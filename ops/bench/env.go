@@ -29,9 +29,15 @@ type natsEnv struct {
 }
 
 // startNATS starts an embedded server on loopback with a random port,
-// storing under dir, and opens the ledger stream on it.
-func startNATS(ctx context.Context, dir string, log *slog.Logger) (*natsEnv, error) {
-	srv, err := embedded.StartNATS(ctx, embedded.NATSOptions{Dir: dir, Logger: log})
+// storing under the subdirectory name of the run's directory, with the
+// configured sync policy, and opens the ledger stream on it.
+func (r *runner) startNATS(ctx context.Context, name string) (*natsEnv, error) {
+	opts, err := r.cfg.syncOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts.Dir, opts.Logger = subdir(r.dir, name), r.quiet
+	srv, err := embedded.StartNATS(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}

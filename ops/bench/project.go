@@ -38,7 +38,7 @@ func (r ProjectResult) Ratio() float64 { return r.Rate / r.RawRate }
 // document by document with a recomputation from the ledger.
 func (r *runner) benchProject(ctx context.Context, n int) (ProjectResult, error) {
 	res := ProjectResult{Events: n, Batch: projectBatch}
-	env, err := startNATS(ctx, subdir(r.dir, "nats-project"), r.quiet)
+	env, err := r.startNATS(ctx, "nats-project")
 	if err != nil {
 		return res, err
 	}
