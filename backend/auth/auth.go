@@ -1,0 +1,116 @@
+// Package auth says who is asking and what they may do: roles, region
+// scopes, the signed session tokens the mini-program and dashboards carry,
+// and the policy table every handler consults.
+package auth
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/onebook/onebook/events"
+)
+
+// Role is what an account is for. Residents sign in with WeChat; every other
+// role is a staff account created by an admin with a region scope.
+type Role string
+
+const (
+	Resident         Role = "resident"
+	PropertyManager  Role = "property_manager"  // runs a community: gates, visitors, its views
+	GateOperator     Role = "gate_operator"     // scans passes at a gate
+	HospitalReporter Role = "hospital_reporter" // files infectious-disease report cards
+	CDCReviewer      Role = "cdc_reviewer"      // reviews report cards, handles alerts
+	GovAnalyst       Role = "gov_analyst"       // government views, tracing, exports
+	OrgMember        Role = "org_member"        // a certified organisation's staff (donations)
+	Auditor          Role = "auditor"           // reads the data-use audit
+	Admin            Role = "admin"             // creates staff accounts
+	System           Role = "system"            // onebook itself (sealer, projectors, demo)
+)
+
+// StaffRoles are the roles an admin can give a staff account.
+func StaffRoles() []Role {
+	return []Role{PropertyManager, GateOperator, HospitalReporter, CDCReviewer, GovAnalyst, OrgMember, Auditor, Admin}
+}
+
+// ParseRole accepts a staff role name.
+func ParseRole(s string) (Role, error) {
+	r := Role(s)
+	if slices.Contains(StaffRoles(), r) {
+		return r, nil
+	}
+	return "", events.Invalid("role", "unknown staff role %q (one of %v)", s, StaffRoles())
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Subject string        // resident id or staff id
+	Role    Role          //
+	Scope   events.Region // staff: the region they act in; residents: their community, "" before registering
+	OpenID  string        // WeChat openid, if signed in through WeChat
+}
+
+// Actor is how the principal appears in events.
+func (p Principal) Actor() events.Actor { return events.Actor{Role: string(p.Role), ID: p.Subject} }
+
+// Action is something a principal may be allowed to do.
+type Action string
+
+const (
+	ActRegister      Action = "resident.register" // a resident registers or updates their household
+	ActDeclare       Action = "health.declare"    // a resident declares health
+	ActOwnPass       Action = "pass.own"          // a resident reads or refreshes their own pass
+	ActSelfCheckIn   Action = "pass.self_checkin" // a resident scans a gate's code
+	ActScan          Action = "pass.scan"         // scan a pass at a gate of the region
+	ActGateManage    Action = "gate.manage"       // register gates, print gate codes
+	ActVisitorDecide Action = "visitor.decide"    // approve or refuse a visitor
+	ActCommunityView Action = "view.community"    // who is inside, gate counts, denied scans
+	ActTrace         Action = "trace"             // who passed a gate / where was a person
+	ActFlows         Action = "view.flows"        // flows between regions
+	ActExport        Action = "export"            // CSV exports of government views
+	ActStaffAdmin    Action = "staff.admin"       // create staff accounts
+	ActAudit         Action = "audit.read"        // who read which data
+)
+
+// allowed is the policy: which roles may take each action. It is a function
+// rather than a package variable so that nothing can change it at run time.
+func allowed(a Action) []Role {
+	switch a {
+	case ActRegister, ActDeclare, ActOwnPass, ActSelfCheckIn:
+		return []Role{Resident}
+	case ActScan:
+		return []Role{GateOperator, PropertyManager}
+	case ActGateManage, ActVisitorDecide:
+		return []Role{PropertyManager}
+	case ActCommunityView:
+		return []Role{PropertyManager, GovAnalyst}
+	case ActTrace, ActFlows, ActExport:
+		return []Role{GovAnalyst}
+	case ActStaffAdmin:
+		return []Role{Admin}
+	case ActAudit:
+		return []Role{Auditor}
+	}
+	return nil
+}
+
+// Roles lists the roles allowed to take a, for documentation and tests.
+func Roles(a Action) []Role { return allowed(a) }
+
+// Authorize reports whether p may take action a on data of region. Staff
+// must hold an allowed role and a scope that covers region (a prefix check
+// on GB/T 2260 codes); residents act only within their own community.
+func Authorize(p Principal, a Action, region events.Region) error {
+	if p.Subject == "" {
+		return &events.Error{Code: events.CodeUnauthorized, Message: "sign in first"}
+	}
+	if !slices.Contains(allowed(a), p.Role) {
+		return &events.Error{Code: events.CodeForbidden, Message: fmt.Sprintf("role %s may not %s", p.Role, a)}
+	}
+	if region == "" {
+		return nil // the action is not about one region (e.g. a resident's first registration)
+	}
+	if !p.Scope.Covers(region) {
+		return &events.Error{Code: events.CodeForbidden, Message: fmt.Sprintf("region %s is outside your scope %s", region, p.Scope)}
+	}
+	return nil
+}
