@@ -15,6 +15,7 @@ const (
 	TypeIssued  = "pass.issued"
 	TypeRevoked = "pass.revoked"
 	TypeScanned = "pass.scanned"
+	TypeGate    = "gate.registered"
 )
 
 // Aggregate kinds.
@@ -28,10 +29,27 @@ func Register(r *events.Registry) {
 	events.Register[Issued](r, TypeIssued, KindPass, 1)
 	events.Register[Revoked](r, TypeRevoked, KindPass, 1)
 	events.Register[Scanned](r, TypeScanned, KindGate, 2, Upcaster{From: 1, Fn: upcastScannedV1})
+	events.Register[GateRegistered](r, TypeGate, KindGate, 1)
 }
 
 // Upcaster is events.Upcaster, named here for brevity.
 type Upcaster = events.Upcaster
+
+// GateRegistered: a property manager registered a gate of a community.
+type GateRegistered struct {
+	Community events.Region `json:"community"`
+	Name      string        `json:"name"` // e.g. "东门"
+}
+
+func (p GateRegistered) Validate() error {
+	if err := community(p.Community); err != nil {
+		return err
+	}
+	if p.Name == "" || len(p.Name) > 64 {
+		return events.Invalid("name", "a gate name of 1 to 64 bytes is required")
+	}
+	return nil
+}
 
 // Holder kinds.
 const (
