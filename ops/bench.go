@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/onebook/onebook/ops/bench"
@@ -35,6 +36,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	samples := fs.Int("proof-samples", def.ProofSamples, "inclusion proofs timed")
 	conc := fs.Int("concurrency", def.Concurrency, "concurrent appenders and raw publishers")
 	sync := fs.String("nats-sync", "always", "embedded JetStream sync policy, as the backend's --nats-sync: always (fsync before ack, the backend's default) or an interval such as 2m")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file")
 	only := fs.String("only", "", "comma-separated subset of "+strings.Join(bench.Names, ",")+" (seal also runs append: its ratio is over the append rate)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -70,6 +72,17 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	cfg.Progress = env.stderr
 	cfg.Log = env.log
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err

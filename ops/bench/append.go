@@ -140,7 +140,7 @@ func (r *runner) benchAppend(ctx context.Context, b *batch, conc int) (AppendRes
 		{"append raw", raw, half, n, &rawTime},
 	} {
 		var done atomic.Uint64
-		stop := track(r.progress, step.name, uint64(n), func() uint64 { return uint64(step.from) + done.Load() })
+		stop := track(r.progress, step.name, uint64(step.from), uint64(n), func() uint64 { return uint64(step.from) + done.Load() })
 		start := time.Now()
 		err := parallel(ctx, step.from, step.to, conc, &done, step.fn)
 		*step.acc += time.Since(start)

@@ -36,6 +36,11 @@ func (r *runner) startNATS(ctx context.Context, name string) (*natsEnv, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.startNATSWith(ctx, name, opts)
+}
+
+// startNATSWith is startNATS with the given sync options.
+func (r *runner) startNATSWith(ctx context.Context, name string, opts embedded.NATSOptions) (*natsEnv, error) {
 	opts.Dir, opts.Logger = subdir(r.dir, name), r.quiet
 	srv, err := embedded.StartNATS(ctx, opts)
 	if err != nil {
@@ -90,6 +95,7 @@ const Origin = "onebook.bench/ledger"
 // CheckpointStream is the stream of signed checkpoints (seal's default).
 const CheckpointStream = "LEDGER_SEAL"
 
+// openSeal makes a signing key and opens the seal's storage on js.
 func openSeal(ctx context.Context, js jetstream.JetStream) (*sealEnv, error) {
 	skey, vkey, err := seal.GenerateKey(Origin)
 	if err != nil {
@@ -99,15 +105,19 @@ func openSeal(ctx context.Context, js jetstream.JetStream) (*sealEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	tiles, err := seal.OpenTiles(ctx, js, seal.TilesConfig{})
-	if err != nil {
-		return nil, err
+	s := &sealEnv{signer: signer, vkey: vkey}
+	return s, s.open(ctx, js)
+}
+
+// open opens (again, after a server restart) the tile bucket and the
+// checkpoint stream on js.
+func (s *sealEnv) open(ctx context.Context, js jetstream.JetStream) error {
+	var err error
+	if s.tiles, err = seal.OpenTiles(ctx, js, seal.TilesConfig{}); err != nil {
+		return err
 	}
-	cps, err := seal.OpenCheckpoints(ctx, js, seal.CheckpointsConfig{Stream: CheckpointStream, VerifierKey: vkey})
-	if err != nil {
-		return nil, err
-	}
-	return &sealEnv{signer: signer, vkey: vkey, tiles: tiles, cps: cps}, nil
+	s.cps, err = seal.OpenCheckpoints(ctx, js, seal.CheckpointsConfig{Stream: CheckpointStream, VerifierKey: s.vkey})
+	return err
 }
 
 // sealer returns a fresh sealer over the ledger stream of e.

@@ -37,7 +37,7 @@ func (r *runner) fill(ctx context.Context, env *natsEnv, label string, from, to 
 		return err
 	}
 	var done atomic.Uint64
-	stop := track(r.progress, label, to, func() uint64 { return from + done.Load() })
+	stop := track(r.progress, label, from, to, func() uint64 { return from + done.Load() })
 	defer stop()
 	err = parallel(ctx, int(from), int(to), runtime.NumCPU(), &done, func(ctx context.Context, i int) error {
 		e, err := build(uint64(i))

@@ -47,10 +47,10 @@ func community(n uint64) events.Region {
 // holder is a person token: a keyed hash (blind index), never personal data.
 func holder(n uint64) string {
 	h := sha256.Sum256(fmt.Appendf(nil, "bench-person-%d", n))
-	return "ph-" + hex.EncodeToString(h[:20])
+	return "h-" + hex.EncodeToString(h[:8])
 }
 
-func passID(n uint64) string { return fmt.Sprintf("pass-%09d", n) }
+func passID(n uint64) string { return fmt.Sprintf("P%09d", n) }
 
 // mixed returns event i of the mixed workload: pass.issued when i%10 == 0,
 // pass.scanned otherwise.
@@ -85,7 +85,7 @@ func (g *generator) scanned(i uint64) (events.Event, error) {
 	rng := rand.New(rand.NewPCG(i, 0x0b00c))
 	n := rng.Uint64N(i/10 + 1) // a pass issued before this scan
 	c := community(n % communities)
-	gate := fmt.Sprintf("%s-gate-%d", c, 1+rng.IntN(gatesPer))
+	gate := fmt.Sprintf("g%s-%d", c[6:], 1+rng.IntN(gatesPer))
 	p := evpasses.Scanned{
 		ScanID:    events.NewID(),
 		Pass:      passID(n),

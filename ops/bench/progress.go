@@ -10,10 +10,11 @@ import (
 // progressEvery is how often long phases report on the progress writer.
 const progressEvery = time.Second
 
-// track prints "label done/total" to w every progressEvery while a phase
-// runs, reading done from the function given; the returned stop ends it.
+// track prints "label done/total (rate)" to w every progressEvery while a
+// phase runs, reading done from the function given; the rate counts from
+// base, where done stood when the phase started. The returned stop ends it.
 // A nil w prints nothing.
-func track(w io.Writer, label string, total uint64, done func() uint64) (stop func()) {
+func track(w io.Writer, label string, base, total uint64, done func() uint64) (stop func()) {
 	if w == nil {
 		return func() {}
 	}
@@ -31,7 +32,7 @@ func track(w io.Writer, label string, total uint64, done func() uint64) (stop fu
 				return
 			case <-t.C:
 				d := done()
-				fmt.Fprintf(w, "%s %d/%d (%.0f/s)\n", label, d, total, float64(d)/time.Since(start).Seconds())
+				fmt.Fprintf(w, "%s %d/%d (%.0f/s)\n", label, d, total, float64(d-min(d, base))/time.Since(start).Seconds())
 			}
 		}
 	}()

@@ -109,7 +109,7 @@ func finalDocs(m map[string]*projections.Doc) []*projections.Doc {
 // rawPut writes docs with Store.Put in bulks of projectBatch.
 func (r *runner) rawPut(ctx context.Context, store *mongostore.Store, p projections.Projection, docs []*projections.Doc) (time.Duration, error) {
 	var done atomic.Uint64
-	stop := track(r.progress, "project: raw Store.Put", uint64(len(docs)), done.Load)
+	stop := track(r.progress, "project: raw Store.Put", 0, uint64(len(docs)), done.Load)
 	defer stop()
 	start := time.Now()
 	for len(docs) > 0 {
@@ -129,7 +129,7 @@ func (r *runner) runProjector(ctx context.Context, env *natsEnv, store projectio
 	pr := &projections.Projector{P: p, Store: store, JS: env.js, Stream: "LEDGER", Reg: r.reg, Log: r.quiet, Batch: projectBatch}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := track(r.progress, "project: projector checkpoint", end, func() uint64 { return uint64(pr.Status().Seq) })
+	stop := track(r.progress, "project: projector checkpoint", 0, end, func() uint64 { return uint64(pr.Status().Seq) })
 	defer stop()
 	errc := make(chan error, 1)
 	start := time.Now()

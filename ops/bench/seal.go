@@ -27,7 +27,11 @@ func (r *runner) sealTo(ctx context.Context, label string, size uint64) (time.Du
 	if err != nil {
 		return 0, seal.Status{}, err
 	}
-	stop := track(r.progress, label+" (at last checkpoint)", size, func() uint64 { return s.Status().Size })
+	var base uint64
+	if latest, err := r.seal.cps.Latest(ctx); err == nil {
+		base = latest.Size
+	}
+	stop := track(r.progress, label+" (at last checkpoint)", base, size, func() uint64 { return max(s.Status().Size, base) })
 	start := time.Now()
 	cp, err := s.SealTo(ctx, size)
 	took := time.Since(start)

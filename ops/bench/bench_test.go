@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// childEnv makes the test binary act as the verify child (see TestMain).
+const childEnv = "ONEBOOK_BENCH_VERIFY_CHILD"
+
+// TestMain lets the suite re-execute this test binary as the verify child,
+// as ops bench re-executes itself.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		if err := VerifyChild(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "verify child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// wantKeys are the keys the JSON output must carry, each positive.
+var wantKeys = []string{
+	"append_ratio", "append_rate", "append_raw_rate",
+	"seal_ratio", "seal_rate",
+	"verify_ratio", "verify_rate", "verify_raw_rate", "verify_peak_rss_mib", "verify_events",
+	"proof_p50_ms", "proof_p99_ms", "proof_verified",
+	"project_ratio", "project_rate", "project_raw_rate",
+}
+
+// TestSuiteQuick runs every benchmark at tiny sizes and checks that the
+// JSON report has every key with a positive value. It does not check that
+// targets are met: that depends on the machine.
+func TestSuiteQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts embedded NATS and FerretDB")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Events: 300, ProofLeaves: 1200, ProjectEvents: 200, ProofSamples: 50, Concurrency: 16,
+		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"},
+		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		TempDir: t.TempDir()}
+	if testing.Verbose() {
+		cfg.Progress = os.Stderr
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + table.String())
+
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range wantKeys {
+		v, ok := got[k].(float64)
+		if !ok || !(v > 0) {
+			t.Errorf("JSON key %q = %v, want a positive number", k, got[k])
+		}
+	}
+	if got["verify_events"] != float64(cfg.ProofLeaves) || got["proof_verified"] != float64(cfg.ProofSamples) {
+		t.Errorf("verify_events %v, proof_verified %v; want %d, %d", got["verify_events"], got["proof_verified"], cfg.ProofLeaves, cfg.ProofSamples)
+	}
+	if rows, _ := got["results"].([]any); len(rows) != 6 {
+		t.Errorf("results has %d rows, want 6: %s", len(rows), b)
+	}
+	// The temporary directory is removed.
+	left, err := os.ReadDir(cfg.TempDir)
+	if err != nil || len(left) != 0 {
+		t.Errorf("temporary directory not cleaned up: %v %v", left, err)
+	}
+}
+
+// TestOnlySubset runs a subset and checks that only its keys appear, and
+// that an unknown name is refused.
+func TestOnlySubset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts embedded NATS")
+	}
+	cfg := Config{Events: 200, ProofLeaves: 400, ProjectEvents: 1, ProofSamples: 20, Concurrency: 8, Only: []string{Proof},
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), TempDir: t.TempDir()}
+	rep, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := rep.Metrics()
+	if m["proof_p99_ms"] <= 0 || m["proof_leaves"] != 400 {
+		t.Errorf("proof metrics: %v", m)
+	}
+	for k := range m {
+		if !strings.HasPrefix(k, "proof_") {
+			t.Errorf("--only proof reported %s", k)
+		}
+	}
+	cfg.Only = []string{"nope"}
+	if _, err := Run(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "unknown benchmark") {
+		t.Errorf("unknown benchmark: err = %v", err)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i))
+	}
+	if q := quantile(d, 0.5); q != 50 {
+		t.Errorf("p50 = %d", q)
+	}
+	if q := quantile(d, 0.99); q != 99 {
+		t.Errorf("p99 = %d", q)
+	}
+	if q := quantile(d[:1], 0.99); q != 1 {
+		t.Errorf("p99 of one = %d", q)
+	}
+}
