@@ -1,0 +1,216 @@
+package passes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/events"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/residents"
+)
+
+// ScanInput is one scan posted by a scanner phone.
+type ScanInput struct {
+	ScanID    string    `json:"scan_id"` // client-generated, unique per phone; the same scan id counts once
+	Token     string    `json:"token"`
+	IDLast4   string    `json:"id_last4,omitempty"`
+	Gate      string    `json:"gate"`
+	Direction string    `json:"direction"`  // in | out
+	ScannedAt time.Time `json:"scanned_at"` // when the phone scanned (kept for offline uploads)
+}
+
+// ScanResult is the answer for one scan.
+type ScanResult struct {
+	ScanID   string `json:"scan_id"`
+	Decision string `json:"decision"`         // allow | deny | duplicate
+	Reason   string `json:"reason,omitempty"` // why denied
+	Seq      uint64 `json:"seq,omitempty"`    // ledger sequence of the scan event
+	Status   string `json:"status,omitempty"` // holder's health status, if known
+}
+
+// Offline scans may be uploaded this late, and phones' clocks may run this
+// far ahead.
+const (
+	MaxScanAge  = 7 * 24 * time.Hour
+	MaxClockRun = 5 * time.Minute
+	MaxBatch    = 500
+)
+
+var (
+	scanIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	last4Pattern  = regexp.MustCompile(`^[0-9]{3}[0-9Xx]$`)
+)
+
+// validateScan checks the request fields (not the pass).
+func (s *Service) validateScan(in ScanInput) error {
+	switch {
+	case !scanIDPattern.MatchString(in.ScanID):
+		return events.Invalid("scan_id", "scan_id must be 1-64 of [A-Za-z0-9_-]")
+	case in.Token == "" || len(in.Token) > 1024:
+		return events.Invalid("token", "token is required (at most 1024 bytes)")
+	case in.Gate == "":
+		return events.Invalid("gate", "gate is required")
+	case in.Direction != evpasses.In && in.Direction != evpasses.Out:
+		return events.Invalid("direction", "direction must be %q or %q", evpasses.In, evpasses.Out)
+	case in.IDLast4 != "" && !last4Pattern.MatchString(in.IDLast4):
+		return events.Invalid("id_last4", "id_last4 must be the last 4 characters of the ID number")
+	case in.ScannedAt.IsZero():
+		return events.Invalid("scanned_at", "scanned_at is required")
+	}
+	now := s.now()
+	if in.ScannedAt.After(now.Add(MaxClockRun)) {
+		return events.Invalid("scanned_at", "scanned_at %s is in the future", in.ScannedAt.UTC().Format(time.RFC3339))
+	}
+	if in.ScannedAt.Before(now.Add(-MaxScanAge)) {
+		return events.Invalid("scanned_at", "scans older than %s cannot be uploaded", MaxScanAge)
+	}
+	return nil
+}
+
+// scanEventID derives the event id from gate and scan id, so a retried scan
+// is deduplicated by the ledger itself.
+func scanEventID(gate, scanID string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("onebook:scan:"+gate+"/"+scanID)).String()
+}
+
+// Scan decides one scan at a gate and records it, allowed or denied. A scan
+// id seen before is refused with CodeDuplicate and the original decision is
+// not repeated.
+func (s *Service) Scan(ctx context.Context, p auth.Principal, in ScanInput) (ScanResult, error) {
+	if err := s.validateScan(in); err != nil {
+		return ScanResult{}, err
+	}
+	gate, ok := s.Gate(in.Gate)
+	if !ok {
+		return ScanResult{}, events.Invalid("gate", "unknown gate %q", in.Gate)
+	}
+	if err := auth.Authorize(p, auth.ActScan, gate.Community); err != nil {
+		return ScanResult{}, err
+	}
+	dup := false
+	s.State.read(func() { _, dup = s.State.scans[gate.ID+"/"+in.ScanID] })
+	if dup {
+		return ScanResult{ScanID: in.ScanID, Decision: "duplicate"}, &events.Error{Code: events.CodeDuplicate, Field: "scan_id", Message: "scan " + in.ScanID + " was already recorded"}
+	}
+	ev, status := s.decide(ctx, gate, in)
+	meta := events.Meta{ID: scanEventID(gate.ID, in.ScanID), Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate.ID},
+		Region: gate.Community, Actor: p.Actor(), Time: in.ScannedAt.UTC()}
+	rec, err := s.append(ctx, evpasses.TypeScanned, meta, ev, events.ExpectAny())
+	if errors.Is(err, events.ErrDuplicate) {
+		return ScanResult{ScanID: in.ScanID, Decision: "duplicate", Seq: rec.Seq}, &events.Error{Code: events.CodeDuplicate, Field: "scan_id", Message: "scan " + in.ScanID + " was already recorded"}
+	}
+	if err != nil {
+		return ScanResult{}, err
+	}
+	return ScanResult{ScanID: in.ScanID, Decision: ev.Decision, Reason: ev.Reason, Seq: rec.Seq, Status: status}, nil
+}
+
+// decide applies the scan rules in order: the token must parse and carry a
+// valid signature, be inside its validity window at the scan time, not be
+// revoked, belong to the gate's community; the holder must not be red, and
+// if the gate asks for the ID number's last 4, they must match.
+func (s *Service) decide(ctx context.Context, gate Gate, in ScanInput) (evpasses.Scanned, string) {
+	ev := evpasses.Scanned{ScanID: in.ScanID, Pass: "unknown", Holder: "", Community: gate.Community, Direction: in.Direction, Decision: evpasses.Deny}
+	claims, err := s.Tokens.Verify(in.Token, in.ScannedAt)
+	var d *Denial
+	if errors.As(err, &d) {
+		ev.Reason = d.Reason
+		if claims.PassID != "" {
+			ev.Pass = claims.PassID
+		}
+		return ev, ""
+	}
+	if err != nil {
+		ev.Reason = DenyMalformed
+		return ev, ""
+	}
+	ev.Pass = claims.PassID
+	var (
+		pass Pass
+		per  Person
+		have bool
+	)
+	s.State.read(func() {
+		if ps := s.State.passes[claims.PassID]; ps != nil {
+			pass, have = *ps, true
+			if x := s.State.persons[ps.Person]; x != nil {
+				per = *x
+			}
+		}
+	})
+	switch {
+	case !have:
+		ev.Reason = DenyForged // signed by us but never issued: a leaked key
+	case pass.Revoked != "" && !pass.RevokedAt.After(in.ScannedAt):
+		ev.Reason = DenyRevoked
+	case claims.Community != gate.Community:
+		ev.Reason = DenyWrongCommunity
+	case per.Erased:
+		ev.Reason = DenyErased
+	case per.Status == residents.Red:
+		ev.Reason = DenyRedStatus
+	case in.IDLast4 != "" && s.Vault.Index("last4:"+per.ID, normalizeLast4(in.IDLast4)) != per.Sealed.Last4Index:
+		ev.Reason = DenyIDMismatch
+	default:
+		ev.Decision, ev.Reason = evpasses.Allow, ""
+	}
+	ev.Holder = per.ID
+	return ev, per.Status
+}
+
+func normalizeLast4(s string) string {
+	if len(s) == 4 && (s[3] == 'x') {
+		return s[:3] + "X"
+	}
+	return s
+}
+
+// ScanBatch decides an offline batch of up to MaxBatch scans, keeping each
+// scan's original time. Every item gets a result; a duplicate scan id is
+// reported, not an error; an invalid item is reported with its problem and
+// does not stop the others.
+func (s *Service) ScanBatch(ctx context.Context, p auth.Principal, in []ScanInput) ([]BatchResult, error) {
+	if len(in) == 0 {
+		return nil, events.Invalid("scans", "the batch is empty")
+	}
+	if len(in) > MaxBatch {
+		return nil, &events.Error{Code: events.CodeTooLarge, Field: "scans", Message: fmt.Sprintf("at most %d scans per batch, got %d", MaxBatch, len(in))}
+	}
+	out := make([]BatchResult, len(in))
+	for i, sc := range in {
+		r, err := s.Scan(ctx, p, sc)
+		out[i] = BatchResult{ScanResult: r}
+		out[i].ScanID = sc.ScanID
+		switch {
+		case err == nil:
+		case errors.Is(err, events.ErrDuplicate):
+			out[i].Decision = "duplicate"
+		case events.ErrorCode(err) == events.CodeInvalid || events.ErrorCode(err) == events.CodeForbidden:
+			var e *events.Error
+			errors.As(err, &e)
+			out[i].Decision, out[i].Error = "rejected", &ItemError{Code: string(e.Code), Field: e.Field, Message: e.Message}
+		default:
+			return nil, err // the ledger is unavailable: the phone retries the batch
+		}
+	}
+	return out, nil
+}
+
+// BatchResult is one item's result in a batch.
+type BatchResult struct {
+	ScanResult
+	Error *ItemError `json:"error,omitempty"`
+}
+
+// ItemError says why one batch item was rejected.
+type ItemError struct {
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}

@@ -1,0 +1,609 @@
+package passes
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/events"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/residents"
+	"github.com/onebook/onebook/events/staff"
+)
+
+// Personal is one person's personal data, validated and normalised.
+type Personal struct {
+	Name, IDNumber, Phone string
+}
+
+// Vault keeps personal data sealed with per-person keys (backend/personal).
+type Vault interface {
+	// Normalize validates personal input and returns its normal form.
+	Normalize(name, idNumber, phone string) (Personal, error)
+	Seal(ctx context.Context, personID string, d Personal) (residents.Sealed, error)
+	Open(ctx context.Context, personID string, s residents.Sealed) (Personal, error)
+	Shred(ctx context.Context, personID string) error
+	// Index is the blind index of a value of a kind ("openid", "id", "phone", ...).
+	Index(kind, value string) string
+}
+
+// PassClaims is what a pass token says.
+type PassClaims struct {
+	PassID    string
+	Visitor   bool
+	Community events.Region
+	NotBefore time.Time
+	NotAfter  time.Time
+}
+
+// Tokens issues and checks the signed QR pass tokens (backend/passtoken).
+type Tokens interface {
+	Issue(c PassClaims) (string, error)
+	// Verify checks format, signature and validity window at now. A refusal
+	// is a *Denial; revocation is checked by the service from its state.
+	Verify(token string, now time.Time) (PassClaims, error)
+}
+
+// Denial reasons of a scan.
+const (
+	DenyMalformed      = "malformed"
+	DenyForged         = "forged"
+	DenyExpired        = "expired"
+	DenyNotYetValid    = "not_yet_valid"
+	DenyRevoked        = "revoked"
+	DenyWrongCommunity = "wrong_community"
+	DenyRedStatus      = "red_status"
+	DenyIDMismatch     = "id_mismatch"
+	DenyErased         = "erased"
+)
+
+// Denial is a refused pass, with the reason the gate shows.
+type Denial struct{ Reason string }
+
+func (d *Denial) Error() string { return "pass denied: " + d.Reason }
+
+// Service decides the commands of the pass service.
+type Service struct {
+	Store   events.Store
+	Reg     *events.Registry
+	State   *State
+	Vault   Vault
+	Tokens  Tokens
+	Risk    []events.Region // risk regions for the 14-day visit rule
+	PassTTL time.Duration   // how long a pass token is valid; default 24h
+	Now     func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) passTTL() time.Duration {
+	if s.PassTTL <= 0 {
+		return 24 * time.Hour
+	}
+	return s.PassTTL
+}
+
+// append builds, appends and waits until the state has seen the event.
+func (s *Service) append(ctx context.Context, typ string, m events.Meta, p events.Payload, x events.Expect) (events.Recorded, error) {
+	if m.Time.IsZero() {
+		m.Time = s.now()
+	}
+	e, err := s.Reg.New(typ, m, p)
+	if err != nil {
+		return events.Recorded{}, err
+	}
+	rec, err := s.Store.Append(ctx, e, x)
+	if err != nil && !errors.Is(err, events.ErrDuplicate) {
+		return rec, err
+	}
+	if werr := s.State.WaitFor(ctx, rec.Seq); werr != nil {
+		return rec, werr
+	}
+	return rec, err
+}
+
+// ResidentID is the account id of the resident with WeChat openid index
+// oidIndex: derived, so signing in needs no lookup and ids never collide.
+func ResidentID(oidIndex string) string {
+	sum := sha256.Sum256([]byte("resident:" + oidIndex))
+	return "r-" + hex.EncodeToString(sum[:12])
+}
+
+// SignIn resolves a WeChat openid to the principal of a resident or, if the
+// openid is bound to a staff account, of that staff member.
+func (s *Service) SignIn(openID string) auth.Principal {
+	idx := s.Vault.Index("openid", openID)
+	var p auth.Principal
+	s.State.read(func() {
+		if id, ok := s.State.staffByOID[idx]; ok {
+			st := s.State.staff[id]
+			p = auth.Principal{Subject: st.ID, Role: auth.Role(st.Role), Scope: st.Scope, OpenID: openID}
+			return
+		}
+		p = auth.Principal{Subject: ResidentID(idx), Role: auth.Resident, OpenID: openID}
+		if r := s.State.residents[p.Subject]; r != nil && !r.Erased {
+			p.Scope = r.Community
+		}
+	})
+	return p
+}
+
+// GateInput registers a gate.
+type GateInput struct {
+	Community events.Region `json:"community"`
+	Name      string        `json:"name"`
+}
+
+// RegisterGate records a new gate of a community.
+func (s *Service) RegisterGate(ctx context.Context, p auth.Principal, in GateInput) (Gate, error) {
+	g := evpasses.GateRegistered{Community: in.Community, Name: strings.TrimSpace(in.Name)}
+	if err := g.Validate(); err != nil {
+		return Gate{}, err
+	}
+	if err := auth.Authorize(p, auth.ActGateManage, in.Community); err != nil {
+		return Gate{}, err
+	}
+	id := "g-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	_, err := s.append(ctx, evpasses.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: id}, Region: in.Community, Actor: p.Actor()}, g, events.ExpectNew())
+	if err != nil {
+		return Gate{}, err
+	}
+	return Gate{ID: id, Community: in.Community, Name: g.Name}, nil
+}
+
+// Gate returns a registered gate.
+func (s *Service) Gate(id string) (Gate, bool) {
+	var g Gate
+	ok := false
+	s.State.read(func() {
+		if x := s.State.gates[id]; x != nil {
+			g, ok = *x, true
+		}
+	})
+	return g, ok
+}
+
+// MemberInput is one household member as the resident enters it.
+type MemberInput struct {
+	Name     string `json:"name"`
+	IDNumber string `json:"id_number"`
+	Phone    string `json:"phone"`
+	Relation string `json:"relation"`
+}
+
+// RegisterInput is a household registration.
+type RegisterInput struct {
+	Community events.Region `json:"community"`
+	Building  string        `json:"building"`
+	Unit      string        `json:"unit"`
+	Members   []MemberInput `json:"members"`
+}
+
+// Household is what a resident sees of their registration.
+type Household struct {
+	ResidentID string          `json:"resident_id"`
+	Community  events.Region   `json:"community"`
+	Building   string          `json:"building"`
+	Unit       string          `json:"unit"`
+	Members    []MemberSummary `json:"members"`
+}
+
+// MemberSummary is a member with masked personal data and status.
+type MemberSummary struct {
+	PersonID string `json:"person_id"`
+	Relation string `json:"relation"`
+	Name     string `json:"name"` // the resident's own data, in clear
+	IDNumber string `json:"id_number_masked"`
+	Status   string `json:"status"`
+	PassID   string `json:"pass_id,omitempty"`
+}
+
+// Register records (or replaces) the resident's household and issues a
+// pass to each member. Personal data is sealed per person before it goes
+// anywhere near the ledger.
+func (s *Service) Register(ctx context.Context, p auth.Principal, in RegisterInput) (Household, error) {
+	if err := auth.Authorize(p, auth.ActRegister, ""); err != nil {
+		return Household{}, err
+	}
+	if _, err := events.ParseRegion(string(in.Community)); err != nil || len(in.Community) != 12 {
+		return Household{}, events.Invalid("community", "community must be a 12-digit region code")
+	}
+	if len(in.Members) == 0 || len(in.Members) > 20 {
+		return Household{}, events.Invalid("members", "a household has 1 to 20 members")
+	}
+	in.Building, in.Unit = strings.TrimSpace(in.Building), strings.TrimSpace(in.Unit)
+	if in.Building == "" || len(in.Building) > 32 || len(in.Unit) > 32 {
+		return Household{}, events.Invalid("building", "building is required; building and unit at most 32 bytes")
+	}
+	normal := make([]Personal, len(in.Members))
+	seen := map[string]bool{}
+	for i, m := range in.Members {
+		d, err := s.Vault.Normalize(m.Name, m.IDNumber, m.Phone)
+		if err != nil {
+			return Household{}, prefix(fmt.Sprintf("members[%d]", i), err)
+		}
+		if seen[d.IDNumber] {
+			return Household{}, events.Invalid(fmt.Sprintf("members[%d].id_number", i), "the same ID number appears twice")
+		}
+		seen[d.IDNumber] = true
+		rel := m.Relation
+		if i == 0 && rel == "" {
+			rel = "self"
+		}
+		if !slices.Contains(residents.Relations(), rel) {
+			return Household{}, events.Invalid(fmt.Sprintf("members[%d].relation", i), "relation %q is not one of %v", m.Relation, residents.Relations())
+		}
+		in.Members[i].Relation = rel
+		normal[i] = d
+	}
+	oidIdx := s.Vault.Index("openid", p.OpenID)
+	rid := ResidentID(oidIdx)
+	if rid != p.Subject {
+		return Household{}, &events.Error{Code: events.CodeForbidden, Message: "a resident registers only their own household"}
+	}
+	var prev *Resident
+	s.State.read(func() {
+		if r := s.State.residents[rid]; r != nil {
+			c := *r
+			prev = &c
+		}
+	})
+	x := events.ExpectNew()
+	if prev != nil {
+		if prev.Erased {
+			return Household{}, &events.Error{Code: events.CodeConflict, Message: "this account was erased; sign in again to start a new one"}
+		}
+		x = events.ExpectLast(prev.LastSeq)
+	}
+	ev := residents.Registered{OpenIDIndex: oidIdx, Community: in.Community, Building: in.Building, Unit: in.Unit}
+	for i, d := range normal {
+		pid := PersonID(s.Vault.Index("id", d.IDNumber))
+		sealed, err := s.Vault.Seal(ctx, pid, d)
+		if err != nil {
+			return Household{}, fmt.Errorf("seal member %d: %w", i, err)
+		}
+		sealed.Last4Index = s.Vault.Index("last4:"+pid, d.IDNumber[len(d.IDNumber)-4:])
+		ev.Members = append(ev.Members, residents.Member{PersonID: pid, Relation: in.Members[i].Relation, Personal: sealed})
+	}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: rid}, Region: in.Community, Actor: p.Actor()}
+	if _, err := s.append(ctx, residents.TypeRegistered, meta, ev, x); err != nil {
+		return Household{}, err
+	}
+	for _, m := range ev.Members {
+		if _, err := s.issuePass(ctx, p, m.PersonID, in.Community); err != nil {
+			return Household{}, err
+		}
+	}
+	return s.Household(ctx, p)
+}
+
+// PersonID is the id of the person with the given ID-number blind index:
+// stable across re-registrations, and not personal data itself.
+func PersonID(idIndex string) string {
+	sum := sha256.Sum256([]byte("person:" + idIndex))
+	return "p-" + hex.EncodeToString(sum[:12])
+}
+
+// Household returns the resident's own household, decrypted for them.
+func (s *Service) Household(ctx context.Context, p auth.Principal) (Household, error) {
+	if err := auth.Authorize(p, auth.ActOwnPass, ""); err != nil {
+		return Household{}, err
+	}
+	var (
+		r       Resident
+		ok      bool
+		persons []Person
+	)
+	s.State.read(func() {
+		if x := s.State.residents[p.Subject]; x != nil && !x.Erased {
+			r, ok = *x, true
+			for _, id := range x.Members {
+				persons = append(persons, *s.State.persons[id])
+			}
+		}
+	})
+	if !ok {
+		return Household{}, events.Errorf(events.CodeNotFound, "not registered yet")
+	}
+	h := Household{ResidentID: r.ID, Community: r.Community, Building: r.Building, Unit: r.Unit}
+	for i, per := range persons {
+		d, err := s.Vault.Open(ctx, per.ID, per.Sealed)
+		if err != nil {
+			return Household{}, err
+		}
+		rel := "self"
+		if i > 0 {
+			rel = "member"
+		}
+		h.Members = append(h.Members, MemberSummary{PersonID: per.ID, Relation: rel, Name: d.Name, IDNumber: maskID(d.IDNumber), Status: per.Status, PassID: per.Pass})
+	}
+	return h, nil
+}
+
+func maskID(id string) string {
+	if len(id) < 10 {
+		return "****"
+	}
+	return id[:6] + strings.Repeat("*", len(id)-10) + id[len(id)-4:]
+}
+
+// issuePass records a new pass for a person, valid from now for PassTTL.
+func (s *Service) issuePass(ctx context.Context, p auth.Principal, personID string, community events.Region) (string, error) {
+	now := s.now()
+	id := uuid.NewString()
+	ev := evpasses.Issued{Holder: personID, HolderOf: evpasses.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(s.passTTL())}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: id}, Region: community, Actor: p.Actor()}
+	if _, err := s.append(ctx, evpasses.TypeIssued, meta, ev, events.ExpectNew()); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// PassToken is the QR pass a resident shows.
+type PassToken struct {
+	PassID   string    `json:"pass_id"`
+	Token    string    `json:"token"`
+	NotAfter time.Time `json:"not_after"`
+	Status   string    `json:"status"`
+}
+
+// Pass returns a fresh token of the person's current pass, issuing a new
+// pass when the current one expires within the hour (refresh). A person
+// with red status, or whose pass was revoked, gets none.
+func (s *Service) Pass(ctx context.Context, p auth.Principal, personID string) (PassToken, error) {
+	if err := auth.Authorize(p, auth.ActOwnPass, ""); err != nil {
+		return PassToken{}, err
+	}
+	var (
+		per  Person
+		pass Pass
+		ok   bool
+	)
+	s.State.read(func() {
+		x := s.State.persons[personID]
+		if x == nil || x.Resident != p.Subject {
+			return
+		}
+		per, ok = *x, true
+		if ps := s.State.passes[x.Pass]; ps != nil {
+			pass = *ps
+		}
+	})
+	if !ok {
+		return PassToken{}, events.Errorf(events.CodeNotFound, "no such member of your household")
+	}
+	if per.Erased {
+		return PassToken{}, events.Errorf(events.CodeNotFound, "this person's data was erased")
+	}
+	if per.Status == residents.Red {
+		return PassToken{}, &events.Error{Code: events.CodeForbidden, Message: "health status is red: no pass; contact your community"}
+	}
+	if pass.Revoked != "" && pass.Revoked != evpasses.ReasonExpired || pass.ID == "" || pass.NotAfter.Before(s.now().Add(time.Hour)) {
+		if pass.Revoked == evpasses.ReasonMovedOut {
+			return PassToken{}, &events.Error{Code: events.CodeForbidden, Message: "the pass was revoked: moved out"}
+		}
+		id, err := s.issuePass(ctx, p, per.ID, per.Community)
+		if err != nil {
+			return PassToken{}, err
+		}
+		s.State.read(func() { pass = *s.State.passes[id] })
+	}
+	tok, err := s.Tokens.Issue(PassClaims{PassID: pass.ID, Community: pass.Community, NotBefore: pass.NotBefore, NotAfter: pass.NotAfter})
+	if err != nil {
+		return PassToken{}, err
+	}
+	return PassToken{PassID: pass.ID, Token: tok, NotAfter: pass.NotAfter, Status: per.Status}, nil
+}
+
+// DeclareInput is a health declaration for one household member.
+type DeclareInput struct {
+	PersonID    string          `json:"person_id"`
+	Temperature float64         `json:"temperature"`
+	Symptoms    []string        `json:"symptoms"`
+	Visited     []events.Region `json:"visited"`
+	Contact     bool            `json:"contact"`
+}
+
+// DeclareResult is the status the rules gave.
+type DeclareResult struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+// Declare records a health declaration; a red status revokes the person's
+// pass at once.
+func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput) (DeclareResult, error) {
+	d := Declaration{Temperature: in.Temperature, Symptoms: in.Symptoms, Visited: in.Visited, Contact: in.Contact}
+	if err := validateDeclaration(d); err != nil {
+		return DeclareResult{}, err
+	}
+	var (
+		per  Person
+		r    Resident
+		pass Pass
+		ok   bool
+	)
+	s.State.read(func() {
+		x := s.State.persons[in.PersonID]
+		if x == nil || x.Resident != p.Subject {
+			return
+		}
+		per, r, ok = *x, *s.State.residents[x.Resident], true
+		if ps := s.State.passes[x.Pass]; ps != nil {
+			pass = *ps
+		}
+	})
+	if err := auth.Authorize(p, auth.ActDeclare, ""); err != nil {
+		return DeclareResult{}, err
+	}
+	if !ok || per.Erased {
+		return DeclareResult{}, events.Invalid("person_id", "no such member of your household")
+	}
+	status, reason := Assess(d, s.Risk)
+	ev := residents.Declared{PersonID: per.ID, Temperature: d.Temperature, Symptoms: nonNil(d.Symptoms), Visited: nonNilR(d.Visited), Contact: d.Contact,
+		Status: status, StatusReason: reason, RulesVersion: RulesVersion}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: r.ID}, Region: r.Community, Actor: p.Actor()}
+	if _, err := s.append(ctx, residents.TypeDeclared, meta, ev, events.ExpectLast(r.LastSeq)); err != nil {
+		return DeclareResult{}, err
+	}
+	if status == residents.Red && pass.ID != "" && pass.Revoked == "" {
+		if err := s.revoke(ctx, p.Actor(), pass, evpasses.ReasonRedStatus); err != nil {
+			return DeclareResult{}, err
+		}
+	}
+	return DeclareResult{Status: status, Reason: reason}, nil
+}
+
+func (s *Service) revoke(ctx context.Context, actor events.Actor, pass Pass, reason string) error {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor}
+	_, err := s.append(ctx, evpasses.TypeRevoked, meta, evpasses.Revoked{Reason: reason}, events.ExpectAny())
+	return err
+}
+
+// Erase destroys the personal data of the resident's whole household
+// (crypto-shredding): keys are destroyed, passes revoked, and the ledger
+// records that it happened. The ledger still verifies; the data is gone.
+func (s *Service) Erase(ctx context.Context, p auth.Principal) error {
+	if err := auth.Authorize(p, auth.ActRegister, ""); err != nil {
+		return err
+	}
+	var (
+		r      Resident
+		ok     bool
+		passes []Pass
+	)
+	s.State.read(func() {
+		if x := s.State.residents[p.Subject]; x != nil && !x.Erased {
+			r, ok = *x, true
+			for _, id := range x.Members {
+				if ps := s.State.passes[s.State.persons[id].Pass]; ps != nil && ps.Revoked == "" {
+					passes = append(passes, *ps)
+				}
+			}
+		}
+	})
+	if !ok {
+		return events.Errorf(events.CodeNotFound, "not registered")
+	}
+	for _, ps := range passes {
+		if err := s.revoke(ctx, p.Actor(), ps, evpasses.ReasonMovedOut); err != nil {
+			return err
+		}
+	}
+	for _, id := range r.Members {
+		if err := s.Vault.Shred(ctx, id); err != nil {
+			return fmt.Errorf("shred %s: %w", id, err)
+		}
+	}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: r.ID}, Region: r.Community, Actor: p.Actor()}
+	_, err := s.append(ctx, residents.TypeErased, meta, residents.Erased{PersonIDs: r.Members}, events.ExpectAny())
+	return err
+}
+
+// StaffInput creates a staff account.
+type StaffInput struct {
+	Role  string        `json:"role"`
+	Scope events.Region `json:"scope"`
+	Label string        `json:"label"`
+}
+
+// NewStaff is a created account and its one-time invite code, shown once.
+type NewStaff struct {
+	ID         string `json:"id"`
+	InviteCode string `json:"invite_code"`
+}
+
+// AddStaff creates a staff account (admins, and ops staff add as system).
+func (s *Service) AddStaff(ctx context.Context, p auth.Principal, in StaffInput) (NewStaff, error) {
+	if p.Role != auth.System {
+		if err := auth.Authorize(p, auth.ActStaffAdmin, in.Scope); err != nil {
+			return NewStaff{}, err
+		}
+	}
+	if _, err := auth.ParseRole(in.Role); err != nil {
+		return NewStaff{}, err
+	}
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return NewStaff{}, err
+	}
+	code := strings.ToUpper(hex.EncodeToString(b[:]))
+	sum := sha256.Sum256([]byte(code))
+	ev := staff.Created{Role: in.Role, Scope: in.Scope, Label: strings.TrimSpace(in.Label), InviteHash: hex.EncodeToString(sum[:])}
+	if err := ev.Validate(); err != nil {
+		return NewStaff{}, err
+	}
+	id := "s-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: staff.Kind, ID: id}, Region: in.Scope, Actor: p.Actor()}
+	if _, err := s.append(ctx, staff.TypeCreated, meta, ev, events.ExpectNew()); err != nil {
+		return NewStaff{}, err
+	}
+	return NewStaff{ID: id, InviteCode: code}, nil
+}
+
+// BindStaff binds the staff account of a one-time invite code to a WeChat
+// openid and returns its principal.
+func (s *Service) BindStaff(ctx context.Context, openID, inviteCode string) (auth.Principal, error) {
+	sum := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(inviteCode))))
+	var st Staff
+	ok := false
+	s.State.read(func() {
+		if id, found := s.State.staffByInvite[hex.EncodeToString(sum[:])]; found {
+			st, ok = *s.State.staff[id], true
+		}
+	})
+	if !ok || st.Disabled {
+		return auth.Principal{}, events.Invalid("invite_code", "unknown or already used invite code")
+	}
+	idx := s.Vault.Index("openid", openID)
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: staff.Kind, ID: st.ID}, Region: st.Scope, Actor: events.Actor{Role: st.Role, ID: st.ID}}
+	if _, err := s.append(ctx, staff.TypeBound, meta, staff.Bound{OpenIDIndex: idx}, events.ExpectLast(st.LastSeq)); err != nil {
+		if errors.Is(err, events.ErrConflict) {
+			return auth.Principal{}, events.Invalid("invite_code", "unknown or already used invite code")
+		}
+		return auth.Principal{}, err
+	}
+	return auth.Principal{Subject: st.ID, Role: auth.Role(st.Role), Scope: st.Scope, OpenID: openID}, nil
+}
+
+func prefix(field string, err error) error {
+	var e *events.Error
+	if errors.As(err, &e) {
+		c := *e
+		if c.Field == "" {
+			c.Field = field
+		} else {
+			c.Field = field + "." + c.Field
+		}
+		return &c
+	}
+	return err
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilR(s []events.Region) []events.Region {
+	if s == nil {
+		return []events.Region{}
+	}
+	return s
+}

@@ -1,0 +1,245 @@
+package passes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/access"
+	"github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/jetstream/natstest"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/residents"
+	"github.com/onebook/onebook/events/staff"
+)
+
+const community = events.Region("110105001001")
+
+type world struct {
+	t     *testing.T
+	ctx   context.Context
+	svc   *Service
+	vault *fakeVault
+	now   time.Time
+}
+
+func newWorld(t *testing.T) *world {
+	srv := natstest.Start(t)
+	_, js := srv.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := events.NewRegistry()
+	evpasses.Register(reg)
+	residents.Register(reg)
+	staff.Register(reg)
+	access.Register(reg)
+	state := NewState()
+	go Follow(ctx, js, st.Stream(), reg, state)
+	w := &world{t: t, ctx: ctx, vault: newFakeVault(), now: time.Now().UTC().Truncate(time.Second)}
+	w.svc = &Service{Store: st, Reg: reg, State: state, Vault: w.vault, Tokens: fakeTokens{}, Risk: []events.Region{"4201"}, Now: func() time.Time { return w.now }}
+	return w
+}
+
+func (w *world) resident(openID string) auth.Principal { return w.svc.SignIn(openID) }
+
+func (w *world) staff(role auth.Role, scope events.Region) auth.Principal {
+	ns, err := w.svc.AddStaff(w.ctx, auth.Principal{Subject: "ops", Role: auth.System}, StaffInput{Role: string(role), Scope: scope, Label: "test"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	p, err := w.svc.BindStaff(w.ctx, "wx-"+ns.ID, ns.InviteCode)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+func (w *world) register(p auth.Principal, ids ...string) Household {
+	in := RegisterInput{Community: community, Building: "3", Unit: "2-401"}
+	for i, id := range ids {
+		rel := "self"
+		if i > 0 {
+			rel = "child"
+		}
+		in.Members = append(in.Members, MemberInput{Name: fmt.Sprintf("张%d", i), IDNumber: id, Phone: "13800000000", Relation: rel})
+	}
+	h, err := w.svc.Register(w.ctx, p, in)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return h
+}
+
+func TestResidentFlow(t *testing.T) {
+	w := newWorld(t)
+	pm := w.staff(auth.PropertyManager, community)
+	gate, err := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: community, Name: "东门"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := w.staff(auth.GateOperator, community)
+	res := w.resident("wx-resident-1")
+	h := w.register(res, "11010519491231002X", "110105201001010012")
+	if len(h.Members) != 2 || h.Members[0].Name != "张0" || h.Members[0].IDNumber != "110105********002X" || h.Members[0].PassID == "" {
+		t.Fatalf("household %+v", h)
+	}
+	res = w.resident("wx-resident-1") // signed in again: now scoped to the community
+	if res.Scope != community {
+		t.Fatalf("principal %+v", res)
+	}
+	pass, err := w.svc.Pass(w.ctx, res, h.Members[0].PersonID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := func(id, tok, last4 string) (ScanResult, error) {
+		return w.svc.Scan(w.ctx, op, ScanInput{ScanID: id, Token: tok, IDLast4: last4, Gate: gate.ID, Direction: evpasses.In, ScannedAt: w.now})
+	}
+	if r, err := scan("s1", pass.Token, "002X"); err != nil || r.Decision != evpasses.Allow {
+		t.Fatalf("scan: %+v %v", r, err)
+	}
+	if r, err := scan("s1", pass.Token, ""); !errors.Is(err, events.ErrDuplicate) || r.Decision != "duplicate" {
+		t.Fatalf("replayed scan id: %+v %v", r, err)
+	}
+	if r, _ := scan("s2", pass.Token, "1234"); r.Decision != evpasses.Deny || r.Reason != DenyIDMismatch {
+		t.Fatalf("wrong last 4: %+v", r)
+	}
+	if r, _ := scan("s3", pass.Token[:len(pass.Token)-1]+"0", ""); r.Reason != DenyForged {
+		t.Fatalf("forged: %+v", r)
+	}
+	if r, _ := scan("s4", "garbage", ""); r.Reason != DenyMalformed {
+		t.Fatalf("malformed: %+v", r)
+	}
+	// Red status revokes the pass and denies at the gate.
+	d, err := w.svc.Declare(w.ctx, res, DeclareInput{PersonID: h.Members[0].PersonID, Temperature: 38.2, Symptoms: []string{"cough"}})
+	if err != nil || d.Status != residents.Red {
+		t.Fatalf("declare: %+v %v", d, err)
+	}
+	if r, _ := scan("s5", pass.Token, ""); r.Reason != DenyRevoked {
+		t.Fatalf("after red: %+v", r)
+	}
+	if _, err := w.svc.Pass(w.ctx, res, h.Members[0].PersonID); events.ErrorCode(err) != events.CodeForbidden {
+		t.Fatalf("red person got a pass: %v", err)
+	}
+	// Expired token.
+	w.now = w.now.Add(48 * time.Hour)
+	pass2, err := w.svc.Pass(w.ctx, res, h.Members[1].PersonID) // refreshed: a new pass
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := fakeTokens{}.Issue(PassClaims{PassID: pass2.PassID, Community: community, NotBefore: w.now.Add(-72 * time.Hour), NotAfter: w.now.Add(-time.Hour)})
+	if r, _ := scan("s6", old, ""); r.Reason != DenyExpired {
+		t.Fatalf("expired: %+v", r)
+	}
+	// A pass of another community.
+	gate2, _ := w.svc.RegisterGate(w.ctx, w.staff(auth.PropertyManager, "110105001002"), GateInput{Community: "110105001002", Name: "北门"})
+	op2 := w.staff(auth.GateOperator, "110105001002")
+	if r, _ := w.svc.Scan(w.ctx, op2, ScanInput{ScanID: "x1", Token: pass2.Token, Gate: gate2.ID, Direction: evpasses.In, ScannedAt: w.now}); r.Reason != DenyWrongCommunity {
+		t.Fatalf("wrong community: %+v", r)
+	}
+	// An operator of another community may not scan at this gate at all.
+	if _, err := w.svc.Scan(w.ctx, op2, ScanInput{ScanID: "x2", Token: pass2.Token, Gate: gate.ID, Direction: evpasses.In, ScannedAt: w.now}); events.ErrorCode(err) != events.CodeForbidden {
+		t.Fatalf("out-of-scope operator: %v", err)
+	}
+	// Erasure: personal data gone, passes revoked.
+	if err := w.svc.Erase(w.ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Household(w.ctx, res); events.ErrorCode(err) != events.CodeNotFound {
+		t.Fatalf("household after erase: %v", err)
+	}
+	if r, _ := scan("s7", pass2.Token, ""); r.Decision != evpasses.Deny {
+		t.Fatalf("scan after erase: %+v", r)
+	}
+}
+
+func TestScanBatch(t *testing.T) {
+	w := newWorld(t)
+	pm := w.staff(auth.PropertyManager, community)
+	gate, _ := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: community, Name: "东门"})
+	res := w.resident("wx-2")
+	h := w.register(res, "11010519491231002X")
+	pass, err := w.svc.Pass(w.ctx, w.resident("wx-2"), h.Members[0].PersonID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []ScanInput
+	for i := 0; i < 10; i++ {
+		batch = append(batch, ScanInput{ScanID: fmt.Sprintf("b%d", i%8), Token: pass.Token, Gate: gate.ID, Direction: evpasses.Out, ScannedAt: w.now.Add(-time.Duration(10-i) * time.Second)})
+	}
+	batch = append(batch, ScanInput{ScanID: "bad gate", Token: pass.Token, Gate: gate.ID, Direction: evpasses.Out, ScannedAt: w.now})
+	out, err := w.svc.ScanBatch(w.ctx, pm, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, r := range out {
+		counts[r.Decision]++
+	}
+	if counts[evpasses.Allow] != 8 || counts["duplicate"] != 2 || counts["rejected"] != 1 || out[10].Error.Field != "scan_id" {
+		t.Fatalf("batch results %v: %+v", counts, out)
+	}
+	if _, err := w.svc.ScanBatch(w.ctx, pm, make([]ScanInput, MaxBatch+1)); events.ErrorCode(err) != events.CodeTooLarge {
+		t.Fatalf("oversized batch: %v", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	w := newWorld(t)
+	pm := w.staff(auth.PropertyManager, community)
+	gate, _ := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: community, Name: "东门"})
+	res := w.resident("wx-3")
+	tests := []struct {
+		name  string
+		do    func() error
+		field string
+	}{
+		{"gate name", func() error { _, err := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: community}); return err }, "name"},
+		{"gate community", func() error { _, err := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: "1101", Name: "x"}); return err }, "community"},
+		{"unknown gate", func() error {
+			_, err := w.svc.Scan(w.ctx, pm, ScanInput{ScanID: "a", Token: "t", Gate: "nope", Direction: "in", ScannedAt: w.now})
+			return err
+		}, "gate"},
+		{"direction", func() error {
+			_, err := w.svc.Scan(w.ctx, pm, ScanInput{ScanID: "a", Token: "t", Gate: gate.ID, Direction: "up", ScannedAt: w.now})
+			return err
+		}, "direction"},
+		{"future scan", func() error {
+			_, err := w.svc.Scan(w.ctx, pm, ScanInput{ScanID: "a", Token: "t", Gate: gate.ID, Direction: "in", ScannedAt: w.now.Add(time.Hour)})
+			return err
+		}, "scanned_at"},
+		{"member id", func() error {
+			_, err := w.svc.Register(w.ctx, res, RegisterInput{Community: community, Building: "1", Members: []MemberInput{{Name: "a", IDNumber: "1", Phone: "13800000000"}}})
+			return err
+		}, "members[0].id_number"},
+		{"no members", func() error {
+			_, err := w.svc.Register(w.ctx, res, RegisterInput{Community: community, Building: "1"})
+			return err
+		}, "members"},
+		{"temperature", func() error {
+			_, err := w.svc.Declare(w.ctx, res, DeclareInput{PersonID: "p", Temperature: 50})
+			return err
+		}, "temperature"},
+		{"staff role", func() error {
+			_, err := w.svc.AddStaff(w.ctx, auth.Principal{Subject: "ops", Role: auth.System}, StaffInput{Role: "king", Scope: "11"})
+			return err
+		}, "role"},
+		{"invite code", func() error { _, err := w.svc.BindStaff(w.ctx, "wx", "NOPE"); return err }, "invite_code"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			var e *events.Error
+			if !errors.As(err, &e) || e.Code != events.CodeInvalid || e.Field != tt.field {
+				t.Fatalf("got %v, want invalid %s", err, tt.field)
+			}
+		})
+	}
+}

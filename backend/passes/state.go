@@ -1,0 +1,270 @@
+// Package passes decides the commands of the entry/exit pass service
+// (出入通): residents register and declare health and get a pass; gate
+// operators scan it; property managers register gates. Each command is
+// checked against the current state and recorded as events.
+package passes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/onebook/onebook/events"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/residents"
+	"github.com/onebook/onebook/events/staff"
+)
+
+// Gate is a registered gate.
+type Gate struct {
+	ID        string
+	Community events.Region
+	Name      string
+}
+
+// Person is one household member as the domain needs it.
+type Person struct {
+	ID        string
+	Resident  string // household (account) id
+	Community events.Region
+	Sealed    residents.Sealed
+	Status    string // green | yellow | red ("" before the first declaration)
+	Pass      string // current pass id
+	Erased    bool
+}
+
+// Resident is one household account.
+type Resident struct {
+	ID        string
+	Community events.Region
+	Building  string
+	Unit      string
+	Members   []string // person ids, account holder first
+	LastSeq   uint64   // for optimistic concurrency on the aggregate
+	Erased    bool
+}
+
+// Pass is an issued pass.
+type Pass struct {
+	ID        string
+	Person    string
+	Community events.Region
+	NotBefore time.Time
+	NotAfter  time.Time
+	Revoked   string // reason, "" if valid
+	RevokedAt time.Time
+}
+
+// Staff is a staff account.
+type Staff struct {
+	ID       string
+	Role     string
+	Scope    events.Region
+	Label    string
+	OpenID   string // blind index, "" until bound
+	Disabled bool
+	LastSeq  uint64
+}
+
+// State is the decision state of the service, folded in memory from the
+// ledger by a follower so that commands decide without a database round
+// trip. Commands that append wait (WaitFor) until the state has seen their
+// own events, so a client reads its writes.
+type State struct {
+	mu   sync.RWMutex
+	cond *sync.Cond
+	seq  uint64
+
+	gates         map[string]*Gate
+	residents     map[string]*Resident
+	persons       map[string]*Person
+	passes        map[string]*Pass
+	staff         map[string]*Staff
+	residentByOID map[string]string
+	staffByOID    map[string]string
+	staffByInvite map[string]string
+	scans         map[string]uint64 // gate + "/" + scan id → sequence
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	s := &State{
+		gates: map[string]*Gate{}, residents: map[string]*Resident{}, persons: map[string]*Person{},
+		passes: map[string]*Pass{}, staff: map[string]*Staff{}, residentByOID: map[string]string{},
+		staffByOID: map[string]string{}, staffByInvite: map[string]string{}, scans: map[string]uint64{},
+	}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// Seq is the last ledger sequence applied.
+func (s *State) Seq() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.seq
+}
+
+// Apply folds one event. Events of other services are skipped.
+func (s *State) Apply(rec events.Recorded, p events.Payload) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.cond.Broadcast()
+	if rec.Seq <= s.seq {
+		return
+	}
+	s.seq = rec.Seq
+	e := rec.Event
+	switch p := p.(type) {
+	case evpasses.GateRegistered:
+		s.gates[e.Aggregate.ID] = &Gate{ID: e.Aggregate.ID, Community: p.Community, Name: p.Name}
+	case evpasses.Issued:
+		s.passes[e.Aggregate.ID] = &Pass{ID: e.Aggregate.ID, Person: p.Holder, Community: p.Community, NotBefore: p.NotBefore, NotAfter: p.NotAfter}
+		if per := s.persons[p.Holder]; per != nil {
+			per.Pass = e.Aggregate.ID
+		}
+	case evpasses.Revoked:
+		if ps := s.passes[e.Aggregate.ID]; ps != nil {
+			ps.Revoked, ps.RevokedAt = p.Reason, e.Time
+		}
+	case evpasses.Scanned:
+		if p.ScanID != "" {
+			s.scans[e.Aggregate.ID+"/"+p.ScanID] = rec.Seq
+		}
+	case residents.Registered:
+		r := &Resident{ID: e.Aggregate.ID, Community: p.Community, Building: p.Building, Unit: p.Unit, LastSeq: rec.Seq}
+		for _, m := range p.Members {
+			r.Members = append(r.Members, m.PersonID)
+			per := s.persons[m.PersonID]
+			if per == nil {
+				per = &Person{ID: m.PersonID}
+				s.persons[m.PersonID] = per
+			}
+			per.Resident, per.Community, per.Sealed = r.ID, p.Community, m.Personal
+		}
+		s.residents[r.ID] = r
+		s.residentByOID[p.OpenIDIndex] = r.ID
+	case residents.Declared:
+		if per := s.persons[p.PersonID]; per != nil {
+			per.Status = p.Status
+		}
+		if r := s.residents[e.Aggregate.ID]; r != nil {
+			r.LastSeq = rec.Seq
+		}
+	case residents.Erased:
+		if r := s.residents[e.Aggregate.ID]; r != nil {
+			r.Erased, r.LastSeq = true, rec.Seq
+		}
+		for _, id := range p.PersonIDs {
+			if per := s.persons[id]; per != nil {
+				per.Erased = true
+			}
+		}
+	case staff.Created:
+		s.staff[e.Aggregate.ID] = &Staff{ID: e.Aggregate.ID, Role: p.Role, Scope: p.Scope, Label: p.Label, LastSeq: rec.Seq}
+		s.staffByInvite[p.InviteHash] = e.Aggregate.ID
+	case staff.Bound:
+		if st := s.staff[e.Aggregate.ID]; st != nil {
+			st.OpenID, st.LastSeq = p.OpenIDIndex, rec.Seq
+			s.staffByOID[p.OpenIDIndex] = st.ID
+			for h, id := range s.staffByInvite {
+				if id == st.ID {
+					delete(s.staffByInvite, h) // one-time
+				}
+			}
+		}
+	case staff.Disabled:
+		if st := s.staff[e.Aggregate.ID]; st != nil {
+			st.Disabled, st.LastSeq = true, rec.Seq
+			delete(s.staffByOID, st.OpenID)
+		}
+	}
+}
+
+// WaitFor blocks until the state has applied sequence seq, or ctx ends.
+func (s *State) WaitFor(ctx context.Context, seq uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.seq < seq {
+		if err := ctx.Err(); err != nil {
+			return &events.Error{Code: events.CodeUnavailable, Message: "the decision state is behind the ledger", Err: err}
+		}
+		s.cond.Wait()
+	}
+	return nil
+}
+
+// read runs f under the read lock.
+func (s *State) read(f func()) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	f()
+}
+
+// Follow keeps st up to date with the ledger from the start, until ctx ends.
+// It reads with an ordered consumer, so a restart simply replays.
+func Follow(ctx context.Context, js jetstream.JetStream, stream string, reg *events.Registry, st *State) error {
+	for ctx.Err() == nil {
+		err := follow(ctx, js, stream, reg, st)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errCorrupt) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+var errCorrupt = errors.New("corrupt ledger event")
+
+func follow(ctx context.Context, js jetstream.JetStream, stream string, reg *events.Registry, st *State) error {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   st.Seq() + 1,
+	})
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			return err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		e, err := events.Parse(m.Data())
+		if err != nil {
+			return fmt.Errorf("%w at %d: %v", errCorrupt, md.Sequence.Stream, err)
+		}
+		var p events.Payload
+		if reg.Version(e.Type) > 0 {
+			if p, err = reg.Decode(e); err != nil {
+				return fmt.Errorf("%w at %d: %v", errCorrupt, md.Sequence.Stream, err)
+			}
+		}
+		st.Apply(events.Recorded{Seq: md.Sequence.Stream, Raw: m.Data(), Event: e}, p)
+	}
+}
