@@ -202,7 +202,10 @@ func TestBadInput(t *testing.T) {
 		field string
 	}{
 		{"gate name", func() error { _, err := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: community}); return err }, "name"},
-		{"gate community", func() error { _, err := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: "1101", Name: "x"}); return err }, "community"},
+		{"gate community", func() error {
+			_, err := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: "1101", Name: "x"})
+			return err
+		}, "community"},
 		{"unknown gate", func() error {
 			_, err := w.svc.Scan(w.ctx, pm, ScanInput{ScanID: "a", Token: "t", Gate: "nope", Direction: "in", ScannedAt: w.now})
 			return err

@@ -43,8 +43,8 @@ type VerifyResult struct {
 	// which for a child started by Go (vfork, shared address space) is the
 	// parent's, here the benchmark with its embedded servers.
 	RusageMaxRSSMiB float64
-	ChildRate    float64 // its events/s, start-up included
-	ChildSeconds float64
+	ChildRate       float64 // its events/s, start-up included
+	ChildSeconds    float64
 }
 
 // Ratio is the verify rate over the raw read rate.
