@@ -37,7 +37,9 @@ const (
 // Names lists every benchmark.
 var Names = []string{Append, Seal, Verify, Proof, Project}
 
-// Config says what to run and how big.
+// Config says what to run and how big. Memory stays bounded: the append
+// part holds its Events prepared events (about 1 KiB each with their
+// canonical bytes), every other part streams.
 type Config struct {
 	Events        int      // events of the throughput parts (append, seal, verify)
 	ProofLeaves   int      // ledger size for the verify RSS and proof parts

@@ -54,9 +54,7 @@ func TestSuiteQuick(t *testing.T) {
 	if testing.Verbose() {
 		cfg.Progress = os.Stderr
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	rep, err := Run(ctx, cfg)
+	rep, err := Run(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func (r *Report) Rows() []Row {
 	var rows []Row
 	if a := r.Append; a != nil {
 		rows = append(rows, Row{
-			Name:     "append64",
+			Name:     fmt.Sprintf("append%d", a.Concurrency),
 			Workload: fmt.Sprintf("%d pass.scanned/pass.issued events (avg %.0f B canonical), %d concurrent publishers, ExpectAny", a.Events, a.AvgBytes, a.Concurrency),
 			Baseline: fmt.Sprintf("js.PublishMsg %s/s", rate(a.RawRate)),
 			Measured: fmt.Sprintf("Store.Append %s/s", rate(a.Rate)),
