@@ -17,6 +17,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 )
 
@@ -72,6 +74,12 @@ type Config struct {
 	Health  Health
 	Metrics *Metrics // nil: no /metrics
 	Log     *slog.Logger
+
+	// The entry/exit pass service.
+	Sessions *auth.Sessions
+	Passes   *passes.Service
+	WeChat   WeChat
+	PassKeys PassKeys
 }
 
 // New returns the Fiber app with every route mounted.
@@ -103,6 +111,7 @@ func New(cfg Config) *fiber.App {
 	led.Get("/proof/inclusion", h.inclusion)
 	led.Get("/proof/consistency", h.consistency)
 	led.Get("/events/:index", h.event)
+	h.passRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
 	})

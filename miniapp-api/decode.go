@@ -1,0 +1,90 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+
+	"io"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/events"
+)
+
+// decode reads the JSON body into v strictly: unknown fields, trailing data
+// and wrong types are refused with an error naming the field.
+func decode(c *fiber.Ctx, v any) error {
+	body := c.Body()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return events.Invalid("", "a JSON body is required")
+	}
+	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
+		return events.Invalid("", "content type must be application/json, got %q", ct)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return events.Invalid("", "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return events.Invalid("", "malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		return events.Invalid(typ.Field, "%s must be %s, got %s", orBody(typ.Field), typ.Type.String(), typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return events.Invalid("", "malformed JSON: unexpected end of input")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return events.Invalid(f, "unknown field %q", f)
+	}
+	// time.Time and other TextUnmarshalers report their own problems.
+	return events.Invalid("", "invalid JSON: %v", err)
+}
+
+func orBody(f string) string {
+	if f == "" {
+		return "the body"
+	}
+	return f
+}
+
+// principal is the authenticated caller of a request (set by authenticate).
+func principal(c *fiber.Ctx) auth.Principal {
+	p, _ := c.Locals(principalKey{}).(auth.Principal)
+	return p
+}
+
+type principalKey struct{}
+
+// authenticate requires a valid bearer session token.
+func authenticate(s *auth.Sessions) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		h := c.Get(fiber.HeaderAuthorization)
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || tok == "" {
+			return &events.Error{Code: events.CodeUnauthorized, Message: "an Authorization: Bearer session token is required"}
+		}
+		p, err := s.Verify(tok)
+		if err != nil {
+			return err
+		}
+		c.Locals(principalKey{}, p)
+		return c.Next()
+	}
+}
+
+func created(c *fiber.Ctx, v any) error { return c.Status(fiber.StatusCreated).JSON(v) }

@@ -1,0 +1,264 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/events"
+)
+
+// WeChat is what the API needs from WeChat (backend/wechat).
+type WeChat interface {
+	// OpenID exchanges a wx.login code for the user's openid.
+	OpenID(ctx context.Context, code string) (string, error)
+	// GateCode returns the PNG of the mini-program code of a gate.
+	GateCode(ctx context.Context, scene, page string) ([]byte, error)
+}
+
+// PassKeys serves what offline scanners need: the public keys of the pass
+// tokens and the signed revocation list, both as JSON.
+type PassKeys interface {
+	KeysJSON() ([]byte, error)
+	RevocationsJSON(ctx context.Context) ([]byte, error)
+}
+
+func (h *handlers) passRoutes(app *fiber.App) {
+	a := app.Group("/auth")
+	a.Post("/wechat", h.signIn)
+	a.Post("/staff/bind", h.bindStaff)
+	app.Get("/passes/keys", h.passKeys)
+	app.Get("/passes/revocations", h.revocations)
+
+	authd := authenticate(h.cfg.Sessions)
+	app.Get("/me", authd, h.me)
+	app.Get("/me/household", authd, h.household)
+	app.Put("/me/household", authd, h.register)
+	app.Delete("/me/household", authd, h.erase)
+	app.Post("/me/declarations", authd, h.declare)
+	app.Get("/me/passes/:person", authd, h.pass)
+	app.Post("/gates", authd, h.registerGate)
+	app.Get("/gates/:gate/code", authd, h.gateCode)
+	app.Post("/scans", authd, h.scan)
+	app.Post("/scans/batch", authd, h.scanBatch)
+	app.Post("/staff", authd, h.addStaff)
+}
+
+// Session is the answer of a sign-in.
+type Session struct {
+	Token      string        `json:"token"`
+	ExpiresAt  time.Time     `json:"expires_at"`
+	Role       auth.Role     `json:"role"`
+	Subject    string        `json:"subject"`
+	Scope      events.Region `json:"scope,omitempty"`
+	Registered bool          `json:"registered"`
+}
+
+func (h *handlers) session(c *fiber.Ctx, p auth.Principal) error {
+	tok, exp, err := h.cfg.Sessions.Issue(p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(Session{Token: tok, ExpiresAt: exp, Role: p.Role, Subject: p.Subject, Scope: p.Scope, Registered: p.Role != auth.Resident || p.Scope != ""})
+}
+
+func (h *handlers) signIn(c *fiber.Ctx) error {
+	var in struct {
+		Code string `json:"code"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.Code == "" || len(in.Code) > 256 {
+		return events.Invalid("code", "the wx.login code is required")
+	}
+	oid, err := h.cfg.WeChat.OpenID(c.UserContext(), in.Code)
+	if err != nil {
+		return err
+	}
+	return h.session(c, h.cfg.Passes.SignIn(oid))
+}
+
+func (h *handlers) bindStaff(c *fiber.Ctx) error {
+	var in struct {
+		Code       string `json:"code"`
+		InviteCode string `json:"invite_code"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if in.Code == "" || len(in.Code) > 256 {
+		return events.Invalid("code", "the wx.login code is required")
+	}
+	if in.InviteCode == "" || len(in.InviteCode) > 64 {
+		return events.Invalid("invite_code", "the invite code is required")
+	}
+	oid, err := h.cfg.WeChat.OpenID(c.UserContext(), in.Code)
+	if err != nil {
+		return err
+	}
+	p, err := h.cfg.Passes.BindStaff(c.UserContext(), oid, in.InviteCode)
+	if err != nil {
+		return err
+	}
+	return h.session(c, p)
+}
+
+func (h *handlers) me(c *fiber.Ctx) error {
+	p := principal(c)
+	return c.JSON(fiber.Map{"subject": p.Subject, "role": p.Role, "scope": p.Scope})
+}
+
+func (h *handlers) household(c *fiber.Ctx) error {
+	hh, err := h.cfg.Passes.Household(c.UserContext(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(hh)
+}
+
+func (h *handlers) register(c *fiber.Ctx) error {
+	var in passes.RegisterInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	hh, err := h.cfg.Passes.Register(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	// Sign in again with the community as scope.
+	p := principal(c)
+	p.Scope = hh.Community
+	tok, exp, err := h.cfg.Sessions.Issue(p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"household": hh, "session": Session{Token: tok, ExpiresAt: exp, Role: p.Role, Subject: p.Subject, Scope: p.Scope, Registered: true}})
+}
+
+func (h *handlers) erase(c *fiber.Ctx) error {
+	if err := h.cfg.Passes.Erase(c.UserContext(), principal(c)); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"erased": true})
+}
+
+func (h *handlers) declare(c *fiber.Ctx) error {
+	var in passes.DeclareInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	r, err := h.cfg.Passes.Declare(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	return created(c, r)
+}
+
+func (h *handlers) pass(c *fiber.Ctx) error {
+	t, err := h.cfg.Passes.Pass(c.UserContext(), principal(c), c.Params("person"))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(t)
+}
+
+func (h *handlers) registerGate(c *fiber.Ctx) error {
+	var in passes.GateInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	g, err := h.cfg.Passes.RegisterGate(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	return created(c, fiber.Map{"id": g.ID, "community": g.Community, "name": g.Name})
+}
+
+// gateCode serves the mini-program code residents scan for self check-in:
+// scene = the gate id, page = the check-in page.
+func (h *handlers) gateCode(c *fiber.Ctx) error {
+	g, ok := h.cfg.Passes.Gate(c.Params("gate"))
+	if !ok {
+		return events.Errorf(events.CodeNotFound, "no gate %q", c.Params("gate"))
+	}
+	if err := auth.Authorize(principal(c), auth.ActGateManage, g.Community); err != nil {
+		return err
+	}
+	png, err := h.cfg.WeChat.GateCode(c.UserContext(), g.ID, "pages/checkin/checkin")
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "image/png")
+	return c.Send(png)
+}
+
+// scan answers 200 for an allowed scan and 403 with the decision and its
+// reason for a denied one; either way the scan is recorded.
+func (h *handlers) scan(c *fiber.Ctx) error {
+	var in passes.ScanInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	r, err := h.cfg.Passes.Scan(c.UserContext(), principal(c), in)
+	if errors.Is(err, events.ErrDuplicate) {
+		return c.Status(fiber.StatusConflict).JSON(fiber.Map{"scan": r, "error": errorDetail{Code: events.CodeDuplicate, Field: "scan_id", Message: "this scan id was already recorded"}})
+	}
+	if err != nil {
+		return err
+	}
+	if r.Decision != "allow" {
+		return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"scan": r, "error": errorDetail{Code: events.CodeForbidden, Field: "token", Message: "pass denied: " + r.Reason}})
+	}
+	return c.JSON(fiber.Map{"scan": r})
+}
+
+func (h *handlers) scanBatch(c *fiber.Ctx) error {
+	var in struct {
+		Scans []passes.ScanInput `json:"scans"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	out, err := h.cfg.Passes.ScanBatch(c.UserContext(), principal(c), in.Scans)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"results": out})
+}
+
+func (h *handlers) addStaff(c *fiber.Ctx) error {
+	var in passes.StaffInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	ns, err := h.cfg.Passes.AddStaff(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	return created(c, ns)
+}
+
+func (h *handlers) passKeys(c *fiber.Ctx) error {
+	b, err := h.cfg.PassKeys.KeysJSON()
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+func (h *handlers) revocations(c *fiber.Ctx) error {
+	b, err := h.cfg.PassKeys.RevocationsJSON(c.UserContext())
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.Send(b)
+}
