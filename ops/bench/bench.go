@@ -205,17 +205,27 @@ func (r *runner) ledgerPhases(ctx context.Context, sel map[string]bool, rep *Rep
 	if r.seal, err = openSeal(ctx, r.nats.js); err != nil {
 		return err
 	}
-	cfg := r.cfg
-	n := cfg.Events
+	if err := r.throughputPhases(ctx, sel, rep); err != nil {
+		return err
+	}
+	if sel[Verify] || sel[Proof] {
+		return r.proofSizePhases(ctx, sel, rep)
+	}
+	return nil
+}
 
-	// 1. append: the ledger of the throughput parts. Seal needs its rate.
-	if sel[Append] || sel[Seal] {
-		r.log.Info("bench: append", "events", n, "concurrency", cfg.Concurrency)
+// throughputPhases fills the ledger with Events events by appending them
+// (timed against the raw baseline if append or seal is selected, else by
+// an untimed fill), seals it from scratch and times the verify pass over it.
+func (r *runner) throughputPhases(ctx context.Context, sel map[string]bool, rep *Report) error {
+	n := r.cfg.Events
+	if sel[Append] || sel[Seal] { // seal's ratio is over the append rate
+		r.log.Info("bench: append", "events", n, "concurrency", r.cfg.Concurrency)
 		b, err := prepare(ctx, r.gen, n)
 		if err != nil {
 			return err
 		}
-		res, err := r.benchAppend(ctx, b, cfg.Concurrency)
+		res, err := r.benchAppend(ctx, b, r.cfg.Concurrency)
 		if err != nil {
 			return fmt.Errorf("append: %w", err)
 		}
@@ -226,7 +236,6 @@ func (r *runner) ledgerPhases(ctx context.Context, sel map[string]bool, rep *Rep
 		}
 	}
 
-	// 2. seal, from scratch; verify needs checkpoints either way.
 	if sel[Seal] {
 		r.log.Info("bench: seal")
 		res, err := r.benchSeal(ctx, rep.Append.Rate)
@@ -234,13 +243,12 @@ func (r *runner) ledgerPhases(ctx context.Context, sel map[string]bool, rep *Rep
 			return fmt.Errorf("seal: %w", err)
 		}
 		rep.Seal = &res
-	} else if sel[Verify] {
+	} else if sel[Verify] { // verify needs checkpoints
 		if _, _, err := r.sealTo(ctx, "seal (not timed)", uint64(n)); err != nil {
 			return err
 		}
 	}
 
-	// 3. verify throughput over the same ledger.
 	if sel[Verify] {
 		r.log.Info("bench: verify")
 		res, err := r.benchVerify(ctx)
@@ -249,19 +257,20 @@ func (r *runner) ledgerPhases(ctx context.Context, sel map[string]bool, rep *Rep
 		}
 		rep.Verify = &res
 	}
-	if !sel[Verify] && !sel[Proof] {
-		return nil
-	}
+	return nil
+}
 
-	// 4. grow the ledger to ProofLeaves and seal it, for the verify RSS
-	// and the proofs.
+// proofSizePhases grows the ledger to ProofLeaves events and seals it
+// (untimed), then measures the verify pass's peak RSS in a separate process
+// and the inclusion-proof latency.
+func (r *runner) proofSizePhases(ctx context.Context, sel map[string]bool, rep *Report) error {
 	size, err := r.nats.ledgerSize(ctx)
 	if err != nil {
 		return err
 	}
-	leaves := max(size, uint64(cfg.ProofLeaves))
+	leaves := max(size, uint64(r.cfg.ProofLeaves))
 	r.log.Info("bench: filling the ledger for the proof-size parts", "from", size, "to", leaves)
-	if opts, _ := cfg.syncOptions(); opts.SyncAlways && leaves > size {
+	if opts, _ := r.cfg.syncOptions(); opts.SyncAlways && leaves > size {
 		// The fill is not timed, and what follows only reads: spare it
 		// an fsync per event.
 		r.log.Info("bench: restarting the embedded NATS with periodic sync for the untimed fill")
@@ -277,29 +286,39 @@ func (r *runner) ledgerPhases(ctx context.Context, sel map[string]bool, rep *Rep
 		return err
 	}
 	if sel[Verify] {
-		r.log.Info("bench: verify in a separate process", "events", leaves)
-		child, rssKiB, err := r.childRSS(ctx, leaves)
-		if err != nil {
+		if err := r.verifyRSS(ctx, leaves, rep); err != nil {
 			return fmt.Errorf("verify RSS: %w", err)
 		}
-		rep.note("verify RSS is the separate process's own peak (VmHWM of its address space, read by the process itself at the end); ru_maxrss from wait4 is reported too but on Linux it carries the parent's high-water mark, which the kernel records when the child, forked sharing the parent's address space, calls exec")
-		rep.Verify.RSSEvents = leaves
-		rep.Verify.RusageMaxRSSMiB = float64(rssKiB) / 1024
-		rep.Verify.PeakRSSMiB = float64(child.PeakRSSKiB) / 1024
-		if child.PeakRSSKiB == 0 { // no /proc: the rusage figure is all there is
-			rep.Verify.PeakRSSMiB = rep.Verify.RusageMaxRSSMiB
-		}
-		rep.Verify.ChildSeconds = child.Seconds
-		rep.Verify.ChildRate = float64(leaves) / child.Seconds
 	}
 	if sel[Proof] {
-		r.log.Info("bench: proof", "leaves", leaves, "samples", cfg.ProofSamples)
-		res, err := r.benchProof(ctx, cfg.ProofSamples)
+		r.log.Info("bench: proof", "leaves", leaves, "samples", r.cfg.ProofSamples)
+		res, err := r.benchProof(ctx, r.cfg.ProofSamples)
 		if err != nil {
 			return fmt.Errorf("proof: %w", err)
 		}
 		rep.Proof = &res
 	}
+	return nil
+}
+
+// verifyRSS runs the ledger-only verify of the first leaves events in a
+// separate process and records its peak RSS in rep.Verify.
+func (r *runner) verifyRSS(ctx context.Context, leaves uint64, rep *Report) error {
+	r.log.Info("bench: verify in a separate process", "events", leaves)
+	child, rssKiB, err := r.childRSS(ctx, leaves)
+	if err != nil {
+		return err
+	}
+	rep.note("verify RSS is the separate process's own peak (VmHWM of its address space, read by the process itself at the end); ru_maxrss from wait4 is reported too but on Linux it carries the parent's high-water mark, which the kernel records when the child, forked sharing the parent's address space, calls exec")
+	v := rep.Verify
+	v.RSSEvents = leaves
+	v.RusageMaxRSSMiB = float64(rssKiB) / 1024
+	v.PeakRSSMiB = float64(child.PeakRSSKiB) / 1024
+	if child.PeakRSSKiB == 0 { // no /proc: the rusage figure is all there is
+		v.PeakRSSMiB = v.RusageMaxRSSMiB
+	}
+	v.ChildSeconds = child.Seconds
+	v.ChildRate = float64(leaves) / child.Seconds
 	return nil
 }
 
