@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -39,6 +40,9 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file")
 	only := fs.String("only", "", "comma-separated subset of "+strings.Join(bench.Names, ",")+" (seal also runs append: its ratio is over the append rate)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if fs.NArg() > 0 {
