@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/onebook/onebook/events"
 )
 
 // Config is the whole configuration of a backend process (and, for the
@@ -35,6 +37,12 @@ type Config struct {
 
 	LogLevel slog.Level
 	Demo     bool // fill demo data on start
+
+	WeChatAppID, WeChatSecret string // empty AppID: a fake WeChat runs in-process (development)
+	WeChatAPIBase             string // replaces https://api.weixin.qq.com (e.g. a wxmock)
+	WxmockPort                int    // port of the in-process fake WeChat
+	RiskRegions               []events.Region
+	PassTTL, SessionTTL       time.Duration
 }
 
 // Var documents one setting, for --help and the README.
@@ -60,6 +68,13 @@ func Vars() []Var {
 		{"ONEBOOK_SEAL_INTERVAL", "seal-interval", "500ms", "minimum time between checkpoints while events keep arriving"},
 		{"ONEBOOK_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 		{"ONEBOOK_DEMO", "demo", "false", "fill realistic demo data on start"},
+		{"WECHAT_APPID", "wechat-appid", "", "mini-program AppID; empty runs a fake WeChat API in-process on loopback (development only)"},
+		{"WECHAT_SECRET", "wechat-secret", "", "mini-program AppSecret"},
+		{"WECHAT_API_BASE", "wechat-api-base", "", "replaces https://api.weixin.qq.com, e.g. http://127.0.0.1:9100 for 'go run ./ops wxmock'"},
+		{"ONEBOOK_WXMOCK_PORT", "wxmock-port", "9100", "port of the in-process fake WeChat API when WECHAT_APPID is empty"},
+		{"ONEBOOK_RISK_REGIONS", "risk-regions", "", "comma-separated region codes whose visitors in the last 14 days are yellow"},
+		{"ONEBOOK_PASS_TTL", "pass-ttl", "24h", "validity of a pass token; the mini-program refreshes it"},
+		{"ONEBOOK_SESSION_TTL", "session-ttl", "12h", "validity of a session token"},
 	}
 }
 
@@ -117,6 +132,29 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	if c.Demo, err = strconv.ParseBool(get("demo")); err != nil {
 		return c, fmt.Errorf("demo: %q is not true or false", get("demo"))
+	}
+	c.WeChatAppID, c.WeChatSecret, c.WeChatAPIBase = get("wechat-appid"), get("wechat-secret"), get("wechat-api-base")
+	if c.WxmockPort, err = port("wxmock-port", get("wxmock-port")); err != nil {
+		return c, err
+	}
+	if c.WeChatAppID != "" && c.WeChatSecret == "" {
+		return c, fmt.Errorf("WECHAT_SECRET is required with WECHAT_APPID")
+	}
+	for _, r := range strings.Split(get("risk-regions"), ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		reg, err := events.ParseRegion(r)
+		if err != nil {
+			return c, fmt.Errorf("risk-regions: %w", err)
+		}
+		c.RiskRegions = append(c.RiskRegions, reg)
+	}
+	if c.PassTTL, err = time.ParseDuration(get("pass-ttl")); err != nil || c.PassTTL < time.Minute {
+		return c, fmt.Errorf("pass-ttl: %q is not a duration of at least 1m", get("pass-ttl"))
+	}
+	if c.SessionTTL, err = time.ParseDuration(get("session-ttl")); err != nil || c.SessionTTL < time.Minute {
+		return c, fmt.Errorf("session-ttl: %q is not a duration of at least 1m", get("session-ttl"))
 	}
 	if c.Origin == "" || strings.ContainsAny(c.Origin, "\n") {
 		return c, fmt.Errorf("origin must be one non-empty line")

@@ -451,7 +451,7 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 		return DeclareResult{}, err
 	}
 	if !ok || per.Erased {
-		return DeclareResult{}, events.Invalid("person_id", "no such member of your household")
+		return DeclareResult{}, &events.Error{Code: events.CodeNotFound, Field: "person_id", Message: "no such member of your household"}
 	}
 	status, reason := Assess(d, s.Risk)
 	ev := residents.Declared{PersonID: per.ID, Temperature: d.Temperature, Symptoms: nonNil(d.Symptoms), Visited: nonNilR(d.Visited), Contact: d.Contact,

@@ -268,3 +268,17 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, reg *eve
 		st.Apply(events.Recorded{Seq: md.Sequence.Stream, Raw: m.Data(), Event: e}, p)
 	}
 }
+
+// Revoked returns the revoked passes whose validity has not ended by now:
+// what offline scanners must be told.
+func (s *State) Revoked(now time.Time) []Pass {
+	var out []Pass
+	s.read(func() {
+		for _, p := range s.passes {
+			if p.Revoked != "" && p.NotAfter.After(now) {
+				out = append(out, *p)
+			}
+		}
+	})
+	return out
+}
