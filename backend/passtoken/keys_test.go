@@ -139,7 +139,7 @@ func TestSignerText(t *testing.T) {
 		"",
 		"PRIVATE+KEY+d7cacaaa+1798761600+nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
 		"PASS+PRIVATE+KEY+d7cacaab+1798761600+nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A", // kid of another key
-		"PASS+PRIVATE+KEY+d7cacaaa+1798761600+nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2", // short seed
+		"PASS+PRIVATE+KEY+d7cacaaa+1798761600+nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2",  // short seed
 		"PASS+PRIVATE+KEY+d7cacaaa+-1+nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
 		"PASS+PRIVATE+KEY+d7cacaaa+nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
 		"PASS+PRIVATE+KEY+d7cacaaa+1798761600+nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A+x",
