@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/jpeg" // WeChat labels its codes image/jpeg; GateCode re-encodes JPEGs as PNG
+	_ "image/jpeg" // GateCode re-encodes a JPEG from WeChat as PNG
 	"image/png"
 	"log/slog"
 	"net/url"
@@ -302,9 +302,10 @@ func validScene(scene string) bool {
 
 var pngMagic = []byte("\x89PNG\r\n\x1a\n")
 
-// asPNG returns img as a PNG. WeChat sends its codes as JPEG (PNG with a
-// transparent background); callers get one format whatever WeChat sends,
-// and bytes that are no image are an error rather than a broken picture.
+// asPNG returns img as a PNG. WeChat labels its codes image/jpeg (silenceper
+// accepts no other label) and is reported to send JPEG or PNG bytes
+// depending on is_hyaline; callers get one format whatever arrives, and
+// bytes that are no image are an error rather than a broken picture.
 func asPNG(img []byte) ([]byte, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(img))
 	if err != nil {
