@@ -113,12 +113,26 @@ func Issue(s *Signer, c Claims) (string, error) {
 	if s == nil {
 		return "", events.Errorf(events.CodeInternal, "passtoken: no signer")
 	}
+	if !s.notAfter.IsZero() && c.NotAfter.Unix() > s.notAfter.Unix() {
+		return "", events.Invalid("not_after", "pass would outlive its signing key %s (not_after %s)", s.id, s.notAfter.UTC().Format(time.RFC3339))
+	}
+	raw, err := encodeBody(s.id, c)
+	if err != nil {
+		return "", err
+	}
+	raw = append(raw, s.sign(tokenDomain, raw)...)
+	return Prefix + base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+// encodeBody returns bytes 0..34 of the token of c under key id kid, with
+// room for the signature.
+func encodeBody(kid KeyID, c Claims) ([]byte, error) {
 	id, err := uuid.Parse(c.PassID)
 	if err != nil || id.String() != c.PassID {
-		return "", events.Invalid("pass_id", "pass id %q is not a UUID in canonical lower-case form", c.PassID)
+		return nil, events.Invalid("pass_id", "pass id %q is not a UUID in canonical lower-case form", c.PassID)
 	}
 	if r, err := events.ParseRegion(string(c.Community)); err != nil || len(r) != 12 {
-		return "", events.Invalid("community", "community must be a 12-digit region code, got %q", c.Community)
+		return nil, events.Invalid("community", "community must be a 12-digit region code, got %q", c.Community)
 	}
 	community, _ := strconv.ParseUint(string(c.Community), 10, 64)
 	nb := c.NotBefore.Unix()
@@ -128,18 +142,15 @@ func Issue(s *Signer, c Claims) (string, error) {
 	na := c.NotAfter.Unix() // round down: never valid later than asked
 	switch {
 	case nb < 0 || nb > maxUnix:
-		return "", events.Invalid("not_before", "not_before %s is outside 1970..2106", c.NotBefore)
+		return nil, events.Invalid("not_before", "not_before %s is outside 1970..2106", c.NotBefore)
 	case na < 0 || na > maxUnix:
-		return "", events.Invalid("not_after", "not_after %s is outside 1970..2106", c.NotAfter)
+		return nil, events.Invalid("not_after", "not_after %s is outside 1970..2106", c.NotAfter)
 	case na <= nb:
-		return "", events.Invalid("not_after", "validity window must be non-empty: not_before < not_after")
-	case !s.notAfter.IsZero() && na > s.notAfter.Unix():
-		return "", events.Invalid("not_after", "pass would outlive its signing key %s (not_after %s)", s.id, s.notAfter.UTC().Format(time.RFC3339))
+		return nil, events.Invalid("not_after", "validity window must be non-empty: not_before < not_after")
 	}
-
 	raw := make([]byte, bodyLen, rawLen)
 	raw[0] = version1
-	binary.BigEndian.PutUint32(raw[1:5], uint32(s.id))
+	binary.BigEndian.PutUint32(raw[1:5], uint32(kid))
 	copy(raw[5:21], id[:])
 	if c.Visitor {
 		raw[21] = holderVisitor
@@ -149,8 +160,7 @@ func Issue(s *Signer, c Claims) (string, error) {
 	putUint40(raw[22:27], community)
 	binary.BigEndian.PutUint32(raw[27:31], uint32(nb))
 	binary.BigEndian.PutUint32(raw[31:35], uint32(na))
-	raw = append(raw, s.sign(tokenDomain, raw)...)
-	return Prefix + base64.RawURLEncoding.EncodeToString(raw), nil
+	return raw, nil
 }
 
 // Parse decodes the structure of token without checking its signature or its

@@ -1,0 +1,130 @@
+package passtoken
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The seed corpora are in testdata/fuzz: the known-answer token, tokens of
+// another key and of a second trusted key, and tokens broken in each way
+// the denial tests name.
+
+// FuzzParse: Parse never panics, every failure is a malformed denial, and
+// whatever it accepts is the one encoding of its claims.
+func FuzzParse(f *testing.F) {
+	f.Add(Prefix)
+	f.Fuzz(func(t *testing.T, token string) {
+		c, kid, err := Parse(token)
+		if err != nil {
+			var d *Denied
+			if !errors.As(err, &d) || d.Reason != ReasonMalformed {
+				t.Fatalf("Parse error %v is not a malformed denial", err)
+			}
+			return
+		}
+		body, err := encodeBody(kid, c)
+		if err != nil {
+			t.Fatalf("Parse accepted claims that Issue refuses: %+v: %v", c, err)
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(token, Prefix))
+		if !bytes.Equal(body, raw[:bodyLen]) {
+			t.Fatalf("claims %+v re-encode to %x, token has %x", c, body, raw[:bodyLen])
+		}
+	})
+}
+
+// fuzzSigners are the two trusted keys of FuzzVerify: the known-answer
+// signer and a second one from a fixed seed. Neither has a NotAfter, so that
+// the fuzzer's clock can roam.
+func fuzzSigners(t testing.TB) []*Signer {
+	var out []*Signer
+	for _, seed := range []string{"vector", "second"} {
+		h := sha256.Sum256([]byte("passtoken fuzz " + seed))
+		s, err := NewSigner(h[:], time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// FuzzVerify: Verify never panics, denies only with a known reason, and
+// accepts only a token that one of the trusted keys signed for exactly those
+// claims (Ed25519 signing is deterministic, so re-issuing must give the very
+// same string), inside its window and not revoked.
+func FuzzVerify(f *testing.F) {
+	signers := fuzzSigners(f)
+	ks := keySet(f, signers...)
+	revoked := fixedRevocations{passB: "lost_phone"}
+	f.Add(Prefix, int64(0))
+	f.Fuzz(func(t *testing.T, token string, now int64) {
+		at := time.Unix(now, 0)
+		c, err := Verify(token, ks, revoked, at)
+		if err != nil {
+			var d *Denied
+			if !errors.As(err, &d) {
+				t.Fatalf("Verify error %v is not a denial", err)
+			}
+			switch d.Reason {
+			case ReasonMalformed, ReasonForged, ReasonNotYetValid, ReasonExpired, ReasonRevoked:
+			default:
+				t.Fatalf("unknown reason %q", d.Reason)
+			}
+			return
+		}
+		_, kid, _ := Parse(token)
+		var signer *Signer
+		for _, s := range signers {
+			if s.KeyID() == kid {
+				signer = s
+			}
+		}
+		if signer == nil {
+			t.Fatalf("accepted a token of unknown key %s", kid)
+		}
+		again, err := Issue(signer, c)
+		if err != nil || again != token {
+			t.Fatalf("accepted %q, but key %s signs those claims as %q (%v)", token, kid, again, err)
+		}
+		if at.Before(c.NotBefore) || !at.Before(c.NotAfter) {
+			t.Fatalf("accepted at %s a pass valid %s..%s", at, c.NotBefore, c.NotAfter)
+		}
+		if r, _ := revoked.Revoked(c.PassID); r {
+			t.Fatalf("accepted revoked pass %s", c.PassID)
+		}
+	})
+}
+
+// FuzzVerifyList: VerifyList never panics, and a list it accepts was signed
+// by the trusted key: signing it again gives a list that verifies to the
+// same content.
+func FuzzVerifyList(f *testing.F) {
+	s := fuzzSigners(f)[0]
+	ks := keySet(f, s)
+	f.Add([]byte(`{"kid":"","list":{},"sig":""}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, err := VerifyList(data, ks)
+		if err != nil {
+			return
+		}
+		again, err := SignList(s, l)
+		if err != nil {
+			t.Fatalf("accepted a list that SignList refuses: %+v: %v", l, err)
+		}
+		l2, err := VerifyList(again, ks)
+		if err != nil || !l2.Issued.Equal(l.Issued) || len(l2.Entries) != len(l.Entries) {
+			t.Fatalf("re-signed list differs: %+v, %v", l2, err)
+		}
+		for i := range l.Entries {
+			if l.Entries[i] != l2.Entries[i] {
+				t.Fatalf("entry %d: %+v, re-signed %+v", i, l.Entries[i], l2.Entries[i])
+			}
+		}
+	})
+}
