@@ -16,8 +16,8 @@ import (
 const listDomain = "onebook revocations v1\x00"
 
 // ExpiredGrace is how long a revoked pass stays on the list after its own
-// NotAfter. A scanner whose clock runs late by less than this still denies
-// the pass as revoked once it has a list without it.
+// NotAfter, so that a scanner whose clock runs late by less than this, once
+// it holds a list without the pass, still finds the pass expired.
 const ExpiredGrace = 24 * time.Hour
 
 // RevocationList names the passes that must no longer open a gate. The
