@@ -60,7 +60,7 @@ func TestParseIDNumberInvalid(t *testing.T) {
 		{"110105 19491231002", "character 7 is not a digit"},
 		{"11010519491231002五", "the check character must be a digit or X"},
 		{"110105194912310025", "check digit is 5, expected X"},
-		{"11010519491231002 ", ""},                               // trimmed to 17: length
+		{"11010519491231002 ", "has 17"},                         // trimmed first
 		{"440524188001010014", "birth year 1880 is before 1900"}, // GB 11643 example, valid check digit
 		{"110105189912310015", "birth year 1899 is before 1900"},
 		{"110105190002290017", "birth date 1900-02-29 does not exist"}, // 1900 is no leap year
