@@ -19,15 +19,20 @@
 //     phone (and the last four ID digits checked at a gate) without
 //     decrypting anything.
 //
-// Erasure is crypto-shredding: [Vault.Shred] purges the person's wrapped key
-// from the bucket, after which every ciphertext sealed for that person is
-// noise, while every hash in the ledger still verifies. Two limits are worth
-// knowing. A purged value may stay in the NATS server's files until the
-// server rewrites that block; it is still wrapped under the master key, so
-// it is unreadable to anyone who does not also hold the master key. And a
-// blind index is a keyed hash of a value with little entropy (an ID number,
-// a phone number): whoever holds the index key can confirm a guess, so the
-// index key is as secret as the master key.
+// Erasure is crypto-shredding: [Vault.Shred] destroys the person's wrapped
+// key, after which every ciphertext sealed for that person is noise, while
+// every hash in the ledger still verifies. The key's message is deleted
+// securely (the NATS server overwrites it in its files) before it is purged
+// from the bucket, because a purge alone leaves the bytes on disk until the
+// server rewrites the block. What this cannot reach: copies outside the
+// live store files (backups and snapshots of the data directory, the raft
+// log of a clustered stream until it is compacted, blocks a flash drive
+// remapped). Those copies are still wrapped under the master key, so they
+// are unreadable to anyone who does not also hold the master key.
+//
+// A blind index is a keyed hash of a value with little entropy (an ID
+// number, a phone number): whoever holds the index key can confirm a guess,
+// so the index key is as secret as the master key.
 //
 // The validation half of the package ([ParseIDNumber], [ParsePhone],
 // [ParseName]) and the masks ([MaskName], [MaskID], [MaskPhone]) are pure

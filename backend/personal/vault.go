@@ -92,8 +92,10 @@ type VaultConfig struct {
 // safe for concurrent use, also by several backends sharing one bucket.
 type Vault struct {
 	kv     jetstream.KeyValue
-	kek    cipher.AEAD // the master key
-	kekID  string      // fingerprint of the master key
+	stream jetstream.Stream // the bucket's stream, for secure deletes
+	erase  bool             // whether the bucket allows them
+	kek    cipher.AEAD      // the master key
+	kekID  string           // fingerprint of the master key
 	index  []byte
 	cache  *keyCache
 	bucket string
@@ -153,18 +155,14 @@ func OpenVault(ctx context.Context, js jetstream.JetStream, cfg VaultConfig) (*V
 	if err != nil {
 		return nil, fmt.Errorf("personal vault: %w", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      cfg.Bucket,
-		Description: "onebook per-person data keys, wrapped under the master key",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-	})
+	kv, stream, erase, err := openBucket(ctx, js, cfg.Bucket, cfg.Replicas)
 	if err != nil {
 		return nil, fmt.Errorf("personal vault: key bucket %s: %w", cfg.Bucket, err)
 	}
 	v := &Vault{
 		kv:     kv,
+		stream: stream,
+		erase:  erase,
 		kek:    kek,
 		kekID:  fingerprint(cfg.MasterKey),
 		index:  bytes.Clone(cfg.IndexKey),
@@ -175,6 +173,68 @@ func OpenVault(ctx context.Context, js jetstream.JetStream, cfg VaultConfig) (*V
 		return nil, err
 	}
 	return v, nil
+}
+
+// openBucket creates or updates the key bucket. It is a JetStream KV
+// bucket in every respect (the stream nats.go's CreateKeyValue makes, with
+// History 1 and file storage) but one: it allows deleting single messages.
+// A KV Purge only marks a message deleted in the server's files, where its
+// bytes stay until the server happens to rewrite that block; Shred first
+// deletes the key's message securely (the server overwrites it on disk),
+// then purges. DenyDelete, which KV buckets set, would forbid that and
+// protect nothing, since any client of the bucket can purge a key anyway.
+// A bucket made elsewhere with DenyDelete cannot be changed back; it is
+// used as it is, and erase reports false.
+func openBucket(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, jetstream.Stream, bool, error) {
+	if !validBucket(bucket) {
+		return nil, nil, false, errors.New("invalid bucket name")
+	}
+	name := "KV_" + bucket
+	cfg := jetstream.StreamConfig{
+		Name:              name,
+		Description:       "onebook per-person data keys, wrapped under the master key",
+		Subjects:          []string{"$KV." + bucket + ".>"},
+		MaxMsgsPerSubject: 1, // History 1
+		MaxBytes:          -1,
+		MaxMsgSize:        -1,
+		MaxMsgs:           -1,
+		MaxConsumers:      -1,
+		Storage:           jetstream.FileStorage,
+		Replicas:          replicas,
+		AllowRollup:       true,
+		AllowDirect:       true,
+		Duplicates:        2 * time.Minute,
+		Discard:           jetstream.DiscardNew,
+	}
+	erase := true
+	if st, err := js.Stream(ctx, name); err == nil && st.CachedInfo().Config.DenyDelete {
+		cfg.DenyDelete, erase = true, false
+	} else if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil, false, err
+	}
+	st, err := js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	kv, err := js.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return kv, st, erase, nil
+}
+
+// validBucket accepts the bucket names JetStream KV accepts.
+func validBucket(b string) bool {
+	if b == "" {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // fingerprint names a master key without revealing it.
@@ -282,16 +342,30 @@ func (v *Vault) Open(ctx context.Context, personID string, s Sealed) (Data, erro
 	return Data(p), nil
 }
 
-// Shred destroys personID's key for good: the key is purged from the
-// bucket, so no revision of it remains, and dropped from this vault's
-// cache. Everything ever sealed for the person becomes unreadable while
-// the ledger that holds it still verifies. Shredding a person without a
-// key is not an error.
+// Shred destroys personID's key for good: the key's message is deleted
+// securely (overwritten in the server's files), then the key is purged
+// from the bucket, so no revision of it remains, and dropped from this
+// vault's cache. Everything ever sealed for the person becomes unreadable
+// while the ledger that holds it still verifies. Shredding a person
+// without a key is not an error.
 func (v *Vault) Shred(ctx context.Context, personID string) error {
 	if err := checkPersonID(personID); err != nil {
 		return err
 	}
-	err := v.kv.Purge(ctx, personPrefix+personID)
+	kvKey := personPrefix + personID
+	e, err := v.kv.Get(ctx, kvKey)
+	switch {
+	case err == nil && v.erase:
+		err = v.stream.SecureDeleteMsg(ctx, e.Revision())
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			err = nil // replaced or purged meanwhile; the purge below removes the rest
+		}
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		err = nil
+	}
+	if err == nil {
+		err = v.kv.Purge(ctx, kvKey)
+	}
 	v.cache.drop(personID)
 	if err != nil {
 		return &events.Error{Code: events.CodeUnavailable, Message: "destroy the key of person " + personID, Err: err}

@@ -3,8 +3,11 @@ package personal
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -648,3 +651,93 @@ func TestLoadOrCreateMasterKey(t *testing.T) {
 		t.Error("key under a file: no error")
 	}
 }
+
+// Shred overwrites the key in the server's files; a purge alone would leave
+// its bytes there until the server rewrote the block.
+func TestShredErasesFromDisk(t *testing.T) {
+	v, js, srv := newVault(t)
+	ctx := testCtx(t)
+	s, err := v.Seal(ctx, "alice", zhang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"bob", "carol", "dave"} {
+		if _, err := v.Seal(ctx, p, ouyang); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kv, _ := js.KeyValue(ctx, "person_keys")
+	e, err := kv.Get(ctx, personPrefix+"alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec keyRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	traces := [][]byte{[]byte(s.KeyID), rec.Wrapped, []byte(base64.StdEncoding.EncodeToString(rec.Wrapped))}
+	found := func() []string {
+		var files []string
+		filepath.WalkDir(srv.S.StoreDir(), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			for _, tr := range traces {
+				if err == nil && bytes.Contains(b, tr) {
+					files = append(files, p)
+					break
+				}
+			}
+			return nil
+		})
+		return files
+	}
+	if len(found()) == 0 {
+		t.Fatal("the key is not in the server's files to begin with; the test looks in the wrong place")
+	}
+	if err := v.Shred(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if f := found(); len(f) != 0 {
+		t.Fatalf("alice's wrapped key is still on disk in %v", f)
+	}
+	srv.Restart()
+	if f := found(); len(f) != 0 {
+		t.Fatalf("alice's wrapped key is on disk after a restart in %v", f)
+	}
+	for _, p := range []string{"bob", "carol", "dave"} {
+		if _, err := v.Seal(ctx, p, ouyang); err != nil { // reads each key
+			t.Fatalf("%s after alice's shred: %v", p, err)
+		}
+	}
+}
+
+// A bucket created as a standard KV bucket (which denies message deletes)
+// is used as it is: Shred purges, and Open reports erased.
+func TestShredOnStandardKVBucket(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect()
+	ctx := testCtx(t)
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "person_keys", History: 1, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	v := openVault(t, js, VaultConfig{})
+	if v.erase {
+		t.Fatal("erase on a bucket that denies deletes")
+	}
+	s, err := v.Seal(ctx, "alice", zhang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Shred(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Open(ctx, "alice", s)
+	wantCode(t, err, events.CodeNotFound, "erased")
+	if !newVaultOn(t, mustJS(t)).erase {
+		t.Fatal("a new bucket does not allow secure deletes")
+	}
+}
+
+func newVaultOn(t *testing.T, js jetstream.JetStream) *Vault { return openVault(t, js, VaultConfig{}) }
