@@ -183,7 +183,7 @@ func (h *handlers) registerGate(c *fiber.Ctx) error {
 // gateCode serves the mini-program code residents scan for self check-in:
 // scene = the gate id, page = the check-in page.
 func (h *handlers) gateCode(c *fiber.Ctx) error {
-	g, ok := h.cfg.Passes.Gate(c.Params("gate"))
+	g, ok := h.cfg.Passes.Gate(c.UserContext(), c.Params("gate"))
 	if !ok {
 		return events.Errorf(events.CodeNotFound, "no gate %q", c.Params("gate"))
 	}

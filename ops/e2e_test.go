@@ -51,13 +51,26 @@ type backend struct {
 	done                chan error
 }
 
+// wxPort is the one port of the in-process fake WeChat for every backend of
+// this test binary: silenceper's HTTP client is process-wide, so the API base
+// can be set only once.
+var wxPort = sync.OnceValue(func() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+})
+
 func newBackend(t *testing.T) *backend {
 	return &backend{t: t, dir: t.TempDir(), natsPort: freePort(t), mongoPort: freePort(t), httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 }
 
 func (b *backend) start(demo bool) {
 	b.t.Helper()
-	args := []string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms"}
+	args := []string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms",
+		"--wxmock-port", fmt.Sprint(wxPort())}
 	if demo {
 		args = append(args, "--demo")
 	}

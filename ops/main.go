@@ -39,6 +39,8 @@ func commands() map[string]command {
 		"rebuild":    {"drop a projection and fold it again from the ledger: rebuild NAME", runRebuild},
 		"keygen":     {"create a checkpoint signing key and print its verifier key", runKeygen},
 		"checkpoint": {"print the latest signed checkpoint and check it", runCheckpoint},
+		"staff":      {"create a staff account with a role and region scope: staff add --role R --scope REGION", runStaff},
+		"wxmock":     {"run a fake WeChat API server for local development and tests", runWxmock},
 	}
 }
 

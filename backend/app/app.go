@@ -23,8 +23,11 @@ import (
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/access"
 	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/staff"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/passes"
 )
@@ -33,6 +36,9 @@ import (
 func Registry() *events.Registry {
 	r := events.NewRegistry()
 	evpasses.Register(r)
+	residents.Register(r)
+	staff.Register(r)
+	access.Register(r)
 	return r
 }
 

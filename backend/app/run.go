@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	ledger "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/lease"
@@ -106,14 +110,34 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			P: p, Store: a.docs, JS: servers.JS, Stream: led.Store.Stream(), Reg: reg, Log: log.With("component", "projector"),
 		})
 	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	// The pass service: its decision state follows the ledger in memory.
+	state := passes.NewState()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := passes.Follow(bg, servers.JS, led.Store.Stream(), reg, state); err != nil {
+			log.Error("pass state stopped", "err", err)
+		}
+	}()
+	svc, sessions, tokens, err := a.passService(ctx, state, reg)
+	if err != nil {
+		return err
+	}
+	wx, err := startWeChat(bg, cfg, log)
+	if err != nil {
+		return err
+	}
 	if cfg.Demo {
 		if err := Demo(ctx, led.Store, reg, log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
 
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -129,11 +153,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}()
 	}
 
-	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http")})
+	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"),
+		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens})
 	ln, err := listen(cfg.Addr)
 	if err != nil {
-		stopBG()
-		wg.Wait()
 		return err
 	}
 	log.Info("onebook HTTP API listening", "addr", ln.Addr().String(), "origin", cfg.Origin, "verifier_key", vkey)
@@ -156,6 +179,44 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	wg.Wait()
 	log.Info("stopped", "sealed", sealer.Status().Size)
 	return err
+}
+
+// passService builds the pass service and its keys: the vault of personal
+// data (master and blind-index keys), the pass token signer and the session
+// key, each kept in the data directory and created on first start. Backend
+// replicas must share them (mount them from a secret store).
+func (a *App) passService(ctx context.Context, state *passes.State, reg *events.Registry) (*passes.Service, *auth.Sessions, *passTokens, error) {
+	dir := a.cfg.DataDir
+	master, err := personal.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	index, err := auth.LoadOrCreateKey(filepath.Join(dir, "index.key"), 32)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	vault, err := personal.OpenVault(ctx, a.servers.JS, personal.VaultConfig{Replicas: a.cfg.Replicas, MasterKey: master, IndexKey: index})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	signer, err := loadPassSigner(filepath.Join(dir, "pass.key"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tokens, err := newPassTokens(signer, state)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	skey, err := auth.LoadOrCreateKey(filepath.Join(dir, "session.key"), 32)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sessions, err := auth.NewSessions(skey, a.cfg.SessionTTL, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc := &passes.Service{Store: a.ledger.Store, Reg: reg, State: state, Vault: vaultAdapter{vault}, Tokens: tokens, Risk: a.cfg.RiskRegions, PassTTL: a.cfg.PassTTL}
+	return svc, sessions, tokens, nil
 }
 
 // runProjector runs pr while holding its lease, so that of several backend

@@ -86,7 +86,7 @@ func (s *Service) Scan(ctx context.Context, p auth.Principal, in ScanInput) (Sca
 	if err := s.validateScan(in); err != nil {
 		return ScanResult{}, err
 	}
-	gate, ok := s.Gate(in.Gate)
+	gate, ok := s.Gate(ctx, in.Gate)
 	if !ok {
 		return ScanResult{}, events.Invalid("gate", "unknown gate %q", in.Gate)
 	}

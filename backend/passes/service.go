@@ -116,6 +116,19 @@ func (s *Service) append(ctx context.Context, typ string, m events.Meta, p event
 	return rec, err
 }
 
+// catchUp waits until the state has applied everything the ledger held when
+// called. Commands call it before answering "not found" for something that
+// another backend replica (or ops) may have just recorded.
+func (s *Service) catchUp(ctx context.Context) error {
+	size, err := s.Store.Size(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return s.State.WaitFor(ctx, size)
+}
+
 // ResidentID is the account id of the resident with WeChat openid index
 // oidIndex: derived, so signing in needs no lookup and ids never collide.
 func ResidentID(oidIndex string) string {
@@ -165,8 +178,19 @@ func (s *Service) RegisterGate(ctx context.Context, p auth.Principal, in GateInp
 	return Gate{ID: id, Community: in.Community, Name: g.Name}, nil
 }
 
-// Gate returns a registered gate.
-func (s *Service) Gate(id string) (Gate, bool) {
+// Gate returns a registered gate, catching up with the ledger first if it
+// is not known yet.
+func (s *Service) Gate(ctx context.Context, id string) (Gate, bool) {
+	if g, ok := s.gate(id); ok {
+		return g, ok
+	}
+	if s.catchUp(ctx) != nil {
+		return Gate{}, false
+	}
+	return s.gate(id)
+}
+
+func (s *Service) gate(id string) (Gate, bool) {
 	var g Gate
 	ok := false
 	s.State.read(func() {
@@ -561,11 +585,18 @@ func (s *Service) BindStaff(ctx context.Context, openID, inviteCode string) (aut
 	sum := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(inviteCode))))
 	var st Staff
 	ok := false
-	s.State.read(func() {
+	lookup := func() {
 		if id, found := s.State.staffByInvite[hex.EncodeToString(sum[:])]; found {
 			st, ok = *s.State.staff[id], true
 		}
-	})
+	}
+	s.State.read(lookup)
+	if !ok {
+		if err := s.catchUp(ctx); err != nil {
+			return auth.Principal{}, err
+		}
+		s.State.read(lookup)
+	}
 	if !ok || st.Disabled {
 		return auth.Principal{}, events.Invalid("invite_code", "unknown or already used invite code")
 	}

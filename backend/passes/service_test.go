@@ -87,7 +87,7 @@ func TestResidentFlow(t *testing.T) {
 	}
 	op := w.staff(auth.GateOperator, community)
 	res := w.resident("wx-resident-1")
-	h := w.register(res, "11010519491231002X", "110105201001010012")
+	h := w.register(res, "11010519491231002X", "110105201001010010")
 	if len(h.Members) != 2 || h.Members[0].Name != "张0" || h.Members[0].IDNumber != "110105********002X" || h.Members[0].PassID == "" {
 		t.Fatalf("household %+v", h)
 	}

@@ -1,0 +1,47 @@
+package app
+
+import (
+	"context"
+
+	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/backend/personal"
+	"github.com/onebook/onebook/events/residents"
+)
+
+// vaultAdapter adapts backend/personal to the pass service's Vault.
+type vaultAdapter struct{ v *personal.Vault }
+
+func (a vaultAdapter) Normalize(name, idNumber, phone string) (passes.Personal, error) {
+	n, err := personal.ParseName(name)
+	if err != nil {
+		return passes.Personal{}, err
+	}
+	id, err := personal.ParseIDNumber(idNumber)
+	if err != nil {
+		return passes.Personal{}, err
+	}
+	ph, err := personal.ParsePhone(phone)
+	if err != nil {
+		return passes.Personal{}, err
+	}
+	return passes.Personal{Name: n.Value(), IDNumber: id.Value(), Phone: ph.Value()}, nil
+}
+
+func (a vaultAdapter) Seal(ctx context.Context, personID string, d passes.Personal) (residents.Sealed, error) {
+	s, err := a.v.Seal(ctx, personID, personal.Data{Name: d.Name, IDNumber: d.IDNumber, Phone: d.Phone})
+	if err != nil {
+		return residents.Sealed{}, err
+	}
+	return residents.Sealed{KeyID: s.KeyID, Ciphertext: s.Ciphertext, IDIndex: s.IDIndex, PhoneIndex: s.PhoneIndex}, nil
+}
+
+func (a vaultAdapter) Open(ctx context.Context, personID string, s residents.Sealed) (passes.Personal, error) {
+	d, err := a.v.Open(ctx, personID, personal.Sealed{KeyID: s.KeyID, Ciphertext: s.Ciphertext, IDIndex: s.IDIndex, PhoneIndex: s.PhoneIndex})
+	return passes.Personal{Name: d.Name, IDNumber: d.IDNumber, Phone: d.Phone}, err
+}
+
+func (a vaultAdapter) Shred(ctx context.Context, personID string) error {
+	return a.v.Shred(ctx, personID)
+}
+
+func (a vaultAdapter) Index(kind, value string) string { return a.v.Index(kind, value) }

@@ -1,0 +1,52 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/backend/wechat"
+	"github.com/onebook/onebook/ops/wxmock"
+)
+
+// Development credentials of the in-process fake WeChat.
+const (
+	devAppID  = "wxdev00000000onebook"
+	devSecret = "onebook-dev-secret"
+)
+
+// startWeChat returns the WeChat client. With no AppID configured it first
+// starts the fake WeChat API (ops/wxmock) on loopback, so that the whole
+// mini-program flow works on a machine with no WeChat account; that is for
+// development only and is logged as such.
+func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wechatAdapter, error) {
+	appID, secret, base := cfg.WeChatAppID, cfg.WeChatSecret, cfg.WeChatAPIBase
+	if appID == "" {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.WxmockPort))
+		if err != nil {
+			return wechatAdapter{}, fmt.Errorf("fake WeChat: %w", err)
+		}
+		appID, secret, base = devAppID, devSecret, "http://"+ln.Addr().String()
+		go wxmock.New(appID, secret).Serve(ctx, ln)
+		log.Warn("WECHAT_APPID is not set: using a fake WeChat API in-process (development only)", "url", base, "appid", appID)
+	}
+	c, err := wechat.New(wechat.Config{AppID: appID, AppSecret: secret, APIBase: base, Logger: log})
+	if err != nil {
+		return wechatAdapter{}, err
+	}
+	return wechatAdapter{c}, nil
+}
+
+// wechatAdapter narrows wechat.Client to what the API uses.
+type wechatAdapter struct{ c wechat.Client }
+
+func (w wechatAdapter) OpenID(ctx context.Context, code string) (string, error) {
+	s, err := w.c.Code2Session(ctx, code)
+	return s.OpenID, err
+}
+
+func (w wechatAdapter) GateCode(ctx context.Context, scene, page string) ([]byte, error) {
+	return w.c.GateCode(ctx, scene, page)
+}

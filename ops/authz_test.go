@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onebook/onebook/backend/auth"
+)
+
+// client is an HTTP caller of the test backend with an optional session.
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c client) do(method, path string, body any) (int, []byte) {
+	c.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (c client) json(method, path string, body any, want int, into any) {
+	c.t.Helper()
+	code, b := c.do(method, path, body)
+	if code != want {
+		c.t.Fatalf("%s %s: %d %s (want %d)", method, path, code, b, want)
+	}
+	if into != nil {
+		if err := json.Unmarshal(b, into); err != nil {
+			c.t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+}
+
+const (
+	communityA = "110105001001"
+	communityB = "110105001002"
+)
+
+// signIn signs in through the fake WeChat with a login code.
+func signIn(t *testing.T, base, code string) client {
+	c := client{t: t, base: base}
+	var s struct{ Token string }
+	c.json("POST", "/auth/wechat", map[string]string{"code": code}, 200, &s)
+	c.token = s.Token
+	return c
+}
+
+// staffClient creates a staff account with ops staff add, binds it through
+// the API and returns a signed-in client.
+func staffClient(t *testing.T, b *backend, role auth.Role, scope string) client {
+	code, out := ops(t, append([]string{"staff", "add", "--role", string(role), "--scope", scope}, b.args()...)...)
+	if code != 0 {
+		t.Fatalf("staff add: %s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	invite := lines[len(lines)-1]
+	c := client{t: t, base: "http://" + b.httpAddr}
+	var s struct{ Token string }
+	c.json("POST", "/auth/staff/bind", map[string]string{"code": fmt.Sprintf("staff-%s-%s-%d", role, scope, time.Now().UnixNano()), "invite_code": invite}, 200, &s)
+	c.token = s.Token
+	return c
+}
+
+// TestAuthorizationMatrix calls every authenticated endpoint as every role,
+// in and out of the region the data belongs to, and checks who gets through.
+func TestAuthorizationMatrix(t *testing.T) {
+	b := newBackend(t)
+	b.start(false)
+	base := "http://" + b.httpAddr
+
+	// The cast: a registered resident of community A with a pass; staff of
+	// every role scoped to A (in scope) and to B (out of scope).
+	resident := signIn(t, base, "resident-a")
+	var reg struct {
+		Household struct {
+			Members []struct {
+				PersonID string `json:"person_id"`
+			}
+		}
+		Session struct{ Token string }
+	}
+	resident.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "3", "unit": "2-401",
+		"members": []map[string]string{{"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000"}}}, 200, &reg)
+	resident.token = reg.Session.Token
+	person := reg.Household.Members[0].PersonID
+	var pass struct{ Token string }
+	resident.json("GET", "/me/passes/"+person, nil, 200, &pass)
+	other := signIn(t, base, "resident-b") // registered in B
+	other.json("PUT", "/me/household", map[string]any{"community": communityB, "building": "9",
+		"members": []map[string]string{{"name": "李四", "id_number": "110105201001010010", "phone": "13900139000"}}}, 200, nil)
+
+	pmA := staffClient(t, b, auth.PropertyManager, communityA)
+	var gate struct{ ID string }
+	pmA.json("POST", "/gates", map[string]string{"community": communityA, "name": "东门"}, 201, &gate)
+
+	type who struct {
+		name string
+		c    client
+		role auth.Role
+		in   bool // scope covers community A
+	}
+	cast := []who{{"anonymous", client{t: t, base: base}, "", false}, {"resident A", resident, auth.Resident, true}, {"resident B", other, auth.Resident, false}}
+	for _, r := range auth.StaffRoles() {
+		cast = append(cast, who{string(r) + " in A", staffClient(t, b, r, communityA), r, true})
+		outScope := communityB
+		if r == auth.GovAnalyst || r == auth.Admin {
+			outScope = "110106" // another district
+		}
+		cast = append(cast, who{string(r) + " out", staffClient(t, b, r, outScope), r, false})
+	}
+
+	n := 0
+	scan := func() map[string]any {
+		n++
+		return map[string]any{"scan_id": fmt.Sprintf("m%d", n), "token": pass.Token, "gate": gate.ID, "direction": "in", "scanned_at": time.Now().UTC()}
+	}
+	type endpoint struct {
+		method, path string
+		body         func() any
+		allowed      func(w who) bool
+	}
+	resOnly := func(w who) bool { return w.role == auth.Resident }
+	endpoints := []endpoint{
+		{"GET", "/me", nil, func(w who) bool { return w.role != "" }},
+		{"GET", "/me/household", nil, resOnly},
+		{"POST", "/me/declarations", func() any { return map[string]any{"person_id": person, "temperature": 36.6} }, func(w who) bool { return w.role == auth.Resident && w.in }},
+		{"GET", "/me/passes/" + person, nil, func(w who) bool { return w.role == auth.Resident && w.in }},
+		{"POST", "/gates", func() any {
+			return map[string]string{"community": communityA, "name": fmt.Sprintf("门%d", time.Now().UnixNano())}
+		},
+			func(w who) bool { return w.role == auth.PropertyManager && w.in }},
+		{"GET", "/gates/" + gate.ID + "/code", nil, func(w who) bool { return w.role == auth.PropertyManager && w.in }},
+		{"POST", "/scans", func() any { return scan() }, func(w who) bool { return (w.role == auth.GateOperator || w.role == auth.PropertyManager) && w.in }},
+		{"POST", "/scans/batch", func() any { return map[string]any{"scans": []any{scan()}} }, func(w who) bool {
+			return (w.role == auth.GateOperator || w.role == auth.PropertyManager) && w.in
+		}},
+		{"POST", "/staff", func() any { return map[string]string{"role": "gate_operator", "scope": communityA} }, func(w who) bool { return w.role == auth.Admin && w.in }},
+	}
+	for _, ep := range endpoints {
+		for _, w := range cast {
+			t.Run(ep.method+" "+ep.path+" as "+w.name, func(t *testing.T) {
+				var body any
+				if ep.body != nil {
+					body = ep.body()
+				}
+				w.c.t = t
+				code, out := w.c.do(ep.method, ep.path, body)
+				denied := code == 401 || code == 403 || code == 404
+				if ep.path == "/scans/batch" && code == 200 {
+					denied = strings.Contains(string(out), `"rejected"`)
+				}
+				switch {
+				case ep.allowed(w) && denied:
+					t.Fatalf("allowed caller denied: %d %s", code, out)
+				case !ep.allowed(w) && !denied:
+					t.Fatalf("caller got through: %d %s", code, out)
+				case w.role == "" && code != 401:
+					t.Fatalf("anonymous: %d, want 401", code)
+				case code >= 500:
+					t.Fatalf("server error %d %s", code, out)
+				}
+				if !ep.allowed(w) && code != 401 && code != 404 && !slices.Contains([]int{403, 200}, code) {
+					t.Fatalf("unexpected status %d", code)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/events"
+)
+
+// runStaff manages staff accounts: `ops staff add --role R --scope REGION
+// [--label L]` creates one and prints its one-time invite code, which the
+// person enters in the mini-program to bind the account to their WeChat.
+func runStaff(ctx context.Context, env *environ, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return fmt.Errorf("usage: ops staff add --role ROLE --scope REGION [--label LABEL] (roles: %v)", auth.StaffRoles())
+	}
+	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var c conn
+	c.flags(fs, env)
+	role := fs.String("role", "", fmt.Sprintf("one of %v", auth.StaffRoles()))
+	scope := fs.String("scope", "", "region code the account acts in (GB/T 2260 prefix)")
+	label := fs.String("label", "", "a label for the account, e.g. 东门保安 3号 (no personal data)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	lc, err := c.openLedger(ctx)
+	if err != nil {
+		return err
+	}
+	defer lc.Close()
+	reg := app.Registry()
+	state := passes.NewState()
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go passes.Follow(fctx, lc.js, "LEDGER", reg, state)
+	svc := &passes.Service{Store: lc.led.Store, Reg: reg, State: state}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ns, err := svc.AddStaff(actx, auth.Principal{Subject: "ops", Role: auth.System}, passes.StaffInput{Role: *role, Scope: events.Region(*scope), Label: *label})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "created %s account %s for region %s; give its holder this one-time invite code:\n", *role, ns.ID, *scope)
+	fmt.Fprintln(env.stdout, ns.InviteCode)
+	return nil
+}
