@@ -192,3 +192,19 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 }
+
+func doRaw(t *testing.T, c client, method, path string, body io.Reader, ctype string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, body)
+	req.Header.Set("Content-Type", ctype)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
