@@ -93,8 +93,9 @@ func (r AppendResult) Ratio() float64 { return r.Rate / r.RawRate }
 
 // benchAppend appends b.evs to the ledger with conc goroutines and
 // publishes b.raw to the raw stream the same way. The two alternate in
-// halves, raw-ledger-ledger-raw, so that drift of the server (growing
-// files, page cache) weighs on both alike.
+// slices, raw-ledger-ledger-raw (cycles times), so that drift of the server
+// (growing files, page cache) and bursts of other load on the machine weigh
+// on both alike.
 func (r *runner) benchAppend(ctx context.Context, b *batch, conc int) (AppendResult, error) {
 	res := AppendResult{Events: len(b.evs), Concurrency: conc, AvgBytes: float64(b.bytes) / float64(max(len(b.evs), 1))}
 	cfg := ledgerjs.Config{Stream: RawStream}.StreamConfig()
@@ -126,24 +127,29 @@ func (r *runner) benchAppend(ctx context.Context, b *batch, conc int) (AppendRes
 		return nil
 	}
 	n := len(b.evs)
-	half := n / 2
 	var rawTime, ledgerTime time.Duration
-	for _, step := range []struct {
+	type step struct {
 		name     string
 		fn       func(context.Context, int) error
 		from, to int
 		acc      *time.Duration
-	}{
-		{"append raw", raw, 0, half, &rawTime},
-		{"append ledger", ledger, 0, half, &ledgerTime},
-		{"append ledger", ledger, half, n, &ledgerTime},
-		{"append raw", raw, half, n, &rawTime},
-	} {
+	}
+	var steps []step
+	for c := range cycles {
+		lo, hi := n*c/cycles, n*(c+1)/cycles
+		mid := lo + (hi-lo)/2
+		steps = append(steps,
+			step{"append raw", raw, lo, mid, &rawTime},
+			step{"append ledger", ledger, lo, mid, &ledgerTime},
+			step{"append ledger", ledger, mid, hi, &ledgerTime},
+			step{"append raw", raw, mid, hi, &rawTime})
+	}
+	for _, st := range steps {
 		var done atomic.Uint64
-		stop := track(r.progress, step.name, uint64(step.from), uint64(n), func() uint64 { return uint64(step.from) + done.Load() })
+		stop := track(r.progress, st.name, uint64(st.from), uint64(n), func() uint64 { return uint64(st.from) + done.Load() })
 		start := time.Now()
-		err := parallel(ctx, step.from, step.to, conc, &done, step.fn)
-		*step.acc += time.Since(start)
+		err := parallel(ctx, st.from, st.to, conc, &done, st.fn)
+		*st.acc += time.Since(start)
 		stop()
 		if err != nil {
 			return res, err

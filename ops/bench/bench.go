@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,11 @@ const (
 	Proof   = "proof"
 	Project = "project"
 )
+
+// cycles is how often a measurement and its baseline alternate in the
+// pattern baseline-measured-measured-baseline, so that a slow drift or a
+// burst of other load on the machine falls on both alike.
+const cycles = 2
 
 // Names lists every benchmark.
 var Names = []string{Append, Seal, Verify, Proof, Project}
@@ -124,6 +130,31 @@ func (c Config) syncOptions() (embedded.NATSOptions, error) {
 
 func (r *Report) note(s string) { r.Notes = append(r.Notes, s) }
 
+// noteLoad records the load average at the end of the run and says so when
+// the machine was busier than its CPUs: ratios are taken in the same run,
+// alternating, but latencies and rates are then noisier.
+func (r *Report) noteLoad() {
+	r.LoadEnd = loadAverage()
+	if peak := max(r.LoadStart, r.LoadEnd); peak > float64(r.CPUs) {
+		r.note(fmt.Sprintf("the machine was busy with other work: 1-minute load average %.1f at the start, %.1f at the end, on %d CPUs; rates and latencies are noisier than on an idle machine",
+			r.LoadStart, r.LoadEnd, r.CPUs))
+	}
+}
+
+// loadAverage is the 1-minute load average (/proc/loadavg), 0 if unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
 // runner holds what the phases share.
 type runner struct {
 	cfg      Config
@@ -178,6 +209,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	} else {
 		rep.note(fmt.Sprintf("embedded JetStream syncs every %s, not before each acknowledgement (the backend's default is always)", opts.SyncInterval))
 	}
+	rep.LoadStart = loadAverage()
+	defer rep.noteLoad()
 	if sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] {
 		if err := r.ledgerPhases(ctx, sel, rep); err != nil {
 			return rep, err

@@ -44,3 +44,13 @@ func track(w io.Writer, label string, base, total uint64, done func() uint64) (s
 		})
 	}
 }
+
+// abba returns the order in which a baseline a and a measurement b run:
+// a b b a, n times.
+func abba(n int, a, b string) []string {
+	var out []string
+	for range n {
+		out = append(out, a, b, b, a)
+	}
+	return out
+}

@@ -33,8 +33,8 @@ func (r ProjectResult) Ratio() float64 { return r.Rate / r.RawRate }
 
 // benchProject runs on servers of its own (a second embedded NATS and the
 // embedded FerretDB), so that its ledger holds nothing but its workload.
-// The raw write and the projector alternate raw-projector-projector-raw,
-// each into a fresh database, and every projected database is compared
+// The raw write and the projector alternate raw-projector-projector-raw
+// (cycles times), each into a fresh database, and every projected database is compared
 // document by document with a recomputation from the ledger.
 func (r *runner) benchProject(ctx context.Context, n int) (ProjectResult, error) {
 	res := ProjectResult{Events: n, Batch: projectBatch}
@@ -67,7 +67,7 @@ func (r *runner) benchProject(ctx context.Context, n int) (ProjectResult, error)
 	res.Docs = len(docs)
 
 	var rawTime, projTime time.Duration
-	for round, kind := range []string{"raw", "projector", "projector", "raw"} {
+	for round, kind := range abba(cycles, "raw", "projector") {
 		db := m.client.Database(fmt.Sprintf("bench_%s_%d", kind, round))
 		store := mongostore.New(db, time.Minute)
 		var took time.Duration
@@ -88,8 +88,8 @@ func (r *runner) benchProject(ctx context.Context, n int) (ProjectResult, error)
 			r.log.Warn("drop benchmark database", "db", db.Name(), "err", err)
 		}
 	}
-	res.Rate = 2 * float64(n) / projTime.Seconds()
-	res.RawRate = 2 * float64(len(docs)) / rawTime.Seconds()
+	res.Rate = 2 * cycles * float64(n) / projTime.Seconds()
+	res.RawRate = 2 * cycles * float64(len(docs)) / rawTime.Seconds()
 	return res, nil
 }
 

@@ -29,6 +29,8 @@ type Report struct {
 
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
+	LoadStart float64 // 1-minute load average when the run started
+	LoadEnd   float64 // and when it ended
 	GoVersion string
 	Config    Config
 	Selected  map[string]bool
@@ -188,7 +190,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, row := range r.Rows() {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
-	fmt.Fprintf(w, "\n%d CPUs, %s; embedded NATS and FerretDB on loopback, file storage in a temporary directory.\n", r.CPUs, r.GoVersion)
+	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s; embedded NATS and FerretDB on loopback, file storage in a temporary directory.\n",
+		r.CPUs, r.LoadStart, r.LoadEnd, r.GoVersion)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "- %s\n", n)
 	}
@@ -213,7 +216,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	out["settings"] = map[string]any{
 		"benchmarks": strings.Join(sel, ","), "events": r.Config.Events, "proof_leaves": r.Config.ProofLeaves,
 		"project_events": r.Config.ProjectEvents, "proof_samples": r.Config.ProofSamples, "concurrency": r.Config.Concurrency,
-		"cpus": r.CPUs, "go": r.GoVersion,
+		"cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
 	}
 	return json.Marshal(out)
 }

@@ -113,7 +113,7 @@ func rawScan(ctx context.Context, js jetstream.JetStream, size uint64, progress 
 }
 
 // benchVerify times the verify pass and the raw read over the whole
-// ledger, alternating raw-verify-verify-raw.
+// ledger, alternating raw-verify-verify-raw (cycles times).
 func (r *runner) benchVerify(ctx context.Context) (VerifyResult, error) {
 	size, err := r.nats.ledgerSize(ctx)
 	if err != nil {
@@ -121,7 +121,7 @@ func (r *runner) benchVerify(ctx context.Context) (VerifyResult, error) {
 	}
 	res := VerifyResult{Events: size}
 	var rawTime, verifyTime time.Duration
-	for _, kind := range []string{"raw", "verify", "verify", "raw"} {
+	for _, kind := range abba(cycles, "raw", "verify") {
 		var done atomic.Uint64
 		stop := track(r.progress, "verify: "+kind, 0, size, done.Load)
 		start := time.Now()
@@ -139,8 +139,8 @@ func (r *runner) benchVerify(ctx context.Context) (VerifyResult, error) {
 			return res, err
 		}
 	}
-	res.Rate = 2 * float64(size) / verifyTime.Seconds()
-	res.RawRate = 2 * float64(size) / rawTime.Seconds()
+	res.Rate = 2 * cycles * float64(size) / verifyTime.Seconds()
+	res.RawRate = 2 * cycles * float64(size) / rawTime.Seconds()
 	return res, nil
 }
 
