@@ -168,23 +168,31 @@ func TestVerifyNamesEveryTampering(t *testing.T) {
 			t.Fatalf("tamper: %+v %v", res, err)
 		}
 	}
-	mustOne(db.Collection("passes").UpdateOne(ctx, bson.D{{Key: "_id", Value: "demo-pass-007"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "state.status", Value: "active"}}}}))
-	if res, err := db.Collection("passes").DeleteOne(ctx, bson.D{{Key: "_id", Value: "demo-pass-100"}}); err != nil || res.DeletedCount != 1 {
-		t.Fatalf("delete: %v %v", res, err)
-	}
-	var doc bson.M
-	if err := db.Collection("passes").FindOne(ctx, bson.D{{Key: "_id", Value: "demo-pass-200"}}).Decode(&doc); err != nil {
+	// Three passes of the demo: one edited, one deleted, one copied under an
+	// invented id.
+	cur, err := db.Collection("passes").Find(ctx, bson.D{}, options.Find().SetLimit(3))
+	if err != nil {
 		t.Fatal(err)
 	}
-	doc["_id"] = "demo-pass-999"
-	if _, err := db.Collection("passes").InsertOne(ctx, doc); err != nil {
+	var docs []bson.M
+	if err := cur.All(ctx, &docs); err != nil || len(docs) != 3 {
+		t.Fatalf("demo passes: %d %v", len(docs), err)
+	}
+	edited, deleted := docs[0]["_id"].(string), docs[1]["_id"].(string)
+	mustOne(db.Collection("passes").UpdateOne(ctx, bson.D{{Key: "_id", Value: edited}}, bson.D{{Key: "$set", Value: bson.D{{Key: "state.status", Value: "active"}, {Key: "state.scans", Value: 999}}}}))
+	if res, err := db.Collection("passes").DeleteOne(ctx, bson.D{{Key: "_id", Value: deleted}}); err != nil || res.DeletedCount != 1 {
+		t.Fatalf("delete: %v %v", res, err)
+	}
+	invented := docs[2]
+	invented["_id"] = "00000000-0000-4000-8000-000000000999"
+	if _, err := db.Collection("passes").InsertOne(ctx, invented); err != nil {
 		t.Fatal(err)
 	}
 	code, out := ops(t, append([]string{"verify"}, b.args()...)...)
 	if code != 1 {
 		t.Fatalf("tampered projection verifies (%d):\n%s", code, out)
 	}
-	for _, want := range []string{"changed:  demo-pass-007", "missing:  demo-pass-100", "invented: demo-pass-999"} {
+	for _, want := range []string{"changed:  " + edited, "missing:  " + deleted, "invented: 00000000-0000-4000-8000-000000000999"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify output lacks %q:\n%s", want, out)
 		}

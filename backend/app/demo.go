@@ -8,85 +8,156 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 	evpasses "github.com/onebook/onebook/events/passes"
 )
 
-// Demo fills the ledger with a small, realistic entry/exit history: one
-// district, three communities with two gates each, a few hundred passes and
-// two weeks of scans, a few denied and a few revoked passes. It is
-// idempotent: event ids are derived from a fixed seed, so a second run
-// appends nothing new (duplicates are recognised by id).
-func Demo(ctx context.Context, st events.Appender, reg *events.Registry, log *slog.Logger) error {
-	rng := rand.New(rand.NewPCG(2020, 2))
-	id := func() string {
-		var b [16]byte
-		for i := range b {
-			b[i] = byte(rng.IntN(256))
-		}
-		b[6] = b[6]&0x0f | 0x40 // version 4
-		b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+// Demo fills an empty ledger with a realistic fortnight of one district,
+// through the same service calls the mini-program and the scanner phones
+// make: three communities with two gates each, property managers and gate
+// operators, a few hundred residents in households with valid ID numbers,
+// daily health declarations, two weeks of scans (a few denied), a pass
+// revoked for red status and a household that moved out and was erased.
+// It runs on a simulated clock that starts fourteen days ago.
+func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
+	size, err := svc.Store.Size(ctx)
+	if err != nil {
+		return err
 	}
+	if size > 0 {
+		log.Info("demo skipped: the ledger is not empty", "events", size)
+		return nil
+	}
+	rng := rand.New(rand.NewPCG(2020, 2))
+	start := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour)
+	now := start
+	demo := *svc
+	demo.Now = func() time.Time { return now }
+	sys := auth.Principal{Subject: "demo", Role: auth.System}
+
 	const district = "110105" // 北京市朝阳区
 	communities := []events.Region{district + "001001", district + "001002", district + "002001"}
-	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	n, dups := 0, 0
-	appendEv := func(typ string, agg events.Aggregate, region events.Region, at time.Time, p events.Payload) error {
-		e, err := reg.New(typ, events.Meta{ID: id(), Aggregate: agg, Region: region, Actor: events.Actor{Role: "gate_operator", ID: "demo-operator"}, Time: at}, p)
+	type community struct {
+		gates []string
+		op    auth.Principal
+	}
+	cs := map[events.Region]*community{}
+	for i, c := range communities {
+		pm, err := demoStaff(ctx, &demo, sys, auth.PropertyManager, c, fmt.Sprintf("demo-pm-%d", i))
 		if err != nil {
 			return err
 		}
-		_, err = st.Append(ctx, e, events.ExpectAny())
-		switch {
-		case err == nil:
-			n++
-		case errors.Is(err, events.ErrDuplicate):
-			dups++
-		default:
+		op, err := demoStaff(ctx, &demo, sys, auth.GateOperator, c, fmt.Sprintf("demo-op-%d", i))
+		if err != nil {
 			return err
 		}
-		return nil
-	}
-	type pass struct {
-		id        string
-		community events.Region
-		revoked   bool
-	}
-	var passes []pass
-	for i := 0; i < 300; i++ {
-		c := communities[i%len(communities)]
-		p := pass{id: fmt.Sprintf("demo-pass-%03d", i), community: c}
-		passes = append(passes, p)
-		if err := appendEv(evpasses.TypeIssued, events.Aggregate{Kind: evpasses.KindPass, ID: p.id}, c, start,
-			evpasses.Issued{Holder: fmt.Sprintf("demo-person-%03d", i), HolderOf: evpasses.HolderResident, Community: c, NotBefore: start, NotAfter: start.AddDate(0, 1, 0)}); err != nil {
-			return err
+		cs[c] = &community{op: op}
+		for _, name := range []string{"东门", "南门"} {
+			g, err := demo.RegisterGate(ctx, pm, passes.GateInput{Community: c, Name: name})
+			if err != nil {
+				return err
+			}
+			cs[c].gates = append(cs[c].gates, g.ID)
 		}
 	}
+	if _, err := demoStaff(ctx, &demo, sys, auth.GovAnalyst, district, "demo-gov"); err != nil {
+		return err
+	}
+
+	type person struct {
+		res auth.Principal
+		id  string
+		c   events.Region
+	}
+	var people []person
+	surnames := []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
+	given := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"}
+	for h := 0; h < 150; h++ {
+		c := communities[h%len(communities)]
+		res := demo.SignIn(fmt.Sprintf("demo-resident-%03d", h))
+		in := passes.RegisterInput{Community: c, Building: fmt.Sprint(1 + rng.IntN(12)), Unit: fmt.Sprintf("%d-%d0%d", 1+rng.IntN(4), 1+rng.IntN(20), 1+rng.IntN(4))}
+		for m := 0; m < 1+rng.IntN(3); m++ {
+			rel := []string{"self", "spouse", "child"}[m]
+			birth := time.Date(1950+rng.IntN(60), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
+			in.Members = append(in.Members, passes.MemberInput{
+				Name:     string(surnames[rng.IntN(len(surnames))]) + given[rng.IntN(len(given))],
+				IDNumber: demoIDNumber(string(c[:6]), birth, h*3+m),
+				Phone:    fmt.Sprintf("13%d%08d", 5+rng.IntN(5), rng.IntN(100000000)),
+				Relation: rel,
+			})
+		}
+		hh, err := demo.Register(ctx, res, in)
+		if err != nil {
+			return fmt.Errorf("demo household %d: %w", h, err)
+		}
+		res = demo.SignIn(fmt.Sprintf("demo-resident-%03d", h))
+		for _, m := range hh.Members {
+			people = append(people, person{res: res, id: m.PersonID, c: c})
+		}
+	}
+	scans := 0
 	for day := 0; day < 14; day++ {
-		for k := 0; k < 120; k++ {
-			i := rng.IntN(len(passes))
-			p := &passes[i]
-			at := start.AddDate(0, 0, day).Add(time.Duration(rng.IntN(16*60)+6*60) * time.Minute)
-			gate := fmt.Sprintf("%s-gate-%d", p.community, rng.IntN(2)+1)
-			sc := evpasses.Scanned{ScanID: id(), Pass: p.id, Holder: fmt.Sprintf("demo-person-%03d", i), Community: p.community,
-				Direction: []string{evpasses.In, evpasses.Out}[rng.IntN(2)], Decision: evpasses.Allow}
-			if p.revoked {
-				sc.Decision, sc.Reason = evpasses.Deny, "revoked"
+		now = start.Add(time.Duration(day)*24*time.Hour + 7*time.Hour)
+		for i, p := range people {
+			if i%3 != day%3 {
+				continue // a third of residents declare each day
 			}
-			if err := appendEv(evpasses.TypeScanned, events.Aggregate{Kind: evpasses.KindGate, ID: gate}, p.community, at, sc); err != nil {
-				return err
+			temp := 36.2 + rng.Float64()*0.8
+			in := passes.DeclareInput{PersonID: p.id, Temperature: float64(int(temp*10)) / 10}
+			if day == 6 && i == 7 {
+				in.Temperature, in.Symptoms = 38.6, []string{"fever", "cough"} // goes red: pass revoked
+			}
+			if _, err := demo.Declare(ctx, p.res, in); err != nil && events.ErrorCode(err) != events.CodeNotFound {
+				return fmt.Errorf("demo declaration: %w", err)
 			}
 		}
-		if day == 6 {
-			p := &passes[7]
-			p.revoked = true
-			if err := appendEv(evpasses.TypeRevoked, events.Aggregate{Kind: evpasses.KindPass, ID: p.id}, p.community, start.AddDate(0, 0, day).Add(20*time.Hour),
-				evpasses.Revoked{Reason: evpasses.ReasonLostPhone}); err != nil {
-				return err
+		for k := 0; k < 100; k++ {
+			now = start.Add(time.Duration(day)*24*time.Hour + time.Duration(6*60+rng.IntN(16*60))*time.Minute)
+			p := people[rng.IntN(len(people))]
+			tok, err := demo.Pass(ctx, p.res, p.id)
+			if err != nil {
+				continue // red or erased: no pass to show
+			}
+			c := cs[p.c]
+			in := passes.ScanInput{ScanID: fmt.Sprintf("demo-%d-%d", day, k), Token: tok.Token, Gate: c.gates[rng.IntN(len(c.gates))],
+				Direction: []string{evpasses.In, evpasses.Out}[rng.IntN(2)], ScannedAt: now}
+			if k%40 == 39 {
+				in.IDLast4 = "0000" // the guard asks for the ID's last 4 and gets it wrong
+			}
+			if _, err := demo.Scan(ctx, c.op, in); err != nil && !errors.Is(err, events.ErrDuplicate) {
+				return fmt.Errorf("demo scan: %w", err)
+			}
+			scans++
+		}
+		if day == 10 {
+			if err := demo.Erase(ctx, people[20].res); err != nil {
+				return fmt.Errorf("demo erasure: %w", err)
 			}
 		}
 	}
-	log.Info("demo data", "appended", n, "already_present", dups)
+	size, _ = svc.Store.Size(ctx)
+	log.Info("demo data", "communities", len(communities), "people", len(people), "scans", scans, "events", size)
 	return nil
+}
+
+func demoStaff(ctx context.Context, svc *passes.Service, sys auth.Principal, role auth.Role, scope events.Region, openID string) (auth.Principal, error) {
+	ns, err := svc.AddStaff(ctx, sys, passes.StaffInput{Role: string(role), Scope: scope, Label: "demo " + string(role)})
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	return svc.BindStaff(ctx, openID, ns.InviteCode)
+}
+
+// demoIDNumber makes a valid GB 11643 number: region, birth date, sequence
+// and the ISO 7064 MOD 11-2 check character.
+func demoIDNumber(region string, birth time.Time, seq int) string {
+	body := fmt.Sprintf("%s%s%03d", region, birth.Format("20060102"), seq%1000)
+	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, w := range weights {
+		sum += int(body[i]-'0') * w
+	}
+	return body + string("10X98765432"[sum%11])
 }

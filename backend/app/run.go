@@ -133,7 +133,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	if cfg.Demo {
-		if err := Demo(ctx, led.Store, reg, log); err != nil {
+		if err := Demo(ctx, svc, log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
