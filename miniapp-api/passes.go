@@ -18,6 +18,27 @@ type WeChat interface {
 	OpenID(ctx context.Context, code string) (string, error)
 	// GateCode returns the PNG of the mini-program code of a gate.
 	GateCode(ctx context.Context, scene, page string) ([]byte, error)
+	// CheckText runs WeChat's content security check on user text.
+	CheckText(ctx context.Context, openID, text string) (bool, error)
+}
+
+// checkText refuses free text that fails WeChat's content security check,
+// naming the field.
+func (h *handlers) checkText(c *fiber.Ctx, fields map[string]string) error {
+	p := principal(c)
+	for field, text := range fields {
+		if text == "" {
+			continue
+		}
+		ok, err := h.cfg.WeChat.CheckText(c.UserContext(), p.OpenID, text)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return events.Invalid(field, "the text was refused by the content security check")
+		}
+	}
+	return nil
 }
 
 // PassKeys serves what offline scanners need: the public keys of the pass
@@ -126,6 +147,9 @@ func (h *handlers) register(c *fiber.Ctx) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
+	if err := h.checkText(c, map[string]string{"building": in.Building, "unit": in.Unit}); err != nil {
+		return err
+	}
 	hh, err := h.cfg.Passes.Register(c.UserContext(), principal(c), in)
 	if err != nil {
 		return err
@@ -171,6 +195,9 @@ func (h *handlers) pass(c *fiber.Ctx) error {
 func (h *handlers) registerGate(c *fiber.Ctx) error {
 	var in passes.GateInput
 	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := h.checkText(c, map[string]string{"name": in.Name}); err != nil {
 		return err
 	}
 	g, err := h.cfg.Passes.RegisterGate(c.UserContext(), principal(c), in)
@@ -235,6 +262,9 @@ func (h *handlers) scanBatch(c *fiber.Ctx) error {
 func (h *handlers) addStaff(c *fiber.Ctx) error {
 	var in passes.StaffInput
 	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := h.checkText(c, map[string]string{"label": in.Label}); err != nil {
 		return err
 	}
 	ns, err := h.cfg.Passes.AddStaff(c.UserContext(), principal(c), in)

@@ -119,6 +119,7 @@ func TestBadInputOverHTTP(t *testing.T) {
 		{"trailing data", "POST", "/gates", `{"community":"110105001001","name":"x"} {}`, 400, ""},
 		{"empty body", "POST", "/gates", ``, 400, ""},
 		{"missing field", "POST", "/gates", `{"community":"110105001001"}`, 400, "name"},
+		{"content security", "POST", "/gates", `{"community":"110105001001","name":"违禁门"}`, 400, "name"},
 		{"unknown gate", "POST", "/scans", fmt.Sprintf(`{"scan_id":"a","token":"OB1.x","gate":"nope","direction":"in","scanned_at":%q}`, now), 400, "gate"},
 		{"bad direction", "POST", "/scans", fmt.Sprintf(`{"scan_id":"a","token":"OB1.x","gate":%q,"direction":"sideways","scanned_at":%q}`, gate.ID, now), 400, "direction"},
 		{"bad time", "POST", "/scans", fmt.Sprintf(`{"scan_id":"a","token":"OB1.x","gate":%q,"direction":"in","scanned_at":"yesterday"}`, gate.ID), 400, ""},

@@ -50,3 +50,7 @@ func (w wechatAdapter) OpenID(ctx context.Context, code string) (string, error) 
 func (w wechatAdapter) GateCode(ctx context.Context, scene, page string) ([]byte, error) {
 	return w.c.GateCode(ctx, scene, page)
 }
+
+func (w wechatAdapter) CheckText(ctx context.Context, openID, text string) (bool, error) {
+	return w.c.CheckText(ctx, openID, text)
+}
