@@ -67,6 +67,88 @@ func (h *handlers) passRoutes(app *fiber.App) {
 	app.Post("/scans", authd, h.scan)
 	app.Post("/scans/batch", authd, h.scanBatch)
 	app.Post("/staff", authd, h.addStaff)
+	app.Post("/me/visits", authd, h.invite)
+	app.Get("/me/visits", authd, h.myVisits)
+	app.Post("/visits", authd, h.requestVisit)
+	app.Get("/visits/pending", authd, h.pendingVisits)
+	app.Post("/visits/:visit/decision", authd, h.decideVisit)
+	app.Get("/visits/:visit/pass", authd, h.visitPass)
+}
+
+func (h *handlers) invite(c *fiber.Ctx) error {
+	var in passes.VisitInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := h.cfg.Passes.Invite(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	return created(c, v)
+}
+
+func (h *handlers) requestVisit(c *fiber.Ctx) error {
+	var in passes.VisitInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := h.cfg.Passes.RequestVisit(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	return created(c, v)
+}
+
+func (h *handlers) myVisits(c *fiber.Ctx) error {
+	p := principal(c)
+	if p.Role != auth.Resident {
+		return &events.Error{Code: events.CodeForbidden, Message: "only residents have visits of their own"}
+	}
+	vs, err := h.cfg.Passes.Visits(c.UserContext(), p, "")
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"visits": vs})
+}
+
+func (h *handlers) pendingVisits(c *fiber.Ctx) error {
+	community, err := events.ParseRegion(c.Query("community"))
+	if err != nil || len(community) != 12 {
+		return events.Invalid("community", "query parameter community must be a 12-digit region code")
+	}
+	p := principal(c)
+	if p.Role == auth.Resident {
+		return &events.Error{Code: events.CodeForbidden, Message: "residents see their visits at /me/visits"}
+	}
+	vs, err := h.cfg.Passes.Visits(c.UserContext(), p, community)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"visits": vs})
+}
+
+func (h *handlers) decideVisit(c *fiber.Ctx) error {
+	var in struct {
+		Approve bool   `json:"approve"`
+		Reason  string `json:"reason"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := h.cfg.Passes.DecideVisit(c.UserContext(), principal(c), c.Params("visit"), in.Approve, in.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (h *handlers) visitPass(c *fiber.Ctx) error {
+	t, err := h.cfg.Passes.VisitPass(c.UserContext(), principal(c), c.Params("visit"))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(t)
 }
 
 // Session is the answer of a sign-in.

@@ -115,6 +115,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	other.json("PUT", "/me/household", map[string]any{"community": communityB, "building": "9",
 		"members": []map[string]string{{"name": "李四", "id_number": "110105201001010010", "phone": "13900139000"}}}, 200, nil)
 
+	var visit struct{ ID string }
+	window := func(name, id string) map[string]any {
+		return map[string]any{"name": name, "id_number": id, "phone": "13700137000", "host_phone": "13800138000",
+			"from": time.Now().UTC().Add(-time.Minute), "to": time.Now().UTC().Add(4 * time.Hour)}
+	}
+	other.json("POST", "/visits", window("访客", "110105198001010024"), 201, &visit) // resident B asks to visit A's household
+
 	pmA := staffClient(t, b, auth.PropertyManager, communityA)
 	var gate struct{ ID string }
 	pmA.json("POST", "/gates", map[string]string{"community": communityA, "name": "东门"}, 201, &gate)
@@ -159,6 +166,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/scans", func() any { return scan() }, func(w who) bool { return (w.role == auth.GateOperator || w.role == auth.PropertyManager) && w.in }},
 		{"POST", "/scans/batch", func() any { return map[string]any{"scans": []any{scan()}} }, func(w who) bool {
 			return (w.role == auth.GateOperator || w.role == auth.PropertyManager) && w.in
+		}},
+		{"POST", "/me/visits", func() any { return window("来客", "110105199002150031") }, resOnly},
+		{"GET", "/visits/pending?community=" + communityA, nil, func(w who) bool { return w.role == auth.PropertyManager && w.in }},
+		{"POST", "/visits/" + visit.ID + "/decision", func() any { return map[string]any{"approve": false} }, func(w who) bool {
+			return w.role == auth.PropertyManager && w.in || w.name == "resident A"
 		}},
 		{"POST", "/staff", func() any { return map[string]string{"role": "gate_operator", "scope": communityA} }, func(w who) bool { return w.role == auth.Admin && w.in }},
 	}

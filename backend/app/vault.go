@@ -27,6 +27,14 @@ func (a vaultAdapter) Normalize(name, idNumber, phone string) (passes.Personal, 
 	return passes.Personal{Name: n.Value(), IDNumber: id.Value(), Phone: ph.Value()}, nil
 }
 
+func (a vaultAdapter) NormalizePhone(phone string) (string, error) {
+	ph, err := personal.ParsePhone(phone)
+	if err != nil {
+		return "", err
+	}
+	return ph.Value(), nil
+}
+
 func (a vaultAdapter) Seal(ctx context.Context, personID string, d passes.Personal) (residents.Sealed, error) {
 	s, err := a.v.Seal(ctx, personID, personal.Data{Name: d.Name, IDNumber: d.IDNumber, Phone: d.Phone})
 	if err != nil {

@@ -37,6 +37,13 @@ func (v *fakeVault) Normalize(name, id, phone string) (Personal, error) {
 	return Personal{Name: strings.TrimSpace(name), IDNumber: strings.ToUpper(id), Phone: phone}, nil
 }
 
+func (v *fakeVault) NormalizePhone(phone string) (string, error) {
+	if len(phone) != 11 {
+		return "", events.Invalid("phone", "must have 11 digits")
+	}
+	return phone, nil
+}
+
 func (v *fakeVault) Seal(ctx context.Context, pid string, d Personal) (residents.Sealed, error) {
 	b, _ := json.Marshal(d)
 	return residents.Sealed{KeyID: "k-" + pid, Ciphertext: base64.StdEncoding.EncodeToString(b), IDIndex: v.Index("id", d.IDNumber), PhoneIndex: v.Index("phone", d.Phone)}, nil

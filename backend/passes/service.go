@@ -29,6 +29,8 @@ type Personal struct {
 type Vault interface {
 	// Normalize validates personal input and returns its normal form.
 	Normalize(name, idNumber, phone string) (Personal, error)
+	// NormalizePhone validates a mobile number alone.
+	NormalizePhone(phone string) (string, error)
 	Seal(ctx context.Context, personID string, d Personal) (residents.Sealed, error)
 	Open(ctx context.Context, personID string, s residents.Sealed) (Personal, error)
 	Shred(ctx context.Context, personID string) error

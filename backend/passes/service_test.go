@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,7 +112,8 @@ func TestResidentFlow(t *testing.T) {
 	if r, _ := scan("s2", pass.Token, "1234"); r.Decision != evpasses.Deny || r.Reason != DenyIDMismatch {
 		t.Fatalf("wrong last 4: %+v", r)
 	}
-	if r, _ := scan("s3", pass.Token[:len(pass.Token)-1]+"0", ""); r.Reason != DenyForged {
+	flipped := pass.Token[:len(pass.Token)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(pass.Token, "0")]
+	if r, _ := scan("s3", flipped, ""); r.Reason != DenyForged {
 		t.Fatalf("forged: %+v", r)
 	}
 	if r, _ := scan("s4", "garbage", ""); r.Reason != DenyMalformed {
@@ -244,5 +246,73 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("got %v, want invalid %s", err, tt.field)
 			}
 		})
+	}
+}
+
+func TestVisits(t *testing.T) {
+	w := newWorld(t)
+	pm := w.staff(auth.PropertyManager, community)
+	gate, _ := w.svc.RegisterGate(w.ctx, pm, GateInput{Community: community, Name: "东门"})
+	op := w.staff(auth.GateOperator, community)
+	host := w.resident("wx-host")
+	w.register(host, "11010519491231002X")
+	host = w.resident("wx-host")
+	window := VisitInput{Name: "访客甲", IDNumber: "110105198001010024", Phone: "13700137000", From: w.now.Add(-time.Hour), To: w.now.Add(5 * time.Hour)}
+
+	// The host invites: approved at once, the pass opens the gate.
+	v, err := w.svc.Invite(w.ctx, host, window)
+	if err != nil || v.Status != "approved" || v.Visitor != "访**" {
+		t.Fatalf("invite: %+v %v", v, err)
+	}
+	pass, err := w.svc.VisitPass(w.ctx, host, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := w.svc.Scan(w.ctx, op, ScanInput{ScanID: "v1", Token: pass.Token, Gate: gate.ID, Direction: "in", ScannedAt: w.now}); err != nil || r.Decision != "allow" {
+		t.Fatalf("visitor scan: %+v %v", r, err)
+	}
+	// After the window the pass no longer works.
+	if r, _ := w.svc.Scan(w.ctx, op, ScanInput{ScanID: "v2", Token: pass.Token, Gate: gate.ID, Direction: "in", ScannedAt: w.now.Add(-2 * time.Hour)}); r.Reason != DenyNotYetValid {
+		t.Fatalf("before window: %+v", r)
+	}
+
+	// A visitor asks, naming the host by phone; pending until decided.
+	visitor := w.resident("wx-visitor")
+	in := window
+	in.Name, in.IDNumber, in.HostPhone = "访客乙", "110105199002150031", "13800000000"
+	req, err := w.svc.RequestVisit(w.ctx, visitor, in)
+	if err != nil || req.Status != "pending" || req.RequestedBy != "visitor" {
+		t.Fatalf("request: %+v %v", req, err)
+	}
+	if _, err := w.svc.VisitPass(w.ctx, visitor, req.ID); events.ErrorCode(err) != events.CodeConflict {
+		t.Fatalf("pass of a pending visit: %v", err)
+	}
+	pending, err := w.svc.Visits(w.ctx, pm, community)
+	if err != nil || len(pending) != 1 || pending[0].ID != req.ID {
+		t.Fatalf("pending for the property manager: %+v %v", pending, err)
+	}
+	// Another community's manager may not decide; a stranger resident sees nothing.
+	pmB := w.staff(auth.PropertyManager, "110105001002")
+	if _, err := w.svc.DecideVisit(w.ctx, pmB, req.ID, true, ""); events.ErrorCode(err) != events.CodeForbidden {
+		t.Fatalf("out-of-scope decision: %v", err)
+	}
+	if _, err := w.svc.DecideVisit(w.ctx, w.resident("wx-stranger"), req.ID, true, ""); events.ErrorCode(err) != events.CodeNotFound {
+		t.Fatalf("stranger decision: %v", err)
+	}
+	if d, err := w.svc.DecideVisit(w.ctx, pm, req.ID, false, "no room"); err != nil || d.Status != "refused" {
+		t.Fatalf("refuse: %+v %v", d, err)
+	}
+	if _, err := w.svc.DecideVisit(w.ctx, host, req.ID, true, ""); events.ErrorCode(err) != events.CodeConflict {
+		t.Fatalf("decided twice: %v", err)
+	}
+	// Bad input.
+	bad := window
+	bad.To = bad.From.Add(8 * 24 * time.Hour)
+	if _, err := w.svc.Invite(w.ctx, host, bad); events.ErrorCode(err) != events.CodeInvalid {
+		t.Fatalf("8-day visit: %v", err)
+	}
+	in.HostPhone = "13999999999"
+	if _, err := w.svc.RequestVisit(w.ctx, visitor, in); events.ErrorCode(err) != events.CodeInvalid {
+		t.Fatalf("unknown host: %v", err)
 	}
 }

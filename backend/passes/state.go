@@ -88,6 +88,23 @@ type State struct {
 	staffByOID    map[string]string
 	staffByInvite map[string]string
 	scans         map[string]uint64 // gate + "/" + scan id → sequence
+	visits        map[string]*Visit
+	personByPhone map[string]string // phone blind index → person id (hosts)
+}
+
+// Visit is a visit request and its outcome.
+type Visit struct {
+	ID          string
+	Host        string
+	Visitor     string
+	Requester   string
+	RequestedBy string
+	Community   events.Region
+	From, To    time.Time
+	Status      string // pending | approved | refused
+	Pass        string
+	Reason      string
+	LastSeq     uint64
 }
 
 // NewState returns an empty state.
@@ -96,6 +113,7 @@ func NewState() *State {
 		gates: map[string]*Gate{}, residents: map[string]*Resident{}, persons: map[string]*Person{},
 		passes: map[string]*Pass{}, staff: map[string]*Staff{}, residentByOID: map[string]string{},
 		staffByOID: map[string]string{}, staffByInvite: map[string]string{}, scans: map[string]uint64{},
+		visits: map[string]*Visit{}, personByPhone: map[string]string{},
 	}
 	s.cond = sync.NewCond(&s.mu)
 	return s
@@ -144,6 +162,9 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 				s.persons[m.PersonID] = per
 			}
 			per.Resident, per.Community, per.Sealed = r.ID, p.Community, m.Personal
+			if m.Personal.PhoneIndex != "" {
+				s.personByPhone[m.Personal.PhoneIndex] = m.PersonID
+			}
 		}
 		s.residents[r.ID] = r
 		s.residentByOID[p.OpenIDIndex] = r.ID
@@ -161,6 +182,19 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		for _, id := range p.PersonIDs {
 			if per := s.persons[id]; per != nil {
 				per.Erased = true
+			}
+		}
+	case evpasses.VisitRequested:
+		s.visits[e.Aggregate.ID] = &Visit{ID: e.Aggregate.ID, Host: p.Host, Visitor: p.Visitor, Requester: p.Requester, RequestedBy: p.RequestedBy,
+			Community: p.Community, From: p.From, To: p.To, Status: "pending", LastSeq: rec.Seq}
+		if s.persons[p.Visitor] == nil {
+			s.persons[p.Visitor] = &Person{ID: p.Visitor, Community: p.Community, Sealed: p.Personal}
+		}
+	case evpasses.VisitDecided:
+		if v := s.visits[e.Aggregate.ID]; v != nil {
+			v.Status, v.Pass, v.Reason, v.LastSeq = "refused", p.Pass, p.Reason, rec.Seq
+			if p.Approved {
+				v.Status = "approved"
 			}
 		}
 	case staff.Created:

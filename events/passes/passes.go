@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/residents"
 )
 
 // Event types.
@@ -16,12 +17,16 @@ const (
 	TypeRevoked = "pass.revoked"
 	TypeScanned = "pass.scanned"
 	TypeGate    = "gate.registered"
+
+	TypeVisitRequested = "visit.requested"
+	TypeVisitDecided   = "visit.decided"
 )
 
 // Aggregate kinds.
 const (
 	KindPass = "pass" // one pass; issued, then possibly revoked
 	KindGate = "gate" // one gate; its scans, in order
+	KindVisit = "visit" // one visit: requested, then approved or refused
 )
 
 // Register adds the pass events to r.
@@ -30,6 +35,8 @@ func Register(r *events.Registry) {
 	events.Register[Revoked](r, TypeRevoked, KindPass, 1)
 	events.Register[Scanned](r, TypeScanned, KindGate, 2, Upcaster{From: 1, Fn: upcastScannedV1})
 	events.Register[GateRegistered](r, TypeGate, KindGate, 1)
+	events.Register[VisitRequested](r, TypeVisitRequested, KindVisit, 1)
+	events.Register[VisitDecided](r, TypeVisitDecided, KindVisit, 1)
 }
 
 // Upcaster is events.Upcaster, named here for brevity.
@@ -47,6 +54,59 @@ func (p GateRegistered) Validate() error {
 	}
 	if p.Name == "" || len(p.Name) > 64 {
 		return events.Invalid("name", "a gate name of 1 to 64 bytes is required")
+	}
+	return nil
+}
+
+// Who asked for a visit.
+const (
+	ByHost    = "host"    // a resident invited the visitor
+	ByVisitor = "visitor" // the visitor asked, naming a host
+)
+
+// VisitRequested: a visit to a household was asked for, by the host or by
+// the visitor. The visitor's personal data is sealed with their own key.
+type VisitRequested struct {
+	Host        string           `json:"host"`         // resident (household) id
+	Visitor     string           `json:"visitor"`      // the visitor's person id
+	Personal    residents.Sealed `json:"personal"`     // the visitor's sealed personal data
+	Requester   string           `json:"requester"`    // subject of the account that asked
+	RequestedBy string           `json:"requested_by"` // host | visitor
+	Community   events.Region    `json:"community"`
+	From        time.Time        `json:"from"`
+	To          time.Time        `json:"to"`
+}
+
+func (p VisitRequested) Validate() error {
+	if p.Host == "" || p.Visitor == "" || p.Requester == "" {
+		return events.Invalid("host", "host, visitor and requester are required")
+	}
+	if p.RequestedBy != ByHost && p.RequestedBy != ByVisitor {
+		return events.Invalid("requested_by", "must be %q or %q", ByHost, ByVisitor)
+	}
+	if err := community(p.Community); err != nil {
+		return err
+	}
+	if !p.To.After(p.From) || p.To.Sub(p.From) > 7*24*time.Hour {
+		return events.Invalid("to", "a visit lasts more than nothing and at most 7 days")
+	}
+	return nil
+}
+
+// VisitDecided: the host or the property manager approved or refused a
+// visit; an approval comes with the visitor's temporary pass.
+type VisitDecided struct {
+	Approved bool   `json:"approved"`
+	Pass     string `json:"pass,omitempty"` // the temporary pass issued on approval
+	Reason   string `json:"reason,omitempty"`
+}
+
+func (p VisitDecided) Validate() error {
+	if p.Approved && p.Pass == "" {
+		return events.Invalid("pass", "an approval names the pass it issued")
+	}
+	if len(p.Reason) > 200 {
+		return events.Invalid("reason", "at most 200 bytes")
 	}
 	return nil
 }

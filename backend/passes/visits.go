@@ -1,0 +1,270 @@
+package passes
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/events"
+	evpasses "github.com/onebook/onebook/events/passes"
+)
+
+// VisitInput asks for a visit. A host (a registered resident) invites a
+// visitor; a visitor (signed in, not necessarily registered) names a host by
+// the host's phone number.
+type VisitInput struct {
+	Name      string    `json:"name"` // the visitor's
+	IDNumber  string    `json:"id_number"`
+	Phone     string    `json:"phone"`
+	HostPhone string    `json:"host_phone,omitempty"` // when the visitor asks
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+}
+
+// VisitView is a visit as its parties and the property manager see it.
+type VisitView struct {
+	ID          string        `json:"id"`
+	Community   events.Region `json:"community"`
+	From        time.Time     `json:"from"`
+	To          time.Time     `json:"to"`
+	RequestedBy string        `json:"requested_by"`
+	Status      string        `json:"status"`
+	Visitor     string        `json:"visitor_name_masked"`
+	Reason      string        `json:"reason,omitempty"`
+}
+
+func (s *Service) validateVisit(in VisitInput) error {
+	now := s.now()
+	switch {
+	case in.From.IsZero() || in.To.IsZero():
+		return events.Invalid("from", "from and to are required")
+	case !in.To.After(in.From):
+		return events.Invalid("to", "to must be after from")
+	case in.To.Sub(in.From) > 7*24*time.Hour:
+		return events.Invalid("to", "a visit lasts at most 7 days")
+	case !in.To.After(now):
+		return events.Invalid("to", "the visit is already over")
+	case in.From.After(now.Add(30 * 24 * time.Hour)):
+		return events.Invalid("from", "visits can be arranged at most 30 days ahead")
+	}
+	return nil
+}
+
+// Invite records a visit invited by a registered resident. The host's
+// invitation is their approval: the visitor's temporary pass is issued at
+// once and the host forwards it.
+func (s *Service) Invite(ctx context.Context, p auth.Principal, in VisitInput) (VisitView, error) {
+	if err := auth.Authorize(p, auth.ActRegister, ""); err != nil {
+		return VisitView{}, err
+	}
+	var host Resident
+	ok := false
+	s.State.read(func() {
+		if r := s.State.residents[p.Subject]; r != nil && !r.Erased {
+			host, ok = *r, true
+		}
+	})
+	if !ok {
+		return VisitView{}, events.Errorf(events.CodeNotFound, "register your household before inviting visitors")
+	}
+	v, err := s.requestVisit(ctx, p, host, in, evpasses.ByHost)
+	if err != nil {
+		return VisitView{}, err
+	}
+	return s.decideVisit(ctx, p, v, true, "")
+}
+
+// RequestVisit records a visit asked for by the visitor, naming a host by
+// phone number; the host or the property manager decides.
+func (s *Service) RequestVisit(ctx context.Context, p auth.Principal, in VisitInput) (VisitView, error) {
+	if p.Role != auth.Resident || p.Subject == "" {
+		return VisitView{}, &events.Error{Code: events.CodeForbidden, Message: "sign in with WeChat to ask for a visit"}
+	}
+	phone, err := s.Vault.NormalizePhone(in.HostPhone)
+	if err != nil {
+		return VisitView{}, prefix("host_phone", err)
+	}
+	var host Resident
+	ok := false
+	s.State.read(func() {
+		if pid, found := s.State.personByPhone[s.Vault.Index("phone", phone)]; found {
+			if r := s.State.residents[s.State.persons[pid].Resident]; r != nil && !r.Erased {
+				host, ok = *r, true
+			}
+		}
+	})
+	if !ok {
+		return VisitView{}, events.Invalid("host_phone", "no registered household has this phone number")
+	}
+	v, err := s.requestVisit(ctx, p, host, in, evpasses.ByVisitor)
+	if err != nil {
+		return VisitView{}, err
+	}
+	return s.visitView(ctx, v.ID), nil
+}
+
+func (s *Service) requestVisit(ctx context.Context, p auth.Principal, host Resident, in VisitInput, by string) (Visit, error) {
+	if err := s.validateVisit(in); err != nil {
+		return Visit{}, err
+	}
+	d, err := s.Vault.Normalize(in.Name, in.IDNumber, in.Phone)
+	if err != nil {
+		return Visit{}, err
+	}
+	pid := PersonID(s.Vault.Index("id", d.IDNumber))
+	sealed, err := s.Vault.Seal(ctx, pid, d)
+	if err != nil {
+		return Visit{}, err
+	}
+	sealed.Last4Index = s.Vault.Index("last4:"+pid, d.IDNumber[len(d.IDNumber)-4:])
+	id := uuid.NewString()
+	ev := evpasses.VisitRequested{Host: host.ID, Visitor: pid, Personal: sealed, Requester: p.Subject, RequestedBy: by,
+		Community: host.Community, From: in.From.UTC(), To: in.To.UTC()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindVisit, ID: id}, Region: host.Community, Actor: p.Actor()}
+	if _, err := s.append(ctx, evpasses.TypeVisitRequested, meta, ev, events.ExpectNew()); err != nil {
+		return Visit{}, err
+	}
+	var v Visit
+	s.State.read(func() { v = *s.State.visits[id] })
+	return v, nil
+}
+
+// DecideVisit approves or refuses a pending visit: the host may, and so may
+// a property manager whose scope covers the community.
+func (s *Service) DecideVisit(ctx context.Context, p auth.Principal, id string, approve bool, reason string) (VisitView, error) {
+	var v Visit
+	ok := false
+	s.State.read(func() {
+		if x := s.State.visits[id]; x != nil {
+			v, ok = *x, true
+		}
+	})
+	if !ok {
+		return VisitView{}, events.Errorf(events.CodeNotFound, "no visit %q", id)
+	}
+	if p.Role == auth.Resident {
+		if p.Subject != v.Host {
+			return VisitView{}, events.Errorf(events.CodeNotFound, "no visit %q", id)
+		}
+	} else if err := auth.Authorize(p, auth.ActVisitorDecide, v.Community); err != nil {
+		return VisitView{}, err
+	}
+	if v.Status != "pending" {
+		return VisitView{}, &events.Error{Code: events.CodeConflict, Message: "the visit was already " + v.Status}
+	}
+	if len(reason) > 200 {
+		return VisitView{}, events.Invalid("reason", "at most 200 bytes")
+	}
+	return s.decideVisit(ctx, p, v, approve, strings.TrimSpace(reason))
+}
+
+func (s *Service) decideVisit(ctx context.Context, p auth.Principal, v Visit, approve bool, reason string) (VisitView, error) {
+	ev := evpasses.VisitDecided{Approved: approve, Reason: reason}
+	if approve {
+		passID := uuid.NewString()
+		iss := evpasses.Issued{Holder: v.Visitor, HolderOf: evpasses.HolderVisitor, Community: v.Community, NotBefore: v.From, NotAfter: v.To}
+		meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID}, Region: v.Community, Actor: p.Actor()}
+		if _, err := s.append(ctx, evpasses.TypeIssued, meta, iss, events.ExpectNew()); err != nil {
+			return VisitView{}, err
+		}
+		ev.Pass = passID
+	}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindVisit, ID: v.ID}, Region: v.Community, Actor: p.Actor()}
+	if _, err := s.append(ctx, evpasses.TypeVisitDecided, meta, ev, events.ExpectLast(v.LastSeq)); err != nil {
+		return VisitView{}, err
+	}
+	return s.visitView(ctx, v.ID), nil
+}
+
+func (s *Service) visitView(ctx context.Context, id string) VisitView {
+	var (
+		v   Visit
+		per Person
+	)
+	s.State.read(func() {
+		v = *s.State.visits[id]
+		per = *s.State.persons[v.Visitor]
+	})
+	name := "(erased)"
+	if d, err := s.Vault.Open(ctx, per.ID, per.Sealed); err == nil {
+		name = maskName(d.Name)
+	}
+	return VisitView{ID: v.ID, Community: v.Community, From: v.From, To: v.To, RequestedBy: v.RequestedBy, Status: v.Status, Visitor: name, Reason: v.Reason}
+}
+
+func maskName(n string) string {
+	r := []rune(n)
+	if len(r) == 0 {
+		return ""
+	}
+	return string(r[0]) + strings.Repeat("*", max(1, len(r)-1))
+}
+
+// Visits lists visits: a resident sees those of their household and those
+// they asked for; a property manager sees the pending visits of a
+// community in scope.
+func (s *Service) Visits(ctx context.Context, p auth.Principal, community events.Region) ([]VisitView, error) {
+	var ids []string
+	if p.Role == auth.Resident {
+		s.State.read(func() {
+			for id, v := range s.State.visits {
+				if v.Host == p.Subject || v.Requester == p.Subject {
+					ids = append(ids, id)
+				}
+			}
+		})
+	} else {
+		if err := auth.Authorize(p, auth.ActVisitorDecide, community); err != nil {
+			return nil, err
+		}
+		s.State.read(func() {
+			for id, v := range s.State.visits {
+				if v.Community == community && v.Status == "pending" {
+					ids = append(ids, id)
+				}
+			}
+		})
+	}
+	sort.Strings(ids)
+	out := make([]VisitView, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.visitView(ctx, id))
+	}
+	return out, nil
+}
+
+// VisitPass returns the temporary pass token of an approved visit, to the
+// host who invited or the visitor who asked.
+func (s *Service) VisitPass(ctx context.Context, p auth.Principal, id string) (PassToken, error) {
+	var (
+		v    Visit
+		pass Pass
+		ok   bool
+	)
+	s.State.read(func() {
+		if x := s.State.visits[id]; x != nil && (x.Host == p.Subject || x.Requester == p.Subject) {
+			v, ok = *x, true
+			if ps := s.State.passes[x.Pass]; ps != nil {
+				pass = *ps
+			}
+		}
+	})
+	if !ok || p.Role != auth.Resident {
+		return PassToken{}, events.Errorf(events.CodeNotFound, "no visit %q", id)
+	}
+	if v.Status != "approved" {
+		return PassToken{}, &events.Error{Code: events.CodeConflict, Message: "the visit is " + v.Status}
+	}
+	if pass.Revoked != "" {
+		return PassToken{}, &events.Error{Code: events.CodeForbidden, Message: "the visitor's pass was revoked"}
+	}
+	tok, err := s.Tokens.Issue(PassClaims{PassID: pass.ID, Visitor: true, Community: pass.Community, NotBefore: pass.NotBefore, NotAfter: pass.NotAfter})
+	if err != nil {
+		return PassToken{}, err
+	}
+	return PassToken{PassID: pass.ID, Token: tok, NotAfter: pass.NotAfter, Status: "visitor"}, nil
+}
