@@ -24,8 +24,8 @@ const (
 
 // Aggregate kinds.
 const (
-	KindPass = "pass" // one pass; issued, then possibly revoked
-	KindGate = "gate" // one gate; its scans, in order
+	KindPass  = "pass"  // one pass; issued, then possibly revoked
+	KindGate  = "gate"  // one gate; its scans, in order
 	KindVisit = "visit" // one visit: requested, then approved or refused
 )
 
