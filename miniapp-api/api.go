@@ -80,6 +80,14 @@ type Config struct {
 	Passes   *passes.Service
 	WeChat   WeChat
 	PassKeys PassKeys
+	Accounts Accounts
+}
+
+// Accounts keeps what is needed to reach an account holder (their WeChat
+// openid) outside the ledger, so that erasure can remove it.
+type Accounts interface {
+	Remember(ctx context.Context, subject, openID string) error
+	Forget(ctx context.Context, subject string) error
 }
 
 // New returns the Fiber app with every route mounted.

@@ -183,7 +183,13 @@ func (h *handlers) signIn(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.session(c, h.cfg.Passes.SignIn(oid))
+	p := h.cfg.Passes.SignIn(oid)
+	if h.cfg.Accounts != nil {
+		if err := h.cfg.Accounts.Remember(c.UserContext(), p.Subject, oid); err != nil {
+			return &events.Error{Code: events.CodeUnavailable, Message: "cannot sign in now", Err: err}
+		}
+	}
+	return h.session(c, p)
 }
 
 func (h *handlers) bindStaff(c *fiber.Ctx) error {
@@ -249,6 +255,11 @@ func (h *handlers) register(c *fiber.Ctx) error {
 func (h *handlers) erase(c *fiber.Ctx) error {
 	if err := h.cfg.Passes.Erase(c.UserContext(), principal(c)); err != nil {
 		return err
+	}
+	if h.cfg.Accounts != nil {
+		if err := h.cfg.Accounts.Forget(c.UserContext(), principal(c).Subject); err != nil {
+			return &events.Error{Code: events.CodeUnavailable, Message: "your data is erased; removing your WeChat id failed, retry", Err: err}
+		}
 	}
 	return c.JSON(fiber.Map{"erased": true})
 }

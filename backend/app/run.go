@@ -132,6 +132,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	notes, err := openNotifier(ctx, servers.JS, cfg.Replicas, wx.c, wx.templates, log.With("component", "notify"))
+	if err != nil {
+		return err
+	}
+	svc.Notify = notes.Notify
 	if cfg.Demo {
 		if err := Demo(ctx, svc, log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
@@ -154,7 +159,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 
 	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"),
-		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens})
+		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes})
 	ln, err := listen(cfg.Addr)
 	if err != nil {
 		return err

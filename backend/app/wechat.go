@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/wechat"
 	"github.com/onebook/onebook/ops/wxmock"
 )
@@ -29,6 +30,9 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 			return wechatAdapter{}, fmt.Errorf("fake WeChat: %w", err)
 		}
 		appID, secret, base = devAppID, devSecret, "http://"+ln.Addr().String()
+		if cfg.TemplateVisit == "" {
+			cfg.TemplateVisit, cfg.TemplateRevoked = "dev-visit-decided", "dev-pass-revoked"
+		}
 		go wxmock.New(appID, secret).Serve(ctx, ln)
 		log.Warn("WECHAT_APPID is not set: using a fake WeChat API in-process (development only)", "url", base, "appid", appID)
 	}
@@ -36,11 +40,14 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 	if err != nil {
 		return wechatAdapter{}, err
 	}
-	return wechatAdapter{c}, nil
+	return wechatAdapter{c: c, templates: map[string]string{passes.NoticeVisitDecided: cfg.TemplateVisit, passes.NoticePassRevoked: cfg.TemplateRevoked}}, nil
 }
 
 // wechatAdapter narrows wechat.Client to what the API uses.
-type wechatAdapter struct{ c wechat.Client }
+type wechatAdapter struct {
+	c         wechat.Client
+	templates map[string]string // notice kind → template id
+}
 
 func (w wechatAdapter) OpenID(ctx context.Context, code string) (string, error) {
 	s, err := w.c.Code2Session(ctx, code)

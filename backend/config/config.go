@@ -41,6 +41,8 @@ type Config struct {
 	WeChatAppID, WeChatSecret string // empty AppID: a fake WeChat runs in-process (development)
 	WeChatAPIBase             string // replaces https://api.weixin.qq.com (e.g. a wxmock)
 	WxmockPort                int    // port of the in-process fake WeChat
+	TemplateVisit             string // subscribe-message template: visit approved/refused
+	TemplateRevoked           string // subscribe-message template: pass revoked
 	RiskRegions               []events.Region
 	PassTTL, SessionTTL       time.Duration
 }
@@ -72,6 +74,8 @@ func Vars() []Var {
 		{"WECHAT_SECRET", "wechat-secret", "", "mini-program AppSecret"},
 		{"WECHAT_API_BASE", "wechat-api-base", "", "replaces https://api.weixin.qq.com, e.g. http://127.0.0.1:9100 for 'go run ./ops wxmock'"},
 		{"ONEBOOK_WXMOCK_PORT", "wxmock-port", "9100", "port of the in-process fake WeChat API when WECHAT_APPID is empty"},
+		{"WECHAT_TPL_VISIT", "wechat-tpl-visit", "", "subscribe-message template id for 'visit approved/refused' (keywords thing1, time2); empty: not sent (the fake WeChat uses a test id)"},
+		{"WECHAT_TPL_REVOKED", "wechat-tpl-revoked", "", "subscribe-message template id for 'pass revoked' (keywords thing1, time2)"},
 		{"ONEBOOK_RISK_REGIONS", "risk-regions", "", "comma-separated region codes whose visitors in the last 14 days are yellow"},
 		{"ONEBOOK_PASS_TTL", "pass-ttl", "24h", "validity of a pass token; the mini-program refreshes it"},
 		{"ONEBOOK_SESSION_TTL", "session-ttl", "12h", "validity of a session token"},
@@ -134,6 +138,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return c, fmt.Errorf("demo: %q is not true or false", get("demo"))
 	}
 	c.WeChatAppID, c.WeChatSecret, c.WeChatAPIBase = get("wechat-appid"), get("wechat-secret"), get("wechat-api-base")
+	c.TemplateVisit, c.TemplateRevoked = get("wechat-tpl-visit"), get("wechat-tpl-revoked")
 	if c.WxmockPort, err = port("wxmock-port", get("wxmock-port")); err != nil {
 		return c, err
 	}

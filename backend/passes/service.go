@@ -83,6 +83,31 @@ type Service struct {
 	Risk    []events.Region // risk regions for the 14-day visit rule
 	PassTTL time.Duration   // how long a pass token is valid; default 24h
 	Now     func() time.Time
+	// Notify, if set, tells an account holder about something that
+	// happened to them (a WeChat subscribe message). Best effort: a failed
+	// notification never fails the command that caused it.
+	Notify func(ctx context.Context, n Notice)
+}
+
+// Notice is a notification to the holder of an account. Data uses the
+// keywords of the subscribe-message templates onebook expects: thing1 (what
+// happened) and time2 (when).
+type Notice struct {
+	Subject string // resident id
+	Kind    string // visit_decided | pass_revoked
+	Data    map[string]string
+}
+
+// Notice kinds.
+const (
+	NoticeVisitDecided = "visit_decided"
+	NoticePassRevoked  = "pass_revoked"
+)
+
+func (s *Service) notify(ctx context.Context, n Notice) {
+	if s.Notify != nil {
+		s.Notify(context.WithoutCancel(ctx), n)
+	}
 }
 
 func (s *Service) now() time.Time {
@@ -496,8 +521,19 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 
 func (s *Service) revoke(ctx context.Context, actor events.Actor, pass Pass, reason string) error {
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor}
-	_, err := s.append(ctx, evpasses.TypeRevoked, meta, evpasses.Revoked{Reason: reason}, events.ExpectAny())
-	return err
+	if _, err := s.append(ctx, evpasses.TypeRevoked, meta, evpasses.Revoked{Reason: reason}, events.ExpectAny()); err != nil {
+		return err
+	}
+	var resident string
+	s.State.read(func() {
+		if per := s.State.persons[pass.Person]; per != nil {
+			resident = per.Resident
+		}
+	})
+	if resident != "" && reason != evpasses.ReasonMovedOut {
+		s.notify(ctx, Notice{Subject: resident, Kind: NoticePassRevoked, Data: map[string]string{"thing1": "通行证已撤销: " + reason, "time2": s.now().Format("2006-01-02 15:04")}})
+	}
+	return nil
 }
 
 // Erase destroys the personal data of the resident's whole household

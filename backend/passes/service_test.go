@@ -119,10 +119,15 @@ func TestResidentFlow(t *testing.T) {
 	if r, _ := scan("s4", "garbage", ""); r.Reason != DenyMalformed {
 		t.Fatalf("malformed: %+v", r)
 	}
-	// Red status revokes the pass and denies at the gate.
+	// Red status revokes the pass, tells the resident, and denies at the gate.
+	var notices []Notice
+	w.svc.Notify = func(_ context.Context, n Notice) { notices = append(notices, n) }
 	d, err := w.svc.Declare(w.ctx, res, DeclareInput{PersonID: h.Members[0].PersonID, Temperature: 38.2, Symptoms: []string{"cough"}})
 	if err != nil || d.Status != residents.Red {
 		t.Fatalf("declare: %+v %v", d, err)
+	}
+	if len(notices) != 1 || notices[0].Kind != NoticePassRevoked || notices[0].Subject != res.Subject {
+		t.Fatalf("revocation not notified: %+v", notices)
 	}
 	if r, _ := scan("s5", pass.Token, ""); r.Reason != DenyRevoked {
 		t.Fatalf("after red: %+v", r)
@@ -299,8 +304,13 @@ func TestVisits(t *testing.T) {
 	if _, err := w.svc.DecideVisit(w.ctx, w.resident("wx-stranger"), req.ID, true, ""); events.ErrorCode(err) != events.CodeNotFound {
 		t.Fatalf("stranger decision: %v", err)
 	}
+	var notices []Notice
+	w.svc.Notify = func(_ context.Context, n Notice) { notices = append(notices, n) }
 	if d, err := w.svc.DecideVisit(w.ctx, pm, req.ID, false, "no room"); err != nil || d.Status != "refused" {
 		t.Fatalf("refuse: %+v %v", d, err)
+	}
+	if len(notices) != 1 || notices[0].Kind != NoticeVisitDecided || notices[0].Subject != visitor.Subject || notices[0].Data["thing1"] == "" {
+		t.Fatalf("the visitor was not told: %+v", notices)
 	}
 	if _, err := w.svc.DecideVisit(w.ctx, host, req.ID, true, ""); events.ErrorCode(err) != events.CodeConflict {
 		t.Fatalf("decided twice: %v", err)

@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/backend/wechat"
+)
+
+// notifier sends WeChat subscribe messages to account holders. To reach a
+// resident it needs their openid in clear, which the ledger never holds:
+// it is kept in a KV bucket (outside the ledger, deletable) when they sign
+// in, and forgotten when they erase their account.
+type notifier struct {
+	kv        jetstream.KeyValue
+	wx        wechat.Client
+	templates map[string]string // notice kind → template id
+	log       *slog.Logger
+}
+
+func openNotifier(ctx context.Context, js jetstream.JetStream, replicas int, wx wechat.Client, templates map[string]string, log *slog.Logger) (*notifier, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "wechat_openids", History: 1, Storage: jetstream.FileStorage, Replicas: replicas})
+	if err != nil {
+		return nil, fmt.Errorf("openid bucket: %w", err)
+	}
+	return &notifier{kv: kv, wx: wx, templates: templates, log: log}, nil
+}
+
+// Remember records the openid of an account holder at sign-in.
+func (n *notifier) Remember(ctx context.Context, subject, openID string) error {
+	_, err := n.kv.PutString(ctx, subject, openID)
+	return err
+}
+
+// Forget removes it (erasure), leaving no revision behind.
+func (n *notifier) Forget(ctx context.Context, subject string) error {
+	if err := n.kv.Purge(ctx, subject); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Notify implements passes.Service.Notify.
+func (n *notifier) Notify(ctx context.Context, note passes.Notice) {
+	tpl := n.templates[note.Kind]
+	if tpl == "" {
+		return
+	}
+	e, err := n.kv.Get(ctx, note.Subject)
+	if err != nil {
+		n.log.Debug("no openid to notify", "subject", note.Subject, "kind", note.Kind)
+		return
+	}
+	err = n.wx.SendSubscribe(ctx, wechat.SubscribeMessage{ToUser: string(e.Value()), TemplateID: tpl, Page: "pages/index/index", Data: note.Data})
+	if err != nil {
+		n.log.Warn("notification not sent", "kind", note.Kind, "err", err)
+	}
+}
