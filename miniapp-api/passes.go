@@ -67,12 +67,29 @@ func (h *handlers) passRoutes(app *fiber.App) {
 	app.Post("/scans", authd, h.scan)
 	app.Post("/scans/batch", authd, h.scanBatch)
 	app.Post("/staff", authd, h.addStaff)
+	app.Post("/me/checkins", authd, h.checkIn)
 	app.Post("/me/visits", authd, h.invite)
 	app.Get("/me/visits", authd, h.myVisits)
 	app.Post("/visits", authd, h.requestVisit)
 	app.Get("/visits/pending", authd, h.pendingVisits)
 	app.Post("/visits/:visit/decision", authd, h.decideVisit)
 	app.Get("/visits/:visit/pass", authd, h.visitPass)
+}
+
+// checkIn answers like a scan: 200 allowed, 403 denied with the reason.
+func (h *handlers) checkIn(c *fiber.Ctx) error {
+	var in passes.CheckInInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	r, err := h.cfg.Passes.CheckIn(c.UserContext(), principal(c), in)
+	if err != nil {
+		return err
+	}
+	if r.Decision != "allow" {
+		return c.Status(fiber.StatusForbidden).JSON(fiber.Map{"scan": r, "error": errorDetail{Code: events.CodeForbidden, Field: "person_id", Message: "check-in denied: " + r.Reason}})
+	}
+	return c.JSON(fiber.Map{"scan": r})
 }
 
 func (h *handlers) invite(c *fiber.Ctx) error {

@@ -167,6 +167,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/scans/batch", func() any { return map[string]any{"scans": []any{scan()}} }, func(w who) bool {
 			return (w.role == auth.GateOperator || w.role == auth.PropertyManager) && w.in
 		}},
+		{"POST", "/me/checkins", func() any { return map[string]string{"gate": gate.ID, "person_id": person, "direction": "in"} }, func(w who) bool { return w.name == "resident A" }},
 		{"POST", "/me/visits", func() any { return window("来客", "110105199002150031") }, resOnly},
 		{"GET", "/visits/pending?community=" + communityA, nil, func(w who) bool { return w.role == auth.PropertyManager && w.in }},
 		{"POST", "/visits/" + visit.ID + "/decision", func() any { return map[string]any{"approve": false} }, func(w who) bool {

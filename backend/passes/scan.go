@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -213,4 +214,65 @@ type ItemError struct {
 	Code    string `json:"code"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+}
+
+// CheckInInput is a resident's contact-free check-in: they scanned the
+// gate's mini-program code (scene = gate id) and chose a direction.
+type CheckInInput struct {
+	Gate      string `json:"gate"`
+	PersonID  string `json:"person_id"`
+	Direction string `json:"direction"`
+}
+
+// CheckIn records an entry or exit made by the resident themselves at a
+// gate's code, decided by the same rules as a scan of their own pass.
+func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput) (ScanResult, error) {
+	if err := auth.Authorize(p, auth.ActSelfCheckIn, ""); err != nil {
+		return ScanResult{}, err
+	}
+	if in.Direction != evpasses.In && in.Direction != evpasses.Out {
+		return ScanResult{}, events.Invalid("direction", "direction must be %q or %q", evpasses.In, evpasses.Out)
+	}
+	gate, ok := s.Gate(ctx, in.Gate)
+	if !ok {
+		return ScanResult{}, events.Invalid("gate", "unknown gate %q", in.Gate)
+	}
+	var (
+		per  Person
+		pass Pass
+		mine bool
+	)
+	s.State.read(func() {
+		if x := s.State.persons[in.PersonID]; x != nil && x.Resident == p.Subject {
+			per, mine = *x, true
+			if ps := s.State.passes[x.Pass]; ps != nil {
+				pass = *ps
+			}
+		}
+	})
+	if !mine || per.Erased {
+		return ScanResult{}, &events.Error{Code: events.CodeNotFound, Field: "person_id", Message: "no such member of your household"}
+	}
+	now := s.now()
+	ev := evpasses.Scanned{ScanID: "self-" + strings.ReplaceAll(uuid.NewString(), "-", ""), Pass: "none", Holder: per.ID, Community: gate.Community, Direction: in.Direction, Decision: evpasses.Deny}
+	switch {
+	case pass.ID == "":
+		ev.Reason = DenyMalformed
+	case pass.Revoked != "":
+		ev.Pass, ev.Reason = pass.ID, DenyRevoked
+	case !now.Before(pass.NotAfter):
+		ev.Pass, ev.Reason = pass.ID, DenyExpired
+	case pass.Community != gate.Community:
+		ev.Pass, ev.Reason = pass.ID, DenyWrongCommunity
+	case per.Status == residents.Red:
+		ev.Pass, ev.Reason = pass.ID, DenyRedStatus
+	default:
+		ev.Pass, ev.Decision = pass.ID, evpasses.Allow
+	}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate.ID}, Region: gate.Community, Actor: p.Actor(), Time: now}
+	rec, err := s.append(ctx, evpasses.TypeScanned, meta, ev, events.ExpectAny())
+	if err != nil {
+		return ScanResult{}, err
+	}
+	return ScanResult{ScanID: ev.ScanID, Decision: ev.Decision, Reason: ev.Reason, Seq: rec.Seq, Status: per.Status}, nil
 }

@@ -119,6 +119,13 @@ func TestResidentFlow(t *testing.T) {
 	if r, _ := scan("s4", "garbage", ""); r.Reason != DenyMalformed {
 		t.Fatalf("malformed: %+v", r)
 	}
+	// Self check-in at the gate's code.
+	if r, err := w.svc.CheckIn(w.ctx, res, CheckInInput{Gate: gate.ID, PersonID: h.Members[0].PersonID, Direction: "out"}); err != nil || r.Decision != evpasses.Allow {
+		t.Fatalf("check-in: %+v %v", r, err)
+	}
+	if _, err := w.svc.CheckIn(w.ctx, res, CheckInInput{Gate: gate.ID, PersonID: "p-somebody-else", Direction: "out"}); events.ErrorCode(err) != events.CodeNotFound {
+		t.Fatalf("check-in for a stranger: %v", err)
+	}
 	// Red status revokes the pass, tells the resident, and denies at the gate.
 	var notices []Notice
 	w.svc.Notify = func(_ context.Context, n Notice) { notices = append(notices, n) }
@@ -128,6 +135,9 @@ func TestResidentFlow(t *testing.T) {
 	}
 	if len(notices) != 1 || notices[0].Kind != NoticePassRevoked || notices[0].Subject != res.Subject {
 		t.Fatalf("revocation not notified: %+v", notices)
+	}
+	if r, _ := w.svc.CheckIn(w.ctx, res, CheckInInput{Gate: gate.ID, PersonID: h.Members[0].PersonID, Direction: "in"}); r.Reason != DenyRevoked {
+		t.Fatalf("check-in after red: %+v", r)
 	}
 	if r, _ := scan("s5", pass.Token, ""); r.Reason != DenyRevoked {
 		t.Fatalf("after red: %+v", r)
