@@ -1,0 +1,96 @@
+package trace_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/jetstream/natstest"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/projections"
+	"github.com/onebook/onebook/projections/memstore"
+	"github.com/onebook/onebook/projections/trace"
+)
+
+// TestProjector runs both views through the real projector over an
+// embedded JetStream ledger (with pass events they must ignore) and checks
+// that what it stores verifies against the ledger and reads back.
+func TestProjector(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := events.NewRegistry()
+	evpasses.Register(reg)
+	app := func(typ string, agg events.Aggregate, when time.Time, p events.Payload) {
+		e, err := reg.New(typ, events.Meta{Aggregate: agg, Region: c1, Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: when}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Append(ctx, e, events.ExpectAny()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app(evpasses.TypeGate, events.Aggregate{Kind: evpasses.KindGate, ID: "g0"}, t0, evpasses.GateRegistered{Community: c1, Name: "东门"})
+	for i := range 300 {
+		holder := fmt.Sprintf("p-%02d", i%20)
+		app(evpasses.TypeIssued, events.Aggregate{Kind: evpasses.KindPass, ID: fmt.Sprintf("pass%d", i)}, t0,
+			evpasses.Issued{Holder: holder, HolderOf: evpasses.HolderResident, Community: c1, NotBefore: t0, NotAfter: t0.Add(time.Hour)})
+		app(evpasses.TypeScanned, events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("g%d", i%3)}, t0.Add(time.Duration(i)*7*time.Minute),
+			evpasses.Scanned{ScanID: fmt.Sprint(i), Pass: fmt.Sprintf("pass%d", i), Holder: holder, Community: c1, Direction: evpasses.In, Decision: evpasses.Allow})
+	}
+	size, _ := st.Size(ctx)
+	ds := memstore.New()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	for _, p := range trace.All() {
+		_, js := srv.Connect()
+		pr := &projections.Projector{P: p, Store: ds, JS: js, Stream: st.Stream(), Reg: reg, Batch: 64, Log: log}
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- pr.Run(rctx) }()
+		for {
+			s := pr.Status()
+			if s.Started && s.Pending == 0 && uint64(s.Seq) >= size {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s did not catch up: %+v", p.Name(), s)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc := projections.NewRecomputer(reg, trace.All()...)
+	if err := st.Scan(ctx, 1, size, rc.Add); err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := rc.Compare(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		if !d.OK() || d.Stored == 0 || d.Stored != d.Expected {
+			t.Errorf("does not verify: %+v", d)
+		}
+	}
+	r, err := trace.ReadGateScans(ctx, ds, []string{"g0", "g1", "g2"}, t0, t0.Add(35*time.Hour))
+	if err != nil || len(r.Rows) != 300 {
+		t.Errorf("gate read: %d rows, %v", len(r.Rows), err)
+	}
+	pr, err := trace.ReadPersonScans(ctx, ds, "p-07", t0, t0.Add(35*time.Hour))
+	if err != nil || len(pr.Rows) != 15 {
+		t.Errorf("person read: %d rows, %v", len(pr.Rows), err)
+	}
+}
