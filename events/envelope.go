@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,6 +81,9 @@ func (e *Event) Validate() error {
 	if e.Time.Location() != time.UTC {
 		return Invalid("time", "time must be UTC")
 	}
+	if y := e.Time.Year(); y < 1 || y > 9999 {
+		return Invalid("time", "year %d is outside 1–9999", y)
+	}
 	if len(e.Payload) == 0 || e.Payload[0] != '{' {
 		return Invalid("payload", "payload must be a JSON object")
 	}
@@ -103,18 +107,42 @@ func (e *Event) Canonical() ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(e)
+	// Only the payload needs a general RFC 8785 canonicalizer. The envelope
+	// is written directly, its keys in sorted order: Validate restricts
+	// every envelope string to ASCII letters, digits and "._-" (and the
+	// RFC 3339 time), which JCS leaves unescaped. This is several times
+	// faster than canonicalizing the whole envelope, and TestCanonicalFastPath
+	// checks it gives the same bytes.
+	payload, err := jcs.Transform(e.Payload)
 	if err != nil {
 		return nil, Invalid("payload", "not valid JSON: %v", err)
 	}
-	out, err := jcs.Transform(raw)
-	if err != nil {
-		return nil, Invalid("payload", "cannot canonicalize: %v", err)
+	b := make([]byte, 0, 224+len(payload))
+	b = append(b, `{"actor":{"id":"`...)
+	b = append(b, e.Actor.ID...)
+	b = append(b, `","role":"`...)
+	b = append(b, e.Actor.Role...)
+	b = append(b, `"},"aggregate":{"id":"`...)
+	b = append(b, e.Aggregate.ID...)
+	b = append(b, `","kind":"`...)
+	b = append(b, e.Aggregate.Kind...)
+	b = append(b, `"},"id":"`...)
+	b = append(b, e.ID...)
+	b = append(b, `","payload":`...)
+	b = append(b, payload...)
+	b = append(b, `,"region":"`...)
+	b = append(b, e.Region...)
+	b = append(b, `","time":"`...)
+	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","type":"`...)
+	b = append(b, e.Type...)
+	b = append(b, `","v":`...)
+	b = strconv.AppendInt(b, int64(e.Version), 10)
+	b = append(b, '}')
+	if len(b) > MaxEventSize {
+		return nil, Errorf(CodeTooLarge, "event is %d bytes, the limit is %d", len(b), MaxEventSize)
 	}
-	if len(out) > MaxEventSize {
-		return nil, Errorf(CodeTooLarge, "event is %d bytes, the limit is %d", len(out), MaxEventSize)
-	}
-	return out, nil
+	return b, nil
 }
 
 // Parse decodes canonical event bytes as stored in the ledger. It refuses

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/gowebpki/jcs"
 )
 
 func sampleEvent() Event {
@@ -154,4 +156,54 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted event re-encodes differently:\n%s\n%s", b, again)
 		}
 	})
+}
+
+// referenceCanonical is the straightforward definition: the whole envelope
+// through encoding/json, then RFC 8785. Canonical must give the same bytes.
+func referenceCanonical(t testing.TB, e Event) []byte {
+	raw, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jcs.Transform(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCanonicalFastPath(t *testing.T) {
+	payloads := []string{`{}`, `{"b":[1,2.50,{"z":null,"a":"\u00e9\n\"x\""}],"a":true}`, `{"n":1e21,"m":-0.0000001,"s":"<>&\u2028"}`, `{"中文":"值"}`}
+	times := []time.Time{
+		time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC),
+		time.Date(2026, 2, 3, 4, 5, 6, 123456789, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 100, time.UTC),
+	}
+	for i, p := range payloads {
+		for j, tm := range times {
+			e := sampleEvent()
+			e.Payload, e.Time, e.Version = json.RawMessage(p), tm, i*j+1
+			e.Actor.ID = []string{"", "op-7", "A_b"}[j%3]
+			got, err := e.Canonical()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := referenceCanonical(t, e); string(got) != string(want) {
+				t.Fatalf("fast path differs:\n got %s\nwant %s", got, want)
+			}
+			if _, err := Parse(got); err != nil {
+				t.Fatalf("Parse of canonical bytes: %v", err)
+			}
+		}
+	}
+}
+
+func BenchmarkCanonical(b *testing.B) {
+	e := sampleEvent()
+	for b.Loop() {
+		if _, err := e.Canonical(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

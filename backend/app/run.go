@@ -47,7 +47,7 @@ func OpenLedger(ctx context.Context, js jetstream.JetStream, cfg config.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("checkpoints: %w", err)
 	}
-	tiles, err := seal.OpenTiles(ctx, js, seal.TilesConfig{Replicas: cfg.Replicas})
+	tiles, err := seal.OpenTiles(ctx, js, seal.TilesConfig{Replicas: cfg.Replicas, CacheTiles: 4096}) // 32 MiB: every level-0 tile of 1M leaves
 	if err != nil {
 		return nil, fmt.Errorf("tiles: %w", err)
 	}
