@@ -19,6 +19,7 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
 )
 
@@ -81,6 +82,7 @@ type Config struct {
 	WeChat   WeChat
 	PassKeys PassKeys
 	Accounts Accounts
+	Tracing  *tracing.Service
 }
 
 // Accounts keeps what is needed to reach an account holder (their WeChat
@@ -120,6 +122,7 @@ func New(cfg Config) *fiber.App {
 	led.Get("/proof/consistency", h.consistency)
 	led.Get("/events/:index", h.event)
 	h.passRoutes(app)
+	h.govRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
 	})

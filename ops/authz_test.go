@@ -147,6 +147,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		n++
 		return map[string]any{"scan_id": fmt.Sprintf("m%d", n), "token": pass.Token, "gate": gate.ID, "direction": "in", "scanned_at": time.Now().UTC()}
 	}
+	// One scan before the matrix, projected, so traces have a row to show.
+	pmA.json("POST", "/scans", scan(), 200, nil)
+	b.settled()
 	type endpoint struct {
 		method, path string
 		body         func() any
@@ -173,6 +176,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/visits/" + visit.ID + "/decision", func() any { return map[string]any{"approve": false} }, func(w who) bool {
 			return w.role == auth.PropertyManager && w.in || w.name == "resident A"
 		}},
+		{"POST", "/trace/gates", func() any {
+			return map[string]any{"gates": []string{gate.ID}, "from": time.Now().UTC().Add(-time.Hour), "to": time.Now().UTC().Add(time.Hour), "purpose": "outbreak_statistics", "reason": "周报统计核查"}
+		}, func(w who) bool { return w.role == auth.GovAnalyst && w.in }},
+		// Any government analyst may ask; each sees only scans inside their region (checked below).
+		{"POST", "/trace/person", func() any {
+			return map[string]any{"id_number": "11010519491231002X", "from": time.Now().UTC().Add(-time.Hour), "to": time.Now().UTC().Add(time.Hour), "purpose": "contact_tracing", "reason": "密接排查核实"}
+		}, func(w who) bool { return w.role == auth.GovAnalyst }},
 		{"POST", "/staff", func() any { return map[string]string{"role": "gate_operator", "scope": communityA} }, func(w who) bool { return w.role == auth.Admin && w.in }},
 	}
 	for _, ep := range endpoints {
@@ -197,6 +207,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 					t.Fatalf("anonymous: %d, want 401", code)
 				case code >= 500:
 					t.Fatalf("server error %d %s", code, out)
+				}
+				if ep.path == "/trace/person" && w.role == auth.GovAnalyst {
+					var tr struct{ Rows []any }
+					json.Unmarshal(out, &tr)
+					if w.in != (len(tr.Rows) > 0) {
+						t.Fatalf("person trace rows for a caller in scope=%v: %s", w.in, out)
+					}
 				}
 				if !ep.allowed(w) && code != 401 && code != 404 && !slices.Contains([]int{403, 200}, code) {
 					t.Fatalf("unexpected status %d", code)

@@ -30,6 +30,7 @@ import (
 	"github.com/onebook/onebook/events/staff"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/passes"
+	"github.com/onebook/onebook/projections/trace"
 )
 
 // Registry returns the registry of every event type onebook knows.
@@ -44,7 +45,7 @@ func Registry() *events.Registry {
 
 // Projections returns every projection onebook maintains.
 func Projections() []projections.Projection {
-	return passes.All()
+	return append(passes.All(), trace.All()...)
 }
 
 // Servers are the connections to the two stores, embedded or external.

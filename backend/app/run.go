@@ -16,6 +16,7 @@ import (
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
+	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
 	ledger "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/lease"
@@ -137,6 +138,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	svc.Notify = notes.Notify
+	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: identity{state: state, vault: svc.Vault},
+		Gates: func(id string) (events.Region, bool) {
+			g, ok := svc.Gate(context.Background(), id)
+			return g.Community, ok
+		}}
 	if cfg.Demo {
 		if err := Demo(ctx, svc, log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
@@ -159,7 +165,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 
 	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"),
-		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes})
+		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer})
 	ln, err := listen(cfg.Addr)
 	if err != nil {
 		return err

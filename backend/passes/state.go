@@ -316,3 +316,17 @@ func (s *State) Revoked(now time.Time) []Pass {
 	})
 	return out
 }
+
+// Person returns a person known to the state (household member or visitor).
+func (s *State) Person(id string) (Person, bool) {
+	var (
+		p  Person
+		ok bool
+	)
+	s.read(func() {
+		if x := s.persons[id]; x != nil {
+			p, ok = *x, true
+		}
+	})
+	return p, ok
+}
