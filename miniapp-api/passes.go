@@ -18,6 +18,8 @@ type WeChat interface {
 	OpenID(ctx context.Context, code string) (string, error)
 	// GateCode returns the PNG of the mini-program code of a gate.
 	GateCode(ctx context.Context, scene, page string) ([]byte, error)
+	// PhoneNumber resolves a getPhoneNumber code to the user's number.
+	PhoneNumber(ctx context.Context, code string) (string, error)
 	// CheckText runs WeChat's content security check on user text.
 	CheckText(ctx context.Context, openID, text string) (bool, error)
 }
@@ -254,6 +256,16 @@ func (h *handlers) register(c *fiber.Ctx) error {
 	}
 	if err := h.checkText(c, map[string]string{"building": in.Building, "unit": in.Unit}); err != nil {
 		return err
+	}
+	for i := range in.Members {
+		m := &in.Members[i]
+		if m.Phone == "" && m.PhoneCode != "" {
+			phone, err := h.cfg.WeChat.PhoneNumber(c.UserContext(), m.PhoneCode)
+			if err != nil {
+				return err
+			}
+			m.Phone, m.PhoneCode = phone, ""
+		}
 	}
 	hh, err := h.cfg.Passes.Register(c.UserContext(), principal(c), in)
 	if err != nil {

@@ -38,7 +38,7 @@ func TestResidentJourney(t *testing.T) {
 	res.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "7", "unit": "1-1201",
 		"members": []map[string]string{
 			{"name": "王小明", "id_number": "110105198001010024", "phone": "+86 138-0013-8000"},
-			{"name": "王芳", "id_number": "11010519491231002x", "phone": "13900139000", "relation": "spouse"},
+			{"name": "王芳", "id_number": "11010519491231002x", "phone_code": "phone:13900139000", "relation": "spouse"},
 		}}, 200, &reg)
 	res.token = reg.Session.Token
 	m := reg.Household.Members

@@ -61,3 +61,7 @@ func (w wechatAdapter) GateCode(ctx context.Context, scene, page string) ([]byte
 func (w wechatAdapter) CheckText(ctx context.Context, openID, text string) (bool, error) {
 	return w.c.CheckText(ctx, openID, text)
 }
+
+func (w wechatAdapter) PhoneNumber(ctx context.Context, code string) (string, error) {
+	return w.c.PhoneNumber(ctx, code)
+}

@@ -233,7 +233,10 @@ type MemberInput struct {
 	Name     string `json:"name"`
 	IDNumber string `json:"id_number"`
 	Phone    string `json:"phone"`
-	Relation string `json:"relation"`
+	// PhoneCode is the code of the mini-program's getPhoneNumber button;
+	// the API resolves it through WeChat into Phone.
+	PhoneCode string `json:"phone_code,omitempty"`
+	Relation  string `json:"relation"`
 }
 
 // RegisterInput is a household registration.
