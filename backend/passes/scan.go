@@ -237,19 +237,7 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if !ok {
 		return ScanResult{}, events.Invalid("gate", "unknown gate %q", in.Gate)
 	}
-	var (
-		per  Person
-		pass Pass
-		mine bool
-	)
-	s.State.read(func() {
-		if x := s.State.persons[in.PersonID]; x != nil && x.Resident == p.Subject {
-			per, mine = *x, true
-			if ps := s.State.passes[x.Pass]; ps != nil {
-				pass = *ps
-			}
-		}
-	})
+	per, pass, mine := s.State.member(p.Subject, in.PersonID)
 	if !mine || per.Erased {
 		return ScanResult{}, &events.Error{Code: events.CodeNotFound, Field: "person_id", Message: "no such member of your household"}
 	}

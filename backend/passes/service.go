@@ -422,21 +422,7 @@ func (s *Service) Pass(ctx context.Context, p auth.Principal, personID string) (
 	if err := auth.Authorize(p, auth.ActOwnPass, ""); err != nil {
 		return PassToken{}, err
 	}
-	var (
-		per  Person
-		pass Pass
-		ok   bool
-	)
-	s.State.read(func() {
-		x := s.State.persons[personID]
-		if x == nil || x.Resident != p.Subject {
-			return
-		}
-		per, ok = *x, true
-		if ps := s.State.passes[x.Pass]; ps != nil {
-			pass = *ps
-		}
-	})
+	per, pass, ok := s.State.member(p.Subject, personID)
 	if !ok {
 		return PassToken{}, events.Errorf(events.CodeNotFound, "no such member of your household")
 	}
@@ -485,22 +471,11 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 	if err := validateDeclaration(d); err != nil {
 		return DeclareResult{}, err
 	}
-	var (
-		per  Person
-		r    Resident
-		pass Pass
-		ok   bool
-	)
-	s.State.read(func() {
-		x := s.State.persons[in.PersonID]
-		if x == nil || x.Resident != p.Subject {
-			return
-		}
-		per, r, ok = *x, *s.State.residents[x.Resident], true
-		if ps := s.State.passes[x.Pass]; ps != nil {
-			pass = *ps
-		}
-	})
+	per, pass, ok := s.State.member(p.Subject, in.PersonID)
+	var r Resident
+	if ok {
+		s.State.read(func() { r = *s.State.residents[per.Resident] })
+	}
 	if err := auth.Authorize(p, auth.ActDeclare, ""); err != nil {
 		return DeclareResult{}, err
 	}

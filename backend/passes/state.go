@@ -330,3 +330,20 @@ func (s *State) Person(id string) (Person, bool) {
 	})
 	return p, ok
 }
+
+// member returns a person of resident's household and their current pass
+// (zero if none); ok is false for anyone else, so that a resident cannot
+// learn whether another person exists.
+func (s *State) member(resident, personID string) (per Person, pass Pass, ok bool) {
+	s.read(func() {
+		x := s.persons[personID]
+		if x == nil || x.Resident != resident {
+			return
+		}
+		per, ok = *x, true
+		if ps := s.passes[x.Pass]; ps != nil {
+			pass = *ps
+		}
+	})
+	return per, pass, ok
+}
