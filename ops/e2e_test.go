@@ -154,6 +154,16 @@ func TestVerifyNamesEveryTampering(t *testing.T) {
 	if code, out := ops(t, append([]string{"checkpoint"}, b.args()...)...); code != 0 || !strings.Contains(out, "onebook.local/ledger\n") {
 		t.Fatalf("checkpoint (%d):\n%s", code, out)
 	}
+	// Export a view as CSV with its proof columns.
+	dir := t.TempDir()
+	if code, out := ops(t, append([]string{"export", "gate_hourly", "--out", dir}, b.args()...)...); code != 0 {
+		t.Fatalf("export (%d):\n%s", code, out)
+	}
+	csvBytes, err := os.ReadFile(dir + "/gate_hourly.csv")
+	lines := strings.Split(strings.TrimSpace(string(csvBytes)), "\n")
+	if err != nil || len(lines) < 10 || lines[0] != "id,community,denied,gate,hour,in,out,ledger_seq,leaf_hash,events,chain" {
+		t.Fatalf("export: %v %d lines, header %q", err, len(lines), lines[0])
+	}
 
 	// Tamper with the read models behind the projectors' backs.
 	client, err := mongo.Connect(options.Client().ApplyURI(fmt.Sprintf("mongodb://127.0.0.1:%d/", b.mongoPort)))

@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"bench":      {"benchmark the ledger core against raw baselines on embedded servers", runBench},
 		"verify":     {"replay the ledger, check every checkpoint, proof and projection document", runVerify},
 		"rebuild":    {"drop a projection and fold it again from the ledger: rebuild NAME", runRebuild},
+		"export":     {"write a view as CSV with its ledger proof columns: export VIEW | export --list", runExport},
 		"keygen":     {"create a checkpoint signing key and print its verifier key", runKeygen},
 		"checkpoint": {"print the latest signed checkpoint and check it", runCheckpoint},
 		"staff":      {"create a staff account with a role and region scope: staff add --role R --scope REGION", runStaff},
