@@ -67,9 +67,10 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 	}
 
 	type person struct {
-		res auth.Principal
-		id  string
-		c   events.Region
+		res   auth.Principal
+		id    string
+		c     events.Region
+		phone string
 	}
 	var people []person
 	surnames := []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
@@ -93,8 +94,8 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 			return fmt.Errorf("demo household %d: %w", h, err)
 		}
 		res = demo.SignIn(fmt.Sprintf("demo-resident-%03d", h))
-		for _, m := range hh.Members {
-			people = append(people, person{res: res, id: m.PersonID, c: c})
+		for i, m := range hh.Members {
+			people = append(people, person{res: res, id: m.PersonID, c: c, phone: in.Members[i].Phone})
 		}
 	}
 	scans := 0
@@ -136,10 +137,44 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 				return fmt.Errorf("demo erasure: %w", err)
 			}
 		}
+		if day >= 11 {
+			h := people[30+day]
+			if err := demoVisits(ctx, &demo, h.res, h.phone, cs[h.c].op, cs[h.c].gates[0], now, day); err != nil {
+				return fmt.Errorf("demo visits: %w", err)
+			}
+		}
 	}
 	size, _ = svc.Store.Size(ctx)
 	log.Info("demo data", "communities", len(communities), "people", len(people), "scans", scans, "events", size)
 	return nil
+}
+
+// demoVisits has a resident invite a visitor who then comes in, and a
+// visitor ask for a visit that the host refuses.
+func demoVisits(ctx context.Context, svc *passes.Service, host auth.Principal, hostPhone string, op auth.Principal, gate string, now time.Time, day int) error {
+	birth := time.Date(1985, 3, day, 0, 0, 0, 0, time.UTC)
+	v, err := svc.Invite(ctx, host, passes.VisitInput{Name: "赵" + []string{"一", "二", "三", "四", "五", "六", "七"}[day%7], IDNumber: demoIDNumber("310104", birth, day), Phone: fmt.Sprintf("1370000%04d", day),
+		From: now.Add(-time.Hour), To: now.Add(6 * time.Hour)})
+	if err != nil {
+		return err
+	}
+	tok, err := svc.VisitPass(ctx, host, v.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := svc.Scan(ctx, op, passes.ScanInput{ScanID: fmt.Sprintf("demo-visit-%d", day), Token: tok.Token, Gate: gate, Direction: "in", ScannedAt: now}); err != nil {
+		return err
+	}
+	asker := svc.SignIn(fmt.Sprintf("demo-visitor-%d", day))
+	req, err := svc.RequestVisit(ctx, asker, passes.VisitInput{Name: "钱" + []string{"甲", "乙", "丙", "丁", "戊", "己", "庚"}[day%7], IDNumber: demoIDNumber("320102", birth, day+100),
+		Phone: fmt.Sprintf("1360000%04d", day), HostPhone: hostPhone, From: now.Add(time.Hour), To: now.Add(3 * time.Hour)})
+	if err != nil {
+		return err
+	}
+	if day%2 == 0 {
+		_, err = svc.DecideVisit(ctx, host, req.ID, false, "不在家")
+	} // odd days: left pending for the property manager
+	return err
 }
 
 func demoStaff(ctx context.Context, svc *passes.Service, sys auth.Principal, role auth.Role, scope events.Region, openID string) (auth.Principal, error) {

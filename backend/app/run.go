@@ -112,9 +112,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		})
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBG()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() { // on every return: stop the background work, then wait for it
+		stopBG()
+		wg.Wait()
+	}()
 
 	// The pass service: its decision state follows the ledger in memory.
 	state := passes.NewState()
