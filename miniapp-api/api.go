@@ -83,6 +83,7 @@ type Config struct {
 	PassKeys PassKeys
 	Accounts Accounts
 	Tracing  *tracing.Service
+	Views    Views
 }
 
 // Accounts keeps what is needed to reach an account holder (their WeChat
@@ -123,6 +124,7 @@ func New(cfg Config) *fiber.App {
 	led.Get("/events/:index", h.event)
 	h.passRoutes(app)
 	h.govRoutes(app)
+	h.viewRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
 	})

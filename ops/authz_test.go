@@ -183,6 +183,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST", "/trace/person", func() any {
 			return map[string]any{"id_number": "11010519491231002X", "from": time.Now().UTC().Add(-time.Hour), "to": time.Now().UTC().Add(time.Hour), "purpose": "contact_tracing", "reason": "密接排查核实"}
 		}, func(w who) bool { return w.role == auth.GovAnalyst }},
+		{"GET", "/communities/" + communityA + "/inside", nil, func(w who) bool { return (w.role == auth.PropertyManager || w.role == auth.GovAnalyst) && w.in }},
+		{"GET", "/communities/" + communityA + "/daily?date=" + time.Now().Format("2006-01-02"), nil, func(w who) bool {
+			return (w.role == auth.PropertyManager || w.role == auth.GovAnalyst) && w.in
+		}},
+		{"GET", "/communities/" + communityA + "/denied", nil, func(w who) bool { return (w.role == auth.PropertyManager || w.role == auth.GovAnalyst) && w.in }},
+		{"GET", "/communities/" + communityA + "/gate-hours", nil, func(w who) bool { return (w.role == auth.PropertyManager || w.role == auth.GovAnalyst) && w.in }},
+		// Both analysts are in city 1101: one sees its district's flows, the other (110106) its own.
+		{"GET", "/regions/1101/flows", nil, func(w who) bool { return w.role == auth.GovAnalyst }},
 		{"POST", "/staff", func() any { return map[string]string{"role": "gate_operator", "scope": communityA} }, func(w who) bool { return w.role == auth.Admin && w.in }},
 	}
 	for _, ep := range endpoints {

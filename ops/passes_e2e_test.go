@@ -68,6 +68,17 @@ func TestResidentJourney(t *testing.T) {
 	if code, body := scan("j2", "out", "9999"); code != 403 || !strings.Contains(body, "id_mismatch") {
 		t.Fatalf("wrong last 4: %d %s", code, body)
 	}
+	// The property manager sees who is inside, names masked.
+	b.settled()
+	var inside struct {
+		Inside []struct {
+			Name string `json:"name_masked"`
+		}
+	}
+	pm.json("GET", "/communities/"+communityA+"/inside", nil, 200, &inside)
+	if len(inside.Inside) != 1 || inside.Inside[0].Name != "王**" {
+		t.Fatalf("inside: %+v", inside)
+	}
 	// Scanners fetch keys and revocations without signing in.
 	anon := client{t: t, base: base}
 	if code, body := anon.do("GET", "/passes/keys", nil); code != 200 || !strings.Contains(string(body), "Ed25519") {

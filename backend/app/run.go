@@ -140,7 +140,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	svc.Notify = notes.Notify
-	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: identity{state: state, vault: svc.Vault},
+	ident := identity{state: state, vault: svc.Vault}
+	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: ident,
 		Gates: func(id string) (events.Region, bool) {
 			g, ok := svc.Gate(context.Background(), id)
 			return g.Community, ok
@@ -167,7 +168,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 
 	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"),
-		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer})
+		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer,
+		Views: api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
 	ln, err := listen(cfg.Addr)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -346,4 +347,18 @@ func (s *State) member(resident, personID string) (per Person, pass Pass, ok boo
 		}
 	})
 	return per, pass, ok
+}
+
+// Gates lists the gates of a community, sorted by id.
+func (s *State) Gates(community events.Region) []Gate {
+	var out []Gate
+	s.read(func() {
+		for _, g := range s.gates {
+			if g.Community == community {
+				out = append(out, *g)
+			}
+		}
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }

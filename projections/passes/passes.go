@@ -108,6 +108,8 @@ func GateHourly() projections.Projection {
 }
 
 // All lists the projections of this service.
-func All() []projections.Projection { return []projections.Projection{Passes(), GateHourly()} }
+func All() []projections.Projection {
+	return []projections.Projection{Passes(), GateHourly(), InsideNow(), Daily(), Denied(), RegionFlows()}
+}
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
