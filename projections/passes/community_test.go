@@ -64,7 +64,7 @@ func TestCommunityViews(t *testing.T) {
 		scanEvent(t, "ga", a, t0.Add(time.Minute), "p2", "x2", "in", "allow", ""),
 		scanEvent(t, "ga", a, t0.Add(2*time.Minute), "p3", "x3", "in", "deny", "red_status"),
 		scanEvent(t, "ga", a, t0.Add(3*time.Minute), "p1", "x1", "out", "allow", ""),
-		scanEvent(t, "gb", b, t0.Add(10*time.Minute), "p9", "x1", "in", "allow", ""), // x1 moved a → b the same day
+		scanEvent(t, "gb", b, t0.Add(10*time.Minute), "p9", "x1", "in", "allow", ""),        // x1 moved a → b the same day
 		scanEvent(t, "ga", a, t0.Add(70*time.Minute), "p2", "x2", "out", "deny", "expired"), // next CST day
 	}
 	st := fold(t, evs)
