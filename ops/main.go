@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"rebuild":    {"drop a projection and fold it again from the ledger: rebuild NAME", runRebuild},
 		"export":     {"write a view as CSV with its ledger proof columns: export VIEW | export --list", runExport},
 		"keygen":     {"create a checkpoint signing key and print its verifier key", runKeygen},
+		"bench-scan": {"benchmark gate scans over HTTP against raw JetStream publishes, same run", runScanBench},
 		"checkpoint": {"print the latest signed checkpoint and check it", runCheckpoint},
 		"staff":      {"create a staff account with a role and region scope: staff add --role R --scope REGION", runStaff},
 		"wxmock":     {"run a fake WeChat API server for local development and tests", runWxmock},
