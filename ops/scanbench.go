@@ -41,6 +41,7 @@ func runScanBench(ctx context.Context, env *environ, args []string) error {
 	sync := fs.String("nats-sync", "always", "embedded NATS sync policy, as the backend's --nats-sync")
 	quick := fs.Bool("quick", false, "small sizes (tests)")
 	wxPort := fs.Int("wxmock-port", 0, "port of the in-process fake WeChat (0: a free one)")
+	projectors := fs.Bool("projectors", false, "run the projectors in the benchmarked backend too (on 2 CPUs they compete with the request path)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func runScanBench(ctx context.Context, env *environ, args []string) error {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	cfg, err := config.Load([]string{"--data", dir, "--addr", addr, "--nats-port", fmt.Sprint(ports[1]), "--mongo-port", fmt.Sprint(ports[2]),
-		"--wxmock-port", fmt.Sprint(ports[3]), "--nats-sync", *sync}, func(string) string { return "" }, env.stderr)
+		"--wxmock-port", fmt.Sprint(ports[3]), "--nats-sync", *sync, "--projectors", fmt.Sprint(*projectors)}, func(string) string { return "" }, env.stderr)
 	if err != nil {
 		return err
 	}
@@ -221,7 +222,7 @@ func runScanBench(ctx context.Context, env *environ, args []string) error {
 		"scan_rate": scanRate, "raw_publish_rate": rawRate, "scan_ratio": scanRate / rawRate,
 		"scan_p50_ms": float64(p50.Microseconds()) / 1000, "scan_p99_ms": float64(p99.Microseconds()) / 1000,
 		"batch_500_ms": batchMS, "batch_500_scans_per_s": 500 / (batchMS / 1000), "scans": *scans, "clients": *clients,
-		"denied": denied.Load(), "nats_sync": *sync,
+		"denied": denied.Load(), "nats_sync": *sync, "projectors": *projectors,
 	}
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(res)

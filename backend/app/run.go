@@ -160,6 +160,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}
 	}()
 	for _, pr := range a.projectors {
+		if !cfg.Projectors {
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

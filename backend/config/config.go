@@ -35,8 +35,9 @@ type Config struct {
 	DedupWindow  time.Duration
 	SealInterval time.Duration // minimum time between checkpoints while busy
 
-	LogLevel slog.Level
-	Demo     bool // fill demo data on start
+	LogLevel   slog.Level
+	Demo       bool // fill demo data on start
+	Projectors bool // run the projectors in this process (an API-only replica sets false)
 
 	WeChatAppID, WeChatSecret string // empty AppID: a fake WeChat runs in-process (development)
 	WeChatAPIBase             string // replaces https://api.weixin.qq.com (e.g. a wxmock)
@@ -70,6 +71,7 @@ func Vars() []Var {
 		{"ONEBOOK_SEAL_INTERVAL", "seal-interval", "500ms", "minimum time between checkpoints while events keep arriving"},
 		{"ONEBOOK_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 		{"ONEBOOK_DEMO", "demo", "false", "fill realistic demo data on start"},
+		{"ONEBOOK_PROJECTORS", "projectors", "true", "run the projectors in this process; false for API-only replicas when projectors run elsewhere"},
 		{"WECHAT_APPID", "wechat-appid", "", "mini-program AppID; empty runs a fake WeChat API in-process on loopback (development only)"},
 		{"WECHAT_SECRET", "wechat-secret", "", "mini-program AppSecret"},
 		{"WECHAT_API_BASE", "wechat-api-base", "", "replaces https://api.weixin.qq.com, e.g. http://127.0.0.1:9100 for 'go run ./ops wxmock'"},
@@ -133,6 +135,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
 		return c, fmt.Errorf("log-level: %w", err)
+	}
+	if c.Projectors, err = strconv.ParseBool(get("projectors")); err != nil {
+		return c, fmt.Errorf("projectors: %q is not true or false", get("projectors"))
 	}
 	if c.Demo, err = strconv.ParseBool(get("demo")); err != nil {
 		return c, fmt.Errorf("demo: %q is not true or false", get("demo"))
