@@ -64,6 +64,7 @@ func (h *handlers) passRoutes(app *fiber.App) {
 	app.Delete("/me/household", authd, h.erase)
 	app.Post("/me/declarations", authd, h.declare)
 	app.Get("/me/passes/:person", authd, h.pass)
+	app.Post("/me/passes/:person/revoke", authd, h.revokePass)
 	app.Post("/gates", authd, h.registerGate)
 	app.Get("/gates/:gate/code", authd, h.gateCode)
 	app.Post("/scans", authd, h.scan)
@@ -312,6 +313,14 @@ func (h *handlers) pass(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(t)
+}
+
+// revokePass revokes a member's pass when the phone showing it was lost.
+func (h *handlers) revokePass(c *fiber.Ctx) error {
+	if err := h.cfg.Passes.RevokePass(c.UserContext(), principal(c), c.Params("person")); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"revoked": true})
 }
 
 func (h *handlers) registerGate(c *fiber.Ctx) error {

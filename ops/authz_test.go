@@ -192,6 +192,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// Both analysts are in city 1101: one sees its district's flows, the other (110106) its own.
 		{"GET", "/regions/1101/flows", nil, func(w who) bool { return w.role == auth.GovAnalyst }},
 		{"POST", "/staff", func() any { return map[string]string{"role": "gate_operator", "scope": communityA} }, func(w who) bool { return w.role == auth.Admin && w.in }},
+		// Last: it revokes the pass the scans above use.
+		{"POST", "/me/passes/" + person + "/revoke", nil, func(w who) bool { return w.name == "resident A" }},
 	}
 	for _, ep := range endpoints {
 		for _, w := range cast {

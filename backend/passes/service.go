@@ -333,6 +333,26 @@ func (s *Service) Register(ctx context.Context, p auth.Principal, in RegisterInp
 		sealed.Last4Index = s.Vault.Index("last4:"+pid, d.IDNumber[len(d.IDNumber)-4:])
 		ev.Members = append(ev.Members, residents.Member{PersonID: pid, Relation: in.Members[i].Relation, Personal: sealed})
 	}
+	if prev != nil && prev.Community != in.Community {
+		// Moved out: the passes of the old community stop opening its gates.
+		var old []Pass
+		s.State.read(func() {
+			for _, id := range prev.Members {
+				if ps := s.State.passes[s.State.persons[id].Pass]; ps != nil && ps.Revoked == "" {
+					old = append(old, *ps)
+				}
+			}
+		})
+		for _, ps := range old {
+			if err := s.revoke(ctx, p.Actor(), ps, evpasses.ReasonMovedOut); err != nil {
+				return Household{}, err
+			}
+		}
+		// The event goes to the new community's subject, where this
+		// aggregate's per-subject sequence starts afresh; the household is
+		// its only writer, so no concurrency check is lost that mattered.
+		x = events.ExpectAny()
+	}
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: rid}, Region: in.Community, Actor: p.Actor()}
 	if _, err := s.append(ctx, residents.TypeRegistered, meta, ev, x); err != nil {
 		return Household{}, err
@@ -447,6 +467,22 @@ func (s *Service) Pass(ctx context.Context, p auth.Principal, personID string) (
 		return PassToken{}, err
 	}
 	return PassToken{PassID: pass.ID, Token: tok, NotAfter: pass.NotAfter, Status: per.Status}, nil
+}
+
+// RevokePass revokes a household member's current pass because the phone
+// showing it was lost; the next GET of the pass issues a new one.
+func (s *Service) RevokePass(ctx context.Context, p auth.Principal, personID string) error {
+	if err := auth.Authorize(p, auth.ActOwnPass, ""); err != nil {
+		return err
+	}
+	per, pass, ok := s.State.member(p.Subject, personID)
+	if !ok || per.Erased {
+		return events.Errorf(events.CodeNotFound, "no such member of your household")
+	}
+	if pass.ID == "" || pass.Revoked != "" {
+		return nil // nothing valid to revoke
+	}
+	return s.revoke(ctx, p.Actor(), pass, evpasses.ReasonLostPhone)
 }
 
 // DeclareInput is a health declaration for one household member.

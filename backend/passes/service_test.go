@@ -145,6 +145,21 @@ func TestResidentFlow(t *testing.T) {
 	if _, err := w.svc.Pass(w.ctx, res, h.Members[0].PersonID); events.ErrorCode(err) != events.CodeForbidden {
 		t.Fatalf("red person got a pass: %v", err)
 	}
+	// Lost phone: the old token stops working, a new one is issued.
+	lost, _ := w.svc.Pass(w.ctx, res, h.Members[1].PersonID)
+	if err := w.svc.RevokePass(w.ctx, res, h.Members[1].PersonID); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := scan("l1", lost.Token, ""); r.Reason != DenyRevoked {
+		t.Fatalf("lost phone token: %+v", r)
+	}
+	fresh, err := w.svc.Pass(w.ctx, res, h.Members[1].PersonID)
+	if err != nil || fresh.PassID == lost.PassID {
+		t.Fatalf("new pass after loss: %+v %v", fresh, err)
+	}
+	if r, _ := scan("l2", fresh.Token, ""); r.Decision != evpasses.Allow {
+		t.Fatalf("new token: %+v", r)
+	}
 	// Expired token.
 	w.now = w.now.Add(48 * time.Hour)
 	pass2, err := w.svc.Pass(w.ctx, res, h.Members[1].PersonID) // refreshed: a new pass
@@ -164,6 +179,17 @@ func TestResidentFlow(t *testing.T) {
 	// An operator of another community may not scan at this gate at all.
 	if _, err := w.svc.Scan(w.ctx, op2, ScanInput{ScanID: "x2", Token: pass2.Token, Gate: gate.ID, Direction: evpasses.In, ScannedAt: w.now}); events.ErrorCode(err) != events.CodeForbidden {
 		t.Fatalf("out-of-scope operator: %v", err)
+	}
+	// Moving out: re-registering in another community revokes the old passes.
+	moved := w.resident("wx-mover")
+	mh := w.register(moved, "110105199002150031")
+	moved = w.resident("wx-mover")
+	mp, _ := w.svc.Pass(w.ctx, moved, mh.Members[0].PersonID)
+	if _, err := w.svc.Register(w.ctx, moved, RegisterInput{Community: "110105001002", Building: "5", Members: []MemberInput{{Name: "周九", IDNumber: "110105199002150031", Phone: "13800000000", Relation: "self"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := scan("m1", mp.Token, ""); r.Reason != DenyRevoked {
+		t.Fatalf("moved-out pass: %+v", r)
 	}
 	// Erasure: personal data gone, passes revoked.
 	if err := w.svc.Erase(w.ctx, res); err != nil {
