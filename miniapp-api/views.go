@@ -87,22 +87,19 @@ func (h *handlers) inside(c *fiber.Ctx) error {
 }
 
 func (h *handlers) daily(c *fiber.Ctx) error {
-	r, err := community(c)
-	if err != nil {
-		return err
-	}
-	d, err := day(c, "date")
-	if err != nil {
-		return err
-	}
-	out, err := views.ReadDay(c.UserContext(), h.cfg.Views.Docs, string(r), d)
-	if err != nil {
-		return err
-	}
-	return c.JSON(out)
+	return h.dayView(c, func(ctx context.Context, r events.Region, d time.Time) (any, error) {
+		return views.ReadDay(ctx, h.cfg.Views.Docs, string(r), d)
+	})
 }
 
 func (h *handlers) denied(c *fiber.Ctx) error {
+	return h.dayView(c, func(ctx context.Context, r events.Region, d time.Time) (any, error) {
+		return views.ReadDenied(ctx, h.cfg.Views.Docs, string(r), d)
+	})
+}
+
+// dayView answers a view of one community on one day (?date=).
+func (h *handlers) dayView(c *fiber.Ctx, read func(context.Context, events.Region, time.Time) (any, error)) error {
 	r, err := community(c)
 	if err != nil {
 		return err
@@ -111,7 +108,7 @@ func (h *handlers) denied(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := views.ReadDenied(c.UserContext(), h.cfg.Views.Docs, string(r), d)
+	out, err := read(c.UserContext(), r, d)
 	if err != nil {
 		return err
 	}
