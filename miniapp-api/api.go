@@ -144,23 +144,33 @@ type errorDetail struct {
 	Message string      `json:"message"`
 }
 
-// statusOf maps error codes to HTTP statuses, in this one place.
+// statuses maps error codes to HTTP statuses, in this one place; a
+// function so that nothing can change it at run time.
+func statuses() []struct {
+	code   events.Code
+	status int
+} {
+	return []struct {
+		code   events.Code
+		status int
+	}{
+		{events.CodeInvalid, fiber.StatusBadRequest},
+		{events.CodeUnauthorized, fiber.StatusUnauthorized},
+		{events.CodeForbidden, fiber.StatusForbidden},
+		{events.CodeNotFound, fiber.StatusNotFound},
+		{events.CodeConflict, fiber.StatusConflict},
+		{events.CodeDuplicate, fiber.StatusConflict},
+		{events.CodeTooLarge, fiber.StatusRequestEntityTooLarge},
+		{events.CodeUnavailable, fiber.StatusServiceUnavailable},
+	}
+}
+
+// statusOf is the HTTP status of an error code.
 func statusOf(c events.Code) int {
-	switch c {
-	case events.CodeInvalid:
-		return fiber.StatusBadRequest
-	case events.CodeUnauthorized:
-		return fiber.StatusUnauthorized
-	case events.CodeForbidden:
-		return fiber.StatusForbidden
-	case events.CodeNotFound:
-		return fiber.StatusNotFound
-	case events.CodeConflict, events.CodeDuplicate:
-		return fiber.StatusConflict
-	case events.CodeTooLarge:
-		return fiber.StatusRequestEntityTooLarge
-	case events.CodeUnavailable:
-		return fiber.StatusServiceUnavailable
+	for _, m := range statuses() {
+		if m.code == c {
+			return m.status
+		}
 	}
 	return fiber.StatusInternalServerError
 }
@@ -204,18 +214,12 @@ func statusOfErr(err error) int {
 	return fiber.StatusInternalServerError
 }
 
+// codeOfStatus is the error code of one of Fiber's own HTTP errors.
 func codeOfStatus(status int) events.Code {
-	switch status {
-	case fiber.StatusRequestEntityTooLarge:
-		return events.CodeTooLarge
-	case fiber.StatusNotFound:
-		return events.CodeNotFound
-	case fiber.StatusUnauthorized:
-		return events.CodeUnauthorized
-	case fiber.StatusForbidden:
-		return events.CodeForbidden
-	case fiber.StatusServiceUnavailable:
-		return events.CodeUnavailable
+	for _, m := range statuses() {
+		if m.status == status && m.code != events.CodeDuplicate {
+			return m.code
+		}
 	}
 	if status >= 400 && status < 500 {
 		return events.CodeInvalid

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
@@ -403,16 +404,9 @@ func (s *Service) Household(ctx context.Context, p auth.Principal) (Household, e
 		if i > 0 {
 			rel = "member"
 		}
-		h.Members = append(h.Members, MemberSummary{PersonID: per.ID, Relation: rel, Name: d.Name, IDNumber: maskID(d.IDNumber), Status: per.Status, PassID: per.Pass})
+		h.Members = append(h.Members, MemberSummary{PersonID: per.ID, Relation: rel, Name: d.Name, IDNumber: personal.MaskID(d.IDNumber), Status: per.Status, PassID: per.Pass})
 	}
 	return h, nil
-}
-
-func maskID(id string) string {
-	if len(id) < 10 {
-		return "****"
-	}
-	return id[:6] + strings.Repeat("*", len(id)-10) + id[len(id)-4:]
 }
 
 // issuePass records a new pass for a person, valid from now for PassTTL.

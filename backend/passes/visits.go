@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	evpasses "github.com/onebook/onebook/events/passes"
 )
@@ -195,17 +196,9 @@ func (s *Service) visitView(ctx context.Context, id string) VisitView {
 	})
 	name := "(erased)"
 	if d, err := s.Vault.Open(ctx, per.ID, per.Sealed); err == nil {
-		name = maskName(d.Name)
+		name = personal.MaskName(d.Name)
 	}
 	return VisitView{ID: v.ID, Community: v.Community, From: v.From, To: v.To, RequestedBy: v.RequestedBy, Status: v.Status, Visitor: name, Reason: v.Reason}
-}
-
-func maskName(n string) string {
-	r := []rune(n)
-	if len(r) == 0 {
-		return ""
-	}
-	return string(r[0]) + strings.Repeat("*", max(1, len(r)-1))
 }
 
 // Visits lists visits: a resident sees those of their household and those
