@@ -362,3 +362,21 @@ func TestVisits(t *testing.T) {
 		t.Fatalf("unknown host: %v", err)
 	}
 }
+
+func TestScanIDsForgottenAfterUploadHorizon(t *testing.T) {
+	st := NewState()
+	t0 := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
+	apply := func(seq uint64, at time.Time, id string) {
+		st.Apply(events.Recorded{Seq: seq, Event: events.Event{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "g"}, Time: at}},
+			evpasses.Scanned{ScanID: id, Pass: "p", Community: community, Direction: "in", Decision: "allow"})
+	}
+	apply(1, t0, "old")
+	apply(2, t0.Add(2*time.Hour), "recent")
+	apply(3, t0.Add(MaxScanAge+3*time.Hour), "new")
+	if _, ok := st.scans["g/old"]; ok {
+		t.Fatal("a scan id older than the upload horizon is still kept")
+	}
+	if _, ok := st.scans["g/recent"]; !ok {
+		t.Fatal("a scan id inside the horizon was forgotten")
+	}
+}

@@ -88,7 +88,8 @@ type State struct {
 	residentByOID map[string]string
 	staffByOID    map[string]string
 	staffByInvite map[string]string
-	scans         map[string]uint64 // gate + "/" + scan id → sequence
+	scans         map[string]time.Time // gate + "/" + scan id → scan time, kept for MaxScanAge
+	sweptAt       time.Time            // scan time of the last sweep of scans
 	visits        map[string]*Visit
 	personByPhone map[string]string // phone blind index → person id (hosts)
 }
@@ -113,7 +114,7 @@ func NewState() *State {
 	s := &State{
 		gates: map[string]*Gate{}, residents: map[string]*Resident{}, persons: map[string]*Person{},
 		passes: map[string]*Pass{}, staff: map[string]*Staff{}, residentByOID: map[string]string{},
-		staffByOID: map[string]string{}, staffByInvite: map[string]string{}, scans: map[string]uint64{},
+		staffByOID: map[string]string{}, staffByInvite: map[string]string{}, scans: map[string]time.Time{},
 		visits: map[string]*Visit{}, personByPhone: map[string]string{},
 	}
 	s.cond = sync.NewCond(&s.mu)
@@ -151,7 +152,8 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		}
 	case evpasses.Scanned:
 		if p.ScanID != "" {
-			s.scans[e.Aggregate.ID+"/"+p.ScanID] = rec.Seq
+			s.scans[e.Aggregate.ID+"/"+p.ScanID] = e.Time
+			s.sweepScans(e.Time)
 		}
 	case residents.Registered:
 		r := &Resident{ID: e.Aggregate.ID, Community: p.Community, Building: p.Building, Unit: p.Unit, LastSeq: rec.Seq}
@@ -215,6 +217,22 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		if st := s.staff[e.Aggregate.ID]; st != nil {
 			st.Disabled, st.LastSeq = true, rec.Seq
 			delete(s.staffByOID, st.OpenID)
+		}
+	}
+}
+
+// sweepScans forgets scan ids older than a scan may be uploaded (a replay
+// of one is refused as too old anyway), once an hour of scan time, so the
+// set stays bounded by a week of traffic.
+func (s *State) sweepScans(now time.Time) {
+	if now.Sub(s.sweptAt) < time.Hour {
+		return
+	}
+	s.sweptAt = now
+	horizon := now.Add(-MaxScanAge - time.Hour)
+	for k, t := range s.scans {
+		if t.Before(horizon) {
+			delete(s.scans, k)
 		}
 	}
 }
