@@ -221,7 +221,7 @@ func (a *App) passService(ctx context.Context, state *passes.State, reg *events.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tokens, err := newPassTokens(signer, state)
+	tokens, err := newPassTokens(signer, state, a.cfg.PassTTL)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -22,6 +22,7 @@ type passTokens struct {
 	signer *passtoken.Signer
 	keys   passtoken.KeySet
 	state  *passes.State
+	ttl    time.Duration // token lifetime: a revoked pass's tokens are all dead ttl after revocation
 	now    func() time.Time
 }
 
@@ -47,12 +48,12 @@ func loadPassSigner(path string) (*passtoken.Signer, error) {
 	return s, nil
 }
 
-func newPassTokens(signer *passtoken.Signer, state *passes.State) (*passTokens, error) {
+func newPassTokens(signer *passtoken.Signer, state *passes.State, ttl time.Duration) (*passTokens, error) {
 	keys, err := passtoken.NewKeySet(signer.Key())
 	if err != nil {
 		return nil, err
 	}
-	return &passTokens{signer: signer, keys: keys, state: state, now: time.Now}, nil
+	return &passTokens{signer: signer, keys: keys, state: state, ttl: ttl, now: time.Now}, nil
 }
 
 func (t *passTokens) Issue(c passes.PassClaims) (string, error) {
@@ -75,12 +76,21 @@ func (t *passTokens) KeysJSON() ([]byte, error) { return json.Marshal(t.keys) }
 func (t *passTokens) RevocationsJSON(ctx context.Context) ([]byte, error) {
 	now := t.now().UTC().Truncate(time.Second)
 	l := passtoken.RevocationList{Issued: now}
-	for _, p := range t.state.Revoked(now) {
+	for _, p := range t.state.Revoked(now.Add(-t.ttl)) {
 		at := p.RevokedAt.UTC().Truncate(time.Second)
 		if at.After(now) {
 			at = now
 		}
-		l.Entries = append(l.Entries, passtoken.Revoked{PassID: p.ID, At: at, Reason: p.Revoked, NotAfter: p.NotAfter.UTC().Truncate(time.Second)})
+		// Tokens are issued for at most ttl, so none issued before the
+		// revocation outlives at + ttl: the entry can go after that.
+		end := p.NotAfter
+		if e := p.RevokedAt.Add(t.ttl + 5*time.Minute); e.Before(end) {
+			end = e
+		}
+		if !end.After(now) {
+			continue
+		}
+		l.Entries = append(l.Entries, passtoken.Revoked{PassID: p.ID, At: at, Reason: p.Revoked, NotAfter: end.UTC().Truncate(time.Second)})
 	}
 	sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].PassID < l.Entries[j].PassID })
 	return passtoken.SignList(t.signer, l)

@@ -82,7 +82,7 @@ type Service struct {
 	Vault   Vault
 	Tokens  Tokens
 	Risk    []events.Region // risk regions for the 14-day visit rule
-	PassTTL time.Duration   // how long a pass token is valid; default 24h
+	PassTTL time.Duration   // how long a pass token is valid; default 24h (the pass itself: PassValidity)
 	Now     func() time.Time
 	// Notify, if set, tells an account holder about something that
 	// happened to them (a WeChat subscribe message). Best effort: a failed
@@ -117,6 +117,11 @@ func (s *Service) now() time.Time {
 	}
 	return time.Now().UTC()
 }
+
+// PassValidity is how long a pass (the ledger aggregate) lasts. Tokens are
+// short-lived (PassTTL) and refreshed within one pass, so the ledger and the
+// decision state see one pass a month per person, not one a day.
+const PassValidity = 30 * 24 * time.Hour
 
 func (s *Service) passTTL() time.Duration {
 	if s.PassTTL <= 0 {
@@ -409,11 +414,11 @@ func (s *Service) Household(ctx context.Context, p auth.Principal) (Household, e
 	return h, nil
 }
 
-// issuePass records a new pass for a person, valid from now for PassTTL.
+// issuePass records a new pass for a person, valid from now for PassValidity.
 func (s *Service) issuePass(ctx context.Context, p auth.Principal, personID string, community events.Region) (string, error) {
 	now := s.now()
 	id := uuid.NewString()
-	ev := evpasses.Issued{Holder: personID, HolderOf: evpasses.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(s.passTTL())}
+	ev := evpasses.Issued{Holder: personID, HolderOf: evpasses.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(PassValidity)}
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: id}, Region: community, Actor: p.Actor()}
 	if _, err := s.append(ctx, evpasses.TypeIssued, meta, ev, events.ExpectNew()); err != nil {
 		return "", err
@@ -446,7 +451,8 @@ func (s *Service) Pass(ctx context.Context, p auth.Principal, personID string) (
 	if per.Status == residents.Red {
 		return PassToken{}, &events.Error{Code: events.CodeForbidden, Message: "health status is red: no pass; contact your community"}
 	}
-	if pass.Revoked != "" && pass.Revoked != evpasses.ReasonExpired || pass.ID == "" || pass.NotAfter.Before(s.now().Add(time.Hour)) {
+	now := s.now()
+	if pass.Revoked != "" || pass.ID == "" || pass.NotAfter.Before(now.Add(s.passTTL())) {
 		if pass.Revoked == evpasses.ReasonMovedOut {
 			return PassToken{}, &events.Error{Code: events.CodeForbidden, Message: "the pass was revoked: moved out"}
 		}
@@ -456,11 +462,17 @@ func (s *Service) Pass(ctx context.Context, p auth.Principal, personID string) (
 		}
 		s.State.read(func() { pass = *s.State.passes[id] })
 	}
-	tok, err := s.Tokens.Issue(PassClaims{PassID: pass.ID, Community: pass.Community, NotBefore: pass.NotBefore, NotAfter: pass.NotAfter})
+	// A token lasts PassTTL within its pass; scanners' clocks may run a
+	// few minutes late, hence the earlier start.
+	c := PassClaims{PassID: pass.ID, Community: pass.Community, NotBefore: now.Add(-5 * time.Minute), NotAfter: now.Add(s.passTTL())}
+	if c.NotBefore.Before(pass.NotBefore) {
+		c.NotBefore = pass.NotBefore
+	}
+	tok, err := s.Tokens.Issue(c)
 	if err != nil {
 		return PassToken{}, err
 	}
-	return PassToken{PassID: pass.ID, Token: tok, NotAfter: pass.NotAfter, Status: per.Status}, nil
+	return PassToken{PassID: pass.ID, Token: tok, NotAfter: c.NotAfter, Status: per.Status}, nil
 }
 
 // RevokePass revokes a household member's current pass because the phone

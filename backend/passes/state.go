@@ -90,6 +90,7 @@ type State struct {
 	staffByInvite map[string]string
 	scans         map[string]time.Time // gate + "/" + scan id → scan time, kept for MaxScanAge
 	sweptAt       time.Time            // scan time of the last sweep of scans
+	passesSwept   time.Time            // event time of the last sweep of passes
 	visits        map[string]*Visit
 	personByPhone map[string]string // phone blind index → person id (hosts)
 }
@@ -142,6 +143,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	case evpasses.GateRegistered:
 		s.gates[e.Aggregate.ID] = &Gate{ID: e.Aggregate.ID, Community: p.Community, Name: p.Name}
 	case evpasses.Issued:
+		s.sweepPasses(e.Time)
 		s.passes[e.Aggregate.ID] = &Pass{ID: e.Aggregate.ID, Person: p.Holder, Community: p.Community, NotBefore: p.NotBefore, NotAfter: p.NotAfter}
 		if per := s.persons[p.Holder]; per != nil {
 			per.Pass = e.Aggregate.ID
@@ -233,6 +235,21 @@ func (s *State) sweepScans(now time.Time) {
 	for k, t := range s.scans {
 		if t.Before(horizon) {
 			delete(s.scans, k)
+		}
+	}
+}
+
+// sweepPasses forgets passes that ended more than a day ago (no token of
+// theirs can still be valid), once a day of event time, so the state holds
+// about one pass per active person.
+func (s *State) sweepPasses(now time.Time) {
+	if now.Sub(s.passesSwept) < 24*time.Hour {
+		return
+	}
+	s.passesSwept = now
+	for id, p := range s.passes {
+		if p.NotAfter.Before(now.Add(-24 * time.Hour)) {
+			delete(s.passes, id)
 		}
 	}
 }
