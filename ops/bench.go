@@ -19,10 +19,14 @@ import (
 //
 // "bench verify-child" is a hidden subcommand: the verify RSS measurement
 // re-executes this binary with it, so that the verify pass runs in a
-// process whose peak RSS is its own.
+// process whose peak RSS is its own. "bench scan" runs the gate-scan
+// benchmark of the pass service (see runScanBench).
 func runBench(ctx context.Context, env *environ, args []string) error {
 	if len(args) > 0 && args[0] == "verify-child" {
 		return bench.VerifyChild(ctx, args[1:], env.stdout, env.stderr)
+	}
+	if len(args) > 0 && args[0] == "scan" {
+		return runScanBench(ctx, env, args[1:]) // ops bench scan = ops bench-scan
 	}
 	def := bench.Defaults()
 	quickDef := bench.Quick()
