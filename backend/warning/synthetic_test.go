@@ -237,3 +237,29 @@ func BenchmarkC3(b *testing.B) {
 	}
 	_ = n
 }
+
+// TestAlarmEquivalences checks on random series the rewritings documented
+// in ears.go: AlarmC1 is C1(t) > z when S > 0, and earsC's C3 alarm is
+// exactly σ₂(t) > 0 ∧ L > z ∧ Y(t) > 0.
+func TestAlarmEquivalences(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for range 200 {
+		s := poissonSeries(r, 60, 0.5+5*r.Float64())
+		for d := 11; d < len(s); d++ {
+			c1, _ := C1(s, d, 0.5)
+			if a, _ := AlarmC1(s, d, 0.5, ZC1C2); a != (c1 > ZC1C2) {
+				t.Fatalf("AlarmC1 %v, C1 %g, series %v day %d", a, c1, s, d)
+			}
+			var lags float64
+			for i := d - 2; i < d; i++ {
+				c2, _ := C2(s, i, 0.5)
+				lags += math.Max(0, c2-1)
+			}
+			_, sigma, _ := window(s, d, 3, 0.5)
+			want := sigma > 0 && lags > ZC3 && s[d] > 0
+			if a, _ := AlarmC3(s, d, 0.5, ZC3); a != want {
+				t.Fatalf("AlarmC3 %v, L %g, σ %g, Y %g, series %v day %d", a, lags, sigma, s[d], s, d)
+			}
+		}
+	}
+}
