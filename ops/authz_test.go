@@ -148,8 +148,22 @@ func TestAuthorizationMatrix(t *testing.T) {
 		return map[string]any{"scan_id": fmt.Sprintf("m%d", n), "token": pass.Token, "gate": gate.ID, "direction": "in", "scanned_at": time.Now().UTC()}
 	}
 	// One scan before the matrix, projected, so traces have a row to show.
-	pmA.json("POST", "/scans", scan(), 200, nil)
-	b.settled()
+	var first struct{ Scan struct{ Seq int64 } }
+	pmA.json("POST", "/scans", scan(), 200, &first)
+	// Every projection reads gate events: wait until each has folded this one.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st := b.settled()
+		done := true
+		for _, p := range st.Projections {
+			done = done && p.Seq >= first.Scan.Seq
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("projections did not reach sequence %d: %+v", first.Scan.Seq, st.Projections)
+		}
+	}
 	type endpoint struct {
 		method, path string
 		body         func() any

@@ -75,7 +75,13 @@ func TestResidentJourney(t *testing.T) {
 			Name string `json:"name_masked"`
 		}
 	}
-	pm.json("GET", "/communities/"+communityA+"/inside", nil, 200, &inside)
+	// Projections are asynchronous: poll until the scan has been folded in.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		pm.json("GET", "/communities/"+communityA+"/inside", nil, 200, &inside)
+		if len(inside.Inside) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(inside.Inside) != 1 || inside.Inside[0].Name != "王**" {
 		t.Fatalf("inside: %+v", inside)
 	}
