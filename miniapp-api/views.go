@@ -67,34 +67,36 @@ func (h *handlers) inside(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in, err := views.ReadInside(c.UserContext(), h.cfg.Views.Docs, string(r))
+	in, _, err := views.ReadInside(c.UserContext(), h.cfg.Views.Docs, string(r))
 	if err != nil {
 		return err
 	}
-	persons := make([]string, 0, len(in.Passes))
-	for _, e := range in.Passes {
+	persons := make([]string, 0, len(in.Inside))
+	for _, e := range in.Inside {
 		persons = append(persons, e.Person)
 	}
 	names, err := h.cfg.Views.MaskedNames(c.UserContext(), principal(c), "view.inside", persons)
 	if err != nil {
 		return err
 	}
-	rows := make([]InsideRow, 0, len(in.Passes))
-	for pass, e := range in.Passes {
+	rows := make([]InsideRow, 0, len(in.Inside))
+	for pass, e := range in.Inside {
 		rows = append(rows, InsideRow{Pass: pass, Person: e.Person, Name: names[e.Person], Gate: e.Gate, Since: e.Since})
 	}
-	return c.JSON(fiber.Map{"community": r, "inside": rows, "count": int64(len(rows)) + in.Overflow, "unlisted": in.Overflow})
+	return c.JSON(fiber.Map{"community": r, "inside": rows, "count": in.Count + in.Unlisted, "unlisted": in.Unlisted})
 }
 
 func (h *handlers) daily(c *fiber.Ctx) error {
 	return h.dayView(c, func(ctx context.Context, r events.Region, d time.Time) (any, error) {
-		return views.ReadDay(ctx, h.cfg.Views.Docs, string(r), d)
+		s, _, err := views.ReadDaily(ctx, h.cfg.Views.Docs, string(r), d)
+		return s, err
 	})
 }
 
 func (h *handlers) denied(c *fiber.Ctx) error {
 	return h.dayView(c, func(ctx context.Context, r events.Region, d time.Time) (any, error) {
-		return views.ReadDenied(ctx, h.cfg.Views.Docs, string(r), d)
+		s, _, err := views.ReadDenied(ctx, h.cfg.Views.Docs, string(r), d)
+		return s, err
 	})
 }
 

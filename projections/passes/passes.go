@@ -1,5 +1,7 @@
-// Package passes holds the property managers' views of the entry/exit pass
-// service: the state of each pass and the traffic of each gate per hour.
+// Package passes holds the views of the entry/exit pass service: the state
+// of each pass and the traffic of each gate per hour (this file); who is
+// inside each community, daily counts, denied scans, and flows between the
+// districts of a city (views.go).
 package passes
 
 import (
@@ -109,7 +111,7 @@ func GateHourly() projections.Projection {
 
 // All lists the projections of this service.
 func All() []projections.Projection {
-	return []projections.Projection{Passes(), GateHourly(), InsideNow(), Daily(), Denied(), RegionFlows()}
+	return []projections.Projection{Passes(), GateHourly(), Inside(), CommunityDaily(), DeniedScans(), Flows()}
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
