@@ -9,11 +9,18 @@ import "strings"
 // the codes of every division inside it, a scope check is a prefix check.
 type Region string
 
+// National is the scope of the whole country (national CDC, national
+// review). It is not a GB/T 2260 code; it covers every region.
+const National Region = "CN"
+
 // regionLengths are the only lengths a region code may have.
 var regionLengths = [...]int{2, 4, 6, 9, 12}
 
 // ParseRegion validates s as a region code.
 func ParseRegion(s string) (Region, error) {
+	if s == string(National) {
+		return National, nil
+	}
 	ok := false
 	for _, n := range regionLengths {
 		if len(s) == n {
@@ -37,6 +44,9 @@ func ParseRegion(s string) (Region, error) {
 
 // Covers reports whether r is r2 or contains it.
 func (r Region) Covers(r2 Region) bool {
+	if r == National {
+		return r2 != ""
+	}
 	return r != "" && strings.HasPrefix(string(r2), string(r))
 }
 

@@ -19,6 +19,7 @@ const (
 	PropertyManager  Role = "property_manager"  // runs a community: gates, visitors, its views
 	GateOperator     Role = "gate_operator"     // scans passes at a gate
 	HospitalReporter Role = "hospital_reporter" // files infectious-disease report cards
+	HospitalReviewer Role = "hospital_reviewer" // reviews its hospital's cards (first level of the chain)
 	CDCReviewer      Role = "cdc_reviewer"      // reviews report cards, handles alerts
 	GovAnalyst       Role = "gov_analyst"       // government views, tracing, exports
 	OrgMember        Role = "org_member"        // a certified organisation's staff (donations)
@@ -29,7 +30,7 @@ const (
 
 // StaffRoles are the roles an admin can give a staff account.
 func StaffRoles() []Role {
-	return []Role{PropertyManager, GateOperator, HospitalReporter, CDCReviewer, GovAnalyst, OrgMember, Auditor, Admin}
+	return []Role{PropertyManager, GateOperator, HospitalReporter, HospitalReviewer, CDCReviewer, GovAnalyst, OrgMember, Auditor, Admin}
 }
 
 // ParseRole accepts a staff role name.
@@ -47,6 +48,7 @@ type Principal struct {
 	Role    Role          //
 	Scope   events.Region // staff: the region they act in; residents: their community, "" before registering
 	OpenID  string        // WeChat openid, if signed in through WeChat
+	Org     string        // staff: the organisation they act for (a hospital), if any
 }
 
 // Actor is how the principal appears in events.
@@ -69,6 +71,15 @@ const (
 	ActExport        Action = "export"            // CSV exports of government views
 	ActStaffAdmin    Action = "staff.admin"       // create staff accounts
 	ActAudit         Action = "audit.read"        // who read which data
+	ActOrgAdmin      Action = "org.admin"         // register and approve organisations
+
+	ActCaseFile    Action = "case.file"    // file or correct a report card for one's hospital
+	ActCaseReview  Action = "case.review"  // review report cards at one's level
+	ActCaseRead    Action = "case.read"    // read report cards (row-level case data)
+	ActCaseCounts  Action = "case.counts"  // daily counts, cross-region comparison (no row-level data)
+	ActAlertView   Action = "alert.view"   // list and read alerts
+	ActAlertHandle Action = "alert.handle" // acknowledge, investigate, close alerts
+	ActRuleManage  Action = "rule.manage"  // publish early-warning rules (national scope)
 )
 
 // allowed is the policy: which roles may take each action. It is a function
@@ -85,8 +96,18 @@ func allowed(a Action) []Role {
 		return []Role{PropertyManager, GovAnalyst}
 	case ActTrace, ActFlows, ActExport:
 		return []Role{GovAnalyst}
-	case ActStaffAdmin:
+	case ActStaffAdmin, ActOrgAdmin:
 		return []Role{Admin}
+	case ActCaseFile:
+		return []Role{HospitalReporter}
+	case ActCaseReview:
+		return []Role{HospitalReviewer, CDCReviewer}
+	case ActCaseRead:
+		return []Role{HospitalReporter, HospitalReviewer, CDCReviewer}
+	case ActCaseCounts, ActAlertView:
+		return []Role{CDCReviewer, GovAnalyst}
+	case ActAlertHandle, ActRuleManage:
+		return []Role{CDCReviewer}
 	case ActAudit:
 		return []Role{Auditor}
 	}

@@ -37,6 +37,7 @@ type claims struct {
 	Role   Role          `json:"role"`
 	Scope  events.Region `json:"scope,omitempty"`
 	OpenID string        `json:"oid,omitempty"`
+	Org    string        `json:"org,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -47,7 +48,7 @@ func (s *Sessions) Issue(p Principal) (string, time.Time, error) {
 	now := s.now()
 	exp := now.Add(s.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
-		Role: p.Role, Scope: p.Scope, OpenID: p.OpenID,
+		Role: p.Role, Scope: p.Scope, OpenID: p.OpenID, Org: p.Org,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: issuer, Subject: p.Subject,
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
@@ -77,7 +78,7 @@ func (s *Sessions) Verify(token string) (Principal, error) {
 	if c.Subject == "" || c.Role == "" {
 		return Principal{}, &events.Error{Code: events.CodeUnauthorized, Message: "invalid session token"}
 	}
-	return Principal{Subject: c.Subject, Role: c.Role, Scope: c.Scope, OpenID: c.OpenID}, nil
+	return Principal{Subject: c.Subject, Role: c.Role, Scope: c.Scope, OpenID: c.OpenID, Org: c.Org}, nil
 }
 
 // LoadOrCreateKey reads a secret key file, creating it with size random

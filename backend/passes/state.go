@@ -6,8 +6,6 @@ package passes
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/events"
+	ledger "github.com/onebook/onebook/events/jetstream"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/staff"
@@ -280,63 +279,10 @@ func (s *State) read(f func()) {
 	f()
 }
 
-// Follow keeps st up to date with the ledger from the start, until ctx ends.
-// It reads with an ordered consumer, so a restart simply replays.
+// Follow keeps st up to date with the ledger from the start, until ctx ends
+// (events/jetstream.Follow).
 func Follow(ctx context.Context, js jetstream.JetStream, stream string, reg *events.Registry, st *State) error {
-	for ctx.Err() == nil {
-		err := follow(ctx, js, stream, reg, st)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if errors.Is(err, errCorrupt) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-	return nil
-}
-
-var errCorrupt = errors.New("corrupt ledger event")
-
-func follow(ctx context.Context, js jetstream.JetStream, stream string, reg *events.Registry, st *State) error {
-	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   st.Seq() + 1,
-	})
-	if err != nil {
-		return err
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
-	if err != nil {
-		return err
-	}
-	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	for {
-		m, err := it.Next()
-		if err != nil {
-			return err
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return err
-		}
-		e, err := events.Parse(m.Data())
-		if err != nil {
-			return fmt.Errorf("%w at %d: %v", errCorrupt, md.Sequence.Stream, err)
-		}
-		var p events.Payload
-		if reg.Version(e.Type) > 0 {
-			if p, err = reg.Decode(e); err != nil {
-				return fmt.Errorf("%w at %d: %v", errCorrupt, md.Sequence.Stream, err)
-			}
-		}
-		st.Apply(events.Recorded{Seq: md.Sequence.Stream, Raw: m.Data(), Event: e}, p)
-	}
+	return ledger.Follow(ctx, js, stream, reg, st)
 }
 
 // Revoked returns the revoked passes whose validity has not ended by now:

@@ -24,6 +24,9 @@ type Logged struct {
 	Query    map[string]string `json:"query"`
 	Results  int               `json:"results"`
 	Identity string            `json:"identity"` // "masked" or "full"
+	// Subjects are the records read when they can be named (case card
+	// ids), so that an auditor can ask who read a given record.
+	Subjects []string `json:"subjects,omitempty"`
 }
 
 func (p Logged) Validate() error {

@@ -37,6 +37,10 @@ type Sealed struct {
 	Last4Index string `json:"last4_index"` // blind index of the ID number's last 4, bound to the person
 }
 
+// Validate checks that s is complete; errors name field. Other schemas that
+// carry sealed personal data (case cards, visitors) use it.
+func (s Sealed) Validate(field string) error { return s.validate(field) }
+
 func (s Sealed) validate(field string) error {
 	if s.KeyID == "" || s.Ciphertext == "" || s.IDIndex == "" {
 		return events.Invalid(field, "sealed personal data is incomplete")

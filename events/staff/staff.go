@@ -29,6 +29,7 @@ type Created struct {
 	Scope      events.Region `json:"scope"`
 	Label      string        `json:"label"` // e.g. "东门保安 3号", no personal data
 	InviteHash string        `json:"invite_hash"`
+	Org        string        `json:"org,omitempty"` // the organisation (hospital, CDC, ...) the account acts for
 }
 
 func (p Created) Validate() error {
