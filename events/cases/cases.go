@@ -147,6 +147,35 @@ func groups(c Card, gs []string) error {
 	return nil
 }
 
+// Counted is where a card counts for early warning: its residential
+// district, the day it was filed (China Standard Time), its disease and
+// symptom groups. Events that move or remove a count carry the previous
+// one, so that counts are a fold of the events alone.
+type Counted struct {
+	District events.Region `json:"district"` // 6 digits
+	Day      string        `json:"day"`      // YYYY-MM-DD
+	Disease  string        `json:"disease"`
+	Groups   []string      `json:"groups"`
+}
+
+func (c Counted) validate(field string) error {
+	if r, err := events.ParseRegion(string(c.District)); err != nil || len(r) != 6 {
+		return events.Invalid(field, "district must be a 6-digit region code")
+	}
+	if _, err := Day(c.Day); err != nil {
+		return events.Invalid(field, "day must be YYYY-MM-DD")
+	}
+	if _, ok := LookupDisease(c.Disease); !ok {
+		return events.Invalid(field, "unknown disease %q", c.Disease)
+	}
+	return nil
+}
+
+// CountedAs is where a card filed on day (YYYY-MM-DD, CST) counts.
+func CountedAs(c Card, groups []string, day string) Counted {
+	return Counted{District: c.Residence[:6], Day: day, Disease: c.Disease, Groups: groups}
+}
+
 // Corrected: the reporter corrected a card that was returned; the card
 // re-enters the review chain at the hospital level. The card is given in
 // full; Personal is set only when the patient's data changed.
@@ -156,6 +185,7 @@ type Corrected struct {
 	Personal *residents.Sealed `json:"personal,omitempty"`
 	Patient  string            `json:"patient,omitempty"` // with Personal: the patient id it derives
 	Note     string            `json:"note"`              // what was corrected
+	Previous Counted           `json:"previous"`          // where the card counted before
 }
 
 func (p Corrected) Validate() error {
@@ -172,6 +202,9 @@ func (p Corrected) Validate() error {
 	}
 	if len(p.Note) > 500 {
 		return events.Invalid("note", "at most 500 bytes")
+	}
+	if err := p.Previous.validate("previous"); err != nil {
+		return err
 	}
 	return groups(p.Card, p.Groups)
 }
@@ -203,6 +236,8 @@ type Reviewed struct {
 	Decision string `json:"decision"`
 	Reason   string `json:"reason,omitempty"`
 	Round    int    `json:"round"` // 1 for the card as filed, +1 for each correction
+	// Counted is set on a revocation: the count the card is removed from.
+	Counted *Counted `json:"counted,omitempty"`
 }
 
 func (p Reviewed) Validate() error {
@@ -223,6 +258,12 @@ func (p Reviewed) Validate() error {
 	}
 	if p.Round < 1 {
 		return events.Invalid("round", "must be at least 1")
+	}
+	if (p.Decision == Revoke) != (p.Counted != nil) {
+		return events.Invalid("counted", "a revocation, and only a revocation, names the count it removes")
+	}
+	if p.Counted != nil {
+		return p.Counted.validate("counted")
 	}
 	return nil
 }
