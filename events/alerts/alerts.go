@@ -182,9 +182,9 @@ type Raised struct {
 
 	Cases     []string  `json:"cases"` // contributing case ids
 	MoreCases int       `json:"more_cases,omitempty"`
-	Trigger   string    `json:"trigger"`    // the case whose filing raised it
-	FiledAt   time.Time `json:"filed_at"`   // when that case was filed
-	FiledSeq  uint64    `json:"filed_seq"`  // its ledger sequence
+	Trigger   string    `json:"trigger"`   // the case whose filing raised it
+	FiledAt   time.Time `json:"filed_at"`  // when that case was filed
+	FiledSeq  uint64    `json:"filed_seq"` // its ledger sequence
 }
 
 func (p Raised) Validate() error {

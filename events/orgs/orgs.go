@@ -81,7 +81,7 @@ func indexOf(s string, b byte) int {
 type Registered struct {
 	Kind     string        `json:"kind"`
 	Name     string        `json:"name"`
-	Region   events.Region `json:"region"` // where it is, as precise as known
+	Region   events.Region `json:"region"`  // where it is, as precise as known
 	Licence  string        `json:"licence"` // unified social credit code
 	DocsHash string        `json:"docs_hash"`
 }
