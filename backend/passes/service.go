@@ -177,7 +177,7 @@ func (s *Service) SignIn(openID string) auth.Principal {
 	s.State.read(func() {
 		if id, ok := s.State.staffByOID[idx]; ok {
 			st := s.State.staff[id]
-			p = auth.Principal{Subject: st.ID, Role: auth.Role(st.Role), Scope: st.Scope, OpenID: openID}
+			p = auth.Principal{Subject: st.ID, Role: auth.Role(st.Role), Scope: st.Scope, OpenID: openID, Org: st.Org}
 			return
 		}
 		p = auth.Principal{Subject: ResidentID(idx), Role: auth.Resident, OpenID: openID}
@@ -601,6 +601,7 @@ type StaffInput struct {
 	Role  string        `json:"role"`
 	Scope events.Region `json:"scope"`
 	Label string        `json:"label"`
+	Org   string        `json:"org,omitempty"` // hospital staff: their hospital (scope defaults to its region)
 }
 
 // NewStaff is a created account and its one-time invite code, shown once.
@@ -612,12 +613,23 @@ type NewStaff struct {
 // AddStaff creates a staff account (admins, and ops staff add as system).
 func (s *Service) AddStaff(ctx context.Context, p auth.Principal, in StaffInput) (NewStaff, error) {
 	if p.Role != auth.System {
-		if err := auth.Authorize(p, auth.ActStaffAdmin, in.Scope); err != nil {
+		if err := auth.Authorize(p, auth.ActStaffAdmin, ""); err != nil { // the role first; the scope below
 			return NewStaff{}, err
 		}
 	}
 	if _, err := auth.ParseRole(in.Role); err != nil {
 		return NewStaff{}, err
+	}
+	if err := s.checkStaffOrg(&in); err != nil { // may fill in the scope: authorize it after
+		return NewStaff{}, err
+	}
+	if p.Role != auth.System {
+		if in.Scope == "" {
+			return NewStaff{}, events.Invalid("scope", "required")
+		}
+		if err := auth.Authorize(p, auth.ActStaffAdmin, in.Scope); err != nil {
+			return NewStaff{}, err
+		}
 	}
 	var b [10]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -625,7 +637,7 @@ func (s *Service) AddStaff(ctx context.Context, p auth.Principal, in StaffInput)
 	}
 	code := strings.ToUpper(hex.EncodeToString(b[:]))
 	sum := sha256.Sum256([]byte(code))
-	ev := staff.Created{Role: in.Role, Scope: in.Scope, Label: strings.TrimSpace(in.Label), InviteHash: hex.EncodeToString(sum[:])}
+	ev := staff.Created{Role: in.Role, Scope: in.Scope, Label: strings.TrimSpace(in.Label), InviteHash: hex.EncodeToString(sum[:]), Org: in.Org}
 	if err := ev.Validate(); err != nil {
 		return NewStaff{}, err
 	}

@@ -65,6 +65,7 @@ type Staff struct {
 	Role     string
 	Scope    events.Region
 	Label    string
+	Org      string // organisation the account acts for, if any
 	OpenID   string // blind index, "" until bound
 	Disabled bool
 	LastSeq  uint64
@@ -92,6 +93,7 @@ type State struct {
 	passesSwept   time.Time            // event time of the last sweep of passes
 	visits        map[string]*Visit
 	personByPhone map[string]string // phone blind index → person id (hosts)
+	orgs          map[string]*Org
 }
 
 // Visit is a visit request and its outcome.
@@ -115,7 +117,7 @@ func NewState() *State {
 		gates: map[string]*Gate{}, residents: map[string]*Resident{}, persons: map[string]*Person{},
 		passes: map[string]*Pass{}, staff: map[string]*Staff{}, residentByOID: map[string]string{},
 		staffByOID: map[string]string{}, staffByInvite: map[string]string{}, scans: map[string]time.Time{},
-		visits: map[string]*Visit{}, personByPhone: map[string]string{},
+		visits: map[string]*Visit{}, personByPhone: map[string]string{}, orgs: map[string]*Org{},
 	}
 	s.cond = sync.NewCond(&s.mu)
 	return s
@@ -138,6 +140,9 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	}
 	s.seq = rec.Seq
 	e := rec.Event
+	if s.applyOrg(rec, p) {
+		return
+	}
 	switch p := p.(type) {
 	case evpasses.GateRegistered:
 		s.gates[e.Aggregate.ID] = &Gate{ID: e.Aggregate.ID, Community: p.Community, Name: p.Name}
@@ -202,7 +207,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 			}
 		}
 	case staff.Created:
-		s.staff[e.Aggregate.ID] = &Staff{ID: e.Aggregate.ID, Role: p.Role, Scope: p.Scope, Label: p.Label, LastSeq: rec.Seq}
+		s.staff[e.Aggregate.ID] = &Staff{ID: e.Aggregate.ID, Role: p.Role, Scope: p.Scope, Label: p.Label, Org: p.Org, LastSeq: rec.Seq}
 		s.staffByInvite[p.InviteHash] = e.Aggregate.ID
 	case staff.Bound:
 		if st := s.staff[e.Aggregate.ID]; st != nil {
