@@ -1,6 +1,9 @@
 package events
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Region is an administrative division code after GB/T 2260, extended downwards
 // the way Chinese statistics codes are: 2 digits name a province, 4 a city
@@ -66,4 +69,18 @@ func (r Region) Parent() Region {
 		}
 	}
 	return ""
+}
+
+// provinces are the 2-digit codes of GB/T 2260's provincial divisions
+// (including Taiwan 71, Hong Kong 81 and Macao 82).
+func provinces() []string {
+	return []string{"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+		"41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82"}
+}
+
+// KnownProvince reports whether r lies in a province of GB/T 2260. onebook
+// does not ship the full division table (it changes every year), so finer
+// codes are checked for shape only.
+func KnownProvince(r Region) bool {
+	return len(r) >= 2 && slices.Contains(provinces(), string(r[:2]))
 }
