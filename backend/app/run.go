@@ -233,7 +233,7 @@ func (a *App) passService(ctx context.Context, state *passes.State, reg *events.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	svc := &passes.Service{Store: a.ledger.Store, Reg: reg, State: state, Vault: vaultAdapter{vault}, Tokens: tokens, Risk: a.cfg.RiskRegions, PassTTL: a.cfg.PassTTL}
+	svc := &passes.Service{Store: a.ledger.Store, Reg: reg, State: state, Vault: passes.PersonalVault(vault), Tokens: tokens, Risk: a.cfg.RiskRegions, PassTTL: a.cfg.PassTTL}
 	return svc, sessions, tokens, nil
 }
 
