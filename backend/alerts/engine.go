@@ -120,6 +120,11 @@ type Engine struct {
 	open    map[string]string // rule id + series → open alert id
 	pending map[string]*Signal
 	cards   map[string]evcases.Counted // counted cards (to drop their ids from series on revocation)
+	// origin is the first day anything was counted: surveillance starts
+	// then, and a rule needing history from before it has not enough (a
+	// day before origin is unknown, not zero).
+	origin int32
+	begun  bool
 }
 
 // NewEngine returns an empty engine.
@@ -216,6 +221,9 @@ func (en *Engine) Apply(rec events.Recorded, p events.Payload) {
 		en.rules[e.Aggregate.ID] = &Rule{ID: e.Aggregate.ID, Version: p.Version, Seq: rec.Seq, Published: e.Time, Rule: p.Rule, Reason: p.Reason}
 	case evcases.Filed:
 		c := evcases.CountedAs(p.Card, p.Groups, e.Time.In(cst).Format(evcases.DateLayout))
+		if d, ok := dayIndex(c.Day); ok && (!en.begun || d < en.origin) {
+			en.origin, en.begun = d, true
+		}
 		en.cards[e.Aggregate.ID] = c
 		en.count(c, e.Aggregate.ID, 1)
 		en.evaluate(c, e.Aggregate.ID, e.Time, rec.Seq)
@@ -287,10 +295,11 @@ func (en *Engine) evaluate(c evcases.Counted, id string, filed time.Time, seq ui
 			if en.alerts[alertID] != nil {
 				continue
 			}
-			span := warning.Span(r.Rule)
-			window := make([]float64, span)
+			span := int32(warning.Span(r.Rule))
+			first := max(d-span+1, en.origin) // days before origin are unknown: a shorter window
+			window := make([]float64, d-first+1)
 			for i := range window {
-				window[i] = s.counts[d-int32(span-1-i)]
+				window[i] = s.counts[first+int32(i)]
 			}
 			res := warning.Apply(r.Rule, window)
 			if !res.Alarm {

@@ -196,6 +196,9 @@ func (s *Service) Run(ctx context.Context) error {
 
 // step raises every pending signal, then notifies every raised alert.
 func (s *Service) step(ctx context.Context) error {
+	if err := s.catchUp(ctx); err != nil {
+		return err
+	}
 	for _, sig := range s.Engine.Pending() {
 		if err := s.raise(ctx, sig); err != nil {
 			return err
@@ -542,3 +545,7 @@ func (s *Service) catchUp(ctx context.Context) error {
 	defer cancel()
 	return s.Engine.WaitFor(ctx, size)
 }
+
+// StepOnce raises the pending signals and notifies raised alerts once, as
+// Run does on each tick; for tests and tools that drive time themselves.
+func (s *Service) StepOnce(ctx context.Context) error { return s.step(ctx) }

@@ -162,7 +162,7 @@ func (s *Service) sealPatient(ctx context.Context, cardID string, in Patient) (s
 		}
 		return "", residents.Sealed{}, err
 	}
-	sealed, err := s.Vault.Seal(ctx, "case:"+cardID, d)
+	sealed, err := s.Vault.Seal(ctx, "case-"+cardID, d)
 	if err != nil {
 		return "", residents.Sealed{}, err
 	}
@@ -417,7 +417,7 @@ func (s *Service) Read(ctx context.Context, p auth.Principal, id string, in Read
 // view opens the patient's data, masked unless mode is full.
 func (s *Service) view(ctx context.Context, c Card, mode string) CardView {
 	v := CardView{Card: c, Identity: mode}
-	d, err := s.Vault.Open(ctx, "case:"+c.ID, c.Sealed)
+	d, err := s.Vault.Open(ctx, "case-"+c.ID, c.Sealed)
 	if err != nil {
 		v.PatientName, v.PatientIDNumber, v.PatientPhone = tracing.Erased, tracing.Erased, tracing.Erased
 		return v

@@ -678,7 +678,7 @@ func (s *Service) BindStaff(ctx context.Context, openID, inviteCode string) (aut
 		}
 		return auth.Principal{}, err
 	}
-	return auth.Principal{Subject: st.ID, Role: auth.Role(st.Role), Scope: st.Scope, OpenID: openID}, nil
+	return auth.Principal{Subject: st.ID, Role: auth.Role(st.Role), Scope: st.Scope, OpenID: openID, Org: st.Org}, nil
 }
 
 func prefix(field string, err error) error {

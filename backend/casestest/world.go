@@ -1,0 +1,225 @@
+// Package casestest builds a test world for case reporting and early
+// warning: embedded JetStream (events/jetstream/natstest), the ledger, the
+// real personal-data vault, and the accounts (backend/passes), case
+// (backend/cases) and alert (backend/alerts) services following it, on a
+// clock the test moves.
+package casestest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onebook/onebook/backend/alerts"
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/cases"
+	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/backend/personal"
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/access"
+	evalerts "github.com/onebook/onebook/events/alerts"
+	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/jetstream/natstest"
+	"github.com/onebook/onebook/events/orgs"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/residents"
+	"github.com/onebook/onebook/events/staff"
+)
+
+// World is a running test world.
+type World struct {
+	T        testing.TB
+	Ctx      context.Context
+	Store    *jetstream.Store
+	Reg      *events.Registry
+	Accounts *passes.Service
+	Cases    *cases.Service
+	Engine   *alerts.Engine
+	Alerts   *alerts.Service
+
+	mu       sync.Mutex
+	now      time.Time
+	notified []string // subjects notified of alerts
+}
+
+// Registry returns a registry of every event type the world uses.
+func Registry() *events.Registry {
+	r := events.NewRegistry()
+	evpasses.Register(r)
+	residents.Register(r)
+	staff.Register(r)
+	access.Register(r)
+	orgs.Register(r)
+	evcases.Register(r)
+	evalerts.Register(r)
+	return r
+}
+
+// New starts a world whose clock reads now. The alert service is not
+// running: tests call Step (deterministic) or start Run themselves.
+func New(t testing.TB, now time.Time) *World {
+	t.Helper()
+	srv := natstest.Start(t)
+	_, js := srv.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(s string) []byte { k := sha256.Sum256([]byte(s)); return k[:] }
+	vault, err := personal.OpenVault(ctx, js, personal.VaultConfig{MasterKey: key("master"), IndexKey: key("index")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &World{T: t, Ctx: ctx, Store: st, Reg: Registry(), now: now}
+	clock := func() time.Time { return w.Now() }
+	state, cstate, engine := passes.NewState(), cases.NewState(), alerts.NewEngine()
+	for _, a := range []jetstream.Applier{state, cstate, engine} {
+		go jetstream.Follow(ctx, js, st.Stream(), w.Reg, a)
+	}
+	w.Accounts = &passes.Service{Store: st, Reg: w.Reg, State: state, Vault: passes.PersonalVault(vault), Now: clock}
+	w.Engine = engine
+	w.Alerts = &alerts.Service{Store: st, Reg: w.Reg, Engine: engine, Now: clock,
+		Responsible: func(r events.Region) []alerts.Recipient {
+			var out []alerts.Recipient
+			for _, s := range state.StaffIn(auth.CDCReviewer, r) {
+				out = append(out, alerts.Recipient{Subject: s.ID, Scope: s.Scope})
+			}
+			return out
+		},
+		Notify: func(_ context.Context, subject, kind string, _ map[string]string) error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.notified = append(w.notified, subject)
+			return nil
+		}}
+	w.Alerts.Init()
+	w.Cases = &cases.Service{Store: st, Reg: w.Reg, State: cstate, Vault: passes.PersonalVault(vault), Now: clock,
+		Org: func(id string) (cases.Hospital, bool) {
+			o, ok := w.Accounts.Org(id)
+			return cases.Hospital{ID: o.ID, Kind: o.Kind, Region: o.Region, Approved: o.Approved}, ok
+		}, Filed: func(string) { w.Alerts.Wake() }}
+	if err := w.Alerts.SeedRules(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// Now is the world's clock.
+func (w *World) Now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.now
+}
+
+// Advance moves the clock.
+func (w *World) Advance(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = w.now.Add(d)
+}
+
+// Notified returns the subjects notified of alerts so far.
+func (w *World) Notified() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.notified...)
+}
+
+// System is onebook itself, for set-up.
+var System = auth.Principal{Subject: "ops", Role: auth.System, Scope: events.National}
+
+// Hospital registers and approves a hospital in region.
+func (w *World) Hospital(name string, region events.Region) passes.Org {
+	w.T.Helper()
+	o, err := w.Accounts.RegisterOrg(w.Ctx, System, passes.OrgInput{Kind: orgs.Hospital, Name: name, Region: region,
+		Licence: Licence(name), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{7}, 32)), Approve: true})
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	return o
+}
+
+// Staff creates and binds a staff account.
+func (w *World) Staff(role auth.Role, scope events.Region, org string) auth.Principal {
+	w.T.Helper()
+	ns, err := w.Accounts.AddStaff(w.Ctx, System, passes.StaffInput{Role: string(role), Scope: scope, Label: "test", Org: org})
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	p, err := w.Accounts.BindStaff(w.Ctx, "wx-"+ns.ID, ns.InviteCode)
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	return p
+}
+
+// Licence returns a valid unified social credit code derived from seed.
+func Licence(seed string) string {
+	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+	sum := sha256.Sum256([]byte(seed))
+	b := []byte("91110000")
+	for i := 0; len(b) < 17; i++ {
+		b = append(b, alphabet[int(sum[i])%10])
+	}
+	for c := 0; c < len(alphabet); c++ {
+		if s := string(b) + string(alphabet[c]); orgs.ValidLicence(s) {
+			return s
+		}
+	}
+	panic("no check character")
+}
+
+// IDNumber returns a valid 18-character ID number for person n, born in
+// region (6 digits).
+func IDNumber(region string, n int) string {
+	base := fmt.Sprintf("%s19800101%03d", region, n%1000)
+	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		sum += int(base[i]-'0') * weights[i]
+	}
+	return base + string("10X98765432"[sum%11])
+}
+
+// Card returns a valid card for a disease and symptoms, reported today.
+func (w *World) Card(disease string, residence events.Region, symptoms ...string) evcases.Card {
+	day := cases.DayOf(w.Now())
+	return evcases.Card{Disease: disease, Diagnosis: evcases.Suspected, Onset: day, Diagnosed: day, Reported: day,
+		Symptoms: symptoms, Residence: residence, Occupation: "worker", Severity: "mild"}
+}
+
+// File files a card as reporter for patient n.
+func (w *World) File(reporter auth.Principal, n int, card evcases.Card) cases.Card {
+	w.T.Helper()
+	c, err := w.Cases.File(w.Ctx, reporter, cases.FileInput{
+		Patient: cases.Patient{Name: Name(n), IDNumber: IDNumber(string(card.Residence[:6]), n), Phone: "13900000000"},
+		Card:    card})
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	return c
+}
+
+// Step raises pending signals and notifies, once, and waits until the
+// engine has seen the result.
+func (w *World) Step() {
+	w.T.Helper()
+	if err := w.Alerts.StepOnce(w.Ctx); err != nil {
+		w.T.Fatal(err)
+	}
+}
+
+// Name returns a Chinese name for patient n.
+func Name(n int) string {
+	family := []rune("王李张刘陈杨黄赵吴周")
+	given := []rune("伟芳娜敏静丽强磊军洋")
+	return string([]rune{family[n%10], given[(n/10)%10], given[(n/100+3)%10]})
+}
