@@ -432,14 +432,14 @@ func (s *Service) view(ctx context.Context, c Card, mode string) CardView {
 
 // ListInput selects cards.
 type ListInput struct {
-	Status   string        `query:"status"`
-	Level    string        `query:"level"` // "mine": the level the caller reviews at
-	Region   events.Region `query:"region"`
-	From     string        `query:"from"` // YYYY-MM-DD (CST), inclusive
-	To       string        `query:"to"`   // YYYY-MM-DD (CST), inclusive
-	Purpose  string        `query:"purpose"`
-	Reason   string        `query:"reason"`
-	Limit    int           `query:"limit"`
+	Status  string        `query:"status"`
+	Level   string        `query:"level"` // "mine": the level the caller reviews at
+	Region  events.Region `query:"region"`
+	From    string        `query:"from"` // YYYY-MM-DD (CST), inclusive
+	To      string        `query:"to"`   // YYYY-MM-DD (CST), inclusive
+	Purpose string        `query:"purpose"`
+	Reason  string        `query:"reason"`
+	Limit   int           `query:"limit"`
 }
 
 // MaxList bounds one list.
