@@ -95,8 +95,9 @@ func countable(c evcases.Counted) bool {
 
 // Counts is the projection of daily case counts per region, keyed by
 // CountKey. Every count event touches the four documents of its district
-// and day; a correction that moves a card to another district touches up
-// to eight.
+// and day; a correction that moves a card to another district touches the
+// documents of both districts: up to seven, the national one being shared
+// (it removes the card from one child and adds it to another).
 func Counts() projections.Projection {
 	return projections.Define(projections.Spec[DayCounts]{
 		Name:     "case_counts",
