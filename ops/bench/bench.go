@@ -2,9 +2,12 @@
 // same run with the same payloads: appends against raw JetStream publishes,
 // sealing against appending, the ledger-only verify pass against a raw read
 // of the stream, projection against raw bulk writes of the same documents,
-// and inclusion-proof latency. It starts its own embedded NATS and FerretDB
-// on loopback, in a temporary directory it removes afterwards, so numbers
-// are reproducible and nothing else is touched.
+// and inclusion-proof latency; and, with no servers, the early-warning
+// statistics (EARS recomputation against a raw pass over the same counts,
+// and the cost of one rule evaluation against the length of the history).
+// It starts its own embedded NATS and FerretDB on loopback, in a temporary
+// directory it removes afterwards, so numbers are reproducible and nothing
+// else is touched.
 //
 // `go run ./ops bench` is the command; Run is what it calls.
 package bench
@@ -33,6 +36,7 @@ const (
 	Verify  = "verify"
 	Proof   = "proof"
 	Project = "project"
+	Warning = "warning"
 )
 
 // cycles is how often a measurement and its baseline alternate in the
@@ -41,11 +45,12 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Project}
+var Names = []string{Append, Seal, Verify, Proof, Project, Warning}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
-// canonical bytes), every other part streams.
+// canonical bytes), the warning part its counts (8 bytes a cell: 418 MiB
+// for the default 3,000 × 50 × 365), every other part streams.
 type Config struct {
 	Events        int      // events of the throughput parts (append, seal, verify)
 	ProofLeaves   int      // ledger size for the verify RSS and proof parts
@@ -53,6 +58,14 @@ type Config struct {
 	ProofSamples  int      // inclusion proofs timed
 	Concurrency   int      // concurrent appenders and publishers
 	Only          []string // benchmarks to run; empty: all (see Names)
+
+	// The warning part: daily counts of WarningDistricts × WarningGroups
+	// series of WarningDays days, and WarningSamples single evaluations
+	// timed per rule and history length.
+	WarningDistricts int
+	WarningGroups    int
+	WarningDays      int
+	WarningSamples   int
 
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
@@ -72,12 +85,14 @@ type Config struct {
 
 // Defaults returns the sizes of a full run.
 func Defaults() Config {
-	return Config{Events: 100_000, ProofLeaves: 1_000_000, ProjectEvents: 20_000, ProofSamples: 4000, Concurrency: 64}
+	return Config{Events: 100_000, ProofLeaves: 1_000_000, ProjectEvents: 20_000, ProofSamples: 4000, Concurrency: 64,
+		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000}
 }
 
 // Quick returns small sizes, for tests and a quick look.
 func Quick() Config {
-	return Config{Events: 2000, ProofLeaves: 5000, ProjectEvents: 500, ProofSamples: 200, Concurrency: 64}
+	return Config{Events: 2000, ProofLeaves: 5000, ProjectEvents: 500, ProofSamples: 200, Concurrency: 64,
+		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000}
 }
 
 // selected returns the benchmarks to run.
@@ -187,6 +202,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if sel[Warning] {
+		if err := cfg.checkWarning(); err != nil {
+			return nil, err
+		}
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
@@ -204,10 +224,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}()
 	rep := &Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Config: cfg, Selected: sel}
-	if opts, _ := cfg.syncOptions(); opts.SyncAlways {
-		rep.note("embedded JetStream syncs always (fsync before every acknowledgement), the backend's default (ONEBOOK_NATS_SYNC=always): the append rates are bound by the disk's fsync latency; --nats-sync 2m gives the CPU-bound figures")
-	} else {
-		rep.note(fmt.Sprintf("embedded JetStream syncs every %s, not before each acknowledgement (the backend's default is always)", opts.SyncInterval))
+	// The note on syncing concerns the parts on servers (warning has none).
+	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Project] {
+		if opts.SyncAlways {
+			rep.note("embedded JetStream syncs always (fsync before every acknowledgement), the backend's default (ONEBOOK_NATS_SYNC=always): the append rates are bound by the disk's fsync latency; --nats-sync 2m gives the CPU-bound figures")
+		} else {
+			rep.note(fmt.Sprintf("embedded JetStream syncs every %s, not before each acknowledgement (the backend's default is always)", opts.SyncInterval))
+		}
 	}
 	rep.LoadStart = loadAverage()
 	defer rep.noteLoad()
@@ -223,6 +246,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, fmt.Errorf("project: %w", err)
 		}
 		rep.Project = &res
+	}
+	if sel[Warning] {
+		log.Info("bench: warning", "districts", cfg.WarningDistricts, "groups", cfg.WarningGroups, "days", cfg.WarningDays)
+		res, err := r.benchWarning(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("warning: %w", err)
+		}
+		rep.Warning = &res
 	}
 	return rep, nil
 }

@@ -34,6 +34,7 @@ var wantKeys = []string{
 	"verify_ratio", "verify_rate", "verify_raw_rate", "verify_peak_rss_mib", "verify_events",
 	"proof_p50_ms", "proof_p99_ms", "proof_verified",
 	"project_ratio", "project_rate", "project_raw_rate",
+	"warning_recompute_ratio", "warning_apply_ears_c3_ratio", "warning_apply_percentile_ratio",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -48,6 +49,7 @@ func TestSuiteQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Events: 300, ProofLeaves: 1200, ProjectEvents: 200, ProofSamples: 50, Concurrency: 16,
+		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -81,8 +83,8 @@ func TestSuiteQuick(t *testing.T) {
 	if got["verify_events"] != float64(cfg.ProofLeaves) || got["proof_verified"] != float64(cfg.ProofSamples) {
 		t.Errorf("verify_events %v, proof_verified %v; want %d, %d", got["verify_events"], got["proof_verified"], cfg.ProofLeaves, cfg.ProofSamples)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 6 {
-		t.Errorf("results has %d rows, want 6: %s", len(rows), b)
+	if rows, _ := got["results"].([]any); len(rows) != 9 {
+		t.Errorf("results has %d rows, want 9: %s", len(rows), b)
 	}
 	// The temporary directory is removed.
 	left, err := os.ReadDir(cfg.TempDir)

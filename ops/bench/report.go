@@ -26,6 +26,7 @@ type Report struct {
 	Verify  *VerifyResult
 	Proof   *ProofResult
 	Project *ProjectResult
+	Warning *WarningResult
 
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
@@ -89,6 +90,9 @@ func (r *Report) Metrics() map[string]float64 {
 		m["project_rate"] = p.Rate
 		m["project_raw_rate"] = p.RawRate
 		m["project_events"] = float64(p.Events)
+	}
+	if w := r.Warning; w != nil {
+		w.metrics(m)
 	}
 	return m
 }
@@ -154,6 +158,9 @@ func (r *Report) Rows() []Row {
 			Ratio:    p.Ratio(), Target: fmt.Sprintf("≥ %.1f", TargetProject), Met: p.Ratio() >= TargetProject,
 		})
 	}
+	if w := r.Warning; w != nil {
+		rows = append(rows, w.rows()...)
+	}
 	return rows
 }
 
@@ -190,8 +197,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, row := range r.Rows() {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
-	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s; embedded NATS and FerretDB on loopback, file storage in a temporary directory.\n",
-		r.CPUs, r.LoadStart, r.LoadEnd, r.GoVersion)
+	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Project]) {
+		where = "; no servers (warning only)"
+	}
+	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",
+		r.CPUs, r.LoadStart, r.LoadEnd, r.GoVersion, where)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "- %s\n", n)
 	}
@@ -216,6 +227,8 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	out["settings"] = map[string]any{
 		"benchmarks": strings.Join(sel, ","), "events": r.Config.Events, "proof_leaves": r.Config.ProofLeaves,
 		"project_events": r.Config.ProjectEvents, "proof_samples": r.Config.ProofSamples, "concurrency": r.Config.Concurrency,
+		"warning_districts": r.Config.WarningDistricts, "warning_groups": r.Config.WarningGroups,
+		"warning_days": r.Config.WarningDays, "warning_samples": r.Config.WarningSamples,
 		"cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
 	}
 	return json.Marshal(out)
