@@ -17,7 +17,9 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
@@ -84,6 +86,10 @@ type Config struct {
 	Accounts Accounts
 	Tracing  *tracing.Service
 	Views    Views
+
+	// Case reporting and early warning.
+	Cases  *cases.Service
+	Alerts *alerts.Service
 }
 
 // Accounts keeps what is needed to reach an account holder (their WeChat
@@ -125,6 +131,7 @@ func New(cfg Config) *fiber.App {
 	h.passRoutes(app)
 	h.govRoutes(app)
 	h.viewRoutes(app)
+	h.caseRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
 	})

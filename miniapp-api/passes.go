@@ -234,6 +234,11 @@ func (h *handlers) bindStaff(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if h.cfg.Accounts != nil { // staff are notified too (alerts)
+		if err := h.cfg.Accounts.Remember(c.UserContext(), p.Subject, oid); err != nil {
+			return &events.Error{Code: events.CodeUnavailable, Message: "cannot sign in now", Err: err}
+		}
+	}
 	return h.session(c, p)
 }
 

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,11 +25,15 @@ import (
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
+	evalerts "github.com/onebook/onebook/events/alerts"
+	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/orgs"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/events/staff"
 	"github.com/onebook/onebook/projections"
+	projcases "github.com/onebook/onebook/projections/cases"
 	"github.com/onebook/onebook/projections/passes"
 	"github.com/onebook/onebook/projections/trace"
 )
@@ -40,12 +45,15 @@ func Registry() *events.Registry {
 	residents.Register(r)
 	staff.Register(r)
 	access.Register(r)
+	orgs.Register(r)
+	evcases.Register(r)
+	evalerts.Register(r)
 	return r
 }
 
 // Projections returns every projection onebook maintains.
 func Projections() []projections.Projection {
-	return append(passes.All(), trace.All()...)
+	return slices.Concat(passes.All(), trace.All(), projcases.All())
 }
 
 // Servers are the connections to the two stores, embedded or external.

@@ -45,19 +45,23 @@ func (n *notifier) Forget(ctx context.Context, subject string) error {
 	return nil
 }
 
-// Notify implements passes.Service.Notify.
+// Notify implements passes.Service.Notify: best effort, failures logged.
 func (n *notifier) Notify(ctx context.Context, note passes.Notice) {
-	tpl := n.templates[note.Kind]
-	if tpl == "" {
-		return
-	}
-	e, err := n.kv.Get(ctx, note.Subject)
-	if err != nil {
-		n.log.Debug("no openid to notify", "subject", note.Subject, "kind", note.Kind)
-		return
-	}
-	err = n.wx.SendSubscribe(ctx, wechat.SubscribeMessage{ToUser: string(e.Value()), TemplateID: tpl, Page: "pages/index/index", Data: note.Data})
-	if err != nil {
+	if err := n.Send(ctx, note.Subject, note.Kind, note.Data); err != nil {
 		n.log.Warn("notification not sent", "kind", note.Kind, "err", err)
 	}
+}
+
+// Send sends a subscribe message of a kind to an account holder and says
+// whether it went (alerts record each delivery).
+func (n *notifier) Send(ctx context.Context, subject, kind string, data map[string]string) error {
+	tpl := n.templates[kind]
+	if tpl == "" {
+		return fmt.Errorf("no subscribe-message template configured for %s", kind)
+	}
+	e, err := n.kv.Get(ctx, subject)
+	if err != nil {
+		return fmt.Errorf("no WeChat account known for %s (never signed in)", subject)
+	}
+	return n.wx.SendSubscribe(ctx, wechat.SubscribeMessage{ToUser: string(e.Value()), TemplateID: tpl, Page: "pages/index/index", Data: data})
 }

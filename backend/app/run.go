@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
@@ -140,12 +143,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	svc.Notify = notes.Notify
+	warn, caseSvc := a.caseServices(bg, &wg, state, svc, notes, reg)
 	ident := identity{state: state, vault: svc.Vault}
 	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: ident,
 		Gates: func(id string) (events.Region, bool) {
 			g, ok := svc.Gate(context.Background(), id)
 			return g.Community, ok
 		}}
+	if err := warn.SeedRules(ctx); err != nil {
+		return fmt.Errorf("early-warning rules: %w", err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.runLeased(bg, "alerts.raiser", warn.Run)
+	}()
 	if cfg.Demo {
 		if err := Demo(ctx, svc, log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
@@ -171,7 +183,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 
 	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"),
-		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer,
+		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn,
 		Views: api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
 	ln, err := listen(cfg.Addr)
 	if err != nil {
@@ -310,4 +322,66 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 		st.Projections = append(st.Projections, ps)
 	}
 	return st
+}
+
+// caseServices builds case reporting and early warning: their states follow
+// the ledger in memory like the pass service's.
+func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, accounts *passes.State, svc *passes.Service, notes *notifier, reg *events.Registry) (*alerts.Service, *cases.Service) {
+	cstate, engine := cases.NewState(), alerts.NewEngine()
+	for name, st := range map[string]ledger.Applier{"case state": cstate, "early-warning engine": engine} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ledger.Follow(bg, a.servers.JS, a.ledger.Store.Stream(), reg, st); err != nil {
+				a.log.Error(name+" stopped", "err", err)
+			}
+		}()
+	}
+	warn := &alerts.Service{Store: a.ledger.Store, Reg: reg, Engine: engine, Webhook: a.cfg.AlertWebhook,
+		HTTP: &http.Client{Timeout: 10 * time.Second}, Log: a.log.With("component", "early-warning"), Notify: notes.Send,
+		Responsible: func(r events.Region) []alerts.Recipient {
+			var out []alerts.Recipient
+			for _, s := range accounts.StaffIn(auth.CDCReviewer, r) {
+				out = append(out, alerts.Recipient{Subject: s.ID, Scope: s.Scope})
+			}
+			return out
+		}}
+	warn.Init()
+	caseSvc := &cases.Service{Store: a.ledger.Store, Reg: reg, State: cstate, Vault: svc.Vault, Filed: func(string) { warn.Wake() },
+		Org: func(id string) (cases.Hospital, bool) {
+			o, ok := svc.Org(id)
+			return cases.Hospital{ID: o.ID, Kind: o.Kind, Region: o.Region, Approved: o.Approved}, ok
+		}}
+	return warn, caseSvc
+}
+
+// runLeased runs f while holding the lease name, so that of several backend
+// replicas exactly one runs it; it starts again when the lease is regained.
+func (a *App) runLeased(ctx context.Context, name string, f func(context.Context) error) {
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s:%d", host, os.Getpid())
+	for ctx.Err() == nil {
+		l, err := lease.Acquire(ctx, a.ledger.Leases, name, holder, 0)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("lease", "name", name, "err", err)
+				time.Sleep(time.Second)
+			}
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-l.Lost():
+				a.log.Warn("lease lost; stopping", "name", name)
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+		if err := f(lctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("leased task stopped", "name", name, "err", err)
+		}
+		cancel()
+		_ = l.Release(context.WithoutCancel(ctx))
+	}
 }

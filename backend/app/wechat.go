@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/wechat"
@@ -33,6 +34,9 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 		if cfg.TemplateVisit == "" {
 			cfg.TemplateVisit, cfg.TemplateRevoked = "dev-visit-decided", "dev-pass-revoked"
 		}
+		if cfg.TemplateAlert == "" {
+			cfg.TemplateAlert = "dev-alert-raised"
+		}
 		go wxmock.New(appID, secret).Serve(ctx, ln)
 		log.Warn("WECHAT_APPID is not set: using a fake WeChat API in-process (development only)", "url", base, "appid", appID)
 	}
@@ -40,7 +44,7 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 	if err != nil {
 		return wechatAdapter{}, err
 	}
-	return wechatAdapter{c: c, templates: map[string]string{passes.NoticeVisitDecided: cfg.TemplateVisit, passes.NoticePassRevoked: cfg.TemplateRevoked}}, nil
+	return wechatAdapter{c: c, templates: map[string]string{passes.NoticeVisitDecided: cfg.TemplateVisit, passes.NoticePassRevoked: cfg.TemplateRevoked, alerts.NoticeAlert: cfg.TemplateAlert}}, nil
 }
 
 // wechatAdapter narrows wechat.Client to what the API uses.

@@ -189,3 +189,17 @@ func (s *State) StaffIn(role auth.Role, region events.Region) []Staff {
 	slices.SortFunc(out, func(a, b Staff) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
+
+// StaffScope returns the scope of a staff account.
+func (s *Service) StaffScope(id string) (events.Region, bool) {
+	var (
+		r  events.Region
+		ok bool
+	)
+	s.State.read(func() {
+		if st := s.State.staff[id]; st != nil {
+			r, ok = st.Scope, true
+		}
+	})
+	return r, ok
+}
