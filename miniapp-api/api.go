@@ -68,6 +68,9 @@ type ProjectionStatus struct {
 	Seq     int64  `json:"seq"`
 	Lag     uint64 `json:"lag"`
 	Error   string `json:"error,omitempty"`
+	// CaughtUp: this process runs the projector and it has read all there
+	// is (a projection with no events yet stays at seq 0).
+	CaughtUp bool `json:"caught_up"`
 }
 
 // Config wires the API to the rest of onebook.

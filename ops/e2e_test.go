@@ -119,7 +119,7 @@ func (b *backend) settled() api.HealthStatus {
 			resp.Body.Close()
 			ok := st.Ready && st.Ledger.Size > 0 && st.Ledger.SealLag == 0
 			for _, p := range st.Projections {
-				ok = ok && p.Lag == 0 && p.Seq > 0
+				ok = ok && p.Lag == 0 && (p.Seq > 0 || p.CaughtUp) // CaughtUp at 0: none of its events yet
 			}
 			if ok {
 				return st

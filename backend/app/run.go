@@ -150,19 +150,24 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			g, ok := svc.Gate(context.Background(), id)
 			return g.Community, ok
 		}}
-	if err := warn.SeedRules(ctx); err != nil {
-		return fmt.Errorf("early-warning rules: %w", err)
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.runLeased(bg, "alerts.raiser", warn.Run)
-	}()
-	if cfg.Demo {
+	if cfg.Demo { // before the default rules, so that it finds an empty ledger
 		if err := Demo(ctx, svc, log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
+	if err := warn.SeedRules(ctx); err != nil {
+		return fmt.Errorf("early-warning rules: %w", err)
+	}
+	if cfg.Demo {
+		if err := DemoCases(ctx, svc, caseSvc, warn, log); err != nil {
+			return fmt.Errorf("case demo data: %w", err)
+		}
+	}
+	wg.Add(1)
+	go func() { // after the demo, which raises its alerts on its own clock
+		defer wg.Done()
+		a.runLeased(bg, "alerts.raiser", warn.Run)
+	}()
 
 	wg.Add(1)
 	go func() {
@@ -312,7 +317,7 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 	}
 	for _, pr := range a.projectors {
 		s := pr.Status()
-		ps := api.ProjectionStatus{Name: pr.P.Name(), Version: pr.P.Version(), Seq: s.Seq, Lag: s.Pending, Error: s.Err}
+		ps := api.ProjectionStatus{Name: pr.P.Name(), Version: pr.P.Version(), Seq: s.Seq, Lag: s.Pending, Error: s.Err, CaughtUp: s.CaughtUp()}
 		if !s.Running {
 			// Another replica may hold the lease: report the stored checkpoint.
 			if cp, err := a.docs.Checkpoint(ctx, pr.P.Name()); err == nil {
