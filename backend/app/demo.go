@@ -12,6 +12,7 @@ import (
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/ops/wxmock"
 )
 
 // Demo fills an empty ledger with a realistic fortnight of one district,
@@ -182,7 +183,7 @@ func demoStaff(ctx context.Context, svc *passes.Service, sys auth.Principal, rol
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	return svc.BindStaff(ctx, openID, ns.InviteCode)
+	return svc.BindStaff(ctx, demoOpenID(openID), ns.InviteCode)
 }
 
 // demoIDNumber makes a valid GB 11643 number: region, birth date, sequence
@@ -196,3 +197,8 @@ func demoIDNumber(region string, birth time.Time, seq int) string {
 	}
 	return body + string("10X98765432"[sum%11])
 }
+
+// demoOpenID is the openid the in-process fake WeChat gives the login code
+// name, so that in development a demo staff account signs in with
+// POST /auth/wechat {"code": name} (e.g. "demo-cdc-110105").
+func demoOpenID(name string) string { return wxmock.OpenID(devAppID, name) }

@@ -101,13 +101,17 @@ func DemoCases(ctx context.Context, accounts *passes.Service, cs *cases.Service,
 		today := cases.DayOf(now)
 		onset := cases.DayOf(now.Add(-time.Duration(24+rng.IntN(48)) * time.Hour))
 		birth := time.Date(1940+rng.IntN(75), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
-		return cas.File(ctx, h.reporter, cases.FileInput{
+		c, err := cas.File(ctx, h.reporter, cases.FileInput{
 			Patient: cases.Patient{Name: string(surnames[rng.IntN(len(surnames))]) + given[rng.IntN(len(given))],
 				IDNumber: demoIDNumber(residence[:6], birth, 500+n), Phone: fmt.Sprintf("13%d%08d", 5+rng.IntN(5), rng.IntN(100000000))},
 			Card: evcases.Card{Disease: disease, Diagnosis: []string{evcases.Clinical, evcases.Confirmed, evcases.Suspected}[rng.IntN(3)],
 				Onset: onset, Diagnosed: today, Reported: today, Symptoms: symptoms, Residence: events.Region(residence),
 				Occupation: evcases.Occupations()[rng.IntN(len(evcases.Occupations()))], Severity: severity},
 		})
+		if err != nil {
+			return c, err
+		}
+		return c, al.StepOnce(ctx) // as the running raiser does when woken by a filing
 	}
 	var filed []cases.Card
 	for day := 0; day < 14; day++ {
@@ -226,7 +230,7 @@ func demoOrgStaff(ctx context.Context, svc *passes.Service, sys auth.Principal, 
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	return svc.BindStaff(ctx, openID, ns.InviteCode)
+	return svc.BindStaff(ctx, demoOpenID(openID), ns.InviteCode)
 }
 
 // demoLicence makes a valid unified social credit code (GB 32100) from a
