@@ -1,6 +1,9 @@
 package alerts_test
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -203,5 +206,46 @@ func TestReplayRaisesNothingTwice(t *testing.T) {
 	after := replayed.Alerts(events.National, "", "")
 	if len(after) != len(before) || after[0].ID != before[0].ID || after[1].ID != before[1].ID {
 		t.Errorf("replayed alerts differ")
+	}
+}
+
+// TestWebhookDeliveries: a raised alert is posted to the webhook, and a
+// failing webhook is recorded as a failed delivery, not lost silently.
+func TestWebhookDeliveries(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		ok     bool
+	}{{"accepted", 204, true}, {"refused", 500, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			var got []map[string]any
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var body map[string]any
+				json.NewDecoder(r.Body).Decode(&body)
+				got = append(got, body)
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			f.w.Alerts.Webhook = srv.URL
+			c := f.w.File(f.reporter, 1, f.w.Card("cholera", district+"001", "diarrhoea"))
+			f.w.Step()
+			as := f.alerts("first-case")
+			if len(as) != 1 || len(got) != 1 {
+				t.Fatalf("%d alerts, %d posts", len(as), len(got))
+			}
+			if got[0]["alert"] != as[0].ID || got[0]["signal"].(map[string]any)["trigger"] != c.ID {
+				t.Errorf("posted %v", got[0])
+			}
+			var hook *evalerts.Delivery
+			for i, d := range as[0].Deliveries {
+				if d.Channel == "webhook" {
+					hook = &as[0].Deliveries[i]
+				}
+			}
+			if hook == nil || hook.OK != tc.ok || (!tc.ok && hook.Error == "") {
+				t.Errorf("webhook delivery = %+v", hook)
+			}
+		})
 	}
 }
