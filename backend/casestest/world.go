@@ -36,6 +36,7 @@ import (
 type World struct {
 	T        testing.TB
 	Ctx      context.Context
+	NATS     *natstest.Server // Restart it to test what survives
 	Store    *jetstream.Store
 	Reg      *events.Registry
 	Accounts *passes.Service
@@ -78,7 +79,7 @@ func New(t testing.TB, now time.Time) *World {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &World{T: t, Ctx: ctx, Store: st, Reg: Registry(), now: now}
+	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: Registry(), now: now}
 	clock := func() time.Time { return w.Now() }
 	state, cstate, engine := passes.NewState(), cases.NewState(), alerts.NewEngine()
 	for _, a := range []jetstream.Applier{state, cstate, engine} {
