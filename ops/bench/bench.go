@@ -4,7 +4,10 @@
 // of the stream, projection against raw bulk writes of the same documents,
 // and inclusion-proof latency; and, with no servers, the early-warning
 // statistics (EARS recomputation against a raw pass over the same counts,
-// and the cost of one rule evaluation against the length of the history).
+// and the cost of one rule evaluation against the length of the history);
+// and the latency from a report card to its alert on the running services
+// against a raw publish-to-receive round trip, with the engine's cost of
+// one new report against the length of its history.
 // It starts its own embedded NATS and FerretDB on loopback, in a temporary
 // directory it removes afterwards, so numbers are reproducible and nothing
 // else is touched.
@@ -37,6 +40,7 @@ const (
 	Proof   = "proof"
 	Project = "project"
 	Warning = "warning"
+	Alert   = "alert"
 )
 
 // cycles is how often a measurement and its baseline alternate in the
@@ -45,7 +49,7 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Project, Warning}
+var Names = []string{Append, Seal, Verify, Proof, Project, Warning, Alert}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
@@ -67,6 +71,14 @@ type Config struct {
 	WarningDays      int
 	WarningSamples   int
 
+	// The alert part: AlertReports reports timed from filing to alert
+	// with one reporter and as many with AlertConcurrency reporters (each
+	// in a district of its own, alternating with as many raw round trips),
+	// and AlertSamples new cards timed in the engine per history length.
+	AlertReports     int
+	AlertConcurrency int
+	AlertSamples     int
+
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
 	// backend's default) or a sync interval such as "2m". "" is "always".
@@ -86,13 +98,15 @@ type Config struct {
 // Defaults returns the sizes of a full run.
 func Defaults() Config {
 	return Config{Events: 100_000, ProofLeaves: 1_000_000, ProjectEvents: 20_000, ProofSamples: 4000, Concurrency: 64,
-		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000}
+		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000,
+		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000}
 }
 
 // Quick returns small sizes, for tests and a quick look.
 func Quick() Config {
 	return Config{Events: 2000, ProofLeaves: 5000, ProjectEvents: 500, ProofSamples: 200, Concurrency: 64,
-		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000}
+		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000,
+		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400}
 }
 
 // selected returns the benchmarks to run.
@@ -207,6 +221,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	if sel[Alert] {
+		if err := cfg.checkAlert(); err != nil {
+			return nil, err
+		}
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
@@ -225,7 +244,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}()
 	rep := &Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Config: cfg, Selected: sel}
 	// The note on syncing concerns the parts on servers (warning has none).
-	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Project] {
+	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Project] || sel[Alert] {
 		if opts.SyncAlways {
 			rep.note("embedded JetStream syncs always (fsync before every acknowledgement), the backend's default (ONEBOOK_NATS_SYNC=always): the append rates are bound by the disk's fsync latency; --nats-sync 2m gives the CPU-bound figures")
 		} else {
@@ -254,6 +273,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, fmt.Errorf("warning: %w", err)
 		}
 		rep.Warning = &res
+	}
+	if sel[Alert] {
+		log.Info("bench: alert", "reports", cfg.AlertReports, "concurrency", cfg.AlertConcurrency, "samples", cfg.AlertSamples)
+		res, err := r.benchAlert(ctx, rep)
+		if err != nil {
+			return rep, fmt.Errorf("alert: %w", err)
+		}
+		rep.Alert = &res
 	}
 	return rep, nil
 }

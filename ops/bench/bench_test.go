@@ -35,6 +35,9 @@ var wantKeys = []string{
 	"proof_p50_ms", "proof_p99_ms", "proof_verified",
 	"project_ratio", "project_rate", "project_raw_rate",
 	"warning_recompute_ratio", "warning_apply_ears_c3_ratio", "warning_apply_percentile_ratio",
+	"alert_seq_p50_ms", "alert_seq_p99_ms", "alert_seq_raw_p50_ms", "alert_seq_ratio",
+	"alert_conc_p50_ms", "alert_conc_p99_ms", "alert_conc_raw_p50_ms", "alert_conc_ratio",
+	"alert_history_30d_ns", "alert_history_1095d_ns", "alert_history_2190d_ns", "alert_history_ratio", "alert_history_beyond_ratio",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -50,6 +53,7 @@ func TestSuiteQuick(t *testing.T) {
 	}
 	cfg := Config{Events: 300, ProofLeaves: 1200, ProjectEvents: 200, ProofSamples: 50, Concurrency: 16,
 		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
+		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -83,8 +87,11 @@ func TestSuiteQuick(t *testing.T) {
 	if got["verify_events"] != float64(cfg.ProofLeaves) || got["proof_verified"] != float64(cfg.ProofSamples) {
 		t.Errorf("verify_events %v, proof_verified %v; want %d, %d", got["verify_events"], got["proof_verified"], cfg.ProofLeaves, cfg.ProofSamples)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 9 {
-		t.Errorf("results has %d rows, want 9: %s", len(rows), b)
+	if got["alert_seq_reports"] != float64(cfg.AlertReports) || got["alert_conc_reports"] != float64(cfg.AlertReports) {
+		t.Errorf("alert_seq_reports %v, alert_conc_reports %v; want %d", got["alert_seq_reports"], got["alert_conc_reports"], cfg.AlertReports)
+	}
+	if rows, _ := got["results"].([]any); len(rows) != 13 {
+		t.Errorf("results has %d rows, want 13: %s", len(rows), b)
 	}
 	// The temporary directory is removed.
 	left, err := os.ReadDir(cfg.TempDir)

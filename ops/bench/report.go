@@ -27,6 +27,7 @@ type Report struct {
 	Proof   *ProofResult
 	Project *ProjectResult
 	Warning *WarningResult
+	Alert   *AlertResult
 
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
@@ -93,6 +94,9 @@ func (r *Report) Metrics() map[string]float64 {
 	}
 	if w := r.Warning; w != nil {
 		w.metrics(m)
+	}
+	if a := r.Alert; a != nil {
+		a.metrics(m)
 	}
 	return m
 }
@@ -161,6 +165,9 @@ func (r *Report) Rows() []Row {
 	if w := r.Warning; w != nil {
 		rows = append(rows, w.rows()...)
 	}
+	if a := r.Alert; a != nil {
+		rows = append(rows, a.rows()...)
+	}
 	return rows
 }
 
@@ -198,7 +205,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
 	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
-	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Project]) {
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Project] || r.Selected[Alert]) {
 		where = "; no servers (warning only)"
 	}
 	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",
@@ -229,6 +236,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		"project_events": r.Config.ProjectEvents, "proof_samples": r.Config.ProofSamples, "concurrency": r.Config.Concurrency,
 		"warning_districts": r.Config.WarningDistricts, "warning_groups": r.Config.WarningGroups,
 		"warning_days": r.Config.WarningDays, "warning_samples": r.Config.WarningSamples,
+		"alert_reports": r.Config.AlertReports, "alert_concurrency": r.Config.AlertConcurrency, "alert_samples": r.Config.AlertSamples,
 		"cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
 	}
 	return json.Marshal(out)
