@@ -23,6 +23,7 @@ const (
 	CDCReviewer      Role = "cdc_reviewer"      // reviews report cards, handles alerts
 	GovAnalyst       Role = "gov_analyst"       // government views, tracing, exports
 	OrgMember        Role = "org_member"        // a certified organisation's staff (donations)
+	DonationReviewer Role = "donation_reviewer" // reviews and re-reviews donations' use
 	Auditor          Role = "auditor"           // reads the data-use audit
 	Admin            Role = "admin"             // creates staff accounts
 	System           Role = "system"            // onebook itself (sealer, projectors, demo)
@@ -30,7 +31,7 @@ const (
 
 // StaffRoles are the roles an admin can give a staff account.
 func StaffRoles() []Role {
-	return []Role{PropertyManager, GateOperator, HospitalReporter, HospitalReviewer, CDCReviewer, GovAnalyst, OrgMember, Auditor, Admin}
+	return []Role{PropertyManager, GateOperator, HospitalReporter, HospitalReviewer, CDCReviewer, GovAnalyst, OrgMember, DonationReviewer, Auditor, Admin}
 }
 
 // ParseRole accepts a staff role name.
@@ -80,6 +81,12 @@ const (
 	ActAlertView   Action = "alert.view"   // list and read alerts
 	ActAlertHandle Action = "alert.handle" // acknowledge, investigate, close alerts
 	ActRuleManage  Action = "rule.manage"  // publish early-warning rules (national scope)
+
+	ActNeedManage        Action = "need.manage"        // publish, update, close a hospital's needs
+	ActDonate            Action = "donation.pledge"    // pledge a donation (as an organisation or as a person)
+	ActHandover          Action = "donation.handover"  // dispatch or confirm a hop, record consumption
+	ActDonationReview    Action = "donation.review"    // review or re-review a donation's use
+	ActDonationSupervise Action = "donation.supervise" // query donations by organisation, item, region, period
 )
 
 // allowed is the policy: which roles may take each action. It is a function
@@ -108,6 +115,14 @@ func allowed(a Action) []Role {
 		return []Role{CDCReviewer, GovAnalyst}
 	case ActAlertHandle, ActRuleManage:
 		return []Role{CDCReviewer}
+	case ActNeedManage, ActHandover:
+		return []Role{OrgMember}
+	case ActDonate:
+		return []Role{OrgMember, Resident}
+	case ActDonationReview:
+		return []Role{DonationReviewer}
+	case ActDonationSupervise:
+		return []Role{DonationReviewer, GovAnalyst}
 	case ActAudit:
 		return []Role{Auditor}
 	}

@@ -39,7 +39,7 @@ type OrgInput struct {
 // orgRoles are the staff roles that act for an organisation, and the kind
 // of organisation each needs.
 func orgRoles() map[auth.Role]string {
-	return map[auth.Role]string{auth.HospitalReporter: orgs.Hospital, auth.HospitalReviewer: orgs.Hospital}
+	return map[auth.Role]string{auth.HospitalReporter: orgs.Hospital, auth.HospitalReviewer: orgs.Hospital, auth.OrgMember: ""}
 }
 
 // RegisterOrg records an organisation (admin, in scope of its region).
@@ -49,11 +49,19 @@ func (s *Service) RegisterOrg(ctx context.Context, p auth.Principal, in OrgInput
 	if err := ev.Validate(); err != nil {
 		return Org{}, err
 	}
-	if p.Role != auth.System {
+	switch {
+	case p.Role == auth.System:
+	case p.Role == auth.Admin:
 		if err := auth.Authorize(p, auth.ActOrgAdmin, ev.Region); err != nil {
 			return Org{}, err
 		}
+	case p.Subject == "":
+		return Org{}, &events.Error{Code: events.CodeUnauthorized, Message: "sign in first"}
+	case in.Approve:
+		return Org{}, &events.Error{Code: events.CodeForbidden, Field: "approve", Message: "only an admin approves an organisation; register it and wait for approval"}
 	}
+	// Anyone signed in may apply for an organisation; it acts only once an
+	// admin in scope has checked the certification and approved it.
 	id := "o-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: orgs.Kind, ID: id}, Region: ev.Region, Actor: p.Actor()}
 	if _, err := s.append(ctx, orgs.TypeRegistered, meta, ev, events.ExpectNew()); err != nil {
@@ -133,6 +141,9 @@ func (s *Service) checkStaffOrg(in *StaffInput) error {
 	kind, needs := orgRoles()[auth.Role(in.Role)]
 	if in.Org == "" {
 		if needs {
+			if kind == "" {
+				kind = "organisation"
+			}
 			return events.Invalid("org", "a %s account acts for a %s: name its organisation", in.Role, kind)
 		}
 		return nil
@@ -146,7 +157,7 @@ func (s *Service) checkStaffOrg(in *StaffInput) error {
 		return events.Invalid("org", "no organisation %s", in.Org)
 	case !o.Approved:
 		return events.Invalid("org", "organisation %s is not approved yet", in.Org)
-	case o.Kind != kind:
+	case kind != "" && o.Kind != kind:
 		return events.Invalid("org", "organisation %s is a %s, not a %s", in.Org, o.Kind, kind)
 	}
 	if in.Scope == "" {
