@@ -13,11 +13,13 @@ import (
 )
 
 // runStaff manages staff accounts: `ops staff add --role R --scope REGION
-// [--label L]` creates one and prints its one-time invite code, which the
-// person enters in the mini-program to bind the account to their WeChat.
+// [--label L] [--org ORG]` creates one and prints its one-time invite code,
+// which the person enters in the mini-program to bind the account to their
+// WeChat. Hospital roles act for an approved hospital (--org, its
+// organisation id); their scope defaults to the hospital's region.
 func runStaff(ctx context.Context, env *environ, args []string) error {
 	if len(args) == 0 || args[0] != "add" {
-		return fmt.Errorf("usage: ops staff add --role ROLE --scope REGION [--label LABEL] (roles: %v)", auth.StaffRoles())
+		return fmt.Errorf("usage: ops staff add --role ROLE --scope REGION [--label LABEL] [--org ORG] (roles: %v)", auth.StaffRoles())
 	}
 	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -26,6 +28,7 @@ func runStaff(ctx context.Context, env *environ, args []string) error {
 	role := fs.String("role", "", fmt.Sprintf("one of %v", auth.StaffRoles()))
 	scope := fs.String("scope", "", "region code the account acts in (GB/T 2260 prefix)")
 	label := fs.String("label", "", "a label for the account, e.g. 东门保安 3号 (no personal data)")
+	org := fs.String("org", "", "the organisation the account acts for (hospital_reporter, hospital_reviewer: an approved hospital's id); the scope defaults to its region")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -42,11 +45,26 @@ func runStaff(ctx context.Context, env *environ, args []string) error {
 	svc := &passes.Service{Store: lc.led.Store, Reg: reg, State: state}
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ns, err := svc.AddStaff(actx, auth.Principal{Subject: "ops", Role: auth.System}, passes.StaffInput{Role: *role, Scope: events.Region(*scope), Label: *label})
+	if *org != "" {
+		// The organisation is checked against the state: let it see the
+		// whole ledger first.
+		size, err := lc.led.Store.Size(actx)
+		if err != nil {
+			return err
+		}
+		if err := state.WaitFor(actx, size); err != nil {
+			return err
+		}
+	}
+	ns, err := svc.AddStaff(actx, auth.Principal{Subject: "ops", Role: auth.System}, passes.StaffInput{Role: *role, Scope: events.Region(*scope), Label: *label, Org: *org})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stderr, "created %s account %s for region %s; give its holder this one-time invite code:\n", *role, ns.ID, *scope)
+	where := "region " + *scope
+	if *org != "" {
+		where = "organisation " + *org
+	}
+	fmt.Fprintf(env.stderr, "created %s account %s for %s; give its holder this one-time invite code:\n", *role, ns.ID, where)
 	fmt.Fprintln(env.stdout, ns.InviteCode)
 	return nil
 }
