@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/warning"
 	"github.com/onebook/onebook/events"
@@ -199,18 +201,32 @@ func (s *Service) step(ctx context.Context) error {
 	if err := s.catchUp(ctx); err != nil {
 		return err
 	}
+	// Signals of different rules or series are independent aggregates:
+	// raise them concurrently, so that a burst of reports does not queue
+	// behind one append at a time. Of several pending signals of one rule
+	// and series only the oldest is raised; raising it discards the others.
+	seen := map[string]bool{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(raiseConcurrency)
 	for _, sig := range s.Engine.Pending() {
-		if err := s.raise(ctx, sig); err != nil {
-			return err
+		if k := openKey(sig.Rule.ID, sig.Key); !seen[k] {
+			seen[k] = true
+			g.Go(func() error { return s.raise(gctx, sig) })
 		}
 	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(raiseConcurrency)
 	for _, a := range s.Engine.Unnotified() {
-		if err := s.notify(ctx, a); err != nil {
-			return err
-		}
+		g.Go(func() error { return s.notify(gctx, a) })
 	}
-	return nil
+	return g.Wait()
 }
+
+// raiseConcurrency bounds the appends (and notifications) in flight.
+const raiseConcurrency = 16
 
 // raise appends the alert of a signal. A conflict means it is already
 // raised (another replica, or before a restart): the engine will see it.
