@@ -20,6 +20,7 @@ import (
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
+	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
@@ -93,6 +94,9 @@ type Config struct {
 	// Case reporting and early warning.
 	Cases  *cases.Service
 	Alerts *alerts.Service
+
+	// Material donations.
+	Donations *donations.Service
 }
 
 // Accounts keeps what is needed to reach an account holder (their WeChat
@@ -135,6 +139,7 @@ func New(cfg Config) *fiber.App {
 	h.govRoutes(app)
 	h.viewRoutes(app)
 	h.caseRoutes(app)
+	h.donationRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
 	})

@@ -27,6 +27,7 @@ import (
 	"github.com/onebook/onebook/events/access"
 	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
+	evdon "github.com/onebook/onebook/events/donations"
 	"github.com/onebook/onebook/events/orgs"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
@@ -48,6 +49,7 @@ func Registry() *events.Registry {
 	orgs.Register(r)
 	evcases.Register(r)
 	evalerts.Register(r)
+	evdon.Register(r)
 	return r
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/tracing"
@@ -144,6 +145,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	svc.Notify = notes.Notify
 	warn, caseSvc := a.caseServices(bg, &wg, state, svc, notes, reg)
+	donSvc := a.donationService(bg, &wg, svc, notes, reg)
 	ident := identity{state: state, vault: svc.Vault}
 	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: ident,
 		Gates: func(id string) (events.Region, bool) {
@@ -188,7 +190,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 
 	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"),
-		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn,
+		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Views: api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
 	ln, err := listen(cfg.Addr)
 	if err != nil {
@@ -389,4 +391,22 @@ func (a *App) runLeased(ctx context.Context, name string, f func(context.Context
 		cancel()
 		_ = l.Release(context.WithoutCancel(ctx))
 	}
+}
+
+// donationService builds the donation service; its state follows the
+// ledger in memory.
+func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *passes.Service, notes *notifier, reg *events.Registry) *donations.Service {
+	st := donations.NewState()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := ledger.Follow(bg, a.servers.JS, a.ledger.Store.Stream(), reg, st); err != nil {
+			a.log.Error("donation state stopped", "err", err)
+		}
+	}()
+	return &donations.Service{Store: a.ledger.Store, Reg: reg, State: st, Prover: a.ledger.Prover, Notify: notes.Send,
+		Org: func(id string) (donations.Org, bool) {
+			o, ok := svc.Org(id)
+			return donations.Org{ID: o.ID, Kind: o.Kind, Name: o.Name, Region: o.Region, Approved: o.Approved}, ok
+		}}
 }

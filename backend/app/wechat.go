@@ -8,6 +8,7 @@ import (
 
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/wechat"
 	"github.com/onebook/onebook/ops/wxmock"
@@ -37,6 +38,9 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 		if cfg.TemplateAlert == "" {
 			cfg.TemplateAlert = "dev-alert-raised"
 		}
+		if cfg.TemplateDonation == "" {
+			cfg.TemplateDonation = "dev-donation-hop"
+		}
 		go wxmock.New(appID, secret).Serve(ctx, ln)
 		log.Warn("WECHAT_APPID is not set: using a fake WeChat API in-process (development only)", "url", base, "appid", appID)
 	}
@@ -44,7 +48,7 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 	if err != nil {
 		return wechatAdapter{}, err
 	}
-	return wechatAdapter{c: c, templates: map[string]string{passes.NoticeVisitDecided: cfg.TemplateVisit, passes.NoticePassRevoked: cfg.TemplateRevoked, alerts.NoticeAlert: cfg.TemplateAlert}}, nil
+	return wechatAdapter{c: c, templates: map[string]string{passes.NoticeVisitDecided: cfg.TemplateVisit, passes.NoticePassRevoked: cfg.TemplateRevoked, alerts.NoticeAlert: cfg.TemplateAlert, donations.NoticeHop: cfg.TemplateDonation}}, nil
 }
 
 // wechatAdapter narrows wechat.Client to what the API uses.
