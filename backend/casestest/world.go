@@ -1,8 +1,9 @@
-// Package casestest builds a test world for case reporting and early
-// warning: embedded JetStream (events/jetstream/natstest), the ledger, the
-// real personal-data vault, and the accounts (backend/passes), case
-// (backend/cases) and alert (backend/alerts) services following it, on a
-// clock the test moves.
+// Package casestest builds a test world for the staff-facing services:
+// embedded JetStream (events/jetstream/natstest), the ledger and its seal
+// (a running sealer, so proofs work), the real personal-data vault, and the
+// accounts (backend/passes), case (backend/cases), alert (backend/alerts)
+// and donation (backend/donations) services following it, on a clock the
+// test moves.
 package casestest
 
 import (
@@ -15,34 +16,41 @@ import (
 	"testing"
 	"time"
 
+	jsapi "github.com/nats-io/nats.go/jetstream"
+
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
+	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
 	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
+	evdon "github.com/onebook/onebook/events/donations"
 	"github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/jetstream/natstest"
 	"github.com/onebook/onebook/events/orgs"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
+	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/events/staff"
 )
 
 // World is a running test world.
 type World struct {
-	T        testing.TB
-	Ctx      context.Context
-	NATS     *natstest.Server // Restart it to test what survives
-	Store    *jetstream.Store
-	Reg      *events.Registry
-	Accounts *passes.Service
-	Cases    *cases.Service
-	Engine   *alerts.Engine
-	Alerts   *alerts.Service
+	T         testing.TB
+	Ctx       context.Context
+	NATS      *natstest.Server // Restart it to test what survives
+	Store     *jetstream.Store
+	Reg       *events.Registry
+	Accounts  *passes.Service
+	Cases     *cases.Service
+	Engine    *alerts.Engine
+	Alerts    *alerts.Service
+	Donations *donations.Service
+	Prover    *seal.Prover
 
 	mu       sync.Mutex
 	now      time.Time
@@ -59,6 +67,7 @@ func Registry() *events.Registry {
 	orgs.Register(r)
 	evcases.Register(r)
 	evalerts.Register(r)
+	evdon.Register(r)
 	return r
 }
 
@@ -81,8 +90,8 @@ func New(t testing.TB, now time.Time) *World {
 	}
 	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: Registry(), now: now}
 	clock := func() time.Time { return w.Now() }
-	state, cstate, engine := passes.NewState(), cases.NewState(), alerts.NewEngine()
-	for _, a := range []jetstream.Applier{state, cstate, engine} {
+	state, cstate, engine, dstate := passes.NewState(), cases.NewState(), alerts.NewEngine(), donations.NewState()
+	for _, a := range []jetstream.Applier{state, cstate, engine, dstate} {
 		go jetstream.Follow(ctx, js, st.Stream(), w.Reg, a)
 	}
 	w.Accounts = &passes.Service{Store: st, Reg: w.Reg, State: state, Vault: passes.PersonalVault(vault), Now: clock}
@@ -107,6 +116,12 @@ func New(t testing.TB, now time.Time) *World {
 			o, ok := w.Accounts.Org(id)
 			return cases.Hospital{ID: o.ID, Kind: o.Kind, Region: o.Region, Approved: o.Approved}, ok
 		}, Filed: func(string) { w.Alerts.Wake() }}
+	w.Prover = startSealer(t, ctx, js)
+	w.Donations = &donations.Service{Store: st, Reg: w.Reg, State: dstate, Prover: w.Prover, Now: clock,
+		Org: func(id string) (donations.Org, bool) {
+			o, ok := w.Accounts.Org(id)
+			return donations.Org{ID: o.ID, Kind: o.Kind, Name: o.Name, Region: o.Region, Approved: o.Approved}, ok
+		}}
 	if err := w.Alerts.SeedRules(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -223,4 +238,62 @@ func Name(n int) string {
 	family := []rune("王李张刘陈杨黄赵吴周")
 	given := []rune("伟芳娜敏静丽强磊军洋")
 	return string([]rune{family[n%10], given[(n/10)%10], given[(n/100+3)%10]})
+}
+
+// startSealer runs a sealer over the ledger for the test's lifetime (real
+// time: checkpoints every 50 ms while events arrive) and returns a prover.
+func startSealer(t testing.TB, ctx context.Context, js jsapi.JetStream) *seal.Prover {
+	t.Helper()
+	skey, vkey, err := seal.GenerateKey("casestest/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _, err := seal.LoadSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiles, err := seal.OpenTiles(ctx, js, seal.TilesConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps, err := seal.OpenCheckpoints(ctx, js, seal.CheckpointsConfig{VerifierKey: vkey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := seal.NewSealer(js, seal.SealerConfig{Signer: signer, Tiles: tiles, Checkpoints: cps, Interval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Run(ctx)
+	return seal.NewProver(cps, tiles)
+}
+
+// WaitSealed waits until the latest checkpoint covers the whole ledger.
+func (w *World) WaitSealed() {
+	w.T.Helper()
+	size, err := w.Store.Size(w.Ctx)
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, n, _, err := w.Prover.Latest(w.Ctx); err == nil && n >= size {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.T.Fatalf("the ledger of %d events was not sealed in time", size)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Org registers and approves an organisation of a kind in region.
+func (w *World) Org(kind, name string, region events.Region) passes.Org {
+	w.T.Helper()
+	o, err := w.Accounts.RegisterOrg(w.Ctx, System, passes.OrgInput{Kind: kind, Name: name, Region: region,
+		Licence: Licence(name), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{9}, 32)), Approve: true})
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	return o
 }
