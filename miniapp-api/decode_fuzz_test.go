@@ -9,12 +9,21 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/onebook/onebook/backend/alerts"
+	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/passes"
+	evalerts "github.com/onebook/onebook/events/alerts"
+	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/orgs"
 )
 
 // FuzzDecodeBodies feeds arbitrary request bodies to the strict JSON
 // decoder for the request types clients send: the answer is a value or a
-// 400 naming the problem, never a panic or a 5xx.
+// 400 naming the problem, never a panic or a 5xx. The bodies of case
+// reporting and early warning are also checked as their services first
+// check them (the card, the review, the organisation, the lifecycle step,
+// the rule), so that any value the decoder lets through reaches the
+// validators.
 func FuzzDecodeBodies(f *testing.F) {
 	f.Add(`{"scan_id":"a","token":"OB1.x","gate":"g","direction":"in","scanned_at":"2026-02-01T00:00:00Z"}`)
 	f.Add(`{"scans":[{"scan_id":"a"}]}`)
@@ -22,11 +31,29 @@ func FuzzDecodeBodies(f *testing.F) {
 	f.Add(`{"person_id":"p","temperature":"hot"}`)
 	f.Add(`{"a":1} trailing`)
 	f.Add(`[`)
+	card := `{"disease":"plague","diagnosis":"confirmed","onset":"2026-02-01","diagnosed":"2026-02-02","reported":"2026-02-02",` +
+		`"symptoms":["fever","cough"],"residence":"110105","occupation":"farmer","severity":"severe"}`
+	f.Add(`{"patient":{"name":"王伟","id_number":"11010519491231002X","phone":"13800138000"},"card":` + card + `}`)
+	f.Add(`{"card":` + card + `,"note":"更正发病日期","patient":null}`)
+	f.Add(`{"card":{"onset":"2026-02-31","symptoms":[null,"cough","cough"],"residence":1101}}`)
+	f.Add(`{"decision":"return","reason":"日期有误"}`)
+	f.Add(`{"kind":"hospital","name":"朝阳医院","region":"110105","licence":"91110000MA01234567","docs_hash":"00","approve":true}`)
+	f.Add(`{"note":"已接报","findings":"无续发","outcome":"false_alarm"}`)
+	f.Add(`{"rule":{"method":"cluster","target":"group","codes":["respiratory"],"level":6,"k":5,"days":3,"enabled":true},"reason":"调整"}`)
+	f.Add(`{"rule":{"method":"percentile","target":"disease","codes":["influenza"],"level":4,"p":1e400,"period":-1},"reason":"x"}`)
 	app := fiber.New(fiber.Config{ErrorHandler: errorHandler(slog.Default())})
-	route := func(path string, v func() any) {
+	var paths []string
+	route := func(path string, v func() any, check ...func(v any) error) {
+		paths = append(paths, path)
 		app.Post(path, func(c *fiber.Ctx) error {
-			if err := decode(c, v()); err != nil {
+			x := v()
+			if err := decode(c, x); err != nil {
 				return err
+			}
+			for _, ch := range check {
+				if err := ch(x); err != nil {
+					return err
+				}
 			}
 			return c.SendStatus(200)
 		})
@@ -36,8 +63,36 @@ func FuzzDecodeBodies(f *testing.F) {
 	route("/register", func() any { return new(passes.RegisterInput) })
 	route("/declare", func() any { return new(passes.DeclareInput) })
 	route("/visit", func() any { return new(passes.VisitInput) })
+	route("/cases", func() any { return new(cases.FileInput) }, func(v any) error { return v.(*cases.FileInput).Card.Validate() })
+	route("/correct", func() any { return new(cases.CorrectInput) }, func(v any) error { return v.(*cases.CorrectInput).Card.Validate() })
+	route("/review", func() any { return new(cases.ReviewInput) }, func(v any) error {
+		in := v.(*cases.ReviewInput)
+		return evcases.Reviewed{Level: evcases.LevelHospital, Decision: in.Decision, Reason: in.Reason, Round: 1}.Validate()
+	})
+	route("/orgs", func() any { return new(passes.OrgInput) }, func(v any) error {
+		in := v.(*passes.OrgInput)
+		return orgs.Registered{Kind: in.Kind, Name: in.Name, Region: in.Region, Licence: in.Licence, DocsHash: in.DocsHash}.Validate()
+	})
+	type approval struct {
+		Note string `json:"note"`
+	}
+	route("/approval", func() any { return new(approval) }, func(v any) error { return orgs.Approved{Note: v.(*approval).Note}.Validate() })
+	route("/step", func() any { return new(alerts.StepInput) }, func(v any) error {
+		in := v.(*alerts.StepInput)
+		if err := (evalerts.Acknowledged{Note: in.Note}).Validate(); err != nil {
+			return err
+		}
+		if err := (evalerts.Investigated{Findings: in.Findings}).Validate(); err != nil {
+			return err
+		}
+		return evalerts.Closed{Outcome: in.Outcome, Note: in.Note}.Validate()
+	})
+	route("/rules", func() any { return new(alerts.RuleInput) }, func(v any) error {
+		in := v.(*alerts.RuleInput)
+		return evalerts.RulePublished{Version: 1, Rule: in.Rule, Reason: in.Reason}.Validate()
+	})
 	f.Fuzz(func(t *testing.T, body string) {
-		for _, path := range []string{"/scan", "/batch", "/register", "/declare", "/visit"} {
+		for _, path := range paths {
 			req := httptest.NewRequest("POST", path, bytes.NewReader([]byte(body)))
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := app.Test(req, -1)
