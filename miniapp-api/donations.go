@@ -67,8 +67,14 @@ func (h *handlers) publicNeeds(c *fiber.Ctx) error {
 	if list == nil {
 		list = []donations.Need{}
 	}
+	names := map[string]string{}
+	for _, n := range list {
+		if o, ok := h.cfg.Donations.Org(n.Hospital); ok {
+			names[n.Hospital] = o.Name
+		}
+	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=10")
-	return c.JSON(fiber.Map{"needs": list})
+	return c.JSON(fiber.Map{"needs": list, "orgs": names})
 }
 
 func publicFilter(c *fiber.Ctx) (events.Region, string, error) {

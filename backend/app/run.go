@@ -164,6 +164,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		if err := DemoCases(ctx, svc, caseSvc, warn, log); err != nil {
 			return fmt.Errorf("case demo data: %w", err)
 		}
+		if err := DemoDonations(ctx, svc, donSvc, log); err != nil {
+			return fmt.Errorf("donation demo data: %w", err)
+		}
 	}
 	wg.Add(1)
 	go func() { // after the demo, which raises its alerts on its own clock

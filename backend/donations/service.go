@@ -585,6 +585,8 @@ type Trace struct {
 	Checkpoint string   `json:"checkpoint"` // the signed note the proofs are against
 	TreeSize   uint64   `json:"tree_size"`
 	Steps      []Step   `json:"steps"`
+	// Orgs names the organisations the trace mentions, by id.
+	Orgs map[string]string `json:"orgs"`
 }
 
 // Trace returns the public trace of a donation: every event of it with its
@@ -600,7 +602,14 @@ func (s *Service) Trace(ctx context.Context, id string) (Trace, error) {
 	if err != nil && events.ErrorCode(err) != events.CodeNotFound {
 		return Trace{}, err
 	}
-	t := Trace{Donation: d, Status: d.Status(), Checkpoint: string(note), TreeSize: size, Steps: make([]Step, 0, len(d.Seqs))}
+	t := Trace{Donation: d, Status: d.Status(), Checkpoint: string(note), TreeSize: size, Steps: make([]Step, 0, len(d.Seqs)), Orgs: map[string]string{}}
+	for _, h := range d.Hops {
+		for _, id := range []string{h.To.Org, h.From.ID} {
+			if o, ok := s.Org(id); ok {
+				t.Orgs[id] = o.Name
+			}
+		}
+	}
 	for _, seq := range d.Seqs {
 		rec, err := s.Store.Read(ctx, seq)
 		if err != nil {
