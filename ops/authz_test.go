@@ -167,7 +167,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		c    client
 		role auth.Role
 		in   bool   // scope covers community A (and, for case roles, district and city A)
-		org  string // hospital staff: their hospital
+		org  string // staff acting for an organisation: it
 	}
 	cast := []who{{"anonymous", client{t: t, base: base}, "", false, ""}, {"resident A", resident, auth.Resident, true, ""}, {"resident B", other, auth.Resident, false, ""}}
 	// Scopes in and out of A. Analysts, CDC reviewers, auditors and admins
@@ -216,22 +216,27 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// alert the alert rows use (notified before they start, so that no
 	// notification races with the acknowledgement).
 	patient := 0
-	file := func(disease string, symptoms ...string) cardView {
+	file := func(t *testing.T, disease string, symptoms ...string) cardView {
+		t.Helper()
 		patient++
-		return fileCard(t, reporterA, patient, card(disease, districtA, symptoms...))
+		r := reporterA
+		r.t = t
+		return fileCard(t, r, patient, card(disease, districtA, symptoms...))
 	}
-	readCard := file("influenza")
-	plague := file("plague", "fever")
+	readCard := file(t, "influenza")
+	plague := file(t, "plague", "fever")
 	alert := waitAlert(t, cdcA, plague.ID, "notified")
 	if alert.Raised.Rule != "first-case" || alert.Raised.Region != districtA {
 		t.Fatalf("plague alert %+v", alert)
 	}
 	// Fresh cards for the rows that change a card: one awaiting the
 	// hospital's review, one returned to the reporter.
-	pendingCard := func() string { return "/cases/" + file("influenza").ID }
-	returnedCard := func() string {
-		path := pendingCard()
-		reviewerA.json("POST", path+"/reviews", map[string]string{"decision": "return", "reason": "发病日期待核实"}, 200, nil)
+	pendingCard := func(t *testing.T) string { return "/cases/" + file(t, "influenza").ID }
+	returnedCard := func(t *testing.T) string {
+		path := pendingCard(t)
+		r := reviewerA
+		r.t = t
+		r.json("POST", path+"/reviews", map[string]string{"decision": "return", "reason": "发病日期待核实"}, 200, nil)
 		return path
 	}
 	reporterID := subject(t, reporterA)
@@ -275,7 +280,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// checks of an answer.
 	type row struct {
 		endpoint
-		pathFor func() string
+		pathFor func(t *testing.T) string
 		refused func(w who) int
 		check   func(t *testing.T, w who, code int, out []byte)
 	}
@@ -348,6 +353,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			orgN++
 			return orgBody(fmt.Sprintf("朝阳第%d医院", orgN), districtA, true)
 		}, func(w who) bool { return w.role == auth.Admin && w.in }}, refused: forbidden},
+		// Applying (approve false): anyone signed in may (an admin approves
+		// later), except an admin out of the organisation's region.
+		{endpoint: endpoint{"POST", "/orgs (apply)", func() any {
+			orgN++
+			return orgBody(fmt.Sprintf("朝阳申请%d医院", orgN), districtA, false)
+		}, func(w who) bool { return w.role != "" && (w.role != auth.Admin || w.in) }}, pathFor: func(*testing.T) string { return "/orgs" }, refused: forbidden},
 		// Any admin may list; each sees the organisations of their scope.
 		{endpoint: endpoint{"GET", "/orgs", nil, func(w who) bool { return w.role == auth.Admin }}, refused: forbidden,
 			check: func(t *testing.T, w who, code int, out []byte) {
@@ -435,7 +446,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// The hospital's reviewers review first. A CDC reviewer in scope is
 		// not refused but told the card is not at their level yet (409).
 		{endpoint: endpoint{"POST", "/cases/{pending card}/reviews", func() any { return map[string]string{"decision": "approve"} },
-			func(w who) bool { return w.role == auth.HospitalReviewer && w.in }}, pathFor: func() string { return pendingCard() + "/reviews" },
+			func(w who) bool { return w.role == auth.HospitalReviewer && w.in }}, pathFor: func(t *testing.T) string { return pendingCard(t) + "/reviews" },
 			refused: func(w who) int {
 				if w.role == auth.CDCReviewer && w.in {
 					return 409
@@ -495,7 +506,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 				path := ep.path
 				if ep.pathFor != nil {
-					path = ep.pathFor()
+					path = ep.pathFor(t)
 				}
 				w.c.t = t
 				code, out := w.c.do(ep.method, path, body)
@@ -540,7 +551,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// it only when it was returned to them (a card awaiting review is a
 	// conflict, not a refusal) ...
 	reporterA.t = t
-	if code, out := reporterA.do("PUT", pendingCard(), map[string]any{"card": card("influenza", districtA), "note": "更正发病日期"}); code != 409 {
+	if code, out := reporterA.do("PUT", pendingCard(t), map[string]any{"card": card("influenza", districtA), "note": "更正发病日期"}); code != 409 {
 		t.Fatalf("correcting a card awaiting review: %d %s, want 409", code, out)
 	}
 	// ... and only a CDC reviewer of national scope publishes rules.
