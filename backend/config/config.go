@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/onebook/onebook/events"
 )
 
@@ -49,6 +51,7 @@ type Config struct {
 	TemplateDonation          string // subscribe-message template: a donation's hop dispatched or received
 	AlertWebhook              string // URL that receives every raised alert as a JSON POST
 	RiskRegions               []events.Region
+	Witnesses                 []string // verifier keys of the witnesses whose checkpoint cosignatures are accepted
 	PassTTL, SessionTTL       time.Duration
 }
 
@@ -73,6 +76,7 @@ func Vars() []Var {
 		{"ONEBOOK_REPLICAS", "replicas", "1", "JetStream replicas of the ledger streams and buckets (3 in a cluster)"},
 		{"ONEBOOK_DEDUP_WINDOW", "dedup-window", "1h", "JetStream duplicate window for event ids"},
 		{"ONEBOOK_SEAL_INTERVAL", "seal-interval", "500ms", "minimum time between checkpoints while events keep arriving"},
+		{"ONEBOOK_WITNESSES", "witnesses", "", "comma-separated verifier keys (name+hash+base64) of the witnesses allowed to cosign checkpoints (POST /ledger/cosignatures)"},
 		{"ONEBOOK_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 		{"ONEBOOK_DEMO", "demo", "false", "fill realistic demo data on start"},
 		{"ONEBOOK_PROJECTORS", "projectors", "true", "run the projectors in this process; false for API-only replicas when projectors run elsewhere"},
@@ -173,6 +177,15 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 			return c, fmt.Errorf("risk-regions: %w", err)
 		}
 		c.RiskRegions = append(c.RiskRegions, reg)
+	}
+	for _, k := range strings.Split(get("witnesses"), ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		if _, err := note.NewVerifier(k); err != nil {
+			return c, fmt.Errorf("witnesses: %q is not a signed-note verifier key: %w", k, err)
+		}
+		c.Witnesses = append(c.Witnesses, k)
 	}
 	if c.PassTTL, err = time.ParseDuration(get("pass-ttl")); err != nil || c.PassTTL < time.Minute {
 		return c, fmt.Errorf("pass-ttl: %q is not a duration of at least 1m", get("pass-ttl"))
