@@ -17,6 +17,7 @@ import (
 	"time"
 
 	jsapi "github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
@@ -51,6 +52,11 @@ type World struct {
 	Alerts    *alerts.Service
 	Donations *donations.Service
 	Prover    *seal.Prover
+	JS        jsapi.JetStream
+	Tiles     *seal.Tiles
+	// SealSigner and VerifierKey are the checkpoint key pair.
+	SealSigner  note.Signer
+	VerifierKey string
 
 	mu       sync.Mutex
 	now      time.Time
@@ -116,7 +122,8 @@ func New(t testing.TB, now time.Time) *World {
 			o, ok := w.Accounts.Org(id)
 			return cases.Hospital{ID: o.ID, Kind: o.Kind, Region: o.Region, Approved: o.Approved}, ok
 		}, Filed: func(string) { w.Alerts.Wake() }}
-	w.Prover = startSealer(t, ctx, js)
+	w.JS = js
+	w.Prover, w.Tiles, w.SealSigner, w.VerifierKey = startSealer(t, ctx, js)
 	w.Donations = &donations.Service{Store: st, Reg: w.Reg, State: dstate, Prover: w.Prover, Now: clock,
 		Org: func(id string) (donations.Org, bool) {
 			o, ok := w.Accounts.Org(id)
@@ -242,7 +249,7 @@ func Name(n int) string {
 
 // startSealer runs a sealer over the ledger for the test's lifetime (real
 // time: checkpoints every 50 ms while events arrive) and returns a prover.
-func startSealer(t testing.TB, ctx context.Context, js jsapi.JetStream) *seal.Prover {
+func startSealer(t testing.TB, ctx context.Context, js jsapi.JetStream) (*seal.Prover, *seal.Tiles, note.Signer, string) {
 	t.Helper()
 	skey, vkey, err := seal.GenerateKey("casestest/ledger")
 	if err != nil {
@@ -265,7 +272,7 @@ func startSealer(t testing.TB, ctx context.Context, js jsapi.JetStream) *seal.Pr
 		t.Fatal(err)
 	}
 	go s.Run(ctx)
-	return seal.NewProver(cps, tiles)
+	return seal.NewProver(cps, tiles), tiles, signer, vkey
 }
 
 // WaitSealed waits until the latest checkpoint covers the whole ledger.

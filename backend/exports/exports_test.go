@@ -1,0 +1,161 @@
+package exports_test
+
+import (
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/casestest"
+	"github.com/onebook/onebook/backend/exports"
+	"github.com/onebook/onebook/events"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/projections"
+	projcases "github.com/onebook/onebook/projections/cases"
+)
+
+var start = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
+
+// world has cards filed in two districts, their alerts, and gate scans.
+func world(t *testing.T) (*casestest.World, exports.Source, []projections.Projection) {
+	w := casestest.New(t, start)
+	h := w.Hospital("协和医院", "420102003")
+	rep := w.Staff(auth.HospitalReporter, "", h.ID)
+	for i := range 6 {
+		w.File(rep, i, w.Card("influenza", events.Region(fmt.Sprintf("42010%d001", 2+i%2)), "fever", "cough"))
+		w.Advance(7 * time.Hour)
+	}
+	w.File(rep, 9, w.Card("cholera", "420102001", "diarrhoea"))
+	w.Step()
+	for i := range 20 { // gate scans, appended as the pass service would
+		e, err := w.Reg.New(evpasses.TypeScanned, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "g-east"},
+			Region: "420102001001", Actor: events.Actor{Role: "gate_operator", ID: "s-1"}, Time: start.Add(time.Duration(i) * time.Minute)},
+			evpasses.Scanned{Pass: fmt.Sprintf("ps-%d", i), Holder: fmt.Sprintf("p-%d", i), Community: "420102001001", Direction: evpasses.In, Decision: "allow", ScanID: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Store.Append(w.Ctx, e, events.ExpectAny()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.WaitSealed()
+	cp, err := w.Prover.Checkpoint(w.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := exports.Source{JS: w.JS, Stream: "LEDGER", Reg: w.Reg, Tiles: w.Tiles, Checkpoint: cp, Signer: w.SealSigner}
+	return w, src, projcases.All()
+}
+
+func TestBundlesVerify(t *testing.T) {
+	w, src, ps := world(t)
+	views := exports.Views(ps)
+	for _, tc := range []struct {
+		view   string
+		format string
+		q      exports.Query
+		rows   int64
+	}{
+		{"case_counts", exports.CSV, exports.Query{}, 0},
+		{"case_counts", exports.XLSX, exports.Query{Region: "420102"}, 0},
+		{"alerts", exports.CSV, exports.Query{}, 0},
+		{"case_cards", exports.XLSX, exports.Query{}, 7},
+		{"scans", exports.CSV, exports.Query{}, 20},
+		{"scans", exports.XLSX, exports.Query{From: start.Add(5 * time.Minute), To: start.Add(10 * time.Minute)}, 5},
+	} {
+		t.Run(tc.view+"/"+tc.format, func(t *testing.T) {
+			v, ok := exports.Lookup(views, tc.view)
+			if !ok {
+				t.Fatalf("no view %s", tc.view)
+			}
+			dir := filepath.Join(t.TempDir(), "bundle")
+			m, err := exports.Write(w.Ctx, src, v, tc.q, tc.format, dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.RowCount == 0 || (tc.rows > 0 && m.RowCount != tc.rows) {
+				t.Fatalf("%d rows, want %d", m.RowCount, tc.rows)
+			}
+			rep, err := exports.Verify(dir, w.VerifierKey, ps, w.Reg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.OK() || rep.Rows != m.RowCount || rep.Entries != m.EntryCount {
+				t.Fatalf("verify: %d rows %d entries, problems %v", rep.Rows, rep.Entries, rep.Problems)
+			}
+		})
+	}
+}
+
+// TestTamperingIsNamed changes one cell, drops an entry, and signs with
+// another key: each is found and named.
+func TestTamperingIsNamed(t *testing.T) {
+	w, src, ps := world(t)
+	v, _ := exports.Lookup(exports.Views(ps), "case_counts")
+	write := func() string {
+		dir := filepath.Join(t.TempDir(), "bundle")
+		if _, err := exports.Write(w.Ctx, src, v, exports.Query{}, exports.CSV, dir, nil); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	verify := func(dir string) []string {
+		rep, err := exports.Verify(dir, w.VerifierKey, ps, w.Reg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Problems
+	}
+
+	// One cell.
+	dir := write()
+	path := filepath.Join(dir, "rows.csv")
+	f, _ := os.Open(path)
+	r := csv.NewReader(f)
+	all, err := r.ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(all[0], "total")
+	all[3][col] = "999"
+	out, _ := os.Create(path)
+	cw := csv.NewWriter(out)
+	cw.WriteAll(all)
+	out.Close()
+	probs := verify(dir)
+	if !hasProblem(probs, "rows.csv: SHA-256") || !hasProblem(probs, "rows.csv row 3: column total is \"999\"") {
+		t.Errorf("changed cell: %v", probs)
+	}
+
+	// An entry removed.
+	dir = write()
+	path = filepath.Join(dir, "entries.ndjson")
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(string(b), "\n")
+	os.WriteFile(path, []byte(strings.Join(append(lines[:1], lines[2:]...), "")), 0o644)
+	probs = verify(dir)
+	if !hasProblem(probs, "entries.ndjson: SHA-256") || !hasProblem(probs, "which is not a verified entry") {
+		t.Errorf("removed entry: %v", probs)
+	}
+
+	// Another key.
+	dir = write()
+	other := casestest.New(t, start)
+	rep, err := exports.Verify(dir, other.VerifierKey, ps, w.Reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasProblem(rep.Problems, "manifest.sig: not signed by") || !hasProblem(rep.Problems, "the checkpoint does not verify") {
+		t.Errorf("other key: %v", rep.Problems)
+	}
+}
+
+func hasProblem(ps []string, sub string) bool {
+	return slices.ContainsFunc(ps, func(p string) bool { return strings.Contains(p, sub) })
+}

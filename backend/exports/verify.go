@@ -1,0 +1,420 @@
+package exports
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/projections"
+)
+
+// Report is what Verify found.
+type Report struct {
+	Manifest   Manifest
+	Checkpoint seal.Checkpoint
+	Rows       int64
+	Entries    int64
+	Problems   []string // each names the file and row or entry; empty: the bundle is good
+}
+
+// OK reports whether the bundle verified.
+func (r Report) OK() bool { return len(r.Problems) == 0 }
+
+// MaxProblems stops a verification after this many problems.
+const MaxProblems = 100
+
+// Verify checks the bundle in dir against onebook's verifier key (the
+// signed-note verifier key, e.g. from GET /ledger/key or seal.key.pub),
+// with ps the projections the backend runs (to re-derive aggregate rows)
+// and reg its event registry. It needs nothing else: no server, no
+// database.
+func Verify(dir, verifierKey string, ps []projections.Projection, reg *events.Registry, progress Progress) (Report, error) {
+	var rep Report
+	problem := func(format string, args ...any) bool {
+		rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
+		return len(rep.Problems) < MaxProblems
+	}
+	verifier, err := note.NewVerifier(verifierKey)
+	if err != nil {
+		return rep, fmt.Errorf("verifier key: %w", err)
+	}
+	verifiers := note.VerifierList(verifier)
+
+	// 1. The manifest and its signature.
+	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		return rep, err
+	}
+	sig, err := os.ReadFile(filepath.Join(dir, "manifest.sig"))
+	if err != nil {
+		return rep, err
+	}
+	sum := sha256.Sum256(mb)
+	n, err := note.Open(sig, verifiers)
+	switch {
+	case err != nil:
+		problem("manifest.sig: not signed by %s: %v", verifier.Name(), err)
+	case n.Text != manifestText(hex.EncodeToString(sum[:])):
+		problem("manifest.json: its SHA-256 is not the one manifest.sig signs (the manifest was changed)")
+	}
+	if err := json.Unmarshal(mb, &rep.Manifest); err != nil {
+		return rep, fmt.Errorf("manifest.json: %w", err)
+	}
+	m := rep.Manifest
+	if m.Format != BundleFormat {
+		return rep, fmt.Errorf("manifest.json: format %q, want %q", m.Format, BundleFormat)
+	}
+
+	// 2. The checkpoint.
+	cp, _, err := seal.OpenCheckpoint([]byte(m.Checkpoint), verifiers, verifier.Name())
+	if err != nil {
+		problem("manifest.json: the checkpoint does not verify with %s: %v", verifier.Name(), err)
+		return rep, nil
+	}
+	rep.Checkpoint = cp
+	if cp.Size != m.TreeSize {
+		problem("manifest.json: tree_size %d but the checkpoint says %d", m.TreeSize, cp.Size)
+	}
+
+	// 3. Every file's hash; the tiles in memory (small: 8 KiB each).
+	tiles := map[string][]byte{}
+	var rowsFile string
+	for _, f := range m.Files {
+		clean := filepath.Clean(filepath.FromSlash(f.Name))
+		if filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
+			problem("manifest.json: file name %q leaves the bundle", f.Name)
+			continue
+		}
+		got, size, err := hashFile(filepath.Join(dir, clean))
+		if err != nil {
+			problem("%s: %v", f.Name, err)
+			continue
+		}
+		if got != f.SHA256 || size != f.Bytes {
+			problem("%s: SHA-256 %s (%d bytes), the manifest says %s (%d bytes): the file was changed", f.Name, got, size, f.SHA256, f.Bytes)
+		}
+		switch {
+		case strings.HasPrefix(f.Name, "tiles/"):
+			b, _ := os.ReadFile(filepath.Join(dir, clean))
+			tiles[strings.TrimPrefix(f.Name, "tiles/")] = b
+		case f.Name == "rows.csv" || f.Name == "rows.xlsx":
+			rowsFile = f.Name
+		}
+	}
+	if rowsFile == "" {
+		return rep, fmt.Errorf("manifest.json lists no rows file")
+	}
+
+	// 4. Every entry: canonical bytes, in the checkpoint's tree. An
+	// aggregate view's entries are kept to re-fold its rows (aggregate
+	// exports are small); an event view's are checked in step with its
+	// rows, one at a time, so verifying a million rows needs no more
+	// memory than verifying ten.
+	hr := tlog.TileHashReader(cp.Tree(), bundleTiles(tiles))
+	ef, err := os.Open(filepath.Join(dir, "entries.ndjson"))
+	if err != nil {
+		return rep, err
+	}
+	defer ef.Close()
+	sc := bufio.NewScanner(ef)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	line := 0
+	// next returns the next entry that verifies, reporting those that do
+	// not; ok is false at the end (or when there are too many problems).
+	next := func() (index uint64, raw []byte, ok bool) {
+		for sc.Scan() {
+			line++
+			var ent struct {
+				Index uint64          `json:"index"`
+				Event json.RawMessage `json:"event"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &ent); err != nil {
+				if !problem("entries.ndjson line %d: %v", line, err) {
+					return 0, nil, false
+				}
+				continue
+			}
+			rep.Entries++
+			if progress != nil && rep.Entries%4096 == 0 {
+				progress(uint64(rep.Entries), uint64(m.EntryCount))
+			}
+			if _, err := events.Parse(ent.Event); err != nil {
+				if !problem("entries.ndjson line %d (leaf %d): not a canonical event: %v", line, ent.Index, err) {
+					return 0, nil, false
+				}
+				continue
+			}
+			leaf := tlog.RecordHash(ent.Event)
+			proof, err := tlog.ProveRecord(int64(cp.Size), int64(ent.Index), hr)
+			if err == nil {
+				err = tlog.CheckRecord(proof, int64(cp.Size), cp.Hash, int64(ent.Index), leaf)
+			}
+			if err != nil {
+				if !problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", line, ent.Index, err) {
+					return 0, nil, false
+				}
+				continue
+			}
+			return ent.Index, ent.Event, true
+		}
+		if err := sc.Err(); err != nil {
+			problem("entries.ndjson: %v", err)
+		}
+		return 0, nil, false
+	}
+	entries := map[uint64][]byte{}
+	if m.Kind == "aggregate" {
+		for {
+			i, raw, ok := next()
+			if !ok {
+				break
+			}
+			entries[i] = bytes.Clone(raw)
+		}
+	}
+
+	// 5. Every row follows from its entries.
+	v, ok := viewOf(m, ps)
+	if !ok {
+		problem("manifest.json: view %q is not known to this verifier", m.View)
+		return rep, nil
+	}
+	if !slices.Equal(v.Columns(), m.Columns) {
+		problem("manifest.json: columns %v, the view has %v", m.Columns, v.Columns())
+	}
+	rows, err := openRows(filepath.Join(dir, rowsFile))
+	if err != nil {
+		return rep, err
+	}
+	defer rows.Close()
+	head, err := rows.Next()
+	if err != nil {
+		return rep, fmt.Errorf("%s: %w", rowsFile, err)
+	}
+	if !slices.Equal(head, header(v.Columns())) {
+		problem("%s: header %v, want %v", rowsFile, head, header(v.Columns()))
+	}
+	csvFile := rowsFile == "rows.csv"
+	for {
+		r, err := rows.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", rowsFile, err)
+		}
+		rep.Rows++
+		if !v.Aggregate() { // the row's one entry is the next one
+			clear(entries)
+			if i, raw, ok := next(); ok {
+				entries[i] = raw
+			}
+		}
+		if msg := checkRow(v, r, entries, reg, csvFile, rep.Rows); msg != "" {
+			if !problem("%s row %d: %s", rowsFile, rep.Rows, msg) {
+				return rep, nil
+			}
+		}
+	}
+	if !v.Aggregate() {
+		if _, _, ok := next(); ok {
+			problem("entries.ndjson: entries beyond the last row")
+		}
+	}
+	if rep.Entries != m.EntryCount {
+		problem("entries.ndjson: %d entries, the manifest says %d", rep.Entries, m.EntryCount)
+	}
+	if rep.Rows != m.RowCount {
+		problem("%s: %d rows, the manifest says %d (rows were added or removed)", rowsFile, rep.Rows, m.RowCount)
+	}
+	return rep, nil
+}
+
+func viewOf(m Manifest, ps []projections.Projection) (View, bool) {
+	return Lookup(Views(ps), m.View)
+}
+
+// checkRow re-derives one row from its entries and names the first cell
+// that differs; "" if it matches.
+func checkRow(v View, r []string, entries map[uint64][]byte, reg *events.Registry, csvFile bool, n int64) string {
+	cols := header(v.Columns())
+	if len(r) != len(cols) {
+		return fmt.Sprintf("%d cells, want %d", len(r), len(cols))
+	}
+	if r[0] != strconv.FormatInt(n, 10) {
+		return fmt.Sprintf("row number %q, want %d (rows were reordered, added or removed)", r[0], n)
+	}
+	idx, err := parseEntries(r[len(r)-1])
+	if err != nil || len(idx) == 0 {
+		return fmt.Sprintf("column entries: %q lists no leaf indexes", r[len(r)-1])
+	}
+	var want []string
+	id := r[1]
+	if csvFile && strings.HasPrefix(id, "'") {
+		id = id[1:]
+	}
+	if v.Aggregate() {
+		state := v.Projection.NewState()
+		for _, i := range idx {
+			raw, ok := entries[i]
+			if !ok {
+				return fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", i)
+			}
+			e, _ := events.Parse(raw)
+			var pl events.Payload
+			if reg.Version(e.Type) > 0 {
+				if pl, err = reg.Decode(e); err != nil {
+					return fmt.Sprintf("leaf %d does not decode: %v", i, err)
+				}
+			}
+			if !slices.Contains(v.Projection.Keys(e, pl), id) {
+				return fmt.Sprintf("cites leaf %d, which does not contribute to %s", i, id)
+			}
+			if err := v.Projection.Fold(id, state, e, pl); err != nil {
+				return fmt.Sprintf("leaf %d does not fold: %v", i, err)
+			}
+		}
+		if want, err = v.docRow(state); err != nil {
+			return err.Error()
+		}
+	} else {
+		if len(idx) != 1 {
+			return "an event row cites exactly one entry"
+		}
+		raw, ok := entries[idx[0]]
+		if !ok {
+			return fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", idx[0])
+		}
+		e, _ := events.Parse(raw)
+		if e.Type != v.EventType || e.ID != id {
+			return fmt.Sprintf("column id: %q, but leaf %d is event %s of type %s", id, idx[0], e.ID, e.Type)
+		}
+		if want, err = eventRow(e); err != nil {
+			return err.Error()
+		}
+	}
+	for i, w := range want {
+		if csvFile {
+			w = CSVCell(w)
+		}
+		if got := r[i+2]; got != w {
+			return fmt.Sprintf("column %s is %q but its entries give %q", cols[i+2], clip(got), clip(w))
+		}
+	}
+	return ""
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
+}
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// bundleTiles serves tiles from the bundle; TileHashReader authenticates
+// them against the checkpoint's root.
+type bundleTiles map[string][]byte
+
+func (b bundleTiles) Height() int { return seal.TileHeight }
+
+func (b bundleTiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, t := range ts {
+		d, ok := b[t.Path()]
+		if !ok {
+			return nil, fmt.Errorf("tile %s is not in the bundle", t.Path())
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+func (b bundleTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// rowReader reads the rows file, CSV or XLSX, one row at a time.
+type rowReader interface {
+	Next() ([]string, error)
+	Close() error
+}
+
+func openRows(path string) (rowReader, error) {
+	if strings.HasSuffix(path, ".xlsx") {
+		x, err := excelize.OpenFile(path)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := x.Rows("Sheet1")
+		if err != nil {
+			x.Close()
+			return nil, err
+		}
+		return &xlsxReader{x: x, rs: rs}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(f)
+	if b, _ := br.Peek(3); string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	return &csvReader{f: f, r: cr}, nil
+}
+
+type csvReader struct {
+	f *os.File
+	r *csv.Reader
+}
+
+func (c *csvReader) Next() ([]string, error) { return c.r.Read() }
+func (c *csvReader) Close() error            { return c.f.Close() }
+
+type xlsxReader struct {
+	x  *excelize.File
+	rs *excelize.Rows
+}
+
+func (x *xlsxReader) Next() ([]string, error) {
+	if !x.rs.Next() {
+		if err := x.rs.Error(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	return x.rs.Columns()
+}
+
+func (x *xlsxReader) Close() error {
+	x.rs.Close()
+	return x.x.Close()
+}
