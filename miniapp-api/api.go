@@ -41,6 +41,22 @@ type Ledger interface {
 	VerifierKey() string
 }
 
+// Cosignatures is what the witness endpoints need from the seal: witnesses
+// (another party: a city CDC, an auditor) cosign checkpoints after checking
+// them against the last one they cosigned (see events/seal.Cosignatures).
+type Cosignatures interface {
+	// Add verifies a checkpoint note cosigned by configured witnesses and
+	// stores their cosignatures; it returns the tree size and the names of
+	// the witnesses whose cosignatures were stored.
+	Add(ctx context.Context, cosigned []byte) (size uint64, witnesses []string, err error)
+	// Attach returns the signed checkpoint note of tree size size with the
+	// stored cosignatures appended as further signature lines.
+	Attach(ctx context.Context, note []byte, size uint64) ([]byte, error)
+	// NoteAt returns the published checkpoint of tree size size with its
+	// cosignatures; CodeNotFound if none of exactly that size was published.
+	NoteAt(ctx context.Context, size uint64) ([]byte, error)
+}
+
 // Health reports the state of the service for /healthz and /readyz.
 type Health interface {
 	Health(ctx context.Context) HealthStatus
@@ -81,6 +97,10 @@ type Config struct {
 	Health  Health
 	Metrics *Metrics // nil: no /metrics
 	Log     *slog.Logger
+
+	// Witness cosignatures of checkpoints; nil: none are accepted and
+	// checkpoints are served as signed by onebook alone.
+	Cosignatures Cosignatures
 
 	// The entry/exit pass service.
 	Sessions *auth.Sessions
@@ -132,6 +152,7 @@ func New(cfg Config) *fiber.App {
 	led := app.Group("/ledger")
 	led.Get("/checkpoint", h.checkpoint)
 	led.Get("/key", h.key)
+	led.Post("/cosignatures", h.cosign)
 	led.Get("/proof/inclusion", h.inclusion)
 	led.Get("/proof/consistency", h.consistency)
 	led.Get("/events/:index", h.event)

@@ -11,15 +11,70 @@ import (
 	"github.com/onebook/onebook/events"
 )
 
-// checkpoint serves the latest signed checkpoint as a C2SP signed note.
+// checkpoint serves the latest signed checkpoint as a C2SP signed note, or
+// with ?size=N the published checkpoint of that size, each with the
+// cosignatures witnesses submitted for it as further signature lines.
 func (h *handlers) checkpoint(c *fiber.Ctx) error {
-	note, _, _, err := h.cfg.Ledger.Latest(c.UserContext())
-	if err != nil {
-		return err
+	ctx := c.UserContext()
+	var msg []byte
+	if c.Query("size") != "" {
+		size, err := uintParam(c, "size", true)
+		if err != nil {
+			return err
+		}
+		if h.cfg.Cosignatures == nil {
+			return events.Errorf(events.CodeNotFound, "checkpoints by size are not served here")
+		}
+		if msg, err = h.cfg.Cosignatures.NoteAt(ctx, size); err != nil {
+			return err
+		}
+	} else {
+		note, size, _, err := h.cfg.Ledger.Latest(ctx)
+		if err != nil {
+			return err
+		}
+		msg = note
+		if h.cfg.Cosignatures != nil {
+			// Without its cosignatures the note is still onebook's
+			// signed checkpoint: serve it rather than fail.
+			if cosigned, err := h.cfg.Cosignatures.Attach(ctx, note, size); err != nil {
+				h.cfg.Log.Warn("checkpoint served without cosignatures", "size", size, "err", err)
+			} else {
+				msg = cosigned
+			}
+		}
 	}
 	c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
-	return c.Send(note)
+	return c.Send(msg)
+}
+
+// maxCosignedNote bounds the body of POST /ledger/cosignatures: a
+// checkpoint note with a few signature lines is well under 1 KiB.
+const maxCosignedNote = 64 << 10
+
+// CosignResult is the answer to POST /ledger/cosignatures.
+type CosignResult struct {
+	Size      uint64   `json:"size"`      // tree size of the cosigned checkpoint
+	Witnesses []string `json:"witnesses"` // names of the witnesses whose cosignatures were stored
+}
+
+// cosign accepts a checkpoint note cosigned by a configured witness (the
+// text exactly as published, with the witness's signature line; onebook's
+// own line may be kept) and stores the cosignature.
+func (h *handlers) cosign(c *fiber.Ctx) error {
+	if h.cfg.Cosignatures == nil {
+		return events.Errorf(events.CodeForbidden, "this server accepts no cosignatures")
+	}
+	body := c.Body()
+	if len(body) > maxCosignedNote {
+		return events.Errorf(events.CodeTooLarge, "a cosigned checkpoint note is at most %d bytes", maxCosignedNote)
+	}
+	size, names, err := h.cfg.Cosignatures.Add(c.UserContext(), body)
+	if err != nil {
+		return err
+	}
+	return c.JSON(CosignResult{Size: size, Witnesses: names})
 }
 
 // key serves the checkpoint verifier key in signed-note verifier-key format.

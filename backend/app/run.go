@@ -192,7 +192,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}()
 	}
 
-	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"),
+	cosigs, err := seal.OpenCosignatures(ctx, servers.JS, led.Checkpoints, seal.CosignaturesConfig{Replicas: cfg.Replicas, Witnesses: cfg.Witnesses, Logger: log})
+	if err != nil {
+		return fmt.Errorf("cosignatures: %w", err)
+	}
+	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Views: api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
 	ln, err := listen(cfg.Addr)
