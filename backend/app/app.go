@@ -35,6 +35,7 @@ import (
 	"github.com/onebook/onebook/events/staff"
 	"github.com/onebook/onebook/projections"
 	projcases "github.com/onebook/onebook/projections/cases"
+	projdon "github.com/onebook/onebook/projections/donations"
 	"github.com/onebook/onebook/projections/passes"
 	"github.com/onebook/onebook/projections/trace"
 )
@@ -55,7 +56,7 @@ func Registry() *events.Registry {
 
 // Projections returns every projection onebook maintains.
 func Projections() []projections.Projection {
-	return slices.Concat(passes.All(), trace.All(), projcases.All())
+	return slices.Concat(passes.All(), trace.All(), projcases.All(), projdon.All())
 }
 
 // Servers are the connections to the two stores, embedded or external.
