@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -154,15 +155,26 @@ func TestVerifyNamesEveryTampering(t *testing.T) {
 	if code, out := ops(t, append([]string{"checkpoint"}, b.args()...)...); code != 0 || !strings.Contains(out, "onebook.local/ledger\n") {
 		t.Fatalf("checkpoint (%d):\n%s", code, out)
 	}
-	// Export a view as CSV with its proof columns.
-	dir := t.TempDir()
-	if code, out := ops(t, append([]string{"export", "gate_hourly", "--out", dir}, b.args()...)...); code != 0 {
+	// Export a view as a bundle and verify it offline; a changed cell is named.
+	dir := filepath.Join(t.TempDir(), "bundle")
+	if code, out := ops(t, append([]string{"export", "gate_hourly", "--format", "csv", "--out", dir}, b.args()...)...); code != 0 {
 		t.Fatalf("export (%d):\n%s", code, out)
 	}
-	csvBytes, err := os.ReadFile(dir + "/gate_hourly.csv")
-	lines := strings.Split(strings.TrimSpace(string(csvBytes)), "\n")
-	if err != nil || len(lines) < 10 || lines[0] != "id,community,denied,gate,hour,in,out,ledger_seq,leaf_hash,events,chain" {
+	pub := filepath.Join(b.dir, "seal.key.pub")
+	if code, out := ops(t, "verify-export", dir, "--key", pub, "--url", "http://"+b.httpAddr); code != 0 || !strings.Contains(out, "ok   ") || !strings.Contains(out, "is a prefix of the server's") {
+		t.Fatalf("verify-export (%d):\n%s", code, out)
+	}
+	rows, err := os.ReadFile(filepath.Join(dir, "rows.csv"))
+	lines := strings.Split(strings.TrimSpace(string(rows)), "\n")
+	if err != nil || len(lines) < 10 || lines[0] != "\ufeffrow,id,community,denied,gate,hour,in,out,entries" {
 		t.Fatalf("export: %v %d lines, header %q", err, len(lines), lines[0])
+	}
+	cells := strings.Split(lines[2], ",")
+	cells[6] = "12345" // the "in" count of row 2
+	lines[2] = strings.Join(cells, ",")
+	os.WriteFile(filepath.Join(dir, "rows.csv"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	if code, out := ops(t, "verify-export", dir, "--key", pub); code == 0 || !strings.Contains(out, "rows.csv row 2: column in is \"12345\"") {
+		t.Fatalf("verify-export of a changed cell (%d):\n%s", code, out)
 	}
 
 	// Tamper with the read models behind the projectors' backs.

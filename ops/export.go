@@ -2,172 +2,264 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/onebook/onebook/backend/app"
-	"github.com/onebook/onebook/projections"
-	mongostore "github.com/onebook/onebook/projections/mongo"
+	"github.com/onebook/onebook/backend/exports"
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/seal"
 )
 
-// runExport writes a view (a projection) as CSV, one row per document:
-// its id, its state's fields, and the proof columns (ledger sequence, leaf
-// hash, event count, hash chain) that tie the row to the ledger. Views hold
-// no personal data in clear by construction (people appear as pseudonymous
-// ids), so exports are masked by default; identities are only ever shown
-// through the audited tracing queries.
+// runExport writes an export bundle of a view (backend/exports): rows as
+// CSV or XLSX, each citing the ledger entries it derives from, those
+// entries, the tiles proving them and a manifest signed by the seal key,
+// made against the latest signed checkpoint. It reads the ledger, not the
+// projection store: what it exports is what the ledger says.
 func runExport(ctx context.Context, env *environ, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	var c conn
 	c.flags(fs, env)
 	list := fs.Bool("list", false, "list the views that can be exported")
-	out := fs.String("out", ".", "directory to write VIEW.csv into (- for standard output)")
-	prefix := fs.String("prefix", "", "only documents whose id starts with this (e.g. a gate, or a community code)")
+	format := fs.String("format", exports.CSV, "rows as csv or xlsx")
+	out := fs.String("out", "", "bundle directory to create (default ./export-VIEW-TIME)")
+	region := fs.String("region", "", "only events recorded in this region (prefix)")
+	prefix := fs.String("prefix", "", "aggregate views: only documents whose id starts with this")
+	from := fs.String("from", "", "only events at or after this time (RFC 3339 or YYYY-MM-DD, UTC)")
+	to := fs.String("to", "", "only events before this time")
+	sealKey := fs.String("seal-key", env.getenv("ONEBOOK_SEAL_KEY"), "the seal's signing key file, which signs the manifest (default DATA/seal.key)")
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:], args[0]) // ops export VIEW --flags: the view may come first
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	views := app.Projections()
+	views := exports.Views(app.Projections())
 	if *list {
-		for _, p := range views {
-			fmt.Fprintf(env.stdout, "%s\tv%d\n", p.Name(), p.Version())
+		for _, v := range views {
+			fmt.Fprintf(env.stdout, "%s\t%s\n", v.Name, v.Description)
 		}
 		return nil
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: ops export VIEW [--out DIR] [--prefix P] (ops export --list names the views)")
+		return fmt.Errorf("usage: ops export VIEW --format csv|xlsx --out DIR [--region R] [--prefix P] [--from T] [--to T] (ops export --list names the views)")
 	}
-	var view projections.Projection
-	for _, p := range views {
-		if p.Name() == fs.Arg(0) {
-			view = p
-		}
-	}
-	if view == nil {
+	v, ok := exports.Lookup(views, fs.Arg(0))
+	if !ok {
 		return fmt.Errorf("no view %q (ops export --list)", fs.Arg(0))
 	}
-	client, db, err := c.mongo(ctx)
+	q, err := exportQuery(*region, *prefix, *from, *to)
 	if err != nil {
 		return err
 	}
-	defer client.Disconnect(context.WithoutCancel(ctx))
-	store := mongostore.New(db, 30*time.Second)
-
-	w := env.stdout
-	path := "standard output"
-	if *out != "-" {
-		path = filepath.Join(*out, view.Name()+".csv")
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
+	if *sealKey == "" {
+		*sealKey = filepath.Join(c.data, "seal.key")
 	}
-	total, err := store.Count(ctx, view)
+	skey, err := os.ReadFile(*sealKey)
+	if err != nil {
+		return fmt.Errorf("the manifest is signed with the seal key: %w (give --seal-key)", err)
+	}
+	signer, _, err := seal.LoadSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return fmt.Errorf("seal key %s: %w", *sealKey, err)
+	}
+	lc, err := c.openLedger(ctx)
 	if err != nil {
 		return err
 	}
-	report := progress(env.stderr, "export "+view.Name(), uint64(total))
-	n, err := exportCSV(ctx, w, store, view, *prefix, func(done int) { report(uint64(done)) })
+	defer lc.Close()
+	cp, err := lc.led.Prover.Checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("latest checkpoint: %w", err)
+	}
+	dir := *out
+	if dir == "" {
+		dir = fmt.Sprintf("export-%s-%s", v.Name, time.Now().UTC().Format("20060102T150405Z"))
+	}
+	report := progress(env.stderr, "export "+v.Name+": ledger", cp.Size)
+	src := exports.Source{JS: lc.js, Stream: "LEDGER", Reg: app.Registry(), Tiles: lc.led.Tiles, Checkpoint: cp, Signer: signer}
+	start := time.Now()
+	m, err := exports.Write(ctx, src, v, q, *format, dir, func(done, total uint64) { report(done) })
 	if err != nil {
 		return err
 	}
-	report(uint64(total))
-	fmt.Fprintf(env.stderr, "wrote %d rows of %s to %s\n", n, view.Name(), path)
+	report(cp.Size)
+	fmt.Fprintf(env.stderr, "wrote %s: %d rows, %d ledger entries, %d tiles, against checkpoint of size %d, in %s\n",
+		dir, m.RowCount, m.EntryCount, m.TileCount, m.TreeSize, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintln(env.stdout, dir)
 	return nil
 }
 
-// exportCSV streams the documents of p as CSV. The columns come from the
-// state type's JSON fields (known from a zero state), so memory does not
-// grow with the number of rows.
-func exportCSV(ctx context.Context, w io.Writer, store projections.DocStore, p projections.Projection, prefix string, progress func(int)) (int, error) {
-	var zero map[string]any
-	b, _ := json.Marshal(p.NewState())
-	if err := json.Unmarshal(b, &zero); err != nil {
-		return 0, err
-	}
-	cols := make([]string, 0, len(zero))
-	for k := range zero {
-		cols = append(cols, k)
-	}
-	sort.Strings(cols)
-	cw := csv.NewWriter(w)
-	header := append(append([]string{"id"}, cols...), "ledger_seq", "leaf_hash", "events", "chain")
-	if err := cw.Write(header); err != nil {
-		return 0, err
-	}
-	n, seen := 0, 0
-	err := store.Scan(ctx, p, func(id string, d *projections.Doc, derr error) error {
-		seen++
-		if seen%1000 == 0 {
-			progress(seen)
-		}
-		if !strings.HasPrefix(id, prefix) {
-			return nil
-		}
-		if derr != nil {
-			return fmt.Errorf("document %s does not decode (run ops verify): %w", id, derr)
-		}
-		var fields map[string]any
-		b, err := json.Marshal(d.State)
+// exportQuery parses the query flags (also the API's query parameters).
+func exportQuery(region, prefix, from, to string) (exports.Query, error) {
+	q := exports.Query{Prefix: prefix}
+	if region != "" {
+		r, err := events.ParseRegion(region)
 		if err != nil {
-			return err
+			return q, err
 		}
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.UseNumber() // counts stay integers, not 1e+06
-		if err := dec.Decode(&fields); err != nil {
-			return err
-		}
-		row := []string{id}
-		for _, c := range cols {
-			row = append(row, cell(fields[c]))
-		}
-		row = append(row, fmt.Sprint(d.Proof.Seq), d.Proof.Leaf, fmt.Sprint(d.Proof.Events), d.Proof.Chain)
-		n++
-		return cw.Write(row)
-	})
-	cw.Flush()
-	if err == nil {
-		err = cw.Error()
+		q.Region = r
 	}
-	return n, err
+	var err error
+	if q.From, err = parseTime("from", from); err != nil {
+		return q, err
+	}
+	if q.To, err = parseTime("to", to); err != nil {
+		return q, err
+	}
+	return q, nil
 }
 
-// cell renders a value; nested values as compact JSON. A cell a
-// spreadsheet would run as a formula gets a leading quote.
-func cell(v any) string {
-	var s string
-	switch v := v.(type) {
-	case nil:
-		return ""
-	case string:
-		s = v
-	case json.Number, bool:
-		s = fmt.Sprint(v)
-	default:
-		b, _ := json.Marshal(v)
-		s = string(b)
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
 	}
-	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) && !isNumber(s) {
-		s = "'" + s
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
 	}
-	return s
+	return time.Time{}, events.Invalid(field, "%q is not an RFC 3339 time or a YYYY-MM-DD day", s)
 }
 
-func isNumber(s string) bool {
-	var f float64
-	_, err := fmt.Sscan(s, &f)
-	return err == nil
+// runVerifyExport checks a bundle offline with the verifier key alone;
+// with --url it also checks that the bundle's checkpoint is a prefix of
+// the server's latest one (consistency proof), so that the ledger did not
+// fork or shrink since the export.
+func runVerifyExport(ctx context.Context, env *environ, args []string) error {
+	fs := flag.NewFlagSet("verify-export", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	key := fs.String("key", env.getenv("ONEBOOK_VERIFIER_KEY"), "onebook's verifier key (name+hash+base64) or a file holding it")
+	url := fs.String("url", "", "also check consistency with the latest checkpoint of the backend at this URL")
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		args = append(args[1:], args[0])
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *key == "" {
+		return fmt.Errorf("usage: ops verify-export BUNDLE --key PUBKEY [--url URL]")
+	}
+	vkey := *key
+	if _, err := note.NewVerifier(vkey); err != nil {
+		b, err := os.ReadFile(vkey)
+		if err != nil {
+			return fmt.Errorf("verifier key: %w", err)
+		}
+		vkey = strings.TrimSpace(string(b))
+	}
+	dir := fs.Arg(0)
+	var total uint64
+	if b, err := os.ReadFile(filepath.Join(dir, "manifest.json")); err == nil {
+		var m exports.Manifest
+		if json.Unmarshal(b, &m) == nil {
+			total = uint64(m.EntryCount)
+		}
+	}
+	report := progress(env.stderr, "verify-export: entries", total)
+	start := time.Now()
+	rep, err := exports.Verify(dir, vkey, app.Projections(), app.Registry(), func(done, _ uint64) { report(done) })
+	if err != nil {
+		return err
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(env.stdout, "FAIL %s\n", p)
+	}
+	if rep.OK() {
+		fmt.Fprintf(env.stdout, "ok   %s: view %s, %d rows, %d entries proven in the tree of size %d (root %s), signed by %s (%s)\n",
+			dir, rep.Manifest.View, rep.Rows, rep.Entries, rep.Checkpoint.Size, b64hash(rep.Checkpoint.Hash), strings.SplitN(vkey, "+", 2)[0], time.Since(start).Round(time.Millisecond))
+	}
+	if *url != "" && rep.Checkpoint.Size > 0 {
+		if err := checkNewer(ctx, env, *url, vkey, rep.Checkpoint); err != nil {
+			fmt.Fprintf(env.stdout, "FAIL consistency with %s: %v\n", *url, err)
+			return fmt.Errorf("the bundle's checkpoint is not consistent with the server's")
+		}
+	}
+	if !rep.OK() {
+		return fmt.Errorf("%d problems", len(rep.Problems))
+	}
+	return nil
+}
+
+// checkNewer fetches the server's latest checkpoint, checks its signature
+// and a consistency proof from the bundle's tree to it.
+func checkNewer(ctx context.Context, env *environ, base, vkey string, old seal.Checkpoint) error {
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return err
+	}
+	get := func(path string) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		buf, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return buf, nil
+	}
+	nb, err := get("/ledger/checkpoint")
+	if err != nil {
+		return err
+	}
+	cur, _, err := seal.OpenCheckpoint(nb, note.VerifierList(verifier), verifier.Name())
+	if err != nil {
+		return fmt.Errorf("the server's checkpoint: %w", err)
+	}
+	if cur.Size < old.Size {
+		return fmt.Errorf("the server's tree (%d) is smaller than the bundle's (%d)", cur.Size, old.Size)
+	}
+	pb, err := get(fmt.Sprintf("/ledger/proof/consistency?old=%d&new=%d", old.Size, cur.Size))
+	if err != nil {
+		return err
+	}
+	var p struct {
+		Proof []string `json:"proof"`
+	}
+	if err := json.Unmarshal(pb, &p); err != nil {
+		return err
+	}
+	proof, err := decodeHashes(p.Proof)
+	if err != nil {
+		return err
+	}
+	if err := tlog.CheckTree(proof, int64(cur.Size), cur.Hash, int64(old.Size), old.Hash); err != nil {
+		return fmt.Errorf("consistency proof: %w", err)
+	}
+	fmt.Fprintf(env.stdout, "ok   the bundle's tree (size %d) is a prefix of the server's (size %d)\n", old.Size, cur.Size)
+	return nil
+}
+
+func b64hash(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
+
+func decodeHashes(ss []string) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(ss))
+	for i, s := range ss {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != len(tlog.Hash{}) {
+			return nil, fmt.Errorf("bad hash %q", s)
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
 }

@@ -33,16 +33,18 @@ type environ struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"test":       {"install what the tests need, then vet and run every test", runTest},
-		"bench":      {"benchmark the ledger core against raw baselines on embedded servers", runBench},
-		"verify":     {"replay the ledger, check every checkpoint, proof and projection document", runVerify},
-		"rebuild":    {"drop a projection and fold it again from the ledger: rebuild NAME", runRebuild},
-		"export":     {"write a view as CSV with its ledger proof columns: export VIEW | export --list", runExport},
-		"keygen":     {"create a checkpoint signing key and print its verifier key", runKeygen},
-		"bench-scan": {"benchmark gate scans over HTTP against raw JetStream publishes, same run", runScanBench},
-		"checkpoint": {"print the latest signed checkpoint and check it", runCheckpoint},
-		"staff":      {"create a staff account with a role and region scope: staff add --role R --scope REGION", runStaff},
-		"wxmock":     {"run a fake WeChat API server for local development and tests", runWxmock},
+		"test":          {"install what the tests need, then vet and run every test", runTest},
+		"bench":         {"benchmark the ledger core against raw baselines on embedded servers", runBench},
+		"verify":        {"replay the ledger, check every checkpoint, proof and projection document", runVerify},
+		"rebuild":       {"drop a projection and fold it again from the ledger: rebuild NAME", runRebuild},
+		"export":        {"write a verifiable export bundle of a view: export VIEW --format csv|xlsx --out DIR | export --list", runExport},
+		"verify-export": {"check an export bundle offline: verify-export BUNDLE --key PUBKEY [--url URL]", runVerifyExport},
+		"keygen":        {"create a checkpoint signing key and print its verifier key", runKeygen},
+		"bench-scan":    {"benchmark gate scans over HTTP against raw JetStream publishes, same run", runScanBench},
+		"checkpoint":    {"print the latest signed checkpoint and check it", runCheckpoint},
+		"staff":         {"create a staff account with a role and region scope: staff add --role R --scope REGION", runStaff},
+		"wxmock":        {"run a fake WeChat API server for local development and tests", runWxmock},
+		"witness":       {"cosign checkpoints as another party, over HTTP only: witness keygen --name N | witness run --url U --key K --state DIR --origin-key V", runWitness},
 	}
 }
 

@@ -295,13 +295,15 @@ func (w *writer) aggregate(ctx context.Context, rows rowWriter) error {
 }
 
 // writeTiles writes the tiles that prove the entries: the level-0 tiles
-// holding one, and every tile of a higher level, of the tree of the
-// checkpoint's size.
+// holding one, the last level-0 tile (proofs take the hashes of the small
+// subtrees at the tree's right edge from it), and every tile of a higher
+// level, of the tree of the checkpoint's size.
 func (w *writer) writeTiles(ctx context.Context) ([]FileInfo, error) {
 	size := int64(w.src.Checkpoint.Size)
 	var want []tlog.Tile
+	last := (size - 1) >> seal.TileHeight // the right edge: hashes of subtrees smaller than a tile come from it
 	for _, t := range tlog.NewTiles(seal.TileHeight, 0, size) {
-		if t.L > 0 || w.tiles0[t.N] {
+		if t.L > 0 || w.tiles0[t.N] || t.N == last {
 			want = append(want, t)
 		}
 	}
