@@ -34,6 +34,7 @@ package exports
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -97,14 +98,27 @@ func (v View) Columns() []string {
 	return []string{"time", "region", "aggregate", "actor_role", "actor_id", "payload"}
 }
 
-// jsonFields are the sorted top-level JSON field names of a zero state.
+// jsonFields are the sorted top-level JSON field names of a state type,
+// read from its struct tags, so that fields omitted when empty
+// (omitempty, omitzero) still get a column.
 func jsonFields(state any) []string {
-	b, _ := json.Marshal(state)
-	var m map[string]json.RawMessage
-	_ = json.Unmarshal(b, &m)
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+	t := reflect.TypeOf(state)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		out = append(out, name)
 	}
 	sort.Strings(out)
 	return out
