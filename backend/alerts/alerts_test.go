@@ -78,7 +78,7 @@ func TestFirstCaseAlertLifecycle(t *testing.T) {
 
 	ctx := f.w.Ctx
 	other := f.w.Staff(auth.CDCReviewer, otherDistrict, "")
-	if _, err := f.w.Alerts.Acknowledge(ctx, other, a.ID, alerts.StepInput{}); events.ErrorCode(err) != events.CodeForbidden {
+	if _, err := f.w.Alerts.Acknowledge(ctx, other, a.ID, alerts.StepInput{}); events.ErrorCode(err) != events.CodeNotFound {
 		t.Errorf("acknowledge out of scope: %v", err)
 	}
 	if _, err := f.w.Alerts.Close(ctx, f.cdc, a.ID, alerts.StepInput{Outcome: evalerts.OutcomeFalseAlarm}); events.ErrorCode(err) != events.CodeConflict {
