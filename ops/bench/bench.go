@@ -7,7 +7,9 @@
 // and the cost of one rule evaluation against the length of the history);
 // and the latency from a report card to its alert on the running services
 // against a raw publish-to-receive round trip, with the engine's cost of
-// one new report against the length of its history.
+// one new report against the length of its history; and the public trace
+// of a donation of ten hops with a proof per step in a ledger of a million
+// events, against the raw reads and proofs it is made of.
 // It starts its own embedded NATS and FerretDB on loopback, in a temporary
 // directory it removes afterwards, so numbers are reproducible and nothing
 // else is touched.
@@ -41,6 +43,7 @@ const (
 	Project = "project"
 	Warning = "warning"
 	Alert   = "alert"
+	Trace   = "trace"
 )
 
 // cycles is how often a measurement and its baseline alternate in the
@@ -49,7 +52,7 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Project, Warning, Alert}
+var Names = []string{Append, Seal, Verify, Proof, Project, Warning, Alert, Trace}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
@@ -79,6 +82,14 @@ type Config struct {
 	AlertConcurrency int
 	AlertSamples     int
 
+	// The trace part: TraceLeaves background events in the ledger, with
+	// the events of TraceDonations donations of ten hops spread among
+	// them, and TraceSamples traces of random donations timed (and half
+	// as many raw baselines and HTTP traces).
+	TraceLeaves    int
+	TraceDonations int
+	TraceSamples   int
+
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
 	// backend's default) or a sync interval such as "2m". "" is "always".
@@ -99,14 +110,16 @@ type Config struct {
 func Defaults() Config {
 	return Config{Events: 100_000, ProofLeaves: 1_000_000, ProjectEvents: 20_000, ProofSamples: 4000, Concurrency: 64,
 		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000,
-		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000}
+		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000,
+		TraceLeaves: 1_000_000, TraceDonations: 200, TraceSamples: 2000}
 }
 
 // Quick returns small sizes, for tests and a quick look.
 func Quick() Config {
 	return Config{Events: 2000, ProofLeaves: 5000, ProjectEvents: 500, ProofSamples: 200, Concurrency: 64,
 		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000,
-		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400}
+		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400,
+		TraceLeaves: 20_000, TraceDonations: 20, TraceSamples: 200}
 }
 
 // selected returns the benchmarks to run.
@@ -226,6 +239,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	if sel[Trace] {
+		if err := cfg.checkTrace(); err != nil {
+			return nil, err
+		}
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
@@ -243,7 +261,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}()
 	rep := &Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Config: cfg, Selected: sel}
-	// The note on syncing concerns the parts on servers (warning has none).
+	// The note on syncing concerns the parts on servers (warning has none;
+	// trace notes its own).
 	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Project] || sel[Alert] {
 		if opts.SyncAlways {
 			rep.note("embedded JetStream syncs always (fsync before every acknowledgement), the backend's default (ONEBOOK_NATS_SYNC=always): the append rates are bound by the disk's fsync latency; --nats-sync 2m gives the CPU-bound figures")
@@ -281,6 +300,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, fmt.Errorf("alert: %w", err)
 		}
 		rep.Alert = &res
+	}
+	if sel[Trace] {
+		log.Info("bench: trace", "leaves", cfg.TraceLeaves, "donations", cfg.TraceDonations, "samples", cfg.TraceSamples)
+		res, err := r.benchTrace(ctx, rep)
+		if err != nil {
+			return rep, fmt.Errorf("trace: %w", err)
+		}
+		rep.Trace = &res
 	}
 	return rep, nil
 }

@@ -28,6 +28,7 @@ type Report struct {
 	Project *ProjectResult
 	Warning *WarningResult
 	Alert   *AlertResult
+	Trace   *TraceResult
 
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
@@ -97,6 +98,9 @@ func (r *Report) Metrics() map[string]float64 {
 	}
 	if a := r.Alert; a != nil {
 		a.metrics(m)
+	}
+	if t := r.Trace; t != nil {
+		t.metrics(m)
 	}
 	return m
 }
@@ -168,6 +172,9 @@ func (r *Report) Rows() []Row {
 	if a := r.Alert; a != nil {
 		rows = append(rows, a.rows()...)
 	}
+	if t := r.Trace; t != nil {
+		rows = append(rows, t.rows()...)
+	}
 	return rows
 }
 
@@ -205,7 +212,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
 	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
-	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Project] || r.Selected[Alert]) {
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace]) {
 		where = "; no servers (warning only)"
 	}
 	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",
@@ -237,6 +244,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		"warning_districts": r.Config.WarningDistricts, "warning_groups": r.Config.WarningGroups,
 		"warning_days": r.Config.WarningDays, "warning_samples": r.Config.WarningSamples,
 		"alert_reports": r.Config.AlertReports, "alert_concurrency": r.Config.AlertConcurrency, "alert_samples": r.Config.AlertSamples,
+		"trace_leaves": r.Config.TraceLeaves, "trace_donations": r.Config.TraceDonations, "trace_samples": r.Config.TraceSamples,
 		"cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
 	}
 	return json.Marshal(out)
