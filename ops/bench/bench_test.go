@@ -38,6 +38,8 @@ var wantKeys = []string{
 	"alert_seq_p50_ms", "alert_seq_p99_ms", "alert_seq_raw_p50_ms", "alert_seq_ratio",
 	"alert_conc_p50_ms", "alert_conc_p99_ms", "alert_conc_raw_p50_ms", "alert_conc_ratio",
 	"alert_history_30d_ns", "alert_history_1095d_ns", "alert_history_2190d_ns", "alert_history_ratio", "alert_history_beyond_ratio",
+	"trace_p50_ms", "trace_p99_ms", "trace_raw_p50_ms", "trace_raw_p99_ms", "trace_ratio",
+	"trace_http_p50_ms", "trace_http_p99_ms", "trace_http_ratio", "trace_fill_seconds", "trace_seal_seconds",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -54,6 +56,7 @@ func TestSuiteQuick(t *testing.T) {
 	cfg := Config{Events: 300, ProofLeaves: 1200, ProjectEvents: 200, ProofSamples: 50, Concurrency: 16,
 		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
+		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -90,8 +93,22 @@ func TestSuiteQuick(t *testing.T) {
 	if got["alert_seq_reports"] != float64(cfg.AlertReports) || got["alert_conc_reports"] != float64(cfg.AlertReports) {
 		t.Errorf("alert_seq_reports %v, alert_conc_reports %v; want %d", got["alert_seq_reports"], got["alert_conc_reports"], cfg.AlertReports)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 13 {
-		t.Errorf("results has %d rows, want 13: %s", len(rows), b)
+	// Every trace of the trace part is whole and proven: 21 steps, each
+	// proof checked (ProofsChecked counts the raw baseline's too).
+	tr := rep.Trace
+	if tr == nil || tr.Trace.Samples != cfg.TraceSamples || tr.Raw.Samples != cfg.TraceSamples/2 || tr.HTTP.Samples != cfg.TraceSamples/2 {
+		t.Fatalf("trace samples: %+v", tr)
+	}
+	warm := min(traceWarmup, cfg.TraceDonations)
+	answers := tr.Trace.Samples + tr.HTTP.Samples + 2*warm // the raw baseline's are not traces
+	if proofs := 21 * (answers + tr.Raw.Samples + warm); tr.Verified != answers || tr.ProofsChecked != proofs || tr.Steps != 21 {
+		t.Errorf("trace: %d answers verified, %d proofs checked, %d steps; want %d, %d, 21", tr.Verified, tr.ProofsChecked, tr.Steps, answers, proofs)
+	}
+	if want := uint64(cfg.TraceLeaves + 21*cfg.TraceDonations + tr.Setup); tr.TreeSize != want {
+		t.Errorf("trace: tree of %d leaves, want %d", tr.TreeSize, want)
+	}
+	if rows, _ := got["results"].([]any); len(rows) != 15 {
+		t.Errorf("results has %d rows, want 15: %s", len(rows), b)
 	}
 	// The temporary directory is removed.
 	left, err := os.ReadDir(cfg.TempDir)
