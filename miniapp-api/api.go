@@ -117,6 +117,9 @@ type Config struct {
 
 	// Material donations.
 	Donations *donations.Service
+
+	// Verifiable export bundles.
+	Exports Exporter
 }
 
 // Accounts keeps what is needed to reach an account holder (their WeChat
@@ -161,6 +164,8 @@ func New(cfg Config) *fiber.App {
 	h.viewRoutes(app)
 	h.caseRoutes(app)
 	h.donationRoutes(app)
+	h.exportRoutes(app)
+	h.dashboardRoutes(app)
 	app.Use(func(c *fiber.Ctx) error {
 		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/donations"
+	"github.com/onebook/onebook/backend/exports"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/tracing"
@@ -198,7 +199,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
-		Views: api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
+		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
+		Views:   api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
 	ln, err := listen(cfg.Addr)
 	if err != nil {
 		return err

@@ -69,7 +69,7 @@ const (
 	ActCommunityView Action = "view.community"    // who is inside, gate counts, denied scans
 	ActTrace         Action = "trace"             // who passed a gate / where was a person
 	ActFlows         Action = "view.flows"        // flows between regions
-	ActExport        Action = "export"            // CSV exports of government views
+	ActExport        Action = "export"            // verifiable export bundles of government views
 	ActStaffAdmin    Action = "staff.admin"       // create staff accounts
 	ActAudit         Action = "audit.read"        // who read which data
 	ActOrgAdmin      Action = "org.admin"         // register and approve organisations
@@ -101,8 +101,10 @@ func allowed(a Action) []Role {
 		return []Role{PropertyManager}
 	case ActCommunityView:
 		return []Role{PropertyManager, GovAnalyst}
-	case ActTrace, ActFlows, ActExport:
+	case ActTrace, ActFlows:
 		return []Role{GovAnalyst}
+	case ActExport:
+		return []Role{GovAnalyst, CDCReviewer, DonationReviewer}
 	case ActStaffAdmin, ActOrgAdmin:
 		return []Role{Admin}
 	case ActCaseFile:

@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/exports"
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/access"
+)
+
+// exporter implements api.Exporter with the ledger, its tiles and latest
+// checkpoint, and the seal key that signs manifests.
+type exporter struct {
+	led    *Ledger
+	js     jetstream.JetStream
+	reg    *events.Registry
+	signer note.Signer
+	views  []exports.View
+}
+
+// Views implements api.Exporter.
+func (x *exporter) Views() []exports.View { return x.views }
+
+// Export implements api.Exporter: the export is recorded as an access event
+// before any bundle is written.
+func (x *exporter) Export(ctx context.Context, p auth.Principal, v exports.View, q exports.Query, format, reason, dir string) (exports.Manifest, error) {
+	reason = strings.TrimSpace(reason)
+	if len([]rune(reason)) < 4 || len(reason) > 500 {
+		return exports.Manifest{}, events.Invalid("reason", "say why you export (4 characters to 500 bytes)")
+	}
+	cp, err := x.led.Prover.Checkpoint(ctx)
+	if err != nil {
+		return exports.Manifest{}, err
+	}
+	query := map[string]string{"view": v.Name, "format": format, "region": string(q.Region), "prefix": q.Prefix, "tree_size": fmt.Sprint(cp.Size)}
+	if !q.From.IsZero() {
+		query["from"] = q.From.Format(time.RFC3339)
+	}
+	if !q.To.IsZero() {
+		query["to"] = q.To.Format(time.RFC3339)
+	}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: access.Kind, ID: p.Subject}, Region: p.Scope, Actor: p.Actor(), Time: time.Now().UTC()}
+	e, err := x.reg.New(access.TypeLogged, meta, access.Logged{What: "export." + v.Name, Purpose: reason, Query: query, Identity: "masked"})
+	if err != nil {
+		return exports.Manifest{}, err
+	}
+	if _, err := x.led.Store.Append(ctx, e, events.ExpectAny()); err != nil && !errors.Is(err, events.ErrDuplicate) {
+		return exports.Manifest{}, fmt.Errorf("record the export in the ledger (nothing exported): %w", err)
+	}
+	src := exports.Source{JS: x.js, Stream: x.led.Store.Stream(), Reg: x.reg, Tiles: x.led.Tiles, Checkpoint: cp, Signer: x.signer}
+	return exports.Write(ctx, src, v, q, format, dir, nil)
+}
