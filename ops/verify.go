@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -36,6 +37,10 @@ type Report struct {
 	ProofsChecked  int                 `json:"proofs_checked"`
 	ProofProblems  []string            `json:"proof_problems,omitempty"`
 	Projections    []projections.Diff  `json:"projections,omitempty"`
+	// Witnesses configured with --witnesses, and stored cosignatures
+	// that do not verify.
+	Witnesses           []WitnessStatus `json:"witnesses,omitempty"`
+	CosignatureProblems []string        `json:"cosignature_problems,omitempty"`
 }
 
 // runVerify replays the whole ledger, recomputes the Merkle root, checks
@@ -51,6 +56,7 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for projectors that are behind the ledger")
 	samples := fs.Int("proof-samples", 256, "inclusion and consistency proofs to request from the stored tiles and check")
+	witnesses := fs.String("witnesses", env.getenv("ONEBOOK_WITNESSES"), "comma-separated witness verifier keys: report which cosigned the latest checkpoint ($ONEBOOK_WITNESSES)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,6 +95,15 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 		return err
 	}
 	rep.ProofsChecked, rep.ProofProblems = checkProofs(ctx, led.Prover, cps, *samples)
+	if *witnesses != "" {
+		var latest uint64
+		for _, cp := range cps {
+			latest = max(latest, cp.Size)
+		}
+		if rep.Witnesses, rep.CosignatureProblems, err = checkCosignatures(ctx, js, led.Checkpoints, strings.Split(*witnesses, ","), latest); err != nil {
+			return err
+		}
+	}
 
 	if !*ledgerOnly {
 		client, db, err := c.mongo(ctx)
@@ -102,7 +117,7 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 			return err
 		}
 	}
-	rep.OK = len(rep.StreamProblems) == 0 && len(rep.BadCheckpoints) == 0 && rep.Ledger.OK() && len(rep.ProofProblems) == 0
+	rep.OK = len(rep.StreamProblems) == 0 && len(rep.BadCheckpoints) == 0 && rep.Ledger.OK() && len(rep.ProofProblems) == 0 && len(rep.CosignatureProblems) == 0
 	for _, d := range rep.Projections {
 		rep.OK = rep.OK && d.OK()
 	}
@@ -218,6 +233,19 @@ func printReport(env *environ, r Report) {
 	fmt.Fprintf(w, "%s %d proofs served from stored tiles\n", mark(len(r.ProofProblems) == 0), r.ProofsChecked)
 	for _, p := range r.ProofProblems {
 		fmt.Fprintf(w, "       %s\n", p)
+	}
+	if len(r.Witnesses) > 0 {
+		fmt.Fprintf(w, "%s witness cosignatures\n", mark(len(r.CosignatureProblems) == 0))
+		for _, p := range r.CosignatureProblems {
+			fmt.Fprintf(w, "       %s\n", p)
+		}
+		for _, ws := range r.Witnesses {
+			latest := "has not cosigned the latest checkpoint"
+			if ws.CosignedLatest {
+				latest = "cosigned the latest checkpoint"
+			}
+			fmt.Fprintf(w, "       %s %s (%d cosignatures, up to size %d)\n", ws.Name, latest, ws.Cosignatures, ws.LatestCosigned)
+		}
 	}
 	for _, d := range r.Projections {
 		fmt.Fprintf(w, "%s projection %s v%d: %d documents derived, %d stored\n", mark(d.OK()), d.Name, d.Version, d.Expected, d.Stored)

@@ -17,9 +17,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/seal"
 	api "github.com/onebook/onebook/miniapp-api"
 )
@@ -400,4 +402,51 @@ func (w *witness) submit(ctx context.Context, cosigned []byte) error {
 	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
 	_, err = w.do(req)
 	return err
+}
+
+// WitnessStatus is what ops verify reports of one configured witness.
+type WitnessStatus struct {
+	Name           string `json:"name"`
+	Cosignatures   int    `json:"cosignatures"`    // stored and valid
+	LatestCosigned uint64 `json:"latest_cosigned"` // largest tree size it cosigned (0: none)
+	CosignedLatest bool   `json:"cosigned_latest"` // it cosigned the latest checkpoint
+}
+
+// checkCosignatures reads every stored cosignature by the witnesses keys
+// and checks it against the published checkpoint of its size. Witnesses
+// lag behind the log, so not having cosigned the latest checkpoint is no
+// problem; a stored cosignature that does not verify is.
+func checkCosignatures(ctx context.Context, js jetstream.JetStream, cps *seal.Checkpoints, keys []string, latest uint64) ([]WitnessStatus, []string, error) {
+	cos, err := seal.BindCosignatures(ctx, js, cps, seal.CosignaturesConfig{Witnesses: keys})
+	if err != nil && events.ErrorCode(err) != events.CodeNotFound {
+		return nil, nil, err
+	}
+	ws, err := seal.ParseWitnesses(keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]WitnessStatus, len(ws))
+	idx := map[string]int{}
+	for i, w := range ws {
+		out[i].Name = w.Name
+		idx[w.Name] = i
+	}
+	if cos == nil {
+		return out, nil, nil // no bucket: nothing was ever cosigned
+	}
+	var problems []string
+	for co, err := range cos.All(ctx) {
+		if events.ErrorCode(err) == events.CodeInvalid {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		st := &out[idx[co.Witness]]
+		st.Cosignatures++
+		st.LatestCosigned = max(st.LatestCosigned, co.Size)
+		st.CosignedLatest = st.CosignedLatest || co.Size == latest
+	}
+	return out, problems, nil
 }

@@ -292,6 +292,13 @@ func TestWitness(t *testing.T) {
 	}
 	t.Logf("served:\n%s", both)
 
+	// ops verify reports who cosigned the latest checkpoint.
+	code, out = ops(t, append([]string{"verify", "--ledger-only", "--witnesses", cdc + "," + auditor}, b.args()...)...)
+	if code != 0 || !strings.Contains(out, "ok   witness cosignatures") || !strings.Contains(out, "cdc.test/witness cosigned the latest checkpoint (2 cosignatures, up to size") ||
+		!strings.Contains(out, "auditor.test/witness cosigned the latest checkpoint (1 cosignatures") {
+		t.Fatalf("verify with witnesses (%d):\n%s", code, out)
+	}
+
 	// Submissions: a cosigned note is accepted again (idempotent); one
 	// signed by onebook alone, or not a note, gets a JSON error.
 	onebookOnly := first[:strings.Index(string(first), "\n— cdc.test/witness ")+1]
@@ -313,5 +320,47 @@ func TestWitness(t *testing.T) {
 		if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
 			t.Fatalf("POST %q: %s %s", tc.body, resp.Status, body)
 		}
+	}
+
+	// A cosignature slipped into the bucket that does not verify (a
+	// witness's signature of another checkpoint, where only cdc cosigned
+	// cp1): not
+	// served, and ops verify names it.
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kv, err := js.KeyValue(context.Background(), "ledger_cosignatures")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys2, err := kv.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tampered string
+	for _, k := range keys2 {
+		if strings.HasPrefix(k, fmt.Sprintf("%d.", cp1.Size)) {
+			tampered = k
+		}
+	}
+	// cdc's cosignature of the later checkpoint, replayed as one of cp1.
+	var line []byte
+	for _, l := range strings.SplitAfter(string(second), "\n") {
+		if strings.HasPrefix(l, "— cdc.test/witness ") {
+			line = []byte(l)
+		}
+	}
+	if _, err := kv.Put(context.Background(), tampered, line); err != nil {
+		t.Fatal(err)
+	}
+	if got := signers(t, servedCheckpoint(t, b, fmt.Sprintf("?size=%d", cp1.Size)), origin, cdc, auditor); len(got) != 1 {
+		t.Fatalf("tampered cosignature served: %v", got)
+	}
+	code, out = ops(t, append([]string{"verify", "--ledger-only", "--witnesses", cdc + "," + auditor}, b.args()...)...)
+	if code != 1 || !strings.Contains(out, "FAIL witness cosignatures") || !strings.Contains(out, fmt.Sprintf("of size %d does not verify", cp1.Size)) {
+		t.Fatalf("verify with a tampered cosignature (%d):\n%s", code, out)
 	}
 }
