@@ -1,6 +1,10 @@
 package events
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // Recorded is an event as the ledger holds it: its canonical bytes and its
 // position. Positions are stream sequences, 1-based and gap-free because the
@@ -67,4 +71,42 @@ type Store interface {
 	Appender
 	Loader
 	Reader
+}
+
+// Waiter is an in-memory state folded from the ledger that commands can
+// wait on (events/jetstream.Position).
+type Waiter interface {
+	WaitFor(ctx context.Context, seq uint64) error
+}
+
+// AppendAndWait builds an event, appends it and waits until w has applied
+// it, so that the command that appended it reads its own write. A
+// duplicate (the same event already recorded) is waited for too and
+// returned with ErrDuplicate for the caller to judge.
+func AppendAndWait(ctx context.Context, s Store, reg *Registry, w Waiter, typ string, m Meta, p Payload, x Expect) (Recorded, error) {
+	e, err := reg.New(typ, m, p)
+	if err != nil {
+		return Recorded{}, err
+	}
+	rec, err := s.Append(ctx, e, x)
+	if err != nil && !errors.Is(err, ErrDuplicate) {
+		return rec, err
+	}
+	if werr := w.WaitFor(ctx, rec.Seq); werr != nil {
+		return rec, werr
+	}
+	return rec, err
+}
+
+// CatchUp waits (at most 5 s) until w has applied everything the ledger
+// held when called: commands call it before answering "not found" for
+// something another replica may have just recorded.
+func CatchUp(ctx context.Context, s Store, w Waiter) error {
+	size, err := s.Size(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return w.WaitFor(ctx, size)
 }

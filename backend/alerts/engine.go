@@ -33,6 +33,7 @@ import (
 	"github.com/onebook/onebook/events"
 	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
+	ledger "github.com/onebook/onebook/events/jetstream"
 )
 
 // Levels are the region code lengths series are kept at.
@@ -112,8 +113,7 @@ const (
 // Engine is the early-warning state folded from the ledger.
 type Engine struct {
 	mu      sync.RWMutex
-	cond    *sync.Cond
-	seq     uint64
+	pos     *ledger.Position
 	rules   map[string]*Rule
 	series  map[Key]*series
 	alerts  map[string]*Alert
@@ -131,16 +131,12 @@ type Engine struct {
 func NewEngine() *Engine {
 	e := &Engine{rules: map[string]*Rule{}, series: map[Key]*series{}, alerts: map[string]*Alert{},
 		open: map[string]string{}, pending: map[string]*Signal{}, cards: map[string]evcases.Counted{}}
-	e.cond = sync.NewCond(&e.mu)
+	e.pos = ledger.NewPosition(&e.mu, "the early-warning engine")
 	return e
 }
 
 // Seq is the last ledger sequence applied.
-func (en *Engine) Seq() uint64 {
-	en.mu.RLock()
-	defer en.mu.RUnlock()
-	return en.seq
-}
+func (en *Engine) Seq() uint64 { return en.pos.Seq() }
 
 var cst = time.FixedZone("CST", 8*3600)
 
@@ -210,11 +206,9 @@ func (en *Engine) count(c evcases.Counted, id string, delta float64) {
 func (en *Engine) Apply(rec events.Recorded, p events.Payload) {
 	en.mu.Lock()
 	defer en.mu.Unlock()
-	defer en.cond.Broadcast()
-	if rec.Seq <= en.seq {
+	if !en.pos.Advance(rec.Seq) {
 		return
 	}
-	en.seq = rec.Seq
 	e := rec.Event
 	switch p := p.(type) {
 	case evalerts.RulePublished:
@@ -338,23 +332,7 @@ func contributing(s *series, d int32, r evalerts.Rule) ([]string, int) {
 }
 
 // WaitFor blocks until the engine has applied sequence seq, or ctx ends.
-func (en *Engine) WaitFor(ctx context.Context, seq uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		en.mu.Lock()
-		en.cond.Broadcast()
-		en.mu.Unlock()
-	})
-	defer stop()
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	for en.seq < seq {
-		if err := ctx.Err(); err != nil {
-			return &events.Error{Code: events.CodeUnavailable, Message: "the early-warning engine is behind the ledger", Err: err}
-		}
-		en.cond.Wait()
-	}
-	return nil
-}
+func (en *Engine) WaitFor(ctx context.Context, seq uint64) error { return en.pos.WaitFor(ctx, seq) }
 
 // Pending returns the signals waiting to be raised, oldest first.
 func (en *Engine) Pending() []Signal {

@@ -540,29 +540,12 @@ func (s *Service) append(ctx context.Context, typ string, m events.Meta, p event
 	if m.Time.IsZero() {
 		m.Time = s.now()
 	}
-	e, err := s.Reg.New(typ, m, p)
-	if err != nil {
-		return events.Recorded{}, err
-	}
-	rec, err := s.Store.Append(ctx, e, x)
-	if err != nil {
-		return rec, err
-	}
-	if werr := s.Engine.WaitFor(ctx, rec.Seq); werr != nil {
-		return rec, werr
-	}
-	return rec, nil
+	return events.AppendAndWait(ctx, s.Store, s.Reg, s.Engine, typ, m, p, x)
 }
 
 // catchUp waits until the engine has applied everything the ledger held.
 func (s *Service) catchUp(ctx context.Context) error {
-	size, err := s.Store.Size(ctx)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	return s.Engine.WaitFor(ctx, size)
+	return events.CatchUp(ctx, s.Store, s.Engine)
 }
 
 // StepOnce raises the pending signals and notifies raised alerts once, as

@@ -25,6 +25,7 @@ import (
 
 	"github.com/onebook/onebook/events"
 	evcases "github.com/onebook/onebook/events/cases"
+	ledger "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/residents"
 )
 
@@ -70,24 +71,19 @@ type Card struct {
 // State is the decision state of case reporting, folded from the ledger.
 type State struct {
 	mu    sync.RWMutex
-	cond  *sync.Cond
-	seq   uint64
+	pos   *ledger.Position
 	cards map[string]*Card
 }
 
 // NewState returns an empty state.
 func NewState() *State {
 	s := &State{cards: map[string]*Card{}}
-	s.cond = sync.NewCond(&s.mu)
+	s.pos = ledger.NewPosition(&s.mu, "the case state")
 	return s
 }
 
 // Seq is the last ledger sequence applied.
-func (s *State) Seq() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.seq
-}
+func (s *State) Seq() uint64 { return s.pos.Seq() }
 
 // CST is China Standard Time, the zone of the cards' days.
 var cst = time.FixedZone("CST", 8*3600)
@@ -99,11 +95,9 @@ func DayOf(t time.Time) string { return t.In(cst).Format(evcases.DateLayout) }
 func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer s.cond.Broadcast()
-	if rec.Seq <= s.seq {
+	if !s.pos.Advance(rec.Seq) {
 		return
 	}
-	s.seq = rec.Seq
 	e := rec.Event
 	step := Step{Time: e.Time, Actor: e.Actor.ID, Role: e.Actor.Role, Sequence: rec.Seq}
 	switch p := p.(type) {
@@ -162,23 +156,7 @@ func nextLevel(l string) string {
 }
 
 // WaitFor blocks until the state has applied sequence seq, or ctx ends.
-func (s *State) WaitFor(ctx context.Context, seq uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		s.cond.Broadcast()
-		s.mu.Unlock()
-	})
-	defer stop()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.seq < seq {
-		if err := ctx.Err(); err != nil {
-			return &events.Error{Code: events.CodeUnavailable, Message: "the case state is behind the ledger", Err: err}
-		}
-		s.cond.Wait()
-	}
-	return nil
-}
+func (s *State) WaitFor(ctx context.Context, seq uint64) error { return s.pos.WaitFor(ctx, seq) }
 
 // Card returns a copy of the card with id.
 func (s *State) Card(id string) (Card, bool) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/onebook/onebook/events"
 	evdon "github.com/onebook/onebook/events/donations"
+	ledger "github.com/onebook/onebook/events/jetstream"
 )
 
 // Need is a hospital's need as the service knows it.
@@ -121,8 +122,7 @@ type stockKey struct{ Org, Item, Spec string }
 // State is the decision state of the donation service.
 type State struct {
 	mu        sync.RWMutex
-	cond      *sync.Cond
-	seq       uint64
+	pos       *ledger.Position
 	needs     map[string]*Need
 	donations map[string]*Donation
 	consumed  map[stockKey]int64
@@ -134,26 +134,20 @@ type State struct {
 func NewState() *State {
 	s := &State{needs: map[string]*Need{}, donations: map[string]*Donation{}, consumed: map[stockKey]int64{},
 		daily: map[stockKey]map[string]int64{}, stockSeq: map[string]uint64{}}
-	s.cond = sync.NewCond(&s.mu)
+	s.pos = ledger.NewPosition(&s.mu, "the donation state")
 	return s
 }
 
 // Seq is the last ledger sequence applied.
-func (s *State) Seq() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.seq
-}
+func (s *State) Seq() uint64 { return s.pos.Seq() }
 
 // Apply folds one event.
 func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer s.cond.Broadcast()
-	if rec.Seq <= s.seq {
+	if !s.pos.Advance(rec.Seq) {
 		return
 	}
-	s.seq = rec.Seq
 	e := rec.Event
 	switch p := p.(type) {
 	case evdon.NeedPublished:
@@ -246,23 +240,7 @@ func (s *State) touch(d *Donation, seq uint64) {
 }
 
 // WaitFor blocks until the state has applied sequence seq, or ctx ends.
-func (s *State) WaitFor(ctx context.Context, seq uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		s.cond.Broadcast()
-		s.mu.Unlock()
-	})
-	defer stop()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.seq < seq {
-		if err := ctx.Err(); err != nil {
-			return &events.Error{Code: events.CodeUnavailable, Message: "the donation state is behind the ledger", Err: err}
-		}
-		s.cond.Wait()
-	}
-	return nil
-}
+func (s *State) WaitFor(ctx context.Context, seq uint64) error { return s.pos.WaitFor(ctx, seq) }
 
 func copyDonation(d *Donation) Donation {
 	c := *d

@@ -135,31 +135,14 @@ func (s *Service) append(ctx context.Context, typ string, m events.Meta, p event
 	if m.Time.IsZero() {
 		m.Time = s.now()
 	}
-	e, err := s.Reg.New(typ, m, p)
-	if err != nil {
-		return events.Recorded{}, err
-	}
-	rec, err := s.Store.Append(ctx, e, x)
-	if err != nil && !errors.Is(err, events.ErrDuplicate) {
-		return rec, err
-	}
-	if werr := s.State.WaitFor(ctx, rec.Seq); werr != nil {
-		return rec, werr
-	}
-	return rec, err
+	return events.AppendAndWait(ctx, s.Store, s.Reg, s.State, typ, m, p, x)
 }
 
 // catchUp waits until the state has applied everything the ledger held when
 // called. Commands call it before answering "not found" for something that
 // another backend replica (or ops) may have just recorded.
 func (s *Service) catchUp(ctx context.Context) error {
-	size, err := s.Store.Size(ctx)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	return s.State.WaitFor(ctx, size)
+	return events.CatchUp(ctx, s.Store, s.State)
 }
 
 // ResidentID is the account id of the resident with WeChat openid index

@@ -76,9 +76,8 @@ type Staff struct {
 // trip. Commands that append wait (WaitFor) until the state has seen their
 // own events, so a client reads its writes.
 type State struct {
-	mu   sync.RWMutex
-	cond *sync.Cond
-	seq  uint64
+	mu  sync.RWMutex
+	pos *ledger.Position
 
 	gates         map[string]*Gate
 	residents     map[string]*Resident
@@ -119,26 +118,20 @@ func NewState() *State {
 		staffByOID: map[string]string{}, staffByInvite: map[string]string{}, scans: map[string]time.Time{},
 		visits: map[string]*Visit{}, personByPhone: map[string]string{}, orgs: map[string]*Org{},
 	}
-	s.cond = sync.NewCond(&s.mu)
+	s.pos = ledger.NewPosition(&s.mu, "the decision state")
 	return s
 }
 
 // Seq is the last ledger sequence applied.
-func (s *State) Seq() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.seq
-}
+func (s *State) Seq() uint64 { return s.pos.Seq() }
 
 // Apply folds one event. Events of other services are skipped.
 func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer s.cond.Broadcast()
-	if rec.Seq <= s.seq {
+	if !s.pos.Advance(rec.Seq) {
 		return
 	}
-	s.seq = rec.Seq
 	e := rec.Event
 	if s.applyOrg(rec, p) {
 		return
@@ -259,23 +252,7 @@ func (s *State) sweepPasses(now time.Time) {
 }
 
 // WaitFor blocks until the state has applied sequence seq, or ctx ends.
-func (s *State) WaitFor(ctx context.Context, seq uint64) error {
-	stop := context.AfterFunc(ctx, func() {
-		s.mu.Lock()
-		s.cond.Broadcast()
-		s.mu.Unlock()
-	})
-	defer stop()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.seq < seq {
-		if err := ctx.Err(); err != nil {
-			return &events.Error{Code: events.CodeUnavailable, Message: "the decision state is behind the ledger", Err: err}
-		}
-		s.cond.Wait()
-	}
-	return nil
-}
+func (s *State) WaitFor(ctx context.Context, seq uint64) error { return s.pos.WaitFor(ctx, seq) }
 
 // read runs f under the read lock.
 func (s *State) read(f func()) {

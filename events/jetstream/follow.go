@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -81,4 +83,55 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, reg *eve
 		}
 		st.Apply(events.Recorded{Seq: md.Sequence.Stream, Raw: m.Data(), Event: e}, p)
 	}
+}
+
+// Position is how far an in-memory state has applied the ledger, and lets
+// commands wait until it has applied their own events. It shares the
+// state's lock, so that whoever waited for a sequence then reads that
+// sequence's data: Advance is called with the lock held, before the event
+// is applied, and waiters wake only once the lock is released.
+type Position struct {
+	l    sync.Locker
+	cond *sync.Cond
+	seq  atomic.Uint64
+	what string
+}
+
+// NewPosition returns the position of a state guarded by l (its write
+// lock); what names the state in errors.
+func NewPosition(l sync.Locker, what string) *Position {
+	return &Position{l: l, cond: sync.NewCond(l), what: what}
+}
+
+// Seq is the last sequence applied.
+func (p *Position) Seq() uint64 { return p.seq.Load() }
+
+// Advance, called with the lock held, moves the position to seq and
+// reports whether seq is new (false: already applied, skip the event).
+func (p *Position) Advance(seq uint64) bool {
+	if seq <= p.seq.Load() {
+		return false
+	}
+	p.seq.Store(seq)
+	p.cond.Broadcast()
+	return true
+}
+
+// WaitFor blocks until sequence seq is applied, or ctx ends.
+func (p *Position) WaitFor(ctx context.Context, seq uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		p.l.Lock()
+		p.cond.Broadcast()
+		p.l.Unlock()
+	})
+	defer stop()
+	p.l.Lock()
+	defer p.l.Unlock()
+	for p.seq.Load() < seq {
+		if err := ctx.Err(); err != nil {
+			return &events.Error{Code: events.CodeUnavailable, Message: p.what + " is behind the ledger", Err: err}
+		}
+		p.cond.Wait()
+	}
+	return nil
 }
