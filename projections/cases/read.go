@@ -3,7 +3,6 @@ package cases
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -75,48 +74,6 @@ func dayRange(from, to string, max int) ([]string, error) {
 	return out, nil
 }
 
-func unavailable(p projections.Projection, err error) error {
-	return &events.Error{Code: events.CodeUnavailable, Message: "read " + p.Name(), Err: err}
-}
-
-// getEach reads ids in batches of batch and calls fn for each, with nil
-// for an id not stored, in the order of ids.
-func getEach[S any](ctx context.Context, ds projections.DocStore, p projections.Projection, ids []string, batch int, fn func(id string, s *S) error) error {
-	for len(ids) > 0 {
-		n := min(len(ids), batch)
-		docs, err := ds.Get(ctx, p, ids[:n])
-		if err != nil {
-			return unavailable(p, err)
-		}
-		for _, id := range ids[:n] {
-			var s *S
-			if d := docs[id]; d != nil && d.State != nil {
-				var ok bool
-				if s, ok = d.State.(*S); !ok {
-					return &events.Error{Code: events.CodeInternal, Message: fmt.Sprintf("document %s of %s decodes to %T", id, p.Name(), d.State)}
-				}
-			}
-			if err := fn(id, s); err != nil {
-				return err
-			}
-		}
-		ids = ids[n:]
-	}
-	return nil
-}
-
-// getOne reads the document id of p; found is false if it is not stored.
-func getOne[S any](ctx context.Context, ds projections.DocStore, p projections.Projection, id string) (S, bool, error) {
-	var out S
-	found := false
-	err := getEach(ctx, ds, p, []string{id}, 1, func(_ string, s *S) error {
-		if s != nil {
-			out, found = *s, true
-		}
-		return nil
-	})
-	return out, found, err
-}
 
 // ReadCounts returns the counts of region (a district, city, province or
 // "CN") on every local day from from to to (YYYY-MM-DD), both included, at
@@ -134,7 +91,7 @@ func ReadCounts(ctx context.Context, ds projections.DocStore, region events.Regi
 		ids[i] = CountKey(region, d)
 	}
 	out := make([]DayCounts, 0, len(days))
-	err = getEach(ctx, ds, Counts(), ids, countBatch, func(id string, s *DayCounts) error {
+	err = projections.GetEach(ctx, ds, Counts(), ids, countBatch, func(id string, s *DayCounts) error {
 		d := days[len(out)]
 		if s == nil {
 			s = &DayCounts{}
@@ -257,7 +214,7 @@ func ReadCard(ctx context.Context, ds projections.DocStore, id string) (Card, bo
 	if err := checkID("id", id); err != nil {
 		return Card{}, false, err
 	}
-	return getOne[Card](ctx, ds, Cards(), id)
+	return projections.GetOne[Card](ctx, ds, Cards(), id)
 }
 
 // ReadAlert returns the alert id. found is false if it was never raised.
@@ -265,7 +222,7 @@ func ReadAlert(ctx context.Context, ds projections.DocStore, id string) (Alert, 
 	if err := checkID("id", id); err != nil {
 		return Alert{}, false, err
 	}
-	return getOne[Alert](ctx, ds, Alerts(), id)
+	return projections.GetOne[Alert](ctx, ds, Alerts(), id)
 }
 
 // ReadRule returns the rule id. found is false if it was never published.
@@ -273,7 +230,7 @@ func ReadRule(ctx context.Context, ds projections.DocStore, id string) (RuleDoc,
 	if err := checkID("id", id); err != nil {
 		return RuleDoc{}, false, err
 	}
-	return getOne[RuleDoc](ctx, ds, Rules(), id)
+	return projections.GetOne[RuleDoc](ctx, ds, Rules(), id)
 }
 
 // ReadAlertsMedian returns the median response times of alerts in seconds:
@@ -311,7 +268,7 @@ func ReadReads(ctx context.Context, ds projections.DocStore, caseID string) (Cas
 	if err := checkID("case", caseID); err != nil {
 		return CaseReads{}, false, err
 	}
-	s, found, err := getOne[ReadsDoc](ctx, ds, Reads(), CaseReadsKey(caseID))
+	s, found, err := projections.GetOne[ReadsDoc](ctx, ds, Reads(), CaseReadsKey(caseID))
 	if err != nil {
 		return CaseReads{}, false, err
 	}
@@ -339,7 +296,7 @@ func ReadStaffReads(ctx context.Context, ds projections.DocStore, staff, from, t
 		ids[i] = StaffReadsKey(staff, t)
 	}
 	out := make([]StaffDay, 0, len(days))
-	err = getEach(ctx, ds, Reads(), ids, staffBatch, func(id string, s *ReadsDoc) error {
+	err = projections.GetEach(ctx, ds, Reads(), ids, staffBatch, func(id string, s *ReadsDoc) error {
 		sd := StaffDay{Staff: staff, Day: days[len(out)], Reads: []StaffRead{}}
 		if s != nil {
 			sd.Subjects, sd.Overflow = s.Subjects, s.Overflow

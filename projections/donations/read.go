@@ -2,7 +2,6 @@ package donations
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -22,48 +21,6 @@ const (
 	linkBatch = 500
 )
 
-func unavailable(p projections.Projection, err error) error {
-	return &events.Error{Code: events.CodeUnavailable, Message: "read " + p.Name(), Err: err}
-}
-
-// getEach reads ids in batches of batch and calls fn for each, with nil
-// for an id not stored, in the order of ids.
-func getEach[S any](ctx context.Context, ds projections.DocStore, p projections.Projection, ids []string, batch int, fn func(id string, s *S) error) error {
-	for len(ids) > 0 {
-		n := min(len(ids), batch)
-		docs, err := ds.Get(ctx, p, ids[:n])
-		if err != nil {
-			return unavailable(p, err)
-		}
-		for _, id := range ids[:n] {
-			var s *S
-			if d := docs[id]; d != nil && d.State != nil {
-				var ok bool
-				if s, ok = d.State.(*S); !ok {
-					return &events.Error{Code: events.CodeInternal, Message: fmt.Sprintf("document %s of %s decodes to %T", id, p.Name(), d.State)}
-				}
-			}
-			if err := fn(id, s); err != nil {
-				return err
-			}
-		}
-		ids = ids[n:]
-	}
-	return nil
-}
-
-// getOne reads the document id of p; found is false if it is not stored.
-func getOne[S any](ctx context.Context, ds projections.DocStore, p projections.Projection, id string) (S, bool, error) {
-	var out S
-	found := false
-	err := getEach(ctx, ds, p, []string{id}, 1, func(_ string, s *S) error {
-		if s != nil {
-			out, found = *s, true
-		}
-		return nil
-	})
-	return out, found, err
-}
 
 func checkID(field, id string) error {
 	if !isToken(id) {
@@ -93,7 +50,7 @@ func ReadNeed(ctx context.Context, ds projections.DocStore, id string) (NeedStat
 		return NeedStatus{}, false, err
 	}
 	p := Needs()
-	doc, found, err := getOne[NeedsDoc](ctx, ds, p, NeedKey(id))
+	doc, found, err := projections.GetOne[NeedsDoc](ctx, ds, p, NeedKey(id))
 	if err != nil || !found || doc.Need == nil {
 		return NeedStatus{}, false, err
 	}
@@ -105,7 +62,7 @@ func ReadNeed(ctx context.Context, ds projections.DocStore, id string) (NeedStat
 	for i, d := range out.Donations {
 		ids[i] = NeedLinkKey(d)
 	}
-	err = getEach(ctx, ds, p, ids, linkBatch, func(_ string, s *NeedsDoc) error {
+	err = projections.GetEach(ctx, ds, p, ids, linkBatch, func(_ string, s *NeedsDoc) error {
 		if s == nil || s.Link == nil || s.Link.Need != id {
 			return nil
 		}
@@ -127,7 +84,7 @@ func ReadDonation(ctx context.Context, ds projections.DocStore, id string) (Dona
 	if err := checkID("id", id); err != nil {
 		return Donation{}, false, err
 	}
-	return getOne[Donation](ctx, ds, Donations(), id)
+	return projections.GetOne[Donation](ctx, ds, Donations(), id)
 }
 
 // StockItem is an organisation's stock of one item and specification.
@@ -189,7 +146,7 @@ func ReadStock(ctx context.Context, ds projections.DocStore, org string) ([]Stoc
 	keys := stockCatalogue(org)
 	out := []StockItem{}
 	var hops []string
-	err := getEach(ctx, ds, p, keys, len(keys), func(_ string, s *StockDoc) error {
+	err := projections.GetEach(ctx, ds, p, keys, len(keys), func(_ string, s *StockDoc) error {
 		if s == nil || s.Level == nil {
 			return nil
 		}
@@ -210,7 +167,7 @@ func ReadStock(ctx context.Context, ds projections.DocStore, org string) ([]Stoc
 	if err != nil {
 		return nil, err
 	}
-	err = getEach(ctx, ds, p, hops, linkBatch, func(_ string, s *StockDoc) error {
+	err = projections.GetEach(ctx, ds, p, hops, linkBatch, func(_ string, s *StockDoc) error {
 		if s == nil || s.Hop == nil || s.Hop.To != org {
 			return nil
 		}
@@ -345,7 +302,7 @@ func ReadSupervision(ctx context.Context, ds projections.DocStore, by, key, from
 	}
 	out := Supervised{By: by, Key: key, From: from, To: to, Donations: []string{}}
 	seen := map[string]bool{}
-	err = getEach(ctx, ds, Supervision(), ids, MaxMonths, func(_ string, s *Index) error {
+	err = projections.GetEach(ctx, ds, Supervision(), ids, MaxMonths, func(_ string, s *Index) error {
 		if s == nil {
 			return nil
 		}
