@@ -8,6 +8,14 @@ import (
 	"os/exec"
 )
 
+// chromiumPath is where Debian's chromium package puts the browser that the
+// dashboard's browser test drives (ops/dashboard_test.go).
+const chromiumPath = "/usr/bin/chromium"
+
+// cjkFont is a small Chinese font (Debian's fonts-wqy-microhei), so that
+// the browser test's screenshots show Chinese names rather than boxes.
+const cjkFont = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
 // runTest is the one test command of the README: it installs what the tests
 // need on a fresh machine, then vets and runs every test.
 func runTest(ctx context.Context, env *environ, args []string) error {
@@ -17,7 +25,10 @@ func runTest(ctx context.Context, env *environ, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	// The Go toolchain fetches modules itself; nothing else is needed yet.
+	if err := installBrowser(ctx, env); err != nil {
+		return err
+	}
+	// The Go toolchain fetches modules itself.
 	steps := [][]string{
 		{"go", "mod", "download"},
 		{"go", "vet", "./..."},
@@ -33,6 +44,49 @@ func runTest(ctx context.Context, env *environ, args []string) error {
 		cmd.Stdout, cmd.Stderr, cmd.Env = env.stdout, env.stderr, os.Environ()
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%v: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// installBrowser installs Debian's chromium (and a Chinese font) with
+// apt-get when /usr/bin/chromium is missing, through sudo when not root.
+// Without apt-get, or without root and sudo, it says so and goes on: the
+// browser test then skips, or fails when CI=true.
+func installBrowser(ctx context.Context, env *environ) error {
+	var pkgs []string
+	if _, err := os.Stat(chromiumPath); err != nil {
+		pkgs = append(pkgs, "chromium")
+	}
+	if _, err := os.Stat(cjkFont); err != nil && len(pkgs) > 0 {
+		pkgs = append(pkgs, "fonts-wqy-microhei")
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		fmt.Fprintf(env.stderr, "ops test: %s is missing and there is no apt-get to install %v: the browser test will skip (or fail with CI=true)\n", chromiumPath, pkgs)
+		return nil
+	}
+	var prefix []string
+	if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("sudo"); err != nil {
+			fmt.Fprintf(env.stderr, "ops test: %s is missing and installing %v needs root (no sudo here): the browser test will skip (or fail with CI=true)\n", chromiumPath, pkgs)
+			return nil
+		}
+		prefix = []string{"sudo"}
+	}
+	fmt.Fprintf(env.stderr, "ops test: %s is missing: installing %v from Debian for the dashboard's browser test\n", chromiumPath, pkgs)
+	apt := append(prefix, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get")
+	for _, s := range [][]string{
+		append(append([]string(nil), apt...), "update"),
+		append(append(append([]string(nil), apt...), "install", "-y"), pkgs...),
+	} {
+		fmt.Fprintf(env.stderr, "ops test: %v\n", s)
+		cmd := exec.CommandContext(ctx, s[0], s[1:]...)
+		cmd.Stdout, cmd.Stderr, cmd.Stdin = env.stdout, env.stderr, os.Stdin
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("install %v: %v: %w", pkgs, s, err)
 		}
 	}
 	return nil
