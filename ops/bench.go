@@ -19,11 +19,15 @@ import (
 //
 // "bench verify-child" is a hidden subcommand: the verify RSS measurement
 // re-executes this binary with it, so that the verify pass runs in a
-// process whose peak RSS is its own. "bench scan" runs the gate-scan
+// process whose peak RSS is its own; "bench export-child" likewise runs
+// the export part's exports.Write and exports.Verify. "bench scan" runs the gate-scan
 // benchmark of the pass service (see runScanBench).
 func runBench(ctx context.Context, env *environ, args []string) error {
 	if len(args) > 0 && args[0] == "verify-child" {
 		return bench.VerifyChild(ctx, args[1:], env.stdout, env.stderr)
+	}
+	if len(args) > 0 && args[0] == "export-child" {
+		return bench.ExportChild(ctx, args[1:], env.stdout, env.stderr)
 	}
 	if len(args) > 0 && args[0] == "scan" {
 		return runScanBench(ctx, env, args[1:]) // ops bench scan = ops bench-scan
@@ -39,6 +43,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	leaves := fs.Int("proof-leaves", def.ProofLeaves, "ledger size of the verify RSS and proof parts")
 	projectEvents := fs.Int("project-events", def.ProjectEvents, "pass.issued events of the projection part (FerretDB is slow)")
 	samples := fs.Int("proof-samples", def.ProofSamples, "inclusion proofs timed")
+	exportRows := fs.Int("export-rows", def.ExportRows, "rows of the export part's CSV bundle (pass.scanned events; its XLSX bundle has a tenth)")
 	conc := fs.Int("concurrency", def.Concurrency, "concurrent appenders and raw publishers")
 	sync := fs.String("nats-sync", "always", "embedded JetStream sync policy, as the backend's --nats-sync: always (fsync before ack, the backend's default) or an interval such as 2m")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file")
@@ -68,6 +73,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	set("project-events", &cfg.ProjectEvents, *projectEvents)
 	set("proof-samples", &cfg.ProofSamples, *samples)
 	set("concurrency", &cfg.Concurrency, *conc)
+	set("export-rows", &cfg.ExportRows, *exportRows)
 	cfg.NATSSync = *sync
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
@@ -77,6 +83,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 		return fmt.Errorf("find own executable for the verify child: %w", err)
 	}
 	cfg.ChildCommand = []string{exe, "bench", "verify-child"}
+	cfg.ExportChildCommand = []string{exe, "bench", "export-child"}
 	cfg.Progress = env.stderr
 	cfg.Log = env.log
 

@@ -9,7 +9,10 @@
 // against a raw publish-to-receive round trip, with the engine's cost of
 // one new report against the length of its history; and the public trace
 // of a donation of ten hops with a proof per step in a ledger of a million
-// events, against the raw reads and proofs it is made of.
+// events, against the raw reads and proofs it is made of; and an export
+// bundle of a million gate scans, written and verified each in a process
+// of its own (rows/s and peak RSS), against a raw read of the same ledger
+// and encoding/csv writing as many rows.
 // It starts its own embedded NATS and FerretDB on loopback, in a temporary
 // directory it removes afterwards, so numbers are reproducible and nothing
 // else is touched.
@@ -44,6 +47,7 @@ const (
 	Warning = "warning"
 	Alert   = "alert"
 	Trace   = "trace"
+	Export  = "export"
 )
 
 // cycles is how often a measurement and its baseline alternate in the
@@ -52,7 +56,7 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Project, Warning, Alert, Trace}
+var Names = []string{Append, Seal, Verify, Proof, Project, Warning, Alert, Trace, Export}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
@@ -90,6 +94,10 @@ type Config struct {
 	TraceDonations int
 	TraceSamples   int
 
+	// The export part: a bundle of the scans view of ExportRows rows
+	// (pass.scanned events) as CSV, and of ExportRows/10 as XLSX.
+	ExportRows int
+
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
 	// backend's default) or a sync interval such as "2m". "" is "always".
@@ -100,6 +108,10 @@ type Config struct {
 	// ChildEnv is added to its environment.
 	ChildCommand []string
 	ChildEnv     []string
+	// ExportChildCommand is the argv that runs ExportChild in a process
+	// of its own (its mode and flags are appended), e.g. [ops-binary
+	// bench export-child]; ChildEnv is added to its environment too.
+	ExportChildCommand []string
 
 	Progress io.Writer    // progress lines while phases run; nil: none
 	Log      *slog.Logger // nil: slog.Default()
@@ -111,7 +123,8 @@ func Defaults() Config {
 	return Config{Events: 100_000, ProofLeaves: 1_000_000, ProjectEvents: 20_000, ProofSamples: 4000, Concurrency: 64,
 		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000,
 		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000,
-		TraceLeaves: 1_000_000, TraceDonations: 200, TraceSamples: 2000}
+		TraceLeaves: 1_000_000, TraceDonations: 200, TraceSamples: 2000,
+		ExportRows: 1_000_000}
 }
 
 // Quick returns small sizes, for tests and a quick look.
@@ -119,7 +132,8 @@ func Quick() Config {
 	return Config{Events: 2000, ProofLeaves: 5000, ProjectEvents: 500, ProofSamples: 200, Concurrency: 64,
 		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000,
 		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400,
-		TraceLeaves: 20_000, TraceDonations: 20, TraceSamples: 200}
+		TraceLeaves: 20_000, TraceDonations: 20, TraceSamples: 200,
+		ExportRows: 5000}
 }
 
 // selected returns the benchmarks to run.
@@ -244,6 +258,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	if sel[Export] {
+		if err := cfg.checkExport(); err != nil {
+			return nil, err
+		}
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
@@ -308,6 +327,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, fmt.Errorf("trace: %w", err)
 		}
 		rep.Trace = &res
+	}
+	if sel[Export] {
+		log.Info("bench: export", "rows", cfg.ExportRows)
+		res, err := r.benchExport(ctx, rep)
+		if err != nil {
+			return rep, fmt.Errorf("export: %w", err)
+		}
+		rep.Export = &res
 	}
 	return rep, nil
 }

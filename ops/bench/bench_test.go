@@ -11,14 +11,20 @@ import (
 	"time"
 )
 
-// childEnv makes the test binary act as the verify child (see TestMain).
+// childEnv makes the test binary act as the verify child, or with a first
+// argument export-child as the export child (see TestMain).
 const childEnv = "ONEBOOK_BENCH_VERIFY_CHILD"
 
 // TestMain lets the suite re-execute this test binary as the verify child,
 // as ops bench re-executes itself.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		if err := VerifyChild(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		child := VerifyChild
+		args := os.Args[1:]
+		if len(args) > 0 && args[0] == "export-child" {
+			child, args = ExportChild, args[1:]
+		}
+		if err := child(context.Background(), args, os.Stdout, os.Stderr); err != nil {
 			fmt.Fprintln(os.Stderr, "verify child:", err)
 			os.Exit(1)
 		}
@@ -40,6 +46,9 @@ var wantKeys = []string{
 	"alert_history_30d_ns", "alert_history_1095d_ns", "alert_history_2190d_ns", "alert_history_ratio", "alert_history_beyond_ratio",
 	"trace_p50_ms", "trace_p99_ms", "trace_raw_p50_ms", "trace_raw_p99_ms", "trace_ratio",
 	"trace_http_p50_ms", "trace_http_p99_ms", "trace_http_ratio", "trace_fill_seconds", "trace_seal_seconds",
+	"export_rate", "export_peak_rss_mib", "export_bundle_mib", "export_raw_read_rate", "export_raw_csv_rate",
+	"export_read_ratio", "export_csv_ratio", "export_verify_rate", "export_verify_peak_rss_mib",
+	"export_xlsx_rate", "export_xlsx_peak_rss_mib", "export_xlsx_verify_rate", "export_fill_seconds", "export_seal_seconds",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -57,7 +66,8 @@ func TestSuiteQuick(t *testing.T) {
 		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
-		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"},
+		ExportRows:   3000,
+		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
 	if testing.Verbose() {
@@ -107,8 +117,14 @@ func TestSuiteQuick(t *testing.T) {
 	if want := uint64(cfg.TraceLeaves + 21*cfg.TraceDonations + tr.Setup); tr.TreeSize != want {
 		t.Errorf("trace: tree of %d leaves, want %d", tr.TreeSize, want)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 15 {
-		t.Errorf("results has %d rows, want 15: %s", len(rows), b)
+	// The export part's bundles hold every scan (and the XLSX one a
+	// tenth), each verified in full.
+	if x := rep.Export; x == nil || x.CSV.Rows != int64(cfg.ExportRows) || x.Verify.Rows != int64(cfg.ExportRows) || x.Verify.Entries != int64(cfg.ExportRows) ||
+		x.XLSX.Rows != int64(cfg.ExportRows/10) || x.XLSXVerify.Rows != int64(cfg.ExportRows/10) || x.RawReadMsgs != uint64(cfg.ExportRows+x.Gates) {
+		t.Errorf("export: %+v", x)
+	}
+	if rows, _ := got["results"].([]any); len(rows) != 19 {
+		t.Errorf("results has %d rows, want 19: %s", len(rows), b)
 	}
 	// The temporary directory is removed.
 	left, err := os.ReadDir(cfg.TempDir)

@@ -29,6 +29,7 @@ type Report struct {
 	Warning *WarningResult
 	Alert   *AlertResult
 	Trace   *TraceResult
+	Export  *ExportResult
 
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
@@ -101,6 +102,9 @@ func (r *Report) Metrics() map[string]float64 {
 	}
 	if t := r.Trace; t != nil {
 		t.metrics(m)
+	}
+	if x := r.Export; x != nil {
+		x.metrics(m)
 	}
 	return m
 }
@@ -175,6 +179,9 @@ func (r *Report) Rows() []Row {
 	if t := r.Trace; t != nil {
 		rows = append(rows, t.rows()...)
 	}
+	if x := r.Export; x != nil {
+		rows = append(rows, x.rows()...)
+	}
 	return rows
 }
 
@@ -212,7 +219,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
 	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
-	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace]) {
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export]) {
 		where = "; no servers (warning only)"
 	}
 	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",
@@ -245,7 +252,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		"warning_days": r.Config.WarningDays, "warning_samples": r.Config.WarningSamples,
 		"alert_reports": r.Config.AlertReports, "alert_concurrency": r.Config.AlertConcurrency, "alert_samples": r.Config.AlertSamples,
 		"trace_leaves": r.Config.TraceLeaves, "trace_donations": r.Config.TraceDonations, "trace_samples": r.Config.TraceSamples,
-		"cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
+		"export_rows": r.Config.ExportRows, "cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
 	}
 	return json.Marshal(out)
 }
