@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
@@ -610,33 +611,52 @@ func (s *Service) Trace(ctx context.Context, id string) (Trace, error) {
 			}
 		}
 	}
-	for _, seq := range d.Seqs {
-		rec, err := s.Store.Read(ctx, seq)
-		if err != nil {
-			return Trace{}, err
-		}
-		e, err := events.Parse(rec.Raw)
-		if err != nil {
-			return Trace{}, err
-		}
-		leaf := tlog.RecordHash(rec.Raw)
-		st := Step{Index: seq - 1, Type: e.Type, Time: e.Time, Event: rec.Raw, LeafHash: b64(leaf)}
-		if seq <= size {
-			got, proof, err := s.Prover.ProveInclusion(ctx, seq-1, size)
-			if err != nil {
-				return Trace{}, fmt.Errorf("prove step %d: %w", seq, err)
-			}
-			if got != leaf {
-				return Trace{}, &events.Error{Code: events.CodeInternal, Message: "the sealed leaf differs from the stored event", Err: errors.New("leaf mismatch")}
-			}
-			st.Sealed = true
-			for _, h := range proof {
-				st.Proof = append(st.Proof, b64(h))
-			}
-		}
-		t.Steps = append(t.Steps, st)
+	// The steps are read and proven concurrently (a few at a time): each
+	// is a ledger read and a few tile reads, mostly waiting on storage.
+	t.Steps = make([]Step, len(d.Seqs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, seq := range d.Seqs {
+		g.Go(func() error {
+			st, err := s.step(gctx, seq, size)
+			t.Steps[i] = st
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Trace{}, err
 	}
 	return t, nil
+}
+
+// step reads the event at seq and proves it in the tree of size (if the
+// tree covers it).
+func (s *Service) step(ctx context.Context, seq, size uint64) (Step, error) {
+	rec, err := s.Store.Read(ctx, seq)
+	if err != nil {
+		return Step{}, err
+	}
+	e, err := events.Parse(rec.Raw)
+	if err != nil {
+		return Step{}, err
+	}
+	leaf := tlog.RecordHash(rec.Raw)
+	st := Step{Index: seq - 1, Type: e.Type, Time: e.Time, Event: rec.Raw, LeafHash: b64(leaf)}
+	if seq > size {
+		return st, nil
+	}
+	got, proof, err := s.Prover.ProveInclusion(ctx, seq-1, size)
+	if err != nil {
+		return Step{}, fmt.Errorf("prove step %d: %w", seq, err)
+	}
+	if got != leaf {
+		return Step{}, &events.Error{Code: events.CodeInternal, Message: "the sealed leaf differs from the stored event", Err: errors.New("leaf mismatch")}
+	}
+	st.Sealed = true
+	for _, h := range proof {
+		st.Proof = append(st.Proof, b64(h))
+	}
+	return st, nil
 }
 
 func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
