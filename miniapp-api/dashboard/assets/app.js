@@ -161,6 +161,9 @@
   // draw sets the chart's option and records how many data points it drew.
   function draw(id, option, points) {
     const el = $(id);
+    if (points === 0 && !option.graphic) {
+      option.graphic = [{ type: 'text', left: 'center', top: 'middle', style: { text: 'no data in this period', fill: '#5f6b7a', fontSize: 13 } }];
+    }
     chartOf(id).setOption(option, true);
     el.dataset.drawn = String(points);
     el.dataset.state = points > 0 ? 'drawn' : 'empty';
@@ -486,7 +489,7 @@
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
       grid: { left: 120, right: 30, top: 24, bottom: 24 },
       xAxis: { type: 'value', max: Math.max(led.size || 0, 1) },
-      yAxis: { type: 'category', data: projections.map((p) => p.name), axisLabel: { fontSize: 10 } },
+      yAxis: { type: 'category', data: projections.map((p) => p.name), axisLabel: { fontSize: 10, interval: 0 } },
       series: [{
         name: 'ledger sequence folded',
         type: 'bar',
@@ -495,7 +498,7 @@
       }],
     }, projections.length + (led.size > 0 ? 1 : 0));
     const witnesses = signatures.filter((n) => n !== origin).length;
-    setNote('ledger', signatures.length + ' signatures on the checkpoint (' + witnesses + ' from witnesses); bars: how far each projection has folded the ledger');
+    setNote('ledger', signatures.length + ' signatures on the checkpoint (' + witnesses + ' from witnesses); bars: the ledger sequence of the last event each projection folded (green: caught up, orange: behind, red: failing)');
   }
 
   // (f) one button per export view; each downloads a verifiable bundle.
