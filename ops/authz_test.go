@@ -14,6 +14,7 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	projcases "github.com/onebook/onebook/projections/cases"
+	projdon "github.com/onebook/onebook/projections/donations"
 )
 
 // client is an HTTP caller of the test backend with an optional session.
@@ -252,8 +253,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	pmA.json("POST", "/scans", scan(), 200, &first)
 	// Every projection but those of case reporting reads gate events: wait
 	// until each has folded this one.
-	caseProjections := map[string]bool{}
-	for _, p := range projcases.All() {
+	caseProjections := map[string]bool{} // and donations': none reads gate events
+	for _, p := range append(projcases.All(), projdon.All()...) {
 		caseProjections[p.Name()] = true
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
