@@ -144,6 +144,22 @@ func TestTamperingIsNamed(t *testing.T) {
 		t.Errorf("removed entry: %v", probs)
 	}
 
+	// An entry's event changed (still canonical), in a tile whose first
+	// entry is intact: found through the authenticated tile.
+	dir = write()
+	path = filepath.Join(dir, "entries.ndjson")
+	b, _ = os.ReadFile(path)
+	lines = strings.SplitAfter(string(b), "\n")
+	if !strings.Contains(lines[2], `"influenza"`) {
+		t.Fatalf("entry 3 is not an influenza card: %s", lines[2])
+	}
+	lines[2] = strings.Replace(lines[2], `"influenza"`, `"measles"`, 1)
+	os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644)
+	probs = verify(dir)
+	if !hasProblem(probs, "entries.ndjson line 3") || !hasProblem(probs, "leaf hash differs") {
+		t.Errorf("changed entry: %v", probs)
+	}
+
 	// Another key.
 	dir = write()
 	other := casestest.New(t, start)
