@@ -162,6 +162,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 	hospA := registerHospital(t, setupAdmin, "朝阳矩阵医院", districtA, true)
 	hospB := registerHospital(t, setupAdmin, "和平矩阵医院", districtB, true)
 	unapproved := registerHospital(t, setupAdmin, "朝阳待批医院", districtA, false)
+	// Donations need more kinds of organisation, each approved, in A and
+	// in B: a charity that pledges and dispatches, a warehouse that
+	// receives; and a logistics firm in A that only ever receives (nobody
+	// of the cast acts for it, so that a dispatch to it is refused alike
+	// for everyone but the holder: see the dispatch rows).
+	charityA := registerOrgKind(t, setupAdmin, "charity", "朝阳矩阵慈善会", districtA, true)
+	charityB := registerOrgKind(t, setupAdmin, "charity", "和平矩阵慈善会", districtB, true)
+	warehouseA := registerOrgKind(t, setupAdmin, "warehouse", "朝阳矩阵仓库", districtA, true)
+	warehouseB := registerOrgKind(t, setupAdmin, "warehouse", "和平矩阵仓库", districtB, true)
+	logisticsA := registerOrgKind(t, setupAdmin, "logistics", "朝阳矩阵物流", districtA, true)
+	orgKind := map[string]string{hospA: "hospital", hospB: "hospital", charityA: "charity", charityB: "charity", warehouseA: "warehouse", warehouseB: "warehouse"}
+	orgRegion := map[string]string{hospA: districtA, hospB: districtB, charityA: districtA, charityB: districtB, warehouseA: districtA, warehouseB: districtB}
 
 	type who struct {
 		name string
@@ -175,12 +187,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// act for a whole city in A (so that district counts and the city's
 	// comparison are theirs); out of scope, analysts and admins are in
 	// another Beijing district (110106), CDC reviewers and auditors in
-	// district B. Hospital staff act for hospital A or hospital B.
+	// district B, and so are donation reviewers (donations of A lie in
+	// district A, those of B in district B). Hospital staff act for
+	// hospital A or hospital B.
 	scopes := func(r auth.Role) (in, out string) {
 		switch r {
 		case auth.GovAnalyst, auth.Admin:
 			return cityA, "110106"
-		case auth.CDCReviewer, auth.Auditor:
+		case auth.CDCReviewer, auth.Auditor, auth.DonationReviewer:
 			return cityA, districtB
 		}
 		return communityA, communityB
@@ -201,6 +215,28 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		cast = append(cast, who{string(r) + " in A", cin, r, true, ""},
 			who{string(r) + " out", staffClient(t, b, r, out), r, false, ""})
+	}
+	// Organisation members act for one organisation each, and what they
+	// may do with donations depends on its kind and on what it holds: the
+	// org_member of hospital A and B come from the loop above; members of
+	// the charities and warehouses of A and B join the cast (in A is the
+	// organisation's region). Every row runs for them too, so the rows of
+	// the passes and cases check that acting for a charity or a warehouse
+	// opens nothing there either.
+	for _, o := range []struct {
+		name, id string
+		in       bool
+	}{{"charity A", charityA, true}, {"charity B", charityB, false}, {"warehouse A", warehouseA, true}, {"warehouse B", warehouseB, false}} {
+		cast = append(cast, who{"org_member of " + o.name, orgStaffClient(t, b, auth.OrgMember, o.id), auth.OrgMember, o.in, o.id})
+	}
+	named := func(name string) client {
+		for _, w := range cast {
+			if w.name == name {
+				return w.c
+			}
+		}
+		t.Fatalf("no %s in the cast", name)
+		return client{}
 	}
 	member := func(r auth.Role, in bool) who {
 		for _, w := range cast {
@@ -495,11 +531,264 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{endpoint: endpoint{"GET", "/audit/staff/" + reporterID, nil, func(w who) bool { return w.role == auth.Auditor && w.in }},
 			refused: hidden(func(r auth.Role) bool { return r == auth.Auditor })},
 	}
-	rows := make([]row, 0, len(endpoints)+len(caseRows))
+
+	// Material donations and exports. Set up by the organisations' members:
+	// need A of hospital A stays open for the pledge row (its update row
+	// changes it in place), and each hospital holds 1,000 N95 masks pledged
+	// by the charity of its region, dispatched and confirmed, so that both
+	// may record consumption and supervision has a donation in A (district
+	// A) and one in B (district B).
+	hospMemberA, hospMemberB := named("org_member of hospital A"), named("org_member of hospital B")
+	charMemberA, charMemberB := named("org_member of charity A"), named("org_member of charity B")
+	wareMemberA := named("org_member of warehouse A")
+	var needA struct{ ID string }
+	hospMemberA.json("POST", "/needs", needBody(100000), 201, &needA)
+	stocked := map[string]string{} // hospital → its stock's donation
+	for _, s := range []struct {
+		charity, hospital client
+		hospID, need      string
+	}{{charMemberA, hospMemberA, hospA, needA.ID}, {charMemberB, hospMemberB, hospB, ""}} {
+		d := pledge(t, s.charity, pledgeBody(s.need, 1000))
+		dispatch(t, s.charity, d.ID, dispatchBody(s.hospID, n95Lot(1000, "S1")))
+		confirm(t, s.hospital, d.ID, 1, receiptBody("", n95Lot(1000, "S1")))
+		stocked[s.hospID] = d.ID
+	}
+	// A second donation reviewer in A, outside the cast, reviews first
+	// where the cast re-reviews.
+	firstReviewer := staffClient(t, b, auth.DonationReviewer, cityA)
+	// Fresh donations: charity A's pledge of 10 masks to the general pool
+	// (region: the charity's, district A), then as far along as a row needs.
+	freshPledge := func(t *testing.T) donationView { return pledge(t, charMemberA, pledgeBody("", 10)) }
+	toWarehouse := func(t *testing.T) donationView {
+		d := freshPledge(t)
+		return dispatch(t, charMemberA, d.ID, dispatchBody(warehouseA, n95Lot(10, "M1")))
+	}
+	atWarehouse := func(t *testing.T) string {
+		d := toWarehouse(t)
+		confirm(t, wareMemberA, d.ID, 1, receiptBody("", n95Lot(10, "M1")))
+		return "/donations/" + d.ID + "/hops"
+	}
+	actsFor := func(org string) func(w who) bool {
+		return func(w who) bool { return w.role == auth.OrgMember && w.org == org }
+	}
+	memberOf := func(kind string) func(w who) bool {
+		return func(w who) bool { return w.role == auth.OrgMember && (kind == "" || orgKind[w.org] == kind) }
+	}
+	supervisor := func(r auth.Role) bool { return r == auth.DonationReviewer || r == auth.GovAnalyst }
+	exporter := func(r auth.Role) bool {
+		return r == auth.GovAnalyst || r == auth.CDCReviewer || r == auth.DonationReviewer
+	}
+	exportReason := "reason=" + url.QueryEscape("矩阵导出核查")
+	donation := func(t *testing.T, out []byte) donationView {
+		t.Helper()
+		var d donationView
+		decode(t, out, &d)
+		return d
+	}
+	// Every refusal here is 403: donations and needs are public (anyone
+	// reads them at /public/...), so nothing is hidden behind a 404; and
+	// scope-less checks come first (role, organisation kind, holder,
+	// receiver), then the region.
+	donationRows := []row{
+		// Any hospital's member publishes for their own hospital (the body
+		// cannot name another); a charity's or warehouse's may not.
+		{endpoint: endpoint{"POST", "/needs", func() any { return needBody(500) }, memberOf("hospital")}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				var n struct{ Hospital, Region string }
+				if code == 201 {
+					if decode(t, out, &n); n.Hospital != w.org || n.Region != orgRegion[w.org] {
+						t.Fatalf("a member of %s published %s", w.org, out)
+					}
+				}
+			}},
+		// Only the publishing hospital changes its need: hospital B's member
+		// is refused like everyone else.
+		{endpoint: endpoint{"PUT", "/needs/" + needA.ID, func() any {
+			return map[string]any{"quantity": 100000, "urgency": "critical", "valid_until": time.Now().UTC().Add(30 * 24 * time.Hour), "note": "矩阵更新"}
+		}, actsFor(hospA)}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 200 && !strings.Contains(string(out), `"urgency":"critical"`) {
+					t.Fatalf("updated need %s", out)
+				}
+			}},
+		{endpoint: endpoint{"POST", "/needs/{fresh need of hospital A}/closure", func() any { return map[string]string{"reason": "已满足"} }, actsFor(hospA)},
+			pathFor: func(t *testing.T) string {
+				c := hospMemberA
+				c.t = t
+				var n struct{ ID string }
+				c.json("POST", "/needs", needBody(50), 201, &n)
+				return "/needs/" + n.ID + "/closure"
+			}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 200 && !strings.Contains(string(out), `"closed":true`) {
+					t.Fatalf("closed need %s", out)
+				}
+			}},
+		// Any approved organisation pledges as itself (a hospital too, even
+		// against its own need); residents, in or out of A, pledge as
+		// individuals under the display name they chose.
+		{endpoint: endpoint{"POST", "/donations", func() any { return with(pledgeBody(needA.ID, 10), "display_name", "矩阵捐赠人") },
+			func(w who) bool { return w.role == auth.Resident || memberOf("")(w) }}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code != 201 {
+					return
+				}
+				d := donation(t, out)
+				want := struct{ Kind, ID, Name string }{"org", w.org, ""}
+				if w.role == auth.Resident {
+					want = struct{ Kind, ID, Name string }{"person", subject(t, w.c), "矩阵捐赠人"}
+				}
+				if d.Donor.Kind != want.Kind || d.Donor.ID != want.ID || want.Name != "" && d.Donor.Name != want.Name || d.Need != needA.ID || d.Region != districtA {
+					t.Fatalf("%s pledged %s", w.name, out)
+				}
+			}},
+		// The donor holds its pledge and dispatches it: only charity A's
+		// member. (The receiver is the logistics firm, which no one of the
+		// cast acts for.)
+		{endpoint: endpoint{"POST", "/donations/{charity A's pledge}/hops", func() any { return dispatchBody(logisticsA, n95Lot(10, "M1")) }, actsFor(charityA)},
+			pathFor: func(t *testing.T) string { return "/donations/" + freshPledge(t).ID + "/hops" }, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 201 {
+					if d := donation(t, out); len(d.Hops) != 1 || d.Hops[0].From.ID != charityA || d.Hops[0].To.Org != logisticsA {
+						t.Fatalf("dispatched %s", out)
+					}
+				}
+			}},
+		// A resident dispatches their own donation (its first hop); no one
+		// else, and no organisation, holds it.
+		{endpoint: endpoint{"POST", "/donations/{resident A's pledge}/hops", func() any { return dispatchBody(logisticsA, n95Lot(10, "R1")) },
+			func(w who) bool { return w.name == "resident A" }},
+			pathFor: func(t *testing.T) string {
+				return "/donations/" + pledge(t, resident, with(pledgeBody("", 10), "display_name", "一位居民")).ID + "/hops"
+			}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 201 {
+					if d := donation(t, out); len(d.Hops) != 1 || d.Hops[0].From.Kind != "person" {
+						t.Fatalf("dispatched %s", out)
+					}
+				}
+			}},
+		// Once warehouse A confirmed the hop, it is the holder: the charity
+		// that handed everything over holds nothing of it any more.
+		{endpoint: endpoint{"POST", "/donations/{held by warehouse A}/hops", func() any { return dispatchBody(logisticsA, n95Lot(10, "M1")) }, actsFor(warehouseA)},
+			pathFor: atWarehouse, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 201 {
+					if d := donation(t, out); len(d.Hops) != 2 || d.Hops[1].From.ID != warehouseA {
+						t.Fatalf("dispatched %s", out)
+					}
+				}
+			}},
+		// Only the named receiver confirms.
+		{endpoint: endpoint{"POST", "/donations/{in transit to warehouse A}/hops/1/receipt", func() any { return receiptBody("", n95Lot(10, "M1")) }, actsFor(warehouseA)},
+			pathFor: func(t *testing.T) string { return "/donations/" + toWarehouse(t).ID + "/hops/1/receipt" }, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 200 {
+					if d := donation(t, out); d.Hops[0].Receipt == nil || len(d.Hops[0].Receipt.Flags) != 0 {
+						t.Fatalf("confirmed %s", out)
+					}
+				}
+			}},
+		// Donation reviewers whose scope covers the donation's region
+		// (district A) review; the one out of scope is refused (403, not
+		// 404: the donation is public).
+		{endpoint: endpoint{"POST", "/donations/{pledged}/reviews", func() any { return map[string]string{"verdict": "consistent"} },
+			func(w who) bool { return w.role == auth.DonationReviewer && w.in }},
+			pathFor: func(t *testing.T) string { return "/donations/" + freshPledge(t).ID + "/reviews" }, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 200 {
+					if d := donation(t, out); len(d.Reviews) != 1 || d.Reviews[0].Round != 1 || d.Reviews[0].Reviewer != subject(t, w.c) {
+						t.Fatalf("reviewed %s", out)
+					}
+				}
+			}},
+		// A second reviewer re-reviews; disagreeing escalates.
+		{endpoint: endpoint{"POST", "/donations/{reviewed}/reviews", func() any { return map[string]string{"verdict": "inconsistent", "note": "签收数量与调拨不符"} },
+			func(w who) bool { return w.role == auth.DonationReviewer && w.in }},
+			pathFor: func(t *testing.T) string {
+				d := freshPledge(t)
+				c := firstReviewer
+				c.t = t
+				c.json("POST", "/donations/"+d.ID+"/reviews", map[string]string{"verdict": "consistent"}, 200, nil)
+				return "/donations/" + d.ID + "/reviews"
+			}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 200 {
+					if d := donation(t, out); len(d.Reviews) != 2 || d.Reviews[1].Round != 2 || d.Escalated == "" {
+						t.Fatalf("re-reviewed %s", out)
+					}
+				}
+			}},
+		// Each hospital records what it used of its own stock (both have
+		// some); other kinds of organisation may not.
+		{endpoint: endpoint{"POST", "/stock/consumption", func() any {
+			return map[string]any{"item": "mask_n95", "spec": "N95", "quantity": 1, "unit": "呼吸科"}
+		}, memberOf("hospital")}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				var st struct {
+					Org      string
+					Consumed int64
+					OnHand   int64 `json:"on_hand"`
+				}
+				if code == 200 {
+					if decode(t, out, &st); st.Org != w.org || st.Consumed < 1 || st.OnHand < 0 {
+						t.Fatalf("%s consumed: %s", w.name, out)
+					}
+				}
+			}},
+		// A hospital's stock: its own members, and reviewers and analysts
+		// whose scope covers it.
+		{endpoint: endpoint{"GET", "/orgs/" + hospA + "/stock", nil, func(w who) bool { return actsFor(hospA)(w) || supervisor(w.role) && w.in }}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code != 200 {
+					return
+				}
+				// 1,000 received, and more when its member's pledge of
+				// the pledge row ran first: a donor holds its pledge, and
+				// stock is what an organisation holds.
+				var st struct {
+					Org   string
+					Stock []struct {
+						Item, Spec string
+						Received   int64
+					}
+				}
+				if decode(t, out, &st); st.Org != hospA || len(st.Stock) != 1 || st.Stock[0].Item != "mask_n95" || st.Stock[0].Received < 1000 {
+					t.Fatalf("stock of hospital A: %s", out)
+				}
+			}},
+		// Supervision without a region is of the caller's scope: every
+		// reviewer and analyst may ask and sees what lies in it (the
+		// reviewer out of A, in district B, sees hospital B's donation; the
+		// analyst out of A, in 110106, neither).
+		{endpoint: endpoint{"GET", "/supervision/donations", nil, func(w who) bool { return supervisor(w.role) }}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code != 200 {
+					return
+				}
+				seesA, seesB := strings.Contains(string(out), stocked[hospA]), strings.Contains(string(out), stocked[hospB])
+				if seesA != w.in || seesB != (w.role == auth.DonationReviewer && !w.in) {
+					t.Fatalf("%s supervises (sees A %v, B %v): %.500s", w.name, seesA, seesB, out)
+				}
+			}},
+		{endpoint: endpoint{"GET", "/supervision/donations?region=" + districtA, nil, func(w who) bool { return supervisor(w.role) && w.in }}, refused: forbidden},
+		// Exports: analysts, CDC reviewers and donation reviewers; a bundle
+		// of their own scope by default, of a region their scope covers.
+		{endpoint: endpoint{"GET", "/exports", nil, func(w who) bool { return exporter(w.role) }}, refused: forbidden},
+		{endpoint: endpoint{"GET", "/exports/scans?" + exportReason, nil, func(w who) bool { return exporter(w.role) }}, refused: forbidden,
+			check: func(t *testing.T, w who, code int, out []byte) {
+				if code == 200 && !bytes.HasPrefix(out, []byte("PK")) {
+					t.Fatalf("export is no zip: %.200q", out)
+				}
+			}},
+		{endpoint: endpoint{"GET", "/exports/scans?region=" + districtA + "&" + exportReason, nil, func(w who) bool { return exporter(w.role) && w.in }}, refused: forbidden},
+	}
+	rows := make([]row, 0, len(endpoints)+len(caseRows)+len(donationRows))
 	for _, ep := range endpoints[:len(endpoints)-1] {
 		rows = append(rows, row{endpoint: ep})
 	}
-	rows = append(append(rows, caseRows...), row{endpoint: endpoints[len(endpoints)-1]})
+	rows = append(append(append(rows, caseRows...), donationRows...), row{endpoint: endpoints[len(endpoints)-1]})
+	t.Logf("the matrix: %d rows × %d callers = %d calls", len(rows), len(cast), len(rows)*len(cast))
 	for _, ep := range rows {
 		for _, w := range cast {
 			t.Run(ep.method+" "+ep.path+" as "+w.name, func(t *testing.T) {
@@ -557,7 +846,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if code, out := reporterA.do("PUT", pendingCard(t), map[string]any{"card": card("influenza", districtA), "note": "更正发病日期"}); code != 409 {
 		t.Fatalf("correcting a card awaiting review: %d %s, want 409", code, out)
 	}
-	// ... and only a CDC reviewer of national scope publishes rules.
+	// ... only a CDC reviewer of national scope publishes rules ...
 	national := staffClient(t, b, auth.CDCReviewer, "CN")
 	var published struct {
 		ID      string
@@ -566,6 +855,28 @@ func TestAuthorizationMatrix(t *testing.T) {
 	national.json("PUT", "/rules/matrix-rule", ruleBody(), 200, &published)
 	if published.ID != "matrix-rule" || published.Version != 1 {
 		t.Fatalf("published rule %+v", published)
+	}
+	// ... a donation is reviewed by two different reviewers, then no more
+	// (the same reviewer twice is a refusal, a third review a conflict) ...
+	donReviewerA := member(auth.DonationReviewer, true).c
+	donReviewerA.t = t
+	d := freshPledge(t)
+	path := "/donations/" + d.ID + "/reviews"
+	donReviewerA.json("POST", path, map[string]string{"verdict": "consistent"}, 200, nil)
+	if code, out := donReviewerA.do("POST", path, map[string]string{"verdict": "consistent"}); code != 403 {
+		t.Fatalf("re-review by the same reviewer: %d %s, want 403", code, out)
+	}
+	firstReviewer.t = t
+	firstReviewer.json("POST", path, map[string]string{"verdict": "consistent"}, 200, nil)
+	if code, out := firstReviewer.do("POST", path, map[string]string{"verdict": "consistent"}); code != 409 {
+		t.Fatalf("a third review: %d %s, want 409", code, out)
+	}
+	// ... and the named receiver confirms a hop once.
+	d = toWarehouse(t)
+	confirm(t, wareMemberA, d.ID, 1, receiptBody("", n95Lot(10, "M1")))
+	wareMemberA.t = t
+	if code, out := wareMemberA.do("POST", "/donations/"+d.ID+"/hops/1/receipt", receiptBody("", n95Lot(10, "M1"))); code != 409 {
+		t.Fatalf("confirming a hop twice: %d %s, want 409", code, out)
 	}
 }
 
