@@ -74,7 +74,6 @@ func dayRange(from, to string, max int) ([]string, error) {
 	return out, nil
 }
 
-
 // ReadCounts returns the counts of region (a district, city, province or
 // "CN") on every local day from from to to (YYYY-MM-DD), both included, at
 // most MaxDays: one entry per day, in order, days without cards as zeros.

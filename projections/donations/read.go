@@ -21,7 +21,6 @@ const (
 	linkBatch = 500
 )
 
-
 func checkID(field, id string) error {
 	if !isToken(id) {
 		return events.Invalid(field, "%s must be 1 to 64 of [A-Za-z0-9_-], got %q", field, id)
