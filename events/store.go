@@ -110,3 +110,18 @@ func CatchUp(ctx context.Context, s Store, w Waiter) error {
 	defer cancel()
 	return w.WaitFor(ctx, size)
 }
+
+// Find looks something up in an in-memory state with get and, if it is
+// not there, catches up with the ledger (CatchUp) and looks again: it may
+// have just been recorded by another replica. ok is false if it is still
+// not there.
+func Find[T any](ctx context.Context, s Store, w Waiter, get func() (T, bool)) (v T, ok bool, err error) {
+	if v, ok = get(); ok {
+		return v, true, nil
+	}
+	if err := CatchUp(ctx, s, w); err != nil {
+		return v, false, err
+	}
+	v, ok = get()
+	return v, ok, nil
+}

@@ -86,20 +86,8 @@ func witnessKeygen(env *environ, args []string) error {
 	if *name == "" {
 		return errors.New("--name is required")
 	}
-	if _, err := os.Stat(*out); err == nil && !*force {
-		return fmt.Errorf("%s exists; refusing to overwrite a witness key without --force", *out)
-	}
-	skey, vkey, err := seal.GenerateKey(*name)
+	vkey, err := writeKeyPair(*out, *name, "a witness key", *force)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(*out), 0o700); err != nil {
-		return err
-	}
-	if err := os.WriteFile(*out, []byte(skey+"\n"), 0o600); err != nil {
-		return err
-	}
-	if err := os.WriteFile(*out+".pub", []byte(vkey+"\n"), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "wrote %s (private, keep it secret) and %s.pub; give onebook's operator the verifier key for ONEBOOK_WITNESSES\n", *out, *out)

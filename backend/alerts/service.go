@@ -320,14 +320,12 @@ func (s *Service) alertFor(ctx context.Context, p auth.Principal, act auth.Actio
 	if err := auth.Authorize(p, act, ""); err != nil {
 		return Alert{}, err
 	}
-	a, ok := s.Engine.Alert(id)
+	a, ok, err := events.Find(ctx, s.Store, s.Engine, func() (Alert, bool) { return s.Engine.Alert(id) })
+	if err != nil {
+		return Alert{}, err
+	}
 	if !ok {
-		if err := s.catchUp(ctx); err != nil {
-			return Alert{}, err
-		}
-		if a, ok = s.Engine.Alert(id); !ok {
-			return Alert{}, events.Errorf(events.CodeNotFound, "no alert %s", id)
-		}
+		return Alert{}, events.Errorf(events.CodeNotFound, "no alert %s", id)
 	}
 	if err := auth.Authorize(p, act, a.Raised.Region); err != nil {
 		// The role may act (checked above): only the scope is wrong. Answer

@@ -303,16 +303,11 @@ func visible(p auth.Principal, c *Card) bool {
 
 // card returns a card, catching up with the ledger before "not found".
 func (s *Service) card(ctx context.Context, id string) (Card, error) {
-	if c, ok := s.State.Card(id); ok {
-		return c, nil
+	c, ok, err := events.Find(ctx, s.Store, s.State, func() (Card, bool) { return s.State.Card(id) })
+	if err == nil && !ok {
+		err = events.Errorf(events.CodeNotFound, "no card %s", id)
 	}
-	if err := s.catchUp(ctx); err != nil {
-		return Card{}, err
-	}
-	if c, ok := s.State.Card(id); ok {
-		return c, nil
-	}
-	return Card{}, events.Errorf(events.CodeNotFound, "no card %s", id)
+	return c, err
 }
 
 // Purpose is a reason for reading case data that the rules know.

@@ -138,14 +138,12 @@ func (s *Service) ownNeed(ctx context.Context, p auth.Principal, id string) (Nee
 	if err != nil {
 		return Need{}, err
 	}
-	n, ok := s.State.Need(id)
+	n, ok, err := events.Find(ctx, s.Store, s.State, func() (Need, bool) { return s.State.Need(id) })
+	if err != nil {
+		return Need{}, err
+	}
 	if !ok {
-		if err := s.catchUp(ctx); err != nil {
-			return Need{}, err
-		}
-		if n, ok = s.State.Need(id); !ok {
-			return Need{}, events.Errorf(events.CodeNotFound, "no need %s", id)
-		}
+		return Need{}, events.Errorf(events.CodeNotFound, "no need %s", id)
 	}
 	if n.Hospital != h.ID {
 		return Need{}, &events.Error{Code: events.CodeForbidden, Message: "only the hospital that published a need changes it"}
@@ -273,16 +271,11 @@ func (s *Service) Pledge(ctx context.Context, p auth.Principal, in PledgeInput) 
 
 // donation returns a donation, catching up before "not found".
 func (s *Service) donation(ctx context.Context, id string) (Donation, error) {
-	if d, ok := s.State.Donation(id); ok {
-		return d, nil
+	d, ok, err := events.Find(ctx, s.Store, s.State, func() (Donation, bool) { return s.State.Donation(id) })
+	if err == nil && !ok {
+		err = events.Errorf(events.CodeNotFound, "no donation %s", id)
 	}
-	if err := s.catchUp(ctx); err != nil {
-		return Donation{}, err
-	}
-	if d, ok := s.State.Donation(id); ok {
-		return d, nil
-	}
-	return Donation{}, events.Errorf(events.CodeNotFound, "no donation %s", id)
+	return d, err
 }
 
 // DispatchInput hands lots of a donation over to a named receiver.
