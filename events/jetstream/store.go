@@ -261,6 +261,13 @@ func ScanStream(ctx context.Context, js jetstream.JetStream, name string, subjec
 			cancel()
 		}
 	}()
+	// Nothing to read (no message matches the subjects from there on):
+	// return now, for no message would ever arrive to say so.
+	if info, err := cons.Info(ctx); err != nil {
+		return fmt.Errorf("scan %s from %d: %w", name, from, err)
+	} else if info.NumPending == 0 {
+		return nil
+	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		return fmt.Errorf("scan %s from %d: %w", name, from, err)

@@ -252,3 +252,21 @@ func TestNoAcknowledgedEventLost(t *testing.T) {
 	}
 	t.Logf("%d events, %d failed attempts during restarts, ledger size %d", len(acked), fails.Load(), size)
 }
+
+// TestScanStreamNoMatch: a scan whose subjects match nothing returns at
+// once rather than waiting for a message that will not come.
+func TestScanStreamNoMatch(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	err = jetstream.ScanStream(ctx, js, st.Stream(), []string{"ledger.*.nothing.*"}, 1, 100, func(events.Recorded) error { calls++; return nil })
+	if err != nil || calls != 0 {
+		t.Fatalf("empty stream: %v, %d calls", err, calls)
+	}
+}
