@@ -44,7 +44,8 @@ func jsonError(err error) error {
 	case errors.As(err, &syn):
 		return events.Invalid("", "malformed JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
-		return events.Invalid(typ.Field, "%s must be %s, got %s", orBody(typ.Field), typ.Type.String(), typ.Value)
+		f := jsonPath(typ.Field)
+		return events.Invalid(f, "%s must be %s, got %s", orBody(f), typ.Type.String(), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return events.Invalid("", "malformed JSON: unexpected end of input")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -53,6 +54,21 @@ func jsonError(err error) error {
 	}
 	// time.Time and other TextUnmarshalers report their own problems.
 	return events.Invalid("", "invalid JSON: %v", err)
+}
+
+// jsonPath drops the names of embedded Go structs (capitalised; JSON names
+// here never are) from a decoder's field path: lots.Line.quantity is the
+// request's lots.quantity.
+func jsonPath(f string) string {
+	parts := strings.Split(f, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && p[0] >= 'A' && p[0] <= 'Z' {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
 
 func orBody(f string) string {

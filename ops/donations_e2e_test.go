@@ -231,9 +231,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		bug string
 	}
 	const (
-		lineBug  = "the error names the event's field \"line\", not the request's"
-		timeBug  = "a time that does not parse is reported without its field (decode's jsonError gets a *time.ParseError, no UnmarshalTypeError)"
-		embedBug = "the decoder names the Go path of the embedded evdon.Line (lots.Line.quantity), not the JSON path"
+		timeBug = "a time that does not parse is reported without its field (decode's jsonError gets a *time.ParseError, no UnmarshalTypeError)"
 	)
 	tests := []req{
 		// POST /needs
@@ -243,11 +241,11 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"need: trailing data", hospital, "POST", "/needs", jsonOf(needIn) + `{}`, 400, "", true, ""},
 		{"need: empty body", hospital, "POST", "/needs", ``, 400, "", true, ""},
 		{"need: null", hospital, "POST", "/needs", `null`, 400, "valid_until", false, ""},
-		{"need: unknown item", hospital, "POST", "/needs", nd("item", "mask_n96"), 400, "item", false, lineBug},
-		{"need: unknown spec", hospital, "POST", "/needs", nd("spec", "KN90"), 400, "spec", false, lineBug},
-		{"need: quantity 0", hospital, "POST", "/needs", nd("quantity", 0), 400, "quantity", false, lineBug},
-		{"need: negative quantity", hospital, "POST", "/needs", nd("quantity", -5), 400, "quantity", false, lineBug},
-		{"need: quantity too large", hospital, "POST", "/needs", nd("quantity", evdon.MaxQuantity+1), 400, "quantity", false, lineBug},
+		{"need: unknown item", hospital, "POST", "/needs", nd("item", "mask_n96"), 400, "item", false, ""},
+		{"need: unknown spec", hospital, "POST", "/needs", nd("spec", "KN90"), 400, "spec", false, ""},
+		{"need: quantity 0", hospital, "POST", "/needs", nd("quantity", 0), 400, "quantity", false, ""},
+		{"need: negative quantity", hospital, "POST", "/needs", nd("quantity", -5), 400, "quantity", false, ""},
+		{"need: quantity too large", hospital, "POST", "/needs", nd("quantity", evdon.MaxQuantity+1), 400, "quantity", false, ""},
 		{"need: quantity beyond int64", hospital, "POST", "/needs", strings.Replace(jsonOf(needIn), `"quantity":100`, `"quantity":99999999999999999999`, 1), 400, "quantity", false, ""},
 		{"need: fractional quantity", hospital, "POST", "/needs", strings.Replace(jsonOf(needIn), `"quantity":100`, `"quantity":1.5`, 1), 400, "quantity", false, ""},
 		{"need: urgency", hospital, "POST", "/needs", nd("urgency", "whenever"), 400, "urgency", false, ""},
@@ -311,13 +309,12 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"pledge: note refused by content security", char, "POST", "/donations", pl("note", "违禁捐赠"), 400, "note", false, ""},
 		{"pledge: display name with digits", person, "POST", "/donations", pl("display_name", "张三13800138000"), 400, "display_name", false, ""},
 		{"pledge: display name refused by content security", person, "POST", "/donations", pl("display_name", "违禁人士"), 400, "display_name", false, ""},
-		{"pledge: display name too long", person, "POST", "/donations", pl("display_name", strings.Repeat("爱", 50)), 400, "display_name", false,
-			"the error names the event's field \"donor\", not the request's display_name"},
+		{"pledge: display name too long", person, "POST", "/donations", pl("display_name", strings.Repeat("爱", 50)), 400, "display_name", false, ""},
 
 		// POST /donations/{id}/hops
 		{"dispatch: malformed", char, "POST", hops, `{"to":{"org":`, 400, "", true, ""},
 		{"dispatch: wrong type", char, "POST", hops, ds("to", warehouse), 400, "to", false, ""},
-		{"dispatch: wrong nested type", char, "POST", hops, lot("quantity", "40"), 400, "lots.quantity", false, embedBug},
+		{"dispatch: wrong nested type", char, "POST", hops, lot("quantity", "40"), 400, "lots.quantity", false, ""},
 		{"dispatch: unknown field", char, "POST", hops, ds("hop", 2), 400, "hop", false, ""},
 		{"dispatch: unknown nested field", char, "POST", hops, ds("to", map[string]any{"org": warehouse, "name": "仓库"}), 400, "name", false, ""},
 		{"dispatch: trailing data", char, "POST", hops, jsonOf(dispatchIn) + `null`, 400, "", true, ""},
@@ -354,7 +351,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"receipt: no such hop", ware, "POST", hops + "/2/receipt", jsonOf(receiptIn), 404, "", false, ""},
 		{"receipt: malformed", ware, "POST", receipt, `{"lots":[{]}`, 400, "", true, ""},
 		{"receipt: wrong type", ware, "POST", receipt, rc("condition", true), 400, "condition", false, ""},
-		{"receipt: wrong nested type", ware, "POST", receipt, rc("lots", []any{with(n95Lot(60, "B1"), "quantity", "60")}), 400, "lots.quantity", false, embedBug},
+		{"receipt: wrong nested type", ware, "POST", receipt, rc("lots", []any{with(n95Lot(60, "B1"), "quantity", "60")}), 400, "lots.quantity", false, ""},
 		{"receipt: unknown field", ware, "POST", receipt, rc("flags", []string{}), 400, "flags", false, ""},
 		{"receipt: trailing data", ware, "POST", receipt, jsonOf(receiptIn) + `{`, 400, "", true, ""},
 		{"receipt: empty body", ware, "POST", receipt, ``, 400, "", true, ""},
@@ -392,11 +389,11 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"consume: unknown field", hospital, "POST", "/stock/consumption", cs("org", hosp), 400, "org", false, ""},
 		{"consume: trailing data", hospital, "POST", "/stock/consumption", jsonOf(consume) + `[]`, 400, "", true, ""},
 		{"consume: empty body", hospital, "POST", "/stock/consumption", ``, 400, "", true, ""},
-		{"consume: unknown item", hospital, "POST", "/stock/consumption", cs("item", "vaccine"), 400, "item", false, lineBug},
-		{"consume: unknown spec", hospital, "POST", "/stock/consumption", cs("spec", "FFP2"), 400, "spec", false, lineBug},
-		{"consume: quantity 0", hospital, "POST", "/stock/consumption", cs("quantity", 0), 400, "quantity", false, lineBug},
-		{"consume: negative quantity", hospital, "POST", "/stock/consumption", cs("quantity", -1), 400, "quantity", false, lineBug},
-		{"consume: quantity too large", hospital, "POST", "/stock/consumption", cs("quantity", evdon.MaxQuantity+1), 400, "quantity", false, lineBug},
+		{"consume: unknown item", hospital, "POST", "/stock/consumption", cs("item", "vaccine"), 400, "item", false, ""},
+		{"consume: unknown spec", hospital, "POST", "/stock/consumption", cs("spec", "FFP2"), 400, "spec", false, ""},
+		{"consume: quantity 0", hospital, "POST", "/stock/consumption", cs("quantity", 0), 400, "quantity", false, ""},
+		{"consume: negative quantity", hospital, "POST", "/stock/consumption", cs("quantity", -1), 400, "quantity", false, ""},
+		{"consume: quantity too large", hospital, "POST", "/stock/consumption", cs("quantity", evdon.MaxQuantity+1), 400, "quantity", false, ""},
 		{"consume: more than on hand", hospital, "POST", "/stock/consumption", cs("quantity", 11), 400, "quantity", false, ""},
 		{"consume: what it never had", hospital, "POST", "/stock/consumption", jsonOf(map[string]any{"item": "gloves", "spec": "M", "quantity": 1}), 400, "quantity", false, ""},
 		{"consume: day format", hospital, "POST", "/stock/consumption", cs("day", "2026/02/01"), 400, "day", false, ""},
@@ -467,12 +464,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+analyst.token)
 		resp, err := hc.Do(req)
 		if err != nil {
-			// The handler waits in ledger.ScanStream for a first message
-			// of the view's subjects: a gate's registration releases it.
-			pm := staffClient(t, b, auth.PropertyManager, communityA)
-			pm.json("POST", "/gates", map[string]string{"community": communityA, "name": "东门"}, 201, nil)
-			t.Skipf("known bug: GET /exports/scans does not answer while the ledger holds no event of the view's subjects "+
-				"(ledger.ScanStream waits for a first message that never comes; the access event is recorded first): %v", err)
+			t.Fatalf("GET /exports/scans of a view without events did not answer: %v", err)
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
@@ -801,7 +793,7 @@ func TestDonationJourneyOverHTTP(t *testing.T) {
 				}
 			}
 			hospital.json("GET", "/orgs/"+hosp.ID+"/stock", nil, 200, &st)
-			t.Skipf("known bug: consumption does not reduce what a hospital holds of its donations, so it dispatched all 2,990 masks after using 800 (stock on hand now %+v)", st.Stock)
+			t.Fatalf("dispatched masks the hospital had consumed (stock on hand now %+v)", st.Stock)
 		}
 		if code != 400 || errorField(t, string(out)) != "lots" {
 			t.Fatalf("dispatching consumed masks: %d %s, want 400 naming lots", code, out)

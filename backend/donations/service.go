@@ -235,6 +235,9 @@ func (s *Service) Pledge(ctx context.Context, p auth.Principal, in PledgeInput) 
 		if name == "" {
 			name = "爱心人士"
 		}
+		if len([]rune(name)) > 32 {
+			return Donation{}, events.Invalid("display_name", "at most 32 characters")
+		}
 		if strings.ContainsFunc(name, func(r rune) bool { return r >= '0' && r <= '9' }) {
 			return Donation{}, events.Invalid("display_name", "a display name is public: no digits (phone or ID numbers)")
 		}
@@ -336,6 +339,19 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id string, in 
 	for k, q := range need {
 		if held[k] < q {
 			return Donation{}, events.Invalid("lots", "%s %s%s: dispatching %d but %s holds %d of this donation", k.Item, k.Spec, batchText(k.Batch), q, from.Name, held[k])
+		}
+	}
+	if from.Kind == evdon.PartyOrg {
+		// What it holds of this donation may have been used since: its
+		// stock (all donations, less what it consumed) bounds it too.
+		out := map[stockKey]int64{}
+		for k, q := range need {
+			out[stockKey{from.ID, k.Item, k.Spec}] += q
+		}
+		for _, st := range s.State.Stock(from.ID) {
+			if q := out[stockKey{from.ID, st.Item, st.Spec}]; q > st.OnHand {
+				return Donation{}, events.Invalid("lots", "%s %s: dispatching %d but %s has %d on hand (it consumed some)", st.Item, st.Spec, q, from.Name, st.OnHand)
+			}
 		}
 	}
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.Actor()}

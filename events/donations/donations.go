@@ -61,16 +61,24 @@ type Line struct {
 	Quantity int64  `json:"quantity"`
 }
 
+// validate checks a line; errors name field, or with field "" the line's
+// own fields (item, spec, quantity: where a request carries the line flat).
 func (l Line) validate(field string) error {
+	name := func(f string) string {
+		if field == "" {
+			return f
+		}
+		return field
+	}
 	it, ok := LookupItem(l.Item)
 	if !ok {
-		return events.Invalid(field, "unknown item %q (GET /donations/catalogue lists them)", l.Item)
+		return events.Invalid(name("item"), "unknown item %q (GET /donations/catalogue lists them)", l.Item)
 	}
 	if !slices.Contains(it.Specs, l.Spec) {
-		return events.Invalid(field, "item %s has no specification %q (one of %v)", l.Item, l.Spec, it.Specs)
+		return events.Invalid(name("spec"), "item %s has no specification %q (one of %v)", l.Item, l.Spec, it.Specs)
 	}
 	if l.Quantity < 1 || l.Quantity > MaxQuantity {
-		return events.Invalid(field, "quantity must be 1 to %d, not %d", MaxQuantity, l.Quantity)
+		return events.Invalid(name("quantity"), "quantity must be 1 to %d, not %d", MaxQuantity, l.Quantity)
 	}
 	return nil
 }
@@ -138,7 +146,7 @@ func (p NeedPublished) Validate() error {
 	if p.Hospital == "" {
 		return events.Invalid("hospital", "required")
 	}
-	if err := p.Line.validate("line"); err != nil {
+	if err := p.Line.validate(""); err != nil {
 		return err
 	}
 	if err := urgency(p.Urgency); err != nil {
@@ -363,7 +371,7 @@ type Consumed struct {
 }
 
 func (p Consumed) Validate() error {
-	if err := p.Line.validate("line"); err != nil {
+	if err := p.Line.validate(""); err != nil {
 		return err
 	}
 	if _, err := time.Parse("2006-01-02", p.Day); err != nil {
