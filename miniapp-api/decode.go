@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-
 	"io"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -27,12 +28,45 @@ func decode(c *fiber.Ctx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var pe *time.ParseError
+		if errors.As(err, &pe) {
+			if f := timeField(body, v); f != "" {
+				return events.Invalid(f, "%s must be an RFC 3339 time such as 2026-11-25T08:00:00+08:00: %v", f, pe)
+			}
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return events.Invalid("", "unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// timeField names the top-level time.Time field of the struct v points to
+// whose value in body does not parse: the decoder reports a time's parse
+// error without the field it was in.
+func timeField(body []byte, v any) string {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(body, &raw) != nil {
+		return ""
+	}
+	t := reflect.TypeOf(v)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return ""
+	}
+	for f := range t.Elem().Fields() {
+		if f.Type != reflect.TypeFor[time.Time]() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if r, ok := raw[name]; ok {
+			var tm time.Time
+			if json.Unmarshal(r, &tm) != nil {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 func jsonError(err error) error {
