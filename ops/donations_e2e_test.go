@@ -230,9 +230,6 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		// with this text while it does).
 		bug string
 	}
-	const (
-		timeBug = "a time that does not parse is reported without its field (decode's jsonError gets a *time.ParseError, no UnmarshalTypeError)"
-	)
 	tests := []req{
 		// POST /needs
 		{"need: malformed", hospital, "POST", "/needs", `{"item":`, 400, "", true, ""},

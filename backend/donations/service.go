@@ -102,6 +102,9 @@ func (s *Service) PublishNeed(ctx context.Context, p auth.Principal, in NeedInpu
 	if in.Region == "" {
 		in.Region = h.Region
 	}
+	if r, err := events.ParseRegion(string(in.Region)); err == nil && !h.Region.Province().Covers(r) {
+		return Need{}, events.Invalid("region", "the delivery place %s is outside the hospital's province %s", in.Region, h.Region.Province())
+	}
 	now := s.now()
 	if err := validity(now, in.ValidUntil); err != nil {
 		return Need{}, err
