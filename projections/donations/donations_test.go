@@ -21,6 +21,7 @@ import (
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/donations"
 	"github.com/onebook/onebook/projections/memstore"
+	"github.com/onebook/onebook/projections/projectiontest"
 )
 
 func registry() *events.Registry {
@@ -111,110 +112,16 @@ func published() evdon.NeedPublished {
 		DeliverTo: "东院区物资库 3号门", Region: "110105001", ValidUntil: t0.Add(30 * 24 * time.Hour)}
 }
 
-// project folds the events through every projection, as a projector would,
-// stores the documents, and checks that verification finds the store
-// exactly what the ledger says. It also folds the events one at a time
-// through a store (decoding every document between two events, as a
-// projector that restarts would) and checks that this gives the same
-// documents.
+// project folds the events through every projection of the package and
+// checks them (projectiontest.Fold).
 func project(t *testing.T, reg *events.Registry, evs []events.Event) *memstore.Store {
 	t.Helper()
-	ctx := context.Background()
-	ps := donations.All()
-	rc := projections.NewRecomputer(reg, ps...)
-	for i, e := range evs {
-		raw, err := e.Canonical()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rc.Add(events.Recorded{Seq: uint64(i + 1), Raw: raw, Event: e}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	store := memstore.New()
-	for _, p := range ps {
-		var docs []*projections.Doc
-		for _, d := range rc.Docs(p.Name()) {
-			docs = append(docs, d)
-		}
-		if err := store.Put(ctx, p, docs); err != nil {
-			t.Fatal(err)
-		}
-		if err := store.SetCheckpoint(ctx, projections.Checkpoint{Name: p.Name(), Version: p.Version(), Seq: int64(rc.Last(p.Name()))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	diffs, err := rc.Compare(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range diffs {
-		if !d.OK() {
-			t.Errorf("verify %s: %+v", d.Name, d)
-		}
-	}
-
-	step := memstore.New()
-	for _, e := range evs {
-		pl, err := reg.Decode(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range ps {
-			keys := p.Keys(e, pl)
-			if len(slices.Compact(slices.Sorted(slices.Values(keys)))) != len(keys) {
-				t.Errorf("%s: %s lists a key twice: %v", p.Name(), e.Type, keys)
-			}
-			got, err := step.Get(ctx, p, keys)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var docs []*projections.Doc
-			for _, k := range keys {
-				d := got[k]
-				if d == nil {
-					d = &projections.Doc{ID: k, State: p.NewState()}
-				}
-				if err := p.Fold(k, d.State, e, pl); err != nil {
-					t.Fatal(err)
-				}
-				docs = append(docs, d)
-			}
-			if err := step.Put(ctx, p, docs); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, p := range ps {
-		n, _ := step.Count(ctx, p)
-		if want := len(rc.Docs(p.Name())); int(n) != want {
-			t.Errorf("%s: %d documents folded step by step, %d at once", p.Name(), n, want)
-		}
-		for id, d := range rc.Docs(p.Name()) {
-			a, _ := json.Marshal(d.State)
-			got, err := step.Get(ctx, p, []string{id})
-			if err != nil || got[id] == nil {
-				t.Errorf("%s %s: not folded step by step (%v)", p.Name(), id, err)
-				continue
-			}
-			if b, _ := json.Marshal(got[id].State); string(a) != string(b) {
-				t.Errorf("%s %s: folded at once\n%s\nfolded step by step\n%s", p.Name(), id, a, b)
-			}
-		}
-	}
-	return store
+	return projectiontest.Fold(t, reg, donations.All(), evs)
 }
 
 func get[S any](t *testing.T, store projections.DocStore, p projections.Projection, id string) *S {
 	t.Helper()
-	docs, err := store.Get(context.Background(), p, []string{id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if docs[id] == nil {
-		return nil
-	}
-	return docs[id].State.(*S)
+	return projectiontest.Get[S](t, store, p, id)
 }
 
 func ids(t *testing.T, store projections.DocStore, p projections.Projection) []string {

@@ -16,6 +16,7 @@ import (
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/memstore"
 	"github.com/onebook/onebook/projections/passes"
+	"github.com/onebook/onebook/projections/projectiontest"
 )
 
 // Communities: A and C in district 110105, B in 110106 (all city 1101), X
@@ -72,46 +73,11 @@ func (l *ledger) scan(at time.Time, gate string, c events.Region, pass, person, 
 	l.add(evpasses.TypeScanned, events.Aggregate{Kind: evpasses.KindGate, ID: gate}, c, at, p)
 }
 
-// project folds the events through every projection of the package, as a
-// projector would, stores the documents and checkpoints, and checks that
-// verification finds the store exactly what the ledger says.
+// project folds the events through every projection of the package and
+// checks them (projectiontest.Fold).
 func project(t *testing.T, reg *events.Registry, evs []events.Event) *memstore.Store {
 	t.Helper()
-	ctx := context.Background()
-	ps := passes.All()
-	rc := projections.NewRecomputer(reg, ps...)
-	for i, e := range evs {
-		raw, err := e.Canonical()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rc.Add(events.Recorded{Seq: uint64(i + 1), Raw: raw, Event: e}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	store := memstore.New()
-	for _, p := range ps {
-		var docs []*projections.Doc
-		for _, d := range rc.Docs(p.Name()) {
-			docs = append(docs, d)
-		}
-		if err := store.Put(ctx, p, docs); err != nil {
-			t.Fatal(err)
-		}
-		if err := store.SetCheckpoint(ctx, projections.Checkpoint{Name: p.Name(), Version: p.Version(), Seq: int64(rc.Last(p.Name()))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	diffs, err := rc.Compare(ctx, store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range diffs {
-		if !d.OK() {
-			t.Errorf("verify %s: %+v", d.Name, d)
-		}
-	}
-	return store
+	return projectiontest.Fold(t, reg, passes.All(), evs)
 }
 
 // onlyGet lets reads use Get only, and records the ids asked for.
