@@ -70,11 +70,18 @@ func newBackend(t *testing.T) *backend {
 
 func (b *backend) start(demo bool) {
 	b.t.Helper()
-	args := []string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms",
-		"--wxmock-port", fmt.Sprint(wxPort())}
 	if demo {
-		args = append(args, "--demo")
+		b.startWith("--demo")
+	} else {
+		b.startWith()
 	}
+}
+
+// startWith starts the backend in-process with extra backend flags.
+func (b *backend) startWith(extra ...string) {
+	b.t.Helper()
+	args := append([]string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms",
+		"--wxmock-port", fmt.Sprint(wxPort())}, extra...)
 	cfg, err := config.Load(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		b.t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,36 +16,12 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/backend/app"
-	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/events"
 	ledger "github.com/onebook/onebook/events/jetstream"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/seal"
 )
 
-// startWith starts b like backend.start(false), with extra backend flags.
-func startWith(b *backend, extra ...string) {
-	b.t.Helper()
-	args := append([]string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms",
-		"--wxmock-port", fmt.Sprint(wxPort())}, extra...)
-	cfg, err := config.Load(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	b.cancel, b.done = cancel, make(chan error, 1)
-	ready := make(chan struct{})
-	go func() { b.done <- app.Run(ctx, cfg, log, func(string) { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-b.done:
-		b.t.Fatalf("backend did not start: %v", err)
-	case <-time.After(60 * time.Second):
-		b.t.Fatal("backend did not start in time")
-	}
-	b.t.Cleanup(b.stop)
-}
 
 // appendScans appends n gate scans to b's ledger over NATS and waits for
 // the seal and the projections to catch up.
@@ -142,7 +117,7 @@ func TestWitness(t *testing.T) {
 	witnessKey("stranger.test/witness", "stranger.key") // not configured
 
 	b := newBackend(t)
-	startWith(b, "--witnesses", cdc+","+auditor)
+	b.startWith("--witnesses", cdc+","+auditor)
 	b.settled()
 	origin := readKey(t, filepath.Join(b.dir, "seal.key.pub"))
 	url := "http://" + b.httpAddr
