@@ -22,7 +22,6 @@ import (
 	"github.com/onebook/onebook/events/seal"
 )
 
-
 // appendScans appends n gate scans to b's ledger over NATS and waits for
 // the seal and the projections to catch up.
 func appendScans(t *testing.T, b *backend, n int) {
