@@ -171,3 +171,18 @@ func asyncJS(nc *nats.Conn, inFlight int, failed *atomic.Uint64, lastErr *atomic
 			lastErr.Store(err)
 		}))
 }
+
+// awaitAsync waits until every asynchronous publish of js (made with
+// asyncJS, counting failures in failed and lastErr) is acknowledged or
+// failed, and reports the failures; what prefixes the error.
+func awaitAsync(ctx context.Context, js jetstream.JetStream, failed *atomic.Uint64, lastErr *atomic.Value, what string) error {
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%s %d publishes failed, the last with: %v", what, n, lastErr.Load())
+	}
+	return nil
+}

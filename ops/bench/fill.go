@@ -66,13 +66,8 @@ func (r *runner) fill(ctx context.Context, env *natsEnv, label string, from, to 
 	if err != nil {
 		return err
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("%s: %d publishes failed, the last with: %v", label, n, lastErr.Load())
+	if err := awaitAsync(ctx, js, &failed, &lastErr, label+":"); err != nil {
+		return err
 	}
 	after, err := env.ledgerSize(ctx)
 	if err != nil {

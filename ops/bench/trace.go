@@ -420,13 +420,8 @@ func (r *runner) traceFill(ctx context.Context, env *natsEnv, bg int, d *donatio
 	if err != nil {
 		return err
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("trace: %d background publishes failed, the last with: %v", n, lastErr.Load())
+	if err := awaitAsync(ctx, js, &failed, &lastErr, "trace: background"); err != nil {
+		return err
 	}
 	after, err := env.ledgerSize(ctx)
 	if err != nil {
