@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -27,6 +28,7 @@ type schema struct {
 	version  int
 	kind     string // aggregate kind the type belongs to
 	goType   reflect.Type
+	disclose disclosure
 	upcaster map[int]func(json.RawMessage) (json.RawMessage, error)
 }
 
@@ -35,6 +37,7 @@ type schema struct {
 // A Registry is built once at start-up and only read afterwards.
 type Registry struct {
 	schemas map[string]*schema
+	keyring Keyring // seals and opens payloads; nil: none (sealed payloads cannot be written or read)
 }
 
 // NewRegistry returns an empty registry.
@@ -55,7 +58,7 @@ func Register[P Payload](r *Registry, typ, kind string, version int, ups ...Upca
 	if t == nil || t.Kind() != reflect.Struct {
 		panic("events: payload of " + typ + " must be a struct type")
 	}
-	s := &schema{typ: typ, version: version, kind: kind, goType: t, upcaster: map[int]func(json.RawMessage) (json.RawMessage, error){}}
+	s := &schema{typ: typ, version: version, kind: kind, goType: t, disclose: disclosureOf(typ, t), upcaster: map[int]func(json.RawMessage) (json.RawMessage, error){}}
 	for _, u := range ups {
 		s.upcaster[u.From] = u.Fn
 	}
@@ -92,10 +95,14 @@ type Meta struct {
 	Region    Region
 	Actor     Actor
 	Time      time.Time // zero: now
+	// SealTo is the subject (a person id, "case-<id>", ...) whose key
+	// seals the payload's sealed fields; required when it has any.
+	SealTo string
 }
 
-// New builds a validated event of type typ at its current schema version.
-func (r *Registry) New(typ string, m Meta, p Payload) (Event, error) {
+// New builds a validated event of type typ at its current schema version,
+// its sealed fields sealed to m.SealTo (see sealed.go).
+func (r *Registry) New(ctx context.Context, typ string, m Meta, p Payload) (Event, error) {
 	s := r.schemas[typ]
 	if s == nil {
 		return Event{}, Invalid("type", "unknown event type %q", typ)
@@ -113,9 +120,12 @@ func (r *Registry) New(typ string, m Meta, p Payload) (Event, error) {
 	if err != nil {
 		return Event{}, Errorf(CodeInternal, "event %s: encode payload: %v", typ, err)
 	}
-	e := Event{ID: m.ID, Type: typ, Version: s.version, Aggregate: m.Aggregate, Region: m.Region, Actor: m.Actor, Time: m.Time, Payload: raw}
+	e := Event{ID: m.ID, Type: typ, Version: s.version, Aggregate: m.Aggregate, Region: m.Region, Actor: m.Actor, Time: m.Time}
 	if e.ID == "" {
 		e.ID = NewID()
+	}
+	if e.Payload, err = r.seal(ctx, s, e.ID, m.SealTo, raw); err != nil {
+		return Event{}, err
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
@@ -128,9 +138,16 @@ func (r *Registry) New(typ string, m Meta, p Payload) (Event, error) {
 }
 
 // Decode returns the typed payload of e at the current schema version,
-// upcasting older versions step by step. Unknown fields are refused so that a
-// payload cannot smuggle data the schema does not declare.
-func (r *Registry) Decode(e Event) (Payload, error) {
+// its sealed fields opened with the registry's keyring, upcasting older
+// versions step by step. Unknown fields are refused so that a payload
+// cannot smuggle data the schema does not declare.
+//
+// When the key the payload was sealed to has been destroyed (the person
+// was erased), Decode returns the payload with its public fields only and
+// its sealed fields zero, unvalidated: folds treat such an event as
+// what the public sees of it. A sealed payload without a keyring that
+// opens it is ErrNoKey.
+func (r *Registry) Decode(ctx context.Context, e Event) (Payload, error) {
 	s := r.schemas[e.Type]
 	if s == nil {
 		return nil, Invalid("type", "unknown event type %q", e.Type)
@@ -141,9 +158,11 @@ func (r *Registry) Decode(e Event) (Payload, error) {
 	if e.Version > s.version {
 		return nil, Invalid("v", "event %s has schema version %d, newer than this build's %d", e.Type, e.Version, s.version)
 	}
-	raw := e.Payload
+	raw, withheld, err := r.open(ctx, e)
+	if err != nil {
+		return nil, err
+	}
 	for v := e.Version; v < s.version; v++ {
-		var err error
 		raw, err = s.upcaster[v](raw)
 		if err != nil {
 			return nil, Invalid("payload", "upcast %s v%d→v%d: %v", e.Type, v, v+1, err)
@@ -156,6 +175,9 @@ func (r *Registry) Decode(e Event) (Payload, error) {
 		return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
 	}
 	p := pv.Elem().Interface().(Payload)
+	if withheld {
+		return p, nil
+	}
 	if err := p.Validate(); err != nil {
 		return nil, prefixField("payload", err)
 	}
@@ -163,9 +185,9 @@ func (r *Registry) Decode(e Event) (Payload, error) {
 }
 
 // DecodeAs is Decode with a type assertion to P.
-func DecodeAs[P Payload](r *Registry, e Event) (P, error) {
+func DecodeAs[P Payload](ctx context.Context, r *Registry, e Event) (P, error) {
 	var zero P
-	p, err := r.Decode(e)
+	p, err := r.Decode(ctx, e)
 	if err != nil {
 		return zero, err
 	}

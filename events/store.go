@@ -84,7 +84,7 @@ type Waiter interface {
 // duplicate (the same event already recorded) is waited for too and
 // returned with ErrDuplicate for the caller to judge.
 func AppendAndWait(ctx context.Context, s Store, reg *Registry, w Waiter, typ string, m Meta, p Payload, x Expect) (Recorded, error) {
-	e, err := reg.New(typ, m, p)
+	e, err := reg.New(ctx, typ, m, p)
 	if err != nil {
 		return Recorded{}, err
 	}

@@ -286,7 +286,7 @@ func TestNothingAcknowledgedIsLost(t *testing.T) {
 					return
 				default:
 				}
-				e, err := reg.New(evpasses.TypeScanned, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("gate%d", w)}, Region: "110105001001", Actor: events.Actor{Role: "gate_operator", ID: "op1"}},
+				e, err := reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("gate%d", w)}, Region: "110105001001", Actor: events.Actor{Role: "gate_operator", ID: "op1"}},
 					evpasses.Scanned{ScanID: fmt.Sprint(i), Pass: "p1", Holder: "h1", Community: "110105001001", Direction: evpasses.In, Decision: evpasses.Allow})
 				if err != nil {
 					t.Error(err)

@@ -170,7 +170,7 @@ func runVerifyExport(ctx context.Context, env *environ, args []string) error {
 	}
 	report := progress(env.stderr, "verify-export: entries", total)
 	start := time.Now()
-	rep, err := exports.Verify(dir, vkey, app.Projections(), app.Registry(), func(done, _ uint64) { report(done) })
+	rep, err := exports.Verify(ctx, dir, vkey, app.Projections(), app.Registry(), func(done, _ uint64) { report(done) })
 	if err != nil {
 		return err
 	}

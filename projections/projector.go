@@ -255,7 +255,7 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 			continue // redelivered, already applied
 		}
 		rec := events.Recorded{Seq: lastSeq, Raw: m.Data()}
-		it, err := prepare(pr.P, pr.Reg, rec)
+		it, err := prepare(ctx, pr.P, pr.Reg, rec)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrHalted, err)
 		}
@@ -334,7 +334,7 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 // prepare parses a recorded event and routes it for p: it returns the
 // payload (nil for event types the registry does not know) and the document
 // keys. It is shared by the projector and Verify so that both route alike.
-func prepare(p Projection, reg *events.Registry, rec events.Recorded) (pending, error) {
+func prepare(ctx context.Context, p Projection, reg *events.Registry, rec events.Recorded) (pending, error) {
 	e := rec.Event
 	if e.ID == "" {
 		var err error
@@ -346,7 +346,7 @@ func prepare(p Projection, reg *events.Registry, rec events.Recorded) (pending, 
 	var pl events.Payload
 	if reg.Version(e.Type) > 0 {
 		var err error
-		if pl, err = reg.Decode(e); err != nil {
+		if pl, err = reg.Decode(ctx, e); err != nil {
 			return pending{}, fmt.Errorf("event %d: %w", rec.Seq, err)
 		}
 	}

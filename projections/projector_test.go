@@ -49,7 +49,7 @@ func (f *fixture) fill(passesN, scansN int) {
 	f.t.Helper()
 	t0 := time.Date(2026, 2, 1, 6, 0, 0, 0, time.UTC)
 	app := func(typ string, agg events.Aggregate, at time.Time, p events.Payload) {
-		e, err := f.reg.New(typ, events.Meta{Aggregate: agg, Region: community, Actor: events.Actor{Role: "gate_operator", ID: "op1"}, Time: at}, p)
+		e, err := f.reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: community, Actor: events.Actor{Role: "gate_operator", ID: "op1"}, Time: at}, p)
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func (f *fixture) recompute(ps ...projections.Projection) *projections.Recompute
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := f.store.Scan(f.ctx, 1, size, r.Add); err != nil {
+	if err := f.store.Scan(f.ctx, 1, size, func(rec events.Recorded) error { return r.Add(context.Background(), rec) }); err != nil {
 		f.t.Fatal(err)
 	}
 	return r

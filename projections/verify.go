@@ -34,7 +34,7 @@ func NewRecomputer(reg *events.Registry, ps ...Projection) *Recomputer {
 
 // Add folds one recorded event (Raw set; Event parsed or zero) into every
 // projection. Events must come in ledger order.
-func (r *Recomputer) Add(rec events.Recorded) error {
+func (r *Recomputer) Add(ctx context.Context, rec events.Recorded) error {
 	if rec.Event.ID == "" {
 		e, err := events.Parse(rec.Raw)
 		if err != nil {
@@ -46,7 +46,7 @@ func (r *Recomputer) Add(rec events.Recorded) error {
 	var leaf tlog.Hash
 	hashed := false
 	for i, p := range r.ps {
-		it, err := prepare(p, r.reg, rec)
+		it, err := prepare(ctx, p, r.reg, rec)
 		if err != nil {
 			return err
 		}

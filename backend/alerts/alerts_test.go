@@ -1,6 +1,7 @@
 package alerts_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -188,7 +189,7 @@ func TestReplayRaisesNothingTwice(t *testing.T) {
 			return err
 		}
 		rec.Event = e
-		p, err := f.w.Reg.Decode(e)
+		p, err := f.w.Reg.Decode(context.Background(), e)
 		if err != nil {
 			return err
 		}

@@ -538,6 +538,9 @@ func (s *Service) append(ctx context.Context, typ string, m events.Meta, p event
 	if m.Time.IsZero() {
 		m.Time = s.now()
 	}
+	// An alert names a disease in a region on a day: sealed, to the
+	// alert service's own key (rules are public and seal nothing).
+	m.SealTo = events.SubjectAlerts
 	return events.AppendAndWait(ctx, s.Store, s.Reg, s.Engine, typ, m, p, x)
 }
 

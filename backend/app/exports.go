@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,13 +46,8 @@ func (x *exporter) Export(ctx context.Context, p auth.Principal, v exports.View,
 	if !q.To.IsZero() {
 		query["to"] = q.To.Format(time.RFC3339)
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: access.Kind, ID: p.Subject}, Region: p.Scope, Actor: p.Actor(), Time: time.Now().UTC()}
-	e, err := x.reg.New(access.TypeLogged, meta, access.Logged{What: "export." + v.Name, Purpose: reason, Query: query, Identity: "masked"})
-	if err != nil {
+	if _, err := access.Record(ctx, x.led.Store, x.reg, p.Actor(), p.Scope, time.Now().UTC(), access.Logged{What: "export." + v.Name, Purpose: reason, Query: query, Identity: "masked"}); err != nil {
 		return exports.Manifest{}, err
-	}
-	if _, err := x.led.Store.Append(ctx, e, events.ExpectAny()); err != nil && !errors.Is(err, events.ErrDuplicate) {
-		return exports.Manifest{}, fmt.Errorf("record the export in the ledger (nothing exported): %w", err)
 	}
 	src := exports.Source{JS: x.js, Stream: x.led.Store.Stream(), Reg: x.reg, Tiles: x.led.Tiles, Checkpoint: cp, Signer: x.signer}
 	return exports.Write(ctx, src, v, q, format, dir, nil)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/passes"
@@ -50,12 +51,8 @@ func (i identity) maskedNames(store events.Appender, reg *events.Registry) func(
 			}
 			out[id] = name
 		}
-		e, err := reg.New(access.TypeLogged, events.Meta{Aggregate: events.Aggregate{Kind: access.Kind, ID: p.Subject}, Region: p.Scope, Actor: p.Actor()},
-			access.Logged{What: what, Purpose: "routine view of one's own community", Query: map[string]string{"persons": fmt.Sprint(len(persons))}, Results: len(out), Identity: "masked"})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := store.Append(ctx, e, events.ExpectAny()); err != nil {
+		if _, err := access.Record(ctx, store, reg, p.Actor(), p.Scope, time.Now().UTC(),
+			access.Logged{What: what, Purpose: "routine view of one's own community", Query: map[string]string{"persons": fmt.Sprint(len(persons))}, Results: len(out), Identity: "masked"}); err != nil {
 			return nil, err
 		}
 		return out, nil

@@ -21,26 +21,34 @@ type notifier struct {
 	wx        wechat.Client
 	templates map[string]string // notice kind → template id
 	log       *slog.Logger
+	// donor maps an account to its donation-domain pseudonym, under which
+	// the openid is kept too: the donation service knows donors only so.
+	donor func(account string) string
 }
 
-func openNotifier(ctx context.Context, js jetstream.JetStream, replicas int, wx wechat.Client, templates map[string]string, log *slog.Logger) (*notifier, error) {
+func openNotifier(ctx context.Context, js jetstream.JetStream, replicas int, wx wechat.Client, templates map[string]string, log *slog.Logger, donor func(string) string) (*notifier, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "wechat_openids", History: 1, Storage: jetstream.FileStorage, Replicas: replicas})
 	if err != nil {
 		return nil, fmt.Errorf("openid bucket: %w", err)
 	}
-	return &notifier{kv: kv, wx: wx, templates: templates, log: log}, nil
+	return &notifier{kv: kv, wx: wx, templates: templates, log: log, donor: donor}, nil
 }
 
 // Remember records the openid of an account holder at sign-in.
 func (n *notifier) Remember(ctx context.Context, subject, openID string) error {
-	_, err := n.kv.PutString(ctx, subject, openID)
+	if _, err := n.kv.PutString(ctx, subject, openID); err != nil {
+		return err
+	}
+	_, err := n.kv.PutString(ctx, n.donor(subject), openID)
 	return err
 }
 
 // Forget removes it (erasure), leaving no revision behind.
 func (n *notifier) Forget(ctx context.Context, subject string) error {
-	if err := n.kv.Purge(ctx, subject); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return err
+	for _, k := range []string{subject, n.donor(subject)} {
+		if err := n.kv.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return err
+		}
 	}
 	return nil
 }

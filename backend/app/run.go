@@ -110,7 +110,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	a := &App{cfg: cfg, log: log, servers: servers, ledger: led, sealer: sealer,
 		docs: mongostore.New(servers.DB, 30*time.Second), metrics: api.NewMetrics()}
-	reg := Registry()
+	// Every sealed payload is sealed and opened with the vault's keys, by
+	// the services, the projectors and the in-memory states alike.
+	vault, err := a.openVault(ctx)
+	if err != nil {
+		return err
+	}
+	reg := Registry().WithKeyring(vault)
 	for _, p := range Projections() {
 		a.projectors = append(a.projectors, &projections.Projector{
 			P: p, Store: a.docs, JS: servers.JS, Stream: led.Store.Stream(), Reg: reg, Log: log.With("component", "projector"),
@@ -132,7 +138,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			log.Error("pass state stopped", "err", err)
 		}
 	}()
-	svc, sessions, tokens, err := a.passService(ctx, state, reg)
+	svc, sessions, tokens, err := a.passService(state, reg, vault)
 	if err != nil {
 		return err
 	}
@@ -140,13 +146,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	notes, err := openNotifier(ctx, servers.JS, cfg.Replicas, wx.c, wx.templates, log.With("component", "notify"))
+	notes, err := openNotifier(ctx, servers.JS, cfg.Replicas, wx.c, wx.templates, log.With("component", "notify"),
+		func(account string) string { return vault.Pseudonym(personal.DomainDonations, account) })
 	if err != nil {
 		return err
 	}
 	svc.Notify = notes.Notify
 	warn, caseSvc := a.caseServices(bg, &wg, state, svc, notes, reg)
-	donSvc := a.donationService(bg, &wg, svc, notes, reg)
+	donSvc := a.donationService(bg, &wg, svc, notes, reg, vault)
 	ident := identity{state: state, vault: svc.Vault}
 	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: ident,
 		Gates: func(id string) (events.Region, bool) {
@@ -231,20 +238,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 // data (master and blind-index keys), the pass token signer and the session
 // key, each kept in the data directory and created on first start. Backend
 // replicas must share them (mount them from a secret store).
-func (a *App) passService(ctx context.Context, state *passes.State, reg *events.Registry) (*passes.Service, *auth.Sessions, *passTokens, error) {
+func (a *App) passService(state *passes.State, reg *events.Registry, vault *personal.Vault) (*passes.Service, *auth.Sessions, *passTokens, error) {
 	dir := a.cfg.DataDir
-	master, err := personal.LoadOrCreateMasterKey(filepath.Join(dir, "master.key"))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	index, err := auth.LoadOrCreateKey(filepath.Join(dir, "index.key"), 32)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	vault, err := personal.OpenVault(ctx, a.servers.JS, personal.VaultConfig{Replicas: a.cfg.Replicas, MasterKey: master, IndexKey: index})
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	signer, err := loadPassSigner(filepath.Join(dir, "pass.key"))
 	if err != nil {
 		return nil, nil, nil, err
@@ -263,6 +258,21 @@ func (a *App) passService(ctx context.Context, state *passes.State, reg *events.
 	}
 	svc := &passes.Service{Store: a.ledger.Store, Reg: reg, State: state, Vault: passes.PersonalVault(vault), Tokens: tokens, Risk: a.cfg.RiskRegions, PassTTL: a.cfg.PassTTL}
 	return svc, sessions, tokens, nil
+}
+
+// openVault opens the vault of personal data and of every sealed event's
+// subject keys, with the master and blind-index keys kept in the data
+// directory (created on first start).
+func (a *App) openVault(ctx context.Context) (*personal.Vault, error) {
+	master, err := personal.LoadOrCreateMasterKey(filepath.Join(a.cfg.DataDir, "master.key"))
+	if err != nil {
+		return nil, err
+	}
+	index, err := auth.LoadOrCreateKey(filepath.Join(a.cfg.DataDir, "index.key"), 32)
+	if err != nil {
+		return nil, err
+	}
+	return personal.OpenVault(ctx, a.servers.JS, personal.VaultConfig{Replicas: a.cfg.Replicas, MasterKey: master, IndexKey: index})
 }
 
 // runProjector runs pr while holding its lease, so that of several backend
@@ -404,7 +414,7 @@ func (a *App) runLeased(ctx context.Context, name string, f func(context.Context
 
 // donationService builds the donation service; its state follows the
 // ledger in memory.
-func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *passes.Service, notes *notifier, reg *events.Registry) *donations.Service {
+func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *passes.Service, notes *notifier, reg *events.Registry, vault *personal.Vault) *donations.Service {
 	st := donations.NewState()
 	wg.Add(1)
 	go func() {
@@ -414,6 +424,7 @@ func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *passe
 		}
 	}()
 	return &donations.Service{Store: a.ledger.Store, Reg: reg, State: st, Prover: a.ledger.Prover, Notify: notes.Send,
+		Pseudonym: func(account string) string { return vault.Pseudonym(personal.DomainDonations, account) },
 		Org: func(id string) (donations.Org, bool) {
 			o, ok := svc.Org(id)
 			return donations.Org{ID: o.ID, Kind: o.Kind, Name: o.Name, Region: o.Region, Approved: o.Approved}, ok

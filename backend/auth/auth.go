@@ -55,6 +55,18 @@ type Principal struct {
 // Actor is how the principal appears in events.
 func (p Principal) Actor() events.Actor { return events.Actor{Role: string(p.Role), ID: p.Subject} }
 
+// PublicActor is how the principal appears in clear on events that are not
+// about its own account: staff by their account id (an official acting),
+// residents by their role only. A resident's account id in clear on gate,
+// visit or donation events would link them across the public ledger; the
+// event's sealed fields name them where the service needs it.
+func (p Principal) PublicActor() events.Actor {
+	if p.Role == Resident {
+		return events.Actor{Role: string(p.Role)}
+	}
+	return p.Actor()
+}
+
 // Action is something a principal may be allowed to do.
 type Action string
 

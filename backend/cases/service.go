@@ -513,16 +513,12 @@ func (s *Service) logAccess(ctx context.Context, p auth.Principal, what, reason 
 			delete(query, k)
 		}
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: access.Kind, ID: p.Subject}, Region: p.Scope, Actor: p.Actor(), Time: s.now()}
-	e, err := s.Reg.New(access.TypeLogged, meta, access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query,
+	rec, err := access.Record(ctx, s.Store, s.Reg, p.Actor(), p.Scope, s.now(), access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query,
 		Results: len(subjects), Identity: mode, Subjects: subjects})
 	if err != nil {
-		return "", &events.Error{Code: events.CodeInternal, Message: "build the access event", Err: err}
+		return "", err
 	}
-	if _, err := s.Store.Append(ctx, e, events.ExpectAny()); err != nil && !errors.Is(err, events.ErrDuplicate) {
-		return "", fmt.Errorf("record the access in the ledger (no data returned): %w", err)
-	}
-	return e.ID, nil
+	return rec.Event.ID, nil
 }
 
 // append builds, appends and waits until the state has seen the event.
@@ -530,6 +526,9 @@ func (s *Service) append(ctx context.Context, typ string, m events.Meta, p event
 	if m.Time.IsZero() {
 		m.Time = s.now()
 	}
+	// Every event of a card is sealed to the card's own key, which outlives
+	// the patient's erasure as a resident (the law requires the report).
+	m.SealTo = events.CaseSubject(m.Aggregate.ID)
 	return events.AppendAndWait(ctx, s.Store, s.Reg, s.State, typ, m, p, x)
 }
 

@@ -184,7 +184,7 @@ func TestReadsAreRecorded(t *testing.T) {
 	w.Store.Scan(ctx, 1, size, func(rec events.Recorded) error {
 		e, _ := events.Parse(rec.Raw)
 		if e.Type == access.TypeLogged {
-			p, _ := w.Reg.Decode(e)
+			p, _ := w.Reg.Decode(ctx, e)
 			reads = append(reads, p.(access.Logged))
 		}
 		return nil

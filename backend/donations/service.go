@@ -46,6 +46,10 @@ type Service struct {
 	// Notify, if set, tells the account that pledged a donation about each
 	// hop (a WeChat subscribe message); best effort.
 	Notify func(ctx context.Context, subject, kind string, data map[string]string) error
+	// Pseudonym maps a resident's account id to their id in the donation
+	// domain (personal.Vault.Pseudonym with DomainDonations): the id a
+	// person's pledges show in clear, unlinkable to their passes.
+	Pseudonym func(account string) string
 }
 
 // NoticeHop is the notification kind of a donation's hop.
@@ -244,7 +248,7 @@ func (s *Service) Pledge(ctx context.Context, p auth.Principal, in PledgeInput) 
 		if strings.ContainsFunc(name, func(r rune) bool { return r >= '0' && r <= '9' }) {
 			return Donation{}, events.Invalid("display_name", "a display name is public: no digits (phone or ID numbers)")
 		}
-		donor = evdon.Party{Kind: evdon.PartyPerson, ID: p.Subject, Name: name}
+		donor = evdon.Party{Kind: evdon.PartyPerson, ID: s.Pseudonym(p.Subject), Name: name}
 		if p.Scope != "" {
 			region = p.Scope
 		}
@@ -267,7 +271,7 @@ func (s *Service) Pledge(ctx context.Context, p auth.Principal, in PledgeInput) 
 		return Donation{}, err
 	}
 	id := newID("d-")
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: region, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: region, Actor: p.PublicActor()}
 	if _, err := s.append(ctx, evdon.TypePledged, meta, ev, events.ExpectNew()); err != nil {
 		return Donation{}, err
 	}
@@ -305,7 +309,7 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id string, in 
 	var from evdon.Party
 	switch {
 	case p.Role == auth.Resident:
-		if d.Donor.Kind != evdon.PartyPerson || d.Donor.ID != p.Subject {
+		if d.Donor.Kind != evdon.PartyPerson || d.Donor.ID != s.Pseudonym(p.Subject) {
 			return Donation{}, &events.Error{Code: events.CodeForbidden, Message: "only the holder of a donation dispatches it"}
 		}
 		from = d.Donor

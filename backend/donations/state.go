@@ -162,7 +162,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 			n.Closed, n.CloseNote, n.LastSeq = true, p.Reason, rec.Seq
 		}
 	case evdon.Pledged:
-		d := &Donation{ID: e.Aggregate.ID, Donor: p.Donor, Pledger: e.Actor.ID, Need: p.Need, Lines: p.Lines, Region: e.Region,
+		d := &Donation{ID: e.Aggregate.ID, Donor: p.Donor, Pledger: pledger(e, p), Need: p.Need, Lines: p.Lines, Region: e.Region,
 			Pledged: e.Time, holdings: map[string]map[lotKey]int64{}}
 		h := map[lotKey]int64{}
 		for _, l := range p.Lines {
@@ -404,4 +404,13 @@ func (s *State) Stock(org string) []Stock {
 		return out[i].Spec < out[j].Spec
 	})
 	return out
+}
+
+// pledger is who is told about a donation's hops: the person who pledged
+// (by their donation-domain pseudonym) or the organisation member.
+func pledger(e events.Event, p evdon.Pledged) string {
+	if p.Donor.Kind == evdon.PartyPerson {
+		return p.Donor.ID
+	}
+	return e.Actor.ID
 }

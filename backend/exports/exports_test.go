@@ -1,6 +1,7 @@
 package exports_test
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"os"
@@ -33,7 +34,7 @@ func world(t *testing.T) (*casestest.World, exports.Source, []projections.Projec
 	w.File(rep, 9, w.Card("cholera", "420102001", "diarrhoea"))
 	w.Step()
 	for i := range 20 { // gate scans, appended as the pass service would
-		e, err := w.Reg.New(evpasses.TypeScanned, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "g-east"},
+		e, err := w.Reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "g-east"},
 			Region: "420102001001", Actor: events.Actor{Role: "gate_operator", ID: "s-1"}, Time: start.Add(time.Duration(i) * time.Minute)},
 			evpasses.Scanned{Pass: fmt.Sprintf("ps-%d", i), Holder: fmt.Sprintf("p-%d", i), Community: "420102001001", Direction: evpasses.In, Decision: "allow", ScanID: fmt.Sprint(i)})
 		if err != nil {
@@ -81,7 +82,7 @@ func TestBundlesVerify(t *testing.T) {
 			if m.RowCount == 0 || (tc.rows > 0 && m.RowCount != tc.rows) {
 				t.Fatalf("%d rows, want %d", m.RowCount, tc.rows)
 			}
-			rep, err := exports.Verify(dir, w.VerifierKey, ps, w.Reg, nil)
+			rep, err := exports.Verify(context.Background(), dir, w.VerifierKey, ps, w.Reg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +106,7 @@ func TestTamperingIsNamed(t *testing.T) {
 		return dir
 	}
 	verify := func(dir string) []string {
-		rep, err := exports.Verify(dir, w.VerifierKey, ps, w.Reg, nil)
+		rep, err := exports.Verify(context.Background(), dir, w.VerifierKey, ps, w.Reg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +164,7 @@ func TestTamperingIsNamed(t *testing.T) {
 	// Another key.
 	dir = write()
 	other := casestest.New(t, start)
-	rep, err := exports.Verify(dir, other.VerifierKey, ps, w.Reg, nil)
+	rep, err := exports.Verify(context.Background(), dir, other.VerifierKey, ps, w.Reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package exports
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -45,7 +46,7 @@ const MaxProblems = 100
 // with ps the projections the backend runs (to re-derive aggregate rows)
 // and reg its event registry. It needs nothing else: no server, no
 // database.
-func Verify(dir, verifierKey string, ps []projections.Projection, reg *events.Registry, progress Progress) (Report, error) {
+func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Projection, reg *events.Registry, progress Progress) (Report, error) {
 	var rep Report
 	problem := func(format string, args ...any) bool {
 		rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
@@ -253,7 +254,7 @@ func Verify(dir, verifierKey string, ps []projections.Projection, reg *events.Re
 				entries[i] = raw
 			}
 		}
-		if msg := checkRow(v, r, entries, reg, csvFile, rep.Rows); msg != "" {
+		if msg := checkRow(ctx, v, r, entries, reg, csvFile, rep.Rows); msg != "" {
 			if !problem("%s row %d: %s", rowsFile, rep.Rows, msg) {
 				return rep, nil
 			}
@@ -279,7 +280,7 @@ func viewOf(m Manifest, ps []projections.Projection) (View, bool) {
 
 // checkRow re-derives one row from its entries and names the first cell
 // that differs; "" if it matches.
-func checkRow(v View, r []string, entries map[uint64][]byte, reg *events.Registry, csvFile bool, n int64) string {
+func checkRow(ctx context.Context, v View, r []string, entries map[uint64][]byte, reg *events.Registry, csvFile bool, n int64) string {
 	cols := header(v.Columns())
 	if len(r) != len(cols) {
 		return fmt.Sprintf("%d cells, want %d", len(r), len(cols))
@@ -306,7 +307,7 @@ func checkRow(v View, r []string, entries map[uint64][]byte, reg *events.Registr
 			e, _ := events.Parse(raw)
 			var pl events.Payload
 			if reg.Version(e.Type) > 0 {
-				if pl, err = reg.Decode(e); err != nil {
+				if pl, err = reg.Decode(ctx, e); err != nil {
 					return fmt.Sprintf("leaf %d does not decode: %v", i, err)
 				}
 			}

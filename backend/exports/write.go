@@ -253,7 +253,7 @@ func (w *writer) aggregate(ctx context.Context, rows rowWriter) error {
 		var pl events.Payload
 		if w.src.Reg.Version(e.Type) > 0 {
 			var err error
-			if pl, err = w.src.Reg.Decode(e); err != nil {
+			if pl, err = w.src.Reg.Decode(ctx, e); err != nil {
 				return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 			}
 		}

@@ -76,6 +76,15 @@ func (s *Service) validateScan(in ScanInput) error {
 
 // scanEventID derives the event id from gate and scan id, so a retried scan
 // is deduplicated by the ledger itself.
+// scanSubject is whose key seals a scan: its holder's, or for a token that
+// names no known holder (forged, malformed) the gates' service key.
+func scanSubject(ev evpasses.Scanned) string {
+	if ev.Holder != "" {
+		return ev.Holder
+	}
+	return events.SubjectGates
+}
+
 func scanEventID(gate, scanID string) string {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("onebook:scan:"+gate+"/"+scanID)).String()
 }
@@ -101,7 +110,7 @@ func (s *Service) Scan(ctx context.Context, p auth.Principal, in ScanInput) (Sca
 	}
 	ev, status := s.decide(ctx, gate, in)
 	meta := events.Meta{ID: scanEventID(gate.ID, in.ScanID), Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate.ID},
-		Region: gate.Community, Actor: p.Actor(), Time: in.ScannedAt.UTC()}
+		Region: gate.Community, Actor: p.Actor(), Time: in.ScannedAt.UTC(), SealTo: scanSubject(ev)}
 	rec, err := s.append(ctx, evpasses.TypeScanned, meta, ev, events.ExpectAny())
 	if errors.Is(err, events.ErrDuplicate) {
 		return ScanResult{ScanID: in.ScanID, Decision: "duplicate", Seq: rec.Seq}, &events.Error{Code: events.CodeDuplicate, Field: "scan_id", Message: "scan " + in.ScanID + " was already recorded"}
@@ -257,7 +266,9 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	default:
 		ev.Pass, ev.Decision = pass.ID, evpasses.Allow
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate.ID}, Region: gate.Community, Actor: p.Actor(), Time: now}
+	// The resident is named only inside the sealed scan: in clear, a
+	// resident's actor id on a gate's events would be a public trail.
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate.ID}, Region: gate.Community, Actor: p.PublicActor(), Time: now, SealTo: per.ID}
 	rec, err := s.append(ctx, evpasses.TypeScanned, meta, ev, events.ExpectAny())
 	if err != nil {
 		return ScanResult{}, err

@@ -342,7 +342,9 @@ func (s *Service) Register(ctx context.Context, p auth.Principal, in RegisterInp
 		// its only writer, so no concurrency check is lost that mattered.
 		x = events.ExpectAny()
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: rid}, Region: in.Community, Actor: p.Actor()}
+	// Sealed to the account holder (the first member): erasing the
+	// household destroys every member's key, theirs among them.
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: rid}, Region: in.Community, Actor: p.Actor(), SealTo: ev.Members[0].PersonID}
 	if _, err := s.append(ctx, residents.TypeRegistered, meta, ev, x); err != nil {
 		return Household{}, err
 	}
@@ -402,7 +404,7 @@ func (s *Service) issuePass(ctx context.Context, p auth.Principal, personID stri
 	now := s.now()
 	id := uuid.NewString()
 	ev := evpasses.Issued{Holder: personID, HolderOf: evpasses.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(PassValidity)}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: id}, Region: community, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: id}, Region: community, Actor: p.Actor(), SealTo: personID}
 	if _, err := s.append(ctx, evpasses.TypeIssued, meta, ev, events.ExpectNew()); err != nil {
 		return "", err
 	}
@@ -510,7 +512,7 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 	status, reason := Assess(d, s.Risk)
 	ev := residents.Declared{PersonID: per.ID, Temperature: d.Temperature, Symptoms: nonNil(d.Symptoms), Visited: nonNilR(d.Visited), Contact: d.Contact,
 		Status: status, StatusReason: reason, RulesVersion: RulesVersion}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: r.ID}, Region: r.Community, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: r.ID}, Region: r.Community, Actor: p.Actor(), SealTo: per.ID}
 	if _, err := s.append(ctx, residents.TypeDeclared, meta, ev, events.ExpectLast(r.LastSeq)); err != nil {
 		return DeclareResult{}, err
 	}
@@ -523,7 +525,7 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 }
 
 func (s *Service) revoke(ctx context.Context, actor events.Actor, pass Pass, reason string) error {
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor, SealTo: pass.Person}
 	if _, err := s.append(ctx, evpasses.TypeRevoked, meta, evpasses.Revoked{Reason: reason}, events.ExpectAny()); err != nil {
 		return err
 	}
@@ -574,7 +576,9 @@ func (s *Service) Erase(ctx context.Context, p auth.Principal) error {
 			return fmt.Errorf("shred %s: %w", id, err)
 		}
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: r.ID}, Region: r.Community, Actor: p.Actor()}
+	// The erasure names the erased persons to the projections, which must
+	// read it after their keys are gone: it is sealed to a service key.
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: r.ID}, Region: r.Community, Actor: p.Actor(), SealTo: events.SubjectErasures}
 	_, err := s.append(ctx, residents.TypeErased, meta, residents.Erased{PersonIDs: r.Members}, events.ExpectAny())
 	return err
 }
@@ -654,7 +658,7 @@ func (s *Service) BindStaff(ctx context.Context, openID, inviteCode string) (aut
 		return auth.Principal{}, events.Invalid("invite_code", "unknown or already used invite code")
 	}
 	idx := s.Vault.Index("openid", openID)
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: staff.Kind, ID: st.ID}, Region: st.Scope, Actor: events.Actor{Role: st.Role, ID: st.ID}}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: staff.Kind, ID: st.ID}, Region: st.Scope, Actor: events.Actor{Role: st.Role, ID: st.ID}, SealTo: events.SubjectStaff}
 	if _, err := s.append(ctx, staff.TypeBound, meta, staff.Bound{OpenIDIndex: idx}, events.ExpectLast(st.LastSeq)); err != nil {
 		if errors.Is(err, events.ErrConflict) {
 			return auth.Principal{}, events.Invalid("invite_code", "unknown or already used invite code")

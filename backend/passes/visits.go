@@ -125,7 +125,7 @@ func (s *Service) requestVisit(ctx context.Context, p auth.Principal, host Resid
 	id := uuid.NewString()
 	ev := evpasses.VisitRequested{Host: host.ID, Visitor: pid, Personal: sealed, Requester: p.Subject, RequestedBy: by,
 		Community: host.Community, From: in.From.UTC(), To: in.To.UTC()}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindVisit, ID: id}, Region: host.Community, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindVisit, ID: id}, Region: host.Community, Actor: p.PublicActor(), SealTo: pid}
 	if _, err := s.append(ctx, evpasses.TypeVisitRequested, meta, ev, events.ExpectNew()); err != nil {
 		return Visit{}, err
 	}
@@ -168,13 +168,13 @@ func (s *Service) decideVisit(ctx context.Context, p auth.Principal, v Visit, ap
 	if approve {
 		passID := uuid.NewString()
 		iss := evpasses.Issued{Holder: v.Visitor, HolderOf: evpasses.HolderVisitor, Community: v.Community, NotBefore: v.From, NotAfter: v.To}
-		meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID}, Region: v.Community, Actor: p.Actor()}
+		meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID}, Region: v.Community, Actor: p.PublicActor(), SealTo: v.Visitor}
 		if _, err := s.append(ctx, evpasses.TypeIssued, meta, iss, events.ExpectNew()); err != nil {
 			return VisitView{}, err
 		}
 		ev.Pass = passID
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindVisit, ID: v.ID}, Region: v.Community, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindVisit, ID: v.ID}, Region: v.Community, Actor: p.PublicActor(), SealTo: v.Visitor}
 	if _, err := s.append(ctx, evpasses.TypeVisitDecided, meta, ev, events.ExpectLast(v.LastSeq)); err != nil {
 		return VisitView{}, err
 	}

@@ -97,6 +97,7 @@ type Vault struct {
 	kek    cipher.AEAD      // the master key
 	kekID  string           // fingerprint of the master key
 	index  []byte
+	ref    []byte // encrypts the subject references of sealed events (events.RefKey)
 	cache  *keyCache
 	bucket string
 }
@@ -105,6 +106,7 @@ type Vault struct {
 type dataKey struct {
 	id   string
 	aead cipher.AEAD
+	raw  []byte // the key itself, to wrap event data keys (Wrap)
 }
 
 // keyRecord is the value of a person's key in the bucket.
@@ -166,6 +168,7 @@ func OpenVault(ctx context.Context, js jetstream.JetStream, cfg VaultConfig) (*V
 		kek:    kek,
 		kekID:  fingerprint(cfg.MasterKey),
 		index:  bytes.Clone(cfg.IndexKey),
+		ref:    events.RefKey(cfg.IndexKey),
 		cache:  newKeyCache(cfg.CacheSize, cfg.CacheTTL),
 		bucket: cfg.Bucket,
 	}
@@ -443,7 +446,7 @@ func (v *Vault) newKey(personID string) (dataKey, []byte, error) {
 	rand.Read(raw)
 	id := make([]byte, 16)
 	rand.Read(id)
-	k := dataKey{id: hex.EncodeToString(id)}
+	k := dataKey{id: hex.EncodeToString(id), raw: bytes.Clone(raw)}
 	var err error
 	if k.aead, err = newGCM(raw); err != nil {
 		return dataKey{}, nil, &events.Error{Code: events.CodeInternal, Message: "make a key", Err: err}
@@ -482,12 +485,11 @@ func (v *Vault) unwrap(personID string, value []byte) (dataKey, error) {
 		return dataKey{}, events.Errorf(events.CodeInternal,
 			"the key of person %s does not unwrap: the entry was altered or belongs to another person", personID)
 	}
-	defer clear(raw)
 	aead, err := newGCM(raw)
 	if err != nil {
 		return dataKey{}, &events.Error{Code: events.CodeInternal, Message: "the key of person " + personID, Err: err}
 	}
-	return dataKey{id: rec.KeyID, aead: aead}, nil
+	return dataKey{id: rec.KeyID, aead: aead, raw: raw}, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -562,4 +564,73 @@ func (d Data) normalise() (Data, error) {
 		out.Phone = p.Value()
 	}
 	return out, nil
+}
+
+// Domains of pseudonyms: an account or person id that appears in clear in
+// one domain's events is a pseudonym of that domain, so the public cannot
+// join two domains' records of one person. Only a holder of the index key
+// (the services) can compute them, and so link the domains when a purpose
+// allows it.
+const (
+	DomainDonations = "donations"
+)
+
+// Pseudonym returns id's pseudonym in domain: "u-" and 24 hex digits of
+// HMAC-SHA256(index key, "pseudonym", domain, id). It is stable (the index
+// key never changes) and computable only with the index key.
+func (v *Vault) Pseudonym(domain, id string) string {
+	m := hmac.New(sha256.New, v.index)
+	m.Write([]byte("pseudonym\x00" + domain + "\x00" + id))
+	return "u-" + hex.EncodeToString(m.Sum(nil))[:24]
+}
+
+// Wrap implements events.Keyring: it wraps an event's data key under the
+// key of subject (a person id, a case card's subject, a service subject),
+// creating that key if there is none. The key is taken from the cache
+// when cached: a Shred on another backend within CacheTTL may then wrap a
+// new event under the destroyed key, which makes that event unreadable —
+// the data of an erased person is lost, never kept.
+func (v *Vault) Wrap(ctx context.Context, subject, eventID string, dataKey []byte) (events.Wrapped, error) {
+	if err := checkPersonID(subject); err != nil {
+		return events.Wrapped{}, err
+	}
+	k, err := v.personKey(ctx, subject, true, true)
+	if err != nil {
+		return events.Wrapped{}, err
+	}
+	key, err := events.WrapKey(k.raw, subject+"\x00"+k.id, eventID, dataKey)
+	if err != nil {
+		return events.Wrapped{}, err
+	}
+	to, err := events.SealRef(v.ref, eventID, subject+"\x00"+k.id)
+	if err != nil {
+		return events.Wrapped{}, err
+	}
+	return events.Wrapped{Key: key, To: to}, nil
+}
+
+// Unwrap implements events.Keyring. A destroyed (or replaced) subject key
+// is an error wrapping events.ErrErased.
+func (v *Vault) Unwrap(ctx context.Context, eventID string, w events.Wrapped) ([]byte, error) {
+	ref, err := events.OpenRef(v.ref, eventID, w.To)
+	if err != nil {
+		return nil, err
+	}
+	subject, keyID, ok := strings.Cut(ref, "\x00")
+	if !ok {
+		return nil, events.Invalid("payload.sealed.to", "event %s: malformed subject reference", eventID)
+	}
+	k, err := v.personKey(ctx, subject, false, true)
+	if err == nil && k.id != keyID {
+		k, err = v.personKey(ctx, subject, false, false) // the cache may be stale
+	}
+	switch {
+	case events.ErrorCode(err) == events.CodeNotFound:
+		return nil, fmt.Errorf("subject %s: %w", subject, events.ErrErased)
+	case err != nil:
+		return nil, err
+	case k.id != keyID:
+		return nil, fmt.Errorf("subject %s: key %s: %w", subject, keyID, events.ErrErased)
+	}
+	return events.UnwrapKey(k.raw, subject+"\x00"+k.id, eventID, w.Key)
 }

@@ -44,7 +44,7 @@ func TestRealLedger(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pl, err := events.DecodeAs[access.Logged](f.reg, e)
+		pl, err := events.DecodeAs[access.Logged](context.Background(), f.reg, e)
 		if err != nil || pl.Purpose != reason {
 			t.Fatalf("%+v %v", pl, err)
 		}

@@ -434,15 +434,11 @@ func (s *Service) resolve(ctx context.Context, personID, identity string) (Perso
 
 // logAccess records the query in the ledger and returns the event's id.
 func (s *Service) logAccess(ctx context.Context, p auth.Principal, what, reason string, query map[string]string, results int, identity string) (string, error) {
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: access.Kind, ID: p.Subject}, Region: p.Scope, Actor: p.Actor(), Time: s.now()}
-	e, err := s.Reg.New(access.TypeLogged, meta, access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query, Results: results, Identity: identity})
+	rec, err := access.Record(ctx, s.Store, s.Reg, p.Actor(), p.Scope, s.now(), access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query, Results: results, Identity: identity})
 	if err != nil {
-		return "", &events.Error{Code: events.CodeInternal, Message: "build the access event", Err: err}
+		return "", err
 	}
-	if _, err := s.Store.Append(ctx, e, events.ExpectAny()); err != nil && !errors.Is(err, events.ErrDuplicate) {
-		return "", fmt.Errorf("record the access in the ledger (no data returned): %w", err)
-	}
-	return e.ID, nil
+	return rec.Event.ID, nil
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

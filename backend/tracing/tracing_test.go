@@ -170,13 +170,13 @@ func project(t *testing.T, reg *events.Registry, docs projections.DocStore, scan
 		if s.denial != "" {
 			p.Decision, p.Reason = evpasses.Deny, s.denial
 		}
-		e, err := reg.New(evpasses.TypeScanned, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: s.gate},
+		e, err := reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: s.gate},
 			Region: gates[s.gate], Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: s.at}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := e.Canonical()
-		if err := rc.Add(events.Recorded{Seq: uint64(i + 1), Raw: raw, Event: e}); err != nil {
+		if err := rc.Add(context.Background(), events.Recorded{Seq: uint64(i + 1), Raw: raw, Event: e}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -333,7 +333,7 @@ func TestPersonScope(t *testing.T) {
 				t.Errorf("name %q", pt.Name)
 			}
 			e := f.ledger.events[0]
-			pl, _ := events.DecodeAs[access.Logged](f.reg, e)
+			pl, _ := events.DecodeAs[access.Logged](context.Background(), f.reg, e)
 			if pl.Results != len(tt.gates) {
 				t.Errorf("logged %d results, returned %d", pl.Results, len(tt.gates))
 			}
@@ -450,7 +450,7 @@ func TestAccessEvent(t *testing.T) {
 					e.Region != "110105" || e.Actor != (events.Actor{Role: "gov_analyst", ID: "s-gov1"}) || !e.Time.Equal(t0.Add(48*time.Hour)) {
 					t.Errorf("envelope %+v", e)
 				}
-				pl, err := events.DecodeAs[access.Logged](f.reg, e)
+				pl, err := events.DecodeAs[access.Logged](context.Background(), f.reg, e)
 				if err != nil {
 					t.Fatal(err)
 				}

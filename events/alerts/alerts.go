@@ -145,9 +145,9 @@ func (r Rule) Validate() error {
 // RulePublished: a new version of a rule (the first publishes it). Version
 // counts from 1 and goes up by one per change.
 type RulePublished struct {
-	Version int    `json:"version"`
-	Rule    Rule   `json:"rule"`
-	Reason  string `json:"reason"`
+	Version int    `json:"version" disclose:"public"`
+	Rule    Rule   `json:"rule" disclose:"public"`
+	Reason  string `json:"reason" disclose:"public"`
 }
 
 func (p RulePublished) Validate() error {
@@ -167,24 +167,24 @@ const MaxCases = 200
 // derived from rule, series and day, so the same signal cannot be raised
 // twice, by a restart or by another replica.
 type Raised struct {
-	Rule        string        `json:"rule"`
-	RuleVersion int           `json:"rule_version"`
-	RuleSeq     uint64        `json:"rule_seq"` // ledger sequence of that rule version
-	Method      string        `json:"method"`
-	Target      string        `json:"target"`
-	Code        string        `json:"code"`
-	Region      events.Region `json:"region"` // the series' region
-	Day         string        `json:"day"`    // YYYY-MM-DD, China Standard Time
+	Rule        string        `json:"rule" disclose:"public"`
+	RuleVersion int           `json:"rule_version" disclose:"public"`
+	RuleSeq     uint64        `json:"rule_seq" disclose:"public"` // ledger sequence of that rule version
+	Method      string        `json:"method" disclose:"public"`
+	Target      string        `json:"target" disclose:"public"`
+	Code        string        `json:"code" disclose:"sealed"`
+	Region      events.Region `json:"region" disclose:"sealed"` // the series' region
+	Day         string        `json:"day" disclose:"sealed"`    // YYYY-MM-DD, China Standard Time
 
-	Observed  float64 `json:"observed"`  // what the rule compared: the day's count or a window's
-	Statistic float64 `json:"statistic"` // EARS C value; otherwise = Observed
-	Threshold float64 `json:"threshold"` // the bound it exceeded
+	Observed  float64 `json:"observed" disclose:"sealed"`  // what the rule compared: the day's count or a window's
+	Statistic float64 `json:"statistic" disclose:"sealed"` // EARS C value; otherwise = Observed
+	Threshold float64 `json:"threshold" disclose:"sealed"` // the bound it exceeded
 
-	Cases     []string  `json:"cases"` // contributing case ids
-	MoreCases int       `json:"more_cases,omitempty"`
-	Trigger   string    `json:"trigger"`   // the case whose filing raised it
-	FiledAt   time.Time `json:"filed_at"`  // when that case was filed
-	FiledSeq  uint64    `json:"filed_seq"` // its ledger sequence
+	Cases     []string  `json:"cases" disclose:"sealed"` // contributing case ids
+	MoreCases int       `json:"more_cases,omitempty" disclose:"sealed"`
+	Trigger   string    `json:"trigger" disclose:"sealed"`   // the case whose filing raised it
+	FiledAt   time.Time `json:"filed_at" disclose:"sealed"`  // when that case was filed
+	FiledSeq  uint64    `json:"filed_seq" disclose:"sealed"` // its ledger sequence
 }
 
 func (p Raised) Validate() error {
@@ -227,7 +227,7 @@ type Delivery struct {
 
 // Notified: the responsible staff were notified.
 type Notified struct {
-	Deliveries []Delivery `json:"deliveries"`
+	Deliveries []Delivery `json:"deliveries" disclose:"sealed"`
 }
 
 func (p Notified) Validate() error {
@@ -241,14 +241,14 @@ func (p Notified) Validate() error {
 
 // Acknowledged: a CDC staff member took the alert on.
 type Acknowledged struct {
-	Note string `json:"note,omitempty"`
+	Note string `json:"note,omitempty" disclose:"sealed"`
 }
 
 func (p Acknowledged) Validate() error { return note("note", p.Note, 0) }
 
 // Investigated: the field investigation's findings.
 type Investigated struct {
-	Findings string `json:"findings"`
+	Findings string `json:"findings" disclose:"sealed"`
 }
 
 func (p Investigated) Validate() error { return note("findings", p.Findings, 2) }
@@ -268,8 +268,8 @@ func Outcomes() []string {
 
 // Closed: the alert is closed with an outcome.
 type Closed struct {
-	Outcome string `json:"outcome"`
-	Note    string `json:"note,omitempty"`
+	Outcome string `json:"outcome" disclose:"sealed"`
+	Note    string `json:"note,omitempty" disclose:"sealed"`
 }
 
 func (p Closed) Validate() error {

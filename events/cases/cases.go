@@ -117,11 +117,11 @@ func day(field, s string) (time.Time, error) {
 // symptom groups of the card's symptoms (SymptomGroups), recorded so that
 // counts never depend on a later change to the catalogue.
 type Filed struct {
-	Hospital string           `json:"hospital"` // organisation id
-	Patient  string           `json:"patient"`  // person id derived from the ID number's blind index
-	Personal residents.Sealed `json:"personal"` // the patient's name, ID number, phone, sealed
-	Card     Card             `json:"card"`
-	Groups   []string         `json:"groups"`
+	Hospital string           `json:"hospital" disclose:"public"` // organisation id
+	Patient  string           `json:"patient" disclose:"sealed"`  // person id derived from the ID number's blind index
+	Personal residents.Sealed `json:"personal" disclose:"sealed"` // the patient's name, ID number, phone, sealed
+	Card     Card             `json:"card" disclose:"sealed"`
+	Groups   []string         `json:"groups" disclose:"sealed"`
 }
 
 func (p Filed) Validate() error {
@@ -180,12 +180,12 @@ func CountedAs(c Card, groups []string, day string) Counted {
 // re-enters the review chain at the hospital level. The card is given in
 // full; Personal is set only when the patient's data changed.
 type Corrected struct {
-	Card     Card              `json:"card"`
-	Groups   []string          `json:"groups"`
-	Personal *residents.Sealed `json:"personal,omitempty"`
-	Patient  string            `json:"patient,omitempty"` // with Personal: the patient id it derives
-	Note     string            `json:"note"`              // what was corrected
-	Previous Counted           `json:"previous"`          // where the card counted before
+	Card     Card              `json:"card" disclose:"sealed"`
+	Groups   []string          `json:"groups" disclose:"sealed"`
+	Personal *residents.Sealed `json:"personal,omitempty" disclose:"sealed"`
+	Patient  string            `json:"patient,omitempty" disclose:"sealed"` // with Personal: the patient id it derives
+	Note     string            `json:"note" disclose:"sealed"`              // what was corrected
+	Previous Counted           `json:"previous" disclose:"sealed"`          // where the card counted before
 }
 
 func (p Corrected) Validate() error {
@@ -232,12 +232,12 @@ const (
 
 // Reviewed: a reviewer at one level decided on the card.
 type Reviewed struct {
-	Level    string `json:"level"`
-	Decision string `json:"decision"`
-	Reason   string `json:"reason,omitempty"`
-	Round    int    `json:"round"` // 1 for the card as filed, +1 for each correction
+	Level    string `json:"level" disclose:"public"`
+	Decision string `json:"decision" disclose:"public"`
+	Reason   string `json:"reason,omitempty" disclose:"sealed"`
+	Round    int    `json:"round" disclose:"public"` // 1 for the card as filed, +1 for each correction
 	// Counted is set on a revocation: the count the card is removed from.
-	Counted *Counted `json:"counted,omitempty"`
+	Counted *Counted `json:"counted,omitempty" disclose:"sealed"`
 }
 
 func (p Reviewed) Validate() error {

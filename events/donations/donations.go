@@ -127,12 +127,12 @@ const (
 
 // NeedPublished: a certified hospital asks for material.
 type NeedPublished struct {
-	Hospital   string        `json:"hospital"` // organisation id
-	Line       Line          `json:"line"`
-	Urgency    string        `json:"urgency"`
-	DeliverTo  string        `json:"deliver_to"` // delivery place, e.g. "东院区物资库 3号门" (no personal data)
-	Region     events.Region `json:"region"`     // of the delivery place
-	ValidUntil time.Time     `json:"valid_until"`
+	Hospital   string        `json:"hospital" disclose:"public"` // organisation id
+	Line       Line          `json:"line" disclose:"public"`
+	Urgency    string        `json:"urgency" disclose:"public"`
+	DeliverTo  string        `json:"deliver_to" disclose:"public"` // delivery place, e.g. "东院区物资库 3号门" (no personal data)
+	Region     events.Region `json:"region" disclose:"public"`     // of the delivery place
+	ValidUntil time.Time     `json:"valid_until" disclose:"public"`
 }
 
 func urgency(u string) error {
@@ -166,10 +166,10 @@ func (p NeedPublished) Validate() error {
 
 // NeedUpdated: the hospital changed the quantity, urgency or validity.
 type NeedUpdated struct {
-	Quantity   int64     `json:"quantity"`
-	Urgency    string    `json:"urgency"`
-	ValidUntil time.Time `json:"valid_until"`
-	Note       string    `json:"note,omitempty"`
+	Quantity   int64     `json:"quantity" disclose:"public"`
+	Urgency    string    `json:"urgency" disclose:"public"`
+	ValidUntil time.Time `json:"valid_until" disclose:"public"`
+	Note       string    `json:"note,omitempty" disclose:"public"`
 }
 
 func (p NeedUpdated) Validate() error {
@@ -187,7 +187,7 @@ func (p NeedUpdated) Validate() error {
 
 // NeedClosed: the hospital closed the need (met, no longer needed).
 type NeedClosed struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" disclose:"public"`
 }
 
 func (p NeedClosed) Validate() error { return shortText("reason", p.Reason, 2) }
@@ -217,10 +217,10 @@ func (p Party) validate(field string) error {
 
 // Pledged: a donor pledged items, against a need or to the general pool.
 type Pledged struct {
-	Donor Party  `json:"donor"`
-	Need  string `json:"need,omitempty"` // need id; "" for the general pool
-	Lines []Line `json:"lines"`
-	Note  string `json:"note,omitempty"`
+	Donor Party  `json:"donor" disclose:"public"`
+	Need  string `json:"need,omitempty" disclose:"public"` // need id; "" for the general pool
+	Lines []Line `json:"lines" disclose:"public"`
+	Note  string `json:"note,omitempty" disclose:"public"`
 }
 
 func (p Pledged) Validate() error {
@@ -248,11 +248,11 @@ type Receiver struct {
 // Dispatched: the holder of (part of) a donation handed lots over to a
 // named receiver. Hop counts from 1 within the donation.
 type Dispatched struct {
-	Hop  int      `json:"hop"`
-	From Party    `json:"from"`
-	To   Receiver `json:"to"`
-	Lots []Lot    `json:"lots"`
-	Via  string   `json:"via,omitempty"` // carrier and waybill number, free text
+	Hop  int      `json:"hop" disclose:"public"`
+	From Party    `json:"from" disclose:"public"`
+	To   Receiver `json:"to" disclose:"public"`
+	Lots []Lot    `json:"lots" disclose:"public"`
+	Via  string   `json:"via,omitempty" disclose:"public"` // carrier and waybill number, free text
 }
 
 func (p Dispatched) Validate() error {
@@ -291,12 +291,12 @@ var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // condition, with the SHA-256 of a photo of it. Quantities never exceed
 // those dispatched (refused); less is flagged short.
 type Received struct {
-	Hop       int      `json:"hop"`
-	Lots      []Lot    `json:"lots"`
-	Condition string   `json:"condition"`
-	PhotoHash string   `json:"photo_hash"`
-	Flags     []string `json:"flags,omitempty"`
-	Note      string   `json:"note,omitempty"`
+	Hop       int      `json:"hop" disclose:"public"`
+	Lots      []Lot    `json:"lots" disclose:"public"`
+	Condition string   `json:"condition" disclose:"public"`
+	PhotoHash string   `json:"photo_hash" disclose:"public"`
+	Flags     []string `json:"flags,omitempty" disclose:"public"`
+	Note      string   `json:"note,omitempty" disclose:"public"`
 }
 
 func (p Received) Validate() error {
@@ -337,9 +337,9 @@ const (
 // Reviewed: a reviewer checked the donation's use. Round 1 is the review,
 // round 2 the re-review by a different reviewer.
 type Reviewed struct {
-	Round   int    `json:"round"`
-	Verdict string `json:"verdict"`
-	Note    string `json:"note"`
+	Round   int    `json:"round" disclose:"public"`
+	Verdict string `json:"verdict" disclose:"public"`
+	Note    string `json:"note" disclose:"public"`
 }
 
 func (p Reviewed) Validate() error {
@@ -357,7 +357,7 @@ func (p Reviewed) Validate() error {
 
 // Escalated: the review and the re-review disagree; a supervisor decides.
 type Escalated struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" disclose:"public"`
 }
 
 func (p Escalated) Validate() error { return shortText("reason", p.Reason, 2) }
@@ -365,9 +365,9 @@ func (p Escalated) Validate() error { return shortText("reason", p.Reason, 2) }
 // Consumed: a hospital used material on a day (one event per item and
 // day, per unit if it tracks wards).
 type Consumed struct {
-	Line
-	Day  string `json:"day"` // YYYY-MM-DD, China Standard Time
-	Unit string `json:"unit,omitempty"`
+	Line `disclose:"public"`
+	Day  string `json:"day" disclose:"public"` // YYYY-MM-DD, China Standard Time
+	Unit string `json:"unit,omitempty" disclose:"public"`
 }
 
 func (p Consumed) Validate() error {

@@ -77,7 +77,7 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, reg *eve
 		}
 		var p events.Payload
 		if reg.Version(e.Type) > 0 {
-			if p, err = reg.Decode(e); err != nil {
+			if p, err = reg.Decode(ctx, e); err != nil {
 				return fmt.Errorf("%w at %d: %v", ErrCorrupt, md.Sequence.Stream, err)
 			}
 		}

@@ -30,7 +30,7 @@ func newStore(t *testing.T) (*natstest.Server, njs.JetStream, *jetstream.Store) 
 
 func scan(t *testing.T, reg *events.Registry, gate string, n int) events.Event {
 	t.Helper()
-	e, err := reg.New(passes.TypeScanned, events.Meta{
+	e, err := reg.New(context.Background(), passes.TypeScanned, events.Meta{SealTo: "t-subject",
 		Aggregate: events.Aggregate{Kind: passes.KindGate, ID: gate},
 		Region:    "110105001001",
 		Actor:     events.Actor{Role: "gate_operator", ID: "op1"},
@@ -84,7 +84,7 @@ func TestAppendLoadAndConcurrency(t *testing.T) {
 	if err != nil || len(none) != 0 {
 		t.Fatalf("load of empty aggregate: %v %v", none, err)
 	}
-	p, err := events.DecodeAs[passes.Scanned](reg, recs[1].Event)
+	p, err := events.DecodeAs[passes.Scanned](context.Background(), reg, recs[1].Event)
 	if err != nil || p.ScanID != "s3" {
 		t.Fatalf("decode loaded: %+v %v", p, err)
 	}

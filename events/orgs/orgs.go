@@ -79,11 +79,11 @@ func indexOf(s string, b byte) int {
 // the certification documents it submitted; the documents stay outside the
 // ledger.
 type Registered struct {
-	Kind     string        `json:"kind"`
-	Name     string        `json:"name"`
-	Region   events.Region `json:"region"`  // where it is, as precise as known
-	Licence  string        `json:"licence"` // unified social credit code
-	DocsHash string        `json:"docs_hash"`
+	Kind     string        `json:"kind" disclose:"public"`
+	Name     string        `json:"name" disclose:"public"`
+	Region   events.Region `json:"region" disclose:"public"`  // where it is, as precise as known
+	Licence  string        `json:"licence" disclose:"public"` // unified social credit code
+	DocsHash string        `json:"docs_hash" disclose:"public"`
 }
 
 var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -110,7 +110,7 @@ func (p Registered) Validate() error {
 // Approved: an admin checked the certification and approved the
 // organisation.
 type Approved struct {
-	Note string `json:"note,omitempty"`
+	Note string `json:"note,omitempty" disclose:"public"`
 }
 
 func (p Approved) Validate() error {

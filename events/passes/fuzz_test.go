@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ string, v int, payload []byte) {
 		e := events.Event{ID: events.NewID(), Type: typ, Version: v, Aggregate: events.Aggregate{Kind: KindGate, ID: "g"},
 			Region: "110105001001", Actor: events.Actor{Role: "gate_operator"}, Time: time.Unix(0, 0).UTC(), Payload: json.RawMessage(payload)}
-		p, err := r.Decode(e)
+		p, err := r.Decode(context.Background(), e)
 		if err != nil {
 			return
 		}

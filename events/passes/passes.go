@@ -44,8 +44,8 @@ type Upcaster = events.Upcaster
 
 // GateRegistered: a property manager registered a gate of a community.
 type GateRegistered struct {
-	Community events.Region `json:"community"`
-	Name      string        `json:"name"` // e.g. "东门"
+	Community events.Region `json:"community" disclose:"public"`
+	Name      string        `json:"name" disclose:"public"` // e.g. "东门"
 }
 
 func (p GateRegistered) Validate() error {
@@ -67,14 +67,14 @@ const (
 // VisitRequested: a visit to a household was asked for, by the host or by
 // the visitor. The visitor's personal data is sealed with their own key.
 type VisitRequested struct {
-	Host        string           `json:"host"`         // resident (household) id
-	Visitor     string           `json:"visitor"`      // the visitor's person id
-	Personal    residents.Sealed `json:"personal"`     // the visitor's sealed personal data
-	Requester   string           `json:"requester"`    // subject of the account that asked
-	RequestedBy string           `json:"requested_by"` // host | visitor
-	Community   events.Region    `json:"community"`
-	From        time.Time        `json:"from"`
-	To          time.Time        `json:"to"`
+	Host        string           `json:"host" disclose:"sealed"`         // resident (household) id
+	Visitor     string           `json:"visitor" disclose:"sealed"`      // the visitor's person id
+	Personal    residents.Sealed `json:"personal" disclose:"sealed"`     // the visitor's sealed personal data
+	Requester   string           `json:"requester" disclose:"sealed"`    // subject of the account that asked
+	RequestedBy string           `json:"requested_by" disclose:"sealed"` // host | visitor
+	Community   events.Region    `json:"community" disclose:"public"`
+	From        time.Time        `json:"from" disclose:"sealed"`
+	To          time.Time        `json:"to" disclose:"sealed"`
 }
 
 func (p VisitRequested) Validate() error {
@@ -96,9 +96,9 @@ func (p VisitRequested) Validate() error {
 // VisitDecided: the host or the property manager approved or refused a
 // visit; an approval comes with the visitor's temporary pass.
 type VisitDecided struct {
-	Approved bool   `json:"approved"`
-	Pass     string `json:"pass,omitempty"` // the temporary pass issued on approval
-	Reason   string `json:"reason,omitempty"`
+	Approved bool   `json:"approved" disclose:"sealed"`
+	Pass     string `json:"pass,omitempty" disclose:"sealed"` // the temporary pass issued on approval
+	Reason   string `json:"reason,omitempty" disclose:"sealed"`
 }
 
 func (p VisitDecided) Validate() error {
@@ -119,11 +119,11 @@ const (
 
 // Issued: a pass was issued to a holder for a community.
 type Issued struct {
-	Holder    string        `json:"holder"`    // person id (a token, never personal data)
-	HolderOf  string        `json:"holder_of"` // resident | visitor
-	Community events.Region `json:"community"` // 12-digit community code
-	NotBefore time.Time     `json:"not_before"`
-	NotAfter  time.Time     `json:"not_after"`
+	Holder    string        `json:"holder" disclose:"sealed"`    // person id (a token, never personal data)
+	HolderOf  string        `json:"holder_of" disclose:"sealed"` // resident | visitor
+	Community events.Region `json:"community" disclose:"public"` // 12-digit community code
+	NotBefore time.Time     `json:"not_before" disclose:"sealed"`
+	NotAfter  time.Time     `json:"not_after" disclose:"sealed"`
 }
 
 func (p Issued) Validate() error {
@@ -152,7 +152,7 @@ const (
 
 // Revoked: a pass was revoked and must no longer open a gate.
 type Revoked struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" disclose:"sealed"`
 }
 
 func (p Revoked) Validate() error {
@@ -174,13 +174,13 @@ const (
 // Scanned (schema v2): a pass was scanned at a gate. Every scan is recorded,
 // allowed or denied. Version 1 had a boolean "allowed" and no scan id.
 type Scanned struct {
-	ScanID    string        `json:"scan_id"` // client-generated; "" for v1 events
-	Pass      string        `json:"pass"`
-	Holder    string        `json:"holder"`
-	Community events.Region `json:"community"`
-	Direction string        `json:"direction"` // in | out
-	Decision  string        `json:"decision"`  // allow | deny
-	Reason    string        `json:"reason,omitempty"`
+	ScanID    string        `json:"scan_id" disclose:"sealed"` // client-generated; "" for v1 events
+	Pass      string        `json:"pass" disclose:"sealed"`
+	Holder    string        `json:"holder" disclose:"sealed"`
+	Community events.Region `json:"community" disclose:"public"`
+	Direction string        `json:"direction" disclose:"sealed"` // in | out
+	Decision  string        `json:"decision" disclose:"sealed"`  // allow | deny
+	Reason    string        `json:"reason,omitempty" disclose:"sealed"`
 }
 
 func (p Scanned) Validate() error {

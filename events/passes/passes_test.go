@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -27,7 +28,7 @@ func TestUpcastScannedV1(t *testing.T) {
 			e := events.Event{ID: events.NewID(), Type: TypeScanned, Version: 1,
 				Aggregate: events.Aggregate{Kind: KindGate, ID: "g1"}, Region: "110105001001",
 				Actor: events.Actor{Role: "gate_operator", ID: "op1"}, Time: time.Now().UTC(), Payload: json.RawMessage(tt.payload)}
-			got, err := events.DecodeAs[Scanned](r, e)
+			got, err := events.DecodeAs[Scanned](context.Background(), r, e)
 			if err != nil {
 				t.Fatal(err)
 			}

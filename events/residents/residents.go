@@ -58,11 +58,11 @@ type Member struct {
 // Registered: a resident registered (or re-registered) their household at
 // an address in a community. The first member is the account holder.
 type Registered struct {
-	OpenIDIndex string        `json:"openid_index"` // blind index of the WeChat openid
-	Community   events.Region `json:"community"`
-	Building    string        `json:"building"`
-	Unit        string        `json:"unit"`
-	Members     []Member      `json:"members"`
+	OpenIDIndex string        `json:"openid_index" disclose:"sealed"` // blind index of the WeChat openid
+	Community   events.Region `json:"community" disclose:"public"`
+	Building    string        `json:"building" disclose:"sealed"`
+	Unit        string        `json:"unit" disclose:"sealed"`
+	Members     []Member      `json:"members" disclose:"sealed"`
 }
 
 // Relations a household member may have.
@@ -105,14 +105,14 @@ const (
 // Declared: a daily health declaration of one household member, with the
 // status the rules gave it (see backend/passes.Assess).
 type Declared struct {
-	PersonID     string          `json:"person_id"`
-	Temperature  float64         `json:"temperature"` // °C
-	Symptoms     []string        `json:"symptoms"`
-	Visited      []events.Region `json:"visited"` // regions visited in the last 14 days
-	Contact      bool            `json:"contact"` // contact with a confirmed case
-	Status       string          `json:"status"`
-	StatusReason string          `json:"status_reason"`
-	RulesVersion int             `json:"rules_version"`
+	PersonID     string          `json:"person_id" disclose:"sealed"`
+	Temperature  float64         `json:"temperature" disclose:"sealed"` // °C
+	Symptoms     []string        `json:"symptoms" disclose:"sealed"`
+	Visited      []events.Region `json:"visited" disclose:"sealed"` // regions visited in the last 14 days
+	Contact      bool            `json:"contact" disclose:"sealed"` // contact with a confirmed case
+	Status       string          `json:"status" disclose:"sealed"`
+	StatusReason string          `json:"status_reason" disclose:"sealed"`
+	RulesVersion int             `json:"rules_version" disclose:"sealed"`
 }
 
 func (p Declared) Validate() error {
@@ -133,7 +133,7 @@ func (p Declared) Validate() error {
 // Erased: the resident's household keys were destroyed at their request;
 // their sealed personal data is unreadable from now on.
 type Erased struct {
-	PersonIDs []string `json:"person_ids"`
+	PersonIDs []string `json:"person_ids" disclose:"sealed"`
 }
 
 func (p Erased) Validate() error {

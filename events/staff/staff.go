@@ -25,11 +25,11 @@ func Register(r *events.Registry) {
 // Created: an admin created a staff account. The invite code itself is
 // never recorded, only its SHA-256, so the ledger cannot be used to bind.
 type Created struct {
-	Role       string        `json:"role"`
-	Scope      events.Region `json:"scope"`
-	Label      string        `json:"label"` // e.g. "东门保安 3号", no personal data
-	InviteHash string        `json:"invite_hash"`
-	Org        string        `json:"org,omitempty"` // the organisation (hospital, CDC, ...) the account acts for
+	Role       string        `json:"role" disclose:"public"`
+	Scope      events.Region `json:"scope" disclose:"public"`
+	Label      string        `json:"label" disclose:"public"` // e.g. "东门保安 3号", no personal data
+	InviteHash string        `json:"invite_hash" disclose:"public"`
+	Org        string        `json:"org,omitempty" disclose:"public"` // the organisation (hospital, CDC, ...) the account acts for
 }
 
 func (p Created) Validate() error {
@@ -50,7 +50,7 @@ func (p Created) Validate() error {
 
 // Bound: the account was bound to a WeChat account with its invite code.
 type Bound struct {
-	OpenIDIndex string `json:"openid_index"`
+	OpenIDIndex string `json:"openid_index" disclose:"sealed"`
 }
 
 func (p Bound) Validate() error {
@@ -62,7 +62,7 @@ func (p Bound) Validate() error {
 
 // Disabled: the account may no longer sign in.
 type Disabled struct {
-	Reason string `json:"reason"`
+	Reason string `json:"reason" disclose:"sealed"`
 }
 
 func (p Disabled) Validate() error { return nil }

@@ -151,7 +151,7 @@ func alertRegistry() *events.Registry {
 	orgs.Register(r)
 	evcases.Register(r)
 	evalerts.Register(r)
-	return r
+	return r.WithKeyring(benchKeyring())
 }
 
 // benchAlert runs the alert part.
@@ -405,8 +405,8 @@ func sampleRaised(reg *events.Registry) ([]byte, error) {
 		Target: evalerts.TargetDisease, Code: firstCaseDiseases[0], Region: d, Day: day, Observed: 1, Statistic: 1, Threshold: 1,
 		Cases: []string{"c-0123456789abcdef0123"}, Trigger: "c-0123456789abcdef0123", FiledAt: now, FiledSeq: 12345}
 	k := alerts.Key{Target: evalerts.TargetDisease, Code: firstCaseDiseases[0], Region: d}
-	e, err := reg.New(evalerts.TypeRaised, events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindAlert, ID: alerts.AlertID("first-case", k, day)},
-		Region: d, Actor: events.Actor{Role: string(auth.System), ID: "early-warning"}, Time: now}, ev)
+	e, err := reg.New(inMemory, evalerts.TypeRaised, events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindAlert, ID: alerts.AlertID("first-case", k, day)},
+		Region: d, Actor: events.Actor{Role: string(auth.System), ID: "early-warning"}, Time: now, SealTo: events.SubjectAlerts}, ev)
 	if err != nil {
 		return nil, err
 	}
@@ -542,8 +542,8 @@ func (g *historyGen) filed(k int, at time.Time) (events.Event, evcases.Filed, er
 	p := evcases.Filed{Hospital: "o-bench", Patient: "p-bench-" + strconv.Itoa(g.n),
 		Personal: residents.Sealed{KeyID: "k-bench", Ciphertext: "c2VhbGVk", IDIndex: "aWQ"},
 		Card:     card, Groups: evcases.SymptomGroups(card.Symptoms)}
-	e, err := g.reg.New(evcases.TypeFiled, events.Meta{Aggregate: events.Aggregate{Kind: evcases.Kind, ID: "c-bench-" + strconv.Itoa(g.n)},
-		Region: g.district + "001", Actor: events.Actor{Role: string(auth.HospitalReporter), ID: "s-bench"}, Time: at}, p)
+	e, err := g.reg.New(inMemory, evcases.TypeFiled, events.Meta{Aggregate: events.Aggregate{Kind: evcases.Kind, ID: "c-bench-" + strconv.Itoa(g.n)},
+		Region: g.district + "001", Actor: events.Actor{Role: string(auth.HospitalReporter), ID: "s-bench"}, Time: at, SealTo: events.CaseSubject("c-bench-" + strconv.Itoa(g.n))}, p)
 	return e, p, err
 }
 
@@ -551,8 +551,8 @@ func (g *historyGen) filed(k int, at time.Time) (events.Event, evcases.Filed, er
 func (g *historyGen) revoked(e events.Event, p evcases.Filed) (events.Event, evcases.Reviewed, error) {
 	c := evcases.CountedAs(p.Card, p.Groups, e.Time.In(alertCST).Format(evcases.DateLayout))
 	rv := evcases.Reviewed{Level: evcases.LevelDistrict, Decision: evcases.Revoke, Reason: "bench: undo the timed card", Round: 1, Counted: &c}
-	out, err := g.reg.New(evcases.TypeReviewed, events.Meta{Aggregate: e.Aggregate, Region: e.Region,
-		Actor: events.Actor{Role: string(auth.CDCReviewer), ID: "s-bench-cdc"}, Time: e.Time.Add(time.Second)}, rv)
+	out, err := g.reg.New(inMemory, evcases.TypeReviewed, events.Meta{Aggregate: e.Aggregate, Region: e.Region,
+		Actor: events.Actor{Role: string(auth.CDCReviewer), ID: "s-bench-cdc"}, Time: e.Time.Add(time.Second), SealTo: events.CaseSubject(e.Aggregate.ID)}, rv)
 	return out, rv, err
 }
 
@@ -596,7 +596,7 @@ func (r *runner) alertHistory(ctx context.Context, samples int) (AlertHistory, e
 		first := lastDay.AddDate(0, 0, -(days - 1))
 		for _, id := range ids {
 			p := evalerts.RulePublished{Version: 1, Rule: alerts.DefaultRules()[id], Reason: "default rule"}
-			e, err := reg.New(evalerts.TypeRulePublished, events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindRule, ID: id},
+			e, err := reg.New(inMemory, evalerts.TypeRulePublished, events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindRule, ID: id},
 				Region: events.National, Actor: events.Actor{Role: string(auth.System), ID: "onebook"}, Time: first.Add(-time.Hour).UTC()}, p)
 			if err != nil {
 				return h, fmt.Errorf("rule %s: %w", id, err)

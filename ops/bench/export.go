@@ -160,7 +160,7 @@ func (w exportWorkload) event(i uint64) (events.Event, error) {
 	}
 	c := community(b % communities)
 	gate := fmt.Sprintf("g%s-%d", c[6:], 1+b%gatesPer)
-	return w.gen.reg.New(evpasses.TypeGate, events.Meta{
+	return w.gen.reg.New(inMemory, evpasses.TypeGate, events.Meta{
 		Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate},
 		Region:    c,
 		Actor:     events.Actor{Role: "property_manager", ID: fmt.Sprintf("pm-%s", c[6:])},
@@ -577,7 +577,7 @@ func exportVerifyChild(args []string, stderr io.Writer) (ExportChildReport, erro
 	var done atomic.Uint64
 	stop := track(stderr, "export: verify (separate process)", 0, uint64(m.EntryCount), done.Load)
 	start := time.Now()
-	vr, err := exports.Verify(*dir, *key, app.Projections(), app.Registry(), func(d, _ uint64) { done.Store(d) })
+	vr, err := exports.Verify(context.Background(), *dir, *key, app.Projections(), app.Registry(), func(d, _ uint64) { done.Store(d) })
 	rep.Seconds = time.Since(start).Seconds()
 	stop()
 	if err != nil {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -17,7 +18,7 @@ import (
 func Registry() *events.Registry {
 	r := events.NewRegistry()
 	evpasses.Register(r)
-	return r
+	return r.WithKeyring(benchKeyring())
 }
 
 // generator builds realistic entry/exit pass events through the events
@@ -65,11 +66,12 @@ func (g *generator) mixed(i uint64) (events.Event, error) {
 func (g *generator) issued(n uint64) (events.Event, error) {
 	c := community(n % communities)
 	at := g.epoch.Add(time.Duration(n) * 7 * time.Second)
-	return g.reg.New(evpasses.TypeIssued, events.Meta{
+	return g.reg.New(inMemory, evpasses.TypeIssued, events.Meta{
 		Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID(n)},
 		Region:    c,
 		Actor:     events.Actor{Role: "property_manager", ID: fmt.Sprintf("pm-%s", c[6:])},
 		Time:      at,
+		SealTo:    holder(n),
 	}, evpasses.Issued{
 		Holder:    holder(n),
 		HolderOf:  []string{evpasses.HolderResident, evpasses.HolderResident, evpasses.HolderResident, evpasses.HolderVisitor}[n%4],
@@ -97,11 +99,12 @@ func (g *generator) scanned(i uint64) (events.Event, error) {
 	if rng.IntN(50) == 0 {
 		p.Decision, p.Reason = evpasses.Deny, "health_status_red"
 	}
-	return g.reg.New(evpasses.TypeScanned, events.Meta{
+	return g.reg.New(inMemory, evpasses.TypeScanned, events.Meta{
 		Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate},
 		Region:    c,
 		Actor:     events.Actor{Role: "gate_operator", ID: fmt.Sprintf("op-%s-%d", c[6:], rng.IntN(4))},
 		Time:      g.epoch.Add(time.Duration(i) * 700 * time.Millisecond),
+		SealTo:    holder(n),
 	}, p)
 }
 
@@ -109,3 +112,12 @@ func (g *generator) scanned(i uint64) (events.Event, error) {
 func rawSubject(ledgerSubject string) string {
 	return "raw" + strings.TrimPrefix(ledgerSubject, events.SubjectPrefix)
 }
+
+// inMemory is the context the generators build events in: their registries
+// seal with an in-memory keyring (benchKeyring), which never blocks, so
+// there is nothing to cancel.
+var inMemory = context.Background()
+
+// benchKeyring returns the keyring benchmark registries seal with: in
+// memory, since the benchmarks measure the ledger, not the key store.
+func benchKeyring() events.Keyring { return events.NewMemoryKeyring() }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/projections"
 	mongostore "github.com/onebook/onebook/projections/mongo"
 	"github.com/onebook/onebook/projections/passes"
@@ -60,7 +61,7 @@ func (r *runner) benchProject(ctx context.Context, n int) (ProjectResult, error)
 	// The final documents, recomputed from the ledger as ops verify does.
 	p := passes.Passes()
 	rc := projections.NewRecomputer(r.reg, p)
-	if err := env.store.Scan(ctx, 1, uint64(n), rc.Add); err != nil {
+	if err := env.store.Scan(ctx, 1, uint64(n), func(rec events.Recorded) error { return rc.Add(ctx, rec) }); err != nil {
 		return res, fmt.Errorf("recompute: %w", err)
 	}
 	docs := finalDocs(rc.Docs(p.Name()))

@@ -113,7 +113,7 @@ func traceRegistry() *events.Registry {
 	staff.Register(r)
 	orgs.Register(r)
 	evdon.Register(r)
-	return r
+	return r.WithKeyring(benchKeyring())
 }
 
 // fanout applies the ledger to several states through one consumer, so

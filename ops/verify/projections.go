@@ -22,7 +22,7 @@ func Projections(ctx context.Context, reader events.Reader, reg *events.Registry
 	read := func(from, to uint64) error {
 		n := uint64(0)
 		return reader.Scan(ctx, from, to, func(r events.Recorded) error {
-			if err := rc.Add(r); err != nil {
+			if err := rc.Add(ctx, r); err != nil {
 				return err
 			}
 			if n++; progress != nil && n%4096 == 0 {

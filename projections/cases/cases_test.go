@@ -55,7 +55,7 @@ func newLedger(t *testing.T) *ledger { return &ledger{t: t, reg: registry()} }
 
 func (l *ledger) add(typ string, agg events.Aggregate, region events.Region, actor events.Actor, at time.Time, p events.Payload) {
 	l.t.Helper()
-	e, err := l.reg.New(typ, events.Meta{Aggregate: agg, Region: region, Actor: actor, Time: at}, p)
+	e, err := l.reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: region, Actor: actor, Time: at}, p)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestCountsCorrectionMoves(t *testing.T) {
 			store := project(t, l.reg, l.evs)
 			checkCounts(t, store, tt.want)
 			e := l.evs[len(l.evs)-1]
-			pl, _ := l.reg.Decode(e)
+			pl, _ := l.reg.Decode(context.Background(), e)
 			if keys := cases.Counts().Keys(e, pl); len(keys) != tt.keys {
 				t.Errorf("the correction touches %v, want %d documents", keys, tt.keys)
 			}

@@ -57,7 +57,7 @@ func newLedger(t *testing.T) *ledger { return &ledger{t: t, reg: registry()} }
 
 func (l *ledger) add(typ, kind, id string, region events.Region, actor events.Actor, at time.Time, p events.Payload) {
 	l.t.Helper()
-	e, err := l.reg.New(typ, events.Meta{Aggregate: events.Aggregate{Kind: kind, ID: id}, Region: region, Actor: actor, Time: at}, p)
+	e, err := l.reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: kind, ID: id}, Region: region, Actor: actor, Time: at}, p)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -324,7 +324,7 @@ func TestJourney(t *testing.T) {
 	// The domain service, folding the same events, agrees.
 	st := svc.NewState()
 	for i, e := range l.evs {
-		pl, _ := l.reg.Decode(e)
+		pl, _ := l.reg.Decode(context.Background(), e)
 		st.Apply(events.Recorded{Seq: uint64(i + 1), Event: e}, pl)
 	}
 	if sn, _ := st.Need("n1"); sn.Pledged != n.Pledged || sn.Received != n.Received || sn.Line.Quantity != n.Line.Quantity || !sn.Closed {

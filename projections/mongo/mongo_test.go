@@ -163,7 +163,7 @@ func newLedger(t *testing.T, nPasses, nScans int) fixture {
 	const c = events.Region("110105001001")
 	t0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	app := func(typ string, agg events.Aggregate, at time.Time, p events.Payload) {
-		e, err := reg.New(typ, events.Meta{Aggregate: agg, Region: c, Actor: events.Actor{Role: "gate_operator", ID: "op1"}, Time: at}, p)
+		e, err := reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: c, Actor: events.Actor{Role: "gate_operator", ID: "op1"}, Time: at}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func (f fixture) verify(t *testing.T, ds projections.DocStore, p projections.Pro
 	ctx := context.Background()
 	rc := projections.NewRecomputer(f.reg, p)
 	size, _ := f.store.Size(ctx)
-	if err := f.store.Scan(ctx, 1, size, rc.Add); err != nil {
+	if err := f.store.Scan(ctx, 1, size, func(rec events.Recorded) error { return rc.Add(context.Background(), rec) }); err != nil {
 		t.Fatal(err)
 	}
 	d, err := rc.Compare(ctx, ds)

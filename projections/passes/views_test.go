@@ -55,7 +55,7 @@ type ledger struct {
 
 func (l *ledger) add(typ string, agg events.Aggregate, region events.Region, at time.Time, p events.Payload) {
 	l.t.Helper()
-	e, err := l.reg.New(typ, events.Meta{Aggregate: agg, Region: region, Actor: events.Actor{Role: "gate_operator", ID: "op-1"}, Time: at}, p)
+	e, err := l.reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: region, Actor: events.Actor{Role: "gate_operator", ID: "op-1"}, Time: at}, p)
 	if err != nil {
 		l.t.Fatal(err)
 	}

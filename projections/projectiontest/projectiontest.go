@@ -29,7 +29,7 @@ func Fold(t testing.TB, reg *events.Registry, ps []projections.Projection, evs [
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rc.Add(events.Recorded{Seq: uint64(i + 1), Raw: raw, Event: e}); err != nil {
+		if err := rc.Add(ctx, events.Recorded{Seq: uint64(i + 1), Raw: raw, Event: e}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func stepByStep(t testing.TB, reg *events.Registry, ps []projections.Projection,
 	ctx := context.Background()
 	step := memstore.New()
 	for _, e := range evs {
-		pl, err := reg.Decode(e)
+		pl, err := reg.Decode(ctx, e)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,7 +32,7 @@ func TestProjector(t *testing.T) {
 	reg := events.NewRegistry()
 	evpasses.Register(reg)
 	app := func(typ string, agg events.Aggregate, when time.Time, p events.Payload) {
-		e, err := reg.New(typ, events.Meta{Aggregate: agg, Region: c1, Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: when}, p)
+		e, err := reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: c1, Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: when}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestProjector(t *testing.T) {
 		}
 	}
 	rc := projections.NewRecomputer(reg, trace.All()...)
-	if err := st.Scan(ctx, 1, size, rc.Add); err != nil {
+	if err := st.Scan(ctx, 1, size, func(rec events.Recorded) error { return rc.Add(context.Background(), rec) }); err != nil {
 		t.Fatal(err)
 	}
 	diffs, err := rc.Compare(ctx, ds)

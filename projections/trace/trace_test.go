@@ -42,7 +42,7 @@ func project(t *testing.T, store projections.DocStore, scans []scan) {
 		if s.deny != "" {
 			p.Decision, p.Reason = evpasses.Deny, s.deny
 		}
-		e, err := reg.New(evpasses.TypeScanned, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: s.gate},
+		e, err := reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: s.gate},
 			Region: s.community, Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: s.at}, p)
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +51,7 @@ func project(t *testing.T, store projections.DocStore, scans []scan) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rc.Add(events.Recorded{Seq: uint64(i + 1), Raw: raw, Event: e}); err != nil {
+		if err := rc.Add(context.Background(), events.Recorded{Seq: uint64(i + 1), Raw: raw, Event: e}); err != nil {
 			t.Fatal(err)
 		}
 	}
