@@ -158,7 +158,7 @@ func (r *Registry) Decode(ctx context.Context, e Event) (Payload, error) {
 	if e.Version > s.version {
 		return nil, Invalid("v", "event %s has schema version %d, newer than this build's %d", e.Type, e.Version, s.version)
 	}
-	raw, withheld, err := r.open(ctx, e)
+	raw, withheld, err := r.Open(ctx, e)
 	if err != nil {
 		return nil, err
 	}

@@ -224,10 +224,11 @@ func (r *Registry) seal(ctx context.Context, s *schema, eventID, subject string,
 	return out, nil
 }
 
-// open returns the payload of e with its sealed fields merged back in.
+// Open returns the payload of e with its sealed fields opened and merged
+// back in, as JSON (not upcast).
 // withheld is true when the subject's key was destroyed: raw then holds
 // the public fields only.
-func (r *Registry) open(ctx context.Context, e Event) (raw json.RawMessage, withheld bool, err error) {
+func (r *Registry) Open(ctx context.Context, e Event) (raw json.RawMessage, withheld bool, err error) {
 	if !bytes.Contains(e.Payload, []byte(`"`+SealedMember+`"`)) {
 		return e.Payload, false, nil
 	}
@@ -361,7 +362,8 @@ func pad(b []byte) []byte {
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 // DataKeys is a keyring of disclosed data keys, by event id: what an export
-// bundle's recipient holds. It opens exactly the events it has keys for.
+// bundle's recipient holds. It opens exactly the events it has keys for; a
+// nil key stands for an event whose subject was erased.
 type DataKeys map[string][]byte
 
 func (k DataKeys) Wrap(context.Context, string, string, []byte) (Wrapped, error) {
@@ -370,8 +372,11 @@ func (k DataKeys) Wrap(context.Context, string, string, []byte) (Wrapped, error)
 
 func (k DataKeys) Unwrap(_ context.Context, eventID string, _ Wrapped) ([]byte, error) {
 	dk, ok := k[eventID]
-	if !ok {
+	switch {
+	case !ok:
 		return nil, ErrNoKey
+	case dk == nil:
+		return nil, fmt.Errorf("event %s: %w", eventID, ErrErased)
 	}
 	return bytes.Clone(dk), nil
 }

@@ -286,8 +286,8 @@ func TestNothingAcknowledgedIsLost(t *testing.T) {
 					return
 				default:
 				}
-				e, err := reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("gate%d", w)}, Region: "110105001001", Actor: events.Actor{Role: "gate_operator", ID: "op1"}},
-					evpasses.Scanned{ScanID: fmt.Sprint(i), Pass: "p1", Holder: "h1", Community: "110105001001", Direction: evpasses.In, Decision: evpasses.Allow})
+				e, err := reg.New(context.Background(), evpasses.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("gate%d", w)}, Region: "110105001001", Actor: events.Actor{Role: "property_manager", ID: "pm1"}},
+					evpasses.GateRegistered{Community: "110105001001", Name: fmt.Sprint(i)})
 				if err != nil {
 					t.Error(err)
 					return

@@ -39,8 +39,8 @@ func appendScans(t *testing.T, b *backend, n int) {
 	}
 	reg := app.Registry()
 	for i := range n {
-		e, err := reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "witness-gate"}, Region: "110105001001", Actor: events.Actor{Role: "gate_operator", ID: "op1"}},
-			evpasses.Scanned{ScanID: fmt.Sprintf("w%d-%d", time.Now().UnixNano(), i), Pass: "p1", Holder: "h1", Community: "110105001001", Direction: evpasses.In, Decision: evpasses.Allow})
+		e, err := reg.New(context.Background(), evpasses.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "witness-gate"}, Region: "110105001001", Actor: events.Actor{Role: "property_manager", ID: "pm1"}},
+			evpasses.GateRegistered{Community: "110105001001", Name: fmt.Sprintf("w%d-%d", time.Now().UnixNano(), i)})
 		if err != nil {
 			t.Fatal(err)
 		}

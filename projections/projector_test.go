@@ -36,7 +36,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evpasses.Register(reg)
 	return &fixture{t: t, srv: srv, store: st, reg: reg, ctx: ctx}
 }

@@ -94,7 +94,7 @@ func New(t testing.TB, now time.Time) *World {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: Registry(), now: now}
+	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: Registry().WithKeyring(vault), now: now}
 	clock := func() time.Time { return w.Now() }
 	state, cstate, engine, dstate := passes.NewState(), cases.NewState(), alerts.NewEngine(), donations.NewState()
 	for _, a := range []jetstream.Applier{state, cstate, engine, dstate} {
@@ -125,6 +125,7 @@ func New(t testing.TB, now time.Time) *World {
 	w.JS = js
 	w.Prover, w.Tiles, w.SealSigner, w.VerifierKey = startSealer(t, ctx, js)
 	w.Donations = &donations.Service{Store: st, Reg: w.Reg, State: dstate, Prover: w.Prover, Now: clock,
+		Pseudonym: func(a string) string { return vault.Pseudonym(personal.DomainDonations, a) },
 		Org: func(id string) (donations.Org, bool) {
 			o, ok := w.Accounts.Org(id)
 			return donations.Org{ID: o.ID, Kind: o.Kind, Name: o.Name, Region: o.Region, Approved: o.Approved}, ok

@@ -151,10 +151,11 @@ func TestTamperingIsNamed(t *testing.T) {
 	path = filepath.Join(dir, "entries.ndjson")
 	b, _ = os.ReadFile(path)
 	lines = strings.SplitAfter(string(b), "\n")
-	if !strings.Contains(lines[2], `"influenza"`) {
-		t.Fatalf("entry 3 is not an influenza card: %s", lines[2])
+	// (The card's clinical fields are sealed: change its public hospital.)
+	if !strings.Contains(lines[2], `"hospital":"o-`) {
+		t.Fatalf("entry 3 is not a card: %s", lines[2])
 	}
-	lines[2] = strings.Replace(lines[2], `"influenza"`, `"measles"`, 1)
+	lines[2] = strings.Replace(lines[2], `"hospital":"o-`, `"hospital":"o-x`, 1)
 	os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644)
 	probs = verify(dir)
 	if !hasProblem(probs, "entries.ndjson line 3") || !hasProblem(probs, "leaf hash differs") {

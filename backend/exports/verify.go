@@ -57,6 +57,11 @@ func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Proje
 		return rep, fmt.Errorf("verifier key: %w", err)
 	}
 	verifiers := note.VerifierList(verifier)
+	// The sealed fields of the cited entries open with the data keys the
+	// bundle discloses, and with nothing else: reg's own keyring, if it
+	// has one, is not used.
+	keys := events.DataKeys{}
+	reg = reg.WithKeyring(keys)
 
 	// 1. The manifest and its signature.
 	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
@@ -172,8 +177,10 @@ func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Proje
 		for sc.Scan() {
 			line++
 			var ent struct {
-				Index uint64          `json:"index"`
-				Event json.RawMessage `json:"event"`
+				Index  uint64          `json:"index"`
+				Event  json.RawMessage `json:"event"`
+				Key    []byte          `json:"key"`    // the data key of its sealed fields
+				Erased bool            `json:"erased"` // its subject was erased: sealed fields unreadable
 			}
 			if err := json.Unmarshal(sc.Bytes(), &ent); err != nil {
 				if !problem("entries.ndjson line %d: %v", line, err) {
@@ -185,14 +192,34 @@ func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Proje
 			if progress != nil && rep.Entries%4096 == 0 {
 				progress(uint64(rep.Entries), uint64(m.EntryCount))
 			}
-			if _, err := events.Parse(ent.Event); err != nil {
+			e, err := events.Parse(ent.Event)
+			if err != nil {
 				if !problem("entries.ndjson line %d (leaf %d): not a canonical event: %v", line, ent.Index, err) {
 					return 0, nil, false
 				}
 				continue
 			}
+			if events.IsSealed(e) {
+				switch {
+				case ent.Erased:
+					keys[e.ID] = nil
+				case ent.Key != nil:
+					keys[e.ID] = ent.Key
+				default:
+					if !problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", line, ent.Index) {
+						return 0, nil, false
+					}
+					continue
+				}
+				if _, _, err := reg.Open(ctx, e); err != nil {
+					if !problem("entries.ndjson line %d (leaf %d): its key does not open it: %v", line, ent.Index, err) {
+						return 0, nil, false
+					}
+					continue
+				}
+			}
 			leaf := tlog.RecordHash(ent.Event)
-			err := inTree(leaf, ent.Index)
+			err = inTree(leaf, ent.Index)
 			if err != nil {
 				if !problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", line, ent.Index, err) {
 					return 0, nil, false
@@ -250,6 +277,7 @@ func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Proje
 		rep.Rows++
 		if !v.Aggregate() { // the row's one entry is the next one
 			clear(entries)
+			clear(keys)
 			if i, raw, ok := next(); ok {
 				entries[i] = raw
 			}
@@ -333,7 +361,11 @@ func checkRow(ctx context.Context, v View, r []string, entries map[uint64][]byte
 		if e.Type != v.EventType || e.ID != id {
 			return fmt.Sprintf("column id: %q, but leaf %d is event %s of type %s", id, idx[0], e.ID, e.Type)
 		}
-		if want, err = eventRow(e); err != nil {
+		payload, _, err := reg.Open(ctx, e)
+		if err != nil {
+			return err.Error()
+		}
+		if want, err = eventRow(e, payload); err != nil {
 			return err.Error()
 		}
 	}

@@ -146,9 +146,9 @@ func (v View) docRow(state any) ([]string, error) {
 
 // eventRow renders an event for an event view. Sealed personal data
 // ("personal" fields) is left out of the payload.
-func eventRow(e events.Event) ([]string, error) {
+func eventRow(e events.Event, payload json.RawMessage) ([]string, error) {
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(e.Payload, &m); err != nil {
+	if err := json.Unmarshal(payload, &m); err != nil {
 		return nil, err
 	}
 	delete(m, "personal")

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -209,16 +211,38 @@ func (w *writer) scan(ctx context.Context, fn func(rec events.Recorded, e events
 	})
 }
 
-// entry writes one cited entry to entries.ndjson.
-func (w *writer) entry(rec events.Recorded) error {
+// entry writes one cited entry to entries.ndjson, with the data key of its
+// sealed fields, if it has any: the bundle discloses exactly the entries it
+// cites. An entry whose subject was erased says so instead.
+func (w *writer) entry(ctx context.Context, rec events.Recorded, e events.Event) error {
 	idx := rec.Seq - 1
 	w.tiles0[int64(idx)>>seal.TileHeight] = true
 	w.nEntries++
+	var key []byte
+	erased := false
+	if events.IsSealed(e) {
+		var err error
+		key, err = w.src.Reg.DataKey(ctx, e)
+		switch {
+		case errors.Is(err, events.ErrErased):
+			erased = true
+		case err != nil:
+			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+		}
+	}
 	bw := w.entries.w
 	bw.WriteString(`{"index":`)
 	bw.WriteString(strconv.FormatUint(idx, 10))
 	bw.WriteString(`,"event":`)
 	bw.Write(rec.Raw)
+	switch {
+	case key != nil:
+		bw.WriteString(`,"key":"`)
+		bw.WriteString(base64.StdEncoding.EncodeToString(key))
+		bw.WriteString(`"`)
+	case erased:
+		bw.WriteString(`,"erased":true`)
+	}
 	_, err := bw.WriteString("}\n")
 	return err
 }
@@ -229,11 +253,15 @@ func (w *writer) eventRows(ctx context.Context, rows rowWriter) error {
 		if e.Type != w.v.EventType {
 			return nil
 		}
-		cells, err := eventRow(e)
+		payload, _, err := w.src.Reg.Open(ctx, e)
 		if err != nil {
 			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 		}
-		if err := w.entry(rec); err != nil {
+		cells, err := eventRow(e, payload)
+		if err != nil {
+			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+		}
+		if err := w.entry(ctx, rec, e); err != nil {
 			return err
 		}
 		n++
@@ -274,7 +302,7 @@ func (w *writer) aggregate(ctx context.Context, rows rowWriter) error {
 			cited = true
 		}
 		if cited {
-			return w.entry(rec)
+			return w.entry(ctx, rec, e)
 		}
 		return nil
 	})

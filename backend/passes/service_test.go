@@ -37,7 +37,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evpasses.Register(reg)
 	residents.Register(reg)
 	staff.Register(reg)

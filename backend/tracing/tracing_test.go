@@ -126,7 +126,7 @@ func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evpasses.Register(reg)
 	access.Register(reg)
 	id := &fakeIdentity{people: map[string]tracing.Person{}, erased: map[string]bool{}, resolved: map[string]int{}}

@@ -42,7 +42,7 @@ func scan(t *testing.T, reg *events.Registry, gate string, n int) events.Event {
 }
 
 func registry() *events.Registry {
-	r := events.NewRegistry()
+	r := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	passes.Register(r)
 	return r
 }

@@ -13,7 +13,7 @@ import (
 // version to the registry: it must never panic, and whatever it accepts must
 // be valid.
 func FuzzDecode(f *testing.F) {
-	r := events.NewRegistry()
+	r := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	Register(r)
 	f.Add(TypeScanned, 1, []byte(`{"allowed":true,"community":"110105001001","direction":"in","holder":"h1","pass":"p1"}`))
 	f.Add(TypeScanned, 2, []byte(`{"community":"110105001001","decision":"deny","direction":"in","holder":"h1","pass":"p1","reason":"expired","scan_id":"s"}`))

@@ -11,7 +11,7 @@ import (
 )
 
 func TestUpcastScannedV1(t *testing.T) {
-	r := events.NewRegistry()
+	r := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	Register(r)
 	tests := []struct {
 		name    string

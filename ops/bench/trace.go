@@ -176,6 +176,7 @@ func (r *runner) startTraceWorld(ctx context.Context, rep *Report) (*traceWorld,
 		env.close()
 		return nil, fmt.Errorf("vault: %w", err)
 	}
+	w.reg = w.reg.WithKeyring(vault)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
 	state := passes.NewState()
@@ -187,6 +188,7 @@ func (r *runner) startTraceWorld(ctx context.Context, rep *Report) (*traceWorld,
 	})
 	w.accounts = &passes.Service{Store: env.store, Reg: w.reg, State: state, Vault: passes.PersonalVault(vault)}
 	w.svc = &donations.Service{Store: env.store, Reg: w.reg, State: w.dstate,
+		Pseudonym: func(a string) string { return vault.Pseudonym(personal.DomainDonations, a) },
 		Org: func(id string) (donations.Org, bool) {
 			o, ok := w.accounts.Org(id)
 			return donations.Org{ID: o.ID, Kind: o.Kind, Name: o.Name, Region: o.Region, Approved: o.Approved}, ok

@@ -27,7 +27,7 @@ import (
 )
 
 func registry() *events.Registry {
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evcases.Register(reg)
 	evalerts.Register(reg)
 	access.Register(reg)

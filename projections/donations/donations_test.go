@@ -25,7 +25,7 @@ import (
 )
 
 func registry() *events.Registry {
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evdon.Register(reg)
 	return reg
 }

@@ -158,7 +158,7 @@ func newLedger(t *testing.T, nPasses, nScans int) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evpasses.Register(reg)
 	const c = events.Region("110105001001")
 	t0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)

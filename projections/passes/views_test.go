@@ -40,7 +40,7 @@ var (
 func utc(hh, mm, ss int) time.Time { return time.Date(2026, 2, 1, hh, mm, ss, 0, time.UTC) }
 
 func registry() *events.Registry {
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evpasses.Register(reg)
 	residents.Register(reg)
 	return reg

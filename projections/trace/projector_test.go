@@ -29,7 +29,7 @@ func TestProjector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evpasses.Register(reg)
 	app := func(typ string, agg events.Aggregate, when time.Time, p events.Payload) {
 		e, err := reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: c1, Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: when}, p)

@@ -29,7 +29,7 @@ type scan struct {
 // a Recomputer, exactly as a projector would, and stores the documents.
 func project(t *testing.T, store projections.DocStore, scans []scan) {
 	t.Helper()
-	reg := events.NewRegistry()
+	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	evpasses.Register(reg)
 	ps := trace.All()
 	rc := projections.NewRecomputer(reg, ps...)
