@@ -14,6 +14,7 @@ func (h *handlers) govRoutes(app *fiber.App) {
 	authd := authenticate(h.cfg.Sessions)
 	app.Post("/trace/gates", authd, h.traceGates)
 	app.Post("/trace/person", authd, h.tracePerson)
+	app.Post("/trace/case", authd, h.traceCase)
 }
 
 // wantsCSV reports whether the caller asked for CSV (?format=csv).
@@ -53,6 +54,25 @@ func (h *handlers) tracePerson(c *fiber.Ctx) error {
 			return err
 		}
 		return sendCSV(c, "person-trace.csv", b.Bytes())
+	}
+	return c.JSON(t)
+}
+
+func (h *handlers) traceCase(c *fiber.Ctx) error {
+	var q tracing.CaseQuery
+	if err := decode(c, &q); err != nil {
+		return err
+	}
+	t, err := h.cfg.Tracing.TraceCase(c.UserContext(), principal(c), q)
+	if err != nil {
+		return err
+	}
+	if wantsCSV(c) {
+		var b bytes.Buffer
+		if err := tracing.WritePersonTraceCSV(&b, t); err != nil {
+			return err
+		}
+		return sendCSV(c, "case-trace.csv", b.Bytes())
 	}
 	return c.JSON(t)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/config"
+	"github.com/onebook/onebook/events"
 )
 
 // conn holds the connection settings every command shares. Defaults reach a
@@ -152,4 +153,19 @@ func progress(w io.Writer, label string, total uint64) func(done uint64) {
 		rate := float64(done) / max(now.Sub(start).Seconds(), 1e-9)
 		fmt.Fprintf(w, "%s %d/%d (%.0f%%, %.0f/s)\n", label, done, total, pct, rate)
 	}
+}
+
+// sealedRegistry returns the registry of every event type with the keyring
+// that opens sealed payloads: the backend's vault, read with the keys in
+// the data directory. The vault's bucket keeps the replicas it has.
+func (c *conn) sealedRegistry(ctx context.Context, js jetstream.JetStream) (*events.Registry, error) {
+	replicas := 1
+	if st, err := js.Stream(ctx, "KV_person_keys"); err == nil {
+		replicas = st.CachedInfo().Config.Replicas
+	}
+	vault, err := app.OpenVault(ctx, js, c.data, replicas, false)
+	if err != nil {
+		return nil, err
+	}
+	return app.Registry().WithKeyring(vault), nil
 }

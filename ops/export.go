@@ -89,7 +89,11 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 		dir = fmt.Sprintf("export-%s-%s", v.Name, time.Now().UTC().Format("20060102T150405Z"))
 	}
 	report := progress(env.stderr, "export "+v.Name+": ledger", cp.Size)
-	src := exports.Source{JS: lc.js, Stream: "LEDGER", Reg: app.Registry(), Tiles: lc.led.Tiles, Checkpoint: cp, Signer: signer}
+	reg, err := c.sealedRegistry(ctx, lc.js)
+	if err != nil {
+		return err
+	}
+	src := exports.Source{JS: lc.js, Stream: "LEDGER", Reg: reg, Tiles: lc.led.Tiles, Checkpoint: cp, Signer: signer}
 	start := time.Now()
 	m, err := exports.Write(ctx, src, v, q, *format, dir, func(done, total uint64) { report(done) })
 	if err != nil {

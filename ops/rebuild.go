@@ -87,7 +87,11 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 	if err := store.SetCheckpoint(ctx, projections.Checkpoint{Name: p.Name()}); err != nil {
 		return err
 	}
-	pr := &projections.Projector{P: p, Store: store, JS: js, Stream: "LEDGER", Reg: app.Registry(), Log: env.log, Batch: 2000}
+	reg, err := c.sealedRegistry(ctx, js)
+	if err != nil {
+		return err
+	}
+	pr := &projections.Projector{P: p, Store: store, JS: js, Stream: "LEDGER", Reg: reg, Log: env.log, Batch: 2000}
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)

@@ -111,7 +111,12 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 			return err
 		}
 		defer client.Disconnect(context.WithoutCancel(ctx))
-		rep.Projections, err = verify.Projections(ctx, led.Store, app.Registry(), app.Projections(), mongostore.New(db, 30*time.Second), size, *wait,
+		// Projections fold sealed fields: recomputing them takes the keys.
+		reg, err := c.sealedRegistry(ctx, js)
+		if err != nil {
+			return err
+		}
+		rep.Projections, err = verify.Projections(ctx, led.Store, reg, app.Projections(), mongostore.New(db, 30*time.Second), size, *wait,
 			progress(env.stderr, "verify: projections", size))
 		if err != nil {
 			return err

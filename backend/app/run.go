@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		docs: mongostore.New(servers.DB, 30*time.Second), metrics: api.NewMetrics()}
 	// Every sealed payload is sealed and opened with the vault's keys, by
 	// the services, the projectors and the in-memory states alike.
-	vault, err := a.openVault(ctx)
+	vault, err := OpenVault(ctx, servers.JS, cfg.DataDir, cfg.Replicas, true)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	warn, caseSvc := a.caseServices(bg, &wg, state, svc, notes, reg)
 	donSvc := a.donationService(bg, &wg, svc, notes, reg, vault)
 	ident := identity{state: state, vault: svc.Vault}
-	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: ident,
+	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: ident, Cases: caseSvc,
 		Gates: func(id string) (events.Region, bool) {
 			g, ok := svc.Gate(context.Background(), id)
 			return g.Community, ok
@@ -260,19 +260,28 @@ func (a *App) passService(state *passes.State, reg *events.Registry, vault *pers
 	return svc, sessions, tokens, nil
 }
 
-// openVault opens the vault of personal data and of every sealed event's
+// OpenVault opens the vault of personal data and of every sealed event's
 // subject keys, with the master and blind-index keys kept in the data
-// directory (created on first start).
-func (a *App) openVault(ctx context.Context) (*personal.Vault, error) {
-	master, err := personal.LoadOrCreateMasterKey(filepath.Join(a.cfg.DataDir, "master.key"))
+// directory dir; create makes them on first start (the backend does, the
+// operators' tools do not).
+func OpenVault(ctx context.Context, js jetstream.JetStream, dir string, replicas int, create bool) (*personal.Vault, error) {
+	master, index := filepath.Join(dir, "master.key"), filepath.Join(dir, "index.key")
+	if !create {
+		for _, f := range []string{master, index} {
+			if _, err := os.Stat(f); err != nil {
+				return nil, fmt.Errorf("the keys that open sealed events: %w (give --data, the backend's data directory)", err)
+			}
+		}
+	}
+	mk, err := personal.LoadOrCreateMasterKey(master)
 	if err != nil {
 		return nil, err
 	}
-	index, err := auth.LoadOrCreateKey(filepath.Join(a.cfg.DataDir, "index.key"), 32)
+	ik, err := auth.LoadOrCreateKey(index, 32)
 	if err != nil {
 		return nil, err
 	}
-	return personal.OpenVault(ctx, a.servers.JS, personal.VaultConfig{Replicas: a.cfg.Replicas, MasterKey: master, IndexKey: index})
+	return personal.OpenVault(ctx, js, personal.VaultConfig{Replicas: replicas, MasterKey: mk, IndexKey: ik})
 }
 
 // runProjector runs pr while holding its lease, so that of several backend

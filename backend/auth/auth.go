@@ -80,6 +80,7 @@ const (
 	ActVisitorDecide Action = "visitor.decide"    // approve or refuse a visitor
 	ActCommunityView Action = "view.community"    // who is inside, gate counts, denied scans
 	ActTrace         Action = "trace"             // who passed a gate / where was a person
+	ActTraceCase     Action = "trace.case"        // where was a case's patient (contact tracing)
 	ActFlows         Action = "view.flows"        // flows between regions
 	ActExport        Action = "export"            // verifiable export bundles of government views
 	ActStaffAdmin    Action = "staff.admin"       // create staff accounts
@@ -125,6 +126,8 @@ func allowed(a Action) []Role {
 		return []Role{HospitalReviewer, CDCReviewer}
 	case ActCaseRead:
 		return []Role{HospitalReporter, HospitalReviewer, CDCReviewer}
+	case ActTraceCase:
+		return []Role{CDCReviewer}
 	case ActCaseCounts, ActAlertView:
 		return []Role{CDCReviewer, GovAnalyst}
 	case ActAlertHandle, ActRuleManage:

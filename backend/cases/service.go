@@ -151,8 +151,10 @@ func (s *Service) File(ctx context.Context, p auth.Principal, in FileInput) (Car
 
 // sealPatient validates and seals the patient's data under a key of its own
 // (the card's), so that a resident's erasure of their household does not
-// erase a legally required report, and returns the patient id (the same
-// person id as in the pass service, so a case can be traced).
+// erase a legally required report, and returns the patient id: a
+// pseudonym of the case domain, derived from another blind index than the
+// pass service's person id, so that nobody without the keys can join the
+// two; TraceCase makes that link when a purpose allows it.
 func (s *Service) sealPatient(ctx context.Context, cardID string, in Patient) (string, residents.Sealed, error) {
 	d, err := s.Vault.Normalize(in.Name, in.IDNumber, in.Phone)
 	if err != nil {
@@ -162,7 +164,7 @@ func (s *Service) sealPatient(ctx context.Context, cardID string, in Patient) (s
 		}
 		return "", residents.Sealed{}, err
 	}
-	sealed, err := s.Vault.Seal(ctx, "case-"+cardID, d)
+	sealed, err := s.Vault.Seal(ctx, events.CaseSubject(cardID), d)
 	if err != nil {
 		return "", residents.Sealed{}, err
 	}
@@ -409,10 +411,32 @@ func (s *Service) Read(ctx context.Context, p auth.Principal, id string, in Read
 	return v, nil
 }
 
+// PatientIDNumber opens the patient's ID number of card id for a caller
+// who may trace the case's contacts and sees the card; the caller
+// (backend/tracing) records the access. An erased or unreadable patient is
+// not found.
+func (s *Service) PatientIDNumber(ctx context.Context, p auth.Principal, id string) (string, error) {
+	if err := auth.Authorize(p, auth.ActTraceCase, ""); err != nil {
+		return "", err
+	}
+	c, err := s.card(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if !visible(p, &c) {
+		return "", events.Errorf(events.CodeNotFound, "no card %s", id)
+	}
+	d, err := s.Vault.Open(ctx, events.CaseSubject(c.ID), c.Sealed)
+	if err != nil {
+		return "", events.Errorf(events.CodeNotFound, "the patient of card %s cannot be read", id)
+	}
+	return d.IDNumber, nil
+}
+
 // view opens the patient's data, masked unless mode is full.
 func (s *Service) view(ctx context.Context, c Card, mode string) CardView {
 	v := CardView{Card: c, Identity: mode}
-	d, err := s.Vault.Open(ctx, "case-"+c.ID, c.Sealed)
+	d, err := s.Vault.Open(ctx, events.CaseSubject(c.ID), c.Sealed)
 	if err != nil {
 		v.PatientName, v.PatientIDNumber, v.PatientPhone = tracing.Erased, tracing.Erased, tracing.Erased
 		return v

@@ -76,7 +76,17 @@ type Service struct {
 	// Gates returns the community of a registered gate.
 	Gates    func(id string) (community events.Region, ok bool)
 	Identity Identity
-	Now      func() time.Time // default time.Now
+	// Cases opens a case card's patient for TraceCase (backend/cases); nil:
+	// no case tracing here.
+	Cases Cases
+	Now   func() time.Time // default time.Now
+}
+
+// Cases is the one link from a case report to the pass service's records:
+// the card's patient ID number, opened with the card's key for a caller
+// allowed to trace that card's contacts.
+type Cases interface {
+	PatientIDNumber(ctx context.Context, p auth.Principal, caseID string) (string, error)
 }
 
 // Identity modes of a result, as recorded in the access event.
@@ -310,9 +320,63 @@ func (s *Service) TracePerson(ctx context.Context, p auth.Principal, q PersonQue
 	if err := auth.Authorize(p, auth.ActTrace, p.Scope); err != nil {
 		return PersonTrace{}, err
 	}
+	return s.tracePerson(ctx, p, id, purpose, identity, q.From, q.To, "trace.person", q.Reason, nil)
+}
+
+// CaseQuery asks where the patient of a case report was: the authorised
+// link between the case domain and the pass domain, whose ids are
+// pseudonyms of their own that nobody without the keys can join.
+type CaseQuery struct {
+	Case         string    `json:"case"`
+	From         time.Time `json:"from"`
+	To           time.Time `json:"to"`
+	Purpose      string    `json:"purpose"`
+	Reason       string    `json:"reason"`
+	FullIdentity bool      `json:"full_identity"`
+}
+
+// TraceCase answers where the patient of a case card passed gates in the
+// caller's scope (a CDC reviewer investigating the case's contacts). The
+// card is opened with its own key, the patient's pass-domain person id is
+// derived from the ID number, and the link is recorded as an access event
+// naming the card before any data is returned.
+func (s *Service) TraceCase(ctx context.Context, p auth.Principal, q CaseQuery) (PersonTrace, error) {
+	if err := auth.Authorize(p, auth.ActTraceCase, ""); err != nil {
+		return PersonTrace{}, err
+	}
+	if s.Cases == nil {
+		return PersonTrace{}, events.Errorf(events.CodeNotFound, "case tracing is not served here")
+	}
+	if q.Purpose != "investigation" {
+		return PersonTrace{}, events.Invalid("purpose", "tracing a case's contacts is an investigation: purpose must be \"investigation\"")
+	}
+	purpose, identity, err := s.common(p, q.Purpose, q.Reason, q.From, q.To, q.FullIdentity)
+	if err != nil {
+		return PersonTrace{}, err
+	}
+	if _, err := events.ParseRegion(string(p.Scope)); err != nil {
+		return PersonTrace{}, &events.Error{Code: events.CodeForbidden, Message: "your account has no region scope"}
+	}
+	if q.Case == "" {
+		return PersonTrace{}, events.Invalid("case", "required")
+	}
+	number, err := s.Cases.PatientIDNumber(ctx, p, q.Case)
+	if err != nil {
+		return PersonTrace{}, err
+	}
+	id, err := personal.ParseIDNumber(number)
+	if err != nil {
+		return PersonTrace{}, fmt.Errorf("case %s: patient ID number: %w", q.Case, err)
+	}
+	return s.tracePerson(ctx, p, id, purpose, identity, q.From, q.To, "trace.case", q.Reason, map[string]string{"case": q.Case})
+}
+
+// tracePerson is the one person trace of TracePerson and TraceCase.
+func (s *Service) tracePerson(ctx context.Context, p auth.Principal, id personal.IDNumber, purpose Purpose, identity string,
+	fromT, toT time.Time, what, reason string, extra map[string]string) (PersonTrace, error) {
 	idIndex := s.Identity.Index("id", id.Value())
 	personID := passes.PersonID(idIndex)
-	from, to := q.From.UTC(), q.To.UTC()
+	from, to := fromT.UTC(), toT.UTC()
 	read, err := trace.ReadPersonScans(ctx, s.Docs, personID, from, to)
 	if err != nil {
 		return PersonTrace{}, err
@@ -344,7 +408,14 @@ func (s *Service) TracePerson(ctx context.Context, p auth.Principal, q PersonQue
 		"from":     stamp(from),
 		"to":       stamp(to),
 	}
-	if out.AccessID, err = s.logAccess(ctx, p, "trace.person", q.Reason, query, len(out.Rows), identity); err != nil {
+	var subjects []string
+	for k, v := range extra {
+		query[k] = v
+		if k == "case" {
+			subjects = append(subjects, v)
+		}
+	}
+	if out.AccessID, err = s.logAccess(ctx, p, what, reason, query, len(out.Rows), identity, subjects...); err != nil {
 		return PersonTrace{}, err
 	}
 	return out, nil
@@ -433,8 +504,8 @@ func (s *Service) resolve(ctx context.Context, personID, identity string) (Perso
 }
 
 // logAccess records the query in the ledger and returns the event's id.
-func (s *Service) logAccess(ctx context.Context, p auth.Principal, what, reason string, query map[string]string, results int, identity string) (string, error) {
-	rec, err := access.Record(ctx, s.Store, s.Reg, p.Actor(), p.Scope, s.now(), access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query, Results: results, Identity: identity})
+func (s *Service) logAccess(ctx context.Context, p auth.Principal, what, reason string, query map[string]string, results int, identity string, subjects ...string) (string, error) {
+	rec, err := access.Record(ctx, s.Store, s.Reg, p.Actor(), p.Scope, s.now(), access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query, Results: results, Identity: identity, Subjects: subjects})
 	if err != nil {
 		return "", err
 	}
