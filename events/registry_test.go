@@ -65,7 +65,10 @@ func TestRegistryRefuses(t *testing.T) {
 		do    func() error
 		field string
 	}{
-		{"unknown type on new", func() error { _, err := r.New(context.Background(), "gate.closed", m, gateOpened{Gate: "g"}); return err }, "type"},
+		{"unknown type on new", func() error {
+			_, err := r.New(context.Background(), "gate.closed", m, gateOpened{Gate: "g"})
+			return err
+		}, "type"},
 		{"wrong aggregate kind", func() error {
 			m2 := m
 			m2.Aggregate.Kind = "pass"
