@@ -525,3 +525,72 @@ const (
 
 // CaseSubject is the subject of case card id.
 func CaseSubject(id string) string { return "case-" + id }
+
+// ShowsSealed reports whether e shows in clear a field its schema seals:
+// an event recorded before sealing existed. Such events stay in the ledger
+// (nothing can be rewritten) and open as they are, but are withheld from
+// the public (PublicReader).
+func (r *Registry) ShowsSealed(e Event) bool {
+	s := r.schemas[e.Type]
+	if s == nil || len(s.disclose.sealed) == 0 {
+		return false
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(e.Payload, &fields); err != nil {
+		return true // not ours to judge: withhold
+	}
+	for _, name := range s.disclose.sealed {
+		if _, ok := fields[name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrWithheld is the answer to a public read of an event recorded before
+// sealing: its hash stays in the tree, its body is withheld.
+var ErrWithheld = &Error{Code: CodeForbidden, Message: "this entry was recorded before personal data was sealed: " +
+	"its body is withheld from the public; its leaf hash, the tiles, the checkpoints and every proof stay public"}
+
+// PublicReader is what anonymous readers of the ledger get: r, except the
+// events that show sealed fields in clear (ShowsSealed), which are withheld.
+func PublicReader(r Reader, reg *Registry) Reader { return publicReader{r, reg} }
+
+type publicReader struct {
+	Reader
+	reg *Registry
+}
+
+func (p publicReader) check(rec Recorded) error {
+	e := rec.Event
+	if e.ID == "" {
+		var err error
+		if e, err = Parse(rec.Raw); err != nil {
+			return err
+		}
+	}
+	if p.reg.ShowsSealed(e) {
+		return ErrWithheld
+	}
+	return nil
+}
+
+func (p publicReader) Read(ctx context.Context, seq uint64) (Recorded, error) {
+	rec, err := p.Reader.Read(ctx, seq)
+	if err != nil {
+		return rec, err
+	}
+	if err := p.check(rec); err != nil {
+		return Recorded{}, err
+	}
+	return rec, nil
+}
+
+func (p publicReader) Scan(ctx context.Context, from, to uint64, fn func(Recorded) error) error {
+	return p.Reader.Scan(ctx, from, to, func(rec Recorded) error {
+		if err := p.check(rec); err != nil {
+			return err
+		}
+		return fn(rec)
+	})
+}

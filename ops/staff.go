@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
@@ -37,7 +36,11 @@ func runStaff(ctx context.Context, env *environ, args []string) error {
 		return err
 	}
 	defer lc.Close()
-	reg := app.Registry()
+	// The pass state folds every event, sealed ones too: it takes the keys.
+	reg, err := c.sealedRegistry(ctx, lc.js)
+	if err != nil {
+		return err
+	}
 	state := passes.NewState()
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()

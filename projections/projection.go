@@ -47,6 +47,12 @@ type Spec[S any] struct {
 	Subjects []string
 	Keys     func(e events.Event, p events.Payload) []string
 	Fold     func(id string, s *S, e events.Event, p events.Payload) error
+	// Personal marks a projection whose documents hold what sealed fields
+	// say about persons (pass holders, who was where). Erasing a person
+	// rebuilds it from the ledger (Erasable), so that what the person's
+	// destroyed key sealed leaves the documents too, and a recomputation
+	// (ops verify), which can no longer read it, gives the same documents.
+	Personal bool
 }
 
 // Define turns a Spec into a Projection.
@@ -66,6 +72,14 @@ func (p spec[S]) Name() string       { return p.s.Name }
 func (p spec[S]) Version() int       { return p.s.Version }
 func (p spec[S]) Subjects() []string { return p.s.Subjects }
 func (p spec[S]) NewState() any      { return new(S) }
+func (p spec[S]) personal() bool     { return p.s.Personal }
+
+// Personal reports whether p's documents hold personal data sealed to
+// persons' keys (Spec.Personal): an erasure must rebuild it.
+func Personal(p Projection) bool {
+	q, ok := p.(interface{ personal() bool })
+	return ok && q.personal()
+}
 func (p spec[S]) Keys(e events.Event, pl events.Payload) []string {
 	return p.s.Keys(e, pl)
 }

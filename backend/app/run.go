@@ -152,6 +152,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	svc.Notify = notes.Notify
+	svc.Erased = a.rebuildPersonal
 	warn, caseSvc := a.caseServices(bg, &wg, state, svc, notes, reg)
 	donSvc := a.donationService(bg, &wg, svc, notes, reg, vault)
 	ident := identity{state: state, vault: svc.Vault}
@@ -204,7 +205,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("cosignatures: %w", err)
 	}
-	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"), Cosignatures: cosigs,
+	app := api.New(api.Config{Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
@@ -438,4 +439,23 @@ func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *passe
 			o, ok := svc.Org(id)
 			return donations.Org{ID: o.ID, Kind: o.Kind, Name: o.Name, Region: o.Region, Approved: o.Approved}, ok
 		}}
+}
+
+// rebuildPersonal asks every projection whose documents hold what persons'
+// keys sealed to rebuild from the ledger, as ops rebuild does for a
+// running backend: the projector finds its checkpoint reset, drops its
+// documents and folds the ledger again, now without what an erasure's
+// destroyed keys sealed. An erasure costs a refold of those views; the
+// ledger and every other view are untouched.
+func (a *App) rebuildPersonal(ctx context.Context) error {
+	for _, p := range Projections() {
+		if !projections.Personal(p) {
+			continue
+		}
+		cp := projections.Checkpoint{Name: p.Name(), Updated: time.Now().UTC().Format(time.RFC3339Nano)}
+		if err := a.docs.SetCheckpoint(ctx, cp); err != nil {
+			return fmt.Errorf("rebuild %s after an erasure: %w", p.Name(), err)
+		}
+	}
+	return nil
 }

@@ -63,7 +63,7 @@ func (s *Service) RegisterOrg(ctx context.Context, p auth.Principal, in OrgInput
 	// Anyone signed in may apply for an organisation; it acts only once an
 	// admin in scope has checked the certification and approved it.
 	id := "o-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: orgs.Kind, ID: id}, Region: ev.Region, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: orgs.Kind, ID: id}, Region: ev.Region, Actor: p.PublicActor()}
 	if _, err := s.append(ctx, orgs.TypeRegistered, meta, ev, events.ExpectNew()); err != nil {
 		return Org{}, err
 	}

@@ -88,6 +88,10 @@ type Service struct {
 	// happened to them (a WeChat subscribe message). Best effort: a failed
 	// notification never fails the command that caused it.
 	Notify func(ctx context.Context, n Notice)
+	// Erased, if set, is called once a household's erasure is recorded:
+	// the backend rebuilds the views that held what the destroyed keys
+	// sealed (projections.Personal).
+	Erased func(ctx context.Context) error
 }
 
 // Notice is a notification to the holder of an account. Data uses the
@@ -333,7 +337,7 @@ func (s *Service) Register(ctx context.Context, p auth.Principal, in RegisterInp
 			}
 		})
 		for _, ps := range old {
-			if err := s.revoke(ctx, p.Actor(), ps, evpasses.ReasonMovedOut); err != nil {
+			if err := s.revoke(ctx, p.PublicActor(), ps, evpasses.ReasonMovedOut); err != nil {
 				return Household{}, err
 			}
 		}
@@ -404,7 +408,7 @@ func (s *Service) issuePass(ctx context.Context, p auth.Principal, personID stri
 	now := s.now()
 	id := uuid.NewString()
 	ev := evpasses.Issued{Holder: personID, HolderOf: evpasses.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(PassValidity)}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: id}, Region: community, Actor: p.Actor(), SealTo: personID}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: id}, Region: community, Actor: p.PublicActor(), SealTo: personID}
 	if _, err := s.append(ctx, evpasses.TypeIssued, meta, ev, events.ExpectNew()); err != nil {
 		return "", err
 	}
@@ -473,7 +477,7 @@ func (s *Service) RevokePass(ctx context.Context, p auth.Principal, personID str
 	if pass.ID == "" || pass.Revoked != "" {
 		return nil // nothing valid to revoke
 	}
-	return s.revoke(ctx, p.Actor(), pass, evpasses.ReasonLostPhone)
+	return s.revoke(ctx, p.PublicActor(), pass, evpasses.ReasonLostPhone)
 }
 
 // DeclareInput is a health declaration for one household member.
@@ -517,7 +521,7 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 		return DeclareResult{}, err
 	}
 	if status == residents.Red && pass.ID != "" && pass.Revoked == "" {
-		if err := s.revoke(ctx, p.Actor(), pass, evpasses.ReasonRedStatus); err != nil {
+		if err := s.revoke(ctx, p.PublicActor(), pass, evpasses.ReasonRedStatus); err != nil {
 			return DeclareResult{}, err
 		}
 	}
@@ -567,7 +571,7 @@ func (s *Service) Erase(ctx context.Context, p auth.Principal) error {
 		return events.Errorf(events.CodeNotFound, "not registered")
 	}
 	for _, ps := range passes {
-		if err := s.revoke(ctx, p.Actor(), ps, evpasses.ReasonMovedOut); err != nil {
+		if err := s.revoke(ctx, p.PublicActor(), ps, evpasses.ReasonMovedOut); err != nil {
 			return err
 		}
 	}
@@ -579,8 +583,13 @@ func (s *Service) Erase(ctx context.Context, p auth.Principal) error {
 	// The erasure names the erased persons to the projections, which must
 	// read it after their keys are gone: it is sealed to a service key.
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: r.ID}, Region: r.Community, Actor: p.Actor(), SealTo: events.SubjectErasures}
-	_, err := s.append(ctx, residents.TypeErased, meta, residents.Erased{PersonIDs: r.Members}, events.ExpectAny())
-	return err
+	if _, err := s.append(ctx, residents.TypeErased, meta, residents.Erased{PersonIDs: r.Members}, events.ExpectAny()); err != nil {
+		return err
+	}
+	if s.Erased != nil {
+		return s.Erased(ctx)
+	}
+	return nil
 }
 
 // StaffInput creates a staff account.

@@ -368,7 +368,7 @@ func (s *Service) TraceCase(ctx context.Context, p auth.Principal, q CaseQuery) 
 	if err != nil {
 		return PersonTrace{}, fmt.Errorf("case %s: patient ID number: %w", q.Case, err)
 	}
-	return s.tracePerson(ctx, p, id, purpose, identity, q.From, q.To, "trace.case", q.Reason, map[string]string{"case": q.Case})
+	return s.tracePerson(ctx, p, id, purpose, identity, q.From, q.To, "case.trace", q.Reason, map[string]string{"case": q.Case})
 }
 
 // tracePerson is the one person trace of TracePerson and TraceCase.

@@ -178,8 +178,8 @@ type Scanned struct {
 	Pass      string        `json:"pass" disclose:"sealed"`
 	Holder    string        `json:"holder" disclose:"sealed"`
 	Community events.Region `json:"community" disclose:"public"`
-	Direction string        `json:"direction" disclose:"sealed"` // in | out
-	Decision  string        `json:"decision" disclose:"sealed"`  // allow | deny
+	Direction string        `json:"direction" disclose:"public"` // in | out
+	Decision  string        `json:"decision" disclose:"public"`  // allow | deny
 	Reason    string        `json:"reason,omitempty" disclose:"sealed"`
 }
 

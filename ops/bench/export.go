@@ -531,7 +531,7 @@ func exportWriteChild(ctx context.Context, args []string, stderr io.Writer) (Exp
 	if !ok {
 		return rep, fmt.Errorf("no view %q", exportView)
 	}
-	src := exports.Source{JS: js, Stream: "LEDGER", Reg: app.Registry(), Tiles: tiles, Checkpoint: cp, Signer: signer}
+	src := exports.Source{JS: js, Stream: "LEDGER", Reg: app.Registry().WithKeyring(benchKeyring()), Tiles: tiles, Checkpoint: cp, Signer: signer}
 	var done atomic.Uint64
 	stop := track(stderr, "export: write "+*format+" (separate process)", 0, cp.Size, done.Load)
 	start := time.Now()

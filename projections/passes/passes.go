@@ -37,12 +37,16 @@ func Passes() projections.Projection {
 	return projections.Define(projections.Spec[Pass]{
 		Name:     "passes",
 		Version:  1,
+		Personal: true,
 		Subjects: []string{"ledger.*.pass.*", "ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
 			switch p := p.(type) {
 			case evpasses.Issued, evpasses.Revoked:
 				return []string{e.Aggregate.ID}
 			case evpasses.Scanned:
+				if p.Pass == "" {
+					return nil // its holder was erased: the pass is unknown
+				}
 				return []string{p.Pass}
 			}
 			return nil

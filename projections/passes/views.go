@@ -120,6 +120,7 @@ func Inside() projections.Projection {
 	return projections.Define(projections.Spec[Occupancy]{
 		Name:     "community_inside",
 		Version:  2,
+		Personal: true,
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
 			if sc, ok := p.(evpasses.Scanned); ok && sc.Decision == evpasses.Allow {
@@ -193,6 +194,7 @@ func CommunityDaily() projections.Projection {
 	return projections.Define(projections.Spec[CommunityDay]{
 		Name:     "community_daily",
 		Version:  2,
+		Personal: true,
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
 			if sc, ok := p.(evpasses.Scanned); ok {
@@ -225,6 +227,9 @@ func CommunityDaily() projections.Projection {
 				s.Entries++
 			} else {
 				s.Exits++
+			}
+			if sc.Pass == "" {
+				return nil // its holder was erased: counted, not listed
 			}
 			if i, found := slices.BinarySearch(s.Passes, sc.Pass); !found {
 				if len(s.Passes) < MaxDistinct {
@@ -267,6 +272,7 @@ func DeniedScans() projections.Projection {
 	return projections.Define(projections.Spec[DeniedDay]{
 		Name:     "community_denied",
 		Version:  2,
+		Personal: true,
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
 			if sc, ok := p.(evpasses.Scanned); ok && sc.Decision == evpasses.Deny {
@@ -331,6 +337,7 @@ func Flows() projections.Projection {
 	return projections.Define(projections.Spec[FlowDay]{
 		Name:     "region_flows",
 		Version:  2,
+		Personal: true,
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
 			if sc, ok := p.(evpasses.Scanned); ok && sc.Decision == evpasses.Allow && sc.Holder != "" {

@@ -84,6 +84,7 @@ func GateScans() projections.Projection {
 	return projections.Define(projections.Spec[GateHour]{
 		Name:     "trace_gate_scans",
 		Version:  1,
+		Personal: true,
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
 			if _, ok := p.(evpasses.Scanned); ok {
@@ -136,6 +137,7 @@ func PersonScans() projections.Projection {
 	return projections.Define(projections.Spec[PersonDay]{
 		Name:     "trace_person_scans",
 		Version:  1,
+		Personal: true,
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
 			if sc, ok := p.(evpasses.Scanned); ok && sc.Holder != "" {

@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/casestest"
+	"github.com/onebook/onebook/events"
+	ledger "github.com/onebook/onebook/events/jetstream"
+	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/residents"
+)
+
+// What an anonymous reader must never find in a public answer: ID numbers
+// (GB 11643), mobile numbers, and the pass domain's person ids.
+var (
+	idNumberRE = regexp.MustCompile(`\b[1-9]\d{5}(19|20)\d{2}(0[1-9]|1[0-2])\d{5}[\dXx]\b`)
+	phoneRE    = regexp.MustCompile(`(^|[^\d])1[3-9]\d{9}([^\d]|$)`)
+	personIDRE = regexp.MustCompile(`\bp-[0-9a-f]{24}\b`)
+)
+
+// crawlLedger reads every event of the ledger as an anonymous client does
+// (GET /ledger/events/N up to the latest checkpoint) and returns them.
+func crawlLedger(t *testing.T, anon client) [][]byte {
+	t.Helper()
+	code, body := anon.do("GET", "/ledger/checkpoint", nil)
+	if code != 200 {
+		t.Fatalf("checkpoint: %d %s", code, body)
+	}
+	lines := strings.Split(string(body), "\n")
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil || size == 0 {
+		t.Fatalf("checkpoint size: %q", lines[1])
+	}
+	out := make([][]byte, 0, size)
+	for i := uint64(0); i < size; i++ {
+		code, body := anon.do("GET", fmt.Sprintf("/ledger/events/%d", i), nil)
+		if code != 200 {
+			t.Fatalf("event %d: %d %s", i, code, body)
+		}
+		out = append(out, body)
+	}
+	return out
+}
+
+// checkPublic fails on personal data in a public answer.
+func checkPublic(t *testing.T, what string, body []byte) {
+	t.Helper()
+	for name, re := range map[string]*regexp.Regexp{"an ID number": idNumberRE, "a phone number": phoneRE, "a person id": personIDRE} {
+		if m := re.Find(body); m != nil {
+			t.Errorf("%s shows %s (%s): %.300s", what, name, m, body)
+		}
+	}
+}
+
+// checkEvent fails on a ledger event that shows a field its schema seals,
+// or that is not sealed at all while its schema has sealed fields.
+func checkEvent(t *testing.T, reg *events.Registry, i int, raw []byte) {
+	t.Helper()
+	e, err := events.Parse(raw)
+	if err != nil {
+		t.Fatalf("event %d: %v", i, err)
+	}
+	public, sealed := reg.Disclosure(e.Type)
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(e.Payload, &fields); err != nil {
+		t.Fatalf("event %d: %v", i, err)
+	}
+	for k := range fields {
+		if k != events.SealedMember && !slices.Contains(public, k) {
+			t.Errorf("event %d (%s) shows field %q in clear", i, e.Type, k)
+		}
+	}
+	if e.Actor.Role == string(auth.Resident) && e.Aggregate.Kind != residents.Kind && e.Actor.ID != "" {
+		t.Errorf("event %d (%s) names the resident %s in clear", i, e.Type, e.Actor.ID)
+	}
+	_ = sealed
+}
+
+// TestAnonymousCrawlerFindsNoPersonalData reads, without signing in, every
+// public answer of the demo — every ledger event, the public donation
+// routes, the revocation list, the health — and finds no ID number, phone
+// number or person id, and no ledger event shows a field its schema seals:
+// no name, temperature, symptom, place visited, building or unit, holder,
+// pass, patient or clinical field of a card.
+func TestAnonymousCrawlerFindsNoPersonalData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the demo")
+	}
+	b := newBackend(t)
+	b.start(true)
+	b.settled()
+	anon := client{t: t, base: "http://" + b.httpAddr}
+	reg := app.Registry()
+	evs := crawlLedger(t, anon)
+	types := map[string]int{}
+	for i, raw := range evs {
+		checkPublic(t, fmt.Sprintf("ledger event %d", i), raw)
+		checkEvent(t, reg, i, raw)
+		e, _ := events.Parse(raw)
+		types[e.Type]++
+	}
+	// The demo exercises every kind of personal event: the crawl saw them.
+	for _, typ := range []string{"resident.registered", "health.declared", "pass.issued", "pass.scanned", "pass.revoked",
+		"visit.requested", "visit.decided", "resident.erased", "case.filed", "case.reviewed", "alert.raised", "access.logged"} {
+		if types[typ] == 0 {
+			t.Errorf("the demo ledger has no %s event: the crawl proves nothing about it", typ)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/passes/revocations", "/passes/keys", "/public/needs", "/public/donations", "/ledger/key"} {
+		code, body := anon.do("GET", path, nil)
+		if code >= 500 {
+			t.Errorf("%s: %d", path, code)
+		}
+		checkPublic(t, path, body)
+		if path == "/passes/revocations" && bytes.Contains(body, []byte("red_status")) {
+			t.Errorf("the revocation list says why a pass was revoked: %s", body)
+		}
+	}
+	var ds struct {
+		Donations []struct{ ID string }
+	}
+	anon.json("GET", "/public/donations", nil, 200, &ds)
+	for _, d := range ds.Donations {
+		code, body := anon.do("GET", "/public/donations/"+d.ID, nil)
+		if code != 200 {
+			t.Errorf("donation %s: %d", d.ID, code)
+		}
+		checkPublic(t, "donation "+d.ID, body)
+	}
+	t.Logf("crawled %d ledger events (%v) and %d public donations", len(evs), types, len(ds.Donations))
+}
+
+// TestCaseTracedToPassesOverHTTP: a resident passes a gate; a hospital
+// files a case for the same person. Nothing on the public ledger links the
+// card to the pass holder, but a CDC reviewer of the district, tracing the
+// case for an investigation, finds the gate passage — and the link is an
+// access event naming the card. Others are refused.
+func TestCaseTracedToPassesOverHTTP(t *testing.T) {
+	b := newBackend(t)
+	b.start(false)
+	base := "http://" + b.httpAddr
+	pm := staffClient(t, b, auth.PropertyManager, communityA)
+	var gate struct{ ID string }
+	pm.json("POST", "/gates", map[string]string{"community": communityA, "name": "北门"}, 201, &gate)
+	op := staffClient(t, b, auth.GateOperator, communityA)
+
+	const n = 7 // the patient of fileBody(n, …)
+	res := signIn(t, base, "traced")
+	var reg struct {
+		Household struct {
+			Members []struct {
+				PersonID string `json:"person_id"`
+			}
+		}
+		Session struct{ Token string }
+	}
+	res.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "3", "unit": "2-301",
+		"members": []map[string]string{{"name": casestest.Name(n), "id_number": casestest.IDNumber(districtA, n), "phone": "13900000000"}}}, 200, &reg)
+	res.token = reg.Session.Token
+	person := reg.Household.Members[0].PersonID
+	var pass struct{ Token string }
+	res.json("GET", "/me/passes/"+person, nil, 200, &pass)
+	passedAt := time.Now().UTC()
+	op.json("POST", "/scans", map[string]any{"scan_id": "t1", "token": pass.Token, "gate": gate.ID, "direction": "in", "scanned_at": passedAt}, 200, nil)
+
+	admin := staffClient(t, b, auth.Admin, "11")
+	hosp := registerHospital(t, admin, "朝阳追踪医院", districtA, true)
+	reporter := orgStaffClient(t, b, auth.HospitalReporter, hosp)
+	c := fileCard(t, reporter, n, card("influenza", districtA))
+
+	// The public ledger: the person id, the ID number and the name appear
+	// nowhere, and the card and the scan share no id.
+	b.settled()
+	anon := client{t: t, base: base}
+	evs := crawlLedger(t, anon)
+	var cardEv, scanEv []byte
+	for i, raw := range evs {
+		for _, secret := range []string{person, casestest.IDNumber(districtA, n), casestest.Name(n), pass.Token} {
+			if bytes.Contains(raw, []byte(secret)) {
+				t.Errorf("ledger event %d shows %q", i, secret)
+			}
+		}
+		e, _ := events.Parse(raw)
+		switch {
+		case e.Type == "case.filed" && e.Aggregate.ID == c.ID:
+			cardEv = raw
+		case e.Type == evpasses.TypeScanned:
+			scanEv = raw
+		}
+	}
+	if cardEv == nil || scanEv == nil {
+		t.Fatal("the card or the scan is not in the ledger")
+	}
+	for _, tok := range tokens(cardEv) {
+		if len(tok) >= 8 && bytes.Contains(scanEv, []byte(tok)) {
+			t.Errorf("the card and the scan share %q", tok)
+		}
+	}
+
+	q := map[string]any{"case": c.ID, "purpose": "investigation", "reason": "密切接触者排查",
+		"from": passedAt.Add(-time.Hour), "to": passedAt.Add(time.Hour)}
+	cdc := staffClient(t, b, auth.CDCReviewer, districtA)
+	var tr struct {
+		PersonID string `json:"person_id"`
+		Rows     []struct{ Gate string }
+		AccessID string `json:"access_event"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		cdc.json("POST", "/trace/case", q, 200, &tr)
+		if len(tr.Rows) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if tr.PersonID != person || len(tr.Rows) != 1 || tr.Rows[0].Gate != gate.ID {
+		t.Fatalf("case trace: %+v (want person %s at gate %s)", tr, person, gate.ID)
+	}
+	// Refused: the wrong role, another district, another purpose.
+	if code, body := staffClient(t, b, auth.GovAnalyst, districtA).do("POST", "/trace/case", q); code != 403 {
+		t.Errorf("analyst: %d %s", code, body)
+	}
+	if code, body := staffClient(t, b, auth.CDCReviewer, "110106").do("POST", "/trace/case", q); code != 404 {
+		t.Errorf("CDC of another district: %d %s", code, body)
+	}
+	if code, body := cdc.do("POST", "/trace/case", with(q, "purpose", "statistics")); code != 400 || errorField(t, string(body)) != "purpose" {
+		t.Errorf("statistics: %d %s", code, body)
+	}
+	// The link is in the access log: the auditor sees who traced the card.
+	b.settled()
+	auditor := staffClient(t, b, auth.Auditor, "11")
+	var au struct {
+		Reads []struct{ What string }
+	}
+	auditor.json("GET", "/audit/cases/"+c.ID, nil, 200, &au)
+	if !slices.ContainsFunc(au.Reads, func(r struct{ What string }) bool { return r.What == "case.trace" }) {
+		t.Errorf("the case trace is not in the card's audit: %+v", au)
+	}
+}
+
+// tokens splits raw JSON into its string values.
+func tokens(raw []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		i := bytes.IndexByte(data, '"')
+		if i < 0 {
+			if atEOF {
+				return len(data), nil, nil
+			}
+			return 0, nil, nil
+		}
+		j := bytes.IndexByte(data[i+1:], '"')
+		if j < 0 {
+			if atEOF {
+				return len(data), nil, nil
+			}
+			return 0, nil, nil
+		}
+		return i + j + 2, data[i+1 : i+1+j], nil
+	})
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// TestErasureLeavesNothingReadable: after a household's erasure its
+// members' declarations and scans do not open with any key onebook holds
+// (the vault read from the data directory, as the backend does), while
+// the ledger and every projection still verify.
+func TestErasureLeavesNothingReadable(t *testing.T) {
+	b := newBackend(t)
+	b.start(false)
+	base := "http://" + b.httpAddr
+	pm := staffClient(t, b, auth.PropertyManager, communityA)
+	var gate struct{ ID string }
+	pm.json("POST", "/gates", map[string]string{"community": communityA, "name": "西门"}, 201, &gate)
+	op := staffClient(t, b, auth.GateOperator, communityA)
+	res := signIn(t, base, "erased")
+	var reg struct {
+		Household struct {
+			Members []struct {
+				PersonID string `json:"person_id"`
+			}
+		}
+		Session struct{ Token string }
+	}
+	res.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "9", "unit": "1-101",
+		"members": []map[string]string{{"name": "孙静", "id_number": casestest.IDNumber(districtA, 42), "phone": "13900000042"}}}, 200, &reg)
+	res.token = reg.Session.Token
+	person := reg.Household.Members[0].PersonID
+	res.json("POST", "/me/declarations", map[string]any{"person_id": person, "temperature": 36.6}, 201, nil)
+	var pass struct{ Token string }
+	res.json("GET", "/me/passes/"+person, nil, 200, &pass)
+	op.json("POST", "/scans", map[string]any{"scan_id": "e1", "token": pass.Token, "gate": gate.ID, "direction": "in", "scanned_at": time.Now().UTC()}, 200, nil)
+	b.settled()
+
+	theirs := func() (readable, withheld []string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		vault, err := app.OpenVault(ctx, js, b.dir, 1, false) // a fresh vault: no cached keys
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg := app.Registry().WithKeyring(vault)
+		st, err := ledger.Open(ctx, js, ledger.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		size, _ := st.Size(ctx)
+		err = st.Scan(ctx, 1, size, func(rec events.Recorded) error {
+			e, err := events.Parse(rec.Raw)
+			if err != nil {
+				return err
+			}
+			if e.Type != "health.declared" && e.Type != evpasses.TypeScanned && e.Type != evpasses.TypeIssued && e.Type != "resident.registered" {
+				return nil
+			}
+			p, err := reg.Decode(ctx, e)
+			if err != nil {
+				return fmt.Errorf("event %d: %w", rec.Seq, err)
+			}
+			_, gone, err := reg.Open(ctx, e)
+			if err != nil {
+				return err
+			}
+			switch {
+			case gone:
+				withheld = append(withheld, e.Type)
+			case strings.Contains(fmt.Sprintf("%+v", p), person):
+				readable = append(readable, e.Type)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readable, withheld
+	}
+	if readable, withheld := theirs(); len(readable) != 4 || len(withheld) != 0 {
+		t.Fatalf("before erasure: readable %v, withheld %v", readable, withheld)
+	}
+	res.json("DELETE", "/me/household", nil, 200, nil)
+	b.settled()
+	readable, withheld := theirs()
+	if len(readable) != 0 || len(withheld) != 4 {
+		t.Fatalf("after erasure: readable %v, withheld %v", readable, withheld)
+	}
+	if code, out := ops(t, append([]string{"verify"}, b.args()...)...); code != 0 {
+		t.Fatalf("verify after erasure (%d):\n%s", code, out)
+	}
+}
