@@ -347,8 +347,8 @@ func (s *Service) TraceCase(ctx context.Context, p auth.Principal, q CaseQuery) 
 	if s.Cases == nil {
 		return PersonTrace{}, events.Errorf(events.CodeNotFound, "case tracing is not served here")
 	}
-	if q.Purpose != "investigation" {
-		return PersonTrace{}, events.Invalid("purpose", "tracing a case's contacts is an investigation: purpose must be \"investigation\"")
+	if q.Purpose != "contact_tracing" {
+		return PersonTrace{}, events.Invalid("purpose", "tracing a case's patient serves contact tracing: purpose must be \"contact_tracing\"")
 	}
 	purpose, identity, err := s.common(p, q.Purpose, q.Reason, q.From, q.To, q.FullIdentity)
 	if err != nil {

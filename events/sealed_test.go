@@ -1,0 +1,211 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+type declared struct {
+	Person      string   `json:"person" disclose:"sealed"`
+	Temperature float64  `json:"temperature" disclose:"sealed"`
+	Symptoms    []string `json:"symptoms,omitempty" disclose:"sealed"`
+	Community   string   `json:"community" disclose:"public"`
+}
+
+func (p declared) Validate() error {
+	if p.Person == "" {
+		return Invalid("person", "required")
+	}
+	return nil
+}
+
+func sealedRegistry(k Keyring) *Registry {
+	r := NewRegistry()
+	Register[declared](r, "health.declared", "resident", 1)
+	return r.WithKeyring(k)
+}
+
+func newDeclared(t *testing.T, r *Registry, person string) Event {
+	t.Helper()
+	e, err := r.New(context.Background(), "health.declared", Meta{Aggregate: Aggregate{Kind: "resident", ID: "r1"},
+		Region: "110105001001", Actor: Actor{Role: "resident"}, Time: time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC), SealTo: person},
+		declared{Person: person, Temperature: 37.9, Symptoms: []string{"cough"}, Community: "110105001001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestSealedRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	k := NewMemoryKeyring()
+	r := sealedRegistry(k)
+	e := newDeclared(t, r, "p-1")
+	canon, err := e.Canonical()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"p-1", "37.9", "cough", "temperature", "symptoms", "person"} {
+		if bytes.Contains(canon, []byte(secret)) {
+			t.Errorf("the ledger bytes show %q: %s", secret, canon)
+		}
+	}
+	if !bytes.Contains(canon, []byte(`"community":"110105001001"`)) || !IsSealed(e) {
+		t.Errorf("public field or box missing: %s", canon)
+	}
+	if r.ShowsSealed(e) {
+		t.Error("a sealed event is reported as showing sealed fields")
+	}
+	got, err := DecodeAs[declared](ctx, r, e)
+	if err != nil || got.Person != "p-1" || got.Temperature != 37.9 || got.Symptoms[0] != "cough" {
+		t.Fatalf("decode: %+v %v", got, err)
+	}
+	// Two events about one person show nothing in common but public data.
+	e2 := newDeclared(t, r, "p-1")
+	var b1, b2 struct{ Sealed Box }
+	json.Unmarshal(e.Payload, &b1)
+	json.Unmarshal(e2.Payload, &b2)
+	if b1.Sealed.To == b2.Sealed.To || b1.Sealed.Key == b2.Sealed.Key || b1.Sealed.Box == b2.Sealed.Box {
+		t.Errorf("two boxes of one subject share a value: %+v %+v", b1, b2)
+	}
+	// Without a keyring the payload does not open.
+	bare := NewRegistry()
+	Register[declared](bare, "health.declared", "resident", 1)
+	if _, err := bare.Decode(ctx, e); !errors.Is(err, ErrNoKey) {
+		t.Errorf("decode without keys: %v", err)
+	}
+	// Writing a sealed payload needs a keyring and a subject.
+	if _, err := bare.New(ctx, "health.declared", Meta{Aggregate: Aggregate{Kind: "resident", ID: "r1"}, Region: "11", Actor: Actor{Role: "resident"}, SealTo: "p-1"},
+		declared{Person: "p-1", Temperature: 36.6}); ErrorCode(err) != CodeInternal {
+		t.Errorf("new without keyring: %v", err)
+	}
+	if _, err := r.New(ctx, "health.declared", Meta{Aggregate: Aggregate{Kind: "resident", ID: "r1"}, Region: "11", Actor: Actor{Role: "resident"}},
+		declared{Person: "p-1", Temperature: 36.6}); ErrorCode(err) != CodeInternal {
+		t.Errorf("new without subject: %v", err)
+	}
+}
+
+func TestSealedErasure(t *testing.T) {
+	ctx := context.Background()
+	k := NewMemoryKeyring()
+	r := sealedRegistry(k)
+	mine, theirs := newDeclared(t, r, "p-1"), newDeclared(t, r, "p-2")
+	k.Erase("p-1")
+	got, err := DecodeAs[declared](ctx, r, mine)
+	if err != nil || got.Person != "" || got.Temperature != 0 || got.Symptoms != nil || got.Community != "110105001001" {
+		t.Fatalf("erased: %+v %v (want the public fields only)", got, err)
+	}
+	if _, withheld, err := r.Open(ctx, mine); err != nil || !withheld {
+		t.Errorf("open erased: withheld %v, %v", withheld, err)
+	}
+	if _, err := r.DataKey(ctx, mine); !errors.Is(err, ErrErased) {
+		t.Errorf("data key of an erased event: %v", err)
+	}
+	if got, err := DecodeAs[declared](ctx, r, theirs); err != nil || got.Person != "p-2" {
+		t.Errorf("someone else's event after the erasure: %+v %v", got, err)
+	}
+}
+
+func TestDisclosedDataKeys(t *testing.T) {
+	ctx := context.Background()
+	r := sealedRegistry(NewMemoryKeyring())
+	cited, other := newDeclared(t, r, "p-1"), newDeclared(t, r, "p-1")
+	dk, err := r.DataKey(ctx, cited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := r.WithKeyring(DataKeys{cited.ID: dk})
+	if got, err := DecodeAs[declared](ctx, bundle, cited); err != nil || got.Person != "p-1" {
+		t.Errorf("cited: %+v %v", got, err)
+	}
+	if _, err := bundle.Decode(ctx, other); !errors.Is(err, ErrNoKey) {
+		t.Errorf("an entry the bundle does not cite opened: %v", err)
+	}
+	// One event's key does not open another's box.
+	wrong := r.WithKeyring(DataKeys{other.ID: dk})
+	if _, err := wrong.Decode(ctx, other); ErrorCode(err) != CodeInvalid {
+		t.Errorf("another event's key: %v", err)
+	}
+	// A changed box does not open.
+	e := cited
+	var f map[string]json.RawMessage
+	json.Unmarshal(e.Payload, &f)
+	var b Box
+	json.Unmarshal(f[SealedMember], &b)
+	b.Box = strings.Replace(b.Box, b.Box[:4], "AAAA", 1)
+	f[SealedMember], _ = json.Marshal(b)
+	e.Payload, _ = json.Marshal(f)
+	if _, err := bundle.Decode(ctx, e); ErrorCode(err) != CodeInvalid {
+		t.Errorf("changed box: %v", err)
+	}
+}
+
+func TestPublicReaderWithholdsClearPersonalData(t *testing.T) {
+	r := sealedRegistry(NewMemoryKeyring())
+	sealed := newDeclared(t, r, "p-1")
+	clear := sealed
+	clear.Payload = json.RawMessage(`{"community":"110105001001","person":"p-1","temperature":37.9}`) // recorded before sealing
+	tests := []struct {
+		name     string
+		e        Event
+		withheld bool
+	}{
+		{"sealed", sealed, false},
+		{"recorded in clear before sealing", clear, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.ShowsSealed(tc.e); got != tc.withheld {
+				t.Fatalf("ShowsSealed = %v", got)
+			}
+			raw, err := tc.e.Canonical()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub := PublicReader(oneEvent{raw}, r)
+			_, err = pub.Read(context.Background(), 1)
+			if tc.withheld != errors.Is(err, ErrWithheld) || (!tc.withheld && err != nil) {
+				t.Errorf("read: %v", err)
+			}
+			err = pub.Scan(context.Background(), 1, 1, func(Recorded) error { return nil })
+			if tc.withheld != errors.Is(err, ErrWithheld) {
+				t.Errorf("scan: %v", err)
+			}
+			// The backend still reads it as it is.
+			if p, err := r.Decode(context.Background(), tc.e); err != nil || p.(declared).Person != "p-1" {
+				t.Errorf("decode: %+v %v", p, err)
+			}
+		})
+	}
+}
+
+// oneEvent is a Reader of a ledger of one event.
+type oneEvent struct{ raw []byte }
+
+func (o oneEvent) Size(context.Context) (uint64, error) { return 1, nil }
+func (o oneEvent) Read(_ context.Context, seq uint64) (Recorded, error) {
+	return Recorded{Seq: seq, Raw: o.raw}, nil
+}
+func (o oneEvent) Scan(_ context.Context, from, to uint64, fn func(Recorded) error) error {
+	return fn(Recorded{Seq: 1, Raw: o.raw})
+}
+
+func TestRegisterRefusesUndeclaredFields(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("a payload field without a disclose tag was registered")
+		}
+	}()
+	Register[undeclared](NewRegistry(), "x.undeclared", "x", 1)
+}
+
+type undeclared struct {
+	Name string `json:"name"`
+}
+
+func (undeclared) Validate() error { return nil }
