@@ -636,7 +636,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				d := donation(t, out)
 				want := struct{ Kind, ID, Name string }{"org", w.org, ""}
 				if w.role == auth.Resident {
-					want = struct{ Kind, ID, Name string }{"person", subject(t, w.c), "矩阵捐赠人"}
+					// A person pledges under a pseudonym of the donation
+					// domain, never their account id.
+					want = struct{ Kind, ID, Name string }{"person", d.Donor.ID, "矩阵捐赠人"}
+					if !strings.HasPrefix(d.Donor.ID, "u-") || d.Donor.ID == subject(t, w.c) {
+						t.Fatalf("%s pledged as %q", w.name, d.Donor.ID)
+					}
 				}
 				if d.Donor.Kind != want.Kind || d.Donor.ID != want.ID || want.Name != "" && d.Donor.Name != want.Name || d.Need != needA.ID || d.Region != districtA {
 					t.Fatalf("%s pledged %s", w.name, out)

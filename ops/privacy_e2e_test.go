@@ -28,7 +28,7 @@ import (
 // (GB 11643), mobile numbers, and the pass domain's person ids.
 var (
 	idNumberRE = regexp.MustCompile(`\b[1-9]\d{5}(19|20)\d{2}(0[1-9]|1[0-2])\d{5}[\dXx]\b`)
-	phoneRE    = regexp.MustCompile(`(^|[^\d])1[3-9]\d{9}([^\d]|$)`)
+	phoneRE    = regexp.MustCompile(`(^|[^0-9A-Za-z-])1[3-9]\d{9}([^0-9A-Za-z-]|$)`)
 	personIDRE = regexp.MustCompile(`\bp-[0-9a-f]{24}\b`)
 )
 

@@ -71,6 +71,14 @@ func (pr *Projector) setStatus(f func(*Status)) {
 	pr.mu.Unlock()
 }
 
+// Reset marks the projector behind until it has restarted from its
+// checkpoint, which the caller has just reset (an erasure does): until the
+// projector notices (at its next batch or idle check), Status must not say
+// it is caught up.
+func (pr *Projector) Reset() {
+	pr.setStatus(func(s *Status) { s.Started, s.Pending = false, 1 })
+}
+
 // CaughtUp reports whether the projector has applied every matching event
 // the ledger held when it last looked.
 func (s Status) CaughtUp() bool { return s.Running && s.Started && s.Pending == 0 }

@@ -456,6 +456,11 @@ func (a *App) rebuildPersonal(ctx context.Context) error {
 		if err := a.docs.SetCheckpoint(ctx, cp); err != nil {
 			return fmt.Errorf("rebuild %s after an erasure: %w", p.Name(), err)
 		}
+		for _, pr := range a.projectors {
+			if pr.P.Name() == p.Name() {
+				pr.Reset()
+			}
+		}
 	}
 	return nil
 }

@@ -182,7 +182,7 @@ func (s *Service) UpdateNeed(ctx context.Context, p auth.Principal, id string, i
 	if err := ev.Validate(); err != nil {
 		return Need{}, err
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindNeed, ID: id}, Region: s.orgRegion(n.Hospital), Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindNeed, ID: id}, Region: s.orgRegion(n.Hospital), Actor: p.PublicActor()}
 	if _, err := s.append(ctx, evdon.TypeNeedUpdated, meta, ev, events.ExpectLast(n.LastSeq)); err != nil {
 		return Need{}, err
 	}
@@ -200,7 +200,7 @@ func (s *Service) CloseNeed(ctx context.Context, p auth.Principal, id, reason st
 	if err := ev.Validate(); err != nil {
 		return Need{}, err
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindNeed, ID: id}, Region: s.orgRegion(n.Hospital), Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindNeed, ID: id}, Region: s.orgRegion(n.Hospital), Actor: p.PublicActor()}
 	if _, err := s.append(ctx, evdon.TypeNeedClosed, meta, ev, events.ExpectLast(n.LastSeq)); err != nil {
 		return Need{}, err
 	}
@@ -361,7 +361,7 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id string, in 
 			}
 		}
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
 	if _, err := s.append(ctx, evdon.TypeDispatched, meta, ev, events.ExpectLast(d.LastSeq)); err != nil {
 		return Donation{}, err
 	}
@@ -438,7 +438,7 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string, hop 
 	if len(flags) > 0 && len([]rune(ev.Note)) < 2 {
 		return Donation{}, events.Invalid("note", "less arrived than was dispatched: say what is missing")
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
 	if _, err := s.append(ctx, evdon.TypeReceived, meta, ev, events.ExpectLast(d.LastSeq)); err != nil {
 		return Donation{}, err
 	}
@@ -506,7 +506,7 @@ func (s *Service) Consume(ctx context.Context, p auth.Principal, in ConsumeInput
 	if last > 0 {
 		x = events.ExpectLast(last)
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindStock, ID: o.ID}, Region: o.Region, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindStock, ID: o.ID}, Region: o.Region, Actor: p.PublicActor()}
 	if _, err := s.append(ctx, evdon.TypeConsumed, meta, ev, x); err != nil {
 		return Stock{}, err
 	}
@@ -567,7 +567,7 @@ func (s *Service) Review(ctx context.Context, p auth.Principal, id string, in Re
 	if err := ev.Validate(); err != nil {
 		return Donation{}, err
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
 	rec, err := s.append(ctx, evdon.TypeReviewed, meta, ev, events.ExpectLast(d.LastSeq))
 	if err != nil {
 		return Donation{}, err
