@@ -68,7 +68,18 @@ type ExportResult struct {
 	XLSX         ExportRun
 	XLSXVerify   ExportRun
 	XLSXBytes    int64 // rows.xlsx
+
+	// Clear is the same part, in the same run, over a ledger of the same
+	// events with every field in clear, as recorded before sealing: the
+	// baseline of what sealing costs an export and its verification.
+	Clear *ExportResult `json:",omitempty"`
 }
+
+// SealedRatio is the sealed export's rate over the clear one's; VerifySealedRatio
+// the same of the verifications.
+func (x ExportResult) SealedRatio() float64 { return x.CSV.Rate() / x.Clear.CSV.Rate() }
+
+func (x ExportResult) VerifySealedRatio() float64 { return x.Verify.Rate() / x.Clear.Verify.Rate() }
 
 // ExportRun is one export or verification, in a process of its own.
 type ExportRun struct {
@@ -168,9 +179,24 @@ func (w exportWorkload) event(i uint64) (events.Event, error) {
 	}, evpasses.GateRegistered{Community: c, Name: fmt.Sprintf("东门 %d", b)})
 }
 
-// benchExport runs the export part on an embedded NATS of its own.
+// benchExport runs the export part twice, each on an embedded NATS of its
+// own: over a ledger with every field in clear (the baseline), then over
+// the same events sealed, as onebook records them.
 func (r *runner) benchExport(ctx context.Context, rep *Report) (ExportResult, error) {
-	w := newExportWorkload(r.gen, r.cfg.ExportRows)
+	clearGen := *r.gen
+	clearGen.clear = true
+	clear, err := r.benchExportOf(ctx, rep, &clearGen, "export (clear payloads)")
+	if err != nil {
+		return clear, err
+	}
+	res, err := r.benchExportOf(ctx, rep, r.gen, "export")
+	res.Clear = &clear
+	return res, err
+}
+
+// benchExportOf runs the export part over the events of gen.
+func (r *runner) benchExportOf(ctx context.Context, rep *Report, gen *generator, label string) (ExportResult, error) {
+	w := newExportWorkload(gen, r.cfg.ExportRows)
 	total := w.total()
 	res := ExportResult{Rows: int64(w.rows), Gates: int(w.gates()), Issued: int(w.others - w.gates()), TreeSize: total,
 		XLSXRows: int64(w.rows / 10)}
@@ -186,7 +212,7 @@ func (r *runner) benchExport(ctx context.Context, rep *Report) (ExportResult, er
 	}
 	if opts.SyncAlways {
 		opts = embedded.NATSOptions{SyncInterval: fillSyncInterval}
-		rep.note(fmt.Sprintf("export: its embedded NATS syncs every %s, not always: the ledger is filled (not timed) and then only read", fillSyncInterval))
+		rep.note(fmt.Sprintf(label+": its embedded NATS syncs every %s, not always: the ledger is filled (not timed) and then only read", fillSyncInterval))
 	}
 	env, err := r.startNATSWith(ctx, "export", opts)
 	if err != nil {
@@ -230,11 +256,11 @@ func (r *runner) benchExport(ctx context.Context, rep *Report) (ExportResult, er
 			return res, err
 		}
 		start := time.Now()
-		if err := r.fill(ctx, env, "export: fill (not timed)", from, to, w.event); err != nil {
+		if err := r.fill(ctx, env, label+": fill (not timed)", from, to, w.event); err != nil {
 			return res, err
 		}
 		res.FillSeconds += time.Since(start).Seconds()
-		took, _, err := r.sealTo(ctx, "export: seal (not timed)", to)
+		took, _, err := r.sealTo(ctx, label+": seal (not timed)", to)
 		if err != nil {
 			return res, err
 		}
@@ -354,7 +380,7 @@ func (r *runner) benchExport(ctx context.Context, rep *Report) (ExportResult, er
 		return res, fmt.Errorf("export: verify checked %d XLSX rows, want %d", c.Rows, res.XLSXRows)
 	}
 
-	rep.note(fmt.Sprintf("export: a ledger of %d events — %d pass.scanned (the scans view's rows), %d pass.issued (other subjects: the ordered consumer's filter drops them) and %d gate.registered (the gates' subjects: the view's type filter drops them) — filled in %.1f s (%s events/s) and sealed from scratch in %.1f s, not timed in the figures; export and verify-export each ran in a process of its own (the benchmark binary re-executed), its peak RSS its own VmHWM; the CSV bundle was deleted after its verification",
+	rep.note(fmt.Sprintf(label+": a ledger of %d events — %d pass.scanned (the scans view's rows), %d pass.issued (other subjects: the ordered consumer's filter drops them) and %d gate.registered (the gates' subjects: the view's type filter drops them) — filled in %.1f s (%s events/s) and sealed from scratch in %.1f s, not timed in the figures; export and verify-export each ran in a process of its own (the benchmark binary re-executed), its peak RSS its own VmHWM; the CSV bundle was deleted after its verification",
 		total, w.rows, res.Issued, res.Gates, res.FillSeconds, rate(res.FillRate), res.SealSeconds))
 	return res, nil
 }
@@ -644,6 +670,12 @@ func (x *ExportResult) metrics(m map[string]float64) {
 	m["export_fill_seconds"] = x.FillSeconds
 	m["export_fill_rate"] = x.FillRate
 	m["export_seal_seconds"] = x.SealSeconds
+	if x.Clear != nil {
+		m["export_clear_rate"] = x.Clear.CSV.Rate()
+		m["export_clear_verify_rate"] = x.Clear.Verify.Rate()
+		m["export_sealed_ratio"] = x.SealedRatio()
+		m["export_verify_sealed_ratio"] = x.VerifySealedRatio()
+	}
 }
 
 // rows returns the export part's table rows. Its figures are
@@ -653,7 +685,7 @@ func (x *ExportResult) rows() []Row {
 	what := fmt.Sprintf("exports.Write of the scans view (one row per pass.scanned event) as CSV: %d rows from a ledger of %d events, against its signed checkpoint, in a process of its own (%.1f s; %.1f s with start-up); bundle %.1f MiB: rows.csv %.1f MiB, entries.ndjson %.1f MiB, %d tiles",
 		x.Rows, x.TreeSize, x.CSV.Seconds, x.CSV.ProcessSeconds, mib(x.BundleBytes), mib(x.RowsBytes), mib(x.EntriesBytes), x.Tiles)
 	measured := fmt.Sprintf("%s rows/s, peak RSS %.1f MiB", rate(x.CSV.Rate()), x.CSV.PeakRSSMiB)
-	return []Row{{
+	rows := []Row{{
 		Name: "export",
 		Workload: fmt.Sprintf("%s; baseline: ScanStream over the view's subjects (ledger.*.gate.*, %d messages a pass) with a callback that only counts, %d passes (%.1f s), before and after; ratio = export rows/s ÷ raw rows/s",
 			what, x.RawReadMsgs, x.RawRead.Runs, x.RawRead.Seconds),
@@ -683,4 +715,26 @@ func (x *ExportResult) rows() []Row {
 		Measured: fmt.Sprintf("%s rows/s, peak RSS %.1f MiB; verify %s rows/s", rate(x.XLSX.Rate()), x.XLSX.PeakRSSMiB, rate(x.XLSXVerify.Rate())),
 		Ratio:    x.XLSX.Rate() / x.CSV.Rate(), Target: "informational", Met: true,
 	}}
+	if c := x.Clear; c != nil {
+		rows = append(rows, Row{
+			Name: "export sealed",
+			Workload: fmt.Sprintf("the CSV export above, whose pass.scanned and pass.issued events are sealed (each cited entry's data key unwrapped and disclosed, each row's payload opened), against the same export in the same run over a ledger of the same %d events with every field in clear (%.1f s, peak RSS %.1f MiB); ratio = sealed rows/s ÷ clear rows/s",
+				x.Rows, c.CSV.Seconds, c.CSV.PeakRSSMiB),
+			Baseline: fmt.Sprintf("clear payloads %s rows/s", rate(c.CSV.Rate())),
+			Measured: fmt.Sprintf("%s rows/s", rate(x.CSV.Rate())),
+			Ratio:    x.SealedRatio(), Target: fmt.Sprintf("≥ %.1f", TargetSealed), Met: x.SealedRatio() >= TargetSealed,
+		}, Row{
+			Name: "verify-export sealed",
+			Workload: fmt.Sprintf("verify-export of the sealed bundle (each sealed entry opened with its disclosed key) against verify-export of the clear one (%.1f s, peak RSS %.1f MiB); ratio = sealed rows/s ÷ clear rows/s",
+				c.Verify.Seconds, c.Verify.PeakRSSMiB),
+			Baseline: fmt.Sprintf("clear payloads %s rows/s", rate(c.Verify.Rate())),
+			Measured: fmt.Sprintf("%s rows/s", rate(x.Verify.Rate())),
+			Ratio:    x.VerifySealedRatio(), Target: fmt.Sprintf("≥ %.1f", TargetSealed), Met: x.VerifySealedRatio() >= TargetSealed,
+		})
+	}
+	return rows
 }
+
+// TargetSealed is what sealing may cost an export or its verification:
+// at least this fraction of the rate over clear payloads.
+const TargetSealed = 0.8

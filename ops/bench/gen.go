@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -30,6 +31,18 @@ func Registry() *events.Registry {
 type generator struct {
 	reg   *events.Registry
 	epoch time.Time
+	// clear makes the events as a ledger recorded before sealing holds
+	// them: every field in clear (the export part's baseline).
+	clear bool
+}
+
+// payloadInClear replaces e's sealed payload by p in clear, if g.clear.
+func (g *generator) payloadInClear(e events.Event, err error, p events.Payload) (events.Event, error) {
+	if err != nil || !g.clear {
+		return e, err
+	}
+	e.Payload, err = json.Marshal(p)
+	return e, err
 }
 
 func newGenerator(reg *events.Registry) *generator {
@@ -67,19 +80,21 @@ func (g *generator) mixed(i uint64) (events.Event, error) {
 func (g *generator) issued(n uint64) (events.Event, error) {
 	c := community(n % communities)
 	at := g.epoch.Add(time.Duration(n) * 7 * time.Second)
-	return g.reg.New(inMemory, evpasses.TypeIssued, events.Meta{
-		Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID(n)},
-		Region:    c,
-		Actor:     events.Actor{Role: "property_manager", ID: fmt.Sprintf("pm-%s", c[6:])},
-		Time:      at,
-		SealTo:    holder(n),
-	}, evpasses.Issued{
+	p := evpasses.Issued{
 		Holder:    holder(n),
 		HolderOf:  []string{evpasses.HolderResident, evpasses.HolderResident, evpasses.HolderResident, evpasses.HolderVisitor}[n%4],
 		Community: c,
 		NotBefore: at.Truncate(24 * time.Hour),
 		NotAfter:  at.Truncate(24*time.Hour).AddDate(0, 0, 30),
-	})
+	}
+	e, err := g.reg.New(inMemory, evpasses.TypeIssued, events.Meta{
+		Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID(n)},
+		Region:    c,
+		Actor:     events.Actor{Role: "property_manager", ID: fmt.Sprintf("pm-%s", c[6:])},
+		Time:      at,
+		SealTo:    holder(n),
+	}, p)
+	return g.payloadInClear(e, err, p)
 }
 
 // scanned returns the gate scan of event i: a pass of one of the issued
@@ -100,13 +115,14 @@ func (g *generator) scanned(i uint64) (events.Event, error) {
 	if rng.IntN(50) == 0 {
 		p.Decision, p.Reason = evpasses.Deny, "health_status_red"
 	}
-	return g.reg.New(inMemory, evpasses.TypeScanned, events.Meta{
+	e, err := g.reg.New(inMemory, evpasses.TypeScanned, events.Meta{
 		Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate},
 		Region:    c,
 		Actor:     events.Actor{Role: "gate_operator", ID: fmt.Sprintf("op-%s-%d", c[6:], rng.IntN(4))},
 		Time:      g.epoch.Add(time.Duration(i) * 700 * time.Millisecond),
 		SealTo:    holder(n),
 	}, p)
+	return g.payloadInClear(e, err, p)
 }
 
 // rawSubject maps a ledger subject to the raw baseline stream's subject.
