@@ -40,6 +40,8 @@ type Projector struct {
 
 	mu     sync.Mutex
 	status Status
+	stop   func() // stops the running consumer's iterator (Reset)
+	reset  bool   // Reset asked for a rebuild: start rebuilds whatever the checkpoint says
 	cache  *lru.Cache[string, *Doc]
 	// fresh means every document of the projection was written by this
 	// projector since the store was empty, and none has been evicted from
@@ -75,8 +77,20 @@ func (pr *Projector) setStatus(f func(*Status)) {
 // checkpoint, which the caller has just reset (an erasure does): until the
 // projector notices (at its next batch or idle check), Status must not say
 // it is caught up.
+//
+// The reset is also remembered here: a batch in flight may still advance
+// the stored checkpoint after the caller reset it (FerretDB's
+// compare-and-set of the checkpoint is not atomic), and the projector must
+// rebuild all the same.
 func (pr *Projector) Reset() {
-	pr.setStatus(func(s *Status) { s.Started, s.Pending = false, 1 })
+	pr.mu.Lock()
+	pr.status.Started, pr.status.Pending = false, 1
+	pr.reset = true
+	stop := pr.stop
+	pr.mu.Unlock()
+	if stop != nil {
+		stop() // restart now rather than at the next idle check
+	}
 }
 
 // CaughtUp reports whether the projector has applied every matching event
@@ -151,7 +165,11 @@ func (pr *Projector) start(ctx context.Context) (Checkpoint, jetstream.Consumer,
 	if err != nil {
 		return cp, nil, fmt.Errorf("read checkpoint: %w", err)
 	}
-	if cp.Version != pr.P.Version() || cp.Name == "" {
+	pr.mu.Lock()
+	reset := pr.reset
+	pr.reset = false
+	pr.mu.Unlock()
+	if cp.Version != pr.P.Version() || cp.Name == "" || reset {
 		if cp.Name != "" {
 			pr.Log.Info("projection version changed: rebuilding from the ledger", "from", cp.Version, "to", pr.P.Version())
 		}
@@ -208,6 +226,9 @@ func (pr *Projector) run(ctx context.Context) error {
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	pr.mu.Lock()
+	pr.stop = it.Stop
+	pr.mu.Unlock()
 
 	batch := make([]jetstream.Msg, 0, pr.Batch)
 	for {
