@@ -376,3 +376,60 @@ func TestErasureLeavesNothingReadable(t *testing.T) {
 		t.Fatalf("verify after erasure (%d):\n%s", code, out)
 	}
 }
+
+// TestIdentityTakeoverRefused: resident B cannot register the ID number of
+// a person in resident A's household (409, naming the field), so B's
+// erasure cannot touch A's data; once A releases the person (registers
+// again without them), B can.
+func TestIdentityTakeoverRefused(t *testing.T) {
+	b := newBackend(t)
+	b.start(false)
+	base := "http://" + b.httpAddr
+	x := casestest.IDNumber(districtA, 77)
+	type household struct {
+		Household struct {
+			Members []struct {
+				PersonID string `json:"person_id"`
+				Name     string
+			}
+		}
+		Session struct{ Token string }
+	}
+	a := signIn(t, base, "holder-a")
+	var ha household
+	a.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "1", "unit": "1-101",
+		"members": []map[string]string{{"name": "李明", "id_number": casestest.IDNumber(districtA, 76), "phone": "13900000076"},
+			{"name": "李芳", "id_number": x, "relation": "spouse", "phone": "13900000077"}}}, 200, &ha)
+	a.token = ha.Session.Token
+
+	bb := signIn(t, base, "taker-b")
+	body := map[string]any{"community": communityB, "building": "2", "unit": "2-202",
+		"members": []map[string]string{{"name": "冒名者", "id_number": x, "phone": "13900000078"}}}
+	code, out := bb.do("PUT", "/me/household", body)
+	if code != 409 || errorField(t, string(out)) != "members[0].id_number" {
+		t.Fatalf("B registering A's member: %d %s", code, out)
+	}
+	// B has no household: its erasure touches nothing of A's.
+	if code, out := bb.do("DELETE", "/me/household", nil); code != 404 {
+		t.Fatalf("B's erasure: %d %s", code, out)
+	}
+	var mine struct {
+		Members []struct{ Name string }
+	}
+	a.json("GET", "/me/household", nil, 200, &mine)
+	if len(mine.Members) != 2 || mine.Members[1].Name != "李芳" {
+		t.Fatalf("A's household after the attempt: %+v", mine)
+	}
+	// A releases the person; then B may register them.
+	a.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "1", "unit": "1-101",
+		"members": []map[string]string{{"name": "李明", "id_number": casestest.IDNumber(districtA, 76), "phone": "13900000076"}}}, 200, nil)
+	var hb household
+	bb.json("PUT", "/me/household", body, 200, &hb)
+	bb.token = hb.Session.Token
+	// B's erasure now destroys B's members only: A's remaining member is intact.
+	bb.json("DELETE", "/me/household", nil, 200, nil)
+	a.json("GET", "/me/household", nil, 200, &mine)
+	if len(mine.Members) != 1 || mine.Members[0].Name != "李明" {
+		t.Fatalf("A's household after B's erasure: %+v", mine)
+	}
+}

@@ -319,6 +319,19 @@ func (s *Service) Register(ctx context.Context, p auth.Principal, in RegisterInp
 	ev := residents.Registered{OpenIDIndex: oidIdx, Community: in.Community, Building: in.Building, Unit: in.Unit}
 	for i, d := range normal {
 		pid := PersonID(s.Vault.Index("id", d.IDNumber))
+		// One person, one household: an ID number another household
+		// holds cannot be registered here, nor its data replaced.
+		var holder string
+		s.State.read(func() {
+			if per := s.State.persons[pid]; per != nil && !per.Erased && per.Resident != rid {
+				holder = per.Resident
+			}
+		})
+		if holder != "" {
+			return Household{}, &events.Error{Code: events.CodeConflict, Field: fmt.Sprintf("members[%d].id_number", i),
+				Message: "this person belongs to another household: that household releases them (registers again without them), " +
+					"or the property manager of your community confirms the move in person"}
+		}
 		sealed, err := s.Vault.Seal(ctx, pid, d)
 		if err != nil {
 			return Household{}, fmt.Errorf("seal member %d: %w", i, err)
@@ -561,7 +574,11 @@ func (s *Service) Erase(ctx context.Context, p auth.Principal) error {
 		if x := s.State.residents[p.Subject]; x != nil && !x.Erased {
 			r, ok = *x, true
 			for _, id := range x.Members {
-				if ps := s.State.passes[s.State.persons[id].Pass]; ps != nil && ps.Revoked == "" {
+				per := s.State.persons[id]
+				if per == nil || per.Resident != x.ID {
+					continue // moved to another household: not ours to revoke
+				}
+				if ps := s.State.passes[per.Pass]; ps != nil && ps.Revoked == "" {
 					passes = append(passes, *ps)
 				}
 			}
@@ -575,7 +592,17 @@ func (s *Service) Erase(ctx context.Context, p auth.Principal) error {
 			return err
 		}
 	}
-	for _, id := range r.Members {
+	// Only the persons this household holds: a person it once listed who
+	// moved to another household is theirs now.
+	var mine []string
+	s.State.read(func() {
+		for _, id := range r.Members {
+			if per := s.State.persons[id]; per != nil && per.Resident == r.ID {
+				mine = append(mine, id)
+			}
+		}
+	})
+	for _, id := range mine {
 		if err := s.Vault.Shred(ctx, id); err != nil {
 			return fmt.Errorf("shred %s: %w", id, err)
 		}

@@ -6,6 +6,7 @@ package passes
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -156,6 +157,15 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		}
 	case residents.Registered:
 		r := &Resident{ID: e.Aggregate.ID, Community: p.Community, Building: p.Building, Unit: p.Unit, LastSeq: rec.Seq}
+		// Members the household no longer lists are released: another
+		// household may register them now.
+		if old := s.residents[r.ID]; old != nil {
+			for _, id := range old.Members {
+				if per := s.persons[id]; per != nil && per.Resident == r.ID && !slices.ContainsFunc(p.Members, func(m residents.Member) bool { return m.PersonID == id }) {
+					per.Resident = ""
+				}
+			}
+		}
 		for _, m := range p.Members {
 			r.Members = append(r.Members, m.PersonID)
 			per := s.persons[m.PersonID]
@@ -163,13 +173,15 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 				per = &Person{ID: m.PersonID}
 				s.persons[m.PersonID] = per
 			}
-			per.Resident, per.Community, per.Sealed = r.ID, p.Community, m.Personal
+			per.Resident, per.Community, per.Sealed, per.Erased = r.ID, p.Community, m.Personal, false
 			if m.Personal.PhoneIndex != "" {
 				s.personByPhone[m.Personal.PhoneIndex] = m.PersonID
 			}
 		}
 		s.residents[r.ID] = r
-		s.residentByOID[p.OpenIDIndex] = r.ID
+		if p.OpenIDIndex != "" { // "" once the household was erased: its registrations are unreadable
+			s.residentByOID[p.OpenIDIndex] = r.ID
+		}
 	case residents.Declared:
 		if per := s.persons[p.PersonID]; per != nil {
 			per.Status = p.Status
@@ -182,7 +194,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 			r.Erased, r.LastSeq = true, rec.Seq
 		}
 		for _, id := range p.PersonIDs {
-			if per := s.persons[id]; per != nil {
+			if per := s.persons[id]; per != nil && per.Resident == e.Aggregate.ID {
 				per.Erased = true
 			}
 		}

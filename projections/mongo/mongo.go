@@ -288,7 +288,17 @@ func (s *Store) Checkpoint(ctx context.Context, name string) (projections.Checkp
 func (s *Store) SetCheckpoint(ctx context.Context, cp projections.Checkpoint) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	_, err := s.db.Collection(CheckpointCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: cp.Name}}, cp, options.Replace().SetUpsert(true))
+	var err error
+	// Two upserts of one new document race (MongoDB documents it, FerretDB
+	// shows it when an erasure resets a checkpoint as its projector
+	// starts): the loser gets a duplicate key error, and replacing again
+	// then finds the document.
+	for range 3 {
+		_, err = s.db.Collection(CheckpointCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: cp.Name}}, cp, options.Replace().SetUpsert(true))
+		if !mongo.IsDuplicateKeyError(err) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", cp.Name, err)
 	}
