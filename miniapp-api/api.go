@@ -120,6 +120,10 @@ type Config struct {
 
 	// Verifiable export bundles.
 	Exports Exporter
+
+	// Answers to requests with an Idempotency-Key; nil: the header is
+	// ignored.
+	Idempotency Idempotency
 }
 
 // Accounts keeps what is needed to reach an account holder (their WeChat
@@ -147,6 +151,9 @@ func New(cfg Config) *fiber.App {
 	if cfg.Metrics != nil {
 		app.Use(cfg.Metrics.middleware)
 		app.Get("/metrics", cfg.Metrics.handler())
+	}
+	if cfg.Idempotency != nil {
+		app.Use(idempotent(cfg.Idempotency, cfg.Log))
 	}
 	h := &handlers{cfg: cfg}
 	app.Get("/healthz", h.healthz)
