@@ -70,6 +70,8 @@ func (h *handlers) passRoutes(app *fiber.App) {
 	app.Post("/scans", authd, h.scan)
 	app.Post("/scans/batch", authd, h.scanBatch)
 	app.Post("/staff", authd, h.addStaff)
+	app.Post("/staff/:staff/disable", authd, h.disableStaff)
+	app.Post("/auth/signout-everywhere", authd, h.signOutEverywhere)
 	app.Post("/me/checkins", authd, h.checkIn)
 	app.Post("/me/visits", authd, h.invite)
 	app.Get("/me/visits", authd, h.myVisits)
@@ -408,6 +410,24 @@ func (h *handlers) addStaff(c *fiber.Ctx) error {
 		return err
 	}
 	return created(c, ns)
+}
+
+func (h *handlers) disableStaff(c *fiber.Ctx) error {
+	var in passes.DisableInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := h.cfg.Passes.DisableStaff(c.UserContext(), principal(c), c.Params("staff"), in); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"staff": c.Params("staff"), "disabled": true})
+}
+
+func (h *handlers) signOutEverywhere(c *fiber.Ctx) error {
+	if err := h.cfg.Passes.SignOutEverywhere(c.UserContext(), principal(c)); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"signed_out": true})
 }
 
 func (h *handlers) passKeys(c *fiber.Ctx) error {

@@ -153,6 +153,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	svc.Notify = notes.Notify
 	svc.Erased = a.rebuildPersonal
+	sessions.Valid = svc.SessionValid
 	warn, caseSvc := a.caseServices(bg, &wg, state, svc, notes, reg)
 	donSvc := a.donationService(bg, &wg, svc, notes, reg, vault)
 	ident := identity{state: state, vault: svc.Vault}

@@ -20,6 +20,9 @@ type Sessions struct {
 	key []byte
 	ttl time.Duration
 	now func() time.Time
+	// Valid, if set, is asked about every verified session: a disabled
+	// account's or a signed-out one's is refused (passes.Service.SessionValid).
+	Valid func(p Principal, issued time.Time) error
 }
 
 // NewSessions returns a session issuer. now may be nil (time.Now).
@@ -38,6 +41,10 @@ type claims struct {
 	Scope  events.Region `json:"scope,omitempty"`
 	OpenID string        `json:"oid,omitempty"`
 	Org    string        `json:"org,omitempty"`
+	// IssuedNano is the issue time in nanoseconds: "iat" has seconds only,
+	// too coarse to tell a session issued right after a sign-out from one
+	// issued right before it.
+	IssuedNano int64 `json:"iatn,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -48,7 +55,7 @@ func (s *Sessions) Issue(p Principal) (string, time.Time, error) {
 	now := s.now()
 	exp := now.Add(s.ttl)
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
-		Role: p.Role, Scope: p.Scope, OpenID: p.OpenID, Org: p.Org,
+		Role: p.Role, Scope: p.Scope, OpenID: p.OpenID, Org: p.Org, IssuedNano: now.UnixNano(),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: issuer, Subject: p.Subject,
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
@@ -78,7 +85,13 @@ func (s *Sessions) Verify(token string) (Principal, error) {
 	if c.Subject == "" || c.Role == "" {
 		return Principal{}, &events.Error{Code: events.CodeUnauthorized, Message: "invalid session token"}
 	}
-	return Principal{Subject: c.Subject, Role: c.Role, Scope: c.Scope, OpenID: c.OpenID, Org: c.Org}, nil
+	p := Principal{Subject: c.Subject, Role: c.Role, Scope: c.Scope, OpenID: c.OpenID, Org: c.Org}
+	if s.Valid != nil {
+		if err := s.Valid(p, time.Unix(0, c.IssuedNano)); err != nil {
+			return Principal{}, err
+		}
+	}
+	return p, nil
 }
 
 // LoadOrCreateKey reads a secret key file, creating it with size random

@@ -693,6 +693,9 @@ func (s *Service) BindStaff(ctx context.Context, openID, inviteCode string) (aut
 	if !ok || st.Disabled {
 		return auth.Principal{}, events.Invalid("invite_code", "unknown or already used invite code")
 	}
+	if s.now().Sub(st.Created) > InviteTTL {
+		return auth.Principal{}, events.Invalid("invite_code", "this invite code has expired (after %s): ask an admin for a new account", InviteTTL)
+	}
 	idx := s.Vault.Index("openid", openID)
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: staff.Kind, ID: st.ID}, Region: st.Scope, Actor: events.Actor{Role: st.Role, ID: st.ID}, SealTo: events.SubjectStaff}
 	if _, err := s.append(ctx, staff.TypeBound, meta, staff.Bound{OpenIDIndex: idx}, events.ExpectLast(st.LastSeq)); err != nil {
@@ -730,4 +733,81 @@ func nonNilR(s []events.Region) []events.Region {
 		return []events.Region{}
 	}
 	return s
+}
+
+// InviteTTL is how long an invite code can be bound: an unused code does
+// not stay a way in for ever.
+const InviteTTL = 72 * time.Hour
+
+// DisableInput disables a staff account.
+type DisableInput struct {
+	Reason string `json:"reason"`
+}
+
+// DisableStaff disables a staff account (an admin whose scope covers the
+// account's): it can no longer sign in, its invite code stops working, and
+// its sessions stop working at once on every replica (SessionValid).
+func (s *Service) DisableStaff(ctx context.Context, p auth.Principal, id string, in DisableInput) error {
+	if err := auth.Authorize(p, auth.ActStaffAdmin, ""); err != nil {
+		return err
+	}
+	st, ok, err := events.Find(ctx, s.Store, s.State, func() (Staff, bool) {
+		var st Staff
+		ok := false
+		s.State.read(func() {
+			if x := s.State.staff[id]; x != nil {
+				st, ok = *x, true
+			}
+		})
+		return st, ok
+	})
+	if err != nil {
+		return err
+	}
+	if !ok || !p.Scope.Covers(st.Scope) {
+		return events.Errorf(events.CodeNotFound, "no staff account %s in your scope", id)
+	}
+	if st.Disabled {
+		return events.Errorf(events.CodeConflict, "staff account %s is already disabled", id)
+	}
+	reason := strings.TrimSpace(in.Reason)
+	if len([]rune(reason)) < 2 || len(reason) > 200 {
+		return events.Invalid("reason", "state why, in 2 to 200 bytes")
+	}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: staff.Kind, ID: st.ID}, Region: st.Scope, Actor: p.Actor(), SealTo: events.SubjectStaff}
+	_, err = s.append(ctx, staff.TypeDisabled, meta, staff.Disabled{Reason: reason}, events.ExpectLast(st.LastSeq))
+	return err
+}
+
+// SignOutEverywhere voids every session of the caller's account issued
+// until now, on every replica.
+func (s *Service) SignOutEverywhere(ctx context.Context, p auth.Principal) error {
+	if p.Subject == "" {
+		return events.Errorf(events.CodeUnauthorized, "sign in first")
+	}
+	region := p.Scope
+	if region == "" {
+		region = events.National
+	}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: staff.KindAccount, ID: p.Subject}, Region: region, Actor: p.PublicActor()}
+	_, err := s.append(ctx, staff.TypeSignedOut, meta, staff.SignedOut{Before: s.now().UTC()}, events.ExpectAny())
+	return err
+}
+
+// SessionValid says whether a session of p issued at issued still works:
+// not if p's staff account was disabled, nor if p signed out everywhere
+// after it was issued. Every replica folds the same events, so a disabling
+// or a sign-out takes effect on all of them.
+func (s *Service) SessionValid(p auth.Principal, issued time.Time) error {
+	var err error
+	s.State.read(func() {
+		if st := s.State.staff[p.Subject]; st != nil && st.Disabled {
+			err = &events.Error{Code: events.CodeUnauthorized, Message: "this staff account is disabled"}
+			return
+		}
+		if before, ok := s.State.signedOut[p.Subject]; ok && !issued.After(before) {
+			err = &events.Error{Code: events.CodeUnauthorized, Message: "signed out everywhere; sign in again"}
+		}
+	})
+	return err
 }

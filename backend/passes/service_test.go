@@ -380,3 +380,79 @@ func TestScanIDsForgottenAfterUploadHorizon(t *testing.T) {
 		t.Fatal("a scan id inside the horizon was forgotten")
 	}
 }
+
+func TestStaffLifecycle(t *testing.T) {
+	w := newWorld(t)
+	sys := auth.Principal{Subject: "ops", Role: auth.System}
+	// An invite code expires, and works once.
+	old, err := w.svc.AddStaff(w.ctx, sys, StaffInput{Role: string(auth.GateOperator), Scope: community, Label: "old"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := w.svc.AddStaff(w.ctx, sys, StaffInput{Role: string(auth.GateOperator), Scope: community, Label: "fresh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.now = w.now.Add(InviteTTL - time.Minute)
+	op, err := w.svc.BindStaff(w.ctx, "wx-fresh", fresh.InviteCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.BindStaff(w.ctx, "wx-thief", fresh.InviteCode); events.ErrorCode(err) != events.CodeInvalid {
+		t.Errorf("a used invite code bound again: %v", err)
+	}
+	w.now = w.now.Add(2 * time.Minute)
+	if _, err := w.svc.BindStaff(w.ctx, "wx-old", old.InviteCode); events.ErrorCode(err) != events.CodeInvalid || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("an expired invite code: %v", err)
+	}
+	issued := w.now
+	if err := w.svc.SessionValid(op, issued); err != nil {
+		t.Fatalf("a fresh session: %v", err)
+	}
+	// Disabling: an admin of another region cannot, one in scope can; the
+	// session stops at once.
+	adminElsewhere := w.staff(auth.Admin, "4201")
+	admin := w.staff(auth.Admin, "11")
+	tests := []struct {
+		name string
+		p    auth.Principal
+		id   string
+		in   DisableInput
+		want events.Code
+	}{
+		{"the operator itself", op, op.Subject, DisableInput{Reason: "离职"}, events.CodeForbidden},
+		{"an admin out of scope", adminElsewhere, op.Subject, DisableInput{Reason: "离职"}, events.CodeNotFound},
+		{"no reason", admin, op.Subject, DisableInput{}, events.CodeInvalid},
+		{"no such account", admin, "s-nobody", DisableInput{Reason: "离职"}, events.CodeNotFound},
+	}
+	for _, tc := range tests {
+		if err := w.svc.DisableStaff(w.ctx, tc.p, tc.id, tc.in); events.ErrorCode(err) != tc.want {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
+		}
+	}
+	if err := w.svc.DisableStaff(w.ctx, admin, op.Subject, DisableInput{Reason: "离职"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.SessionValid(op, issued); events.ErrorCode(err) != events.CodeUnauthorized {
+		t.Errorf("a disabled account's session: %v", err)
+	}
+	if err := w.svc.DisableStaff(w.ctx, admin, op.Subject, DisableInput{Reason: "again"}); events.ErrorCode(err) != events.CodeConflict {
+		t.Errorf("disabled twice: %v", err)
+	}
+	if p := w.svc.SignIn("wx-fresh"); p.Role == auth.GateOperator {
+		t.Errorf("a disabled account signs in as %s", p.Role)
+	}
+	// Signing out everywhere voids the sessions issued until then.
+	res := w.resident("wx-resident")
+	before := w.now
+	w.now = w.now.Add(time.Second)
+	if err := w.svc.SignOutEverywhere(w.ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.SessionValid(res, before); events.ErrorCode(err) != events.CodeUnauthorized {
+		t.Errorf("a session from before the sign-out: %v", err)
+	}
+	if err := w.svc.SessionValid(res, w.now.Add(time.Nanosecond)); err != nil {
+		t.Errorf("a session from after the sign-out: %v", err)
+	}
+}

@@ -69,6 +69,7 @@ type Staff struct {
 	Org      string // organisation the account acts for, if any
 	OpenID   string // blind index, "" until bound
 	Disabled bool
+	Created  time.Time // when the account (and its invite code) was made
 	LastSeq  uint64
 }
 
@@ -86,6 +87,7 @@ type State struct {
 	passes        map[string]*Pass
 	staff         map[string]*Staff
 	residentByOID map[string]string
+	signedOut     map[string]time.Time // account → sessions issued before are void
 	staffByOID    map[string]string
 	staffByInvite map[string]string
 	scans         map[string]time.Time // gate + "/" + scan id → scan time, kept for MaxScanAge
@@ -115,7 +117,7 @@ type Visit struct {
 func NewState() *State {
 	s := &State{
 		gates: map[string]*Gate{}, residents: map[string]*Resident{}, persons: map[string]*Person{},
-		passes: map[string]*Pass{}, staff: map[string]*Staff{}, residentByOID: map[string]string{},
+		passes: map[string]*Pass{}, staff: map[string]*Staff{}, residentByOID: map[string]string{}, signedOut: map[string]time.Time{},
 		staffByOID: map[string]string{}, staffByInvite: map[string]string{}, scans: map[string]time.Time{},
 		visits: map[string]*Visit{}, personByPhone: map[string]string{}, orgs: map[string]*Org{},
 	}
@@ -212,7 +214,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 			}
 		}
 	case staff.Created:
-		s.staff[e.Aggregate.ID] = &Staff{ID: e.Aggregate.ID, Role: p.Role, Scope: p.Scope, Label: p.Label, Org: p.Org, LastSeq: rec.Seq}
+		s.staff[e.Aggregate.ID] = &Staff{ID: e.Aggregate.ID, Role: p.Role, Scope: p.Scope, Label: p.Label, Org: p.Org, Created: e.Time, LastSeq: rec.Seq}
 		s.staffByInvite[p.InviteHash] = e.Aggregate.ID
 	case staff.Bound:
 		if st := s.staff[e.Aggregate.ID]; st != nil {
@@ -228,6 +230,15 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		if st := s.staff[e.Aggregate.ID]; st != nil {
 			st.Disabled, st.LastSeq = true, rec.Seq
 			delete(s.staffByOID, st.OpenID)
+			for h, id := range s.staffByInvite {
+				if id == st.ID {
+					delete(s.staffByInvite, h)
+				}
+			}
+		}
+	case staff.SignedOut:
+		if p.Before.After(s.signedOut[e.Aggregate.ID]) {
+			s.signedOut[e.Aggregate.ID] = p.Before
 		}
 	}
 }

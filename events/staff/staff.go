@@ -4,6 +4,8 @@
 package staff
 
 import (
+	"time"
+
 	"github.com/onebook/onebook/events"
 )
 
@@ -13,6 +15,11 @@ const (
 	TypeBound    = "staff.bound"
 	TypeDisabled = "staff.disabled"
 	Kind         = "staff"
+
+	// TypeSignedOut is an account (a resident's or a staff member's)
+	// signing out everywhere; KindAccount its aggregate, the account id.
+	TypeSignedOut = "account.signed_out"
+	KindAccount   = "account"
 )
 
 // Register adds the staff events to r.
@@ -20,6 +27,20 @@ func Register(r *events.Registry) {
 	events.Register[Created](r, TypeCreated, Kind, 1)
 	events.Register[Bound](r, TypeBound, Kind, 1)
 	events.Register[Disabled](r, TypeDisabled, Kind, 1)
+	events.Register[SignedOut](r, TypeSignedOut, KindAccount, 1)
+}
+
+// SignedOut: the account signed out everywhere: every session issued
+// before Before stops working, on every replica.
+type SignedOut struct {
+	Before time.Time `json:"before" disclose:"public"`
+}
+
+func (p SignedOut) Validate() error {
+	if p.Before.IsZero() {
+		return events.Invalid("before", "required")
+	}
+	return nil
 }
 
 // Created: an admin created a staff account. The invite code itself is
