@@ -210,7 +210,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	app := api.New(api.Config{Idempotency: idem,Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, Log: log.With("component", "http"), Cosignatures: cosigs,
+	app := api.New(api.Config{Idempotency: idem, Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
