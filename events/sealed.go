@@ -226,24 +226,40 @@ func (r *Registry) seal(ctx context.Context, s *schema, eventID, subject string,
 
 // Open returns the payload of e with its sealed fields opened and merged
 // back in, as JSON (not upcast).
-// withheld is true when the subject's key was destroyed: raw then holds
-// the public fields only.
 func (r *Registry) Open(ctx context.Context, e Event) (raw json.RawMessage, withheld bool, err error) {
+	o, err := r.OpenFields(ctx, e)
+	if err != nil || o.Fields == nil {
+		return e.Payload, false, err
+	}
+	raw, err = json.Marshal(o.Fields)
+	return raw, o.Withheld, err
+}
+
+// Opened is a payload's fields with its sealed ones opened.
+type Opened struct {
+	Fields   map[string]json.RawMessage // nil: the payload has no box (e.Payload is all there is)
+	Key      []byte                     // the event's data key; nil without a box or when withheld
+	Withheld bool                       // the subject's key was destroyed: Fields are the public ones
+}
+
+// OpenFields opens e's box once and returns its fields and data key: what
+// an exporter needs of a cited entry, without opening it twice.
+func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	if !bytes.Contains(e.Payload, []byte(`"`+SealedMember+`"`)) {
-		return e.Payload, false, nil
+		return Opened{}, nil
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(e.Payload, &fields); err != nil {
-		return nil, false, Invalid("payload", "event %s: %v", e.Type, err)
+		return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
 	}
 	sealed, ok := fields[SealedMember]
 	if !ok {
-		return e.Payload, false, nil
+		return Opened{}, nil
 	}
 	delete(fields, SealedMember)
 	box, w, err := parseBox(sealed)
 	if err != nil {
-		return nil, false, err
+		return Opened{}, err
 	}
 	var dataKey []byte
 	if r.keyring == nil {
@@ -253,28 +269,25 @@ func (r *Registry) Open(ctx context.Context, e Event) (raw json.RawMessage, with
 	}
 	switch {
 	case errors.Is(err, ErrErased):
-		raw, err := json.Marshal(fields)
-		return raw, true, err
+		return Opened{Fields: fields, Withheld: true}, nil
 	case err != nil:
-		return nil, false, fmt.Errorf("event %s %s: %w", e.Type, e.ID, err)
+		return Opened{}, fmt.Errorf("event %s %s: %w", e.Type, e.ID, err)
 	}
-	defer clear(dataKey)
 	plain, err := boxOpen(dataKey, e.ID, e.Type, box)
 	if err != nil {
-		return nil, false, err
+		return Opened{}, err
 	}
 	var hidden map[string]json.RawMessage
 	if err := json.Unmarshal(plain, &hidden); err != nil {
-		return nil, false, Invalid("payload.sealed", "event %s: sealed fields are not a JSON object", e.ID)
+		return Opened{}, Invalid("payload.sealed", "event %s: sealed fields are not a JSON object", e.ID)
 	}
 	for k, v := range hidden {
 		if _, dup := fields[k]; dup {
-			return nil, false, Invalid("payload.sealed", "event %s: field %s is both public and sealed", e.ID, k)
+			return Opened{}, Invalid("payload.sealed", "event %s: field %s is both public and sealed", e.ID, k)
 		}
 		fields[k] = v
 	}
-	raw, err = json.Marshal(fields)
-	return raw, false, err
+	return Opened{Fields: fields, Key: dataKey}, nil
 }
 
 // DataKey returns the data key of a sealed event, for a bundle that
@@ -296,20 +309,23 @@ func (r *Registry) DataKey(ctx context.Context, e Event) ([]byte, error) {
 	return r.keyring.Unwrap(ctx, e.ID, w)
 }
 
-// IsSealed reports whether e's payload carries a sealed box.
+// IsSealed reports whether e's payload carries a sealed box. In canonical
+// bytes (RFC 8785: sorted keys, quotes inside strings escaped) the box
+// reads exactly so, and nothing inside a string can.
 func IsSealed(e Event) bool {
-	var p struct {
-		Sealed json.RawMessage `json:"sealed"`
-	}
-	return json.Unmarshal(e.Payload, &p) == nil && p.Sealed != nil
+	return bytes.Contains(e.Payload, []byte(`"`+SealedMember+`":{"box":"`))
 }
 
 func parseBox(raw json.RawMessage) ([]byte, Wrapped, error) {
 	var b Box
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := json.Unmarshal(raw, &b); err != nil {
 		return nil, Wrapped{}, Invalid("payload.sealed", "not a sealed box: %v", err)
+	}
+	// Exactly the three members, nothing smuggled beside them: the box's
+	// canonical form is what encoding/json writes of it (base64 needs no
+	// escaping).
+	if again, err := json.Marshal(b); err != nil || !bytes.Equal(again, raw) {
+		return nil, Wrapped{}, Invalid("payload.sealed", "not a sealed box: it must be exactly {\"box\",\"key\",\"to\"}")
 	}
 	box, err1 := base64.StdEncoding.DecodeString(b.Box)
 	key, err2 := base64.StdEncoding.DecodeString(b.Key)

@@ -146,10 +146,13 @@ func (v View) docRow(state any) ([]string, error) {
 
 // eventRow renders an event for an event view. Sealed personal data
 // ("personal" fields) is left out of the payload.
-func eventRow(e events.Event, payload json.RawMessage) ([]string, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &m); err != nil {
-		return nil, err
+// eventRow is the row of event e whose payload fields (sealed ones opened)
+// are m, or, m nil, those of e.Payload.
+func eventRow(e events.Event, m map[string]json.RawMessage) ([]string, error) {
+	if m == nil {
+		if err := json.Unmarshal(e.Payload, &m); err != nil {
+			return nil, err
+		}
 	}
 	delete(m, "personal")
 	b, err := json.Marshal(m)

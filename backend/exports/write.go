@@ -215,9 +215,6 @@ func (w *writer) scan(ctx context.Context, fn func(rec events.Recorded, e events
 // sealed fields, if it has any: the bundle discloses exactly the entries it
 // cites. An entry whose subject was erased says so instead.
 func (w *writer) entry(ctx context.Context, rec events.Recorded, e events.Event) error {
-	idx := rec.Seq - 1
-	w.tiles0[int64(idx)>>seal.TileHeight] = true
-	w.nEntries++
 	var key []byte
 	erased := false
 	if events.IsSealed(e) {
@@ -230,6 +227,14 @@ func (w *writer) entry(ctx context.Context, rec events.Recorded, e events.Event)
 			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 		}
 	}
+	return w.writeEntry(rec, key, erased)
+}
+
+// writeEntry writes one cited entry with its data key (or erased).
+func (w *writer) writeEntry(rec events.Recorded, key []byte, erased bool) error {
+	idx := rec.Seq - 1
+	w.tiles0[int64(idx)>>seal.TileHeight] = true
+	w.nEntries++
 	bw := w.entries.w
 	bw.WriteString(`{"index":`)
 	bw.WriteString(strconv.FormatUint(idx, 10))
@@ -253,15 +258,16 @@ func (w *writer) eventRows(ctx context.Context, rows rowWriter) error {
 		if e.Type != w.v.EventType {
 			return nil
 		}
-		payload, _, err := w.src.Reg.Open(ctx, e)
+		// One opening of the box gives the row and the key to disclose.
+		o, err := w.src.Reg.OpenFields(ctx, e)
 		if err != nil {
 			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 		}
-		cells, err := eventRow(e, payload)
+		cells, err := eventRow(e, o.Fields)
 		if err != nil {
 			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 		}
-		if err := w.entry(ctx, rec, e); err != nil {
+		if err := w.writeEntry(rec, o.Key, o.Withheld); err != nil {
 			return err
 		}
 		n++
