@@ -62,12 +62,33 @@ type Health interface {
 	Health(ctx context.Context) HealthStatus
 }
 
-// HealthStatus is the body of /healthz and /readyz.
+// HealthStatus is the body of /healthz and /readyz. Both are public, so it
+// says ok or degraded per component and how far the ledger, the seal and
+// each projection have come, never the text of an error (which names hosts,
+// ports, files and queries): the causes go to the log.
 type HealthStatus struct {
 	Ready       bool               `json:"ready"`
+	Components  Components         `json:"components"`
 	Ledger      LedgerStatus       `json:"ledger"`
 	Projections []ProjectionStatus `json:"projections"`
-	Problems    []string           `json:"problems,omitempty"`
+}
+
+// Component is the state of one dependency as /healthz shows it.
+type Component string
+
+const (
+	OK       Component = "ok"
+	Degraded Component = "degraded"
+)
+
+// Components are the dependencies of a backend. Ready needs NATS, the
+// ledger and the store; a degraded seal delays checkpoints but loses
+// nothing.
+type Components struct {
+	NATS   Component `json:"nats"`   // the connection to the NATS servers
+	Ledger Component `json:"ledger"` // the ledger stream answers
+	Seal   Component `json:"seal"`   // the latest checkpoint can be read
+	Store  Component `json:"store"`  // the MongoDB document store answers
 }
 
 // LedgerStatus describes the ledger and its seal.
@@ -84,7 +105,9 @@ type ProjectionStatus struct {
 	Version int    `json:"version"`
 	Seq     int64  `json:"seq"`
 	Lag     uint64 `json:"lag"`
-	Error   string `json:"error,omitempty"`
+	// Status is degraded while the projector fails (it retries, or it
+	// halted on an event it cannot fold); why is in the log.
+	Status Component `json:"status"`
 	// CaughtUp: this process runs the projector and it has read all there
 	// is (a projection with no events yet stays at seq 0).
 	CaughtUp bool `json:"caught_up"`

@@ -297,38 +297,44 @@ func (a *App) runProjector(ctx context.Context, pr *projections.Projector) {
 	}
 }
 
-// Health implements api.Health.
+// Health implements api.Health. The answer is public: each failing check
+// marks its component degraded and logs why, so that no error text (hosts,
+// ports, files) reaches the answer.
 func (a *App) Health(ctx context.Context) api.HealthStatus {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	st := api.HealthStatus{Ready: true}
-	fail := func(format string, args ...any) {
-		st.Ready = false
-		st.Problems = append(st.Problems, fmt.Sprintf(format, args...))
+	c := api.Components{NATS: api.OK, Ledger: api.OK, Seal: api.OK, Store: api.OK}
+	fail := func(comp *api.Component, name string, err error) {
+		*comp = api.Degraded
+		a.log.Warn("health check failed", "component", name, "err", err)
 	}
+	var st api.HealthStatus
 	if !a.servers.NC.IsConnected() {
-		fail("NATS not connected")
+		fail(&c.NATS, "nats", fmt.Errorf("not connected (%s)", a.servers.NC.Status()))
 	}
 	size, err := a.ledger.Store.Size(ctx)
 	if err != nil {
-		fail("ledger: %v", err)
+		fail(&c.Ledger, "ledger", err)
 	}
 	st.Ledger.Size = size
 	if cp, err := a.ledger.Prover.Checkpoint(ctx); err == nil {
 		st.Ledger.SealedSize = cp.Size
 		st.Ledger.RootHash = b64(cp.Hash)
 	} else if events.ErrorCode(err) != events.CodeNotFound {
-		st.Problems = append(st.Problems, fmt.Sprintf("seal: %v", err))
+		fail(&c.Seal, "seal", err)
 	}
 	if st.Ledger.SealedSize < size {
 		st.Ledger.SealLag = size - st.Ledger.SealedSize
 	}
 	if err := a.servers.Mongo.Ping(ctx, nil); err != nil {
-		fail("MongoDB: %v", err)
+		fail(&c.Store, "store", err)
 	}
 	for _, pr := range a.projectors {
 		s := pr.Status()
-		ps := api.ProjectionStatus{Name: pr.P.Name(), Version: pr.P.Version(), Seq: s.Seq, Lag: s.Pending, Error: s.Err, CaughtUp: s.CaughtUp()}
+		ps := api.ProjectionStatus{Name: pr.P.Name(), Version: pr.P.Version(), Seq: s.Seq, Lag: s.Pending, Status: api.OK, CaughtUp: s.CaughtUp()}
+		if s.Err != "" {
+			ps.Status = api.Degraded // the projector logged why
+		}
 		if !s.Running {
 			// Another replica may hold the lease: report the stored checkpoint.
 			if cp, err := a.docs.Checkpoint(ctx, pr.P.Name()); err == nil {
@@ -337,6 +343,8 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 		}
 		st.Projections = append(st.Projections, ps)
 	}
+	st.Components = c
+	st.Ready = c.NATS == api.OK && c.Ledger == api.OK && c.Store == api.OK
 	return st
 }
 
