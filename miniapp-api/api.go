@@ -10,7 +10,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -119,7 +121,16 @@ type Config struct {
 	Events  events.Reader
 	Health  Health
 	Metrics *Metrics // nil: no /metrics
-	Log     *slog.Logger
+	// MetricsToken opens /metrics on this listener to a caller presenting
+	// it as a bearer token; empty: /metrics answers 404 here (serve
+	// Metrics.Handler on a listener of its own).
+	MetricsToken string
+	Log          *slog.Logger
+
+	// RequestTimeout is the server-side deadline of every request, on its
+	// UserContext; ExportTimeout that of an export, which reads the ledger
+	// and writes a whole bundle before it answers. Zero: no deadline.
+	RequestTimeout, ExportTimeout time.Duration
 
 	// Witness cosignatures of checkpoints; nil: none are accepted and
 	// checkpoints are served as signed by onebook alone.
@@ -169,9 +180,10 @@ func New(cfg Config) *fiber.App {
 	app.Use(recover.New())
 	if cfg.Metrics != nil {
 		app.Use(cfg.Metrics.middleware)
-		app.Get("/metrics", cfg.Metrics.handler())
+		app.Get("/metrics", cfg.Metrics.publicHandler(cfg.MetricsToken))
 	}
 	h := &handlers{cfg: cfg}
+	app.Use(h.deadline)
 	app.Get("/healthz", h.healthz)
 	app.Get("/readyz", h.readyz)
 	app.Get("/openapi.json", serveOpenAPI)
@@ -189,10 +201,41 @@ func New(cfg Config) *fiber.App {
 	h.donationRoutes(app)
 	h.exportRoutes(app)
 	h.dashboardRoutes(app)
-	app.Use(func(c *fiber.Ctx) error {
-		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
-	})
+	app.Use(notFound)
 	return app
+}
+
+// notFound is the answer of a route that does not exist.
+func notFound(c *fiber.Ctx) error {
+	return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
+}
+
+// retryAfter is the Retry-After of every 503: a dependency is down or
+// stalled, or the request ran out of time.
+const retryAfter = "5"
+
+// deadline runs the request under a server-side deadline on its
+// UserContext, so that a stalled ledger or store cannot hold it forever:
+// the calls waiting on them end with the context, and the request answers
+// 503 with Retry-After. An export (GET /exports/{view}) gets the longer
+// ExportTimeout: it reads the ledger up to the latest checkpoint and
+// writes the whole bundle before the answer starts.
+func (h *handlers) deadline(c *fiber.Ctx) error {
+	d := h.cfg.RequestTimeout
+	if strings.HasPrefix(c.Path(), "/exports/") {
+		d = h.cfg.ExportTimeout
+	}
+	if d <= 0 {
+		return c.Next()
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), d)
+	defer cancel()
+	c.SetUserContext(ctx)
+	err := c.Next()
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && statusOfErr(err) >= 500 {
+		return &events.Error{Code: events.CodeUnavailable, Message: fmt.Sprintf("the request did not finish within %s; retry later", d), Err: err}
+	}
+	return err
 }
 
 type handlers struct{ cfg Config }
@@ -259,6 +302,9 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		}
 		if status >= 500 {
 			log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		}
+		if status == fiber.StatusServiceUnavailable && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
+			c.Set(fiber.HeaderRetryAfter, retryAfter)
 		}
 		return c.Status(status).JSON(errorBody{Error: detail})
 	}

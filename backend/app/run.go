@@ -136,6 +136,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	if cfg.Development() {
+		log.Warn("development mode: WECHAT_APPID is not set, so a fake WeChat API runs in-process, signs in any code "+
+			"(the demo's sign-in codes too) and the API listens on loopback only; set WECHAT_APPID and WECHAT_SECRET for production", "addr", cfg.Addr)
+	}
 	wx, err := startWeChat(bg, cfg, log)
 	if err != nil {
 		return err
@@ -197,10 +201,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("cosignatures: %w", err)
 	}
-	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, Log: log.With("component", "http"), Cosignatures: cosigs,
+	app := api.New(api.Config{Ledger: led.Prover, Events: led.Store, Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
+		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, a.metrics, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := listen(cfg.Addr)
 	if err != nil {
 		return err
@@ -225,6 +237,24 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	wg.Wait()
 	log.Info("stopped", "sealed", sealer.Status().Size)
 	return err
+}
+
+// serveMetrics serves /metrics, and nothing else, on a listener of its own
+// (loopback by default), so that the public listener need not. stop closes
+// it.
+func serveMetrics(addr string, m *api.Metrics, log *slog.Logger) (stop func(), err error) {
+	ln, err := listen(addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // passService builds the pass service and its keys: the vault of personal
