@@ -222,7 +222,7 @@ const retryAfter = "5"
 // writes the whole bundle before the answer starts.
 func (h *handlers) deadline(c *fiber.Ctx) error {
 	d := h.cfg.RequestTimeout
-	if strings.HasPrefix(c.Path(), "/exports/") {
+	if strings.HasPrefix(strings.ToLower(c.Path()), "/exports/") { // routes match case-insensitively
 		d = h.cfg.ExportTimeout
 	}
 	if d <= 0 {
