@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/backend/auth"
@@ -99,6 +100,23 @@ func newTestServer(t *testing.T, ready bool) (*httptest.Server, *memLedger) {
 	srv := httptest.NewServer(adaptorHandler(app))
 	t.Cleanup(srv.Close)
 	return srv, led
+}
+
+// getWithHeader asks app for path with one request header, if value is
+// not empty.
+func getWithHeader(t *testing.T, app *fiber.App, path, header, value string) (int, http.Header, []byte) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	if value != "" {
+		req.Header.Set(header, value)
+	}
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
 }
 
 func get(t *testing.T, url string) (int, http.Header, []byte) {
@@ -225,18 +243,9 @@ func TestMetricsNotPublic(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			led := newMemLedger(t, 1)
 			app := New(Config{Ledger: led, Events: led, Health: fixedHealth{}, Metrics: NewMetrics(), MetricsToken: tt.configured})
-			req := httptest.NewRequest("GET", "/metrics", nil)
-			if tt.auth != "" {
-				req.Header.Set("Authorization", tt.auth)
-			}
-			resp, err := app.Test(req, -1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tt.want {
-				t.Fatalf("%d %s", resp.StatusCode, body)
+			code, _, body := getWithHeader(t, app, "/metrics", "Authorization", tt.auth)
+			if code != tt.want {
+				t.Fatalf("%d %s", code, body)
 			}
 			if tt.want == 404 && (!strings.Contains(string(body), `"not_found"`) || strings.Contains(string(body), "onebook_http")) {
 				t.Fatalf("404 body %s", body)

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"io"
-	"net/http/httptest"
 	"testing"
 )
 
@@ -37,18 +35,9 @@ func TestRevocationsRevalidate(t *testing.T) {
 		{`abc`, 200},
 	}
 	for _, tt := range tests {
-		req := httptest.NewRequest("GET", "/passes/revocations", nil)
-		if tt.ifNoneMatch != "" {
-			req.Header.Set("If-None-Match", tt.ifNoneMatch)
-		}
-		resp, err := app.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tt.want || resp.Header.Get("ETag") != etag || resp.Header.Get("Cache-Control") != "no-cache" {
-			t.Fatalf("If-None-Match %q: %d, ETag %q, Cache-Control %q; want %d", tt.ifNoneMatch, resp.StatusCode, resp.Header.Get("ETag"), resp.Header.Get("Cache-Control"), tt.want)
+		code, hdr, body := getWithHeader(t, app, "/passes/revocations", "If-None-Match", tt.ifNoneMatch)
+		if code != tt.want || hdr.Get("ETag") != etag || hdr.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("If-None-Match %q: %d, ETag %q, Cache-Control %q; want %d", tt.ifNoneMatch, code, hdr.Get("ETag"), hdr.Get("Cache-Control"), tt.want)
 		}
 		if want := map[int]string{200: list, 304: ""}[tt.want]; string(body) != want {
 			t.Fatalf("If-None-Match %q: body %q, want %q", tt.ifNoneMatch, body, want)
