@@ -10,7 +10,9 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -62,12 +64,33 @@ type Health interface {
 	Health(ctx context.Context) HealthStatus
 }
 
-// HealthStatus is the body of /healthz and /readyz.
+// HealthStatus is the body of /healthz and /readyz. Both are public, so it
+// says ok or degraded per component and how far the ledger, the seal and
+// each projection have come, never the text of an error (which names hosts,
+// ports, files and queries): the causes go to the log.
 type HealthStatus struct {
 	Ready       bool               `json:"ready"`
+	Components  Components         `json:"components"`
 	Ledger      LedgerStatus       `json:"ledger"`
 	Projections []ProjectionStatus `json:"projections"`
-	Problems    []string           `json:"problems,omitempty"`
+}
+
+// Component is the state of one dependency as /healthz shows it.
+type Component string
+
+const (
+	OK       Component = "ok"
+	Degraded Component = "degraded"
+)
+
+// Components are the dependencies of a backend. Ready needs NATS, the
+// ledger and the store; a degraded seal delays checkpoints but loses
+// nothing.
+type Components struct {
+	NATS   Component `json:"nats"`   // the connection to the NATS servers
+	Ledger Component `json:"ledger"` // the ledger stream answers
+	Seal   Component `json:"seal"`   // the latest checkpoint can be read
+	Store  Component `json:"store"`  // the MongoDB document store answers
 }
 
 // LedgerStatus describes the ledger and its seal.
@@ -84,7 +107,9 @@ type ProjectionStatus struct {
 	Version int    `json:"version"`
 	Seq     int64  `json:"seq"`
 	Lag     uint64 `json:"lag"`
-	Error   string `json:"error,omitempty"`
+	// Status is degraded while the projector fails (it retries, or it
+	// halted on an event it cannot fold); why is in the log.
+	Status Component `json:"status"`
 	// CaughtUp: this process runs the projector and it has read all there
 	// is (a projection with no events yet stays at seq 0).
 	CaughtUp bool `json:"caught_up"`
@@ -96,7 +121,16 @@ type Config struct {
 	Events  events.Reader
 	Health  Health
 	Metrics *Metrics // nil: no /metrics
-	Log     *slog.Logger
+	// MetricsToken opens /metrics on this listener to a caller presenting
+	// it as a bearer token; empty: /metrics answers 404 here (serve
+	// Metrics.Handler on a listener of its own).
+	MetricsToken string
+	Log          *slog.Logger
+
+	// RequestTimeout is the server-side deadline of every request, on its
+	// UserContext; ExportTimeout that of an export, which reads the ledger
+	// and writes a whole bundle before it answers. Zero: no deadline.
+	RequestTimeout, ExportTimeout time.Duration
 
 	// Witness cosignatures of checkpoints; nil: none are accepted and
 	// checkpoints are served as signed by onebook alone.
@@ -150,12 +184,13 @@ func New(cfg Config) *fiber.App {
 	app.Use(recover.New())
 	if cfg.Metrics != nil {
 		app.Use(cfg.Metrics.middleware)
-		app.Get("/metrics", cfg.Metrics.handler())
+		app.Get("/metrics", cfg.Metrics.publicHandler(cfg.MetricsToken))
 	}
 	if cfg.Idempotency != nil {
 		app.Use(idempotent(cfg.Idempotency, cfg.Log))
 	}
 	h := &handlers{cfg: cfg}
+	app.Use(h.deadline)
 	app.Get("/healthz", h.healthz)
 	app.Get("/readyz", h.readyz)
 	app.Get("/openapi.json", serveOpenAPI)
@@ -173,10 +208,41 @@ func New(cfg Config) *fiber.App {
 	h.donationRoutes(app)
 	h.exportRoutes(app)
 	h.dashboardRoutes(app)
-	app.Use(func(c *fiber.Ctx) error {
-		return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
-	})
+	app.Use(notFound)
 	return app
+}
+
+// notFound is the answer of a route that does not exist.
+func notFound(c *fiber.Ctx) error {
+	return events.Errorf(events.CodeNotFound, "no route %s %s", c.Method(), c.Path())
+}
+
+// retryAfter is the Retry-After of every 503: a dependency is down or
+// stalled, or the request ran out of time.
+const retryAfter = "5"
+
+// deadline runs the request under a server-side deadline on its
+// UserContext, so that a stalled ledger or store cannot hold it forever:
+// the calls waiting on them end with the context, and the request answers
+// 503 with Retry-After. An export (GET /exports/{view}) gets the longer
+// ExportTimeout: it reads the ledger up to the latest checkpoint and
+// writes the whole bundle before the answer starts.
+func (h *handlers) deadline(c *fiber.Ctx) error {
+	d := h.cfg.RequestTimeout
+	if strings.HasPrefix(strings.ToLower(c.Path()), "/exports/") { // routes match case-insensitively
+		d = h.cfg.ExportTimeout
+	}
+	if d <= 0 {
+		return c.Next()
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), d)
+	defer cancel()
+	c.SetUserContext(ctx)
+	err := c.Next()
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && statusOfErr(err) >= 500 {
+		return &events.Error{Code: events.CodeUnavailable, Message: fmt.Sprintf("the request did not finish within %s; retry later", d), Err: err}
+	}
+	return err
 }
 
 type handlers struct{ cfg Config }
@@ -243,6 +309,9 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		}
 		if status >= 500 {
 			log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		}
+		if status == fiber.StatusServiceUnavailable && c.GetRespHeader(fiber.HeaderRetryAfter) == "" {
+			c.Set(fiber.HeaderRetryAfter, retryAfter)
 		}
 		return c.Status(status).JSON(errorBody{Error: detail})
 	}

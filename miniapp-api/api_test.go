@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/exports"
 	"github.com/onebook/onebook/events"
 )
 
@@ -96,6 +100,23 @@ func newTestServer(t *testing.T, ready bool) (*httptest.Server, *memLedger) {
 	srv := httptest.NewServer(adaptorHandler(app))
 	t.Cleanup(srv.Close)
 	return srv, led
+}
+
+// getWithHeader asks app for path with one request header, if value is
+// not empty.
+func getWithHeader(t *testing.T, app *fiber.App, path, header, value string) (int, http.Header, []byte) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	if value != "" {
+		req.Header.Set(header, value)
+	}
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
 }
 
 func get(t *testing.T, url string) (int, http.Header, []byte) {
@@ -199,12 +220,118 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-func TestMetricsExposed(t *testing.T) {
-	srv, _ := newTestServer(t, true)
-	get(t, srv.URL+"/ledger/key")
-	code, _, body := get(t, srv.URL+"/metrics")
+// TestMetricsNotPublic: on the public listener /metrics answers 404 like
+// an unknown route unless a token is configured and presented; the
+// listener of its own (Metrics.Handler) serves it.
+func TestMetricsNotPublic(t *testing.T) {
+	const token = "s3cret-metrics-token"
+	tests := []struct {
+		name       string
+		configured string
+		auth       string
+		want       int
+	}{
+		{"no token configured", "", "", 404},
+		{"no token configured, one given", "", "Bearer " + token, 404},
+		{"no token configured, empty one given", "", "Bearer ", 404},
+		{"token configured, none given", token, "", 404},
+		{"wrong token", token, "Bearer nope", 404},
+		{"token not as bearer", token, token, 404},
+		{"token given", token, "Bearer " + token, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			led := newMemLedger(t, 1)
+			app := New(Config{Ledger: led, Events: led, Health: fixedHealth{}, Metrics: NewMetrics(), MetricsToken: tt.configured})
+			code, _, body := getWithHeader(t, app, "/metrics", "Authorization", tt.auth)
+			if code != tt.want {
+				t.Fatalf("%d %s", code, body)
+			}
+			if tt.want == 404 && (!strings.Contains(string(body), `"not_found"`) || strings.Contains(string(body), "onebook_http")) {
+				t.Fatalf("404 body %s", body)
+			}
+		})
+	}
+
+	m := NewMetrics()
+	led := newMemLedger(t, 1)
+	pub := httptest.NewServer(adaptorHandler(New(Config{Ledger: led, Events: led, Health: fixedHealth{}, Metrics: m})))
+	t.Cleanup(pub.Close)
+	priv := httptest.NewServer(m.Handler())
+	t.Cleanup(priv.Close)
+	get(t, pub.URL+"/ledger/key")
+	code, _, body := get(t, priv.URL+"/metrics")
 	if code != 200 || !strings.Contains(string(body), `onebook_http_requests_total{method="GET",route="/ledger/key",status="200"} 1`) {
-		t.Fatalf("%d %s", code, body)
+		t.Fatalf("metrics listener: %d %s", code, body)
+	}
+	if code, _, _ := get(t, priv.URL+"/ledger/key"); code != 404 {
+		t.Fatalf("the metrics listener serves more than /metrics: %d", code)
+	}
+}
+
+// stalledLedger is a ledger whose latest checkpoint never comes: it waits
+// for the request's context like a JetStream request to a stalled server.
+type stalledLedger struct{ *memLedger }
+
+func (stalledLedger) Latest(ctx context.Context) ([]byte, uint64, tlog.Hash, error) {
+	<-ctx.Done()
+	return nil, 0, tlog.Hash{}, fmt.Errorf("read the latest checkpoint: %w", ctx.Err())
+}
+
+// TestRequestDeadline: a request whose dependency stalls answers 503 with
+// Retry-After and the JSON error once the configured deadline passes, not
+// when the client gives up.
+func TestRequestDeadline(t *testing.T) {
+	const deadline = 100 * time.Millisecond
+	led := newMemLedger(t, 1)
+	app := New(Config{Ledger: stalledLedger{led}, Events: led, Health: fixedHealth{}, Metrics: NewMetrics(), RequestTimeout: deadline})
+	start := time.Now()
+	resp, err := app.Test(httptest.NewRequest("GET", "/ledger/checkpoint", nil), int((deadline + 5*time.Second).Milliseconds()))
+	if err != nil {
+		t.Fatal(err) // app.Test gave up: the request hung
+	}
+	took := time.Since(start)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var e errorBody
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || json.Unmarshal(body, &e) != nil || e.Error.Code != events.CodeUnavailable {
+		t.Fatalf("%d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if took < deadline || took > deadline+2*time.Second {
+		t.Fatalf("answered after %s, deadline %s", took, deadline)
+	}
+	if strings.Contains(string(body), "context deadline exceeded") {
+		t.Fatalf("the answer shows the internal error: %s", body)
+	}
+}
+
+// deadlineExporter reports the deadline an export runs under.
+type deadlineExporter struct{ left chan time.Duration }
+
+func (deadlineExporter) Views() []exports.View { return []exports.View{{Name: "scans"}} }
+
+func (x deadlineExporter) Export(ctx context.Context, _ auth.Principal, _ exports.View, _ exports.Query, _, _, _ string) (exports.Manifest, error) {
+	d, _ := ctx.Deadline() // none: zero, so the time left is negative
+	x.left <- time.Until(d)
+	return exports.Manifest{}, events.Errorf(events.CodeNotFound, "nothing to export")
+}
+
+// TestExportDeadline: an export runs under the export deadline, every
+// other request under the request deadline.
+func TestExportDeadline(t *testing.T) {
+	sess, err := auth.NewSessions(bytes.Repeat([]byte{7}, 32), time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _ := sess.Issue(auth.Principal{Subject: "s-gov", Role: auth.GovAnalyst, Scope: "110105", OpenID: "o-gov"})
+	led := newMemLedger(t, 1)
+	x := deadlineExporter{make(chan time.Duration, 1)}
+	app := New(Config{Ledger: led, Events: led, Health: fixedHealth{}, Sessions: sess, Exports: x, RequestTimeout: time.Second, ExportTimeout: time.Hour})
+	if code, _, body := call(t, app, "GET", "/exports/scans", tok, nil); code != 404 {
+		t.Fatalf("export: %d %s", code, body)
+	}
+	if left := <-x.left; left <= time.Second || left > time.Hour {
+		t.Fatalf("an export runs with %s left, want the export deadline of 1h", left)
 	}
 }
 

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"crypto/subtle"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -52,6 +55,24 @@ func (m *Metrics) middleware(c *fiber.Ctx) error {
 	return err
 }
 
-func (m *Metrics) handler() fiber.Handler {
-	return adaptor.HTTPHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+// Handler serves GET /metrics and nothing else, for a listener of its own.
+func (m *Metrics) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// publicHandler serves /metrics on the public listener only to a caller
+// presenting token as a bearer token. Everyone else, and everyone when
+// token is empty, gets the 404 of an unknown route: a stranger learns not
+// even that the route exists.
+func (m *Metrics) publicHandler(token string) fiber.Handler {
+	serve := adaptor.HTTPHandler(promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	return func(c *fiber.Ctx) error {
+		given, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+		if token == "" || !ok || subtle.ConstantTimeCompare([]byte(given), []byte(token)) != 1 {
+			return notFound(c)
+		}
+		return serve(c)
+	}
 }

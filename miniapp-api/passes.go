@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -47,7 +48,9 @@ func (h *handlers) checkText(c *fiber.Ctx, fields map[string]string) error {
 // tokens and the signed revocation list, both as JSON.
 type PassKeys interface {
 	KeysJSON() ([]byte, error)
-	RevocationsJSON(ctx context.Context) ([]byte, error)
+	// Revocations returns the signed revocation list and a strong entity
+	// tag of its bytes; both stay the same until the list changes.
+	Revocations(ctx context.Context) (list []byte, etag string, err error)
 }
 
 func (h *handlers) passRoutes(app *fiber.App) {
@@ -439,12 +442,31 @@ func (h *handlers) passKeys(c *fiber.Ctx) error {
 	return c.Send(b)
 }
 
+// revocations serves the signed revocation list. Scanners poll it: with
+// the entity tag of the list they hold in If-None-Match they get 304 and no
+// body until the list changes. no-cache makes every cache ask again.
 func (h *handlers) revocations(c *fiber.Ctx) error {
-	b, err := h.cfg.PassKeys.RevocationsJSON(c.UserContext())
+	b, etag, err := h.cfg.PassKeys.Revocations(c.UserContext())
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Set(fiber.HeaderETag, etag)
 	c.Set(fiber.HeaderCacheControl, "no-cache")
+	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(b)
+}
+
+// etagMatches reports whether an If-None-Match header names etag, by the
+// weak comparison that RFC 9110 §13.1.2 prescribes for it ("*" matches any).
+func etagMatches(ifNoneMatch, etag string) bool {
+	for _, t := range strings.Split(ifNoneMatch, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
 }

@@ -3,13 +3,41 @@ package main
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/passtoken"
 )
+
+// revocations fetches the revocation list as a scanner polls it, with the
+// ETag of the list it holds, and checks the status.
+func revocations(t *testing.T, base, etag string, want int) (body []byte, newEtag string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", base+"/passes/revocations", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode != want || resp.Header.Get("ETag") == "" {
+		t.Fatalf("revocations (If-None-Match %q): %d, ETag %q, %s; want %d", etag, resp.StatusCode, resp.Header.Get("ETag"), body, want)
+	}
+	return body, resp.Header.Get("ETag")
+}
 
 // TestResidentJourney walks the whole pass flow over HTTP against the real
 // backend: register a household, declare health, get a pass, be scanned in
@@ -50,7 +78,10 @@ func TestResidentJourney(t *testing.T) {
 	if decl.Status != "green" {
 		t.Fatalf("declaration %+v", decl)
 	}
-	var pass struct{ Token, PassID string }
+	var pass struct {
+		Token  string
+		PassID string `json:"pass_id"`
+	}
 	res.json("GET", "/me/passes/"+m[0].PersonID, nil, 200, &pass)
 	if !strings.HasPrefix(pass.Token, "OB1.") || len(pass.Token) != 136 {
 		t.Fatalf("pass token %q", pass.Token)
@@ -87,8 +118,16 @@ func TestResidentJourney(t *testing.T) {
 	}
 	// Scanners fetch keys and revocations without signing in.
 	anon := client{t: t, base: base}
-	if code, body := anon.do("GET", "/passes/keys", nil); code != 200 || !strings.Contains(string(body), "Ed25519") {
-		t.Fatalf("keys: %d %s", code, body)
+	code, keysJSON := anon.do("GET", "/passes/keys", nil)
+	if code != 200 || !strings.Contains(string(keysJSON), "Ed25519") {
+		t.Fatalf("keys: %d %s", code, keysJSON)
+	}
+	if code, body := anon.do("GET", "/metrics", nil); code != 404 {
+		t.Fatalf("metrics on the public listener without a token: %d %s", code, body)
+	}
+	var keys passtoken.KeySet
+	if err := json.Unmarshal(keysJSON, &keys); err != nil {
+		t.Fatal(err)
 	}
 	// Red status: the pass is revoked and shows up in the signed list.
 	res.json("POST", "/me/declarations", map[string]any{"person_id": m[0].PersonID, "temperature": 38.4, "symptoms": []string{"cough"}}, 201, &decl)
@@ -98,8 +137,21 @@ func TestResidentJourney(t *testing.T) {
 	if code, body := scan("j3", "in", ""); code != 403 || !strings.Contains(body, `"revoked"`) {
 		t.Fatalf("scan after red: %d %s", code, body)
 	}
-	if code, body := anon.do("GET", "/passes/revocations", nil); code != 200 || !strings.Contains(string(body), `"sig"`) {
-		t.Fatalf("revocations: %d %s", code, body)
+	// The list, checked offline as a scanner does, names the pass and
+	// not why; polling with its ETag gets 304 until it changes.
+	list, etag := revocations(t, base, "", 200)
+	l, err := passtoken.VerifyList(list, keys)
+	if err != nil {
+		t.Fatalf("revocations do not verify: %v\n%s", err, list)
+	}
+	if !slices.Contains(l.Passes, pass.PassID) || strings.Contains(string(list), "red_status") {
+		t.Fatalf("revocations %s, want pass %s without a reason", list, pass.PassID)
+	}
+	if _, err := passtoken.Verify(pass.Token, keys, l.Checker(), time.Now()); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("offline check of the revoked pass: %v", err)
+	}
+	if again, _ := revocations(t, base, etag, 304); len(again) != 0 {
+		t.Fatalf("304 with a body: %s", again)
 	}
 	// Erase: gone for good, ledger intact.
 	res.json("DELETE", "/me/household", nil, 200, nil)

@@ -142,6 +142,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
+	if cfg.Development() {
+		log.Warn("development mode: WECHAT_APPID is not set, so a fake WeChat API runs in-process, signs in any code "+
+			"(the demo's sign-in codes too) and the API listens on loopback only; set WECHAT_APPID and WECHAT_SECRET for production", "addr", cfg.Addr)
+	}
 	wx, err := startWeChat(bg, cfg, log)
 	if err != nil {
 		return err
@@ -210,10 +214,18 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	app := api.New(api.Config{Idempotency: idem, Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, Log: log.With("component", "http"), Cosignatures: cosigs,
+	app := api.New(api.Config{Idempotency: idem, Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
+		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, a.metrics, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	ln, err := listen(cfg.Addr)
 	if err != nil {
 		return err
@@ -238,6 +250,24 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	wg.Wait()
 	log.Info("stopped", "sealed", sealer.Status().Size)
 	return err
+}
+
+// serveMetrics serves /metrics, and nothing else, on a listener of its own
+// (loopback by default), so that the public listener need not. stop closes
+// it.
+func serveMetrics(addr string, m *api.Metrics, log *slog.Logger) (stop func(), err error) {
+	ln, err := listen(addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // passService builds the pass service and its keys: the vault of personal
@@ -322,38 +352,44 @@ func (a *App) runProjector(ctx context.Context, pr *projections.Projector) {
 	}
 }
 
-// Health implements api.Health.
+// Health implements api.Health. The answer is public: each failing check
+// marks its component degraded and logs why, so that no error text (hosts,
+// ports, files) reaches the answer.
 func (a *App) Health(ctx context.Context) api.HealthStatus {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	st := api.HealthStatus{Ready: true}
-	fail := func(format string, args ...any) {
-		st.Ready = false
-		st.Problems = append(st.Problems, fmt.Sprintf(format, args...))
+	c := api.Components{NATS: api.OK, Ledger: api.OK, Seal: api.OK, Store: api.OK}
+	fail := func(comp *api.Component, name string, err error) {
+		*comp = api.Degraded
+		a.log.Warn("health check failed", "component", name, "err", err)
 	}
+	var st api.HealthStatus
 	if !a.servers.NC.IsConnected() {
-		fail("NATS not connected")
+		fail(&c.NATS, "nats", fmt.Errorf("not connected (%s)", a.servers.NC.Status()))
 	}
 	size, err := a.ledger.Store.Size(ctx)
 	if err != nil {
-		fail("ledger: %v", err)
+		fail(&c.Ledger, "ledger", err)
 	}
 	st.Ledger.Size = size
 	if cp, err := a.ledger.Prover.Checkpoint(ctx); err == nil {
 		st.Ledger.SealedSize = cp.Size
 		st.Ledger.RootHash = b64(cp.Hash)
 	} else if events.ErrorCode(err) != events.CodeNotFound {
-		st.Problems = append(st.Problems, fmt.Sprintf("seal: %v", err))
+		fail(&c.Seal, "seal", err)
 	}
 	if st.Ledger.SealedSize < size {
 		st.Ledger.SealLag = size - st.Ledger.SealedSize
 	}
 	if err := a.servers.Mongo.Ping(ctx, nil); err != nil {
-		fail("MongoDB: %v", err)
+		fail(&c.Store, "store", err)
 	}
 	for _, pr := range a.projectors {
 		s := pr.Status()
-		ps := api.ProjectionStatus{Name: pr.P.Name(), Version: pr.P.Version(), Seq: s.Seq, Lag: s.Pending, Error: s.Err, CaughtUp: s.CaughtUp()}
+		ps := api.ProjectionStatus{Name: pr.P.Name(), Version: pr.P.Version(), Seq: s.Seq, Lag: s.Pending, Status: api.OK, CaughtUp: s.CaughtUp()}
+		if s.Err != "" {
+			ps.Status = api.Degraded // the projector logged why
+		}
 		if !s.Running {
 			// Another replica may hold the lease: report the stored checkpoint.
 			if cp, err := a.docs.Checkpoint(ctx, pr.P.Name()); err == nil {
@@ -362,6 +398,8 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 		}
 		st.Projections = append(st.Projections, ps)
 	}
+	st.Components = c
+	st.Ready = c.NATS == api.OK && c.Ledger == api.OK && c.Store == api.OK
 	return st
 }
 

@@ -2,13 +2,15 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onebook/onebook/backend/passes"
@@ -24,6 +26,9 @@ type passTokens struct {
 	state  *passes.State
 	ttl    time.Duration // token lifetime: a revoked pass's tokens are all dead ttl after revocation
 	now    func() time.Time
+
+	mu   sync.Mutex
+	list signedList // the last list signed; zero until the first request
 }
 
 // loadPassSigner reads the pass signing key, creating it on first start.
@@ -72,17 +77,53 @@ func (t *passTokens) Verify(token string, now time.Time) (passes.PassClaims, err
 
 func (t *passTokens) KeysJSON() ([]byte, error) { return json.Marshal(t.keys) }
 
-// RevocationsJSON builds and signs the current revocation list.
-func (t *passTokens) RevocationsJSON(ctx context.Context) ([]byte, error) {
-	now := t.now().UTC().Truncate(time.Second)
-	l := passtoken.RevocationList{Issued: now}
-	for _, p := range t.state.Revoked(now.Add(-t.ttl)) {
-		at := p.RevokedAt.UTC().Truncate(time.Second)
-		if at.After(now) {
-			at = now
-		}
+// listValidity is how long a signed revocation list stays current. A new
+// list is signed once half of it has passed, so that a scanner fetching the
+// list at any time gets one that stays current for at least half of it.
+const listValidity = 24 * time.Hour
+
+// signedList is the revocation list as served, kept until it changes.
+type signedList struct {
+	body  []byte
+	etag  string    // strong entity tag of body
+	seq   uint64    // the pass state's RevokedSeq it reflects
+	renew time.Time // sign again from then on: half its validity, or the first pass leaving the list
+}
+
+// Revocations returns the signed revocation list and its entity tag. The
+// list is signed when it changes (a revocation, or a revoked pass whose
+// tokens have all expired) or half its validity has passed, not on every
+// request: between those, every request gets the same bytes, so scanners
+// polling with If-None-Match get 304 and the signing key is not a
+// per-request cost.
+func (t *passTokens) Revocations(ctx context.Context) (body []byte, etag string, err error) {
+	now := t.now()
+	seq := t.state.RevokedSeq()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l := t.list; l.body != nil && l.seq == seq && now.Before(l.renew) {
+		return l.body, l.etag, nil
+	}
+	l, err := t.signList(now)
+	if err != nil {
+		return nil, "", fmt.Errorf("sign the revocation list: %w", err)
+	}
+	t.list = l
+	return l.body, l.etag, nil
+}
+
+// signList builds and signs the revocation list of now.
+func (t *passTokens) signList(now time.Time) (signedList, error) {
+	now = now.UTC().Truncate(time.Second)
+	revoked, seq := t.state.Revoked(now.Add(-t.ttl))
+	l := passtoken.RevocationList{Seq: seq, Issued: now, NotAfter: now.Add(listValidity)}
+	if na := t.signer.NotAfter(); !na.IsZero() && l.NotAfter.After(na) {
+		l.NotAfter = na.UTC().Truncate(time.Second)
+	}
+	renew := now.Add(l.NotAfter.Sub(now) / 2)
+	for _, p := range revoked {
 		// Tokens are issued for at most ttl, so none issued before the
-		// revocation outlives at + ttl: the entry can go after that.
+		// revocation outlives RevokedAt + ttl: the pass can leave then.
 		end := p.NotAfter
 		if e := p.RevokedAt.Add(t.ttl + 5*time.Minute); e.Before(end) {
 			end = e
@@ -90,8 +131,15 @@ func (t *passTokens) RevocationsJSON(ctx context.Context) ([]byte, error) {
 		if !end.After(now) {
 			continue
 		}
-		l.Entries = append(l.Entries, passtoken.Revoked{PassID: p.ID, At: at, Reason: p.Revoked, NotAfter: end.UTC().Truncate(time.Second)})
+		l.Passes = append(l.Passes, p.ID)
+		if end.Before(renew) {
+			renew = end
+		}
 	}
-	sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].PassID < l.Entries[j].PassID })
-	return passtoken.SignList(t.signer, l)
+	body, err := passtoken.SignList(t.signer, l)
+	if err != nil {
+		return signedList{}, err
+	}
+	sum := sha256.Sum256(body)
+	return signedList{body: body, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`, seq: seq, renew: renew}, nil
 }

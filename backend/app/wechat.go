@@ -20,13 +20,14 @@ const (
 	devSecret = "onebook-dev-secret"
 )
 
-// startWeChat returns the WeChat client. With no AppID configured it first
-// starts the fake WeChat API (ops/wxmock) on loopback, so that the whole
-// mini-program flow works on a machine with no WeChat account; that is for
-// development only and is logged as such.
+// startWeChat returns the WeChat client. In development mode (no AppID
+// configured) it first starts the fake WeChat API (ops/wxmock) on loopback,
+// so that the whole mini-program flow works on a machine with no WeChat
+// account; config keeps such a backend on loopback. With an AppID the fake
+// is never started.
 func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wechatAdapter, error) {
 	appID, secret, base := cfg.WeChatAppID, cfg.WeChatSecret, cfg.WeChatAPIBase
-	if appID == "" {
+	if cfg.Development() {
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.WxmockPort))
 		if err != nil {
 			return wechatAdapter{}, fmt.Errorf("fake WeChat: %w", err)
@@ -42,7 +43,7 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 			cfg.TemplateDonation = "dev-donation-hop"
 		}
 		go wxmock.New(appID, secret).Serve(ctx, ln)
-		log.Warn("WECHAT_APPID is not set: using a fake WeChat API in-process (development only)", "url", base, "appid", appID)
+		log.Info("fake WeChat API in-process (development mode)", "url", base, "appid", appID)
 	}
 	c, err := wechat.New(wechat.Config{AppID: appID, AppSecret: secret, APIBase: base, Logger: log})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ import (
 // Config is the whole configuration of a backend process (and, for the
 // connection settings, of the ops tool).
 type Config struct {
-	Addr      string // HTTP listen address
+	Addr      string // HTTP listen address (loopback in development mode)
 	DataDir   string // embedded servers' storage, seal key
 	NATSURL   string // external NATS; "" starts the embedded server
 	NATSPort  int    // embedded NATS port (loopback)
@@ -53,7 +54,19 @@ type Config struct {
 	RiskRegions               []events.Region
 	Witnesses                 []string // verifier keys of the witnesses whose checkpoint cosignatures are accepted
 	PassTTL, SessionTTL       time.Duration
+
+	MetricsAddr    string        // separate listener serving only /metrics; "" none
+	MetricsToken   string        // bearer token opening /metrics on the public listener; "" keeps it closed (404)
+	RequestTimeout time.Duration // server-side deadline of every request
+	ExportTimeout  time.Duration // deadline of an export (GET /exports/{view}), which writes a whole bundle
 }
+
+// Development reports whether c runs in development mode: without WeChat
+// credentials, a fake WeChat API runs in-process and answers every sign-in
+// code, so the demo's sign-in codes ("demo-gov", ...) work and anyone who
+// can reach the API can sign in as anyone. That is why Load lets such a
+// backend listen on loopback only.
+func (c Config) Development() bool { return c.WeChatAppID == "" }
 
 // Var documents one setting, for --help and the README.
 type Var struct {
@@ -63,7 +76,9 @@ type Var struct {
 // Vars lists every setting.
 func Vars() []Var {
 	return []Var{
-		{"ONEBOOK_ADDR", "addr", ":8080", "HTTP listen address"},
+		{"ONEBOOK_ADDR", "addr", "", "HTTP listen address; default :8080, or 127.0.0.1:8080 in development mode (WECHAT_APPID unset), which listens on loopback only"},
+		{"ONEBOOK_METRICS_ADDR", "metrics-addr", "127.0.0.1:9090", "listen address of a separate listener that serves only /metrics; 'off' for none"},
+		{"ONEBOOK_METRICS_TOKEN", "metrics-token", "", "bearer token that opens /metrics on the public listener; empty: /metrics there answers 404"},
 		{"ONEBOOK_DATA", "data", "./data", "data directory: embedded NATS and FerretDB storage, the seal key"},
 		{"NATS_URL", "nats-url", "", "NATS server URL(s), comma-separated; empty starts an embedded JetStream server"},
 		{"ONEBOOK_NATS_PORT", "nats-port", "4222", "port of the embedded NATS server (127.0.0.1)"},
@@ -92,6 +107,8 @@ func Vars() []Var {
 		{"ONEBOOK_RISK_REGIONS", "risk-regions", "", "comma-separated region codes whose visitors in the last 14 days are yellow"},
 		{"ONEBOOK_PASS_TTL", "pass-ttl", "24h", "validity of a pass token; the mini-program refreshes it"},
 		{"ONEBOOK_SESSION_TTL", "session-ttl", "12h", "validity of a session token"},
+		{"ONEBOOK_REQUEST_TIMEOUT", "request-timeout", "10s", "server-side deadline of a request: one that a stalled ledger or store keeps longer answers 503 with Retry-After"},
+		{"ONEBOOK_EXPORT_TIMEOUT", "export-timeout", "10m", "server-side deadline of an export (GET /exports/{view}), which reads the ledger and writes the whole bundle before answering"},
 	}
 }
 
@@ -168,6 +185,26 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	if c.WeChatAppID != "" && c.WeChatSecret == "" {
 		return c, fmt.Errorf("WECHAT_SECRET is required with WECHAT_APPID")
 	}
+	if c.Addr, err = listenAddr(c.Addr, c.Development()); err != nil {
+		return c, err
+	}
+	if c.Demo && !c.Development() {
+		return c, fmt.Errorf("demo: the demo's staff sign in with the fake WeChat's demo codes, which exist only in development mode (WECHAT_APPID unset); demo data would only litter a real ledger")
+	}
+	if c.MetricsAddr = get("metrics-addr"); c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
+	} else if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return c, fmt.Errorf("metrics-addr: %q is not host:port or off", c.MetricsAddr)
+		}
+	}
+	c.MetricsToken = get("metrics-token")
+	if c.RequestTimeout, err = time.ParseDuration(get("request-timeout")); err != nil || c.RequestTimeout <= 0 {
+		return c, fmt.Errorf("request-timeout: %q is not a positive duration", get("request-timeout"))
+	}
+	if c.ExportTimeout, err = time.ParseDuration(get("export-timeout")); err != nil || c.ExportTimeout <= 0 {
+		return c, fmt.Errorf("export-timeout: %q is not a positive duration", get("export-timeout"))
+	}
 	for _, r := range strings.Split(get("risk-regions"), ",") {
 		if r = strings.TrimSpace(r); r == "" {
 			continue
@@ -200,6 +237,37 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return c, fmt.Errorf("mongo-db must not be empty")
 	}
 	return c, nil
+}
+
+// listenAddr returns the HTTP listen address: the default of the mode if
+// addr is empty, addr itself if the mode allows it. Development mode
+// listens on loopback only.
+func listenAddr(addr string, dev bool) (string, error) {
+	if addr == "" {
+		if dev {
+			return "127.0.0.1:8080", nil
+		}
+		return ":8080", nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("addr: %q is not host:port: %w", addr, err)
+	}
+	if dev && !isLoopback(host) {
+		return "", fmt.Errorf("addr: %q is not a loopback address, and without WeChat credentials (WECHAT_APPID unset) onebook runs in development mode, "+
+			"where a fake WeChat signs anyone in as anyone: set WECHAT_APPID and WECHAT_SECRET, or set ONEBOOK_ADDR (--addr) to 127.0.0.1:PORT", addr)
+	}
+	return addr, nil
+}
+
+// isLoopback reports whether host names only the loopback interface. An
+// empty host (every interface) and host names other than localhost are not.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // normalizeBool turns a bare --demo into --demo=true, so the switch works

@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,15 +17,21 @@ func TestLoad(t *testing.T) {
 		wantErr bool
 	}{
 		{"defaults", nil, nil, func(c Config) bool {
-			return c.Addr == ":8080" && c.DataDir == "./data" && c.NATSURL == "" && c.MongoURI == "" && c.NATSPort == 4222 &&
-				c.SealKeyFile == "data/seal.key" && c.Replicas == 1 && c.DedupWindow == time.Hour && !c.Demo
+			return c.Addr == "127.0.0.1:8080" && c.Development() && c.DataDir == "./data" && c.NATSURL == "" && c.MongoURI == "" && c.NATSPort == 4222 &&
+				c.SealKeyFile == "data/seal.key" && c.Replicas == 1 && c.DedupWindow == time.Hour && !c.Demo &&
+				c.MetricsAddr == "127.0.0.1:9090" && c.MetricsToken == "" && c.RequestTimeout == 10*time.Second && c.ExportTimeout == 10*time.Minute
 		}, false},
-		{"env", nil, map[string]string{"ONEBOOK_ADDR": ":9000", "NATS_URL": "nats://a:4222", "ONEBOOK_DATA": "/var/lib/onebook"}, func(c Config) bool {
-			return c.Addr == ":9000" && c.NATSURL == "nats://a:4222" && c.SealKeyFile == "/var/lib/onebook/seal.key"
+		{"env", nil, map[string]string{"ONEBOOK_ADDR": "127.0.0.1:9000", "NATS_URL": "nats://a:4222", "ONEBOOK_DATA": "/var/lib/onebook",
+			"ONEBOOK_METRICS_TOKEN": "s3cret", "ONEBOOK_REQUEST_TIMEOUT": "2s"}, func(c Config) bool {
+			return c.Addr == "127.0.0.1:9000" && c.NATSURL == "nats://a:4222" && c.SealKeyFile == "/var/lib/onebook/seal.key" &&
+				c.MetricsToken == "s3cret" && c.RequestTimeout == 2*time.Second
 		}, false},
-		{"flag beats env", []string{"--addr=:7000", "--demo"}, map[string]string{"ONEBOOK_ADDR": ":9000"}, func(c Config) bool {
-			return c.Addr == ":7000" && c.Demo
+		{"flag beats env", []string{"--addr=127.0.0.1:7000", "--demo", "--metrics-addr=off"}, map[string]string{"ONEBOOK_ADDR": "127.0.0.1:9000"}, func(c Config) bool {
+			return c.Addr == "127.0.0.1:7000" && c.Demo && c.MetricsAddr == ""
 		}, false},
+		{"bad metrics addr", []string{"--metrics-addr=9090"}, nil, nil, true},
+		{"bad request timeout", []string{"--request-timeout=0s"}, nil, nil, true},
+		{"bad export timeout", []string{"--export-timeout=long"}, nil, nil, true},
 		{"bad replicas", []string{"--replicas=2"}, nil, nil, true},
 		{"bad port", nil, map[string]string{"ONEBOOK_NATS_PORT": "70000"}, nil, true},
 		{"bad duration", []string{"--dedup-window=soon"}, nil, nil, true},
@@ -39,6 +46,62 @@ func TestLoad(t *testing.T) {
 			}
 			if err == nil && !tt.check(c) {
 				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}
+
+// TestDevelopmentModeListensOnLoopbackOnly: without WeChat credentials the
+// backend runs a fake WeChat that signs anyone in as anyone, so it binds to
+// loopback by default and refuses any other address; with them it binds
+// where it is told and demo data is refused.
+func TestDevelopmentModeListensOnLoopbackOnly(t *testing.T) {
+	creds := map[string]string{"WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "secret"}
+	tests := []struct {
+		name     string
+		args     []string
+		wechat   bool
+		wantAddr string // "" = refused
+		wantMsg  []string
+	}{
+		{"default, development", nil, false, "127.0.0.1:8080", nil},
+		{"default, WeChat", nil, true, ":8080", nil},
+		{"loopback port, development", []string{"--addr", "127.0.0.1:0"}, false, "127.0.0.1:0", nil},
+		{"localhost, development", []string{"--addr", "localhost:8080"}, false, "localhost:8080", nil},
+		{"IPv6 loopback, development", []string{"--addr", "[::1]:8080"}, false, "[::1]:8080", nil},
+		{"other loopback, development", []string{"--addr", "127.0.0.2:8080"}, false, "127.0.0.2:8080", nil},
+		{"every interface, development", []string{"--addr", ":8080"}, false, "", []string{"WECHAT_APPID", "WECHAT_SECRET", "ONEBOOK_ADDR", `":8080"`}},
+		{"0.0.0.0, development", []string{"--addr", "0.0.0.0:8080"}, false, "", []string{"WECHAT_APPID", "ONEBOOK_ADDR"}},
+		{"IPv6 any, development", []string{"--addr", "[::]:8080"}, false, "", []string{"WECHAT_APPID", "ONEBOOK_ADDR"}},
+		{"LAN address, development", []string{"--addr", "192.168.1.20:8080"}, false, "", []string{"WECHAT_APPID", "ONEBOOK_ADDR"}},
+		{"host name, development", []string{"--addr", "onebook.example.org:8080"}, false, "", []string{"WECHAT_APPID", "ONEBOOK_ADDR"}},
+		{"every interface, WeChat", []string{"--addr", ":8080"}, true, ":8080", nil},
+		{"0.0.0.0, WeChat", []string{"--addr", "0.0.0.0:8080"}, true, "0.0.0.0:8080", nil},
+		{"LAN address, WeChat", []string{"--addr", "192.168.1.20:8080"}, true, "192.168.1.20:8080", nil},
+		{"not host:port", []string{"--addr", "8080"}, true, "", []string{"8080"}},
+		{"demo, development", []string{"--demo"}, false, "127.0.0.1:8080", nil},
+		{"demo, WeChat", []string{"--demo"}, true, "", []string{"demo", "WECHAT_APPID"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			if tt.wechat {
+				env = creds
+			}
+			c, err := Load(tt.args, func(k string) string { return env[k] }, io.Discard)
+			if tt.wantAddr == "" {
+				if err == nil {
+					t.Fatalf("started on %q, want refused", c.Addr)
+				}
+				for _, m := range tt.wantMsg {
+					if !strings.Contains(err.Error(), m) {
+						t.Errorf("refusal %q does not name %s", err, m)
+					}
+				}
+				return
+			}
+			if err != nil || c.Addr != tt.wantAddr || c.Development() == tt.wechat {
+				t.Fatalf("Load = %q (development %v), %v; want %q", c.Addr, c.Development(), err, tt.wantAddr)
 			}
 		})
 	}

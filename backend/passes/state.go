@@ -96,6 +96,7 @@ type State struct {
 	visits        map[string]*Visit
 	personByPhone map[string]string // phone blind index → person id (hosts)
 	orgs          map[string]*Org
+	revokedSeq    uint64 // ledger sequence of the last pass.revoked event
 }
 
 // Visit is a visit request and its outcome.
@@ -152,6 +153,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		if ps := s.passes[e.Aggregate.ID]; ps != nil {
 			ps.Revoked, ps.RevokedAt = p.Reason, e.Time
 		}
+		s.revokedSeq = rec.Seq
 	case evpasses.Scanned:
 		if p.ScanID != "" {
 			s.scans[e.Aggregate.ID+"/"+p.ScanID] = e.Time
@@ -290,18 +292,28 @@ func Follow(ctx context.Context, js jetstream.JetStream, stream string, reg *eve
 	return ledger.Follow(ctx, js, stream, reg, st)
 }
 
+// RevokedSeq returns the ledger sequence of the last pass revocation
+// applied (0: none): the revocation list changes only when it moves, or
+// when time passes.
+func (s *State) RevokedSeq() uint64 {
+	var seq uint64
+	s.read(func() { seq = s.revokedSeq })
+	return seq
+}
+
 // Revoked returns the revoked passes whose validity has not ended by now:
-// what offline scanners must be told.
-func (s *State) Revoked(now time.Time) []Pass {
-	var out []Pass
+// what offline scanners must be told; and, read at the same moment,
+// RevokedSeq.
+func (s *State) Revoked(now time.Time) (out []Pass, seq uint64) {
 	s.read(func() {
+		seq = s.revokedSeq
 		for _, p := range s.passes {
 			if p.Revoked != "" && p.NotAfter.After(now) {
 				out = append(out, *p)
 			}
 		}
 	})
-	return out
+	return out, seq
 }
 
 // Person returns a person known to the state (household member or visitor).

@@ -50,17 +50,21 @@
 //
 // # Revocation list
 //
-// A RevocationList names revoked passes. The backend signs it with its
-// current Signer (SignList) and serves the result, which scanners check with
-// VerifyList against the KeySet. The signed form is compact JSON,
+// A RevocationList names revoked passes and nothing else about them (not
+// why, not when). The backend signs it with its current Signer (SignList)
+// when it changes and serves the same bytes until then; scanners check it
+// with VerifyList against the KeySet. The signed form is compact JSON,
 //
-//	{"kid":"…","list":{"issued":…,"entries":[{"pass":"…","at":…,"reason":"…","not_after":…}]},"sig":"…"}
+//	{"kid":"…","list":{"seq":…,"issued":…,"not_after":…,"passes":["…",…]},"sig":"…"}
 //
 // where sig is base64url of the Ed25519 signature over
-// "onebook revocations v1\x00" || the bytes of the "list" value exactly as
-// they appear. Times are unix seconds; entries are sorted by pass id, each
-// pass at most once. See RevocationList for the rule by which expired passes
-// leave the list.
+// "onebook revocations v2\x00" || the bytes of the "list" value exactly as
+// they appear. seq is the ledger sequence of the newest revocation the list
+// reflects; issued and not_after (the first second the list is stale) are
+// unix seconds; passes are sorted, each at most once. A scanner keeps the
+// newest list by (seq, issued) and warns its operator once its list is
+// stale. Version 1 ("onebook revocations v1\x00") carried each revocation's
+// time and reason and is no longer accepted.
 //
 // # Denials
 //

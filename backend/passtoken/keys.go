@@ -154,7 +154,7 @@ func ParseSigner(text string) (*Signer, error) {
 
 // Key is a public verification key. NotAfter (zero: no bound) ends its
 // trust: tokens it signed are expired from then on, and revocation lists it
-// signed must have been issued before it.
+// signed must not be valid beyond it.
 type Key struct {
 	Public   ed25519.PublicKey
 	NotAfter time.Time

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,84 +12,79 @@ import (
 	"github.com/onebook/onebook/events"
 )
 
-const listDomain = "onebook revocations v1\x00"
+// listDomain separates list signatures from token signatures. Version 2
+// dropped each entry's reason and revocation time (a reason such as
+// red_status told every holder of the public list a resident's health) and
+// added the list's sequence and validity.
+const listDomain = "onebook revocations v2\x00"
 
-// ExpiredGrace is how long a revoked pass stays on the list after its own
-// NotAfter, so that a scanner whose clock runs late by less than this, once
-// it holds a list without the pass, still finds the pass expired.
-const ExpiredGrace = 24 * time.Hour
-
-// RevocationList names the passes that must no longer open a gate. The
-// backend builds it from pass.revoked events, signs it with SignList and
-// serves it; scanners keep the newest list they have verified (by Issued)
-// and never replace it with an older one.
+// RevocationList names the passes that must no longer open a gate, and
+// nothing else about them: a scanner refuses a token whose pass is listed,
+// and needs neither why nor when the pass was revoked. The list is public
+// (anyone can fetch it, and it sits on every scanner phone), so it says no
+// more than that.
 //
-// An entry may be dropped from a list issued at or after its NotAfter +
-// ExpiredGrace: by then Verify denies every token of that pass as expired, so
-// the list need not name it (see Prune). Times are carried to the second.
+// The backend builds it from pass.revoked events, signs it with SignList
+// when it changes (a revocation, or a revoked pass whose tokens have all
+// expired and so leaves the list) and before it goes stale, and serves the
+// same signed bytes until then. A scanner keeps the newest list it has
+// verified (Newer) and never replaces it with an older one. Times are
+// carried to the second.
 type RevocationList struct {
-	Issued  time.Time
-	Entries []Revoked
-}
-
-// Revoked is one entry of a RevocationList.
-type Revoked struct {
-	PassID string    // canonical lower-case UUID
-	At     time.Time // when the pass was revoked; not after the list's Issued
-	// Reason is the revocation reason of the pass.revoked event
-	// ("moved_out", "red_status", "lost_phone", ...): 1 to 32 of a-z and '_'.
-	Reason string
-	// NotAfter is the latest not-after of any token issued for the pass.
+	// Seq is the ledger sequence of the newest pass revocation the list
+	// reflects, 0 before the first. Lists of the same Seq name the same
+	// revocations, less those that expired by their Issued: anyone can
+	// check a list against the ledger up to Seq.
+	Seq uint64
+	// Issued is when the list was signed.
+	Issued time.Time
+	// NotAfter is the first second at which the list is stale: a scanner
+	// holding no newer list still refuses what it lists, but must tell its
+	// operator that passes revoked since may open the gate (Stale).
 	NotAfter time.Time
+	// Passes are the revoked pass ids, canonical lower-case UUIDs.
+	Passes []string
 }
 
-// Prune returns l without the entries it may drop: those with
-// NotAfter + ExpiredGrace <= Issued.
-func (l RevocationList) Prune() RevocationList {
-	out := RevocationList{Issued: l.Issued, Entries: make([]Revoked, 0, len(l.Entries))}
-	for _, e := range l.Entries {
-		if l.Issued.Before(e.NotAfter.Add(ExpiredGrace)) {
-			out.Entries = append(out.Entries, e)
-		}
-	}
-	return out
+// Newer reports whether l supersedes old: it reflects a later revocation,
+// or the same revocations issued later.
+func (l RevocationList) Newer(old RevocationList) bool {
+	return l.Seq > old.Seq || l.Seq == old.Seq && l.Issued.After(old.Issued)
 }
 
-// RevocationChecker tells whether a pass is revoked, and why.
+// Stale reports whether l is out of date at now (at or after its NotAfter).
+func (l RevocationList) Stale(now time.Time) bool { return !now.Before(l.NotAfter) }
+
+// RevocationChecker tells whether a pass is revoked.
 type RevocationChecker interface {
-	Revoked(passID string) (revoked bool, reason string)
+	Revoked(passID string) bool
 }
 
-// Checker returns an in-memory RevocationChecker of l's entries. Build it
+// Checker returns an in-memory RevocationChecker of l's passes. Build it
 // from a list that VerifyList returned.
 func (l RevocationList) Checker() RevocationChecker {
-	m := make(revocationSet, len(l.Entries))
-	for _, e := range l.Entries {
-		m[e.PassID] = e.Reason
+	m := make(revocationSet, len(l.Passes))
+	for _, id := range l.Passes {
+		m[id] = struct{}{}
 	}
 	return m
 }
 
-type revocationSet map[string]string
+type revocationSet map[string]struct{}
 
-func (m revocationSet) Revoked(passID string) (bool, string) {
-	why, ok := m[passID]
-	return ok, why
+func (m revocationSet) Revoked(passID string) bool {
+	_, ok := m[passID]
+	return ok
 }
 
 // wireList is the JSON form of a RevocationList, times in unix seconds:
 //
-//	{"issued":…,"entries":[{"pass":"…","at":…,"reason":"…","not_after":…}]}
+//	{"seq":…,"issued":…,"not_after":…,"passes":["…",…]}
 type wireList struct {
-	Issued  int64       `json:"issued"`
-	Entries []wireEntry `json:"entries"`
-}
-
-type wireEntry struct {
-	Pass     string `json:"pass"`
-	At       int64  `json:"at"`
-	Reason   string `json:"reason"`
-	NotAfter int64  `json:"not_after"`
+	Seq      uint64   `json:"seq"`
+	Issued   int64    `json:"issued"`
+	NotAfter int64    `json:"not_after"`
+	Passes   []string `json:"passes"`
 }
 
 // signedList is the served document: the list bytes with who signed them.
@@ -101,27 +95,27 @@ type signedList struct {
 }
 
 // SignList returns the signed, compact JSON form of l (see the package
-// documentation), entries sorted by pass id. It fails with an events
-// CodeInvalid error if an entry is malformed, a pass appears twice, or l is
-// issued at or after the signer's NotAfter.
+// documentation), passes sorted. It fails with an events CodeInvalid error
+// if a pass id is malformed or appears twice, l is not valid for a second
+// after it is issued, or l is valid beyond the signer's NotAfter.
 func SignList(s *Signer, l RevocationList) ([]byte, error) {
 	if s == nil {
 		return nil, events.Errorf(events.CodeInternal, "passtoken: no signer")
 	}
-	w := wireList{Issued: unixOrZero(l.Issued), Entries: make([]wireEntry, 0, len(l.Entries))}
-	for _, e := range l.Entries {
-		w.Entries = append(w.Entries, wireEntry{Pass: e.PassID, At: unixOrZero(e.At), Reason: e.Reason, NotAfter: unixOrZero(e.NotAfter)})
+	w := wireList{Seq: l.Seq, Issued: unixOrZero(l.Issued), NotAfter: unixOrZero(l.NotAfter), Passes: slices.Clone(l.Passes)}
+	if w.Passes == nil {
+		w.Passes = []string{} // "passes":[], not null
 	}
-	slices.SortFunc(w.Entries, func(a, b wireEntry) int { return strings.Compare(a.Pass, b.Pass) })
+	slices.Sort(w.Passes)
 	if err := w.check(); err != nil {
 		return nil, err
 	}
-	if !s.notAfter.IsZero() && w.Issued >= s.notAfter.Unix() {
-		return nil, events.Invalid("list.issued", "list issued at or after its signing key's not_after")
+	if !s.notAfter.IsZero() && w.NotAfter > s.notAfter.Unix() {
+		return nil, events.Invalid("list.not_after", "list valid beyond its signing key's not_after")
 	}
 	body, err := json.Marshal(w)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode revocation list: %w", err)
 	}
 	sig := base64.RawURLEncoding.EncodeToString(s.sign(listDomain, body))
 	out := make([]byte, 0, len(body)+len(sig)+40)
@@ -137,9 +131,11 @@ func SignList(s *Signer, l RevocationList) ([]byte, error) {
 
 // VerifyList checks a list signed by SignList against keys and returns it.
 // The signature must verify with the key named by kid over the list bytes
-// as they appear in data, the list must be issued before that key's
+// as they appear in data, the list must not be valid beyond that key's
 // NotAfter, and the list must be well formed (as SignList writes it). Every
-// failure is an events CodeInvalid error.
+// failure is an events CodeInvalid error. Whether the list is stale is the
+// caller's check (Stale), as is whether it is newer than the one it holds
+// (Newer).
 func VerifyList(data []byte, keys KeySet) (RevocationList, error) {
 	var sl signedList
 	if err := decodeStrict(data, &sl); err != nil {
@@ -164,54 +160,35 @@ func VerifyList(data []byte, keys KeySet) (RevocationList, error) {
 	if err := w.check(); err != nil {
 		return RevocationList{}, err
 	}
-	if !k.NotAfter.IsZero() && w.Issued >= k.NotAfter.Unix() {
-		return RevocationList{}, events.Invalid("list.issued", "list issued at or after its signing key's not_after")
+	if !k.NotAfter.IsZero() && w.NotAfter > k.NotAfter.Unix() {
+		return RevocationList{}, events.Invalid("list.not_after", "list valid beyond its signing key's not_after")
 	}
-	l := RevocationList{Issued: time.Unix(w.Issued, 0).UTC(), Entries: make([]Revoked, len(w.Entries))}
-	for i, e := range w.Entries {
-		l.Entries[i] = Revoked{PassID: e.Pass, At: time.Unix(e.At, 0).UTC(), Reason: e.Reason, NotAfter: time.Unix(e.NotAfter, 0).UTC()}
-	}
-	return l, nil
+	return RevocationList{
+		Seq:      w.Seq,
+		Issued:   time.Unix(w.Issued, 0).UTC(),
+		NotAfter: time.Unix(w.NotAfter, 0).UTC(),
+		Passes:   slices.Clip(w.Passes),
+	}, nil
 }
 
-// check validates the list: positive times, entries revoked no later than
-// issued, canonical pass ids in strictly ascending order, reasons of 1 to 32
-// characters a-z and '_'.
+// check validates the list: an issued time, a validity of at least a
+// second, canonical pass ids in strictly ascending order.
 func (w *wireList) check() error {
 	if w.Issued <= 0 {
 		return events.Invalid("list.issued", "issued time is required")
 	}
-	for i, e := range w.Entries {
-		field := func(f string) string { return fmt.Sprintf("list.entries[%d].%s", i, f) }
-		if id, err := uuid.Parse(e.Pass); err != nil || id.String() != e.Pass {
-			return events.Invalid(field("pass"), "pass id %q is not a UUID in canonical lower-case form", e.Pass)
+	if w.NotAfter <= w.Issued {
+		return events.Invalid("list.not_after", "the list must be valid after it is issued")
+	}
+	for i, p := range w.Passes {
+		if id, err := uuid.Parse(p); err != nil || id.String() != p {
+			return events.Invalid(fmt.Sprintf("list.passes[%d]", i), "pass id %q is not a UUID in canonical lower-case form", p)
 		}
-		if i > 0 && w.Entries[i-1].Pass >= e.Pass {
-			return events.Invalid(field("pass"), "entries must be sorted by pass id, each pass once (%s)", e.Pass)
-		}
-		if e.At <= 0 || e.At > w.Issued {
-			return events.Invalid(field("at"), "revocation time must be after 1970 and not after the list is issued")
-		}
-		if !isReason(e.Reason) {
-			return events.Invalid(field("reason"), "reason must be 1 to 32 of a-z and '_', got %q", e.Reason)
-		}
-		if e.NotAfter <= 0 {
-			return events.Invalid(field("not_after"), "the pass's not_after is required")
+		if i > 0 && w.Passes[i-1] >= p {
+			return events.Invalid(fmt.Sprintf("list.passes[%d]", i), "passes must be sorted, each once (%s)", p)
 		}
 	}
 	return nil
-}
-
-func isReason(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if (s[i] < 'a' || s[i] > 'z') && s[i] != '_' {
-			return false
-		}
-	}
-	return true
 }
 
 func unixOrZero(t time.Time) int64 {

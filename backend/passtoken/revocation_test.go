@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,10 @@ const (
 
 func vectorList() RevocationList {
 	return RevocationList{
-		Issued: day0.Add(2 * time.Hour),
-		Entries: []Revoked{ // not sorted: SignList sorts
-			{PassID: passB, At: day0.Add(time.Hour), Reason: "red_status", NotAfter: day1},
-			{PassID: passA, At: day0.Add(90 * time.Minute), Reason: "lost_phone", NotAfter: day1},
-		},
+		Seq:      42,
+		Issued:   day0.Add(2 * time.Hour),
+		NotAfter: day1,
+		Passes:   []string{passB, passA}, // not sorted: SignList sorts
 	}
 }
 
@@ -35,19 +35,33 @@ func signBody(s *Signer, body string) []byte {
 }
 
 // TestListKnownAnswer pins the signed form; the signature was computed
-// independently with Node's crypto.
+// independently with Node's crypto (Ed25519 over
+// "onebook revocations v2\x00" || the list bytes).
 func TestListKnownAnswer(t *testing.T) {
 	s := vectorSigner(t)
 	got, err := SignList(s, vectorList())
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"kid":"d7cacaaa","list":{"issued":1769911200,"entries":[` +
-		`{"pass":"01936b2e-7c1a-7d3e-8f00-0123456789ab","at":1769909400,"reason":"lost_phone","not_after":1769990400},` +
-		`{"pass":"01936b2e-7c1a-7d3e-8f00-0123456789ac","at":1769907600,"reason":"red_status","not_after":1769990400}]},` +
-		`"sig":"BVWxCus6OZZww6by-IgfAhFkTgJGYb3iibhEvBCd7S6cW-4QWmI05qFUE0iLs1kpU12smspkBhSggLaZ7R4NCg"}`
+	const want = `{"kid":"d7cacaaa","list":{"seq":42,"issued":1769911200,"not_after":1769990400,"passes":[` +
+		`"01936b2e-7c1a-7d3e-8f00-0123456789ab","01936b2e-7c1a-7d3e-8f00-0123456789ac"]},` +
+		`"sig":"UZFT4nPfAB7mS24Ro9B_3zCmUHM0jHR_GQ_ARy-pZyvGe3DF9J3LWwYNIIvC-tqtbE92V5dQYyraDQNwcX65AQ"}`
 	if string(got) != want {
 		t.Fatalf("signed list\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestListSaysNoMore: the public list carries pass ids and the list's own
+// sequence and times, nothing about why or when a pass was revoked.
+func TestListSaysNoMore(t *testing.T) {
+	b, err := SignList(vectorSigner(t), vectorList())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"reason", "red_status", `"at"`, "entries"} {
+		if bytes.Contains(b, []byte(leak)) {
+			t.Errorf("signed list contains %s: %s", leak, b)
+		}
 	}
 }
 
@@ -58,10 +72,10 @@ func TestListRoundTrip(t *testing.T) {
 		name string
 		in   RevocationList
 	}{
-		{"empty", RevocationList{Issued: day0}},
+		{"empty, before any revocation", RevocationList{Issued: day0, NotAfter: day1}},
 		{"two", vectorList()},
-		{"sub-second times truncated", RevocationList{Issued: day0.Add(time.Hour + 500*time.Millisecond),
-			Entries: []Revoked{{PassID: passC, At: day0.Add(time.Hour + 400*time.Millisecond), Reason: "moved_out", NotAfter: day1.Add(time.Millisecond)}}}},
+		{"sub-second times truncated", RevocationList{Seq: 1 << 60, Issued: day0.Add(time.Hour + 500*time.Millisecond),
+			NotAfter: day1.Add(time.Millisecond), Passes: []string{passC}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,21 +87,20 @@ func TestListRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("VerifyList(%s): %v", b, err)
 			}
-			if !got.Issued.Equal(tt.in.Issued.Truncate(time.Second)) || len(got.Entries) != len(tt.in.Entries) {
+			if got.Seq != tt.in.Seq || !got.Issued.Equal(tt.in.Issued.Truncate(time.Second)) ||
+				!got.NotAfter.Equal(tt.in.NotAfter.Truncate(time.Second)) || len(got.Passes) != len(tt.in.Passes) {
 				t.Fatalf("got %+v, want %+v", got, tt.in)
 			}
-			for i := 1; i < len(got.Entries); i++ {
-				if got.Entries[i-1].PassID >= got.Entries[i].PassID {
-					t.Fatalf("entries not sorted: %+v", got.Entries)
-				}
+			if !slices.IsSorted(got.Passes) {
+				t.Fatalf("passes not sorted: %v", got.Passes)
 			}
 			chk := got.Checker()
-			for _, e := range tt.in.Entries {
-				if r, why := chk.Revoked(e.PassID); !r || why != e.Reason {
-					t.Errorf("Revoked(%s) = %v, %q; want true, %q", e.PassID, r, why, e.Reason)
+			for _, id := range tt.in.Passes {
+				if !chk.Revoked(id) {
+					t.Errorf("Revoked(%s) = false", id)
 				}
 			}
-			if r, _ := chk.Revoked("00000000-0000-0000-0000-000000000000"); r {
+			if chk.Revoked("00000000-0000-0000-0000-000000000000") {
 				t.Error("a pass not on the list is revoked")
 			}
 			again, err := SignList(s, got)
@@ -115,8 +128,37 @@ func TestListVerifiedThroughToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(tok, ks, l.Checker(), day0.Add(3*time.Hour)); err == nil || err.(*Denied).Reason != ReasonRevoked || err.(*Denied).Detail != "lost_phone" {
-		t.Fatalf("Verify = %v, want revoked: lost_phone", err)
+	var d *Denied
+	if _, err := Verify(tok, ks, l.Checker(), day0.Add(3*time.Hour)); !errors.As(err, &d) || d.Reason != ReasonRevoked {
+		t.Fatalf("Verify = %v, want revoked", err)
+	}
+}
+
+func TestListNewerAndStale(t *testing.T) {
+	base := vectorList()
+	later := base
+	later.Issued = base.Issued.Add(time.Second)
+	next := base
+	next.Seq++
+	next.Issued = base.Issued.Add(-time.Hour) // a replica's clock behind: the sequence still wins
+	tests := []struct {
+		name     string
+		new, old RevocationList
+		want     bool
+	}{
+		{"same list", base, base, false},
+		{"same revocations, issued later", later, base, true},
+		{"same revocations, issued earlier", base, later, false},
+		{"a later revocation", next, base, true},
+		{"an earlier revocation, issued later", later, next, false},
+	}
+	for _, tt := range tests {
+		if got := tt.new.Newer(tt.old); got != tt.want {
+			t.Errorf("%s: Newer = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if base.Stale(base.NotAfter.Add(-time.Second)) || !base.Stale(base.NotAfter) {
+		t.Error("a list is stale from its not_after on, not before")
 	}
 }
 
@@ -136,7 +178,7 @@ func TestListTampered(t *testing.T) {
 		t.Fatal(err)
 	}
 	retired := vectorSigner(t).Key()
-	retired.NotAfter = day0.Add(2 * time.Hour) // the list's Issued
+	retired.NotAfter = day1.Add(-time.Second) // a second before the list's not_after
 	g := string(good)
 	sigOf := func(b []byte) string { return string(b[bytes.LastIndex(b, []byte(`"sig":"`))+7 : len(b)-2]) }
 	tok, err := Issue(s, vectorClaims())
@@ -144,22 +186,24 @@ func TestListTampered(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokRaw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(tok, Prefix))
+	v1 := `{"issued":1769911200,"entries":[{"pass":"` + passA + `","at":1769907600,"reason":"red_status","not_after":1769990400}]}`
 
 	tests := []struct {
 		name string
 		data string
 		keys KeySet
 	}{
-		{"entry removed", strings.Replace(g, `{"pass":"01936b2e-7c1a-7d3e-8f00-0123456789ab","at":1769909400,"reason":"lost_phone","not_after":1769990400},`, ``, 1), ks},
-		{"reason changed", strings.Replace(g, "red_status", "moved_out", 1), ks},
+		{"pass removed", strings.Replace(g, `"`+passA+`",`, ``, 1), ks},
+		{"pass changed", strings.Replace(g, "0123456789ac", "0123456789ad", 1), ks},
+		{"seq rolled back", strings.Replace(g, `"seq":42`, `"seq":41`, 1), ks},
 		{"issued moved on", strings.Replace(g, "1769911200", "1769911201", 1), ks},
-		{"pass id changed", strings.Replace(g, "0123456789ac", "0123456789ad", 1), ks},
-		{"whitespace inside the list", strings.Replace(g, `"entries":`, `"entries": `, 1), ks},
+		{"validity extended", strings.Replace(g, "1769990400", "1769990401", 1), ks},
+		{"whitespace inside the list", strings.Replace(g, `"passes":`, `"passes": `, 1), ks},
 		{"kid of the other key", strings.Replace(g, s.KeyID().String(), other.KeyID().String(), 1), ks},
 		{"signature of the other key", strings.Replace(g, sigOf(good), sigOf(byOther), 1), ks},
 		{"unknown kid", g, keySet(t, other)},
 		{"empty key set", g, KeySet{}},
-		{"signing key retired when issued", g, mustKeySet(t, retired)},
+		{"valid beyond its signing key", g, mustKeySet(t, retired)},
 		{"token signature as list signature", strings.Replace(g, sigOf(good), base64.RawURLEncoding.EncodeToString(tokRaw[bodyLen:]), 1), ks},
 		{"signature not base64url", strings.Replace(g, sigOf(good), strings.ToUpper(sigOf(good)[:10])+"+"+sigOf(good)[11:], 1), ks},
 		{"kid upper case", strings.Replace(g, s.KeyID().String(), strings.ToUpper(s.KeyID().String()), 1), ks},
@@ -169,18 +213,16 @@ func TestListTampered(t *testing.T) {
 		{"not json", "list", ks},
 		{"empty", "", ks},
 		// Signed by the right key, but not a list SignList would write.
-		{"unknown field in list", string(signBody(s, `{"issued":1769911200,"entries":[],"x":1}`)), ks},
-		{"no issued", string(signBody(s, `{"entries":[]}`)), ks},
-		{"unsorted", string(signBody(s, `{"issued":1769911200,"entries":[`+
-			`{"pass":"`+passB+`","at":1769907600,"reason":"red_status","not_after":1769990400},`+
-			`{"pass":"`+passA+`","at":1769909400,"reason":"lost_phone","not_after":1769990400}]}`)), ks},
-		{"pass twice", string(signBody(s, `{"issued":1769911200,"entries":[`+
-			`{"pass":"`+passA+`","at":1769907600,"reason":"red_status","not_after":1769990400},`+
-			`{"pass":"`+passA+`","at":1769909400,"reason":"lost_phone","not_after":1769990400}]}`)), ks},
-		{"pass id upper case", string(signBody(s, `{"issued":1769911200,"entries":[{"pass":"`+strings.ToUpper(passA)+`","at":1769907600,"reason":"red_status","not_after":1769990400}]}`)), ks},
-		{"revoked after issued", string(signBody(s, `{"issued":1769911200,"entries":[{"pass":"`+passA+`","at":1769911201,"reason":"red_status","not_after":1769990400}]}`)), ks},
-		{"reason with space", string(signBody(s, `{"issued":1769911200,"entries":[{"pass":"`+passA+`","at":1769907600,"reason":"red status","not_after":1769990400}]}`)), ks},
-		{"no not_after", string(signBody(s, `{"issued":1769911200,"entries":[{"pass":"`+passA+`","at":1769907600,"reason":"red_status"}]}`)), ks},
+		{"version 1 list under the version 2 domain", string(signBody(s, v1)), ks},
+		{"unknown field in list", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":[],"x":1}`)), ks},
+		{"no issued", string(signBody(s, `{"seq":1,"not_after":1769990400,"passes":[]}`)), ks},
+		{"no not_after", string(signBody(s, `{"seq":1,"issued":1769911200,"passes":[]}`)), ks},
+		{"stale when issued", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769911200,"passes":[]}`)), ks},
+		{"negative seq", string(signBody(s, `{"seq":-1,"issued":1769911200,"not_after":1769990400,"passes":[]}`)), ks},
+		{"unsorted", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":["`+passB+`","`+passA+`"]}`)), ks},
+		{"pass twice", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":["`+passA+`","`+passA+`"]}`)), ks},
+		{"pass id upper case", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":["`+strings.ToUpper(passA)+`"]}`)), ks},
+		{"an entry with a reason", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":[{"pass":"`+passA+`","reason":"red_status"}]}`)), ks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,6 +240,10 @@ func TestListTampered(t *testing.T) {
 	if _, err := VerifyList(good, ks); err != nil {
 		t.Fatalf("VerifyList(good) = %v", err)
 	}
+	retired.NotAfter = day1 // valid exactly until its key is
+	if _, err := VerifyList(good, mustKeySet(t, retired)); err != nil {
+		t.Fatalf("VerifyList(list ending with its key) = %v", err)
+	}
 }
 
 func TestSignListInvalid(t *testing.T) {
@@ -208,13 +254,12 @@ func TestSignListInvalid(t *testing.T) {
 		field string
 	}{
 		{"no issued time", func(l *RevocationList) { l.Issued = time.Time{} }, "list.issued"},
-		{"issued when the key is retired", func(l *RevocationList) { l.Issued = s.NotAfter() }, "list.issued"},
-		{"pass twice", func(l *RevocationList) { l.Entries[1].PassID = l.Entries[0].PassID }, "list.entries[1].pass"},
-		{"bad pass id", func(l *RevocationList) { l.Entries[0].PassID = "p1" }, "list.entries[1].pass"},
-		{"empty reason", func(l *RevocationList) { l.Entries[0].Reason = "" }, "list.entries[1].reason"},
-		{"revoked in the future", func(l *RevocationList) { l.Entries[0].At = l.Issued.Add(time.Second) }, "list.entries[1].at"},
-		{"no revocation time", func(l *RevocationList) { l.Entries[0].At = time.Time{} }, "list.entries[1].at"},
-		{"no pass not_after", func(l *RevocationList) { l.Entries[0].NotAfter = time.Time{} }, "list.entries[1].not_after"},
+		{"no validity", func(l *RevocationList) { l.NotAfter = time.Time{} }, "list.not_after"},
+		{"stale when issued", func(l *RevocationList) { l.NotAfter = l.Issued.Add(999 * time.Millisecond) }, "list.not_after"},
+		{"valid beyond the key", func(l *RevocationList) { l.NotAfter = s.NotAfter().Add(time.Second) }, "list.not_after"},
+		{"pass twice", func(l *RevocationList) { l.Passes[1] = l.Passes[0] }, "list.passes[1]"},
+		{"bad pass id", func(l *RevocationList) { l.Passes[0] = "p1" }, "list.passes[1]"},
+		{"pass id upper case", func(l *RevocationList) { l.Passes[0] = strings.ToUpper(passA) }, "list.passes[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,19 +272,8 @@ func TestSignListInvalid(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestPrune(t *testing.T) {
-	l := RevocationList{Issued: day1.Add(ExpiredGrace), Entries: []Revoked{
-		{PassID: passA, NotAfter: day1},                                 // expired a grace ago: dropped
-		{PassID: passB, NotAfter: day1.Add(time.Second)},                // one second short: kept
-		{PassID: passC, NotAfter: day1.Add(ExpiredGrace + time.Hour*5)}, // live: kept
-	}}
-	got := l.Prune()
-	if !got.Issued.Equal(l.Issued) || len(got.Entries) != 2 || got.Entries[0].PassID != passB || got.Entries[1].PassID != passC {
-		t.Fatalf("Prune = %+v", got)
-	}
-	if len(l.Entries) != 3 {
-		t.Fatal("Prune changed its receiver")
+	l := vectorList()
+	if _, err := SignList(s, l); err != nil || l.Passes[0] != passB {
+		t.Fatalf("SignList changed its argument's passes or failed: %v, %v", l.Passes, err)
 	}
 }

@@ -78,9 +78,8 @@ const (
 // Denied is the error of a pass that must not open the gate.
 type Denied struct {
 	Reason Reason
-	// Detail is for logs: which check failed and on what. For
-	// ReasonRevoked it is the revocation reason from the list (e.g.
-	// "lost_phone").
+	// Detail is for logs: which check failed and on what. A revocation's
+	// reason is not on the list, so it is not here either.
 	Detail string
 }
 
@@ -206,8 +205,8 @@ func Verify(token string, keys KeySet, revoked RevocationChecker, now time.Time)
 		return Claims{}, deny(ReasonExpired, "signing key %s retired at %s", kid, k.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if revoked != nil {
-		if r, why := revoked.Revoked(c.PassID); r {
-			return Claims{}, &Denied{Reason: ReasonRevoked, Detail: why}
+		if revoked.Revoked(c.PassID) {
+			return Claims{}, deny(ReasonRevoked, "pass %s is on the revocation list", c.PassID)
 		}
 	}
 	return c, nil

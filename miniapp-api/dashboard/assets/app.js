@@ -493,7 +493,7 @@
       series: [{
         name: 'ledger sequence folded',
         type: 'bar',
-        data: projections.map((p) => ({ value: p.seq, itemStyle: { color: p.error ? ALERT_COLOR : (p.lag > 0 ? '#f79009' : '#12b76a') } })),
+        data: projections.map((p) => ({ value: p.seq, itemStyle: { color: p.status === 'degraded' ? ALERT_COLOR : (p.lag > 0 ? '#f79009' : '#12b76a') } })),
         markLine: { symbol: 'none', label: { formatter: 'ledger size' }, data: [{ xAxis: led.size || 0 }] },
       }],
     }, projections.length + (led.size > 0 ? 1 : 0));
