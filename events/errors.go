@@ -17,6 +17,7 @@ const (
 	CodeUnauthorized Code = "unauthorized" // no valid credentials
 	CodeForbidden    Code = "forbidden"    // credentials valid, action not allowed
 	CodeTooLarge     Code = "too_large"    // the request exceeds a documented limit
+	CodeTooMany      Code = "too_many"     // a rate limit was reached; retry after a while
 	CodeUnavailable  Code = "unavailable"  // a dependency is down; retry later
 	CodeInternal     Code = "internal"     // a bug or an unexpected failure
 )

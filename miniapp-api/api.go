@@ -158,6 +158,11 @@ type Config struct {
 	// Answers to requests with an Idempotency-Key; nil: the header is
 	// ignored.
 	Idempotency Idempotency
+
+	// Limits per client and per account (zero: none), and the addresses of
+	// the reverse proxies whose X-Forwarded-For names the client.
+	Limits         Limits
+	TrustedProxies []string
 }
 
 // Accounts keeps what is needed to reach an account holder (their WeChat
@@ -172,7 +177,7 @@ func New(cfg Config) *fiber.App {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	app := fiber.New(fiber.Config{
+	fc := fiber.Config{
 		AppName:               "onebook",
 		BodyLimit:             MaxBodySize,
 		DisableStartupMessage: true,
@@ -180,17 +185,28 @@ func New(cfg Config) *fiber.App {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		ErrorHandler:          errorHandler(cfg.Log),
-	})
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		// The client's address is the X-Forwarded-For of a listed proxy,
+		// and the socket's for everyone else: never a header a client
+		// chose.
+		fc.ProxyHeader, fc.EnableTrustedProxyCheck, fc.TrustedProxies, fc.EnableIPValidation =
+			fiber.HeaderXForwardedFor, true, cfg.TrustedProxies, true
+	}
+	app := fiber.New(fc)
 	app.Use(recover.New())
+	for _, l := range limits(cfg.Limits) {
+		app.Use(l)
+	}
 	if cfg.Metrics != nil {
 		app.Use(cfg.Metrics.middleware)
 		app.Get("/metrics", cfg.Metrics.publicHandler(cfg.MetricsToken))
 	}
+	h := &handlers{cfg: cfg}
+	app.Use(h.deadline)
 	if cfg.Idempotency != nil {
 		app.Use(idempotent(cfg.Idempotency, cfg.Log))
 	}
-	h := &handlers{cfg: cfg}
-	app.Use(h.deadline)
 	app.Get("/healthz", h.healthz)
 	app.Get("/readyz", h.readyz)
 	app.Get("/openapi.json", serveOpenAPI)
@@ -275,6 +291,7 @@ func statuses() []struct {
 		{events.CodeConflict, fiber.StatusConflict},
 		{events.CodeDuplicate, fiber.StatusConflict},
 		{events.CodeTooLarge, fiber.StatusRequestEntityTooLarge},
+		{events.CodeTooMany, fiber.StatusTooManyRequests},
 		{events.CodeUnavailable, fiber.StatusServiceUnavailable},
 	}
 }

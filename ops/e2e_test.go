@@ -81,7 +81,9 @@ func (b *backend) start(demo bool) {
 func (b *backend) startWith(extra ...string) {
 	b.t.Helper()
 	args := append([]string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms",
-		"--wxmock-port", fmt.Sprint(wxPort()), "--metrics-addr", "127.0.0.1:0"}, extra...)
+		"--wxmock-port", fmt.Sprint(wxPort()), "--metrics-addr", "127.0.0.1:0",
+		// Tests call far more than a client may: limits are off but in TestLimits.
+		"--limit-signin", "0", "--limit-client", "0", "--limit-account", "0"}, extra...)
 	cfg, err := config.Load(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		b.t.Fatal(err)

@@ -94,3 +94,67 @@ func TestRetriesNeverDuplicate(t *testing.T) {
 		t.Fatalf("%d cards filed, want 1", filed)
 	}
 }
+
+// TestLimits: a bounded burst on loopback. Sign-in attempts beyond the
+// limit get 429 with Retry-After; a client over its limit is refused while
+// the health probes and other clients (told apart by a trusted proxy's
+// X-Forwarded-For) are served; an X-Forwarded-For from anyone else is
+// ignored.
+func TestLimits(t *testing.T) {
+	b := newBackend(t)
+	b.startWith("--limit-signin", "5", "--limit-client", "50", "--limit-account", "20", "--trusted-proxies", "127.0.0.1")
+	base := "http://" + b.httpAddr
+	get := func(path, forwardedFor string) (int, http.Header) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if forwardedFor != "" {
+			req.Header.Set("X-Forwarded-For", forwardedFor)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	res := signIn(t, base, "writer") // the first of 5 sign-ins
+	// Sign-in: 5 a minute per client.
+	anon := client{t: t, base: base}
+	codes := map[int]int{}
+	for i := range 12 {
+		code, _ := anon.do("POST", "/auth/wechat", map[string]string{"code": fmt.Sprintf("burst-%d", i)})
+		codes[code]++
+	}
+	if codes[200] != 4 || codes[429] != 8 {
+		t.Fatalf("sign-in burst: %v", codes)
+	}
+	// A client of the proxy over its limit; another client and the probes
+	// are served.
+	limited := 0
+	var retry string
+	for range 80 {
+		code, h := get("/public/needs", "10.0.0.8")
+		if code == 429 {
+			limited++
+			retry = h.Get("Retry-After")
+		}
+	}
+	if limited < 30 || retry == "" {
+		t.Fatalf("client over its limit: %d refused, Retry-After %q", limited, retry)
+	}
+	if code, _ := get("/public/needs", "10.0.0.9"); code != 200 {
+		t.Errorf("another client: %d", code)
+	}
+	if code, _ := get("/readyz", "10.0.0.8"); code != 200 {
+		t.Errorf("readiness probe during the burst: %d", code)
+	}
+	// Writes: 20 a minute per session (these fail, and count all the same).
+	writes := map[int]int{}
+	for range 30 {
+		code, _ := res.do("POST", "/me/declarations", map[string]any{"person_id": "p-nobody", "temperature": 36.5})
+		writes[code]++
+	}
+	if writes[429] != 10 {
+		t.Errorf("30 writes of one session: %v", writes)
+	}
+}

@@ -67,7 +67,7 @@ func runScanBench(ctx context.Context, env *environ, args []string) error {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	cfg, err := config.Load([]string{"--data", dir, "--addr", addr, "--nats-port", fmt.Sprint(ports[1]), "--mongo-port", fmt.Sprint(ports[2]),
-		"--wxmock-port", fmt.Sprint(ports[3]), "--metrics-addr", "off", "--nats-sync", *sync, "--projectors", fmt.Sprint(*projectors)}, func(string) string { return "" }, env.stderr)
+		"--wxmock-port", fmt.Sprint(ports[3]), "--metrics-addr", "off", "--limit-client", "0", "--limit-account", "0", "--limit-signin", "0", "--nats-sync", *sync, "--projectors", fmt.Sprint(*projectors)}, func(string) string { return "" }, env.stderr)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,9 @@ type Config struct {
 	MetricsToken   string        // bearer token opening /metrics on the public listener; "" keeps it closed (404)
 	RequestTimeout time.Duration // server-side deadline of every request
 	ExportTimeout  time.Duration // deadline of an export (GET /exports/{view}), which writes a whole bundle
+
+	TrustedProxies                         []string // reverse proxies whose X-Forwarded-For names the client
+	LimitSignIn, LimitClient, LimitAccount int      // requests per minute; 0: no limit
 }
 
 // Development reports whether c runs in development mode: without WeChat
@@ -109,6 +112,10 @@ func Vars() []Var {
 		{"ONEBOOK_SESSION_TTL", "session-ttl", "12h", "validity of a session token"},
 		{"ONEBOOK_REQUEST_TIMEOUT", "request-timeout", "10s", "server-side deadline of a request: one that a stalled ledger or store keeps longer answers 503 with Retry-After"},
 		{"ONEBOOK_EXPORT_TIMEOUT", "export-timeout", "10m", "server-side deadline of an export (GET /exports/{view}), which reads the ledger and writes the whole bundle before answering"},
+		{"ONEBOOK_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated addresses or CIDR ranges of the reverse proxies whose X-Forwarded-For names the client; empty: the socket's address is the client's"},
+		{"ONEBOOK_LIMIT_SIGNIN", "limit-signin", "30", "sign-in, staff binding and dashboard-code requests per client address per minute (each replica counts its own); 0: no limit"},
+		{"ONEBOOK_LIMIT_CLIENT", "limit-client", "1200", "requests per client address per minute (each replica counts its own); 0: no limit"},
+		{"ONEBOOK_LIMIT_ACCOUNT", "limit-account", "600", "state-changing requests per session per minute (each replica counts its own); 0: no limit"},
 	}
 }
 
@@ -204,6 +211,27 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	if c.ExportTimeout, err = time.ParseDuration(get("export-timeout")); err != nil || c.ExportTimeout <= 0 {
 		return c, fmt.Errorf("export-timeout: %q is not a positive duration", get("export-timeout"))
+	}
+	for _, p := range strings.Split(get("trusted-proxies"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return c, fmt.Errorf("trusted-proxies: %q is not an address or a CIDR range", p)
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	for _, l := range []struct {
+		name string
+		to   *int
+	}{{"limit-signin", &c.LimitSignIn}, {"limit-client", &c.LimitClient}, {"limit-account", &c.LimitAccount}} {
+		n, err := strconv.Atoi(get(l.name))
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("%s: %q is not a number of requests per minute (0: no limit)", l.name, get(l.name))
+		}
+		*l.to = n
 	}
 	for _, r := range strings.Split(get("risk-regions"), ",") {
 		if r = strings.TrimSpace(r); r == "" {
