@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -74,6 +75,40 @@ type App struct {
 	docs       projections.DocStore
 	projectors []*projections.Projector
 	metrics    *api.Metrics
+	warm       *warmup
+}
+
+// warmup is whether the in-memory decision states have caught up with the
+// ledger as it was when the process started: until then a decision could
+// miss an event (a pass not yet known would be a "forged" denial, recorded
+// for good), so the replica is not ready and decisions answer 503.
+type warmup struct {
+	size   uint64 // the ledger's size at start
+	states []interface{ Seq() uint64 }
+	done   atomic.Bool
+}
+
+// Ready reports whether every state has applied the ledger's first size
+// events; once true, it stays true.
+func (w *warmup) Ready() bool {
+	if w.done.Load() {
+		return true
+	}
+	for _, s := range w.states {
+		if s.Seq() < w.size {
+			return false
+		}
+	}
+	w.done.Store(true)
+	return true
+}
+
+// Check is Ready as an error for the services (passes.Service.Warm).
+func (w *warmup) Check() error {
+	if w.Ready() {
+		return nil
+	}
+	return events.Errorf(events.CodeUnavailable, "this replica is still reading the ledger since it started; retry in a moment")
 }
 
 // Run starts everything and serves until ctx is cancelled, then shuts down
@@ -129,8 +164,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		wg.Wait()
 	}()
 
+	startSize, err := led.Store.Size(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger size at start: %w", err)
+	}
+	a.warm = &warmup{size: startSize}
 	// The pass service: its decision state follows the ledger in memory.
 	state := passes.NewState()
+	a.warm.states = append(a.warm.states, state)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -157,6 +198,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	svc.Notify = notes.Notify
 	svc.Erased = a.rebuildPersonal
+	svc.Warm = a.warm.Check
 	sessions.Valid = svc.SessionValid
 	warn, caseSvc := a.caseServices(bg, &wg, state, svc, notes, reg)
 	donSvc := a.donationService(bg, &wg, svc, notes, reg, vault)
@@ -400,7 +442,7 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 		st.Projections = append(st.Projections, ps)
 	}
 	st.Components = c
-	st.Ready = c.NATS == api.OK && c.Ledger == api.OK && c.Store == api.OK
+	st.Ready = c.NATS == api.OK && c.Ledger == api.OK && c.Store == api.OK && (a.warm == nil || a.warm.Ready())
 	return st
 }
 
@@ -408,6 +450,7 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 // the ledger in memory like the pass service's.
 func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, accounts *passes.State, svc *passes.Service, notes *notifier, reg *events.Registry) (*alerts.Service, *cases.Service) {
 	cstate, engine := cases.NewState(), alerts.NewEngine()
+	a.warm.states = append(a.warm.states, cstate, engine)
 	for name, st := range map[string]ledger.Applier{"case state": cstate, "early-warning engine": engine} {
 		wg.Add(1)
 		go func() {
@@ -470,6 +513,7 @@ func (a *App) runLeased(ctx context.Context, name string, f func(context.Context
 // ledger in memory.
 func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *passes.Service, notes *notifier, reg *events.Registry, vault *personal.Vault) *donations.Service {
 	st := donations.NewState()
+	a.warm.states = append(a.warm.states, st)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

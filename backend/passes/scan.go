@@ -96,6 +96,9 @@ func (s *Service) Scan(ctx context.Context, p auth.Principal, in ScanInput) (Sca
 	if err := s.validateScan(in); err != nil {
 		return ScanResult{}, err
 	}
+	if err := s.warm(); err != nil {
+		return ScanResult{}, err // a pass the state has not read yet is no forgery
+	}
 	gate, ok := s.Gate(ctx, in.Gate)
 	if !ok {
 		return ScanResult{}, events.Invalid("gate", "unknown gate %q", in.Gate)
@@ -192,6 +195,9 @@ func (s *Service) ScanBatch(ctx context.Context, p auth.Principal, in []ScanInpu
 	if len(in) > MaxBatch {
 		return nil, &events.Error{Code: events.CodeTooLarge, Field: "scans", Message: fmt.Sprintf("at most %d scans per batch, got %d", MaxBatch, len(in))}
 	}
+	if err := s.warm(); err != nil {
+		return nil, err
+	}
 	out := make([]BatchResult, len(in))
 	for i, sc := range in {
 		r, err := s.Scan(ctx, p, sc)
@@ -239,6 +245,9 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if err := auth.Authorize(p, auth.ActSelfCheckIn, ""); err != nil {
 		return ScanResult{}, err
 	}
+	if err := s.warm(); err != nil {
+		return ScanResult{}, err
+	}
 	if in.Direction != evpasses.In && in.Direction != evpasses.Out {
 		return ScanResult{}, events.Invalid("direction", "direction must be %q or %q", evpasses.In, evpasses.Out)
 	}
@@ -274,4 +283,13 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 		return ScanResult{}, err
 	}
 	return ScanResult{ScanID: ev.ScanID, Decision: ev.Decision, Reason: ev.Reason, Seq: rec.Seq, Status: per.Status}, nil
+}
+
+// warm refuses a decision while the state is still reading the ledger
+// after a start (Service.Warm).
+func (s *Service) warm() error {
+	if s.Warm == nil {
+		return nil
+	}
+	return s.Warm()
 }

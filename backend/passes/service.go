@@ -92,6 +92,9 @@ type Service struct {
 	// the backend rebuilds the views that held what the destroyed keys
 	// sealed (projections.Personal).
 	Erased func(ctx context.Context) error
+	// Warm, if set, says whether the state has caught up with the ledger
+	// as it was at start; decisions wait for it (503 until then).
+	Warm func() error
 }
 
 // Notice is a notification to the holder of an account. Data uses the

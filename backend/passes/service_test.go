@@ -456,3 +456,17 @@ func TestStaffLifecycle(t *testing.T) {
 		t.Errorf("a session from after the sign-out: %v", err)
 	}
 }
+
+func TestScanWaitsForTheStateAfterAStart(t *testing.T) {
+	w := newWorld(t)
+	op := w.staff(auth.GateOperator, community)
+	w.svc.Warm = func() error { return events.Errorf(events.CodeUnavailable, "still reading the ledger") }
+	size, _ := w.svc.Store.Size(w.ctx)
+	_, err := w.svc.Scan(w.ctx, op, ScanInput{ScanID: "s1", Token: "OB1.garbage", Gate: "g-x", Direction: "in", ScannedAt: w.now})
+	if events.ErrorCode(err) != events.CodeUnavailable {
+		t.Fatalf("scan while warming: %v", err)
+	}
+	if after, _ := w.svc.Store.Size(w.ctx); after != size {
+		t.Fatalf("a scan was recorded while the state was catching up (%d → %d)", size, after)
+	}
+}
