@@ -12,8 +12,10 @@ import (
 )
 
 // MaxEventSize bounds the canonical bytes of one event. The stream is
-// configured with the same limit so the bound holds end to end.
-const MaxEventSize = 64 << 10
+// configured with the same limit so the bound holds end to end. It is one
+// byte short of 64 KiB because a C2SP tlog-tiles entry bundle writes each
+// entry's length as a uint16.
+const MaxEventSize = 64<<10 - 1
 
 // Aggregate names the consistency boundary an event belongs to: a pass, a
 // person, a gate, a donation. Events of one aggregate are totally ordered and

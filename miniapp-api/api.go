@@ -163,6 +163,10 @@ type Config struct {
 	// the reverse proxies whose X-Forwarded-For names the client.
 	Limits         Limits
 	TrustedProxies []string
+
+	// The stored hash tiles, for the C2SP tlog-tiles routes; nil: not
+	// served.
+	Tiles Tiles
 }
 
 // Accounts keeps what is needed to reach an account holder (their WeChat
@@ -217,6 +221,7 @@ func New(cfg Config) *fiber.App {
 	led.Get("/proof/inclusion", h.inclusion)
 	led.Get("/proof/consistency", h.consistency)
 	led.Get("/events/:index", h.event)
+	h.tileRoutes(app)
 	h.passRoutes(app)
 	h.govRoutes(app)
 	h.viewRoutes(app)

@@ -256,7 +256,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	app := api.New(api.Config{Idempotency: idem, Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
+	app := api.New(api.Config{Idempotency: idem, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
 		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
 		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,

@@ -168,3 +168,10 @@ func proofErr(err error, format string, args ...any) error {
 	}
 	return &events.Error{Code: events.CodeInternal, Message: "compute " + fmt.Sprintf(format, args...), Err: err}
 }
+
+// ReadTiles returns the data of stored hash tiles (height TileHeight), for
+// the tlog-tiles routes; the caller checks that they lie within a signed
+// checkpoint.
+func (p *Prover) ReadTiles(ctx context.Context, tiles []tlog.Tile) ([][]byte, error) {
+	return p.tiles.Read(ctx, tiles)
+}
