@@ -41,7 +41,9 @@ func limits(l Limits) []fiber.Handler {
 	}
 	if l.SignIn > 0 {
 		out = append(out, limiter.New(limiter.Config{Max: l.SignIn, Expiration: time.Minute, LimitReached: tooMany,
-			Next:         func(c *fiber.Ctx) bool { return !strings.HasPrefix(c.Path(), "/auth/") || c.Method() == fiber.MethodGet },
+			Next: func(c *fiber.Ctx) bool {
+				return !strings.HasPrefix(c.Path(), "/auth/") || c.Method() == fiber.MethodGet
+			},
 			KeyGenerator: func(c *fiber.Ctx) string { return "signin:" + c.IP() }}))
 	}
 	if l.Account > 0 {
