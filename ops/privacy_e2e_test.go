@@ -120,7 +120,19 @@ func TestAnonymousCrawlerFindsNoPersonalData(t *testing.T) {
 			t.Errorf("the demo ledger has no %s event: the crawl proves nothing about it", typ)
 		}
 	}
-	for _, path := range []string{"/healthz", "/readyz", "/passes/revocations", "/passes/keys", "/public/needs", "/public/donations", "/ledger/key"} {
+	// The same entries as C2SP tlog-tiles entry bundles, as fsck reads them.
+	for n := 0; n*256 < len(evs); n++ {
+		path := fmt.Sprintf("/tile/entries/%03d", n)
+		if w := len(evs) - n*256; w < 256 {
+			path += fmt.Sprintf(".p/%d", w)
+		}
+		code, body := anon.do("GET", path, nil)
+		if code != 200 {
+			t.Fatalf("%s: %d", path, code)
+		}
+		checkPublic(t, path, body)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/passes/revocations", "/passes/keys", "/public/needs", "/public/donations", "/ledger/key", "/checkpoint"} {
 		code, body := anon.do("GET", path, nil)
 		if code >= 500 {
 			t.Errorf("%s: %d", path, code)
