@@ -43,6 +43,7 @@ const (
 	Seal    = "seal"
 	Verify  = "verify"
 	Proof   = "proof"
+	Fsck    = "fsck"
 	Project = "project"
 	Warning = "warning"
 	Alert   = "alert"
@@ -56,7 +57,7 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Project, Warning, Alert, Trace, Export}
+var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
@@ -282,7 +283,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Config: cfg, Selected: sel}
 	// The note on syncing concerns the parts on servers (warning has none;
 	// trace notes its own).
-	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Project] || sel[Alert] {
+	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Fsck] || sel[Project] || sel[Alert] {
 		if opts.SyncAlways {
 			rep.note("embedded JetStream syncs always (fsync before every acknowledgement), the backend's default (ONEBOOK_NATS_SYNC=always): the append rates are bound by the disk's fsync latency; --nats-sync 2m gives the CPU-bound figures")
 		} else {
@@ -291,7 +292,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.LoadStart = loadAverage()
 	defer rep.noteLoad()
-	if sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] {
+	if sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Fsck] {
 		if err := r.ledgerPhases(ctx, sel, rep); err != nil {
 			return rep, err
 		}
@@ -353,7 +354,7 @@ func (r *runner) ledgerPhases(ctx context.Context, sel map[string]bool, rep *Rep
 	if err := r.throughputPhases(ctx, sel, rep); err != nil {
 		return err
 	}
-	if sel[Verify] || sel[Proof] {
+	if sel[Verify] || sel[Proof] || sel[Fsck] {
 		return r.proofSizePhases(ctx, sel, rep)
 	}
 	return nil
@@ -442,6 +443,14 @@ func (r *runner) proofSizePhases(ctx context.Context, sel map[string]bool, rep *
 			return fmt.Errorf("proof: %w", err)
 		}
 		rep.Proof = &res
+	}
+	if sel[Fsck] {
+		r.log.Info("bench: fsck", "leaves", leaves)
+		res, err := r.benchFsck(ctx)
+		if err != nil {
+			return fmt.Errorf("fsck: %w", err)
+		}
+		rep.Fsck = &res
 	}
 	return nil
 }

@@ -123,8 +123,8 @@ func TestSuiteQuick(t *testing.T) {
 		x.XLSX.Rows != int64(cfg.ExportRows/10) || x.XLSXVerify.Rows != int64(cfg.ExportRows/10) || x.RawReadMsgs != uint64(cfg.ExportRows+x.Gates) {
 		t.Errorf("export: %+v", x)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 21 { // the export part's sealed ÷ clear rows included
-		t.Errorf("results has %d rows, want 21: %s", len(rows), b)
+	if rows, _ := got["results"].([]any); len(rows) != 22 { // the export part's sealed ÷ clear rows and fsck included
+		t.Errorf("results has %d rows, want 22: %s", len(rows), b)
 	}
 	// The temporary directory is removed.
 	left, err := os.ReadDir(cfg.TempDir)

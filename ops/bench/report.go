@@ -25,6 +25,7 @@ type Report struct {
 	Seal    *SealResult
 	Verify  *VerifyResult
 	Proof   *ProofResult
+	Fsck    *FsckResult
 	Project *ProjectResult
 	Warning *WarningResult
 	Alert   *AlertResult
@@ -106,6 +107,9 @@ func (r *Report) Metrics() map[string]float64 {
 	if x := r.Export; x != nil {
 		x.metrics(m)
 	}
+	if x := r.Fsck; x != nil {
+		x.metrics(m)
+	}
 	return m
 }
 
@@ -182,6 +186,9 @@ func (r *Report) Rows() []Row {
 	if x := r.Export; x != nil {
 		rows = append(rows, x.rows()...)
 	}
+	if x := r.Fsck; x != nil {
+		rows = append(rows, x.rows()...)
+	}
 	return rows
 }
 
@@ -219,7 +226,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
 	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
-	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export]) {
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export]) {
 		where = "; no servers (warning only)"
 	}
 	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",
