@@ -45,17 +45,7 @@ func (h *handlers) tracePerson(c *fiber.Ctx) error {
 		return err
 	}
 	t, err := h.cfg.Tracing.TracePerson(c.UserContext(), principal(c), q)
-	if err != nil {
-		return err
-	}
-	if wantsCSV(c) {
-		var b bytes.Buffer
-		if err := tracing.WritePersonTraceCSV(&b, t); err != nil {
-			return err
-		}
-		return sendCSV(c, "person-trace.csv", b.Bytes())
-	}
-	return c.JSON(t)
+	return sendPersonTrace(c, "person-trace.csv", t, err)
 }
 
 func (h *handlers) traceCase(c *fiber.Ctx) error {
@@ -64,6 +54,11 @@ func (h *handlers) traceCase(c *fiber.Ctx) error {
 		return err
 	}
 	t, err := h.cfg.Tracing.TraceCase(c.UserContext(), principal(c), q)
+	return sendPersonTrace(c, "case-trace.csv", t, err)
+}
+
+// sendPersonTrace answers a person trace as JSON, or as CSV named name.
+func sendPersonTrace(c *fiber.Ctx, name string, t tracing.PersonTrace, err error) error {
 	if err != nil {
 		return err
 	}
@@ -72,7 +67,7 @@ func (h *handlers) traceCase(c *fiber.Ctx) error {
 		if err := tracing.WritePersonTraceCSV(&b, t); err != nil {
 			return err
 		}
-		return sendCSV(c, "case-trace.csv", b.Bytes())
+		return sendCSV(c, name, b.Bytes())
 	}
 	return c.JSON(t)
 }

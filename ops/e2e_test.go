@@ -77,8 +77,26 @@ func (b *backend) start(demo bool) {
 	}
 }
 
-// startWith starts the backend in-process with extra backend flags.
+// startWith starts the backend in-process with extra backend flags. A
+// port that another process took between freePort and the listen (other
+// test binaries run beside this one) is replaced and the start tried again.
 func (b *backend) startWith(extra ...string) {
+	b.t.Helper()
+	for attempt := 0; ; attempt++ {
+		err := b.tryStart(extra...)
+		if err == nil {
+			return
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			b.t.Logf("backend did not start (%v): new ports, again", err)
+			b.natsPort, b.mongoPort, b.httpAddr = freePort(b.t), freePort(b.t), fmt.Sprintf("127.0.0.1:%d", freePort(b.t))
+			continue
+		}
+		b.t.Fatalf("backend did not start: %v", err)
+	}
+}
+
+func (b *backend) tryStart(extra ...string) error {
 	b.t.Helper()
 	args := append([]string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms",
 		"--wxmock-port", fmt.Sprint(wxPort()), "--metrics-addr", "127.0.0.1:0",
@@ -96,11 +114,14 @@ func (b *backend) startWith(extra ...string) {
 	select {
 	case <-ready:
 	case err := <-b.done:
-		b.t.Fatalf("backend did not start: %v", err)
+		cancel()
+		b.cancel = nil
+		return err
 	case <-time.After(60 * time.Second):
 		b.t.Fatal("backend did not start in time")
 	}
 	b.t.Cleanup(b.stop)
+	return nil
 }
 
 func (b *backend) stop() {

@@ -165,25 +165,9 @@ func TestCaseTracedToPassesOverHTTP(t *testing.T) {
 	b := newBackend(t)
 	b.start(false)
 	base := "http://" + b.httpAddr
-	pm := staffClient(t, b, auth.PropertyManager, communityA)
-	var gate struct{ ID string }
-	pm.json("POST", "/gates", map[string]string{"community": communityA, "name": "北门"}, 201, &gate)
-	op := staffClient(t, b, auth.GateOperator, communityA)
-
+	gate, op := gateWithOperator(t, b, "北门")
 	const n = 7 // the patient of fileBody(n, …)
-	res := signIn(t, base, "traced")
-	var reg struct {
-		Household struct {
-			Members []struct {
-				PersonID string `json:"person_id"`
-			}
-		}
-		Session struct{ Token string }
-	}
-	res.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "3", "unit": "2-301",
-		"members": []map[string]string{{"name": casestest.Name(n), "id_number": casestest.IDNumber(districtA, n), "phone": "13900000000"}}}, 200, &reg)
-	res.token = reg.Session.Token
-	person := reg.Household.Members[0].PersonID
+	res, person := oneMember(t, base, "traced", casestest.Name(n), casestest.IDNumber(districtA, n), "13900000000")
 	var pass struct{ Token string }
 	res.json("GET", "/me/passes/"+person, nil, 200, &pass)
 	passedAt := time.Now().UTC()
@@ -304,23 +288,8 @@ func TestErasureLeavesNothingReadable(t *testing.T) {
 	b := newBackend(t)
 	b.start(false)
 	base := "http://" + b.httpAddr
-	pm := staffClient(t, b, auth.PropertyManager, communityA)
-	var gate struct{ ID string }
-	pm.json("POST", "/gates", map[string]string{"community": communityA, "name": "西门"}, 201, &gate)
-	op := staffClient(t, b, auth.GateOperator, communityA)
-	res := signIn(t, base, "erased")
-	var reg struct {
-		Household struct {
-			Members []struct {
-				PersonID string `json:"person_id"`
-			}
-		}
-		Session struct{ Token string }
-	}
-	res.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "9", "unit": "1-101",
-		"members": []map[string]string{{"name": "孙静", "id_number": casestest.IDNumber(districtA, 42), "phone": "13900000042"}}}, 200, &reg)
-	res.token = reg.Session.Token
-	person := reg.Household.Members[0].PersonID
+	gate, op := gateWithOperator(t, b, "西门")
+	res, person := oneMember(t, base, "erased", "孙静", casestest.IDNumber(districtA, 42), "13900000042")
 	res.json("POST", "/me/declarations", map[string]any{"person_id": person, "temperature": 36.6}, 201, nil)
 	var pass struct{ Token string }
 	res.json("GET", "/me/passes/"+person, nil, 200, &pass)
@@ -444,4 +413,33 @@ func TestIdentityTakeoverRefused(t *testing.T) {
 	if len(mine.Members) != 1 || mine.Members[0].Name != "李明" {
 		t.Fatalf("A's household after B's erasure: %+v", mine)
 	}
+}
+
+// gateWithOperator registers a gate of community A (by a property manager)
+// and returns it with a signed-in gate operator of the community.
+func gateWithOperator(t *testing.T, b *backend, name string) (struct{ ID string }, client) {
+	t.Helper()
+	pm := staffClient(t, b, auth.PropertyManager, communityA)
+	var gate struct{ ID string }
+	pm.json("POST", "/gates", map[string]string{"community": communityA, "name": name}, 201, &gate)
+	return gate, staffClient(t, b, auth.GateOperator, communityA)
+}
+
+// oneMember signs in a resident who registers a household of one person in
+// community A, and returns the client and the person id.
+func oneMember(t *testing.T, base, code, name, idNumber, phone string) (client, string) {
+	t.Helper()
+	res := signIn(t, base, code)
+	var reg struct {
+		Household struct {
+			Members []struct {
+				PersonID string `json:"person_id"`
+			}
+		}
+		Session struct{ Token string }
+	}
+	res.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "3", "unit": "2-301",
+		"members": []map[string]string{{"name": name, "id_number": idNumber, "phone": phone}}}, 200, &reg)
+	res.token = reg.Session.Token
+	return res, reg.Household.Members[0].PersonID
 }
