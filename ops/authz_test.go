@@ -499,6 +499,24 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 			}},
 		{endpoint: endpoint{"GET", "/cases/counts?region=" + districtA, nil, func(w who) bool { return alertViewer(w.role) && w.in }}, refused: forbidden},
+		// The link from a card to the pass domain: a CDC reviewer who sees
+		// the card; one who does not is told there is no such card.
+		{endpoint: endpoint{"POST", "/trace/case", func() any {
+			return map[string]any{"case": readCard.ID, "from": time.Now().UTC().Add(-time.Hour), "to": time.Now().UTC().Add(time.Hour), "purpose": "contact_tracing", "reason": "密接排查核实"}
+		}, func(w who) bool { return w.role == auth.CDCReviewer && w.in }},
+			refused: hidden(func(r auth.Role) bool { return r == auth.CDCReviewer })},
+		// Disabling a staff account: an admin whose scope covers it (a
+		// fresh one per call); an admin elsewhere does not see it.
+		{endpoint: endpoint{"POST", "/staff/{a fresh gate operator of A}/disable", func() any { return map[string]string{"reason": "离职交接"} },
+			func(w who) bool { return w.role == auth.Admin && w.in }},
+			pathFor: func(t *testing.T) string {
+				admin := member(auth.Admin, true).c
+				admin.t = t
+				var ns struct{ ID string }
+				admin.json("POST", "/staff", map[string]string{"role": "gate_operator", "scope": communityA, "label": "矩阵"}, 201, &ns)
+				return "/staff/" + ns.ID + "/disable"
+			},
+			refused: hidden(func(r auth.Role) bool { return r == auth.Admin })},
 		{endpoint: endpoint{"GET", "/cases/compare?region=" + cityA + "&code=respiratory", nil, func(w who) bool { return alertViewer(w.role) && w.in }}, refused: forbidden},
 		// Any CDC reviewer or analyst may list; each sees their scope's alerts.
 		{endpoint: endpoint{"GET", "/alerts", nil, func(w who) bool { return alertViewer(w.role) }}, refused: forbidden,
