@@ -158,6 +158,9 @@ func (r *Registry) Decode(ctx context.Context, e Event) (Payload, error) {
 	if e.Version > s.version {
 		return nil, Invalid("v", "event %s has schema version %d, newer than this build's %d", e.Type, e.Version, s.version)
 	}
+	if e.Version == s.version && IsSealed(e) {
+		return r.decodeSealed(ctx, s, e)
+	}
 	raw, withheld, err := r.Open(ctx, e)
 	if err != nil {
 		return nil, err

@@ -613,3 +613,67 @@ func (p publicReader) Scan(ctx context.Context, from, to uint64, fn func(Recorde
 		return fn(rec)
 	})
 }
+
+// decodeSealed is Decode of a sealed payload at the current version,
+// without merging the two halves into one JSON object first (what a
+// projector does for every event): the public fields, the box cut out of
+// the canonical bytes, and the opened sealed fields are decoded into the
+// same value, each strictly.
+func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event) (Payload, error) {
+	i := bytes.Index(e.Payload, []byte(sealedMarker))
+	end := bytes.Index(e.Payload[i:], []byte(`"}`)) // base64 holds no quote: the box's end
+	if end < 0 {
+		return nil, Invalid("payload.sealed", "event %s: not a sealed box", e.ID)
+	}
+	end += i + 2
+	sealed := e.Payload[i+len(`"`+SealedMember+`":`) : end]
+	public := make([]byte, 0, len(e.Payload)-(end-i))
+	switch {
+	case e.Payload[i-1] == ',':
+		public = append(append(public, e.Payload[:i-1]...), e.Payload[end:]...)
+	case e.Payload[end] == ',':
+		public = append(append(public, e.Payload[:i]...), e.Payload[end+1:]...)
+	default:
+		public = append(append(public, e.Payload[:i]...), e.Payload[end:]...)
+	}
+	box, w, err := parseBox(sealed)
+	if err != nil {
+		return nil, err
+	}
+	pv := reflect.New(s.goType)
+	if err := strictDecode(public, pv.Interface()); err != nil {
+		return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
+	}
+	var dataKey []byte
+	if r.keyring == nil {
+		err = ErrNoKey
+	} else {
+		dataKey, err = r.keyring.Unwrap(ctx, e.ID, w)
+	}
+	p := pv.Elem().Interface().(Payload)
+	switch {
+	case errors.Is(err, ErrErased):
+		return p, nil // the public fields only, unvalidated (see Decode)
+	case err != nil:
+		return nil, fmt.Errorf("event %s %s: %w", e.Type, e.ID, err)
+	}
+	plain, err := boxOpen(dataKey, e.ID, e.Type, box)
+	clear(dataKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := strictDecode(plain, pv.Interface()); err != nil {
+		return nil, Invalid("payload.sealed", "event %s v%d: %v", e.Type, s.version, err)
+	}
+	p = pv.Elem().Interface().(Payload)
+	if err := p.Validate(); err != nil {
+		return nil, prefixField("payload", err)
+	}
+	return p, nil
+}
+
+func strictDecode(b []byte, into any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(into)
+}
