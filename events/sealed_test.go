@@ -209,3 +209,23 @@ type undeclared struct {
 }
 
 func (undeclared) Validate() error { return nil }
+
+func TestParseBoxIsStrict(t *testing.T) {
+	good := `{"box":"AAAAAAAAAAAAAAAAAAAAAA==","key":"AQI=","to":"AwQ="}`
+	if _, _, err := parseBox(json.RawMessage(good)); err != nil {
+		t.Fatalf("a good box: %v", err)
+	}
+	for _, bad := range []string{
+		`{"box":"AAAAAAAAAAAAAAAAAAAAAA==","key":"AQI=","to":"AwQ=","x":1}`, // a member smuggled beside
+		`{"key":"AQI=","box":"AAAAAAAAAAAAAAAAAAAAAA==","to":"AwQ="}`,       // not in canonical order
+		`{"box":"AAAAAAAAAAAAAAAAAAAAAA==", "key":"AQI=","to":"AwQ="}`,      // not canonical bytes
+		`{"box":"AAAA","key":"AQI=","to":"AwQ="}`,                           // too short for a tag
+		`{"box":"AAAAAAAAAAAAAAAAAAAAAA==","key":"A\"I=","to":"AwQ="}`,      // not base64
+		`{"box":"AAAAAAAAAAAAAAAAAAAAAA==","key":"AQI="}`,                   // a member missing
+		``,
+	} {
+		if _, _, err := parseBox(json.RawMessage(bad)); ErrorCode(err) != CodeInvalid {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
