@@ -419,23 +419,27 @@ func (k DataKeys) Unwrap(_ context.Context, eventID string, _ Wrapped) ([]byte, 
 // Shred does.
 type MemoryKeyring struct {
 	mu   sync.Mutex
-	keys map[string][]byte
-	ref  []byte // encrypts subject references
+	keys map[string]cipher.AEAD
+	ref  cipher.AEAD // encrypts subject references
 }
 
 // NewMemoryKeyring returns an empty in-memory keyring.
 func NewMemoryKeyring() *MemoryKeyring {
-	ref := make([]byte, 32)
-	rand.Read(ref)
-	return &MemoryKeyring{keys: map[string][]byte{}, ref: ref}
+	return &MemoryKeyring{keys: map[string]cipher.AEAD{}, ref: randomAEAD()}
+}
+
+func randomAEAD() cipher.AEAD {
+	k := make([]byte, 32)
+	rand.Read(k)
+	a, _ := gcm(k) // a 32-byte key never fails
+	return a
 }
 
 func (m *MemoryKeyring) Wrap(_ context.Context, subject, eventID string, dataKey []byte) (Wrapped, error) {
 	m.mu.Lock()
 	k, ok := m.keys[subject]
 	if !ok {
-		k = make([]byte, 32)
-		rand.Read(k)
+		k = randomAEAD()
 		m.keys[subject] = k
 	}
 	m.mu.Unlock()
@@ -468,25 +472,21 @@ func (m *MemoryKeyring) Erase(subject string) {
 	m.mu.Unlock()
 }
 
+// NewAEAD returns AES-256-GCM under key: what WrapKey, UnwrapKey, SealRef
+// and OpenRef take, made once per key by a keyring.
+func NewAEAD(key []byte) (cipher.AEAD, error) { return gcm(key) }
+
 // WrapKey wraps an event's data key under a subject's key (AES-256-GCM,
 // random nonce), bound to the key's name and the event id: a wrapped key
 // copied into another event does not unwrap. Keyrings share it.
-func WrapKey(subjectKey []byte, keyName, eventID string, dataKey []byte) ([]byte, error) {
-	aead, err := gcm(subjectKey)
-	if err != nil {
-		return nil, err
-	}
+func WrapKey(aead cipher.AEAD, keyName, eventID string, dataKey []byte) ([]byte, error) {
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(dataKey)+aead.Overhead())
 	rand.Read(nonce)
 	return aead.Seal(nonce, nonce, dataKey, wrapAD(keyName, eventID)), nil
 }
 
 // UnwrapKey undoes WrapKey.
-func UnwrapKey(subjectKey []byte, keyName, eventID string, wrapped []byte) ([]byte, error) {
-	aead, err := gcm(subjectKey)
-	if err != nil {
-		return nil, err
-	}
+func UnwrapKey(aead cipher.AEAD, keyName, eventID string, wrapped []byte) ([]byte, error) {
 	ns := aead.NonceSize()
 	if len(wrapped) < ns {
 		return nil, Invalid("payload.sealed.key", "event %s: wrapped key truncated", eventID)
@@ -505,22 +505,14 @@ func wrapAD(keyName, eventID string) []byte {
 // SealRef encrypts a subject reference under refKey (random nonce, bound
 // to the event id), so that the same subject reads differently in every
 // event.
-func SealRef(refKey []byte, eventID, subject string) ([]byte, error) {
-	aead, err := gcm(refKey)
-	if err != nil {
-		return nil, err
-	}
+func SealRef(aead cipher.AEAD, eventID, subject string) ([]byte, error) {
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(subject)+aead.Overhead())
 	rand.Read(nonce)
 	return aead.Seal(nonce, nonce, []byte(subject), refAD(eventID)), nil
 }
 
 // OpenRef undoes SealRef.
-func OpenRef(refKey []byte, eventID string, ref []byte) (string, error) {
-	aead, err := gcm(refKey)
-	if err != nil {
-		return "", err
-	}
+func OpenRef(aead cipher.AEAD, eventID string, ref []byte) (string, error) {
 	ns := aead.NonceSize()
 	if len(ref) < ns {
 		return "", Invalid("payload.sealed.to", "event %s: subject reference truncated", eventID)

@@ -97,7 +97,7 @@ type Vault struct {
 	kek    cipher.AEAD      // the master key
 	kekID  string           // fingerprint of the master key
 	index  []byte
-	ref    []byte // encrypts the subject references of sealed events (events.RefKey)
+	ref    cipher.AEAD // encrypts the subject references of sealed events (events.RefKey)
 	cache  *keyCache
 	bucket string
 }
@@ -106,7 +106,6 @@ type Vault struct {
 type dataKey struct {
 	id   string
 	aead cipher.AEAD
-	raw  []byte // the key itself, to wrap event data keys (Wrap)
 }
 
 // keyRecord is the value of a person's key in the bucket.
@@ -157,6 +156,10 @@ func OpenVault(ctx context.Context, js jetstream.JetStream, cfg VaultConfig) (*V
 	if err != nil {
 		return nil, fmt.Errorf("personal vault: %w", err)
 	}
+	ref, err := newGCM(events.RefKey(cfg.IndexKey))
+	if err != nil {
+		return nil, fmt.Errorf("personal vault: %w", err)
+	}
 	kv, stream, erase, err := openBucket(ctx, js, cfg.Bucket, cfg.Replicas)
 	if err != nil {
 		return nil, fmt.Errorf("personal vault: key bucket %s: %w", cfg.Bucket, err)
@@ -168,7 +171,7 @@ func OpenVault(ctx context.Context, js jetstream.JetStream, cfg VaultConfig) (*V
 		kek:    kek,
 		kekID:  fingerprint(cfg.MasterKey),
 		index:  bytes.Clone(cfg.IndexKey),
-		ref:    events.RefKey(cfg.IndexKey),
+		ref:    ref,
 		cache:  newKeyCache(cfg.CacheSize, cfg.CacheTTL),
 		bucket: cfg.Bucket,
 	}
@@ -446,7 +449,7 @@ func (v *Vault) newKey(personID string) (dataKey, []byte, error) {
 	rand.Read(raw)
 	id := make([]byte, 16)
 	rand.Read(id)
-	k := dataKey{id: hex.EncodeToString(id), raw: bytes.Clone(raw)}
+	k := dataKey{id: hex.EncodeToString(id)}
 	var err error
 	if k.aead, err = newGCM(raw); err != nil {
 		return dataKey{}, nil, &events.Error{Code: events.CodeInternal, Message: "make a key", Err: err}
@@ -485,11 +488,12 @@ func (v *Vault) unwrap(personID string, value []byte) (dataKey, error) {
 		return dataKey{}, events.Errorf(events.CodeInternal,
 			"the key of person %s does not unwrap: the entry was altered or belongs to another person", personID)
 	}
+	defer clear(raw)
 	aead, err := newGCM(raw)
 	if err != nil {
 		return dataKey{}, &events.Error{Code: events.CodeInternal, Message: "the key of person " + personID, Err: err}
 	}
-	return dataKey{id: rec.KeyID, aead: aead, raw: raw}, nil
+	return dataKey{id: rec.KeyID, aead: aead}, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -598,7 +602,7 @@ func (v *Vault) Wrap(ctx context.Context, subject, eventID string, dataKey []byt
 	if err != nil {
 		return events.Wrapped{}, err
 	}
-	key, err := events.WrapKey(k.raw, subject+"\x00"+k.id, eventID, dataKey)
+	key, err := events.WrapKey(k.aead, subject+"\x00"+k.id, eventID, dataKey)
 	if err != nil {
 		return events.Wrapped{}, err
 	}
@@ -632,5 +636,5 @@ func (v *Vault) Unwrap(ctx context.Context, eventID string, w events.Wrapped) ([
 	case k.id != keyID:
 		return nil, fmt.Errorf("subject %s: key %s: %w", subject, keyID, events.ErrErased)
 	}
-	return events.UnwrapKey(k.raw, subject+"\x00"+k.id, eventID, w.Key)
+	return events.UnwrapKey(k.aead, subject+"\x00"+k.id, eventID, w.Key)
 }

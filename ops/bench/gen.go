@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onebook/onebook/events"
@@ -141,29 +143,44 @@ var inMemory = context.Background()
 // key store. It does what the vault does per event (one AES-GCM wrap of
 // the data key, one of the subject reference) but its keys cannot be
 // destroyed: for benchmarks only.
-func benchKeyring() events.Keyring { return derivedKeyring{} }
+func benchKeyring() events.Keyring { return &derivedKeyring{ref: benchRef()} }
 
-type derivedKeyring struct{}
+// derivedKeyring derives each subject's key from benchSecret and keeps its
+// cipher, as the vault keeps unwrapped keys in its cache.
+type derivedKeyring struct {
+	ref  cipher.AEAD
+	keys sync.Map // subject → cipher.AEAD
+}
 
 var benchSecret = []byte("onebook bench: not a secret")
 
-func (derivedKeyring) key(subject string) []byte {
+func (k *derivedKeyring) key(subject string) cipher.AEAD {
+	if a, ok := k.keys.Load(subject); ok {
+		return a.(cipher.AEAD)
+	}
 	m := hmac.New(sha256.New, benchSecret)
 	m.Write([]byte(subject))
-	return m.Sum(nil)
+	a, _ := events.NewAEAD(m.Sum(nil)) // a 32-byte key never fails
+	k.keys.Store(subject, a)
+	return a
 }
 
-func (k derivedKeyring) Wrap(_ context.Context, subject, eventID string, dataKey []byte) (events.Wrapped, error) {
+func benchRef() cipher.AEAD {
+	a, _ := events.NewAEAD(events.RefKey(benchSecret))
+	return a
+}
+
+func (k *derivedKeyring) Wrap(_ context.Context, subject, eventID string, dataKey []byte) (events.Wrapped, error) {
 	key, err := events.WrapKey(k.key(subject), subject, eventID, dataKey)
 	if err != nil {
 		return events.Wrapped{}, err
 	}
-	to, err := events.SealRef(events.RefKey(benchSecret), eventID, subject)
+	to, err := events.SealRef(k.ref, eventID, subject)
 	return events.Wrapped{Key: key, To: to}, err
 }
 
-func (k derivedKeyring) Unwrap(_ context.Context, eventID string, w events.Wrapped) ([]byte, error) {
-	subject, err := events.OpenRef(events.RefKey(benchSecret), eventID, w.To)
+func (k *derivedKeyring) Unwrap(_ context.Context, eventID string, w events.Wrapped) ([]byte, error) {
+	subject, err := events.OpenRef(k.ref, eventID, w.To)
 	if err != nil {
 		return nil, err
 	}
