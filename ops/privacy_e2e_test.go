@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -60,6 +61,16 @@ func crawlLedger(t *testing.T, anon client) [][]byte {
 func checkPublic(t *testing.T, what string, body []byte) {
 	t.Helper()
 	for name, re := range map[string]*regexp.Regexp{"an ID number": idNumberRE, "a phone number": phoneRE, "a person id": personIDRE} {
+		if m := re.Find(body); m != nil {
+			t.Errorf("%s shows %s (%s): %.300s", what, name, m, body)
+		}
+	}
+}
+
+// checkMasked fails on a full ID number or phone number in a staff answer.
+func checkMasked(t *testing.T, what string, body []byte) {
+	t.Helper()
+	for name, re := range map[string]*regexp.Regexp{"an ID number": idNumberRE, "a phone number": phoneRE} {
 		if m := re.Find(body); m != nil {
 			t.Errorf("%s shows %s (%s): %.300s", what, name, m, body)
 		}
@@ -154,6 +165,45 @@ func TestAnonymousCrawlerFindsNoPersonalData(t *testing.T) {
 		checkPublic(t, "donation "+d.ID, body)
 	}
 	t.Logf("crawled %d ledger events (%v) and %d public donations", len(evs), types, len(ds.Donations))
+
+	// Signed in, staff read their own scope only, and still no full ID
+	// number or phone number: names and numbers are masked. (Staff views
+	// name persons by their pseudonyms, which they need to act on.)
+	base := "http://" + b.httpAddr
+	pm := signIn(t, base, "demo-pm-0") // community 110105001001
+	code, body := pm.do("GET", "/communities/110105001001/inside", nil)
+	if code != 200 {
+		t.Fatalf("property manager, own community: %d %s", code, body)
+	}
+	checkMasked(t, "the property manager's inside view", body)
+	if code, _ := pm.do("GET", "/communities/110105001002/inside", nil); code != 403 {
+		t.Errorf("property manager, another community: %d", code)
+	}
+	for _, scope := range []string{"110105", "110108"} {
+		cdc := signIn(t, base, "demo-cdc-"+scope)
+		var list struct {
+			Cards []struct {
+				HospitalRegion string `json:"hospital_region"`
+				Card           struct{ Residence string }
+			} `json:"cases"`
+		}
+		code, body := cdc.do("GET", "/cases?purpose=case_review&reason="+url.QueryEscape("审核辖区病例")+"&limit=500", nil)
+		if code != 200 {
+			t.Fatalf("CDC %s: %d %s", scope, code, body)
+		}
+		checkMasked(t, "the cards CDC "+scope+" lists", body)
+		if err := json.Unmarshal(body, &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Cards) == 0 {
+			t.Errorf("CDC %s sees no card of its district", scope)
+		}
+		for _, c := range list.Cards {
+			if !strings.HasPrefix(c.HospitalRegion, scope) && !strings.HasPrefix(c.Card.Residence, scope) {
+				t.Errorf("CDC %s sees a card of %s (residence %s)", scope, c.HospitalRegion, c.Card.Residence)
+			}
+		}
+	}
 }
 
 // TestCaseTracedToPassesOverHTTP: a resident passes a gate; a hospital
