@@ -74,6 +74,7 @@ func (h *handlers) passRoutes(app *fiber.App) {
 	app.Post("/scans/batch", authd, h.scanBatch)
 	app.Post("/staff", authd, h.addStaff)
 	app.Post("/staff/:staff/disable", authd, h.disableStaff)
+	app.Post("/transfers", authd, h.confirmTransfer)
 	app.Post("/auth/signout-everywhere", authd, h.signOutEverywhere)
 	app.Post("/me/checkins", authd, h.checkIn)
 	app.Post("/me/visits", authd, h.invite)
@@ -424,6 +425,17 @@ func (h *handlers) disableStaff(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"staff": c.Params("staff"), "disabled": true})
+}
+
+func (h *handlers) confirmTransfer(c *fiber.Ctx) error {
+	var in passes.TransferInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := h.cfg.Passes.ConfirmTransfer(c.UserContext(), principal(c), in); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"transferred": true, "to": in.To})
 }
 
 func (h *handlers) signOutEverywhere(c *fiber.Ctx) error {

@@ -451,11 +451,26 @@ func TestIdentityTakeoverRefused(t *testing.T) {
 	if len(mine.Members) != 2 || mine.Members[1].Name != "李芳" {
 		t.Fatalf("A's household after the attempt: %+v", mine)
 	}
-	// A releases the person; then B may register them.
-	a.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "1", "unit": "1-101",
-		"members": []map[string]string{{"name": "李明", "id_number": casestest.IDNumber(districtA, 76), "phone": "13900000076"}}}, 200, nil)
+	// A move confirmed in person by B's property manager: B first needs a
+	// household (of someone else), then the manager moves the person in;
+	// a property manager of A's community may not.
 	var hb household
-	bb.json("PUT", "/me/household", body, 200, &hb)
+	bb.json("PUT", "/me/household", map[string]any{"community": communityB, "building": "2", "unit": "2-202",
+		"members": []map[string]string{{"name": "王芳", "id_number": casestest.IDNumber(districtA, 79), "phone": "13900000079"}}}, 200, &hb)
+	bb.token = hb.Session.Token
+	to := subject(t, bb)
+	move := map[string]string{"id_number": x, "to": to}
+	if code, out := staffClient(t, b, auth.PropertyManager, communityA).do("POST", "/transfers", move); code != 404 {
+		t.Fatalf("A's property manager moving someone into B: %d %s", code, out)
+	}
+	staffClient(t, b, auth.PropertyManager, communityB).json("POST", "/transfers", move, 200, nil)
+	a.json("GET", "/me/household", nil, 200, &mine)
+	if len(mine.Members) != 1 || mine.Members[0].Name != "李明" {
+		t.Fatalf("A's household after the move: %+v", mine)
+	}
+	bb.json("PUT", "/me/household", map[string]any{"community": communityB, "building": "2", "unit": "2-202",
+		"members": []map[string]string{{"name": "王芳", "id_number": casestest.IDNumber(districtA, 79), "phone": "13900000079"},
+			{"name": "李芳", "id_number": x, "relation": "spouse", "phone": "13900000077"}}}, 200, &hb)
 	bb.token = hb.Session.Token
 	// B's erasure now destroys B's members only: A's remaining member is intact.
 	bb.json("DELETE", "/me/household", nil, 200, nil)

@@ -81,6 +81,7 @@ const (
 	ActCommunityView Action = "view.community"    // who is inside, gate counts, denied scans
 	ActTrace         Action = "trace"             // who passed a gate / where was a person
 	ActTraceCase     Action = "trace.case"        // where was a case's patient (contact tracing)
+	ActTransfer      Action = "person.transfer"   // confirm in person a move into one's community
 	ActFlows         Action = "view.flows"        // flows between regions
 	ActExport        Action = "export"            // verifiable export bundles of government views
 	ActStaffAdmin    Action = "staff.admin"       // create staff accounts
@@ -110,7 +111,7 @@ func allowed(a Action) []Role {
 		return []Role{Resident}
 	case ActScan:
 		return []Role{GateOperator, PropertyManager}
-	case ActGateManage, ActVisitorDecide:
+	case ActGateManage, ActVisitorDecide, ActTransfer:
 		return []Role{PropertyManager}
 	case ActCommunityView:
 		return []Role{PropertyManager, GovAnalyst}

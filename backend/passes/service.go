@@ -814,3 +814,70 @@ func (s *Service) SessionValid(p auth.Principal, issued time.Time) error {
 	})
 	return err
 }
+
+// TransferInput moves a person into a household of the caller's community.
+type TransferInput struct {
+	IDNumber string `json:"id_number"`
+	To       string `json:"to"` // the household (resident id) they move to
+}
+
+// NoticeTransfer tells both households of a move.
+const NoticeTransfer = "person_transferred"
+
+// ConfirmTransfer records that a property manager of the new household's
+// community checked in person that the person with this ID number moves
+// there: the holding household releases them (their pass there is
+// revoked), both households are told, and the new one then registers them.
+func (s *Service) ConfirmTransfer(ctx context.Context, p auth.Principal, in TransferInput) error {
+	if err := auth.Authorize(p, auth.ActTransfer, ""); err != nil {
+		return err
+	}
+	id, err := personal.ParseIDNumber(in.IDNumber)
+	if err != nil {
+		return err
+	}
+	pid := PersonID(s.Vault.Index("id", id.Value()))
+	var (
+		to, from Resident
+		okTo     bool
+		per      Person
+		pass     Pass
+	)
+	s.State.read(func() {
+		if x := s.State.residents[in.To]; x != nil && !x.Erased {
+			to, okTo = *x, true
+		}
+		if x := s.State.persons[pid]; x != nil {
+			per = *x
+			if r := s.State.residents[x.Resident]; r != nil {
+				from = *r
+			}
+			if ps := s.State.passes[x.Pass]; ps != nil {
+				pass = *ps
+			}
+		}
+	})
+	if !okTo || auth.Authorize(p, auth.ActTransfer, to.Community) != nil {
+		return events.Errorf(events.CodeNotFound, "no household %s in your community", in.To)
+	}
+	switch {
+	case per.Resident == "" || per.Erased:
+		return events.Invalid("id_number", "this person belongs to no household: the household registers them itself")
+	case per.Resident == to.ID:
+		return events.Errorf(events.CodeConflict, "this person already belongs to household %s", to.ID)
+	}
+	if pass.ID != "" && pass.Revoked == "" && pass.Community == from.Community {
+		if err := s.revoke(ctx, p.PublicActor(), pass, evpasses.ReasonMovedOut); err != nil {
+			return err
+		}
+	}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: from.ID}, Region: from.Community, Actor: p.Actor(), SealTo: pid}
+	if _, err := s.append(ctx, residents.TypeTransferred, meta, residents.Transferred{PersonID: pid, To: to.ID}, events.ExpectAny()); err != nil {
+		return err
+	}
+	at := s.now().Format("2006-01-02 15:04")
+	for _, h := range []string{from.ID, to.ID} {
+		s.notify(ctx, Notice{Subject: h, Kind: NoticeTransfer, Data: map[string]string{"thing1": "家庭成员迁移已确认", "time2": at}})
+	}
+	return nil
+}

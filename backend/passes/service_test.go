@@ -470,3 +470,34 @@ func TestScanWaitsForTheStateAfterAStart(t *testing.T) {
 		t.Fatalf("a scan was recorded while the state was catching up (%d → %d)", size, after)
 	}
 }
+
+func TestOnePersonOneHousehold(t *testing.T) {
+	w := newWorld(t)
+	const self, x, other = "11010519491231002X", "110105198001010024", "110105201001010010"
+	a, b := w.resident("wx-a"), w.resident("wx-b")
+	w.register(a, self, x)
+	in := RegisterInput{Community: community, Building: "9", Members: []MemberInput{{Name: "冒名", IDNumber: x, Phone: "13900000000"}}}
+	if _, err := w.svc.Register(w.ctx, b, in); events.ErrorCode(err) != events.CodeConflict || !strings.Contains(err.Error(), "members[0].id_number") {
+		t.Fatalf("B registering A's member: %v", err)
+	}
+	// B's erasure cannot reach A's member: B holds nobody.
+	if err := w.svc.Erase(w.ctx, b); events.ErrorCode(err) != events.CodeNotFound {
+		t.Fatalf("B's erasure: %v", err)
+	}
+	if h, err := w.svc.Household(w.ctx, a); err != nil || len(h.Members) != 2 {
+		t.Fatalf("A's household: %+v %v", h, err)
+	}
+	// A registers again without x: released, and B may register them.
+	w.register(a, self)
+	in.Members = append(in.Members, MemberInput{Name: "他人", IDNumber: other, Phone: "13900000001", Relation: "spouse"})
+	if _, err := w.svc.Register(w.ctx, b, in); err != nil {
+		t.Fatalf("B registering a released person: %v", err)
+	}
+	// B's erasure now shreds x and the other, never A's self.
+	if err := w.svc.Erase(w.ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := w.svc.Household(w.ctx, a); err != nil || len(h.Members) != 1 || h.Members[0].IDNumber == "(erased)" {
+		t.Fatalf("A's household after B's erasure: %+v %v", h, err)
+	}
+}

@@ -193,6 +193,14 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		if r := s.residents[e.Aggregate.ID]; r != nil {
 			r.LastSeq = rec.Seq
 		}
+	case residents.Transferred:
+		if per := s.persons[p.PersonID]; per != nil && per.Resident == e.Aggregate.ID {
+			per.Resident = "" // released: the new household registers them
+		}
+		if r := s.residents[e.Aggregate.ID]; r != nil {
+			r.Members = slices.DeleteFunc(slices.Clone(r.Members), func(id string) bool { return id == p.PersonID })
+			r.LastSeq = rec.Seq
+		}
 	case residents.Erased:
 		if r := s.residents[e.Aggregate.ID]; r != nil {
 			r.Erased, r.LastSeq = true, rec.Seq

@@ -18,6 +18,10 @@ const (
 	TypeRegistered = "resident.registered"
 	TypeDeclared   = "health.declared"
 	TypeErased     = "resident.erased"
+	// TypeTransferred: a person moved from the household (the aggregate)
+	// to another, confirmed in person by a property manager of the new
+	// community.
+	TypeTransferred = "person.transferred"
 	Kind           = "resident"
 )
 
@@ -26,6 +30,7 @@ func Register(r *events.Registry) {
 	events.Register[Registered](r, TypeRegistered, Kind, 1)
 	events.Register[Declared](r, TypeDeclared, Kind, 1)
 	events.Register[Erased](r, TypeErased, Kind, 1)
+	events.Register[Transferred](r, TypeTransferred, Kind, 1)
 }
 
 // Sealed is one person's personal data, encrypted with that person's key.
@@ -139,6 +144,20 @@ type Erased struct {
 func (p Erased) Validate() error {
 	if len(p.PersonIDs) == 0 {
 		return events.Invalid("person_ids", "required")
+	}
+	return nil
+}
+
+// Transferred: the household released a person to another household, as a
+// property manager of the new community confirmed in person.
+type Transferred struct {
+	PersonID string `json:"person_id" disclose:"sealed"`
+	To       string `json:"to" disclose:"sealed"` // the household (resident id) they moved to
+}
+
+func (p Transferred) Validate() error {
+	if p.PersonID == "" || p.To == "" {
+		return events.Invalid("person_id", "person and household are required")
 	}
 	return nil
 }
