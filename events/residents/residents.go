@@ -22,7 +22,7 @@ const (
 	// to another, confirmed in person by a property manager of the new
 	// community.
 	TypeTransferred = "person.transferred"
-	Kind           = "resident"
+	Kind            = "resident"
 )
 
 // Register adds the resident events to r.
