@@ -42,6 +42,9 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 		if cfg.TemplateDonation == "" {
 			cfg.TemplateDonation = "dev-donation-hop"
 		}
+		if cfg.TemplateTransfer == "" {
+			cfg.TemplateTransfer = "dev-person-transferred"
+		}
 		go wxmock.New(appID, secret).Serve(ctx, ln)
 		log.Info("fake WeChat API in-process (development mode)", "url", base, "appid", appID)
 	}
@@ -49,7 +52,8 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 	if err != nil {
 		return wechatAdapter{}, err
 	}
-	return wechatAdapter{c: c, templates: map[string]string{passes.NoticeVisitDecided: cfg.TemplateVisit, passes.NoticePassRevoked: cfg.TemplateRevoked, alerts.NoticeAlert: cfg.TemplateAlert, donations.NoticeHop: cfg.TemplateDonation}}, nil
+	return wechatAdapter{c: c, templates: map[string]string{passes.NoticeVisitDecided: cfg.TemplateVisit, passes.NoticePassRevoked: cfg.TemplateRevoked, alerts.NoticeAlert: cfg.TemplateAlert, donations.NoticeHop: cfg.TemplateDonation,
+		passes.NoticeTransfer: cfg.TemplateTransfer}}, nil
 }
 
 // wechatAdapter narrows wechat.Client to what the API uses.

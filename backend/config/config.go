@@ -50,6 +50,7 @@ type Config struct {
 	TemplateRevoked           string // subscribe-message template: pass revoked
 	TemplateAlert             string // subscribe-message template: early-warning alert raised
 	TemplateDonation          string // subscribe-message template: a donation's hop dispatched or received
+	TemplateTransfer          string // subscribe-message template: a household member moved to another household
 	AlertWebhook              string // URL that receives every raised alert as a JSON POST
 	RiskRegions               []events.Region
 	Witnesses                 []string // verifier keys of the witnesses whose checkpoint cosignatures are accepted
@@ -106,6 +107,7 @@ func Vars() []Var {
 		{"WECHAT_TPL_REVOKED", "wechat-tpl-revoked", "", "subscribe-message template id for 'pass revoked' (keywords thing1, time2)"},
 		{"WECHAT_TPL_ALERT", "wechat-tpl-alert", "", "subscribe-message template id for 'early-warning alert raised' sent to the responsible CDC staff (keywords thing1, time2)"},
 		{"WECHAT_TPL_DONATION", "wechat-tpl-donation", "", "subscribe-message template id for 'your donation moved' sent to donors at each hop (keywords thing1, time2)"},
+		{"WECHAT_TPL_TRANSFER", "wechat-tpl-transfer", "", "subscribe-message template id for 'a household member moved', sent to both households when a property manager confirms a move (keywords thing1, time2)"},
 		{"ONEBOOK_ALERT_WEBHOOK", "alert-webhook", "", "URL that receives every raised early-warning alert as a JSON POST (e.g. a CDC duty system); empty: none"},
 		{"ONEBOOK_RISK_REGIONS", "risk-regions", "", "comma-separated region codes whose visitors in the last 14 days are yellow"},
 		{"ONEBOOK_PASS_TTL", "pass-ttl", "24h", "validity of a pass token; the mini-program refreshes it"},
@@ -181,6 +183,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	c.TemplateVisit, c.TemplateRevoked = get("wechat-tpl-visit"), get("wechat-tpl-revoked")
 	c.TemplateAlert, c.AlertWebhook = get("wechat-tpl-alert"), get("alert-webhook")
 	c.TemplateDonation = get("wechat-tpl-donation")
+	c.TemplateTransfer = get("wechat-tpl-transfer")
 	if c.AlertWebhook != "" {
 		if u, err := url.Parse(c.AlertWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return Config{}, fmt.Errorf("alert-webhook: %q is not an http(s) URL", c.AlertWebhook)
