@@ -65,8 +65,14 @@ func idempotent(store Idempotency, log *slog.Logger) fiber.Handler {
 			return events.Invalid(IdempotencyHeader, "an idempotency key is 1 to 255 printable ASCII characters")
 		}
 		ctx := c.UserContext()
-		// The key is the caller's: two callers' equal keys never meet.
-		who := sha256.Sum256([]byte(c.Get(fiber.HeaderAuthorization) + "\x00" + c.IP() + "\x00" + key))
+		// The key is the caller's: two callers' equal keys never meet. A
+		// signed-in caller is its session (a phone that retries from
+		// another network keeps it); an anonymous one its address.
+		caller := c.Get(fiber.HeaderAuthorization)
+		if caller == "" {
+			caller = "ip:" + c.IP()
+		}
+		who := sha256.Sum256([]byte(caller + "\x00" + key))
 		id := hex.EncodeToString(who[:])
 		req := sha256.New()
 		req.Write([]byte(c.Method() + "\x00" + c.Path() + "\x00"))
