@@ -142,7 +142,14 @@ const (
 // GateQuery asks who passed gates between From (inclusive) and To
 // (exclusive).
 type GateQuery struct {
-	Gates        []string  `json:"gates"`
+	Gates []string `json:"gates"`
+	Ask
+}
+
+// Ask is what every tracing query states: the time window [From, To),
+// the purpose and the reason (kept in the ledger), and whether full
+// identity is asked for.
+type Ask struct {
 	From         time.Time `json:"from"`
 	To           time.Time `json:"to"`
 	Purpose      string    `json:"purpose"` // a code of Purposes
@@ -181,12 +188,8 @@ type GateTraceRow struct {
 // PersonQuery asks where the person with an ID number was between From
 // (inclusive) and To (exclusive).
 type PersonQuery struct {
-	IDNumber     string    `json:"id_number"`
-	From         time.Time `json:"from"`
-	To           time.Time `json:"to"`
-	Purpose      string    `json:"purpose"`
-	Reason       string    `json:"reason"`
-	FullIdentity bool      `json:"full_identity"`
+	IDNumber string `json:"id_number"`
+	Ask
 }
 
 // PersonTrace is the answer to a PersonQuery: the person's scans at gates
@@ -327,12 +330,8 @@ func (s *Service) TracePerson(ctx context.Context, p auth.Principal, q PersonQue
 // link between the case domain and the pass domain, whose ids are
 // pseudonyms of their own that nobody without the keys can join.
 type CaseQuery struct {
-	Case         string    `json:"case"`
-	From         time.Time `json:"from"`
-	To           time.Time `json:"to"`
-	Purpose      string    `json:"purpose"`
-	Reason       string    `json:"reason"`
-	FullIdentity bool      `json:"full_identity"`
+	Case string `json:"case"`
+	Ask
 }
 
 // TraceCase answers where the patient of a case card passed gates in the

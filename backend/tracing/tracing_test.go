@@ -201,11 +201,11 @@ var (
 const reason = "密接排查：确诊病例 2026-0207 号的接触者"
 
 func gateQ() tracing.GateQuery {
-	return tracing.GateQuery{Gates: []string{"g1", "g2"}, From: t0, To: t0.Add(time.Hour), Purpose: "contact_tracing", Reason: reason}
+	return tracing.GateQuery{Gates: []string{"g1", "g2"}, Ask: tracing.Ask{From: t0, To: t0.Add(time.Hour), Purpose: "contact_tracing", Reason: reason}}
 }
 
 func personQ() tracing.PersonQuery {
-	return tracing.PersonQuery{IDNumber: idAlice, From: t0, To: t0.Add(time.Hour), Purpose: "contact_tracing", Reason: reason}
+	return tracing.PersonQuery{IDNumber: idAlice, Ask: tracing.Ask{From: t0, To: t0.Add(time.Hour), Purpose: "contact_tracing", Reason: reason}}
 }
 
 func wantErr(t *testing.T, err error, code events.Code, field string) {
