@@ -26,6 +26,7 @@ import (
 // backend running on its embedded defaults on this machine.
 type conn struct {
 	natsURL, mongoURI, mongoDB, key, data string
+	natsAuth                              app.NATSAuth
 }
 
 func (c *conn) flags(fs *flag.FlagSet, env *environ) {
@@ -36,6 +37,11 @@ func (c *conn) flags(fs *flag.FlagSet, env *environ) {
 		return d
 	}
 	fs.StringVar(&c.natsURL, "nats-url", def("NATS_URL", "nats://127.0.0.1:"+def("ONEBOOK_NATS_PORT", "4222")), "NATS server URL(s) ($NATS_URL)")
+	fs.StringVar(&c.natsAuth.Creds, "nats-creds", def("NATS_CREDS", ""), "NATS .creds file ($NATS_CREDS)")
+	fs.StringVar(&c.natsAuth.NKey, "nats-nkey", def("NATS_NKEY", ""), "file of an nkey seed ($NATS_NKEY)")
+	fs.StringVar(&c.natsAuth.CA, "nats-ca", def("NATS_CA", ""), "PEM of the NATS servers' CA ($NATS_CA)")
+	fs.StringVar(&c.natsAuth.Cert, "nats-cert", def("NATS_CERT", ""), "client certificate for NATS mutual TLS ($NATS_CERT)")
+	fs.StringVar(&c.natsAuth.Key, "nats-key", def("NATS_KEY", ""), "its key ($NATS_KEY)")
 	fs.StringVar(&c.mongoURI, "mongo-uri", def("MONGO_URI", "mongodb://127.0.0.1:"+def("ONEBOOK_MONGO_PORT", "27017")+"/"), "MongoDB URI ($MONGO_URI)")
 	fs.StringVar(&c.mongoDB, "mongo-db", def("MONGO_DB", "onebook"), "MongoDB database ($MONGO_DB)")
 	fs.StringVar(&c.data, "data", def("ONEBOOK_DATA", "./data"), "backend data directory, where seal.key.pub is looked for ($ONEBOOK_DATA)")
@@ -106,7 +112,11 @@ func (c *conn) openLedger(ctx context.Context) (*ledgerConn, error) {
 }
 
 func (c *conn) nats(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(c.natsURL, nats.Name("onebook-ops"), nats.Timeout(5*time.Second))
+	auth, err := c.natsAuth.Options()
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := nats.Connect(c.natsURL, append(auth, nats.Name("onebook-ops"), nats.Timeout(5*time.Second))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect NATS %s: %w (is the backend running? set NATS_URL)", c.natsURL, err)
 	}

@@ -27,6 +27,8 @@ type Config struct {
 	Addr      string // HTTP listen address (loopback in development mode)
 	DataDir   string // embedded servers' storage, seal key
 	NATSURL   string // external NATS; "" starts the embedded server
+	// Authentication and TLS at an external NATS (files; "" none).
+	NATSCreds, NATSNKey, NATSCA, NATSCert, NATSKey string
 	NATSPort  int    // embedded NATS port (loopback)
 	NATSSync  string // embedded NATS: "always" (fsync before ack) or a sync interval
 	MongoURI  string // external MongoDB; "" starts embedded FerretDB
@@ -85,6 +87,11 @@ func Vars() []Var {
 		{"ONEBOOK_METRICS_TOKEN", "metrics-token", "", "bearer token that opens /metrics on the public listener; empty: /metrics there answers 404"},
 		{"ONEBOOK_DATA", "data", "./data", "data directory: embedded NATS and FerretDB storage, the seal key"},
 		{"NATS_URL", "nats-url", "", "NATS server URL(s), comma-separated; empty starts an embedded JetStream server"},
+		{"NATS_CREDS", "nats-creds", "", "external NATS: a .creds file (user JWT and nkey seed)"},
+		{"NATS_NKEY", "nats-nkey", "", "external NATS: a file holding the nkey seed of onebook's user"},
+		{"NATS_CA", "nats-ca", "", "external NATS: PEM file of the CA that signed the servers' certificates (TLS)"},
+		{"NATS_CERT", "nats-cert", "", "external NATS: client certificate (PEM) for mutual TLS, with NATS_KEY"},
+		{"NATS_KEY", "nats-key", "", "external NATS: the client certificate's key (PEM)"},
 		{"ONEBOOK_NATS_PORT", "nats-port", "4222", "port of the embedded NATS server (127.0.0.1)"},
 		{"ONEBOOK_NATS_SYNC", "nats-sync", "always", "embedded NATS: 'always' fsyncs each event before acknowledging it; a duration (e.g. 2m) syncs periodically, faster but a power loss can lose acknowledged events"},
 		{"MONGO_URI", "mongo-uri", "", "MongoDB connection URI; empty starts an embedded FerretDB (SQLite)"},
@@ -153,6 +160,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return c, err
 	}
 	c.NATSSync = get("nats-sync")
+	c.NATSCreds, c.NATSNKey, c.NATSCA, c.NATSCert, c.NATSKey = get("nats-creds"), get("nats-nkey"), get("nats-ca"), get("nats-cert"), get("nats-key")
 	if c.NATSSync != "always" {
 		if d, err := time.ParseDuration(c.NATSSync); err != nil || d <= 0 {
 			return c, fmt.Errorf("nats-sync must be \"always\" or a positive duration, got %q", c.NATSSync)
