@@ -24,16 +24,16 @@ import (
 // Config is the whole configuration of a backend process (and, for the
 // connection settings, of the ops tool).
 type Config struct {
-	Addr      string // HTTP listen address (loopback in development mode)
-	DataDir   string // embedded servers' storage, seal key
-	NATSURL   string // external NATS; "" starts the embedded server
+	Addr    string // HTTP listen address (loopback in development mode)
+	DataDir string // embedded servers' storage, seal key
+	NATSURL string // external NATS; "" starts the embedded server
 	// Authentication and TLS at an external NATS (files; "" none).
 	NATSCreds, NATSNKey, NATSCA, NATSCert, NATSKey string
-	NATSPort  int    // embedded NATS port (loopback)
-	NATSSync  string // embedded NATS: "always" (fsync before ack) or a sync interval
-	MongoURI  string // external MongoDB; "" starts embedded FerretDB
-	MongoPort int    // embedded FerretDB port (loopback)
-	MongoDB   string // database name
+	NATSPort                                       int    // embedded NATS port (loopback)
+	NATSSync                                       string // embedded NATS: "always" (fsync before ack) or a sync interval
+	MongoURI                                       string // external MongoDB; "" starts embedded FerretDB
+	MongoPort                                      int    // embedded FerretDB port (loopback)
+	MongoDB                                        string // database name
 
 	SealKeyFile  string // Ed25519 signed-note private key; created on first start if missing
 	Origin       string // checkpoint origin line (the log's name)
