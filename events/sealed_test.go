@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -227,5 +228,36 @@ func TestParseBoxIsStrict(t *testing.T) {
 		if _, _, err := parseBox(json.RawMessage(bad)); ErrorCode(err) != CodeInvalid {
 			t.Errorf("%s: %v", bad, err)
 		}
+	}
+}
+
+// TestBoxKnownAnswer pins the box's construction: AES-256-GCM, zero nonce
+// (the data key seals one box only), the fields padded with spaces to a
+// multiple of 64 bytes, additional data naming the format, the event id and
+// its type. The expected bytes were computed independently with Node.js's
+// crypto (createCipheriv("aes-256-gcm"), setAAD).
+func TestBoxKnownAnswer(t *testing.T) {
+	key := make([]byte, 32)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	const id, typ = "01000000-0000-7000-8000-000000000000", "pass.scanned"
+	plain := pad([]byte(`{"holder":"p-1"}`))
+	if len(plain) != 64 {
+		t.Fatalf("padded to %d bytes, want 64", len(plain))
+	}
+	box, err := boxSeal(key, id, typ, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "759eddb1d948e6cf2a928b45351db3e4f263767308a1400fa0be93a3e5df7d766e7fc69c0ad2982613e351d5e1ee496e892761c65951668570961f066a406ec414ae179e0506ecddb7c7a94839ad8a91"
+	if got := hex.EncodeToString(box); got != want {
+		t.Fatalf("box\n%s\nwant\n%s", got, want)
+	}
+	if back, err := boxOpen(key, id, typ, box); err != nil || !bytes.Equal(back, plain) {
+		t.Fatalf("open: %q %v", back, err)
+	}
+	if _, err := boxOpen(key, id, "pass.issued", box); err == nil {
+		t.Error("a box opened as another type's")
 	}
 }
