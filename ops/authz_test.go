@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/casestest"
 	projcases "github.com/onebook/onebook/projections/cases"
 	projdon "github.com/onebook/onebook/projections/donations"
 )
@@ -505,6 +506,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return map[string]any{"case": readCard.ID, "from": time.Now().UTC().Add(-time.Hour), "to": time.Now().UTC().Add(time.Hour), "purpose": "contact_tracing", "reason": "密接排查核实"}
 		}, func(w who) bool { return w.role == auth.CDCReviewer && w.in }},
 			refused: hidden(func(r auth.Role) bool { return r == auth.CDCReviewer })},
+		// A move into resident A's household, confirmed in person: a
+		// property manager of A's community (a fresh person of a fresh
+		// household in B per call); one of B does not see A's household.
+		{endpoint: endpoint{"POST", "/transfers", func() any {
+			orgN++
+			mover := signIn(t, base, fmt.Sprintf("mover-%d", orgN))
+			id := casestest.IDNumber(districtA, 500+orgN)
+			mover.json("PUT", "/me/household", map[string]any{"community": communityB, "building": "8",
+				"members": []map[string]string{{"name": "迁移人", "id_number": id, "phone": "13700000000"}}}, 200, nil)
+			return map[string]string{"id_number": id, "to": subject(t, resident)}
+		}, func(w who) bool { return w.role == auth.PropertyManager && w.in }},
+			refused: hidden(func(r auth.Role) bool { return r == auth.PropertyManager })},
 		// Disabling a staff account: an admin whose scope covers it (a
 		// fresh one per call); an admin elsewhere does not see it.
 		{endpoint: endpoint{"POST", "/staff/{a fresh gate operator of A}/disable", func() any { return map[string]string{"reason": "离职交接"} },
