@@ -384,7 +384,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Fatalf("%v in %s", err, out)
 		}
 	}
-	orgN := 0
+	orgN, movers := 0, 0
 	caseRows := []row{
 		// Registered and approved at once: an admin's act.
 		{endpoint: endpoint{"POST", "/orgs", func() any {
@@ -510,9 +510,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// property manager of A's community (a fresh person of a fresh
 		// household in B per call); one of B does not see A's household.
 		{endpoint: endpoint{"POST", "/transfers", func() any {
-			orgN++
-			mover := signIn(t, base, fmt.Sprintf("mover-%d", orgN))
-			id := casestest.IDNumber(districtA, 500+orgN)
+			movers++
+			mover := signIn(t, base, fmt.Sprintf("mover-%d", movers))
+			id := casestest.IDNumber(districtA, 500+movers)
 			mover.json("PUT", "/me/household", map[string]any{"community": communityB, "building": "8",
 				"members": []map[string]string{{"name": "迁移人", "id_number": id, "phone": "13700000000"}}}, 200, nil)
 			return map[string]string{"id_number": id, "to": subject(t, resident)}
