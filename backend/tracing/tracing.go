@@ -323,7 +323,7 @@ func (s *Service) TracePerson(ctx context.Context, p auth.Principal, q PersonQue
 	if err := auth.Authorize(p, auth.ActTrace, p.Scope); err != nil {
 		return PersonTrace{}, err
 	}
-	return s.tracePerson(ctx, p, id, purpose, identity, q.From, q.To, "trace.person", q.Reason, nil)
+	return s.tracePerson(ctx, p, id, purpose, identity, q.Ask, "trace.person", "")
 }
 
 // CaseQuery asks where the patient of a case report was: the authorised
@@ -367,15 +367,16 @@ func (s *Service) TraceCase(ctx context.Context, p auth.Principal, q CaseQuery) 
 	if err != nil {
 		return PersonTrace{}, fmt.Errorf("case %s: patient ID number: %w", q.Case, err)
 	}
-	return s.tracePerson(ctx, p, id, purpose, identity, q.From, q.To, "case.trace", q.Reason, map[string]string{"case": q.Case})
+	return s.tracePerson(ctx, p, id, purpose, identity, q.Ask, "case.trace", q.Case)
 }
 
-// tracePerson is the one person trace of TracePerson and TraceCase.
+// tracePerson is the one person trace of TracePerson and TraceCase; a
+// case trace (caseID not "") names the card in the access event.
 func (s *Service) tracePerson(ctx context.Context, p auth.Principal, id personal.IDNumber, purpose Purpose, identity string,
-	fromT, toT time.Time, what, reason string, extra map[string]string) (PersonTrace, error) {
+	ask Ask, what, caseID string) (PersonTrace, error) {
 	idIndex := s.Identity.Index("id", id.Value())
 	personID := passes.PersonID(idIndex)
-	from, to := fromT.UTC(), toT.UTC()
+	from, to := ask.From.UTC(), ask.To.UTC()
 	read, err := trace.ReadPersonScans(ctx, s.Docs, personID, from, to)
 	if err != nil {
 		return PersonTrace{}, err
@@ -408,13 +409,11 @@ func (s *Service) tracePerson(ctx context.Context, p auth.Principal, id personal
 		"to":       stamp(to),
 	}
 	var subjects []string
-	for k, v := range extra {
-		query[k] = v
-		if k == "case" {
-			subjects = append(subjects, v)
-		}
+	if caseID != "" {
+		query["case"] = caseID
+		subjects = []string{caseID}
 	}
-	if out.AccessID, err = s.logAccess(ctx, p, what, reason, query, len(out.Rows), identity, subjects...); err != nil {
+	if out.AccessID, err = s.logAccess(ctx, p, what, ask.Reason, query, len(out.Rows), identity, subjects...); err != nil {
 		return PersonTrace{}, err
 	}
 	return out, nil
