@@ -754,16 +754,7 @@ func (s *Service) DisableStaff(ctx context.Context, p auth.Principal, id string,
 	if err := auth.Authorize(p, auth.ActStaffAdmin, ""); err != nil {
 		return err
 	}
-	st, ok, err := events.Find(ctx, s.Store, s.State, func() (Staff, bool) {
-		var st Staff
-		ok := false
-		s.State.read(func() {
-			if x := s.State.staff[id]; x != nil {
-				st, ok = *x, true
-			}
-		})
-		return st, ok
-	})
+	st, ok, err := events.Find(ctx, s.Store, s.State, func() (Staff, bool) { return s.State.staffAccount(id) })
 	if err != nil {
 		return err
 	}

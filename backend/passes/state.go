@@ -338,6 +338,20 @@ func (s *State) Person(id string) (Person, bool) {
 	return p, ok
 }
 
+// staffAccount returns a staff account known to the state.
+func (s *State) staffAccount(id string) (Staff, bool) {
+	var (
+		st Staff
+		ok bool
+	)
+	s.read(func() {
+		if x := s.staff[id]; x != nil {
+			st, ok = *x, true
+		}
+	})
+	return st, ok
+}
+
 // member returns a person of resident's household and their current pass
 // (zero if none); ok is false for anyone else, so that a resident cannot
 // learn whether another person exists.
