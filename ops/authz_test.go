@@ -126,19 +126,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	// The cast: a registered resident of community A with a pass; staff of
 	// every role scoped to A (in scope) and to B (out of scope).
-	resident := signIn(t, base, "resident-a")
-	var reg struct {
-		Household struct {
-			Members []struct {
-				PersonID string `json:"person_id"`
-			}
-		}
-		Session struct{ Token string }
-	}
-	resident.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "3", "unit": "2-401",
-		"members": []map[string]string{{"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000"}}}, 200, &reg)
-	resident.token = reg.Session.Token
-	person := reg.Household.Members[0].PersonID
+	resident, person := oneMember(t, base, "resident-a", "张三", "11010519491231002X", "13800138000")
 	var pass struct{ Token string }
 	resident.json("GET", "/me/passes/"+person, nil, 200, &pass)
 	other := signIn(t, base, "resident-b") // registered in B
