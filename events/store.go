@@ -79,6 +79,20 @@ type Waiter interface {
 	WaitFor(ctx context.Context, seq uint64) error
 }
 
+// Waiters is a Waiter over several states: a command whose decision reads
+// more than one state waits until each has applied its write.
+type Waiters []Waiter
+
+// WaitFor waits for every state in turn.
+func (ws Waiters) WaitFor(ctx context.Context, seq uint64) error {
+	for _, w := range ws {
+		if err := w.WaitFor(ctx, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AppendAndWait builds an event, appends it and waits until w has applied
 // it, so that the command that appended it reads its own write. A
 // duplicate (the same event already recorded) is waited for too and

@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
@@ -136,12 +137,14 @@ type Config struct {
 	// checkpoints are served as signed by onebook alone.
 	Cosignatures Cosignatures
 
-	// The entry/exit pass service.
+	// Accounts: sign-in, households, staff and organisations; and the
+	// entry/exit pass service built on them.
 	Sessions *auth.Sessions
+	Accounts *accounts.Service
 	Passes   *passes.Service
 	WeChat   WeChat
 	PassKeys PassKeys
-	Accounts Accounts
+	Contacts Contacts
 	Tracing  *tracing.Service
 	Views    Views
 
@@ -169,9 +172,9 @@ type Config struct {
 	Tiles Tiles
 }
 
-// Accounts keeps what is needed to reach an account holder (their WeChat
+// Contacts keeps what is needed to reach an account holder (their WeChat
 // openid) outside the ledger, so that erasure can remove it.
-type Accounts interface {
+type Contacts interface {
 	Remember(ctx context.Context, subject, openID string) error
 	Forget(ctx context.Context, subject string) error
 }

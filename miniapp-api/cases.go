@@ -11,10 +11,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
@@ -60,14 +60,14 @@ func (h *handlers) catalogue(c *fiber.Ctx) error {
 }
 
 func (h *handlers) registerOrg(c *fiber.Ctx) error {
-	var in passes.OrgInput
+	var in accounts.OrgInput
 	if err := decode(c, &in); err != nil {
 		return err
 	}
 	if err := h.checkText(c, map[string]string{"name": in.Name}); err != nil {
 		return err
 	}
-	o, err := h.cfg.Passes.RegisterOrg(c.UserContext(), principal(c), in)
+	o, err := h.cfg.Accounts.RegisterOrg(c.UserContext(), principal(c), in)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (h *handlers) approveOrg(c *fiber.Ctx) error {
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	o, err := h.cfg.Passes.ApproveOrg(c.UserContext(), principal(c), c.Params("org"), in.Note)
+	o, err := h.cfg.Accounts.ApproveOrg(c.UserContext(), principal(c), c.Params("org"), in.Note)
 	if err != nil {
 		return err
 	}
@@ -97,9 +97,9 @@ func (h *handlers) listOrgs(c *fiber.Ctx) error {
 	if kind != "" && kind != orgs.Hospital && kind != orgs.CDC && kind != orgs.Donor && kind != orgs.Logistics && kind != orgs.Warehouse && kind != orgs.Charity {
 		return events.Invalid("kind", "unknown organisation kind %q (one of %v)", kind, orgs.Kinds())
 	}
-	list := h.cfg.Passes.Orgs(kind, p.Scope)
+	list := h.cfg.Accounts.Orgs(kind, p.Scope)
 	if list == nil {
-		list = []passes.Org{}
+		list = []accounts.Org{}
 	}
 	return c.JSON(fiber.Map{"orgs": list})
 }
@@ -371,7 +371,7 @@ func (h *handlers) auditStaff(c *fiber.Ctx) error {
 		return err
 	}
 	staff := c.Params("staff")
-	scope, ok := h.cfg.Passes.StaffScope(staff)
+	scope, ok := h.cfg.Accounts.StaffScope(staff)
 	if !ok || !p.Scope.Covers(scope) {
 		return events.Errorf(events.CodeNotFound, "no staff account %s in your scope", staff)
 	}

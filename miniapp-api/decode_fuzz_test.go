@@ -10,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/donations"
@@ -75,7 +76,7 @@ func FuzzDecodeBodies(f *testing.F) {
 	}
 	route("/scan", func() any { return new(passes.ScanInput) })
 	route("/batch", func() any { return new(struct{ Scans []passes.ScanInput }) })
-	route("/register", func() any { return new(passes.RegisterInput) })
+	route("/register", func() any { return new(accounts.RegisterInput) })
 	route("/declare", func() any { return new(passes.DeclareInput) })
 	route("/visit", func() any { return new(passes.VisitInput) })
 	route("/cases", func() any { return new(cases.FileInput) }, func(v any) error { return v.(*cases.FileInput).Card.Validate() })
@@ -84,8 +85,8 @@ func FuzzDecodeBodies(f *testing.F) {
 		in := v.(*cases.ReviewInput)
 		return evcases.Reviewed{Level: evcases.LevelHospital, Decision: in.Decision, Reason: in.Reason, Round: 1}.Validate()
 	})
-	route("/orgs", func() any { return new(passes.OrgInput) }, func(v any) error {
-		in := v.(*passes.OrgInput)
+	route("/orgs", func() any { return new(accounts.OrgInput) }, func(v any) error {
+		in := v.(*accounts.OrgInput)
 		return orgs.Registered{Kind: in.Kind, Name: in.Name, Region: in.Region, Licence: in.Licence, DocsHash: in.DocsHash}.Validate()
 	})
 	type approval struct {

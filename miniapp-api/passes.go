@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
@@ -209,9 +210,9 @@ func (h *handlers) signIn(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := h.cfg.Passes.SignIn(oid)
-	if h.cfg.Accounts != nil {
-		if err := h.cfg.Accounts.Remember(c.UserContext(), p.Subject, oid); err != nil {
+	p := h.cfg.Accounts.SignIn(oid)
+	if h.cfg.Contacts != nil {
+		if err := h.cfg.Contacts.Remember(c.UserContext(), p.Subject, oid); err != nil {
 			return &events.Error{Code: events.CodeUnavailable, Message: "cannot sign in now", Err: err}
 		}
 	}
@@ -236,12 +237,12 @@ func (h *handlers) bindStaff(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.cfg.Passes.BindStaff(c.UserContext(), oid, in.InviteCode)
+	p, err := h.cfg.Accounts.BindStaff(c.UserContext(), oid, in.InviteCode)
 	if err != nil {
 		return err
 	}
-	if h.cfg.Accounts != nil { // staff are notified too (alerts)
-		if err := h.cfg.Accounts.Remember(c.UserContext(), p.Subject, oid); err != nil {
+	if h.cfg.Contacts != nil { // staff are notified too (alerts)
+		if err := h.cfg.Contacts.Remember(c.UserContext(), p.Subject, oid); err != nil {
 			return &events.Error{Code: events.CodeUnavailable, Message: "cannot sign in now", Err: err}
 		}
 	}
@@ -254,7 +255,7 @@ func (h *handlers) me(c *fiber.Ctx) error {
 }
 
 func (h *handlers) household(c *fiber.Ctx) error {
-	hh, err := h.cfg.Passes.Household(c.UserContext(), principal(c))
+	hh, err := h.cfg.Accounts.Household(c.UserContext(), principal(c))
 	if err != nil {
 		return err
 	}
@@ -262,7 +263,7 @@ func (h *handlers) household(c *fiber.Ctx) error {
 }
 
 func (h *handlers) register(c *fiber.Ctx) error {
-	var in passes.RegisterInput
+	var in accounts.RegisterInput
 	if err := decode(c, &in); err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func (h *handlers) register(c *fiber.Ctx) error {
 			m.Phone, m.PhoneCode = phone, ""
 		}
 	}
-	hh, err := h.cfg.Passes.Register(c.UserContext(), principal(c), in)
+	hh, err := h.cfg.Accounts.Register(c.UserContext(), principal(c), in)
 	if err != nil {
 		return err
 	}
@@ -294,11 +295,11 @@ func (h *handlers) register(c *fiber.Ctx) error {
 }
 
 func (h *handlers) erase(c *fiber.Ctx) error {
-	if err := h.cfg.Passes.Erase(c.UserContext(), principal(c)); err != nil {
+	if err := h.cfg.Accounts.Erase(c.UserContext(), principal(c)); err != nil {
 		return err
 	}
-	if h.cfg.Accounts != nil {
-		if err := h.cfg.Accounts.Forget(c.UserContext(), principal(c).Subject); err != nil {
+	if h.cfg.Contacts != nil {
+		if err := h.cfg.Contacts.Forget(c.UserContext(), principal(c).Subject); err != nil {
 			return &events.Error{Code: events.CodeUnavailable, Message: "your data is erased; removing your WeChat id failed, retry", Err: err}
 		}
 	}
@@ -402,14 +403,14 @@ func (h *handlers) scanBatch(c *fiber.Ctx) error {
 }
 
 func (h *handlers) addStaff(c *fiber.Ctx) error {
-	var in passes.StaffInput
+	var in accounts.StaffInput
 	if err := decode(c, &in); err != nil {
 		return err
 	}
 	if err := h.checkText(c, map[string]string{"label": in.Label}); err != nil {
 		return err
 	}
-	ns, err := h.cfg.Passes.AddStaff(c.UserContext(), principal(c), in)
+	ns, err := h.cfg.Accounts.AddStaff(c.UserContext(), principal(c), in)
 	if err != nil {
 		return err
 	}
@@ -417,29 +418,29 @@ func (h *handlers) addStaff(c *fiber.Ctx) error {
 }
 
 func (h *handlers) disableStaff(c *fiber.Ctx) error {
-	var in passes.DisableInput
+	var in accounts.DisableInput
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	if err := h.cfg.Passes.DisableStaff(c.UserContext(), principal(c), c.Params("staff"), in); err != nil {
+	if err := h.cfg.Accounts.DisableStaff(c.UserContext(), principal(c), c.Params("staff"), in); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"staff": c.Params("staff"), "disabled": true})
 }
 
 func (h *handlers) confirmTransfer(c *fiber.Ctx) error {
-	var in passes.TransferInput
+	var in accounts.TransferInput
 	if err := decode(c, &in); err != nil {
 		return err
 	}
-	if err := h.cfg.Passes.ConfirmTransfer(c.UserContext(), principal(c), in); err != nil {
+	if err := h.cfg.Accounts.ConfirmTransfer(c.UserContext(), principal(c), in); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"transferred": true, "to": in.To})
 }
 
 func (h *handlers) signOutEverywhere(c *fiber.Ctx) error {
-	if err := h.cfg.Passes.SignOutEverywhere(c.UserContext(), principal(c)); err != nil {
+	if err := h.cfg.Accounts.SignOutEverywhere(c.UserContext(), principal(c)); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"signed_out": true})

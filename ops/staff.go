@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 )
 
@@ -41,11 +41,11 @@ func runStaff(ctx context.Context, env *environ, args []string) error {
 	if err != nil {
 		return err
 	}
-	state := passes.NewState()
+	state := accounts.NewState()
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go passes.Follow(fctx, lc.js, "LEDGER", reg, state)
-	svc := &passes.Service{Store: lc.led.Store, Reg: reg, State: state}
+	go accounts.Follow(fctx, lc.js, "LEDGER", reg, state)
+	svc := &accounts.Service{Store: lc.led.Store, Reg: reg, State: state}
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if *org != "" {
@@ -59,7 +59,7 @@ func runStaff(ctx context.Context, env *environ, args []string) error {
 			return err
 		}
 	}
-	ns, err := svc.AddStaff(actx, auth.Principal{Subject: "ops", Role: auth.System}, passes.StaffInput{Role: *role, Scope: events.Region(*scope), Label: *label, Org: *org})
+	ns, err := svc.AddStaff(actx, auth.Principal{Subject: "ops", Role: auth.System}, accounts.StaffInput{Role: *role, Scope: events.Region(*scope), Label: *label, Org: *org})
 	if err != nil {
 		return err
 	}

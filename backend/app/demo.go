@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
@@ -22,7 +23,7 @@ import (
 // daily health declarations, two weeks of scans (a few denied), a pass
 // revoked for red status and a household that moved out and was erased.
 // It runs on a simulated clock that starts fourteen days ago.
-func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
+func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *slog.Logger) error {
 	size, err := svc.Store.Size(ctx)
 	if err != nil {
 		return err
@@ -34,8 +35,9 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 	rng := rand.New(rand.NewPCG(2020, 2))
 	start := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour)
 	now := start
-	demo := *svc
+	demo, accs := *svc, *acc
 	demo.Now = func() time.Time { return now }
+	accs.Now, accs.Passes = demo.Now, &demo
 	sys := auth.Principal{Subject: "demo", Role: auth.System}
 
 	const district = "110105" // 北京市朝阳区
@@ -46,11 +48,11 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 	}
 	cs := map[events.Region]*community{}
 	for i, c := range communities {
-		pm, err := demoStaff(ctx, &demo, sys, auth.PropertyManager, c, fmt.Sprintf("demo-pm-%d", i))
+		pm, err := demoStaff(ctx, &accs, sys, auth.PropertyManager, c, fmt.Sprintf("demo-pm-%d", i))
 		if err != nil {
 			return err
 		}
-		op, err := demoStaff(ctx, &demo, sys, auth.GateOperator, c, fmt.Sprintf("demo-op-%d", i))
+		op, err := demoStaff(ctx, &accs, sys, auth.GateOperator, c, fmt.Sprintf("demo-op-%d", i))
 		if err != nil {
 			return err
 		}
@@ -63,7 +65,7 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 			cs[c].gates = append(cs[c].gates, g.ID)
 		}
 	}
-	if _, err := demoStaff(ctx, &demo, sys, auth.GovAnalyst, district, "demo-gov"); err != nil {
+	if _, err := demoStaff(ctx, &accs, sys, auth.GovAnalyst, district, "demo-gov"); err != nil {
 		return err
 	}
 
@@ -78,23 +80,23 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 	given := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"}
 	for h := 0; h < 150; h++ {
 		c := communities[h%len(communities)]
-		res := demo.SignIn(fmt.Sprintf("demo-resident-%03d", h))
-		in := passes.RegisterInput{Community: c, Building: fmt.Sprint(1 + rng.IntN(12)), Unit: fmt.Sprintf("%d-%d0%d", 1+rng.IntN(4), 1+rng.IntN(20), 1+rng.IntN(4))}
+		res := accs.SignIn(fmt.Sprintf("demo-resident-%03d", h))
+		in := accounts.RegisterInput{Community: c, Building: fmt.Sprint(1 + rng.IntN(12)), Unit: fmt.Sprintf("%d-%d0%d", 1+rng.IntN(4), 1+rng.IntN(20), 1+rng.IntN(4))}
 		for m := 0; m < 1+rng.IntN(3); m++ {
 			rel := []string{"self", "spouse", "child"}[m]
 			birth := time.Date(1950+rng.IntN(60), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
-			in.Members = append(in.Members, passes.MemberInput{
+			in.Members = append(in.Members, accounts.MemberInput{
 				Name:     string(surnames[rng.IntN(len(surnames))]) + given[rng.IntN(len(given))],
 				IDNumber: demoIDNumber(string(c[:6]), birth, h*3+m),
 				Phone:    fmt.Sprintf("13%d%08d", 5+rng.IntN(5), rng.IntN(100000000)),
 				Relation: rel,
 			})
 		}
-		hh, err := demo.Register(ctx, res, in)
+		hh, err := accs.Register(ctx, res, in)
 		if err != nil {
 			return fmt.Errorf("demo household %d: %w", h, err)
 		}
-		res = demo.SignIn(fmt.Sprintf("demo-resident-%03d", h))
+		res = accs.SignIn(fmt.Sprintf("demo-resident-%03d", h))
 		for i, m := range hh.Members {
 			people = append(people, person{res: res, id: m.PersonID, c: c, phone: in.Members[i].Phone})
 		}
@@ -134,13 +136,13 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 			scans++
 		}
 		if day == 10 {
-			if err := demo.Erase(ctx, people[20].res); err != nil {
+			if err := accs.Erase(ctx, people[20].res); err != nil {
 				return fmt.Errorf("demo erasure: %w", err)
 			}
 		}
 		if day >= 11 {
 			h := people[30+day]
-			if err := demoVisits(ctx, &demo, h.res, h.phone, cs[h.c].op, cs[h.c].gates[0], now, day); err != nil {
+			if err := demoVisits(ctx, &accs, &demo, h.res, h.phone, cs[h.c].op, cs[h.c].gates[0], now, day); err != nil {
 				return fmt.Errorf("demo visits: %w", err)
 			}
 		}
@@ -152,7 +154,7 @@ func Demo(ctx context.Context, svc *passes.Service, log *slog.Logger) error {
 
 // demoVisits has a resident invite a visitor who then comes in, and a
 // visitor ask for a visit that the host refuses.
-func demoVisits(ctx context.Context, svc *passes.Service, host auth.Principal, hostPhone string, op auth.Principal, gate string, now time.Time, day int) error {
+func demoVisits(ctx context.Context, acc *accounts.Service, svc *passes.Service, host auth.Principal, hostPhone string, op auth.Principal, gate string, now time.Time, day int) error {
 	birth := time.Date(1985, 3, day, 0, 0, 0, 0, time.UTC)
 	v, err := svc.Invite(ctx, host, passes.VisitInput{Name: "赵" + []string{"一", "二", "三", "四", "五", "六", "七"}[day%7], IDNumber: demoIDNumber("310104", birth, day), Phone: fmt.Sprintf("1370000%04d", day),
 		From: now.Add(-time.Hour), To: now.Add(6 * time.Hour)})
@@ -166,7 +168,7 @@ func demoVisits(ctx context.Context, svc *passes.Service, host auth.Principal, h
 	if _, err := svc.Scan(ctx, op, passes.ScanInput{ScanID: fmt.Sprintf("demo-visit-%d", day), Token: tok.Token, Gate: gate, Direction: "in", ScannedAt: now}); err != nil {
 		return err
 	}
-	asker := svc.SignIn(fmt.Sprintf("demo-visitor-%d", day))
+	asker := acc.SignIn(fmt.Sprintf("demo-visitor-%d", day))
 	req, err := svc.RequestVisit(ctx, asker, passes.VisitInput{Name: "钱" + []string{"甲", "乙", "丙", "丁", "戊", "己", "庚"}[day%7], IDNumber: demoIDNumber("320102", birth, day+100),
 		Phone: fmt.Sprintf("1360000%04d", day), HostPhone: hostPhone, From: now.Add(time.Hour), To: now.Add(3 * time.Hour)})
 	if err != nil {
@@ -178,8 +180,8 @@ func demoVisits(ctx context.Context, svc *passes.Service, host auth.Principal, h
 	return err
 }
 
-func demoStaff(ctx context.Context, svc *passes.Service, sys auth.Principal, role auth.Role, scope events.Region, openID string) (auth.Principal, error) {
-	ns, err := svc.AddStaff(ctx, sys, passes.StaffInput{Role: string(role), Scope: scope, Label: "demo " + string(role)})
+func demoStaff(ctx context.Context, svc *accounts.Service, sys auth.Principal, role auth.Role, scope events.Region, openID string) (auth.Principal, error) {
+	ns, err := svc.AddStaff(ctx, sys, accounts.StaffInput{Role: string(role), Scope: scope, Label: "demo " + string(role)})
 	if err != nil {
 		return auth.Principal{}, err
 	}

@@ -10,10 +10,10 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
@@ -32,8 +32,8 @@ import (
 // corrected; CDC staff acknowledge, investigate and close alerts, so the
 // alert view shows response times. Like Demo it runs only on an empty
 // ledger (Demo's own events aside) and before the alert raiser starts.
-func DemoCases(ctx context.Context, accounts *passes.Service, cs *cases.Service, warn *alerts.Service, log *slog.Logger) error {
-	if len(accounts.Orgs(orgs.Hospital, events.National)) > 0 {
+func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, warn *alerts.Service, log *slog.Logger) error {
+	if len(svc.Orgs(orgs.Hospital, events.National)) > 0 {
 		log.Info("case demo skipped: hospitals exist")
 		return nil
 	}
@@ -41,13 +41,13 @@ func DemoCases(ctx context.Context, accounts *passes.Service, cs *cases.Service,
 	start := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour)
 	now := start
 	clock := func() time.Time { return now }
-	acc, cas, al := *accounts, *cs, *warn
+	acc, cas, al := *svc, *cs, *warn
 	acc.Now, cas.Now, al.Now = clock, clock, clock
 	cas.Filed = nil // the raiser is stepped by hand on the simulated clock
 	sys := auth.Principal{Subject: "demo", Role: auth.System, Scope: events.National}
 
 	type hospital struct {
-		org                passes.Org
+		org                accounts.Org
 		reporter, reviewer auth.Principal
 		district           events.Region
 	}
@@ -56,7 +56,7 @@ func DemoCases(ctx context.Context, accounts *passes.Service, cs *cases.Service,
 		name   string
 		region events.Region
 	}{{"朝阳医院", "110105004"}, {"中日友好医院", "110105011"}, {"海淀医院", "110108001"}} {
-		o, err := acc.RegisterOrg(ctx, sys, passes.OrgInput{Kind: orgs.Hospital, Name: h.name, Region: h.region,
+		o, err := acc.RegisterOrg(ctx, sys, accounts.OrgInput{Kind: orgs.Hospital, Name: h.name, Region: h.region,
 			Licence: demoLicence(h.name), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{byte(i + 1)}, 32)), Approve: true})
 		if err != nil {
 			return fmt.Errorf("demo hospital: %w", err)
@@ -225,8 +225,8 @@ func DemoCases(ctx context.Context, accounts *passes.Service, cs *cases.Service,
 	return nil
 }
 
-func demoOrgStaff(ctx context.Context, svc *passes.Service, sys auth.Principal, role auth.Role, org, openID string) (auth.Principal, error) {
-	ns, err := svc.AddStaff(ctx, sys, passes.StaffInput{Role: string(role), Org: org, Label: "demo " + string(role)})
+func demoOrgStaff(ctx context.Context, svc *accounts.Service, sys auth.Principal, role auth.Role, org, openID string) (auth.Principal, error) {
+	ns, err := svc.AddStaff(ctx, sys, accounts.StaffInput{Role: string(role), Org: org, Label: "demo " + string(role)})
 	if err != nil {
 		return auth.Principal{}, err
 	}

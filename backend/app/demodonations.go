@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/donations"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 	evdon "github.com/onebook/onebook/events/donations"
 	"github.com/onebook/onebook/events/orgs"
@@ -26,28 +26,28 @@ import (
 // the hospital records daily consumption; reviewers review and re-review,
 // one donation is escalated. Runs once, after DemoCases (it uses its
 // hospitals).
-func DemoDonations(ctx context.Context, accounts *passes.Service, ds *donations.Service, log *slog.Logger) error {
+func DemoDonations(ctx context.Context, people *accounts.Service, ds *donations.Service, log *slog.Logger) error {
 	if len(ds.State.Donations(func(*donations.Donation) bool { return true })) > 0 {
 		log.Info("donation demo skipped: donations exist")
 		return nil
 	}
-	hospitals := accounts.Orgs(orgs.Hospital, events.National)
+	hospitals := people.Orgs(orgs.Hospital, events.National)
 	if len(hospitals) < 2 {
 		return fmt.Errorf("donation demo: needs the case demo's hospitals")
 	}
 	start := time.Now().UTC().Add(-7 * 24 * time.Hour).Truncate(time.Hour)
 	now := start
 	clock := func() time.Time { return now }
-	acc, svc := *accounts, *ds
+	acc, svc := *people, *ds
 	acc.Now, svc.Now = clock, clock
 	sys := auth.Principal{Subject: "demo", Role: auth.System, Scope: events.National}
 
-	org := func(kind, name string, region events.Region) (passes.Org, auth.Principal, error) {
+	org := func(kind, name string, region events.Region) (accounts.Org, auth.Principal, error) {
 		sum := sha256.Sum256([]byte(name))
-		o, err := acc.RegisterOrg(ctx, sys, passes.OrgInput{Kind: kind, Name: name, Region: region, Licence: demoLicence(name),
+		o, err := acc.RegisterOrg(ctx, sys, accounts.OrgInput{Kind: kind, Name: name, Region: region, Licence: demoLicence(name),
 			DocsHash: hex.EncodeToString(sum[:]), Approve: true})
 		if err != nil {
-			return passes.Org{}, auth.Principal{}, fmt.Errorf("demo organisation %s: %w", name, err)
+			return accounts.Org{}, auth.Principal{}, fmt.Errorf("demo organisation %s: %w", name, err)
 		}
 		p, err := demoOrgStaff(ctx, &acc, sys, auth.OrgMember, o.ID, "demo-member-"+kind)
 		return o, p, err
@@ -111,7 +111,7 @@ func DemoDonations(ctx context.Context, accounts *passes.Service, ds *donations.
 	arrived := []evdon.Lot{lots[0], {Line: evdon.Line{Item: "mask_n95", Spec: "N95", Quantity: 980}, Batch: "3M-2001B"}}
 	hops := []struct {
 		from, to auth.Principal
-		org      passes.Org
+		org      accounts.Org
 		unit     string
 		sent     []evdon.Lot
 		got      []evdon.Lot
@@ -152,7 +152,7 @@ func DemoDonations(ctx context.Context, accounts *passes.Service, ds *donations.
 	cl := []evdon.Lot{{Line: evdon.Line{Item: "protective_clothing", Spec: "175", Quantity: 800}, Batch: "GB19082-A17"}}
 	for i, h := range []struct {
 		from, to auth.Principal
-		org      passes.Org
+		org      accounts.Org
 	}{{charityP, warehouseP, warehouse}, {warehouseP, hospP[0], hospitals[0]}} {
 		step(6 * time.Hour)
 		if _, err := svc.Dispatch(ctx, h.from, clothing.ID, donations.DispatchInput{To: evdon.Receiver{Org: h.org.ID}, Lots: cl}); err != nil {

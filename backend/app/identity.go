@@ -5,29 +5,41 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
+	"github.com/onebook/onebook/events/residents"
 )
 
 // identity lets government tracing resolve a person id to their (sealed)
-// identity through the pass service's state and the vault.
+// identity through the accounts state (household members), the pass
+// state (visitors) and the vault.
 type identity struct {
-	state *passes.State
-	vault passes.Vault
+	accounts *accounts.State
+	passes   *passes.State
+	vault    accounts.Vault
 }
 
 func (i identity) Index(kind, value string) string { return i.vault.Index(kind, value) }
 
 func (i identity) Resolve(ctx context.Context, personID string) (tracing.Person, error) {
-	per, ok := i.state.Person(personID)
-	if !ok || per.Erased {
+	// A household member's record wins over a visit's: erasure marks it.
+	per, member := i.accounts.Person(personID)
+	v, visitor := i.passes.Visitor(personID)
+	var sealed residents.Sealed
+	switch {
+	case member && !per.Erased:
+		sealed = per.Sealed
+	case !member && visitor:
+		sealed = v.Sealed
+	default:
 		return tracing.Person{}, events.Errorf(events.CodeNotFound, "person %s is unknown or erased", personID)
 	}
-	d, err := i.vault.Open(ctx, per.ID, per.Sealed)
+	d, err := i.vault.Open(ctx, personID, sealed)
 	if err != nil {
 		return tracing.Person{}, err
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/wechat"
 )
 
@@ -53,8 +53,8 @@ func (n *notifier) Forget(ctx context.Context, subject string) error {
 	return nil
 }
 
-// Notify implements passes.Service.Notify: best effort, failures logged.
-func (n *notifier) Notify(ctx context.Context, note passes.Notice) {
+// Notify implements accounts.Service.Notify and passes.Service.Notify: best effort, failures logged.
+func (n *notifier) Notify(ctx context.Context, note accounts.Notice) {
 	if err := n.Send(ctx, note.Subject, note.Kind, note.Data); err != nil {
 		n.log.Warn("notification not sent", "kind", note.Kind, "err", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
@@ -169,20 +170,28 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("ledger size at start: %w", err)
 	}
 	a.warm = &warmup{size: startSize}
-	// The pass service: its decision state follows the ledger in memory.
-	state := passes.NewState()
-	a.warm.states = append(a.warm.states, state)
-	wg.Add(1)
+	// The accounts and pass services: their decision states follow the
+	// ledger in memory.
+	accState, state := accounts.NewState(), passes.NewState()
+	a.warm.states = append(a.warm.states, accState, state)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := accounts.Follow(bg, servers.JS, led.Store.Stream(), reg, accState); err != nil {
+			log.Error("accounts state stopped", "err", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := passes.Follow(bg, servers.JS, led.Store.Stream(), reg, state); err != nil {
 			log.Error("pass state stopped", "err", err)
 		}
 	}()
-	svc, sessions, tokens, err := a.passService(state, reg, vault)
+	svc, sessions, tokens, err := a.passService(state, accState, reg, vault)
 	if err != nil {
 		return err
 	}
+	acc := &accounts.Service{Store: led.Store, Reg: reg, State: accState, Vault: svc.Vault, Passes: svc}
 	if cfg.Development() {
 		log.Warn("development mode: WECHAT_APPID is not set, so a fake WeChat API runs in-process, signs in any code "+
 			"(the demo's sign-in codes too) and the API listens on loopback only; set WECHAT_APPID and WECHAT_SECRET for production", "addr", cfg.Addr)
@@ -196,20 +205,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	svc.Notify = notes.Notify
-	svc.Erased = a.rebuildPersonal
+	svc.Notify, acc.Notify = notes.Notify, notes.Notify
+	acc.Erased = a.rebuildPersonal
 	svc.Warm = a.warm.Check
-	sessions.Valid = svc.SessionValid
-	warn, caseSvc := a.caseServices(bg, &wg, state, svc, notes, reg)
-	donSvc := a.donationService(bg, &wg, svc, notes, reg, vault)
-	ident := identity{state: state, vault: svc.Vault}
+	sessions.Valid = acc.SessionValid
+	warn, caseSvc := a.caseServices(bg, &wg, acc, notes, reg)
+	donSvc := a.donationService(bg, &wg, acc, notes, reg, vault)
+	ident := identity{accounts: accState, passes: state, vault: svc.Vault}
 	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: ident, Cases: caseSvc,
 		Gates: func(id string) (events.Region, bool) {
 			g, ok := svc.Gate(context.Background(), id)
 			return g.Community, ok
 		}}
 	if cfg.Demo { // before the default rules, so that it finds an empty ledger
-		if err := Demo(ctx, svc, log); err != nil {
+		if err := Demo(ctx, acc, svc, log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
@@ -217,10 +226,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("early-warning rules: %w", err)
 	}
 	if cfg.Demo {
-		if err := DemoCases(ctx, svc, caseSvc, warn, log); err != nil {
+		if err := DemoCases(ctx, acc, caseSvc, warn, log); err != nil {
 			return fmt.Errorf("case demo data: %w", err)
 		}
-		if err := DemoDonations(ctx, svc, donSvc, log); err != nil {
+		if err := DemoDonations(ctx, acc, donSvc, log); err != nil {
 			return fmt.Errorf("donation demo data: %w", err)
 		}
 	}
@@ -259,7 +268,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	app := api.New(api.Config{Idempotency: idem, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
 		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
-		Sessions: sessions, Passes: svc, WeChat: wx, PassKeys: tokens, Accounts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
+		Sessions: sessions, Accounts: acc, Passes: svc, WeChat: wx, PassKeys: tokens, Contacts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
 	if cfg.MetricsAddr != "" {
@@ -317,7 +326,7 @@ func serveMetrics(addr string, m *api.Metrics, log *slog.Logger) (stop func(), e
 // data (master and blind-index keys), the pass token signer and the session
 // key, each kept in the data directory and created on first start. Backend
 // replicas must share them (mount them from a secret store).
-func (a *App) passService(state *passes.State, reg *events.Registry, vault *personal.Vault) (*passes.Service, *auth.Sessions, *passTokens, error) {
+func (a *App) passService(state *passes.State, accState *accounts.State, reg *events.Registry, vault *personal.Vault) (*passes.Service, *auth.Sessions, *passTokens, error) {
 	dir := a.cfg.DataDir
 	signer, err := loadPassSigner(filepath.Join(dir, "pass.key"))
 	if err != nil {
@@ -335,7 +344,7 @@ func (a *App) passService(state *passes.State, reg *events.Registry, vault *pers
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	svc := &passes.Service{Store: a.ledger.Store, Reg: reg, State: state, Vault: passes.PersonalVault(vault), Tokens: tokens, Risk: a.cfg.RiskRegions, PassTTL: a.cfg.PassTTL}
+	svc := &passes.Service{Store: a.ledger.Store, Reg: reg, State: state, Accounts: accState, Vault: accounts.PersonalVault(vault), Tokens: tokens, Risk: a.cfg.RiskRegions, PassTTL: a.cfg.PassTTL}
 	return svc, sessions, tokens, nil
 }
 
@@ -448,7 +457,7 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 
 // caseServices builds case reporting and early warning: their states follow
 // the ledger in memory like the pass service's.
-func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, accounts *passes.State, svc *passes.Service, notes *notifier, reg *events.Registry) (*alerts.Service, *cases.Service) {
+func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, svc *accounts.Service, notes *notifier, reg *events.Registry) (*alerts.Service, *cases.Service) {
 	cstate, engine := cases.NewState(), alerts.NewEngine()
 	a.warm.states = append(a.warm.states, cstate, engine)
 	for name, st := range map[string]ledger.Applier{"case state": cstate, "early-warning engine": engine} {
@@ -464,7 +473,7 @@ func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, accounts *pas
 		HTTP: &http.Client{Timeout: 10 * time.Second}, Log: a.log.With("component", "early-warning"), Notify: notes.Send,
 		Responsible: func(r events.Region) []alerts.Recipient {
 			var out []alerts.Recipient
-			for _, s := range accounts.StaffIn(auth.CDCReviewer, r) {
+			for _, s := range svc.State.StaffIn(auth.CDCReviewer, r) {
 				out = append(out, alerts.Recipient{Subject: s.ID, Scope: s.Scope})
 			}
 			return out
@@ -511,7 +520,7 @@ func (a *App) runLeased(ctx context.Context, name string, f func(context.Context
 
 // donationService builds the donation service; its state follows the
 // ledger in memory.
-func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *passes.Service, notes *notifier, reg *events.Registry, vault *personal.Vault) *donations.Service {
+func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *accounts.Service, notes *notifier, reg *events.Registry, vault *personal.Vault) *donations.Service {
 	st := donations.NewState()
 	a.warm.states = append(a.warm.states, st)
 	wg.Add(1)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/donations"
@@ -53,7 +54,7 @@ func startWeChat(ctx context.Context, cfg config.Config, log *slog.Logger) (wech
 		return wechatAdapter{}, err
 	}
 	return wechatAdapter{c: c, templates: map[string]string{passes.NoticeVisitDecided: cfg.TemplateVisit, passes.NoticePassRevoked: cfg.TemplateRevoked, alerts.NoticeAlert: cfg.TemplateAlert, donations.NoticeHop: cfg.TemplateDonation,
-		passes.NoticeTransfer: cfg.TemplateTransfer}}, nil
+		accounts.NoticeTransfer: cfg.TemplateTransfer}}, nil
 }
 
 // wechatAdapter narrows wechat.Client to what the API uses.

@@ -21,7 +21,7 @@ type Sessions struct {
 	ttl time.Duration
 	now func() time.Time
 	// Valid, if set, is asked about every verified session: a disabled
-	// account's or a signed-out one's is refused (passes.Service.SessionValid).
+	// account's or a signed-out one's is refused (accounts.Service.SessionValid).
 	Valid func(p Principal, issued time.Time) error
 }
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
@@ -36,7 +36,7 @@ type Service struct {
 	State *State
 	// Vault seals the patient's personal data (backend/personal, the same
 	// vault as residents'); each card's patient data has its own key.
-	Vault passes.Vault
+	Vault accounts.Vault
 	// Org returns a registered organisation.
 	Org func(id string) (Hospital, bool)
 	Now func() time.Time
@@ -168,7 +168,7 @@ func (s *Service) sealPatient(ctx context.Context, cardID string, in Patient) (s
 	if err != nil {
 		return "", residents.Sealed{}, err
 	}
-	return passes.PersonID(sealed.IDIndex), sealed, nil
+	return accounts.PersonID(sealed.IDIndex), sealed, nil
 }
 
 // CorrectInput corrects a returned card. Patient is optional: given, it

@@ -19,11 +19,11 @@ import (
 	jsapi "github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/donations"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
@@ -46,7 +46,7 @@ type World struct {
 	NATS      *natstest.Server // Restart it to test what survives
 	Store     *jetstream.Store
 	Reg       *events.Registry
-	Accounts  *passes.Service
+	Accounts  *accounts.Service
 	Cases     *cases.Service
 	Engine    *alerts.Engine
 	Alerts    *alerts.Service
@@ -96,11 +96,11 @@ func New(t testing.TB, now time.Time) *World {
 	}
 	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: Registry().WithKeyring(vault), now: now}
 	clock := func() time.Time { return w.Now() }
-	state, cstate, engine, dstate := passes.NewState(), cases.NewState(), alerts.NewEngine(), donations.NewState()
+	state, cstate, engine, dstate := accounts.NewState(), cases.NewState(), alerts.NewEngine(), donations.NewState()
 	for _, a := range []jetstream.Applier{state, cstate, engine, dstate} {
 		go jetstream.Follow(ctx, js, st.Stream(), w.Reg, a)
 	}
-	w.Accounts = &passes.Service{Store: st, Reg: w.Reg, State: state, Vault: passes.PersonalVault(vault), Now: clock}
+	w.Accounts = &accounts.Service{Store: st, Reg: w.Reg, State: state, Vault: accounts.PersonalVault(vault), Now: clock}
 	w.Engine = engine
 	w.Alerts = &alerts.Service{Store: st, Reg: w.Reg, Engine: engine, Now: clock,
 		Responsible: func(r events.Region) []alerts.Recipient {
@@ -117,7 +117,7 @@ func New(t testing.TB, now time.Time) *World {
 			return nil
 		}}
 	w.Alerts.Init()
-	w.Cases = &cases.Service{Store: st, Reg: w.Reg, State: cstate, Vault: passes.PersonalVault(vault), Now: clock,
+	w.Cases = &cases.Service{Store: st, Reg: w.Reg, State: cstate, Vault: accounts.PersonalVault(vault), Now: clock,
 		Org: func(id string) (cases.Hospital, bool) {
 			o, ok := w.Accounts.Org(id)
 			return cases.Hospital{ID: o.ID, Kind: o.Kind, Region: o.Region, Approved: o.Approved}, ok
@@ -161,9 +161,9 @@ func (w *World) Notified() []string {
 var System = auth.Principal{Subject: "ops", Role: auth.System, Scope: events.National}
 
 // Hospital registers and approves a hospital in region.
-func (w *World) Hospital(name string, region events.Region) passes.Org {
+func (w *World) Hospital(name string, region events.Region) accounts.Org {
 	w.T.Helper()
-	o, err := w.Accounts.RegisterOrg(w.Ctx, System, passes.OrgInput{Kind: orgs.Hospital, Name: name, Region: region,
+	o, err := w.Accounts.RegisterOrg(w.Ctx, System, accounts.OrgInput{Kind: orgs.Hospital, Name: name, Region: region,
 		Licence: Licence(name), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{7}, 32)), Approve: true})
 	if err != nil {
 		w.T.Fatal(err)
@@ -174,7 +174,7 @@ func (w *World) Hospital(name string, region events.Region) passes.Org {
 // Staff creates and binds a staff account.
 func (w *World) Staff(role auth.Role, scope events.Region, org string) auth.Principal {
 	w.T.Helper()
-	ns, err := w.Accounts.AddStaff(w.Ctx, System, passes.StaffInput{Role: string(role), Scope: scope, Label: "test", Org: org})
+	ns, err := w.Accounts.AddStaff(w.Ctx, System, accounts.StaffInput{Role: string(role), Scope: scope, Label: "test", Org: org})
 	if err != nil {
 		w.T.Fatal(err)
 	}
@@ -296,9 +296,9 @@ func (w *World) WaitSealed() {
 }
 
 // Org registers and approves an organisation of a kind in region.
-func (w *World) Org(kind, name string, region events.Region) passes.Org {
+func (w *World) Org(kind, name string, region events.Region) accounts.Org {
 	w.T.Helper()
-	o, err := w.Accounts.RegisterOrg(w.Ctx, System, passes.OrgInput{Kind: kind, Name: name, Region: region,
+	o, err := w.Accounts.RegisterOrg(w.Ctx, System, accounts.OrgInput{Kind: kind, Name: name, Region: region,
 		Licence: Licence(name), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{9}, 32)), Approve: true})
 	if err != nil {
 		w.T.Fatal(err)

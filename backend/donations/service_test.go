@@ -8,10 +8,10 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/backend/donations"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 	evdon "github.com/onebook/onebook/events/donations"
 	"github.com/onebook/onebook/events/orgs"
@@ -23,7 +23,7 @@ const photo = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 type world struct {
 	*casestest.World
-	hospital, charity, logistics, warehouse passes.Org
+	hospital, charity, logistics, warehouse accounts.Org
 	hosp, char, logi, ware                  auth.Principal
 }
 
@@ -250,7 +250,7 @@ func TestIndividualDonor(t *testing.T) {
 	}
 	_, err = svc.Dispatch(ctx, other, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: w.hospital.ID}, Lots: []evdon.Lot{lot(100, "X1")}})
 	code(t, err, events.CodeForbidden, "another person dispatches")
-	unapproved, err := w.Accounts.RegisterOrg(ctx, other, passes.OrgInput{Kind: orgs.Hospital, Name: "未审核医院", Region: "420105", Licence: casestest.Licence("x"), DocsHash: photo})
+	unapproved, err := w.Accounts.RegisterOrg(ctx, other, accounts.OrgInput{Kind: orgs.Hospital, Name: "未审核医院", Region: "420105", Licence: casestest.Licence("x"), DocsHash: photo})
 	if err != nil {
 		t.Fatal(err)
 	}

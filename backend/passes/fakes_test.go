@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/residents"
 )
@@ -25,16 +26,16 @@ type fakeVault struct {
 
 func newFakeVault() *fakeVault { return &fakeVault{shredded: map[string]bool{}} }
 
-func (v *fakeVault) Normalize(name, id, phone string) (Personal, error) {
+func (v *fakeVault) Normalize(name, id, phone string) (accounts.Personal, error) {
 	switch {
 	case strings.TrimSpace(name) == "":
-		return Personal{}, events.Invalid("name", "required")
+		return accounts.Personal{}, events.Invalid("name", "required")
 	case len(id) != 18:
-		return Personal{}, events.Invalid("id_number", "must have 18 characters")
+		return accounts.Personal{}, events.Invalid("id_number", "must have 18 characters")
 	case len(phone) != 11:
-		return Personal{}, events.Invalid("phone", "must have 11 digits")
+		return accounts.Personal{}, events.Invalid("phone", "must have 11 digits")
 	}
-	return Personal{Name: strings.TrimSpace(name), IDNumber: strings.ToUpper(id), Phone: phone}, nil
+	return accounts.Personal{Name: strings.TrimSpace(name), IDNumber: strings.ToUpper(id), Phone: phone}, nil
 }
 
 func (v *fakeVault) NormalizePhone(phone string) (string, error) {
@@ -44,19 +45,19 @@ func (v *fakeVault) NormalizePhone(phone string) (string, error) {
 	return phone, nil
 }
 
-func (v *fakeVault) Seal(ctx context.Context, pid string, d Personal) (residents.Sealed, error) {
+func (v *fakeVault) Seal(ctx context.Context, pid string, d accounts.Personal) (residents.Sealed, error) {
 	b, _ := json.Marshal(d)
 	return residents.Sealed{KeyID: "k-" + pid, Ciphertext: base64.StdEncoding.EncodeToString(b), IDIndex: v.Index("id", d.IDNumber), PhoneIndex: v.Index("phone", d.Phone)}, nil
 }
 
-func (v *fakeVault) Open(ctx context.Context, pid string, s residents.Sealed) (Personal, error) {
+func (v *fakeVault) Open(ctx context.Context, pid string, s residents.Sealed) (accounts.Personal, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.shredded[pid] {
-		return Personal{}, events.Errorf(events.CodeNotFound, "erased")
+		return accounts.Personal{}, events.Errorf(events.CodeNotFound, "erased")
 	}
 	b, _ := base64.StdEncoding.DecodeString(s.Ciphertext)
-	var d Personal
+	var d accounts.Personal
 	return d, json.Unmarshal(b, &d)
 }
 

@@ -146,17 +146,17 @@ func (s *Service) decide(ctx context.Context, gate Gate, in ScanInput) (evpasses
 	ev.Pass = claims.PassID
 	var (
 		pass Pass
-		per  Person
+		per  holder
 		have bool
 	)
 	s.State.read(func() {
 		if ps := s.State.passes[claims.PassID]; ps != nil {
 			pass, have = *ps, true
-			if x := s.State.persons[ps.Person]; x != nil {
-				per = *x
-			}
 		}
 	})
+	if have {
+		per, _, _ = s.holderOf(pass.Person)
+	}
 	switch {
 	case !have:
 		ev.Reason = DenyForged // signed by us but never issued: a leaked key
@@ -255,7 +255,7 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if !ok {
 		return ScanResult{}, events.Invalid("gate", "unknown gate %q", in.Gate)
 	}
-	per, pass, mine := s.State.member(p.Subject, in.PersonID)
+	per, pass, mine := s.member(p.Subject, in.PersonID)
 	if !mine || per.Erased {
 		return ScanResult{}, &events.Error{Code: events.CodeNotFound, Field: "person_id", Message: "no such member of your household"}
 	}

@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
 	"github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/jetstream/natstest"
+	"github.com/onebook/onebook/events/orgs"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/staff"
@@ -24,6 +26,7 @@ type world struct {
 	t     *testing.T
 	ctx   context.Context
 	svc   *Service
+	acc   *accounts.Service
 	vault *fakeVault
 	now   time.Time
 }
@@ -42,37 +45,41 @@ func newWorld(t *testing.T) *world {
 	residents.Register(reg)
 	staff.Register(reg)
 	access.Register(reg)
-	state := NewState()
+	orgs.Register(reg)
+	state, accState := NewState(), accounts.NewState()
 	go Follow(ctx, js, st.Stream(), reg, state)
+	go accounts.Follow(ctx, js, st.Stream(), reg, accState)
 	w := &world{t: t, ctx: ctx, vault: newFakeVault(), now: time.Now().UTC().Truncate(time.Second)}
-	w.svc = &Service{Store: st, Reg: reg, State: state, Vault: w.vault, Tokens: fakeTokens{}, Risk: []events.Region{"4201"}, Now: func() time.Time { return w.now }}
+	clock := func() time.Time { return w.now }
+	w.svc = &Service{Store: st, Reg: reg, State: state, Accounts: accState, Vault: w.vault, Tokens: fakeTokens{}, Risk: []events.Region{"4201"}, Now: clock}
+	w.acc = &accounts.Service{Store: st, Reg: reg, State: accState, Vault: w.vault, Passes: w.svc, Now: clock}
 	return w
 }
 
-func (w *world) resident(openID string) auth.Principal { return w.svc.SignIn(openID) }
+func (w *world) resident(openID string) auth.Principal { return w.acc.SignIn(openID) }
 
 func (w *world) staff(role auth.Role, scope events.Region) auth.Principal {
-	ns, err := w.svc.AddStaff(w.ctx, auth.Principal{Subject: "ops", Role: auth.System}, StaffInput{Role: string(role), Scope: scope, Label: "test"})
+	ns, err := w.acc.AddStaff(w.ctx, auth.Principal{Subject: "ops", Role: auth.System}, accounts.StaffInput{Role: string(role), Scope: scope, Label: "test"})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p, err := w.svc.BindStaff(w.ctx, "wx-"+ns.ID, ns.InviteCode)
+	p, err := w.acc.BindStaff(w.ctx, "wx-"+ns.ID, ns.InviteCode)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	return p
 }
 
-func (w *world) register(p auth.Principal, ids ...string) Household {
-	in := RegisterInput{Community: community, Building: "3", Unit: "2-401"}
+func (w *world) register(p auth.Principal, ids ...string) accounts.Household {
+	in := accounts.RegisterInput{Community: community, Building: "3", Unit: "2-401"}
 	for i, id := range ids {
 		rel := "self"
 		if i > 0 {
 			rel = "child"
 		}
-		in.Members = append(in.Members, MemberInput{Name: fmt.Sprintf("张%d", i), IDNumber: id, Phone: "13800000000", Relation: rel})
+		in.Members = append(in.Members, accounts.MemberInput{Name: fmt.Sprintf("张%d", i), IDNumber: id, Phone: "13800000000", Relation: rel})
 	}
-	h, err := w.svc.Register(w.ctx, p, in)
+	h, err := w.acc.Register(w.ctx, p, in)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -127,8 +134,8 @@ func TestResidentFlow(t *testing.T) {
 		t.Fatalf("check-in for a stranger: %v", err)
 	}
 	// Red status revokes the pass, tells the resident, and denies at the gate.
-	var notices []Notice
-	w.svc.Notify = func(_ context.Context, n Notice) { notices = append(notices, n) }
+	var notices []accounts.Notice
+	w.svc.Notify = func(_ context.Context, n accounts.Notice) { notices = append(notices, n) }
 	d, err := w.svc.Declare(w.ctx, res, DeclareInput{PersonID: h.Members[0].PersonID, Temperature: 38.2, Symptoms: []string{"cough"}})
 	if err != nil || d.Status != residents.Red {
 		t.Fatalf("declare: %+v %v", d, err)
@@ -185,17 +192,17 @@ func TestResidentFlow(t *testing.T) {
 	mh := w.register(moved, "110105199002150031")
 	moved = w.resident("wx-mover")
 	mp, _ := w.svc.Pass(w.ctx, moved, mh.Members[0].PersonID)
-	if _, err := w.svc.Register(w.ctx, moved, RegisterInput{Community: "110105001002", Building: "5", Members: []MemberInput{{Name: "周九", IDNumber: "110105199002150031", Phone: "13800000000", Relation: "self"}}}); err != nil {
+	if _, err := w.acc.Register(w.ctx, moved, accounts.RegisterInput{Community: "110105001002", Building: "5", Members: []accounts.MemberInput{{Name: "周九", IDNumber: "110105199002150031", Phone: "13800000000", Relation: "self"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := scan("m1", mp.Token, ""); r.Reason != DenyRevoked {
 		t.Fatalf("moved-out pass: %+v", r)
 	}
 	// Erasure: personal data gone, passes revoked.
-	if err := w.svc.Erase(w.ctx, res); err != nil {
+	if err := w.acc.Erase(w.ctx, res); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.svc.Household(w.ctx, res); events.ErrorCode(err) != events.CodeNotFound {
+	if _, err := w.acc.Household(w.ctx, res); events.ErrorCode(err) != events.CodeNotFound {
 		t.Fatalf("household after erase: %v", err)
 	}
 	if r, _ := scan("s7", pass2.Token, ""); r.Decision != evpasses.Deny {
@@ -262,11 +269,11 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, "scanned_at"},
 		{"member id", func() error {
-			_, err := w.svc.Register(w.ctx, res, RegisterInput{Community: community, Building: "1", Members: []MemberInput{{Name: "a", IDNumber: "1", Phone: "13800000000"}}})
+			_, err := w.acc.Register(w.ctx, res, accounts.RegisterInput{Community: community, Building: "1", Members: []accounts.MemberInput{{Name: "a", IDNumber: "1", Phone: "13800000000"}}})
 			return err
 		}, "members[0].id_number"},
 		{"no members", func() error {
-			_, err := w.svc.Register(w.ctx, res, RegisterInput{Community: community, Building: "1"})
+			_, err := w.acc.Register(w.ctx, res, accounts.RegisterInput{Community: community, Building: "1"})
 			return err
 		}, "members"},
 		{"temperature", func() error {
@@ -274,10 +281,10 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, "temperature"},
 		{"staff role", func() error {
-			_, err := w.svc.AddStaff(w.ctx, auth.Principal{Subject: "ops", Role: auth.System}, StaffInput{Role: "king", Scope: "11"})
+			_, err := w.acc.AddStaff(w.ctx, auth.Principal{Subject: "ops", Role: auth.System}, accounts.StaffInput{Role: "king", Scope: "11"})
 			return err
 		}, "role"},
-		{"invite code", func() error { _, err := w.svc.BindStaff(w.ctx, "wx", "NOPE"); return err }, "invite_code"},
+		{"invite code", func() error { _, err := w.acc.BindStaff(w.ctx, "wx", "NOPE"); return err }, "invite_code"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,8 +347,8 @@ func TestVisits(t *testing.T) {
 	if _, err := w.svc.DecideVisit(w.ctx, w.resident("wx-stranger"), req.ID, true, ""); events.ErrorCode(err) != events.CodeNotFound {
 		t.Fatalf("stranger decision: %v", err)
 	}
-	var notices []Notice
-	w.svc.Notify = func(_ context.Context, n Notice) { notices = append(notices, n) }
+	var notices []accounts.Notice
+	w.svc.Notify = func(_ context.Context, n accounts.Notice) { notices = append(notices, n) }
 	if d, err := w.svc.DecideVisit(w.ctx, pm, req.ID, false, "no room"); err != nil || d.Status != "refused" {
 		t.Fatalf("refuse: %+v %v", d, err)
 	}
@@ -381,82 +388,6 @@ func TestScanIDsForgottenAfterUploadHorizon(t *testing.T) {
 	}
 }
 
-func TestStaffLifecycle(t *testing.T) {
-	w := newWorld(t)
-	sys := auth.Principal{Subject: "ops", Role: auth.System}
-	// An invite code expires, and works once.
-	old, err := w.svc.AddStaff(w.ctx, sys, StaffInput{Role: string(auth.GateOperator), Scope: community, Label: "old"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := w.svc.AddStaff(w.ctx, sys, StaffInput{Role: string(auth.GateOperator), Scope: community, Label: "fresh"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.now = w.now.Add(InviteTTL - time.Minute)
-	op, err := w.svc.BindStaff(w.ctx, "wx-fresh", fresh.InviteCode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.svc.BindStaff(w.ctx, "wx-thief", fresh.InviteCode); events.ErrorCode(err) != events.CodeInvalid {
-		t.Errorf("a used invite code bound again: %v", err)
-	}
-	w.now = w.now.Add(2 * time.Minute)
-	if _, err := w.svc.BindStaff(w.ctx, "wx-old", old.InviteCode); events.ErrorCode(err) != events.CodeInvalid || !strings.Contains(err.Error(), "expired") {
-		t.Errorf("an expired invite code: %v", err)
-	}
-	issued := w.now
-	if err := w.svc.SessionValid(op, issued); err != nil {
-		t.Fatalf("a fresh session: %v", err)
-	}
-	// Disabling: an admin of another region cannot, one in scope can; the
-	// session stops at once.
-	adminElsewhere := w.staff(auth.Admin, "4201")
-	admin := w.staff(auth.Admin, "11")
-	tests := []struct {
-		name string
-		p    auth.Principal
-		id   string
-		in   DisableInput
-		want events.Code
-	}{
-		{"the operator itself", op, op.Subject, DisableInput{Reason: "离职"}, events.CodeForbidden},
-		{"an admin out of scope", adminElsewhere, op.Subject, DisableInput{Reason: "离职"}, events.CodeNotFound},
-		{"no reason", admin, op.Subject, DisableInput{}, events.CodeInvalid},
-		{"no such account", admin, "s-nobody", DisableInput{Reason: "离职"}, events.CodeNotFound},
-	}
-	for _, tc := range tests {
-		if err := w.svc.DisableStaff(w.ctx, tc.p, tc.id, tc.in); events.ErrorCode(err) != tc.want {
-			t.Errorf("%s: %v, want %s", tc.name, err, tc.want)
-		}
-	}
-	if err := w.svc.DisableStaff(w.ctx, admin, op.Subject, DisableInput{Reason: "离职"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.svc.SessionValid(op, issued); events.ErrorCode(err) != events.CodeUnauthorized {
-		t.Errorf("a disabled account's session: %v", err)
-	}
-	if err := w.svc.DisableStaff(w.ctx, admin, op.Subject, DisableInput{Reason: "again"}); events.ErrorCode(err) != events.CodeConflict {
-		t.Errorf("disabled twice: %v", err)
-	}
-	if p := w.svc.SignIn("wx-fresh"); p.Role == auth.GateOperator {
-		t.Errorf("a disabled account signs in as %s", p.Role)
-	}
-	// Signing out everywhere voids the sessions issued until then.
-	res := w.resident("wx-resident")
-	before := w.now
-	w.now = w.now.Add(time.Second)
-	if err := w.svc.SignOutEverywhere(w.ctx, res); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.svc.SessionValid(res, before); events.ErrorCode(err) != events.CodeUnauthorized {
-		t.Errorf("a session from before the sign-out: %v", err)
-	}
-	if err := w.svc.SessionValid(res, w.now.Add(time.Nanosecond)); err != nil {
-		t.Errorf("a session from after the sign-out: %v", err)
-	}
-}
-
 func TestScanWaitsForTheStateAfterAStart(t *testing.T) {
 	w := newWorld(t)
 	op := w.staff(auth.GateOperator, community)
@@ -476,28 +407,28 @@ func TestOnePersonOneHousehold(t *testing.T) {
 	const self, x, other = "11010519491231002X", "110105198001010024", "110105201001010010"
 	a, b := w.resident("wx-a"), w.resident("wx-b")
 	w.register(a, self, x)
-	in := RegisterInput{Community: community, Building: "9", Members: []MemberInput{{Name: "冒名", IDNumber: x, Phone: "13900000000"}}}
-	if _, err := w.svc.Register(w.ctx, b, in); events.ErrorCode(err) != events.CodeConflict || !strings.Contains(err.Error(), "members[0].id_number") {
+	in := accounts.RegisterInput{Community: community, Building: "9", Members: []accounts.MemberInput{{Name: "冒名", IDNumber: x, Phone: "13900000000"}}}
+	if _, err := w.acc.Register(w.ctx, b, in); events.ErrorCode(err) != events.CodeConflict || !strings.Contains(err.Error(), "members[0].id_number") {
 		t.Fatalf("B registering A's member: %v", err)
 	}
 	// B's erasure cannot reach A's member: B holds nobody.
-	if err := w.svc.Erase(w.ctx, b); events.ErrorCode(err) != events.CodeNotFound {
+	if err := w.acc.Erase(w.ctx, b); events.ErrorCode(err) != events.CodeNotFound {
 		t.Fatalf("B's erasure: %v", err)
 	}
-	if h, err := w.svc.Household(w.ctx, a); err != nil || len(h.Members) != 2 {
+	if h, err := w.acc.Household(w.ctx, a); err != nil || len(h.Members) != 2 {
 		t.Fatalf("A's household: %+v %v", h, err)
 	}
 	// A registers again without x: released, and B may register them.
 	w.register(a, self)
-	in.Members = append(in.Members, MemberInput{Name: "他人", IDNumber: other, Phone: "13900000001", Relation: "spouse"})
-	if _, err := w.svc.Register(w.ctx, b, in); err != nil {
+	in.Members = append(in.Members, accounts.MemberInput{Name: "他人", IDNumber: other, Phone: "13900000001", Relation: "spouse"})
+	if _, err := w.acc.Register(w.ctx, b, in); err != nil {
 		t.Fatalf("B registering a released person: %v", err)
 	}
 	// B's erasure now shreds x and the other, never A's self.
-	if err := w.svc.Erase(w.ctx, b); err != nil {
+	if err := w.acc.Erase(w.ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := w.svc.Household(w.ctx, a); err != nil || len(h.Members) != 1 || h.Members[0].IDNumber == "(erased)" {
+	if h, err := w.acc.Household(w.ctx, a); err != nil || len(h.Members) != 1 || h.Members[0].IDNumber == "(erased)" {
 		t.Fatalf("A's household after B's erasure: %+v %v", h, err)
 	}
 }

@@ -6,7 +6,6 @@ package passes
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -17,7 +16,6 @@ import (
 	ledger "github.com/onebook/onebook/events/jetstream"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
-	"github.com/onebook/onebook/events/staff"
 )
 
 // Gate is a registered gate.
@@ -27,26 +25,12 @@ type Gate struct {
 	Name      string
 }
 
-// Person is one household member as the domain needs it.
-type Person struct {
+// Visitor is a visitor known from a visit request: the person a visitor's
+// pass is issued to, unless they are a registered household member.
+type Visitor struct {
 	ID        string
-	Resident  string // household (account) id
 	Community events.Region
 	Sealed    residents.Sealed
-	Status    string // green | yellow | red ("" before the first declaration)
-	Pass      string // current pass id
-	Erased    bool
-}
-
-// Resident is one household account.
-type Resident struct {
-	ID        string
-	Community events.Region
-	Building  string
-	Unit      string
-	Members   []string // person ids, account holder first
-	LastSeq   uint64   // for optimistic concurrency on the aggregate
-	Erased    bool
 }
 
 // Pass is an issued pass.
@@ -60,19 +44,6 @@ type Pass struct {
 	RevokedAt time.Time
 }
 
-// Staff is a staff account.
-type Staff struct {
-	ID       string
-	Role     string
-	Scope    events.Region
-	Label    string
-	Org      string // organisation the account acts for, if any
-	OpenID   string // blind index, "" until bound
-	Disabled bool
-	Created  time.Time // when the account (and its invite code) was made
-	LastSeq  uint64
-}
-
 // State is the decision state of the service, folded in memory from the
 // ledger by a follower so that commands decide without a database round
 // trip. Commands that append wait (WaitFor) until the state has seen their
@@ -81,22 +52,16 @@ type State struct {
 	mu  sync.RWMutex
 	pos *ledger.Position
 
-	gates         map[string]*Gate
-	residents     map[string]*Resident
-	persons       map[string]*Person
-	passes        map[string]*Pass
-	staff         map[string]*Staff
-	residentByOID map[string]string
-	signedOut     map[string]time.Time // account → sessions issued before are void
-	staffByOID    map[string]string
-	staffByInvite map[string]string
-	scans         map[string]time.Time // gate + "/" + scan id → scan time, kept for MaxScanAge
-	sweptAt       time.Time            // scan time of the last sweep of scans
-	passesSwept   time.Time            // event time of the last sweep of passes
-	visits        map[string]*Visit
-	personByPhone map[string]string // phone blind index → person id (hosts)
-	orgs          map[string]*Org
-	revokedSeq    uint64 // ledger sequence of the last pass.revoked event
+	gates       map[string]*Gate
+	passes      map[string]*Pass
+	current     map[string]string    // person → their current pass id
+	status      map[string]string    // person → green | yellow | red, from their last declaration
+	scans       map[string]time.Time // gate + "/" + scan id → scan time, kept for MaxScanAge
+	sweptAt     time.Time            // scan time of the last sweep of scans
+	passesSwept time.Time            // event time of the last sweep of passes
+	visits      map[string]*Visit
+	visitors    map[string]*Visitor
+	revokedSeq  uint64 // ledger sequence of the last pass.revoked event
 }
 
 // Visit is a visit request and its outcome.
@@ -117,10 +82,8 @@ type Visit struct {
 // NewState returns an empty state.
 func NewState() *State {
 	s := &State{
-		gates: map[string]*Gate{}, residents: map[string]*Resident{}, persons: map[string]*Person{},
-		passes: map[string]*Pass{}, staff: map[string]*Staff{}, residentByOID: map[string]string{}, signedOut: map[string]time.Time{},
-		staffByOID: map[string]string{}, staffByInvite: map[string]string{}, scans: map[string]time.Time{},
-		visits: map[string]*Visit{}, personByPhone: map[string]string{}, orgs: map[string]*Org{},
+		gates: map[string]*Gate{}, passes: map[string]*Pass{}, current: map[string]string{}, status: map[string]string{},
+		scans: map[string]time.Time{}, visits: map[string]*Visit{}, visitors: map[string]*Visitor{},
 	}
 	s.pos = ledger.NewPosition(&s.mu, "the decision state")
 	return s
@@ -137,18 +100,13 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		return
 	}
 	e := rec.Event
-	if s.applyOrg(rec, p) {
-		return
-	}
 	switch p := p.(type) {
 	case evpasses.GateRegistered:
 		s.gates[e.Aggregate.ID] = &Gate{ID: e.Aggregate.ID, Community: p.Community, Name: p.Name}
 	case evpasses.Issued:
 		s.sweepPasses(e.Time)
 		s.passes[e.Aggregate.ID] = &Pass{ID: e.Aggregate.ID, Person: p.Holder, Community: p.Community, NotBefore: p.NotBefore, NotAfter: p.NotAfter}
-		if per := s.persons[p.Holder]; per != nil {
-			per.Pass = e.Aggregate.ID
-		}
+		s.current[p.Holder] = e.Aggregate.ID
 	case evpasses.Revoked:
 		if ps := s.passes[e.Aggregate.ID]; ps != nil {
 			ps.Revoked, ps.RevokedAt = p.Reason, e.Time
@@ -159,96 +117,18 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 			s.scans[e.Aggregate.ID+"/"+p.ScanID] = e.Time
 			s.sweepScans(e.Time)
 		}
-	case residents.Registered:
-		r := &Resident{ID: e.Aggregate.ID, Community: p.Community, Building: p.Building, Unit: p.Unit, LastSeq: rec.Seq}
-		// Members the household no longer lists are released: another
-		// household may register them now.
-		if old := s.residents[r.ID]; old != nil {
-			for _, id := range old.Members {
-				if per := s.persons[id]; per != nil && per.Resident == r.ID && !slices.ContainsFunc(p.Members, func(m residents.Member) bool { return m.PersonID == id }) {
-					per.Resident = ""
-				}
-			}
-		}
-		for _, m := range p.Members {
-			r.Members = append(r.Members, m.PersonID)
-			per := s.persons[m.PersonID]
-			if per == nil {
-				per = &Person{ID: m.PersonID}
-				s.persons[m.PersonID] = per
-			}
-			per.Resident, per.Community, per.Sealed, per.Erased = r.ID, p.Community, m.Personal, false
-			if m.Personal.PhoneIndex != "" {
-				s.personByPhone[m.Personal.PhoneIndex] = m.PersonID
-			}
-		}
-		s.residents[r.ID] = r
-		if p.OpenIDIndex != "" { // "" once the household was erased: its registrations are unreadable
-			s.residentByOID[p.OpenIDIndex] = r.ID
-		}
 	case residents.Declared:
-		if per := s.persons[p.PersonID]; per != nil {
-			per.Status = p.Status
-		}
-		if r := s.residents[e.Aggregate.ID]; r != nil {
-			r.LastSeq = rec.Seq
-		}
-	case residents.Transferred:
-		if per := s.persons[p.PersonID]; per != nil && per.Resident == e.Aggregate.ID {
-			per.Resident = "" // released: the new household registers them
-		}
-		if r := s.residents[e.Aggregate.ID]; r != nil {
-			r.Members = slices.DeleteFunc(slices.Clone(r.Members), func(id string) bool { return id == p.PersonID })
-			r.LastSeq = rec.Seq
-		}
-	case residents.Erased:
-		if r := s.residents[e.Aggregate.ID]; r != nil {
-			r.Erased, r.LastSeq = true, rec.Seq
-		}
-		for _, id := range p.PersonIDs {
-			if per := s.persons[id]; per != nil && per.Resident == e.Aggregate.ID {
-				per.Erased = true
-			}
-		}
+		s.status[p.PersonID] = p.Status
 	case evpasses.VisitRequested:
 		s.visits[e.Aggregate.ID] = &Visit{ID: e.Aggregate.ID, Host: p.Host, Visitor: p.Visitor, Requester: p.Requester, RequestedBy: p.RequestedBy,
 			Community: p.Community, From: p.From, To: p.To, Status: "pending", LastSeq: rec.Seq}
-		if s.persons[p.Visitor] == nil {
-			s.persons[p.Visitor] = &Person{ID: p.Visitor, Community: p.Community, Sealed: p.Personal}
-		}
+		s.visitors[p.Visitor] = &Visitor{ID: p.Visitor, Community: p.Community, Sealed: p.Personal}
 	case evpasses.VisitDecided:
 		if v := s.visits[e.Aggregate.ID]; v != nil {
 			v.Status, v.Pass, v.Reason, v.LastSeq = "refused", p.Pass, p.Reason, rec.Seq
 			if p.Approved {
 				v.Status = "approved"
 			}
-		}
-	case staff.Created:
-		s.staff[e.Aggregate.ID] = &Staff{ID: e.Aggregate.ID, Role: p.Role, Scope: p.Scope, Label: p.Label, Org: p.Org, Created: e.Time, LastSeq: rec.Seq}
-		s.staffByInvite[p.InviteHash] = e.Aggregate.ID
-	case staff.Bound:
-		if st := s.staff[e.Aggregate.ID]; st != nil {
-			st.OpenID, st.LastSeq = p.OpenIDIndex, rec.Seq
-			s.staffByOID[p.OpenIDIndex] = st.ID
-			for h, id := range s.staffByInvite {
-				if id == st.ID {
-					delete(s.staffByInvite, h) // one-time
-				}
-			}
-		}
-	case staff.Disabled:
-		if st := s.staff[e.Aggregate.ID]; st != nil {
-			st.Disabled, st.LastSeq = true, rec.Seq
-			delete(s.staffByOID, st.OpenID)
-			for h, id := range s.staffByInvite {
-				if id == st.ID {
-					delete(s.staffByInvite, h)
-				}
-			}
-		}
-	case staff.SignedOut:
-		if p.Before.After(s.signedOut[e.Aggregate.ID]) {
-			s.signedOut[e.Aggregate.ID] = p.Before
 		}
 	}
 }
@@ -324,49 +204,30 @@ func (s *State) Revoked(now time.Time) (out []Pass, seq uint64) {
 	return out, seq
 }
 
-// Person returns a person known to the state (household member or visitor).
-func (s *State) Person(id string) (Person, bool) {
+// Visitor returns a visitor known to the state.
+func (s *State) Visitor(id string) (Visitor, bool) {
 	var (
-		p  Person
+		v  Visitor
 		ok bool
 	)
 	s.read(func() {
-		if x := s.persons[id]; x != nil {
-			p, ok = *x, true
+		if x := s.visitors[id]; x != nil {
+			v, ok = *x, true
 		}
 	})
-	return p, ok
+	return v, ok
 }
 
-// staffAccount returns a staff account known to the state.
-func (s *State) staffAccount(id string) (Staff, bool) {
-	var (
-		st Staff
-		ok bool
-	)
+// Standing returns a person's health status ("" before their first
+// declaration) and their current pass ("" if none).
+func (s *State) Standing(personID string) (status string, pass Pass) {
 	s.read(func() {
-		if x := s.staff[id]; x != nil {
-			st, ok = *x, true
-		}
-	})
-	return st, ok
-}
-
-// member returns a person of resident's household and their current pass
-// (zero if none); ok is false for anyone else, so that a resident cannot
-// learn whether another person exists.
-func (s *State) member(resident, personID string) (per Person, pass Pass, ok bool) {
-	s.read(func() {
-		x := s.persons[personID]
-		if x == nil || x.Resident != resident {
-			return
-		}
-		per, ok = *x, true
-		if ps := s.passes[x.Pass]; ps != nil {
+		status = s.status[personID]
+		if ps := s.passes[s.current[personID]]; ps != nil {
 			pass = *ps
 		}
 	})
-	return per, pass, ok
+	return status, pass
 }
 
 // Gates lists the gates of a community, sorted by id.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
@@ -62,13 +63,7 @@ func (s *Service) Invite(ctx context.Context, p auth.Principal, in VisitInput) (
 	if err := auth.Authorize(p, auth.ActRegister, ""); err != nil {
 		return VisitView{}, err
 	}
-	var host Resident
-	ok := false
-	s.State.read(func() {
-		if r := s.State.residents[p.Subject]; r != nil && !r.Erased {
-			host, ok = *r, true
-		}
-	})
+	host, ok := s.Accounts.Household(p.Subject)
 	if !ok {
 		return VisitView{}, events.Errorf(events.CodeNotFound, "register your household before inviting visitors")
 	}
@@ -87,17 +82,9 @@ func (s *Service) RequestVisit(ctx context.Context, p auth.Principal, in VisitIn
 	}
 	phone, err := s.Vault.NormalizePhone(in.HostPhone)
 	if err != nil {
-		return VisitView{}, prefix("host_phone", err)
+		return VisitView{}, accounts.Prefix("host_phone", err)
 	}
-	var host Resident
-	ok := false
-	s.State.read(func() {
-		if pid, found := s.State.personByPhone[s.Vault.Index("phone", phone)]; found {
-			if r := s.State.residents[s.State.persons[pid].Resident]; r != nil && !r.Erased {
-				host, ok = *r, true
-			}
-		}
-	})
+	host, ok := s.Accounts.HostByPhone(s.Vault.Index("phone", phone))
 	if !ok {
 		return VisitView{}, events.Invalid("host_phone", "no registered household has this phone number")
 	}
@@ -108,7 +95,7 @@ func (s *Service) RequestVisit(ctx context.Context, p auth.Principal, in VisitIn
 	return s.visitView(ctx, v.ID), nil
 }
 
-func (s *Service) requestVisit(ctx context.Context, p auth.Principal, host Resident, in VisitInput, by string) (Visit, error) {
+func (s *Service) requestVisit(ctx context.Context, p auth.Principal, host accounts.Resident, in VisitInput, by string) (Visit, error) {
 	if err := s.validateVisit(in); err != nil {
 		return Visit{}, err
 	}
@@ -116,7 +103,7 @@ func (s *Service) requestVisit(ctx context.Context, p auth.Principal, host Resid
 	if err != nil {
 		return Visit{}, err
 	}
-	pid := PersonID(s.Vault.Index("id", d.IDNumber))
+	pid := accounts.PersonID(s.Vault.Index("id", d.IDNumber))
 	sealed, err := s.Vault.Seal(ctx, pid, d)
 	if err != nil {
 		return Visit{}, err
@@ -180,20 +167,15 @@ func (s *Service) decideVisit(ctx context.Context, p auth.Principal, v Visit, ap
 	}
 	if v.RequestedBy == evpasses.ByVisitor {
 		status := map[bool]string{true: "来访申请已通过", false: "来访申请未通过"}[approve]
-		s.notify(ctx, Notice{Subject: v.Requester, Kind: NoticeVisitDecided, Data: map[string]string{"thing1": status, "time2": v.From.Format("2006-01-02 15:04")}})
+		s.notify(ctx, accounts.Notice{Subject: v.Requester, Kind: NoticeVisitDecided, Data: map[string]string{"thing1": status, "time2": v.From.Format("2006-01-02 15:04")}})
 	}
 	return s.visitView(ctx, v.ID), nil
 }
 
 func (s *Service) visitView(ctx context.Context, id string) VisitView {
-	var (
-		v   Visit
-		per Person
-	)
-	s.State.read(func() {
-		v = *s.State.visits[id]
-		per = *s.State.persons[v.Visitor]
-	})
+	var v Visit
+	s.State.read(func() { v = *s.State.visits[id] })
+	per, _, _ := s.holderOf(v.Visitor)
 	name := "(erased)"
 	if d, err := s.Vault.Open(ctx, per.ID, per.Sealed); err == nil {
 		name = personal.MaskName(d.Name)

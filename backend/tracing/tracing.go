@@ -42,7 +42,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/onebook/onebook/backend/auth"
-	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
@@ -60,8 +60,8 @@ type Person struct {
 // an adapter that knows where each person's sealed data is).
 type Identity interface {
 	// Index is the blind index of a value of a kind, as
-	// backend/passes.Vault.Index: Index("id", ID number) is what person
-	// ids are derived from (passes.PersonID).
+	// backend/accounts.Vault.Index: Index("id", ID number) is what person
+	// ids are derived from (accounts.PersonID).
 	Index(kind, value string) string
 	// Resolve decrypts a person's name and ID number. A person whose data
 	// was erased (key shredded) gives an error with CodeNotFound.
@@ -375,7 +375,7 @@ func (s *Service) TraceCase(ctx context.Context, p auth.Principal, q CaseQuery) 
 func (s *Service) tracePerson(ctx context.Context, p auth.Principal, id personal.IDNumber, purpose Purpose, identity string,
 	ask Ask, what, caseID string) (PersonTrace, error) {
 	idIndex := s.Identity.Index("id", id.Value())
-	personID := passes.PersonID(idIndex)
+	personID := accounts.PersonID(idIndex)
 	from, to := ask.From.UTC(), ask.To.UTC()
 	read, err := trace.ReadPersonScans(ctx, s.Docs, personID, from, to)
 	if err != nil {

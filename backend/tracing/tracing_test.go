@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/backend/auth"
-	"github.com/onebook/onebook/backend/passes"
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
@@ -70,7 +70,7 @@ func (f *fakeIdentity) Resolve(ctx context.Context, pid string) (tracing.Person,
 	return p, nil
 }
 
-func (f *fakeIdentity) pid(id string) string { return passes.PersonID(f.Index("id", id)) }
+func (f *fakeIdentity) pid(id string) string { return accounts.PersonID(f.Index("id", id)) }
 
 // fakeLedger records appended events.
 type fakeLedger struct {

@@ -19,10 +19,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/warning"
 	"github.com/onebook/onebook/events"
@@ -172,7 +172,7 @@ func (r *runner) benchAlert(ctx context.Context, rep *Report) (AlertResult, erro
 type alertWorld struct {
 	env      *natsEnv
 	reg      *events.Registry
-	accounts *passes.Service
+	accounts *accounts.Service
 	cases    *cases.Service
 	engine   *alerts.Engine
 	alerts   *alerts.Service
@@ -199,7 +199,7 @@ func (r *runner) startAlertWorld(ctx context.Context) (*alertWorld, error) {
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
-	state, cstate, engine := passes.NewState(), cases.NewState(), alerts.NewEngine()
+	state, cstate, engine := accounts.NewState(), cases.NewState(), alerts.NewEngine()
 	for _, a := range []ledgerjs.Applier{state, cstate, engine} {
 		w.wg.Go(func() {
 			if err := ledgerjs.Follow(wctx, env.js, env.store.Stream(), w.reg, a); err != nil {
@@ -208,7 +208,7 @@ func (r *runner) startAlertWorld(ctx context.Context) (*alertWorld, error) {
 		})
 	}
 	w.engine = engine
-	w.accounts = &passes.Service{Store: env.store, Reg: w.reg, State: state, Vault: passes.PersonalVault(vault)}
+	w.accounts = &accounts.Service{Store: env.store, Reg: w.reg, State: state, Vault: accounts.PersonalVault(vault)}
 	w.alerts = &alerts.Service{Store: env.store, Reg: w.reg, Engine: engine, Log: r.quiet,
 		Responsible: func(reg events.Region) []alerts.Recipient {
 			var out []alerts.Recipient
@@ -222,7 +222,7 @@ func (r *runner) startAlertWorld(ctx context.Context) (*alertWorld, error) {
 			return nil
 		}}
 	w.alerts.Init()
-	w.cases = &cases.Service{Store: env.store, Reg: w.reg, State: cstate, Vault: passes.PersonalVault(vault),
+	w.cases = &cases.Service{Store: env.store, Reg: w.reg, State: cstate, Vault: accounts.PersonalVault(vault),
 		Org: func(id string) (cases.Hospital, bool) {
 			o, ok := w.accounts.Org(id)
 			return cases.Hospital{ID: o.ID, Kind: o.Kind, Region: o.Region, Approved: o.Approved}, ok
@@ -245,24 +245,24 @@ func (w *alertWorld) close() {
 // reporters registers and approves a hospital, a national CDC reviewer
 // (the alerts' recipient) and n bound reporters of the hospital.
 func (w *alertWorld) reporters(ctx context.Context, n int) ([]auth.Principal, error) {
-	h, err := w.accounts.RegisterOrg(ctx, benchSystem, passes.OrgInput{Kind: orgs.Hospital, Name: "北京市基准测试医院",
+	h, err := w.accounts.RegisterOrg(ctx, benchSystem, accounts.OrgInput{Kind: orgs.Hospital, Name: "北京市基准测试医院",
 		Region: "110101001", Licence: licence("onebook-bench"), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{7}, 32)), Approve: true})
 	if err != nil {
 		return nil, fmt.Errorf("register hospital: %w", err)
 	}
-	bind := func(in passes.StaffInput) (auth.Principal, error) {
+	bind := func(in accounts.StaffInput) (auth.Principal, error) {
 		ns, err := w.accounts.AddStaff(ctx, benchSystem, in)
 		if err != nil {
 			return auth.Principal{}, fmt.Errorf("add staff: %w", err)
 		}
 		return w.accounts.BindStaff(ctx, "wx-"+ns.ID, ns.InviteCode)
 	}
-	if _, err := bind(passes.StaffInput{Role: string(auth.CDCReviewer), Scope: events.National, Label: "bench"}); err != nil {
+	if _, err := bind(accounts.StaffInput{Role: string(auth.CDCReviewer), Scope: events.National, Label: "bench"}); err != nil {
 		return nil, err
 	}
 	out := make([]auth.Principal, n)
 	for i := range out {
-		if out[i], err = bind(passes.StaffInput{Role: string(auth.HospitalReporter), Label: "bench", Org: h.ID}); err != nil {
+		if out[i], err = bind(accounts.StaffInput{Role: string(auth.HospitalReporter), Label: "bench", Org: h.ID}); err != nil {
 			return nil, err
 		}
 	}

@@ -26,10 +26,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/embedded"
-	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	evdon "github.com/onebook/onebook/events/donations"
@@ -143,7 +143,7 @@ type traceWorld struct {
 	env      *natsEnv
 	seal     *sealEnv
 	reg      *events.Registry
-	accounts *passes.Service
+	accounts *accounts.Service
 	dstate   *donations.State
 	svc      *donations.Service
 
@@ -179,14 +179,14 @@ func (r *runner) startTraceWorld(ctx context.Context, rep *Report) (*traceWorld,
 	w.reg = w.reg.WithKeyring(vault)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
-	state := passes.NewState()
+	state := accounts.NewState()
 	w.dstate = donations.NewState()
 	w.wg.Go(func() {
 		if err := ledgerjs.Follow(wctx, env.js, env.store.Stream(), w.reg, fanout{state, w.dstate}); err != nil {
 			r.log.Error("trace: following the ledger", "err", err)
 		}
 	})
-	w.accounts = &passes.Service{Store: env.store, Reg: w.reg, State: state, Vault: passes.PersonalVault(vault)}
+	w.accounts = &accounts.Service{Store: env.store, Reg: w.reg, State: state, Vault: accounts.PersonalVault(vault)}
 	w.svc = &donations.Service{Store: env.store, Reg: w.reg, State: w.dstate,
 		Pseudonym: func(a string) string { return vault.Pseudonym(personal.DomainDonations, a) },
 		Org: func(id string) (donations.Org, bool) {
@@ -229,16 +229,16 @@ var traceLines = []evdon.Line{
 
 // chain registers and approves the organisations of traceOrgs and binds
 // an org_member for each.
-func (w *traceWorld) chain(ctx context.Context) ([]passes.Org, []auth.Principal, error) {
-	var out []passes.Org
+func (w *traceWorld) chain(ctx context.Context) ([]accounts.Org, []auth.Principal, error) {
+	var out []accounts.Org
 	var members []auth.Principal
 	for i, o := range traceOrgs {
-		org, err := w.accounts.RegisterOrg(ctx, benchSystem, passes.OrgInput{Kind: o.kind, Name: o.name, Region: o.region,
+		org, err := w.accounts.RegisterOrg(ctx, benchSystem, accounts.OrgInput{Kind: o.kind, Name: o.name, Region: o.region,
 			Licence: licence(fmt.Sprintf("onebook-bench-trace-%d", i)), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{byte(i + 1)}, 32)), Approve: true})
 		if err != nil {
 			return nil, nil, fmt.Errorf("register %s: %w", o.name, err)
 		}
-		ns, err := w.accounts.AddStaff(ctx, benchSystem, passes.StaffInput{Role: string(auth.OrgMember), Label: "bench", Org: org.ID})
+		ns, err := w.accounts.AddStaff(ctx, benchSystem, accounts.StaffInput{Role: string(auth.OrgMember), Label: "bench", Org: org.ID})
 		if err != nil {
 			return nil, nil, fmt.Errorf("add staff of %s: %w", o.name, err)
 		}
@@ -256,7 +256,7 @@ func (w *traceWorld) chain(ctx context.Context) ([]passes.Org, []auth.Principal,
 // (odd) and the receipt (even) of each hop.
 type donationSteps struct {
 	svc     *donations.Service
-	orgs    []passes.Org
+	orgs    []accounts.Org
 	members []auth.Principal
 	ids     []string
 }

@@ -1,8 +1,7 @@
-package passes
+package accounts
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"strings"
 
@@ -167,50 +166,4 @@ func (s *Service) checkStaffOrg(in *StaffInput) error {
 		return events.Invalid("scope", "scope %s does not match the organisation's region %s", in.Scope, o.Region)
 	}
 	return nil
-}
-
-// applyOrg folds organisation events into the state (under its lock).
-func (s *State) applyOrg(rec events.Recorded, p events.Payload) bool {
-	e := rec.Event
-	switch p := p.(type) {
-	case orgs.Registered:
-		s.orgs[e.Aggregate.ID] = &Org{ID: e.Aggregate.ID, Kind: p.Kind, Name: p.Name, Region: p.Region,
-			Licence: p.Licence, DocsHash: p.DocsHash, LastSeq: rec.Seq}
-	case orgs.Approved:
-		if o := s.orgs[e.Aggregate.ID]; o != nil {
-			o.Approved, o.LastSeq = true, rec.Seq
-		}
-	default:
-		return false
-	}
-	return true
-}
-
-// StaffIn lists the enabled, bound staff accounts with a role whose scope
-// covers region: who is responsible for it (alert notifications).
-func (s *State) StaffIn(role auth.Role, region events.Region) []Staff {
-	var out []Staff
-	s.read(func() {
-		for _, st := range s.staff {
-			if st.Role == string(role) && !st.Disabled && st.Scope.Covers(region) {
-				out = append(out, *st)
-			}
-		}
-	})
-	slices.SortFunc(out, func(a, b Staff) int { return strings.Compare(a.ID, b.ID) })
-	return out
-}
-
-// StaffScope returns the scope of a staff account.
-func (s *Service) StaffScope(id string) (events.Region, bool) {
-	var (
-		r  events.Region
-		ok bool
-	)
-	s.State.read(func() {
-		if st := s.State.staff[id]; st != nil {
-			r, ok = st.Scope, true
-		}
-	})
-	return r, ok
 }
