@@ -902,6 +902,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if code, out := wareMemberA.do("POST", "/donations/"+d.ID+"/hops/1/receipt", receiptBody("", n95Lot(10, "M1"))); code != 409 {
 		t.Fatalf("confirming a hop twice: %d %s, want 409", code, out)
 	}
+
+	// Last, because it ends the cast's sessions: the matrix's row for
+	// signing out everywhere. Every signed-in caller may, for their own
+	// account only; after it their session is refused, while another
+	// account's (resident B's, signed out after A) worked until its own turn.
+	for _, w := range cast {
+		t.Run("POST /auth/signout-everywhere as "+w.name, func(t *testing.T) {
+			w.c.t = t
+			code, out := w.c.do("POST", "/auth/signout-everywhere", nil)
+			if w.role == "" {
+				if code != 401 {
+					t.Fatalf("anonymous: %d %s, want 401", code, out)
+				}
+				return
+			}
+			if code != 200 {
+				t.Fatalf("signing out everywhere: %d %s", code, out)
+			}
+			if code, out := w.c.do("GET", "/me", nil); code != 401 {
+				t.Fatalf("the session after signing out everywhere: %d %s, want 401", code, out)
+			}
+		})
+	}
 }
 
 // ruleBody is a new version of a rule that can never fire in the tests.
