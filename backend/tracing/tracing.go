@@ -41,8 +41,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/accounts"
+	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"

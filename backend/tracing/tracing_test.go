@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/accounts"
+	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
