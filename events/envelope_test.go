@@ -99,7 +99,7 @@ func TestValidateFields(t *testing.T) {
 		{"region", func(e *Event) { e.Region = "1101" + "0" }, "region"},
 		{"role", func(e *Event) { e.Actor.Role = "" }, "actor.role"},
 		{"time zero", func(e *Event) { e.Time = time.Time{} }, "time"},
-		{"time not utc", func(e *Event) { e.Time = e.Time.In(time.FixedZone("CST", 8*3600)) }, "time"},
+		{"time not utc", func(e *Event) { e.Time = e.Time.In(China()) }, "time"},
 		{"payload", func(e *Event) { e.Payload = json.RawMessage(`"x"`) }, "payload"},
 	}
 	for _, tt := range tests {

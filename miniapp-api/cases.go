@@ -218,7 +218,7 @@ func (h *handlers) caseCounts(c *fiber.Ctx) error {
 	if err := auth.Authorize(principal(c), auth.ActCaseCounts, region); err != nil {
 		return err
 	}
-	to := c.Query("to", cases.DayOf(time.Now()))
+	to := c.Query("to", events.Day(time.Now()))
 	from := c.Query("from")
 	if from == "" {
 		t, err := evcases.Day(to)
@@ -375,7 +375,7 @@ func (h *handlers) auditStaff(c *fiber.Ctx) error {
 	if !ok || !p.Scope.Covers(scope) {
 		return events.Errorf(events.CodeNotFound, "no staff account %s in your scope", staff)
 	}
-	to := c.Query("to", cases.DayOf(time.Now()))
+	to := c.Query("to", events.Day(time.Now()))
 	from := c.Query("from", to)
 	days, err := projcases.ReadStaffReads(c.UserContext(), h.cfg.Views.Docs, staff, from, to)
 	if err != nil {

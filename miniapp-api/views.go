@@ -41,12 +41,11 @@ func community(c *fiber.Ctx) (events.Region, error) {
 
 // day reads ?date=YYYY-MM-DD as a China Standard Time day; default today.
 func day(c *fiber.Ctx, name string) (time.Time, error) {
-	cst := time.FixedZone("CST", 8*3600)
 	s := c.Query(name)
 	if s == "" {
-		return time.Now().In(cst), nil
+		return time.Now().In(events.China()), nil
 	}
-	d, err := time.ParseInLocation("2006-01-02", s, cst)
+	d, err := time.ParseInLocation("2006-01-02", s, events.China())
 	if err != nil {
 		return time.Time{}, events.Invalid(name, "%s must be a date YYYY-MM-DD, got %q", name, s)
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/backend/auth"
-	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/casestest"
+	"github.com/onebook/onebook/events"
 	api "github.com/onebook/onebook/miniapp-api"
 )
 
@@ -67,7 +67,7 @@ func subject(t *testing.T, c client) string {
 }
 
 // today is the day of filing in China Standard Time.
-func today() string { return cases.DayOf(time.Now()) }
+func today() string { return events.Day(time.Now()) }
 
 // card is a report card of today. With symptoms that belong to no symptom
 // group (fatigue) and a disease that does not alert on its first case, a
@@ -234,7 +234,7 @@ func TestCaseBadInputOverHTTP(t *testing.T) {
 		"card": card("influenza", districtA)}
 	c := func(key string, v any) string { return jsonOf(with(valid, "card."+key, v)) }
 	p := func(key string, v any) string { return jsonOf(with(valid, "patient."+key, v)) }
-	old := time.Now().AddDate(0, 0, -40).In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
+	old := time.Now().AddDate(0, 0, -40).In(events.China()).Format(time.DateOnly)
 	ancient := time.Now().AddDate(-2, 0, 0).Format(time.DateOnly)
 	tomorrow := time.Now().AddDate(0, 0, 2).Format(time.DateOnly)
 	correction := map[string]any{"card": card("influenza", districtA), "note": "更正症状"}

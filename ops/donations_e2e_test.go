@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/events"
 	evdon "github.com/onebook/onebook/events/donations"
 )
 
@@ -185,9 +186,8 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 	long := strings.Repeat("长", 200) // 600 bytes
 	past := time.Now().UTC().Add(-time.Hour)
 	far := time.Now().UTC().Add(100 * 24 * time.Hour)
-	cst := time.FixedZone("CST", 8*3600)
-	tomorrow := time.Now().In(cst).AddDate(0, 0, 1).Format(time.DateOnly)
-	longAgo := time.Now().In(cst).AddDate(0, 0, -40).Format(time.DateOnly)
+	tomorrow := time.Now().In(events.China()).AddDate(0, 0, 1).Format(time.DateOnly)
+	longAgo := time.Now().In(events.China()).AddDate(0, 0, -40).Format(time.DateOnly)
 	lots := func(n int) []any {
 		out := make([]any, n)
 		for i := range out {
@@ -671,8 +671,7 @@ func TestDonationJourneyOverHTTP(t *testing.T) {
 	}
 
 	// Consumption, today and yesterday, and the stock it leaves.
-	cst := time.FixedZone("CST", 8*3600)
-	yesterday := time.Now().In(cst).AddDate(0, 0, -1).Format(time.DateOnly)
+	yesterday := time.Now().In(events.China()).AddDate(0, 0, -1).Format(time.DateOnly)
 	hospital.json("POST", "/stock/consumption", map[string]any{"item": "mask_n95", "spec": "N95", "quantity": 300, "day": yesterday, "unit": "呼吸科"}, 200, nil)
 	hospital.json("POST", "/stock/consumption", map[string]any{"item": "mask_n95", "spec": "N95", "quantity": 500, "unit": "呼吸科"}, 200, nil)
 	var stock struct {

@@ -164,7 +164,7 @@ func TestClusterAndRevocation(t *testing.T) {
 		t.Errorf("cluster alert = %+v", as[0].Raised)
 	}
 	// A case in another district does not count toward this one.
-	xs, _ := f.w.Engine.Series(alerts.Key{Target: evalerts.TargetGroup, Code: evcases.GroupRespiratory, Region: district}, cases.DayOf(f.w.Now()), 3)
+	xs, _ := f.w.Engine.Series(alerts.Key{Target: evalerts.TargetGroup, Code: evcases.GroupRespiratory, Region: district}, events.Day(f.w.Now()), 3)
 	if xs[0]+xs[1]+xs[2] != 5 {
 		t.Errorf("respiratory series %v", xs)
 	}

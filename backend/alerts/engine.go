@@ -138,8 +138,6 @@ func NewEngine() *Engine {
 // Seq is the last ledger sequence applied.
 func (en *Engine) Seq() uint64 { return en.pos.Seq() }
 
-var cst = time.FixedZone("CST", 8*3600)
-
 // dayIndex is the number of days from 1970-01-01 to day (YYYY-MM-DD).
 func dayIndex(day string) (int32, bool) {
 	t, err := evcases.Day(day)
@@ -214,7 +212,7 @@ func (en *Engine) Apply(rec events.Recorded, p events.Payload) {
 	case evalerts.RulePublished:
 		en.rules[e.Aggregate.ID] = &Rule{ID: e.Aggregate.ID, Version: p.Version, Seq: rec.Seq, Published: e.Time, Rule: p.Rule, Reason: p.Reason}
 	case evcases.Filed:
-		c := evcases.CountedAs(p.Card, p.Groups, e.Time.In(cst).Format(evcases.DateLayout))
+		c := evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time))
 		if d, ok := dayIndex(c.Day); ok && (!en.begun || d < en.origin) {
 			en.origin, en.begun = d, true
 		}
@@ -469,6 +467,3 @@ func (en *Engine) Children(parent events.Region, target, code string) []events.R
 	slices.Sort(out)
 	return out
 }
-
-// today is the CST day of t.
-func today(t time.Time) string { return t.In(cst).Format(evcases.DateLayout) }

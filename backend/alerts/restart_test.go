@@ -104,7 +104,7 @@ func TestNoAcknowledgedCardLost(t *testing.T) {
 	if err := f.w.Engine.WaitFor(ctx, size); err != nil {
 		t.Fatal(err)
 	}
-	xs, _ := f.w.Engine.Series(alerts.Key{Target: evalerts.TargetDisease, Code: "influenza", Region: district}, cases.DayOf(f.w.Now()), 1)
+	xs, _ := f.w.Engine.Series(alerts.Key{Target: evalerts.TargetDisease, Code: "influenza", Region: district}, events.Day(f.w.Now()), 1)
 	if int(xs[0]) != len(stored) {
 		t.Errorf("engine counts %v influenza cards, the ledger holds %d", xs[0], len(stored))
 	}

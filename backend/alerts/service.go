@@ -253,7 +253,7 @@ func (s *Service) raise(ctx context.Context, sig Signal) error {
 func (s *Service) notify(ctx context.Context, a Alert) error {
 	var ds []evalerts.Delivery
 	what := fmt.Sprintf("%s %s %s", a.Raised.Region, a.Raised.Code, a.Raised.Method)
-	data := map[string]string{"thing1": truncate(what, 20), "time2": a.RaisedAt.In(cst).Format("2006-01-02 15:04")}
+	data := map[string]string{"thing1": truncate(what, 20), "time2": a.RaisedAt.In(events.China()).Format("2006-01-02 15:04")}
 	if s.Responsible != nil && s.Notify != nil {
 		for _, r := range s.Responsible(a.Raised.Region) {
 			d := evalerts.Delivery{Channel: "wechat", Recipient: r.Subject, OK: true}
@@ -471,7 +471,7 @@ func (s *Service) Compare(ctx context.Context, p auth.Principal, parent events.R
 		return nil, events.Invalid("region", "compare the districts of a city (4 digits), the cities of a province (2) or the provinces (CN)")
 	}
 	if day == "" {
-		day = today(s.now())
+		day = events.Day(s.now())
 	}
 	if _, err := evcases.Day(day); err != nil {
 		return nil, events.Invalid("day", "must be YYYY-MM-DD")

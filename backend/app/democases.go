@@ -98,8 +98,8 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 	n := 0
 	file := func(h hospital, disease, residence string, symptoms []string, severity string) (cases.Card, error) {
 		n++
-		today := cases.DayOf(now)
-		onset := cases.DayOf(now.Add(-time.Duration(24+rng.IntN(48)) * time.Hour))
+		today := events.Day(now)
+		onset := events.Day(now.Add(-time.Duration(24+rng.IntN(48)) * time.Hour))
 		birth := time.Date(1940+rng.IntN(75), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
 		c, err := cas.File(ctx, h.reporter, cases.FileInput{
 			Patient: cases.Patient{Name: string(surnames[rng.IntN(len(surnames))]) + given[rng.IntN(len(given))],
@@ -165,7 +165,7 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 					break // still under investigation at the end of the demo
 				}
 				now = a.AckedAt.Add(18 * time.Hour)
-				if _, err = al.Investigate(ctx, p, a.ID, alerts.StepInput{Findings: "流调完成：病例集中于同一社区"}); err == nil && a.Raised.Day < cases.DayOf(start.Add(12*24*time.Hour)) {
+				if _, err = al.Investigate(ctx, p, a.ID, alerts.StepInput{Findings: "流调完成：病例集中于同一社区"}); err == nil && a.Raised.Day < events.Day(start.Add(12*24*time.Hour)) {
 					_, err = al.Close(ctx, p, a.ID, alerts.StepInput{Outcome: evalerts.OutcomeCases, Note: "散发病例，无聚集"})
 				}
 			}

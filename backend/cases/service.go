@@ -128,7 +128,7 @@ func (s *Service) File(ctx context.Context, p auth.Principal, in FileInput) (Car
 		return Card{}, err
 	}
 	now := s.now()
-	if err := validCard(in.Card, DayOf(now)); err != nil {
+	if err := validCard(in.Card, events.Day(now)); err != nil {
 		return Card{}, err
 	}
 	id := "c-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:20]

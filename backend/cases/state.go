@@ -85,12 +85,6 @@ func NewState() *State {
 // Seq is the last ledger sequence applied.
 func (s *State) Seq() uint64 { return s.pos.Seq() }
 
-// CST is China Standard Time, the zone of the cards' days.
-var cst = time.FixedZone("CST", 8*3600)
-
-// DayOf is the calendar day (YYYY-MM-DD) of t in China Standard Time.
-func DayOf(t time.Time) string { return t.In(cst).Format(evcases.DateLayout) }
-
 // Apply folds one event; events of other services are skipped.
 func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	s.mu.Lock()
@@ -103,7 +97,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	switch p := p.(type) {
 	case evcases.Filed:
 		c := &Card{ID: e.Aggregate.ID, Hospital: p.Hospital, HospitalRegion: e.Region, Patient: p.Patient, Sealed: p.Personal,
-			Card: p.Card, Groups: p.Groups, Counted: evcases.CountedAs(p.Card, p.Groups, DayOf(e.Time)),
+			Card: p.Card, Groups: p.Groups, Counted: evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time)),
 			Status: Pending, Level: evcases.LevelHospital, Round: 1, Filed: e.Time, Reporter: e.Actor.ID, LastSeq: rec.Seq}
 		step.Action, step.Round = "filed", 1
 		c.History = append(c.History, step)

@@ -215,7 +215,7 @@ func IDNumber(region string, n int) string {
 
 // Card returns a valid card for a disease and symptoms, reported today.
 func (w *World) Card(disease string, residence events.Region, symptoms ...string) evcases.Card {
-	day := cases.DayOf(w.Now())
+	day := events.Day(w.Now())
 	return evcases.Card{Disease: disease, Diagnosis: evcases.Suspected, Onset: day, Diagnosed: day, Reported: day,
 		Symptoms: symptoms, Residence: residence, Occupation: "worker", Severity: "mild"}
 }

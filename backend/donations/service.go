@@ -452,7 +452,7 @@ func (s *Service) notify(ctx context.Context, d Donation, what string) {
 		return
 	}
 	_ = s.Notify(context.WithoutCancel(ctx), d.Pledger, NoticeHop, map[string]string{
-		"thing1": truncate(what, 20), "time2": s.now().In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04")})
+		"thing1": truncate(what, 20), "time2": s.now().In(events.China()).Format("2006-01-02 15:04")})
 }
 
 func truncate(s string, n int) string {
@@ -478,8 +478,7 @@ func (s *Service) Consume(ctx context.Context, p auth.Principal, in ConsumeInput
 	if err != nil {
 		return Stock{}, err
 	}
-	cst := time.FixedZone("CST", 8*3600)
-	today := s.now().In(cst).Format("2006-01-02")
+	today := events.Day(s.now())
 	if in.Day == "" {
 		in.Day = today
 	}
@@ -695,17 +694,16 @@ func (s *Service) Supervise(ctx context.Context, p auth.Principal, in SuperviseI
 	if err := auth.Authorize(p, auth.ActDonationSupervise, region); err != nil {
 		return nil, err
 	}
-	cst := time.FixedZone("CST", 8*3600)
 	var from, to time.Time
 	if in.From != "" {
-		t, err := time.ParseInLocation("2006-01-02", in.From, cst)
+		t, err := time.ParseInLocation("2006-01-02", in.From, events.China())
 		if err != nil {
 			return nil, events.Invalid("from", "must be YYYY-MM-DD")
 		}
 		from = t
 	}
 	if in.To != "" {
-		t, err := time.ParseInLocation("2006-01-02", in.To, cst)
+		t, err := time.ParseInLocation("2006-01-02", in.To, events.China())
 		if err != nil {
 			return nil, events.Invalid("to", "must be YYYY-MM-DD")
 		}

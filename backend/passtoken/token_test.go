@@ -97,7 +97,7 @@ func TestRoundTrip(t *testing.T) {
 		{"visitor", Claims{PassID: "ffffffff-ffff-ffff-ffff-ffffffffffff", Visitor: true, Community: "999999999999", NotBefore: day0, NotAfter: day0.Add(2 * time.Hour)}, Claims{}},
 		{"smallest community", Claims{PassID: "00000000-0000-0000-0000-000000000000", Community: "010000000000", NotBefore: time.Unix(0, 0).UTC(), NotAfter: day1}, Claims{}},
 		{"rounded inwards, to UTC", Claims{PassID: "01936b2e-7c1a-7d3e-8f00-0123456789ab", Community: "110105001001",
-			NotBefore: day0.Add(-time.Nanosecond).In(time.FixedZone("CST", 8*3600)), NotAfter: day1.Add(999 * time.Millisecond)}, vectorClaims()},
+			NotBefore: day0.Add(-time.Nanosecond).In(events.China()), NotAfter: day1.Add(999 * time.Millisecond)}, vectorClaims()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

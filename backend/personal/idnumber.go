@@ -23,10 +23,6 @@ var idWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 // idCheckChars maps the weighted sum mod 11 to the check character.
 const idCheckChars = "10X98765432"
 
-// chinaTime is the zone of the calendar dates in ID numbers (UTC+8; China
-// has no daylight saving time). A fixed zone needs no time zone database.
-var chinaTime = time.FixedZone("CST", 8*60*60)
-
 // ParseIDNumber validates s as a resident identity number: 6-digit region
 // code, 8-digit birth date (a real date, not in the future, year 1900 or
 // later), 3-digit sequence code and the ISO 7064 MOD 11-2 check character.
@@ -76,7 +72,7 @@ func idBirth(f string, now time.Time) (time.Time, error) {
 	if t.Year() != y || int(t.Month()) != m || t.Day() != d {
 		return time.Time{}, events.Invalid("id_number", "birth date %04d-%02d-%02d does not exist", y, m, d)
 	}
-	ty, tm, td := now.In(chinaTime).Date()
+	ty, tm, td := now.In(events.China()).Date()
 	if t.After(time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC)) {
 		return time.Time{}, events.Invalid("id_number", "birth date %s is in the future", t.Format(time.DateOnly))
 	}

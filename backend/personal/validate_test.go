@@ -11,7 +11,7 @@ import (
 )
 
 // now is the fixed clock of the ID number tests: 2026-07-01 12:00 in China.
-var now = time.Date(2026, 7, 1, 12, 0, 0, 0, chinaTime)
+var now = time.Date(2026, 7, 1, 12, 0, 0, 0, events.China())
 
 // Check characters below were computed with an independent implementation
 // of ISO 7064 MOD 11-2; the first two are the examples of GB 11643-1999.

@@ -275,7 +275,7 @@ func (w *alertWorld) reporters(ctx context.Context, n int) ([]auth.Principal, er
 func (w *alertWorld) report(ctx context.Context, reporter auth.Principal, k int) (time.Duration, error) {
 	district := alertDistrict(k)
 	disease := firstCaseDiseases[k%len(firstCaseDiseases)]
-	day := cases.DayOf(time.Now())
+	day := events.Day(time.Now())
 	c, err := w.cases.File(ctx, reporter, cases.FileInput{
 		Patient: cases.Patient{Name: patientName(k), IDNumber: idNumber(string(district), k), Phone: fmt.Sprintf("139%08d", k)},
 		Card: evcases.Card{Disease: disease, Diagnosis: evcases.Suspected, Onset: day, Diagnosed: day, Reported: day,
@@ -399,7 +399,7 @@ func (e *rawEcho) close(ctx context.Context) {
 func sampleRaised(reg *events.Registry) ([]byte, error) {
 	d := alertDistrict(0)
 	now := time.Now().UTC()
-	day := cases.DayOf(now)
+	day := events.Day(now)
 	rules := alerts.DefaultRules()
 	ev := evalerts.Raised{Rule: "first-case", RuleVersion: 1, RuleSeq: 1, Method: rules["first-case"].Method,
 		Target: evalerts.TargetDisease, Code: firstCaseDiseases[0], Region: d, Day: day, Observed: 1, Statistic: 1, Threshold: 1,
@@ -509,9 +509,6 @@ func (r *runner) alertLatency(ctx context.Context, res *AlertResult, rep *Report
 	return nil
 }
 
-// alertCST is China Standard Time, in which filing days are counted.
-var alertCST = time.FixedZone("CST", 8*3600)
-
 // historyCards is the mix of the incremental-cost part: a few diseases
 // that do not alert on their first case, with their symptom groups.
 var historyCards = []struct {
@@ -535,7 +532,7 @@ type historyGen struct {
 
 func (g *historyGen) filed(k int, at time.Time) (events.Event, evcases.Filed, error) {
 	hc := historyCards[k%len(historyCards)]
-	day := at.In(alertCST).Format(evcases.DateLayout)
+	day := events.Day(at)
 	card := evcases.Card{Disease: hc.disease, Diagnosis: evcases.Clinical, Onset: day, Diagnosed: day, Reported: day,
 		Symptoms: hc.symptoms, Residence: g.district + "002", Occupation: "worker", Severity: "mild"}
 	g.n++
@@ -549,7 +546,7 @@ func (g *historyGen) filed(k int, at time.Time) (events.Event, evcases.Filed, er
 
 // revoked is the revocation of card e (filed as p): it removes the count.
 func (g *historyGen) revoked(e events.Event, p evcases.Filed) (events.Event, evcases.Reviewed, error) {
-	c := evcases.CountedAs(p.Card, p.Groups, e.Time.In(alertCST).Format(evcases.DateLayout))
+	c := evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time))
 	rv := evcases.Reviewed{Level: evcases.LevelDistrict, Decision: evcases.Revoke, Reason: "bench: undo the timed card", Round: 1, Counted: &c}
 	out, err := g.reg.New(inMemory, evcases.TypeReviewed, events.Meta{Aggregate: e.Aggregate, Region: e.Region,
 		Actor: events.Actor{Role: string(auth.CDCReviewer), ID: "s-bench-cdc"}, Time: e.Time.Add(time.Second), SealTo: events.CaseSubject(e.Aggregate.ID)}, rv)
@@ -585,7 +582,7 @@ func (r *runner) alertHistory(ctx context.Context, samples int) (AlertHistory, e
 	}
 	slices.Sort(ids)
 	h.Rules = len(ids)
-	lastDay := time.Date(2026, 6, 30, 0, 0, 0, 0, alertCST)
+	lastDay := time.Date(2026, 6, 30, 0, 0, 0, 0, events.China())
 
 	engines := make([]*seqEngine, len(alertHistories))
 	for i, days := range alertHistories {

@@ -145,7 +145,7 @@ func Cards() projections.Projection {
 				}
 				s.Hospital, s.HospitalRegion, s.Patient = p.Hospital, string(e.Region), p.Patient
 				s.Card, s.Groups = cardFields(p.Card), slices.Clone(p.Groups)
-				s.Counted = countOf(evcases.CountedAs(p.Card, p.Groups, cstDay(e.Time)))
+				s.Counted = countOf(evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time)))
 				s.Filed, s.Status, s.Level, s.Round = at, StatusPending, evcases.LevelHospital, 1
 				step.Decision, step.Round = StepFiled, 1
 			case evcases.Corrected:

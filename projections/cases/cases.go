@@ -37,9 +37,6 @@ import (
 	"github.com/onebook/onebook/projections"
 )
 
-// cst is China Standard Time, a fixed zone: China has no daylight saving.
-var cst = time.FixedZone("CST", 8*3600)
-
 // Formats of keys and stored times. Stored times are RFC 3339 UTC with a
 // fixed-width fraction, so they are exact and sort as text.
 const (
@@ -48,9 +45,6 @@ const (
 )
 
 func fixed(t time.Time) string { return t.UTC().Format(timeText) }
-
-// cstDay returns the local (CST) date of t, YYYY-MM-DD.
-func cstDay(t time.Time) string { return t.In(cst).Format(time.DateOnly) }
 
 // parseFixed parses a stored time.
 func parseFixed(s string) (time.Time, bool) {

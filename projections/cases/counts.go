@@ -72,7 +72,7 @@ func child(region string, district events.Region) string {
 func countChanges(e events.Event, p events.Payload) (remove, add []evcases.Counted) {
 	switch p := p.(type) {
 	case evcases.Filed:
-		return nil, []evcases.Counted{evcases.CountedAs(p.Card, p.Groups, cstDay(e.Time))}
+		return nil, []evcases.Counted{evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time))}
 	case evcases.Corrected:
 		return []evcases.Counted{p.Previous}, []evcases.Counted{evcases.CountedAs(p.Card, p.Groups, p.Previous.Day)}
 	case evcases.Reviewed:

@@ -291,7 +291,7 @@ func ReadStaffReads(ctx context.Context, ds projections.DocStore, staff, from, t
 	}
 	ids := make([]string, len(days))
 	for i, d := range days {
-		t, _ := time.ParseInLocation(time.DateOnly, d, cst)
+		t, _ := time.ParseInLocation(time.DateOnly, d, events.China())
 		ids[i] = StaffReadsKey(staff, t)
 	}
 	out := make([]StaffDay, 0, len(days))

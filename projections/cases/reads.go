@@ -70,7 +70,7 @@ func CaseReadsKey(caseID string) string { return "case:" + caseID }
 // StaffReadsKey is the case_reads document id of staff's reads on the local
 // (CST) day containing t: "staff:<id>@YYYYMMDD".
 func StaffReadsKey(staff string, t time.Time) string {
-	return "staff:" + staff + "@" + t.In(cst).Format(dayKey)
+	return "staff:" + staff + "@" + t.In(events.China()).Format(dayKey)
 }
 
 // caseSubjects returns the distinct subjects of l that can be case ids.
@@ -121,7 +121,7 @@ func Reads() projections.Projection {
 					Purpose: l.Purpose, Identity: l.Identity})
 				return nil
 			}
-			s.Staff, s.Day = e.Aggregate.ID, cstDay(e.Time)
+			s.Staff, s.Day = e.Aggregate.ID, events.Day(e.Time)
 			if s.StaffReads == nil {
 				s.StaffReads = []StaffRead{}
 			}

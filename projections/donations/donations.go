@@ -69,9 +69,6 @@ import (
 	"github.com/onebook/onebook/projections"
 )
 
-// cst is China Standard Time, a fixed zone: China has no daylight saving.
-var cst = time.FixedZone("CST", 8*3600)
-
 // Formats of keys and stored times. Stored times are RFC 3339 UTC with a
 // fixed-width fraction, so they are exact and sort as text.
 const (

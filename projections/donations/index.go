@@ -30,7 +30,7 @@ func IndexKey(by, key, month string) string {
 }
 
 // monthOf returns the local (CST) month of t, YYYY-MM.
-func monthOf(t time.Time) string { return t.In(cst).Format("2006-01") }
+func monthOf(t time.Time) string { return t.In(events.China()).Format("2006-01") }
 
 // regionCuts returns the regions a donation of region r is indexed under:
 // r cut to 2, 4 and 6 digits as far as it is long enough; "CN" as is.

@@ -12,10 +12,6 @@ import (
 	"github.com/onebook/onebook/projections"
 )
 
-// China Standard Time has no daylight saving: a fixed zone avoids depending
-// on the machine's tz database.
-var cst = time.FixedZone("CST", 8*3600)
-
 // Pass is the state of one pass.
 type Pass struct {
 	Holder        string `json:"holder" bson:"holder"`
@@ -92,14 +88,14 @@ func GateHourly() projections.Projection {
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
 			if _, ok := p.(evpasses.Scanned); ok {
-				return []string{e.Aggregate.ID + "@" + e.Time.In(cst).Format("2006010215")}
+				return []string{e.Aggregate.ID + "@" + e.Time.In(events.China()).Format("2006010215")}
 			}
 			return nil
 		},
 		Fold: func(id string, s *GateHour, e events.Event, p events.Payload) error {
 			sc := p.(evpasses.Scanned)
 			s.Gate, s.Community = e.Aggregate.ID, string(sc.Community)
-			s.Hour = e.Time.In(cst).Truncate(time.Hour).Format(time.RFC3339)
+			s.Hour = e.Time.In(events.China()).Truncate(time.Hour).Format(time.RFC3339)
 			switch {
 			case sc.Decision == evpasses.Deny:
 				s.Denied++

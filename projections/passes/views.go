@@ -72,8 +72,8 @@ func fixed(t time.Time) string { return t.UTC().Format(timeText) }
 
 // localDay returns the start of the CST day containing t.
 func localDay(t time.Time) time.Time {
-	l := t.In(cst)
-	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, cst)
+	l := t.In(events.China())
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, events.China())
 }
 
 // safeKey reports whether s can be a key of a stored map: BSON field names
@@ -185,7 +185,7 @@ type CommunityDay struct {
 // DayKey is the document id of community's local day containing t:
 // "<community>@YYYYMMDD" (CST). CommunityDaily and DeniedScans use it.
 func DayKey(community string, t time.Time) string {
-	return community + "@" + t.In(cst).Format(dayKey)
+	return community + "@" + t.In(events.China()).Format(dayKey)
 }
 
 // CommunityDaily is the projection of scan counts per community per local
@@ -204,7 +204,7 @@ func CommunityDaily() projections.Projection {
 		},
 		Fold: func(id string, s *CommunityDay, e events.Event, p events.Payload) error {
 			sc := p.(evpasses.Scanned)
-			s.Community, s.Day = string(sc.Community), e.Time.In(cst).Format(time.DateOnly)
+			s.Community, s.Day = string(sc.Community), events.Day(e.Time)
 			if s.ByReason == nil {
 				s.ByReason = map[string]int64{}
 			}
@@ -282,7 +282,7 @@ func DeniedScans() projections.Projection {
 		},
 		Fold: func(id string, s *DeniedDay, e events.Event, p events.Payload) error {
 			sc := p.(evpasses.Scanned)
-			s.Community, s.Day = string(sc.Community), e.Time.In(cst).Format(time.DateOnly)
+			s.Community, s.Day = string(sc.Community), events.Day(e.Time)
 			if s.Scans == nil {
 				s.Scans = []DeniedScan{}
 			}
@@ -329,7 +329,9 @@ type FlowDay struct {
 
 // FlowKey is the document id of city's local day containing t:
 // "<city>@YYYYMMDD" (CST).
-func FlowKey(city string, t time.Time) string { return city + "@" + t.In(cst).Format(dayKey) }
+func FlowKey(city string, t time.Time) string {
+	return city + "@" + t.In(events.China()).Format(dayKey)
+}
 
 // Flows is the projection of moves between the districts of a city per
 // local day, keyed by FlowKey. Only allowed scans with a holder touch it.
@@ -347,7 +349,7 @@ func Flows() projections.Projection {
 		},
 		Fold: func(id string, s *FlowDay, e events.Event, p events.Payload) error {
 			sc := p.(evpasses.Scanned)
-			s.City, s.Day = string(sc.Community[:4]), e.Time.In(cst).Format(time.DateOnly)
+			s.City, s.Day = string(sc.Community[:4]), events.Day(e.Time)
 			if s.Last == nil {
 				s.Last, s.Moves = map[string]string{}, map[string]int64{}
 			}
@@ -397,7 +399,7 @@ func ReadDaily(ctx context.Context, store projections.DocStore, community string
 	}
 	s, found, err := getOne[CommunityDay](ctx, store, CommunityDaily(), DayKey(community, day))
 	if err == nil && !found {
-		s = CommunityDay{Community: community, Day: day.In(cst).Format(time.DateOnly), ByReason: map[string]int64{}, Passes: []string{}}
+		s = CommunityDay{Community: community, Day: events.Day(day), ByReason: map[string]int64{}, Passes: []string{}}
 	}
 	return s, found, err
 }
@@ -414,7 +416,7 @@ func ReadDenied(ctx context.Context, store projections.DocStore, community strin
 	}
 	s, found, err := getOne[DeniedDay](ctx, store, DeniedScans(), DayKey(community, day))
 	if err == nil && !found {
-		s = DeniedDay{Community: community, Day: day.In(cst).Format(time.DateOnly), Scans: []DeniedScan{}}
+		s = DeniedDay{Community: community, Day: events.Day(day), Scans: []DeniedScan{}}
 	}
 	return s, found, err
 }
@@ -488,7 +490,9 @@ func ReadFlows(ctx context.Context, store projections.DocStore, city string, fro
 
 // HourKey is the GateHourly document id of gate's local hour containing t:
 // "<gate>@YYYYMMDDHH" (CST).
-func HourKey(gate string, t time.Time) string { return gate + "@" + t.In(cst).Format(hourKey) }
+func HourKey(gate string, t time.Time) string {
+	return gate + "@" + t.In(events.China()).Format(hourKey)
+}
 
 // ReadGateHours returns the 24 local hours of the CST day containing day for
 // each gate (gate order as given, duplicates dropped, then hour order), with

@@ -29,9 +29,8 @@ const (
 )
 
 var (
-	cst = time.FixedZone("CST", 8*3600)
 	// day1 is 2026-02-01 00:00 CST = 2026-01-31 16:00 UTC.
-	day1 = time.Date(2026, 2, 1, 0, 0, 0, 0, cst)
+	day1 = time.Date(2026, 2, 1, 0, 0, 0, 0, events.China())
 	day2 = day1.AddDate(0, 0, 1)
 )
 

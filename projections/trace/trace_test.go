@@ -76,8 +76,7 @@ var t0 = time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
 func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 
 func TestKeys(t *testing.T) {
-	cst := time.FixedZone("CST", 8*3600)
-	local := time.Date(2026, 2, 2, 7, 30, 0, 0, cst) // 2026-02-01 23:30 UTC
+	local := time.Date(2026, 2, 2, 7, 30, 0, 0, events.China()) // 2026-02-01 23:30 UTC
 	if got := trace.GateKey("g1", local); got != "g1@2026020123" {
 		t.Errorf("GateKey = %s", got)
 	}
