@@ -192,7 +192,7 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, in C
 	if p.Org != c.Hospital {
 		return Card{}, &events.Error{Code: events.CodeForbidden, Message: "only a reporter of the card's hospital may correct it"}
 	}
-	if c.Status != Returned {
+	if c.Status != evcases.StatusReturned {
 		return Card{}, events.Errorf(events.CodeConflict, "card %s is %s; only a returned card can be corrected", id, c.Status)
 	}
 	note := strings.TrimSpace(in.Note)
@@ -269,7 +269,7 @@ func (s *Service) Review(ctx context.Context, p auth.Principal, id string, in Re
 	} else if err := auth.Authorize(p, auth.ActCaseReview, c.HospitalRegion); err != nil {
 		return Card{}, err
 	}
-	if c.Status != Pending {
+	if c.Status != evcases.StatusPending {
 		return Card{}, events.Errorf(events.CodeConflict, "card %s is %s, not awaiting review", id, c.Status)
 	}
 	if c.Level != level {
@@ -476,7 +476,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, in ListInput) ([]C
 	}
 	f := Filter{Status: in.Status, Level: in.Level, Region: in.Region}
 	switch f.Status {
-	case "", Pending, Returned, Approved, Revoked:
+	case "", evcases.StatusPending, evcases.StatusReturned, evcases.StatusApproved, evcases.StatusRevoked:
 	default:
 		return nil, "", events.Invalid("status", "must be pending, returned, approved or revoked")
 	}
@@ -485,7 +485,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, in ListInput) ([]C
 		if !ok {
 			return nil, "", events.Invalid("level", "you review at no level")
 		}
-		f.Level, f.Status = l, Pending
+		f.Level, f.Status = l, evcases.StatusPending
 	} else if f.Level != "" && !slices.Contains(evcases.Levels(), f.Level) {
 		return nil, "", events.Invalid("level", "must be one of %v or mine", evcases.Levels())
 	}

@@ -32,7 +32,7 @@ func TestReviewChain(t *testing.T) {
 	ctx := w.Ctx
 
 	c := w.File(reporter, 7, w.Card("covid19", "420106001", "fever", "cough"))
-	if c.Status != cases.Pending || c.Level != evcases.LevelHospital || c.Counted.District != "420106" || c.Patient == "" {
+	if c.Status != evcases.StatusPending || c.Level != evcases.LevelHospital || c.Counted.District != "420106" || c.Patient == "" {
 		t.Fatalf("filed card = %+v", c)
 	}
 	review := func(p auth.Principal, decision, reason string) (cases.Card, error) {
@@ -65,9 +65,10 @@ func TestReviewChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != cases.Returned {
+	if got.Status != evcases.StatusReturned {
 		t.Fatalf("after return: %s", got.Status)
 	}
+	agree(t, w)
 	// Correction: moves the residence, re-enters at the hospital level.
 	fixed := w.Card("covid19", "420111002", "fever", "cough")
 	if _, err := w.Cases.Correct(ctx, reporter, c.ID, cases.CorrectInput{Card: fixed}); events.ErrorCode(err) != events.CodeInvalid {
@@ -77,7 +78,7 @@ func TestReviewChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != cases.Pending || got.Level != evcases.LevelHospital || got.Round != 2 || got.Counted.District != "420111" || got.Counted.Day != "2026-11-20" {
+	if got.Status != evcases.StatusPending || got.Level != evcases.LevelHospital || got.Round != 2 || got.Counted.District != "420111" || got.Counted.Day != "2026-11-20" {
 		t.Fatalf("corrected card = %+v", got)
 	}
 	if _, err := w.Cases.Correct(ctx, reporter, c.ID, cases.CorrectInput{Card: fixed, Note: "again"}); events.ErrorCode(err) != events.CodeConflict {
@@ -88,12 +89,13 @@ func TestReviewChain(t *testing.T) {
 			t.Fatalf("%s approves: %v", p.Scope, err)
 		}
 	}
-	if got.Status != cases.Approved || len(got.History) != 9 {
+	if got.Status != evcases.StatusApproved || len(got.History) != 9 {
 		t.Errorf("final card: %s with %d steps", got.Status, len(got.History))
 	}
 	if _, err := review(national, evcases.Revoke, "too late"); events.ErrorCode(err) != events.CodeConflict {
 		t.Errorf("revoking an approved card: %v", err)
 	}
+	agree(t, w)
 }
 
 // TestFileValidation: each bad field is named.

@@ -29,14 +29,6 @@ import (
 	"github.com/onebook/onebook/events/residents"
 )
 
-// Statuses of a card.
-const (
-	Pending  = "pending"  // awaiting review at Level
-	Returned = "returned" // awaiting correction by the reporter
-	Approved = "approved" // approved at every level
-	Revoked  = "revoked"
-)
-
 // Step is one step of a card's history.
 type Step struct {
 	Time     time.Time `json:"time"`
@@ -98,7 +90,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	case evcases.Filed:
 		c := &Card{ID: e.Aggregate.ID, Hospital: p.Hospital, HospitalRegion: e.Region, Patient: p.Patient, Sealed: p.Personal,
 			Card: p.Card, Groups: p.Groups, Counted: evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time)),
-			Status: Pending, Level: evcases.LevelHospital, Round: 1, Filed: e.Time, Reporter: e.Actor.ID, LastSeq: rec.Seq}
+			Status: evcases.StatusPending, Level: evcases.LevelHospital, Round: 1, Filed: e.Time, Reporter: e.Actor.ID, LastSeq: rec.Seq}
 		step.Action, step.Round = "filed", 1
 		c.History = append(c.History, step)
 		s.cards[c.ID] = c
@@ -113,7 +105,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 			c.Sealed, c.Patient = *p.Personal, p.Patient
 		}
 		c.Round++
-		c.Status, c.Level, c.LastSeq = Pending, evcases.LevelHospital, rec.Seq
+		c.Status, c.Level, c.LastSeq = evcases.StatusPending, evcases.LevelHospital, rec.Seq
 		step.Action, step.Round, step.Reason = "corrected", c.Round, p.Note
 		c.History = append(c.History, step)
 	case evcases.Reviewed:
@@ -126,27 +118,17 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		c.LastSeq = rec.Seq
 		switch p.Decision {
 		case evcases.Approve:
-			if next := nextLevel(p.Level); next != "" {
+			if next := evcases.NextLevel(p.Level); next != "" {
 				c.Level = next
 			} else {
-				c.Status, c.Level = Approved, ""
+				c.Status, c.Level = evcases.StatusApproved, ""
 			}
 		case evcases.Return:
-			c.Status = Returned
+			c.Status = evcases.StatusReturned
 		case evcases.Revoke:
-			c.Status = Revoked
+			c.Status = evcases.StatusRevoked
 		}
 	}
-}
-
-// nextLevel is the level after l, "" after national.
-func nextLevel(l string) string {
-	ls := evcases.Levels()
-	i := slices.Index(ls, l)
-	if i < 0 || i == len(ls)-1 {
-		return ""
-	}
-	return ls[i+1]
 }
 
 // WaitFor blocks until the state has applied sequence seq, or ctx ends.

@@ -305,3 +305,23 @@ func (w *World) Org(kind, name string, region events.Region) accounts.Org {
 	}
 	return o
 }
+
+// Events returns every event of the ledger, in order: to fold through the
+// views and compare them with the services' states.
+func (w *World) Events() []events.Event {
+	w.T.Helper()
+	size, err := w.Store.Size(w.Ctx)
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	var evs []events.Event
+	err = w.Store.Scan(w.Ctx, 1, size, func(r events.Recorded) error {
+		e, err := events.Parse(r.Raw)
+		evs = append(evs, e)
+		return err
+	})
+	if err != nil {
+		w.T.Fatal(err)
+	}
+	return evs
+}

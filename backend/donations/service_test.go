@@ -193,6 +193,7 @@ func TestDonationJourney(t *testing.T) {
 	}
 	_, err = svc.Supervise(ctx, w.hosp, donations.SuperviseInput{})
 	code(t, err, events.CodeForbidden, "a hospital supervises")
+	agree(t, w)
 }
 
 // verifyTrace checks every step as an outsider would: each event's bytes
@@ -266,4 +267,5 @@ func TestIndividualDonor(t *testing.T) {
 	if got.Status() != "delivered" {
 		t.Errorf("status %s", got.Status())
 	}
+	agree(t, w)
 }

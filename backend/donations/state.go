@@ -99,15 +99,7 @@ type Donation struct {
 
 // Status summarises where a donation is.
 func (d Donation) Status() string {
-	switch {
-	case d.Escalated != "":
-		return "escalated"
-	case len(d.Hops) == 0:
-		return "pledged"
-	case d.Hops[len(d.Hops)-1].Receipt == nil:
-		return "in_transit"
-	}
-	return "delivered"
+	return evdon.Status(d.Escalated != "", len(d.Hops), len(d.Hops) > 0 && d.Hops[len(d.Hops)-1].Receipt != nil)
 }
 
 type lotKey struct{ Item, Spec, Batch string }
@@ -378,23 +370,10 @@ func (s *State) Stock(org string) []Stock {
 	for k, v := range held {
 		st := Stock{Org: org, Item: k.Item, Spec: k.Spec, Received: v, Consumed: s.consumed[k], Daily: map[string]int64{}}
 		st.OnHand = v - st.Consumed
-		days := make([]string, 0, len(s.daily[k]))
 		for day, q := range s.daily[k] {
 			st.Daily[day] = q
-			days = append(days, day)
 		}
-		slices.Sort(days)
-		if n := len(days); n > 0 {
-			recent := days[max(0, n-7):]
-			var sum int64
-			for _, day := range recent {
-				sum += s.daily[k][day]
-			}
-			if rate := float64(sum) / float64(len(recent)); rate > 0 {
-				left := float64(st.OnHand) / rate
-				st.DaysLeft = &left
-			}
-		}
+		st.DaysLeft = evdon.DaysLeft(st.OnHand, st.Daily)
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool {

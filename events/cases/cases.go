@@ -223,6 +223,25 @@ func Levels() []string {
 	return []string{LevelHospital, LevelDistrict, LevelCity, LevelProvince, LevelNational}
 }
 
+// NextLevel is the review level above l: where an approved card goes next;
+// "" above national, where an approval is final. The case service and the
+// case views both follow it.
+func NextLevel(l string) string {
+	lv := Levels()
+	if i := slices.Index(lv, l); i >= 0 && i+1 < len(lv) {
+		return lv[i+1]
+	}
+	return ""
+}
+
+// Statuses of a card, as its review decisions leave it.
+const (
+	StatusPending  = "pending"  // awaiting review at its level
+	StatusReturned = "returned" // returned for correction by the reporter
+	StatusApproved = "approved" // approved at the national level: final
+	StatusRevoked  = "revoked"  // withdrawn; counts nowhere
+)
+
 // Review decisions.
 const (
 	Approve = "approve" // the card goes up to the next level (or is final after national)

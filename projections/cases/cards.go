@@ -8,14 +8,6 @@ import (
 	"github.com/onebook/onebook/projections"
 )
 
-// Statuses of a card.
-const (
-	StatusPending  = "pending"  // awaiting review at Level
-	StatusReturned = "returned" // returned by Level for correction
-	StatusApproved = "approved" // approved at the national level: final
-	StatusRevoked  = "revoked"  // withdrawn at Level; counts nowhere
-)
-
 // Steps of a card's history besides the review decisions (evcases.Approve,
 // Return, Revoke).
 const (
@@ -109,15 +101,6 @@ type Card struct {
 	Anomalies int64 `json:"anomalies" bson:"anomalies"`
 }
 
-// nextLevel returns the level above l, "" above national.
-func nextLevel(l string) string {
-	lv := evcases.Levels()
-	if i := slices.Index(lv, l); i >= 0 && i+1 < len(lv) {
-		return lv[i+1]
-	}
-	return ""
-}
-
 // Cards is the projection of report cards, keyed by case id.
 func Cards() projections.Projection {
 	return projections.Define(projections.Spec[Card]{
@@ -146,10 +129,10 @@ func Cards() projections.Projection {
 				s.Hospital, s.HospitalRegion, s.Patient = p.Hospital, string(e.Region), p.Patient
 				s.Card, s.Groups = cardFields(p.Card), slices.Clone(p.Groups)
 				s.Counted = countOf(evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time)))
-				s.Filed, s.Status, s.Level, s.Round = at, StatusPending, evcases.LevelHospital, 1
+				s.Filed, s.Status, s.Level, s.Round = at, evcases.StatusPending, evcases.LevelHospital, 1
 				step.Decision, step.Round = StepFiled, 1
 			case evcases.Corrected:
-				if s.Status != StatusReturned || !sameCount(s.Counted, p.Previous) {
+				if s.Status != evcases.StatusReturned || !sameCount(s.Counted, p.Previous) {
 					s.Anomalies++
 				}
 				s.Card, s.Groups = cardFields(p.Card), slices.Clone(p.Groups)
@@ -157,27 +140,27 @@ func Cards() projections.Projection {
 					s.Patient = p.Patient
 				}
 				s.Counted = countOf(evcases.CountedAs(p.Card, p.Groups, p.Previous.Day))
-				s.Status, s.Level = StatusPending, evcases.LevelHospital
+				s.Status, s.Level = evcases.StatusPending, evcases.LevelHospital
 				s.Round++
 				step.Decision, step.Reason, step.Round = StepCorrected, p.Note, s.Round
 			case evcases.Reviewed:
-				if s.Status != StatusPending || p.Level != s.Level || p.Round != s.Round {
+				if s.Status != evcases.StatusPending || p.Level != s.Level || p.Round != s.Round {
 					s.Anomalies++
 				}
 				switch p.Decision {
 				case evcases.Approve:
-					if next := nextLevel(p.Level); next != "" {
-						s.Status, s.Level = StatusPending, next
+					if next := evcases.NextLevel(p.Level); next != "" {
+						s.Status, s.Level = evcases.StatusPending, next
 					} else {
-						s.Status, s.Level = StatusApproved, p.Level
+						s.Status, s.Level = evcases.StatusApproved, p.Level
 					}
 				case evcases.Return:
-					s.Status, s.Level = StatusReturned, p.Level
+					s.Status, s.Level = evcases.StatusReturned, p.Level
 				case evcases.Revoke:
 					if p.Counted == nil || !sameCount(s.Counted, *p.Counted) {
 						s.Anomalies++
 					}
-					s.Status, s.Level, s.Counted = StatusRevoked, p.Level, nil
+					s.Status, s.Level, s.Counted = evcases.StatusRevoked, p.Level, nil
 				}
 				step.Level, step.Decision, step.Reason, step.Round = p.Level, p.Decision, p.Reason, p.Round
 			default:

@@ -301,17 +301,17 @@ func TestCardChain(t *testing.T) {
 	}
 	var want []state
 	step := func(f func(), s state) { f(); want = append(want, s) }
-	step(func() { l.file("c1", at(0), first) }, state{cases.StatusPending, evcases.LevelHospital, 1, 1})
-	step(func() { l.review("c1", at(1), evcases.LevelHospital, evcases.Approve, 1, nil) }, state{cases.StatusPending, evcases.LevelDistrict, 1, 2})
-	step(func() { l.review("c1", at(2), evcases.LevelDistrict, evcases.Return, 1, nil) }, state{cases.StatusReturned, evcases.LevelDistrict, 1, 3})
-	step(func() { l.correct("c1", at(3), fixed, prev) }, state{cases.StatusPending, evcases.LevelHospital, 2, 4})
+	step(func() { l.file("c1", at(0), first) }, state{evcases.StatusPending, evcases.LevelHospital, 1, 1})
+	step(func() { l.review("c1", at(1), evcases.LevelHospital, evcases.Approve, 1, nil) }, state{evcases.StatusPending, evcases.LevelDistrict, 1, 2})
+	step(func() { l.review("c1", at(2), evcases.LevelDistrict, evcases.Return, 1, nil) }, state{evcases.StatusReturned, evcases.LevelDistrict, 1, 3})
+	step(func() { l.correct("c1", at(3), fixed, prev) }, state{evcases.StatusPending, evcases.LevelHospital, 2, 4})
 	levels := evcases.Levels()
 	for i, lv := range levels {
-		s := state{cases.StatusPending, "", 2, 5 + i}
+		s := state{evcases.StatusPending, "", 2, 5 + i}
 		if i+1 < len(levels) {
 			s.level = levels[i+1]
 		} else {
-			s.status, s.level = cases.StatusApproved, evcases.LevelNational
+			s.status, s.level = evcases.StatusApproved, evcases.LevelNational
 		}
 		step(func() { l.review("c1", at(4+i), lv, evcases.Approve, 2, nil) }, s)
 	}
@@ -370,25 +370,25 @@ func TestCardRevokedAndAnomalies(t *testing.T) {
 	}{
 		{"revoked", func(l *ledger) {
 			l.review("c1", at(1), evcases.LevelHospital, evcases.Revoke, 1, &counted)
-		}, cases.StatusRevoked, evcases.LevelHospital, false, 0},
+		}, evcases.StatusRevoked, evcases.LevelHospital, false, 0},
 		{"revocation naming another count", func(l *ledger) {
 			l.review("c1", at(1), evcases.LevelHospital, evcases.Revoke, 1, &other)
-		}, cases.StatusRevoked, evcases.LevelHospital, false, 1},
+		}, evcases.StatusRevoked, evcases.LevelHospital, false, 1},
 		{"review by the wrong level", func(l *ledger) {
 			l.review("c1", at(1), evcases.LevelCity, evcases.Approve, 1, nil)
-		}, cases.StatusPending, evcases.LevelProvince, true, 1},
+		}, evcases.StatusPending, evcases.LevelProvince, true, 1},
 		{"review of the wrong round", func(l *ledger) {
 			l.review("c1", at(1), evcases.LevelHospital, evcases.Approve, 2, nil)
-		}, cases.StatusPending, evcases.LevelDistrict, true, 1},
+		}, evcases.StatusPending, evcases.LevelDistrict, true, 1},
 		{"correction of a card not returned", func(l *ledger) {
 			l.correct("c1", at(1), c, counted)
-		}, cases.StatusPending, evcases.LevelHospital, true, 1},
+		}, evcases.StatusPending, evcases.LevelHospital, true, 1},
 		{"review after approval", func(l *ledger) {
 			for i, lv := range evcases.Levels() {
 				l.review("c1", at(1+i), lv, evcases.Approve, 1, nil)
 			}
 			l.review("c1", at(9), evcases.LevelNational, evcases.Return, 1, nil)
-		}, cases.StatusReturned, evcases.LevelNational, true, 1},
+		}, evcases.StatusReturned, evcases.LevelNational, true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

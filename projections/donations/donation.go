@@ -8,14 +8,6 @@ import (
 	"github.com/onebook/onebook/projections"
 )
 
-// Statuses of a donation, as the donation service reports them.
-const (
-	StatusPledged   = "pledged"    // no hop dispatched yet
-	StatusInTransit = "in_transit" // the last hop is not confirmed
-	StatusDelivered = "delivered"  // the last hop is confirmed
-	StatusEscalated = "escalated"  // review and re-review disagree: a supervisor decides
-)
-
 // MaxReviews caps the reviews a donation lists (two are expected: the
 // review and the re-review); more are counted in MoreReviews.
 const MaxReviews = 100
@@ -199,17 +191,7 @@ func (s *Donation) receive(e events.Event, p evdon.Received, at string) {
 		Note: p.Note, Time: at, By: actorOf(e)}
 }
 
-// status is where the donation stands, as the donation service says: the
-// last hop is the one with the highest number.
+// status is where the donation stands (evdon.Status).
 func (s *Donation) status() string {
-	switch {
-	case s.Escalated != "":
-		return StatusEscalated
-	case s.LastHop == 0:
-		return StatusPledged
-	}
-	if s.LastConfirmed {
-		return StatusDelivered
-	}
-	return StatusInTransit
+	return evdon.Status(s.Escalated != "", s.LastHop, s.LastConfirmed)
 }

@@ -220,7 +220,7 @@ func TestJourney(t *testing.T) {
 	if d.ID != "d1" || d.Donor != (donations.Party{Kind: "org", ID: "o-donor", Name: "捐赠企业"}) || d.Need != "n1" ||
 		d.PledgedBy != (donations.Actor{Role: "org_member", ID: "acc-donor"}) || d.Note != "for the front line" ||
 		!slices.Equal(d.Lines, []donations.Line{{Item: "mask_n95", Spec: "KN95", Quantity: 1000}, {Item: "gloves", Spec: "M", Quantity: 500}}) ||
-		d.Region != "110105001" || d.Pledged != "2026-11-25T02:10:00.000000000Z" || d.Status != donations.StatusEscalated ||
+		d.Region != "110105001" || d.Pledged != "2026-11-25T02:10:00.000000000Z" || d.Status != evdon.StatusEscalated ||
 		d.Escalated != "review and re-review disagree" || d.EscalatedAt != "2026-12-03T03:00:00.000000000Z" ||
 		*d.EscalatedBy != (donations.Actor{Role: "donation_reviewer", ID: "rv-2"}) || d.Updated != d.EscalatedAt ||
 		d.LastHop != 3 || !d.LastConfirmed || d.MoreHops != 0 || d.MoreReviews != 0 || d.Anomalies != 0 {
@@ -253,7 +253,7 @@ func TestJourney(t *testing.T) {
 		t.Errorf("reviews %+v", d.Reviews)
 	}
 	d2, _, _ := donations.ReadDonation(ctx, store, "d2")
-	if d2.Status != donations.StatusInTransit || d2.Donor.Kind != "person" || d2.Need != "" || d2.Region != "CN" || len(d2.Hops) != 1 ||
+	if d2.Status != evdon.StatusInTransit || d2.Donor.Kind != "person" || d2.Need != "" || d2.Region != "CN" || len(d2.Hops) != 1 ||
 		d2.Hops[0].Receipt != nil || d2.Escalated != "" || d2.EscalatedBy != nil || d2.Anomalies != 0 {
 		t.Errorf("donation d2 %+v", d2)
 	}
@@ -476,7 +476,7 @@ func TestNeedAnomalies(t *testing.T) {
 	}
 	d := get[donations.Donation](t, store, donations.Donations(), "d1")
 	// Receipt of an unknown hop, hop 1 twice, receipt twice.
-	if d.Anomalies != 3 || len(d.Hops) != 2 || d.Status != donations.StatusDelivered || d.Hops[0].Receipt.Lots[0].Quantity != 4 || d.Hops[1].Receipt != nil {
+	if d.Anomalies != 3 || len(d.Hops) != 2 || d.Status != evdon.StatusDelivered || d.Hops[0].Receipt.Lots[0].Quantity != 4 || d.Hops[1].Receipt != nil {
 		t.Errorf("donation %+v", d)
 	}
 	hop := get[donations.StockDoc](t, store, donations.Stock(), "hop:d1#1").Hop
@@ -504,7 +504,7 @@ func TestDonationAnomalies(t *testing.T) {
 	d := get[donations.Donation](t, store, donations.Donations(), "d1")
 	// Review before the pledge, re-review without review, second pledge,
 	// hop 2 first, more received than dispatched, hop 1 after hop 2.
-	if d.Anomalies != 6 || d.LastHop != 2 || d.Status != donations.StatusDelivered || d.Lines[0].Quantity != 6 || len(d.Hops) != 2 {
+	if d.Anomalies != 6 || d.LastHop != 2 || d.Status != evdon.StatusDelivered || d.Lines[0].Quantity != 6 || len(d.Hops) != 2 {
 		t.Errorf("donation %+v", d)
 	}
 }
@@ -559,7 +559,7 @@ func TestCaps(t *testing.T) {
 		fold(dp, "d1", don, ev(evdon.TypeDispatched, evdon.KindDonation, "d1", 2*i), dis)
 		fold(p, "donation:d1", link, ev(evdon.TypeDispatched, evdon.KindDonation, "d1", 2*i), dis)
 		if i == n {
-			if s := don.(*donations.Donation).Status; s != donations.StatusInTransit {
+			if s := don.(*donations.Donation).Status; s != evdon.StatusInTransit {
 				t.Errorf("status with the last hop unlisted and unconfirmed: %s", s)
 			}
 		}
@@ -570,7 +570,7 @@ func TestCaps(t *testing.T) {
 		fold(dp, "d1", don, ev(evdon.TypeReviewed, evdon.KindDonation, "d1", 1000+i), evdon.Reviewed{Round: 1 + i%2, Verdict: evdon.Consistent})
 	}
 	d := don.(*donations.Donation)
-	if len(d.Hops) != donations.MaxHops || d.MoreHops != 3 || d.LastHop != n || d.Status != donations.StatusDelivered ||
+	if len(d.Hops) != donations.MaxHops || d.MoreHops != 3 || d.LastHop != n || d.Status != evdon.StatusDelivered ||
 		len(d.Reviews) != donations.MaxReviews || d.MoreReviews != 4 || d.Anomalies != 0 {
 		t.Errorf("donation: %d hops, %d more, last %d, status %s, %d reviews, %d more, anomalies %d",
 			len(d.Hops), d.MoreHops, d.LastHop, d.Status, len(d.Reviews), d.MoreReviews, d.Anomalies)

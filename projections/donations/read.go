@@ -107,9 +107,8 @@ type StockItem struct {
 	// EarlierConsumed is that of older days.
 	Daily           map[string]int64 `json:"daily" bson:"daily"`
 	EarlierConsumed int64            `json:"earlier_consumed" bson:"earlier_consumed"`
-	// DaysLeft estimates how long OnHand lasts at the mean daily
-	// consumption of the last 7 days with any, as the donation service
-	// does; nil without consumption.
+	// DaysLeft estimates how long OnHand lasts (evdon.DaysLeft); nil
+	// without consumption.
 	DaysLeft *float64 `json:"days_left" bson:"days_left"`
 	// Partial is true when more hops were dispatched to the organisation
 	// than its document lists (MaxStockHops): Received and InTransit then
@@ -191,7 +190,7 @@ func ReadStock(ctx context.Context, ds projections.DocStore, org string) ([]Stoc
 	for i := range out {
 		st := &out[i]
 		st.OnHand = st.Pledged + st.Received - st.Dispatched - st.Consumed
-		st.DaysLeft = daysLeft(st.OnHand, st.Daily)
+		st.DaysLeft = evdon.DaysLeft(st.OnHand, st.Daily)
 	}
 	slices.SortFunc(out, func(a, b StockItem) int {
 		if c := strings.Compare(a.Item, b.Item); c != 0 {
@@ -200,31 +199,6 @@ func ReadStock(ctx context.Context, ds projections.DocStore, org string) ([]Stoc
 		return strings.Compare(a.Spec, b.Spec)
 	})
 	return out, nil
-}
-
-// daysLeft is on hand over the mean daily consumption of the last 7 days
-// with any; nil without consumption.
-func daysLeft(onHand int64, daily map[string]int64) *float64 {
-	days := make([]string, 0, len(daily))
-	for d := range daily {
-		days = append(days, d)
-	}
-	slices.Sort(days)
-	n := len(days)
-	if n == 0 {
-		return nil
-	}
-	recent := days[max(0, n-7):]
-	var sum int64
-	for _, d := range recent {
-		sum += daily[d]
-	}
-	rate := float64(sum) / float64(len(recent))
-	if rate <= 0 {
-		return nil
-	}
-	left := float64(onHand) / rate
-	return &left
 }
 
 // Supervised is the donations that concern an organisation, an item or a
