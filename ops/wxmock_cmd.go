@@ -7,7 +7,7 @@ import (
 	"net"
 	"strings"
 
-	"github.com/onebook/onebook/ops/wxmock"
+	"github.com/onebook/onebook/backend/wechat/wxmock"
 )
 
 // runWxmock serves a fake WeChat API until ctx ends, so that the backend

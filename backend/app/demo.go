@@ -13,7 +13,7 @@ import (
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/events"
 	evpasses "github.com/onebook/onebook/events/passes"
-	"github.com/onebook/onebook/ops/wxmock"
+	"github.com/onebook/onebook/backend/wechat/wxmock"
 )
 
 // Demo fills an empty ledger with a realistic fortnight of one district,

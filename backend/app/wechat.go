@@ -12,7 +12,7 @@ import (
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/wechat"
-	"github.com/onebook/onebook/ops/wxmock"
+	"github.com/onebook/onebook/backend/wechat/wxmock"
 )
 
 // Development credentials of the in-process fake WeChat.
@@ -22,7 +22,7 @@ const (
 )
 
 // startWeChat returns the WeChat client. In development mode (no AppID
-// configured) it first starts the fake WeChat API (ops/wxmock) on loopback,
+// configured) it first starts the fake WeChat API (backend/wechat/wxmock) on loopback,
 // so that the whole mini-program flow works on a machine with no WeChat
 // account; config keeps such a backend on loopback. With an AppID the fake
 // is never started.

@@ -37,7 +37,7 @@ var installed struct {
 // ErrForeignHost. With apiBase "" those requests go to WeChat; otherwise
 // their scheme and host (and a path prefix, if apiBase has one) are
 // rewritten onto apiBase, e.g. http://127.0.0.1:9100 for the fake in
-// ops/wxmock.
+// backend/wechat/wxmock.
 //
 // util.DefaultHTTPClient is global, so the first call decides for the whole
 // process: a later call with the same base does nothing, one with a

@@ -8,7 +8,7 @@
 // util.DefaultHTTPClient, to hard-coded https://api.weixin.qq.com URLs.
 // InstallTransport replaces that variable once per process with a client
 // that talks to api.weixin.qq.com only, or to a stand-in (the fake in
-// ops/wxmock) when an API base is configured. See InstallTransport.
+// backend/wechat/wxmock) when an API base is configured. See InstallTransport.
 //
 // Errors are *events.Error, so the HTTP layer maps them in one place:
 // unauthorized (a login code WeChat rejects), invalid (bad input, such as
@@ -73,7 +73,7 @@ type SubscribeMessage struct {
 type Config struct {
 	AppID, AppSecret string
 	// APIBase replaces https://api.weixin.qq.com, e.g. http://127.0.0.1:9100
-	// for the fake in ops/wxmock. "" is the real WeChat. It is process-wide:
+	// for the fake in backend/wechat/wxmock. "" is the real WeChat. It is process-wide:
 	// see InstallTransport.
 	APIBase string
 	// Timeout bounds each call, token fetch included; 0 means DefaultTimeout.

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/ops/wxmock"
+	"github.com/onebook/onebook/backend/wechat/wxmock"
 	"github.com/silenceper/wechat/v2/util"
 )
 
