@@ -20,6 +20,7 @@ import (
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/schemas"
 )
 
 // conn holds the connection settings every command shares. Defaults reach a
@@ -177,5 +178,5 @@ func (c *conn) sealedRegistry(ctx context.Context, js jetstream.JetStream) (*eve
 	if err != nil {
 		return nil, err
 	}
-	return app.Registry().WithKeyring(vault), nil
+	return schemas.Registry().WithKeyring(vault), nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/onebook/onebook/events"
 	ledger "github.com/onebook/onebook/events/jetstream"
 	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 	api "github.com/onebook/onebook/miniapp-api"
 )
@@ -284,7 +285,7 @@ func TestVerifyNamesEveryTampering(t *testing.T) {
 func TestNothingAcknowledgedIsLost(t *testing.T) {
 	b := newBackend(t)
 	b.start(false)
-	reg := app.Registry()
+	reg := schemas.Registry()
 	var (
 		mu    sync.Mutex
 		acked = map[string]bool{}

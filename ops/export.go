@@ -19,6 +19,7 @@ import (
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/exports"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 )
 
@@ -174,7 +175,7 @@ func runVerifyExport(ctx context.Context, env *environ, args []string) error {
 	}
 	report := progress(env.stderr, "verify-export: entries", total)
 	start := time.Now()
-	rep, err := exports.Verify(ctx, dir, vkey, app.Projections(), app.Registry(), func(done, _ uint64) { report(done) })
+	rep, err := exports.Verify(ctx, dir, vkey, app.Projections(), schemas.Registry(), func(done, _ uint64) { report(done) })
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	ledger "github.com/onebook/onebook/events/jetstream"
 	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
+	"github.com/onebook/onebook/events/schemas"
 )
 
 // What an anonymous reader must never find in a public answer: ID numbers
@@ -115,7 +116,7 @@ func TestAnonymousCrawlerFindsNoPersonalData(t *testing.T) {
 	b.start(true)
 	b.settled()
 	anon := client{t: t, base: "http://" + b.httpAddr}
-	reg := app.Registry()
+	reg := schemas.Registry()
 	evs := crawlLedger(t, anon)
 	types := map[string]int{}
 	for i, raw := range evs {
@@ -359,7 +360,7 @@ func TestErasureLeavesNothingReadable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reg := app.Registry().WithKeyring(vault)
+		reg := schemas.Registry().WithKeyring(vault)
 		st, err := ledger.Open(ctx, js, ledger.Config{})
 		if err != nil {
 			t.Fatal(err)

@@ -23,36 +23,13 @@ import (
 
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/embedded"
-	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/access"
-	evalerts "github.com/onebook/onebook/events/alerts"
-	evcases "github.com/onebook/onebook/events/cases"
-	evdon "github.com/onebook/onebook/events/donations"
-	"github.com/onebook/onebook/events/orgs"
-	evpasses "github.com/onebook/onebook/events/passes"
-	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/seal"
-	"github.com/onebook/onebook/events/staff"
 	"github.com/onebook/onebook/projections"
 	projcases "github.com/onebook/onebook/projections/cases"
 	projdon "github.com/onebook/onebook/projections/donations"
 	"github.com/onebook/onebook/projections/passes"
 	"github.com/onebook/onebook/projections/trace"
 )
-
-// Registry returns the registry of every event type onebook knows.
-func Registry() *events.Registry {
-	r := events.NewRegistry()
-	evpasses.Register(r)
-	residents.Register(r)
-	staff.Register(r)
-	access.Register(r)
-	orgs.Register(r)
-	evcases.Register(r)
-	evalerts.Register(r)
-	evdon.Register(r)
-	return r
-}
 
 // Projections returns every projection onebook maintains.
 func Projections() []projections.Projection {

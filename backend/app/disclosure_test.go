@@ -4,13 +4,15 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/onebook/onebook/events/schemas"
 )
 
 // DisclosureTable is the README's table of what every event type shows the
 // public and what it seals, generated from the disclose tags of the
 // payloads (events/sealed.go).
 func DisclosureTable() string {
-	reg := Registry()
+	reg := schemas.Registry()
 	var b strings.Builder
 	b.WriteString("| event type | public fields | sealed fields |\n|---|---|---|\n")
 	for _, typ := range reg.Types() {
@@ -32,7 +34,7 @@ func fields(fs []string) string {
 // field without the tag, so building the registry is half the test), and
 // the README lists exactly what the code declares.
 func TestEveryEventTypeDeclaresItsDisclosure(t *testing.T) {
-	reg := Registry()
+	reg := schemas.Registry()
 	for _, typ := range reg.Types() {
 		pub, sealed := reg.Disclosure(typ)
 		if len(pub)+len(sealed) == 0 {
@@ -57,7 +59,7 @@ func TestPersonalFieldsAreSealed(t *testing.T) {
 		"requester": true, "card": true, "groups": true, "previous": true, "counted": true, "query": true,
 		"subjects": true, "purpose": true, "cases": true, "trigger": true, "code": true, "region": true, "day": true}
 	public := map[string]bool{"donation": true, "org": true, "need": true, "stock": true, "rule": true, "gate": true, "staff": true}
-	reg := Registry()
+	reg := schemas.Registry()
 	for _, typ := range reg.Types() {
 		pub, _ := reg.Disclosure(typ)
 		domain, _, _ := strings.Cut(typ, ".")

@@ -27,6 +27,7 @@ import (
 	"github.com/onebook/onebook/events"
 	ledger "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/lease"
+	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 	api "github.com/onebook/onebook/miniapp-api"
 	"github.com/onebook/onebook/projections"
@@ -152,7 +153,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	reg := Registry().WithKeyring(vault)
+	reg := schemas.Registry().WithKeyring(vault)
 	for _, p := range Projections() {
 		a.projectors = append(a.projectors, &projections.Projector{
 			P: p, Store: a.docs, JS: servers.JS, Stream: led.Store.Stream(), Reg: reg, Log: log.With("component", "projector"),

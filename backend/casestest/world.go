@@ -26,17 +26,12 @@ import (
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/access"
-	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
-	evdon "github.com/onebook/onebook/events/donations"
 	"github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/jetstream/natstest"
 	"github.com/onebook/onebook/events/orgs"
-	evpasses "github.com/onebook/onebook/events/passes"
-	"github.com/onebook/onebook/events/residents"
+	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
-	"github.com/onebook/onebook/events/staff"
 )
 
 // World is a running test world.
@@ -63,20 +58,6 @@ type World struct {
 	notified []string // subjects notified of alerts
 }
 
-// Registry returns a registry of every event type the world uses.
-func Registry() *events.Registry {
-	r := events.NewRegistry()
-	evpasses.Register(r)
-	residents.Register(r)
-	staff.Register(r)
-	access.Register(r)
-	orgs.Register(r)
-	evcases.Register(r)
-	evalerts.Register(r)
-	evdon.Register(r)
-	return r
-}
-
 // New starts a world whose clock reads now. The alert service is not
 // running: tests call Step (deterministic) or start Run themselves.
 func New(t testing.TB, now time.Time) *World {
@@ -94,7 +75,7 @@ func New(t testing.TB, now time.Time) *World {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: Registry().WithKeyring(vault), now: now}
+	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: schemas.Registry().WithKeyring(vault), now: now}
 	clock := func() time.Time { return w.Now() }
 	state, cstate, engine, dstate := accounts.NewState(), cases.NewState(), alerts.NewEngine(), donations.NewState()
 	for _, a := range []jetstream.Applier{state, cstate, engine, dstate} {

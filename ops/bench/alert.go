@@ -26,14 +26,12 @@ import (
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/warning"
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/access"
 	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
 	ledgerjs "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/orgs"
-	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/events/residents"
-	"github.com/onebook/onebook/events/staff"
+	"github.com/onebook/onebook/events/schemas"
 )
 
 // AlertResult is the early-warning part on a running backend: (1) the
@@ -141,19 +139,6 @@ func (c Config) checkAlert() error {
 	return nil
 }
 
-// alertRegistry has every event type the services of the alert part use.
-func alertRegistry() *events.Registry {
-	r := events.NewRegistry()
-	evpasses.Register(r)
-	residents.Register(r)
-	staff.Register(r)
-	access.Register(r)
-	orgs.Register(r)
-	evcases.Register(r)
-	evalerts.Register(r)
-	return r.WithKeyring(benchKeyring())
-}
-
 // benchAlert runs the alert part.
 func (r *runner) benchAlert(ctx context.Context, rep *Report) (AlertResult, error) {
 	var res AlertResult
@@ -190,7 +175,7 @@ func (r *runner) startAlertWorld(ctx context.Context) (*alertWorld, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &alertWorld{env: env, reg: alertRegistry()}
+	w := &alertWorld{env: env, reg: schemas.Registry().WithKeyring(benchKeyring())}
 	key := func(s string) []byte { k := sha256.Sum256([]byte("onebook bench " + s)); return k[:] }
 	vault, err := personal.OpenVault(ctx, env.js, personal.VaultConfig{MasterKey: key("master"), IndexKey: key("index")})
 	if err != nil {
@@ -572,7 +557,7 @@ func (s *seqEngine) apply(e events.Event, p events.Payload) {
 // (untimed), so that every sample meets the same state and the last day
 // does not grow with the samples.
 func (r *runner) alertHistory(ctx context.Context, samples int) (AlertHistory, error) {
-	reg := alertRegistry()
+	reg := schemas.Registry().WithKeyring(benchKeyring())
 	g := &historyGen{reg: reg, district: "110105"}
 	h := AlertHistory{PerDay: alertPerDay, Days: alertHistories, District: g.district}
 	ids := make([]string, 0, len(alerts.DefaultRules()))

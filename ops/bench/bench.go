@@ -35,6 +35,7 @@ import (
 
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/schemas"
 )
 
 // Benchmark names, in the order they run.
@@ -268,7 +269,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	r := &runner{cfg: cfg, log: log, progress: cfg.Progress, reg: Registry()}
+	r := &runner{cfg: cfg, log: log, progress: cfg.Progress, reg: schemas.Registry().WithKeyring(benchKeyring())}
 	r.quiet = slog.New(levelHandler{slog.LevelWarn, log.Handler()})
 	r.gen = newGenerator(r.reg)
 	r.dir, err = os.MkdirTemp(cfg.TempDir, "onebook-bench-*")

@@ -27,6 +27,7 @@ import (
 	"github.com/onebook/onebook/events"
 	ledgerjs "github.com/onebook/onebook/events/jetstream"
 	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 )
 
@@ -557,7 +558,7 @@ func exportWriteChild(ctx context.Context, args []string, stderr io.Writer) (Exp
 	if !ok {
 		return rep, fmt.Errorf("no view %q", exportView)
 	}
-	src := exports.Source{JS: js, Stream: "LEDGER", Reg: app.Registry().WithKeyring(benchKeyring()), Tiles: tiles, Checkpoint: cp, Signer: signer}
+	src := exports.Source{JS: js, Stream: "LEDGER", Reg: schemas.Registry().WithKeyring(benchKeyring()), Tiles: tiles, Checkpoint: cp, Signer: signer}
 	var done atomic.Uint64
 	stop := track(stderr, "export: write "+*format+" (separate process)", 0, cp.Size, done.Load)
 	start := time.Now()
@@ -603,7 +604,7 @@ func exportVerifyChild(args []string, stderr io.Writer) (ExportChildReport, erro
 	var done atomic.Uint64
 	stop := track(stderr, "export: verify (separate process)", 0, uint64(m.EntryCount), done.Load)
 	start := time.Now()
-	vr, err := exports.Verify(context.Background(), *dir, *key, app.Projections(), app.Registry(), func(d, _ uint64) { done.Store(d) })
+	vr, err := exports.Verify(context.Background(), *dir, *key, app.Projections(), schemas.Registry(), func(d, _ uint64) { done.Store(d) })
 	rep.Seconds = time.Since(start).Seconds()
 	stop()
 	if err != nil {

@@ -17,14 +17,6 @@ import (
 	evpasses "github.com/onebook/onebook/events/passes"
 )
 
-// Registry is the registry the benchmark events are built with: the pass
-// service's schemas, as the backend registers them.
-func Registry() *events.Registry {
-	r := events.NewRegistry()
-	evpasses.Register(r)
-	return r.WithKeyring(benchKeyring())
-}
-
 // generator builds realistic entry/exit pass events through the events
 // registry: gate scans at the gates of a few dozen communities of one
 // district, with one pass issued for every ten scans. Event i is the same

@@ -35,8 +35,8 @@ import (
 	evdon "github.com/onebook/onebook/events/donations"
 	ledgerjs "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/orgs"
+	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
-	"github.com/onebook/onebook/events/staff"
 	api "github.com/onebook/onebook/miniapp-api"
 )
 
@@ -105,17 +105,6 @@ func (c Config) checkTrace() error {
 	return nil
 }
 
-// traceRegistry has the event types the trace part's services write. The
-// background pass events are not in it: the followers parse them and skip
-// them (as a service skips other services' events), they do not decode them.
-func traceRegistry() *events.Registry {
-	r := events.NewRegistry()
-	staff.Register(r)
-	orgs.Register(r)
-	evdon.Register(r)
-	return r.WithKeyring(benchKeyring())
-}
-
 // fanout applies the ledger to several states through one consumer, so
 // that each event is parsed once.
 type fanout []ledgerjs.Applier
@@ -165,7 +154,7 @@ func (r *runner) startTraceWorld(ctx context.Context, rep *Report) (*traceWorld,
 	if err != nil {
 		return nil, err
 	}
-	w := &traceWorld{env: env, reg: traceRegistry()}
+	w := &traceWorld{env: env, reg: schemas.Registry().WithKeyring(benchKeyring())}
 	if w.seal, err = openSeal(ctx, env.js); err != nil {
 		env.close()
 		return nil, err
@@ -176,7 +165,9 @@ func (r *runner) startTraceWorld(ctx context.Context, rep *Report) (*traceWorld,
 		env.close()
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	w.reg = w.reg.WithKeyring(vault)
+	// The registry keeps the bench's derived keyring (not the vault): the
+	// background pass events were sealed with it, and the followers, which
+	// decode every type the one registry knows, must open them.
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
 	state := accounts.NewState()
