@@ -29,8 +29,8 @@ interface Simulate {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const simulate = require('miniprogram-simulate') as Simulate;
 
-/** ROOT is the compiled mini-program (build/miniprogram/miniprogram). */
-export const ROOT = path.join(__dirname, '..', 'miniprogram', 'miniprogram');
+/** ROOT is the compiled mini-program (build/miniprogram). */
+export const ROOT = path.join(__dirname, '..', 'miniprogram');
 
 /** page loads and attaches a page (written as a Component) by its name. */
 export function page(name: string) {
