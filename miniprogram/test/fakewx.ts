@@ -66,7 +66,7 @@ export function makeWx(st: FakeState): Used {
         body: typeof o.data === 'string' ? JSON.parse(o.data) : o.data,
       };
       if (!st.online) {
-        later(() => o.fail && o.fail({ errMsg: 'request:fail -1:net::ERR_INTERNET_DISCONNECTED', errno: 600001 } as WechatMiniprogram.RequestFailCallbackErr));
+        later(() => o.fail?.({ errMsg: 'request:fail -1:net::ERR_INTERNET_DISCONNECTED', errno: 600001 } as WechatMiniprogram.RequestFailCallbackErr));
         return {} as WechatMiniprogram.RequestTask;
       }
       st.sent.push(sent);
@@ -76,12 +76,12 @@ export function makeWx(st: FakeState): Used {
           try { data = JSON.parse(data); } catch { /* as WeChat: left as text */ }
         }
         if (o.dataType !== 'json' && typeof data !== 'string') data = JSON.stringify(data);
-        o.success && o.success({ statusCode: r.statusCode, data, header: r.header || {}, cookies: [], errMsg: 'request:ok' } as unknown as WechatMiniprogram.RequestSuccessCallbackResult);
-      }, (e: Error) => o.fail && o.fail({ errMsg: 'request:fail ' + e.message, errno: 600001 } as WechatMiniprogram.RequestFailCallbackErr));
+        o.success?.({ statusCode: r.statusCode, data, header: r.header || {}, cookies: [], errMsg: 'request:ok' } as unknown as WechatMiniprogram.RequestSuccessCallbackResult);
+      }, (e: Error) => o.fail?.({ errMsg: 'request:fail ' + e.message, errno: 600001 } as WechatMiniprogram.RequestFailCallbackErr));
       return {} as WechatMiniprogram.RequestTask;
     },
     login(o?: WechatMiniprogram.LoginOption) {
-      later(() => o && o.success && o.success({ code: st.loginCode, errMsg: 'login:ok' }));
+      later(() => o && o.success?.({ code: st.loginCode, errMsg: 'login:ok' }));
       return undefined as never;
     },
     getStorageSync<T = unknown>(key: string): T {
@@ -95,7 +95,7 @@ export function makeWx(st: FakeState): Used {
       st.storage.delete(key);
     },
     scanCode(o: WechatMiniprogram.ScanCodeOption) {
-      later(() => o.success && o.success({ result: st.nextScan, scanType: 'QR_CODE', charSet: 'UTF-8', path: '', rawData: '', errMsg: 'scanCode:ok' }));
+      later(() => o.success?.({ result: st.nextScan, scanType: 'QR_CODE', charSet: 'UTF-8', path: '', rawData: '', errMsg: 'scanCode:ok' }));
       return undefined as never;
     },
     navigateTo(o: WechatMiniprogram.NavigateToOption) {
@@ -110,7 +110,7 @@ export function makeWx(st: FakeState): Used {
         exec: (cb?: (res: unknown[]) => void) => {
           const ctx = { fillStyle: '', fillRect: () => { st.fills++; } };
           const node = { width: 0, height: 0, getContext: () => ctx };
-          later(() => cb && cb([{ node, width: 300, height: 300 }]));
+          later(() => cb?.([{ node, width: 300, height: 300 }]));
           return {} as WechatMiniprogram.NodesRef;
         },
       };
@@ -120,13 +120,13 @@ export function makeWx(st: FakeState): Used {
       return { pixelRatio: 2 } as WechatMiniprogram.WindowInfo;
     },
     showModal(o: WechatMiniprogram.ShowModalOption) {
-      later(() => o.success && o.success({ confirm: st.modalConfirm, cancel: !st.modalConfirm, content: '', errMsg: 'showModal:ok' }));
+      later(() => o.success?.({ confirm: st.modalConfirm, cancel: !st.modalConfirm, content: '', errMsg: 'showModal:ok' }));
       return undefined as never;
     },
     requestSubscribeMessage(o: WechatMiniprogram.RequestSubscribeMessageOption) {
       const r: Record<string, string> = { errMsg: 'requestSubscribeMessage:ok' };
       for (const t of o.tmplIds) r[t] = 'accept';
-      later(() => o.success && o.success(r as unknown as WechatMiniprogram.RequestSubscribeMessageSuccessCallbackResult));
+      later(() => o.success?.(r as unknown as WechatMiniprogram.RequestSubscribeMessageSuccessCallbackResult));
       return undefined as never;
     },
     getFileSystemManager() {
@@ -134,19 +134,19 @@ export function makeWx(st: FakeState): Used {
         readFile(o: WechatMiniprogram.ReadFileOption) {
           const b = st.files.get(o.filePath);
           later(() => {
-            if (b) o.success && o.success({ data: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, errMsg: 'readFile:ok' } as WechatMiniprogram.ReadFileSuccessCallbackResult);
-            else o.fail && o.fail({ errMsg: 'readFile:fail no such file', errCode: 1300002 } as unknown as Parameters<WechatMiniprogram.ReadFileFailCallback>[0]);
+            if (b) o.success?.({ data: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer, errMsg: 'readFile:ok' } as WechatMiniprogram.ReadFileSuccessCallbackResult);
+            else o.fail?.({ errMsg: 'readFile:fail no such file', errCode: 1300002 } as unknown as Parameters<WechatMiniprogram.ReadFileFailCallback>[0]);
           });
         },
       } as unknown as WechatMiniprogram.FileSystemManager;
     },
     chooseMedia(o: WechatMiniprogram.ChooseMediaOption) {
       const path = [...st.files.keys()][0];
-      later(() => o.success && o.success({ tempFiles: [{ tempFilePath: path, size: 0, duration: 0, height: 0, width: 0, thumbTempFilePath: '', fileType: 'image' }], type: 'image', errMsg: 'chooseMedia:ok' }));
+      later(() => o.success?.({ tempFiles: [{ tempFilePath: path, size: 0, duration: 0, height: 0, width: 0, thumbTempFilePath: '', fileType: 'image' }], type: 'image', errMsg: 'chooseMedia:ok' }));
       return undefined as never;
     },
     vibrateShort(o: WechatMiniprogram.VibrateShortOption) {
-      later(() => o.success && o.success({ errMsg: 'vibrateShort:ok' }));
+      later(() => o.success?.({ errMsg: 'vibrateShort:ok' }));
       return Promise.resolve({ errMsg: 'vibrateShort:ok' }) as never;
     },
   };

@@ -1,6 +1,6 @@
 // The pass as a QR code (qrcode-generator, packed from npm), drawn on a 2d
 // canvas. A 136-character token is version 8 at level M.
-import qrcode = require('qrcode-generator');
+import qrcode from 'qrcode-generator';
 
 export interface Matrix { size: number; dark: (r: number, c: number) => boolean }
 

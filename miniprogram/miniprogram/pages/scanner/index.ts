@@ -32,7 +32,7 @@ Component({
         await refreshOffline();
         const r = await upload();
         this.setData({ queue: r.left, note: r.sent ? `${T.uploaded} ${r.sent}` : '' });
-      } catch (e) {
+      } catch {
         this.setData({ queue: queued().length });
       }
     },
