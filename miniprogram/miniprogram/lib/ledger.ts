@@ -58,9 +58,10 @@ export interface Verifier {
 
 /** parseVerifierKey reads a signed-note verifier key: name+hash+base64(0x01 || key). */
 export function parseVerifierKey(vkey: string): Verifier | null {
-  const parts = vkey.trim().split('+');
-  if (parts.length !== 3) return null;
-  const [name, h, b64] = parts;
+  // The base64 key may itself contain '+': split at the first two only.
+  const m = /^([^+\s]+)\+([^+]*)\+(.*)$/.exec(vkey.trim());
+  if (!m) return null;
+  const [, name, h, b64] = m;
   const raw = fromBase64(b64);
   if (!name || !/^[0-9a-f]{8}$/.test(h) || !raw || raw.length !== 33 || raw[0] !== 1) return null;
   const key = raw.subarray(1);

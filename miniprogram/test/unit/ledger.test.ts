@@ -95,5 +95,8 @@ test('a good trace verifies; any change does not', () => {
 
 test('verifier keys are checked against their hash', () => {
   assert.ok(parseVerifierKey(VKEY));
+  // A key served by a demo backend: its base64 has '+' in it.
+  assert.ok(parseVerifierKey('onebook.local/ledger+6dc91707+AeoxoVLZrU4Oj+ryx0DYbffyjJNHVcY/9PtfOZHPVtlY'));
+  assert.equal(parseVerifierKey('onebook.local/ledger+6dc91707+AeoxoVLZrU4Oj+ryx0DYbffyjJNHVcY/9PtfOZHPVtlZ'), null);
   assert.equal(parseVerifierKey(VKEY.replace(/\+[0-9a-f]{8}\+/, '+00000000+')), null);
 });
