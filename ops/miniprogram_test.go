@@ -16,8 +16,8 @@ import (
 	"time"
 )
 
-// miniprogramDir is the mini-program's project, from this package's directory.
-const miniprogramDir = "../miniprogram"
+// miniprogramTestDir is the mini-program's project, from this package's directory.
+const miniprogramTestDir = "../miniprogram"
 
 // TestMiniProgram runs the mini-program's own checks (miniprogram/, its
 // packages installed by `go run ./ops test` with npm ci): the TypeScript
@@ -30,7 +30,7 @@ func TestMiniProgram(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing(t, "node is not installed")
 	}
-	if _, err := os.Stat(filepath.Join(miniprogramDir, "node_modules", ".package-lock.json")); err != nil {
+	if _, err := os.Stat(filepath.Join(miniprogramTestDir, "node_modules", ".package-lock.json")); err != nil {
 		missing(t, "miniprogram/node_modules is missing: run go run ./ops test (it runs npm ci there)")
 	}
 	// The backend builds and fills its demo while the offline checks run.
@@ -93,7 +93,7 @@ func runIn(t *testing.T, env []string, name string, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = miniprogramDir
+	cmd.Dir = miniprogramTestDir
 	cmd.Env = append(append(os.Environ(), "REDOCLY_TELEMETRY=off", "REDOCLY_SUPPRESS_UPDATE_NOTICE=true", "NO_UPDATE_NOTIFIER=1"), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
