@@ -9,6 +9,7 @@ export const T = {
   networkDown: '网络不可用，请稍后再试',
   offlineMode: '离线模式',
   // household
+  register: '登记家庭',
   community: '小区编码（12位）',
   building: '楼号',
   unit: '单元门牌',
@@ -28,6 +29,7 @@ export const T = {
   } as Record<string, string>,
   required: '请填写此项',
   // declaration
+  declare: '健康申报',
   temperature: '体温（℃）',
   symptoms: '症状',
   symptomNames: {
@@ -96,6 +98,7 @@ export const T = {
   pledge: '我要捐赠',
   pledged: '捐赠已登记，感谢您',
   quantity: '数量',
+  batch: '批号',
   trace: '捐赠追溯',
   traceOk: '每一步都已在账本中核验',
   traceBad: '核验失败：记录与账本签名不符',

@@ -181,3 +181,27 @@ test('check-in: the scene of a gate code is the gate', () => {
   assert.equal(gateOf({ scene: encodeURIComponent('g=110101001001-1') }), '110101001001-1');
   assert.equal(gateOf({ gate: 'g-1' }), 'g-1');
 });
+
+test('scanner: an online denial says why in words; a replayed scan id says duplicate', async () => {
+  reset();
+  st.storage.set('onebook.session', JSON.stringify({ token: 't', role: 'gate_operator', subject: 's1', expires_at: '' }));
+  let reply = json(403, { scan: { scan_id: 'x', decision: 'deny', reason: 'red_status' }, error: { code: 'forbidden', field: 'token', message: 'pass denied: red_status' } });
+  st.handler = (r) => (r.path === '/scans' ? reply : json(503, {}));
+  const comp = page('scanner');
+  await (comp.instance.onLoad as () => Promise<void>)();
+  st.nextScan = V.tokens[0].token;
+  tap(comp, '#scan');
+  await until(() => comp.instance.data.verdict === 'deny');
+  assert.equal(comp.querySelector('#verdict .why')?.dom.textContent, T.reasons.red_status);
+  assert.equal(comp.instance.data.queue, 0, 'an answered scan is not queued');
+  reply = json(409, { scan: { scan_id: 'x', decision: 'duplicate' }, error: { code: 'duplicate', field: 'scan_id', message: '' } });
+  tap(comp, '#scan');
+  await until(() => comp.instance.data.big === T.duplicate);
+});
+
+test('pass: the next token is fetched 10 minutes before this one expires', async () => {
+  const { refreshDelay } = await import('../../miniprogram/lib/passstore');
+  const now = Date.parse('2026-12-05T10:00:00Z');
+  assert.equal(refreshDelay('2026-12-06T10:00:00Z', now), 24 * 3600 * 1000 - 10 * 60 * 1000);
+  assert.equal(refreshDelay('2026-12-05T10:05:00Z', now), 5000, 'never sooner than 5 s');
+});
