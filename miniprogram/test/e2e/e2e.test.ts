@@ -183,6 +183,7 @@ test('resident, scanner and donations against the demo backend', { timeout: 1200
   tap(vis, '#submit');
   await until(() => !!vis.querySelector('#done') || vis.instance.data.formError !== '', 15000);
   assert.equal(vis.instance.data.done, '已同意', String(vis.instance.data.formError));
+  await until(() => (vis.instance.data.visits as unknown[]).length === 1, 15000); // the page reloads the list
 
   // The resident hands the pledged masks to the hospital (set-up through
   // the API: the mini-program has no dispatch page); the hospital's member
