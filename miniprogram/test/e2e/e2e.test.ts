@@ -216,9 +216,16 @@ test('resident, scanner and donations against the demo backend', { timeout: 1200
   tap(rc, '#consume-submit');
   await until(() => rc.instance.data.done === '消耗已登记' || rc.instance.data.error !== '', 15000);
   assert.equal(rc.instance.data.done, '消耗已登记', String(rc.instance.data.error));
-  const traced = page('trace');
-  await load(traced, { donation });
-  assert.equal(traced.instance.data.verified, 'ok');
+  // The receipt is in the trace once the sealer has signed a checkpoint
+  // that covers it (every 50 ms here): ask again until then.
+  let traced = page('trace');
+  for (let i = 0; i < 50; i++) {
+    traced = page('trace');
+    await load(traced, { donation });
+    if (traced.instance.data.verified === 'ok' && (traced.instance.data.steps as { type: string }[]).some((x) => x.type === 'donation.received')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(traced.instance.data.verified, 'ok', String(traced.instance.data.error));
   assert.ok((traced.instance.data.steps as { type: string }[]).some((x) => x.type === 'donation.received'));
   setSession(resident);
 
