@@ -185,6 +185,28 @@ test('resident, scanner and donations against the demo backend', { timeout: 1200
   assert.equal(vis.instance.data.done, '已同意', String(vis.instance.data.formError));
   await until(() => (vis.instance.data.visits as unknown[]).length === 1, 15000); // the page reloads the list
 
+  // A visitor asks, naming the resident by phone; the resident approves.
+  st.loginCode = `e2e-visitor-${Date.now()}`;
+  await signIn();
+  const ask = page('visits');
+  await load(ask, { mode: 'ask' });
+  input(ask, '#name', '来访者');
+  input(ask, '#id_number', idNumber(Date.now() + 2));
+  input(ask, '#phone', '13900003333');
+  input(ask, '#host_phone', '13800001111');
+  tap(ask, '#submit');
+  await until(() => !!ask.querySelector('#done') || ask.instance.data.formError !== '' || Object.values(ask.instance.data.errors as object).some(Boolean), 15000);
+  assert.equal(ask.instance.data.done, '待审核', `${ask.instance.data.formError} ${JSON.stringify(ask.instance.data.errors)}`);
+  setSession(resident);
+  const host = page('visits');
+  await load(host);
+  const list = host.instance.data.visits as { id: string; status: string; requested_by: string }[];
+  const pending = list.findIndex((v) => v.status === 'pending' && v.requested_by === 'visitor');
+  assert.ok(pending >= 0, JSON.stringify(list));
+  const asked = list[pending].id;
+  tap(host, `#approve-${pending}`);
+  await until(() => (host.instance.data.visits as { id: string; status: string }[]).some((v) => v.id === asked && v.status === 'approved'), 15000);
+
   // The resident hands the pledged masks to the hospital (set-up through
   // the API: the mini-program has no dispatch page); the hospital's member
   // confirms the hop on the receipt page with a photo hashed on the phone,
