@@ -360,7 +360,7 @@ func (h *handlers) gateCode(c *fiber.Ctx) error {
 	if err := auth.Authorize(principal(c), auth.ActGateManage, g.Community); err != nil {
 		return err
 	}
-	png, err := h.cfg.WeChat.GateCode(c.UserContext(), g.ID, "pages/checkin/checkin")
+	png, err := h.cfg.WeChat.GateCode(c.UserContext(), g.ID, "pages/checkin/index")
 	if err != nil {
 		return err
 	}

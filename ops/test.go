@@ -28,6 +28,9 @@ func runTest(ctx context.Context, env *environ, args []string) error {
 	if err := installBrowser(ctx, env); err != nil {
 		return err
 	}
+	if err := installMiniprogram(ctx, env); err != nil {
+		return err
+	}
 	// The Go toolchain fetches modules itself.
 	steps := [][]string{
 		{"go", "mod", "download"},
@@ -88,6 +91,29 @@ func installBrowser(ctx context.Context, env *environ) error {
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("install %v: %v: %w", pkgs, s, err)
 		}
+	}
+	return nil
+}
+
+// miniprogramDir holds the mini-program's project and its package-lock.json.
+const miniprogramDir = "miniprogram"
+
+// installMiniprogram installs the mini-program's npm packages exactly as
+// its committed lockfile names them (npm ci, into miniprogram/node_modules)
+// for TestMiniProgram. Without npm it says so and goes on: that test then
+// skips, or fails when CI=true.
+func installMiniprogram(ctx context.Context, env *environ) error {
+	if _, err := exec.LookPath("npm"); err != nil {
+		fmt.Fprintf(env.stderr, "ops test: npm is missing: the mini-program's tests will skip (or fail with CI=true)\n")
+		return nil
+	}
+	s := []string{"npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"}
+	fmt.Fprintf(env.stderr, "ops test: (in %s) %v\n", miniprogramDir, s)
+	cmd := exec.CommandContext(ctx, s[0], s[1:]...)
+	cmd.Dir = miniprogramDir
+	cmd.Stdout, cmd.Stderr = env.stdout, env.stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%v in %s: %w", s, miniprogramDir, err)
 	}
 	return nil
 }
