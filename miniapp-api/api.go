@@ -23,6 +23,7 @@ import (
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
+	"github.com/onebook/onebook/backend/communities"
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/tracing"
@@ -147,6 +148,8 @@ type Config struct {
 	Contacts Contacts
 	Tracing  *tracing.Service
 	Views    Views
+	// Communities answers staff's reads of the pass views.
+	Communities *communities.Service
 
 	// Case reporting and early warning.
 	Cases  *cases.Service

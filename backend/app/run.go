@@ -18,6 +18,7 @@ import (
 	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
+	"github.com/onebook/onebook/backend/communities"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/exports"
@@ -271,7 +272,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
 		Sessions: sessions, Accounts: acc, Passes: svc, WeChat: wx, PassKeys: tokens, Contacts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
-		Views:   api.Views{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg)}})
+		Views:   api.Views{Docs: a.docs},
+		Communities: &communities.Service{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg),
+			Gates: func(c events.Region) []string {
+				var ids []string
+				for _, g := range state.Gates(c) {
+					ids = append(ids, g.ID)
+				}
+				return ids
+			}}})
 	if cfg.MetricsAddr != "" {
 		stop, err := serveMetrics(cfg.MetricsAddr, a.metrics, log)
 		if err != nil {
