@@ -21,6 +21,7 @@ import (
 
 	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
+	"github.com/onebook/onebook/backend/audit"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/communities"
@@ -150,6 +151,8 @@ type Config struct {
 	Views    Views
 	// Communities answers staff's reads of the pass views.
 	Communities *communities.Service
+	// Audit answers auditors' reads of the access views.
+	Audit *audit.Service
 
 	// Case reporting and early warning.
 	Cases  *cases.Service

@@ -18,8 +18,6 @@ import (
 	"github.com/onebook/onebook/events"
 	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
-	"github.com/onebook/onebook/events/orgs"
-	projcases "github.com/onebook/onebook/projections/cases"
 )
 
 // caseRoutes are case reporting (hospitals, CDC reviewers), early warning
@@ -89,17 +87,9 @@ func (h *handlers) approveOrg(c *fiber.Ctx) error {
 }
 
 func (h *handlers) listOrgs(c *fiber.Ctx) error {
-	p := principal(c)
-	if err := auth.Authorize(p, auth.ActOrgAdmin, ""); err != nil {
+	list, err := h.cfg.Accounts.ListOrgs(principal(c), c.Query("kind"))
+	if err != nil {
 		return err
-	}
-	kind := c.Query("kind")
-	if kind != "" && kind != orgs.Hospital && kind != orgs.CDC && kind != orgs.Donor && kind != orgs.Logistics && kind != orgs.Warehouse && kind != orgs.Charity {
-		return events.Invalid("kind", "unknown organisation kind %q (one of %v)", kind, orgs.Kinds())
-	}
-	list := h.cfg.Accounts.Orgs(kind, p.Scope)
-	if list == nil {
-		list = []accounts.Org{}
 	}
 	return c.JSON(fiber.Map{"orgs": list})
 }
@@ -215,22 +205,11 @@ func (h *handlers) caseCounts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := auth.Authorize(principal(c), auth.ActCaseCounts, region); err != nil {
-		return err
-	}
-	to := c.Query("to", events.Day(time.Now()))
-	from := c.Query("from")
-	if from == "" {
-		t, err := evcases.Day(to)
-		if err != nil {
-			return events.Invalid("to", "must be YYYY-MM-DD")
-		}
-		from = t.AddDate(0, 0, -27).Format(evcases.DateLayout)
-	}
-	days, err := projcases.ReadCounts(c.UserContext(), h.cfg.Views.Docs, region, from, to)
+	counts, err := h.cfg.Cases.Counts(c.UserContext(), principal(c), region, c.Query("from"), c.Query("to"))
 	if err != nil {
 		return err
 	}
+	days := counts.Days
 	if wantsCSV(c) {
 		rows := [][]string{{"region", "day", "total", "kind", "code", "count"}}
 		for _, d := range days {
@@ -244,7 +223,7 @@ func (h *handlers) caseCounts(c *fiber.Ctx) error {
 		}
 		return sendRows(c, "case-counts.csv", rows)
 	}
-	return c.JSON(fiber.Map{"region": region, "from": from, "to": to, "days": days})
+	return c.JSON(fiber.Map{"region": region, "from": counts.From, "to": counts.To, "days": days})
 }
 
 func (h *handlers) compare(c *fiber.Ctx) error {
@@ -321,10 +300,11 @@ func (h *handlers) alertStep(f func(ctx context.Context, p auth.Principal, id st
 }
 
 func (h *handlers) listRules(c *fiber.Ctx) error {
-	if err := auth.Authorize(principal(c), auth.ActAlertView, ""); err != nil {
+	rules, err := h.cfg.Alerts.Rules(principal(c))
+	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"rules": h.cfg.Alerts.Engine.Rules()})
+	return c.JSON(fiber.Map{"rules": rules})
 }
 
 func (h *handlers) publishRule(c *fiber.Ctx) error {
@@ -341,43 +321,19 @@ func (h *handlers) publishRule(c *fiber.Ctx) error {
 
 // auditCase answers "who read this case's data, when, for what purpose".
 func (h *handlers) auditCase(c *fiber.Ctx) error {
-	if err := auth.Authorize(principal(c), auth.ActAudit, ""); err != nil {
-		return err
-	}
-	id := c.Params("case")
-	card, ok := h.cfg.Cases.State.Card(id)
-	if !ok {
-		return events.Errorf(events.CodeNotFound, "no card %s", id)
-	}
-	p := principal(c)
-	if !p.Scope.Covers(card.HospitalRegion) && !p.Scope.Covers(card.Card.Residence) {
-		return events.Errorf(events.CodeNotFound, "no card %s", id)
-	}
-	reads, _, err := projcases.ReadReads(c.UserContext(), h.cfg.Views.Docs, id)
+	reads, err := h.cfg.Audit.Case(c.UserContext(), principal(c), c.Params("case"))
 	if err != nil {
 		return err
 	}
-	if reads.Reads == nil {
-		reads.Reads = []projcases.CaseRead{}
-	}
-	reads.Case = id
 	return c.JSON(reads)
 }
 
 // auditStaff answers "what case data did this staff member read".
 func (h *handlers) auditStaff(c *fiber.Ctx) error {
-	p := principal(c)
-	if err := auth.Authorize(p, auth.ActAudit, ""); err != nil {
-		return err
-	}
 	staff := c.Params("staff")
-	scope, ok := h.cfg.Accounts.StaffScope(staff)
-	if !ok || !p.Scope.Covers(scope) {
-		return events.Errorf(events.CodeNotFound, "no staff account %s in your scope", staff)
-	}
 	to := c.Query("to", events.Day(time.Now()))
 	from := c.Query("from", to)
-	days, err := projcases.ReadStaffReads(c.UserContext(), h.cfg.Views.Docs, staff, from, to)
+	days, err := h.cfg.Audit.Staff(c.UserContext(), principal(c), staff, from, to)
 	if err != nil {
 		return err
 	}

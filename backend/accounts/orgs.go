@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 
@@ -131,6 +132,22 @@ func (s *Service) Orgs(kind string, scope events.Region) []Org {
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// ListOrgs lists, for an admin, the organisations of a kind ("" for all)
+// whose region lies in their scope.
+func (s *Service) ListOrgs(p auth.Principal, kind string) ([]Org, error) {
+	if err := auth.Authorize(p, auth.ActOrgAdmin, ""); err != nil {
+		return nil, err
+	}
+	if kind != "" && !slices.Contains(orgs.Kinds(), kind) {
+		return nil, events.Invalid("kind", "unknown organisation kind %q (one of %v)", kind, orgs.Kinds())
+	}
+	list := s.Orgs(kind, p.Scope)
+	if list == nil {
+		list = []Org{}
+	}
+	return list, nil
 }
 
 // checkStaffOrg checks the organisation of a new staff account: roles that

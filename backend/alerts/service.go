@@ -111,6 +111,14 @@ func DefaultRules() map[string]evalerts.Rule {
 	}
 }
 
+// Rules lists the rules in force, for those who may view alerts.
+func (s *Service) Rules(p auth.Principal) ([]Rule, error) {
+	if err := auth.Authorize(p, auth.ActAlertView, ""); err != nil {
+		return nil, err
+	}
+	return s.Engine.Rules(), nil
+}
+
 // SeedRules publishes the default rules that the ledger does not hold yet,
 // as onebook itself. Replicas racing here are harmless: each rule's first
 // version is appended with ExpectNew.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
+	"github.com/onebook/onebook/backend/audit"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/communities"
@@ -273,6 +274,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		Sessions: sessions, Accounts: acc, Passes: svc, WeChat: wx, PassKeys: tokens, Contacts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs},
+		Audit: &audit.Service{Docs: a.docs, StaffScope: acc.StaffScope,
+			Card: func(id string) (events.Region, events.Region, bool) {
+				c, ok := caseSvc.State.Card(id)
+				return c.HospitalRegion, c.Card.Residence, ok
+			}},
 		Communities: &communities.Service{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg),
 			Gates: func(c events.Region) []string {
 				var ids []string
@@ -489,7 +495,7 @@ func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, svc *accounts
 			return out
 		}}
 	warn.Init()
-	caseSvc := &cases.Service{Store: a.ledger.Store, Reg: reg, State: cstate, Vault: svc.Vault, Filed: func(string) { warn.Wake() },
+	caseSvc := &cases.Service{Store: a.ledger.Store, Reg: reg, State: cstate, Vault: svc.Vault, Views: a.docs, Filed: func(string) { warn.Wake() },
 		Org: func(id string) (cases.Hospital, bool) {
 			o, ok := svc.Org(id)
 			return cases.Hospital{ID: o.ID, Kind: o.Kind, Region: o.Region, Approved: o.Approved}, ok

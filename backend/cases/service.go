@@ -19,6 +19,8 @@ import (
 	evcases "github.com/onebook/onebook/events/cases"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/residents"
+	"github.com/onebook/onebook/projections"
+	projcases "github.com/onebook/onebook/projections/cases"
 )
 
 // Hospital is what the service needs to know of a reporting organisation.
@@ -40,6 +42,9 @@ type Service struct {
 	// Org returns a registered organisation.
 	Org func(id string) (Hospital, bool)
 	Now func() time.Time
+	// Views is the store of the case views (projections/cases), which
+	// region-level reads answer from.
+	Views projections.DocStore
 	// Filed, if set, is called after a card is filed or corrected (the
 	// early-warning engine's fast path); best effort.
 	Filed func(id string)
@@ -559,4 +564,31 @@ func (s *Service) append(ctx context.Context, typ string, m events.Meta, p event
 // catchUp waits until the state has applied everything the ledger held.
 func (s *Service) catchUp(ctx context.Context) error {
 	return events.CatchUp(ctx, s.Store, s.State)
+}
+
+// Counts returns the daily case counts of region from day from to day to
+// (to defaults to today, from to 27 days before to): region-level numbers,
+// no row-level case data, for those p's scope lets see the region's.
+func (s *Service) Counts(ctx context.Context, p auth.Principal, region events.Region, from, to string) (Counts, error) {
+	if err := auth.Authorize(p, auth.ActCaseCounts, region); err != nil {
+		return Counts{}, err
+	}
+	if to == "" {
+		to = events.Day(s.now())
+	}
+	if from == "" {
+		t, err := evcases.Day(to)
+		if err != nil {
+			return Counts{}, events.Invalid("to", "must be YYYY-MM-DD")
+		}
+		from = t.AddDate(0, 0, -27).Format(evcases.DateLayout)
+	}
+	days, err := projcases.ReadCounts(ctx, s.Views, region, from, to)
+	return Counts{From: from, To: to, Days: days}, err
+}
+
+// Counts are a region's daily case counts over a range of days.
+type Counts struct {
+	From, To string
+	Days     []projcases.DayCounts
 }
