@@ -308,9 +308,11 @@ func TestRequestDeadline(t *testing.T) {
 // deadlineExporter reports the deadline an export runs under.
 type deadlineExporter struct{ left chan time.Duration }
 
-func (deadlineExporter) Views() []exports.View { return []exports.View{{Name: "scans"}} }
+func (deadlineExporter) Views(auth.Principal) ([]exports.View, error) {
+	return []exports.View{{Name: "scans"}}, nil
+}
 
-func (x deadlineExporter) Export(ctx context.Context, _ auth.Principal, _ exports.View, _ exports.Query, _, _, _ string) (exports.Manifest, error) {
+func (x deadlineExporter) Export(ctx context.Context, _ auth.Principal, _ string, _ exports.Query, _, _, _ string) (exports.Manifest, error) {
 	d, _ := ctx.Deadline() // none: zero, so the time left is negative
 	x.left <- time.Until(d)
 	return exports.Manifest{}, events.Errorf(events.CodeNotFound, "nothing to export")

@@ -127,11 +127,7 @@ func (h *handlers) requestVisit(c *fiber.Ctx) error {
 }
 
 func (h *handlers) myVisits(c *fiber.Ctx) error {
-	p := principal(c)
-	if p.Role != auth.Resident {
-		return &events.Error{Code: events.CodeForbidden, Message: "only residents have visits of their own"}
-	}
-	vs, err := h.cfg.Passes.Visits(c.UserContext(), p, "")
+	vs, err := h.cfg.Passes.MyVisits(c.UserContext(), principal(c))
 	if err != nil {
 		return err
 	}
@@ -139,15 +135,7 @@ func (h *handlers) myVisits(c *fiber.Ctx) error {
 }
 
 func (h *handlers) pendingVisits(c *fiber.Ctx) error {
-	community, err := events.ParseRegion(c.Query("community"))
-	if err != nil || len(community) != 12 {
-		return events.Invalid("community", "query parameter community must be a 12-digit region code")
-	}
-	p := principal(c)
-	if p.Role == auth.Resident {
-		return &events.Error{Code: events.CodeForbidden, Message: "residents see their visits at /me/visits"}
-	}
-	vs, err := h.cfg.Passes.Visits(c.UserContext(), p, community)
+	vs, err := h.cfg.Passes.PendingVisits(c.UserContext(), principal(c), events.Region(c.Query("community")))
 	if err != nil {
 		return err
 	}
@@ -353,11 +341,8 @@ func (h *handlers) registerGate(c *fiber.Ctx) error {
 // gateCode serves the mini-program code residents scan for self check-in:
 // scene = the gate id, page = the check-in page.
 func (h *handlers) gateCode(c *fiber.Ctx) error {
-	g, ok := h.cfg.Passes.Gate(c.UserContext(), c.Params("gate"))
-	if !ok {
-		return events.Errorf(events.CodeNotFound, "no gate %q", c.Params("gate"))
-	}
-	if err := auth.Authorize(principal(c), auth.ActGateManage, g.Community); err != nil {
+	g, err := h.cfg.Passes.ManagedGate(c.UserContext(), principal(c), c.Params("gate"))
+	if err != nil {
 		return err
 	}
 	png, err := h.cfg.WeChat.GateCode(c.UserContext(), g.ID, "pages/checkin/index")

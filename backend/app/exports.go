@@ -25,12 +25,40 @@ type exporter struct {
 	views  []exports.View
 }
 
-// Views implements api.Exporter.
-func (x *exporter) Views() []exports.View { return x.views }
+// Views implements api.Exporter: the views p may export.
+func (x *exporter) Views(p auth.Principal) ([]exports.View, error) {
+	if err := auth.Authorize(p, auth.ActExport, ""); err != nil {
+		return nil, err
+	}
+	return x.views, nil
+}
 
-// Export implements api.Exporter: the export is recorded as an access event
-// before any bundle is written.
-func (x *exporter) Export(ctx context.Context, p auth.Principal, v exports.View, q exports.Query, format, reason, dir string) (exports.Manifest, error) {
+// Export implements api.Exporter. q.Region "" is the caller's scope, which
+// must cover the region asked for. The export is recorded as an access
+// event before any bundle is written.
+func (x *exporter) Export(ctx context.Context, p auth.Principal, view string, q exports.Query, format, reason, dir string) (exports.Manifest, error) {
+	if err := auth.Authorize(p, auth.ActExport, ""); err != nil {
+		return exports.Manifest{}, err
+	}
+	v, ok := exports.Lookup(x.views, view)
+	if !ok {
+		return exports.Manifest{}, events.Errorf(events.CodeNotFound, "no export view %q (GET /exports lists them)", view)
+	}
+	if format != exports.CSV && format != exports.XLSX {
+		return exports.Manifest{}, events.Invalid("format", "must be csv or xlsx")
+	}
+	if q.Region == "" {
+		q.Region = p.Scope
+	}
+	if err := auth.Authorize(p, auth.ActExport, q.Region); err != nil {
+		return exports.Manifest{}, err
+	}
+	if q.Region == events.National {
+		q.Region = ""
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return exports.Manifest{}, events.Invalid("to", "the range ends before it starts")
+	}
 	reason = strings.TrimSpace(reason)
 	if len([]rune(reason)) < 4 || len(reason) > 500 {
 		return exports.Manifest{}, events.Invalid("reason", "say why you export (4 characters to 500 bytes)")

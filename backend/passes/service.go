@@ -154,6 +154,19 @@ func (s *Service) Gate(ctx context.Context, id string) (Gate, bool) {
 	return s.gate(id)
 }
 
+// ManagedGate returns a gate that p manages (a property manager of its
+// community): for printing its check-in code.
+func (s *Service) ManagedGate(ctx context.Context, p auth.Principal, id string) (Gate, error) {
+	g, ok := s.Gate(ctx, id)
+	if !ok {
+		return Gate{}, events.Errorf(events.CodeNotFound, "no gate %q", id)
+	}
+	if err := auth.Authorize(p, auth.ActGateManage, g.Community); err != nil {
+		return Gate{}, err
+	}
+	return g, nil
+}
+
 func (s *Service) gate(id string) (Gate, bool) {
 	var g Gate
 	ok := false

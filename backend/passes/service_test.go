@@ -335,7 +335,7 @@ func TestVisits(t *testing.T) {
 	if _, err := w.svc.VisitPass(w.ctx, visitor, req.ID); events.ErrorCode(err) != events.CodeConflict {
 		t.Fatalf("pass of a pending visit: %v", err)
 	}
-	pending, err := w.svc.Visits(w.ctx, pm, community)
+	pending, err := w.svc.PendingVisits(w.ctx, pm, community)
 	if err != nil || len(pending) != 1 || pending[0].ID != req.ID {
 		t.Fatalf("pending for the property manager: %+v %v", pending, err)
 	}

@@ -183,10 +183,31 @@ func (s *Service) visitView(ctx context.Context, id string) VisitView {
 	return VisitView{ID: v.ID, Community: v.Community, From: v.From, To: v.To, RequestedBy: v.RequestedBy, Status: v.Status, Visitor: name, Reason: v.Reason}
 }
 
-// Visits lists visits: a resident sees those of their household and those
+// MyVisits lists a resident's visits: those of their household and those
+// they asked for.
+func (s *Service) MyVisits(ctx context.Context, p auth.Principal) ([]VisitView, error) {
+	if p.Role != auth.Resident {
+		return nil, &events.Error{Code: events.CodeForbidden, Message: "only residents have visits of their own"}
+	}
+	return s.visits(ctx, p, "")
+}
+
+// PendingVisits lists the pending visits of a community, for a property
+// manager whose scope covers it.
+func (s *Service) PendingVisits(ctx context.Context, p auth.Principal, community events.Region) ([]VisitView, error) {
+	if _, err := events.ParseRegion(string(community)); err != nil || len(community) != 12 {
+		return nil, events.Invalid("community", "query parameter community must be a 12-digit region code")
+	}
+	if p.Role == auth.Resident {
+		return nil, &events.Error{Code: events.CodeForbidden, Message: "residents see their visits at /me/visits"}
+	}
+	return s.visits(ctx, p, community)
+}
+
+// visits lists visits: a resident sees those of their household and those
 // they asked for; a property manager sees the pending visits of a
 // community in scope.
-func (s *Service) Visits(ctx context.Context, p auth.Principal, community events.Region) ([]VisitView, error) {
+func (s *Service) visits(ctx context.Context, p auth.Principal, community events.Region) ([]VisitView, error) {
 	var ids []string
 	if p.Role == auth.Resident {
 		s.State.read(func() {
