@@ -13,6 +13,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/casestest"
+	"github.com/onebook/onebook/backend/webhook"
 	"github.com/onebook/onebook/events"
 	evalerts "github.com/onebook/onebook/events/alerts"
 	evcases "github.com/onebook/onebook/events/cases"
@@ -228,7 +229,7 @@ func TestWebhookDeliveries(t *testing.T) {
 				w.WriteHeader(tc.status)
 			}))
 			defer srv.Close()
-			f.w.Alerts.Webhook = srv.URL
+			f.w.Alerts.Webhook = webhook.Poster{URL: srv.URL}.Post
 			c := f.w.File(f.reporter, 1, f.w.Card("cholera", district+"001", "diarrhoea"))
 			f.w.Step()
 			as := f.alerts("first-case")

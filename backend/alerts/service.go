@@ -1,13 +1,11 @@
 package alerts
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"regexp"
 	"slices"
 	"sort"
@@ -43,9 +41,9 @@ type Service struct {
 	Responsible func(region events.Region) []Recipient
 	// Notify sends a WeChat subscribe message to an account holder.
 	Notify func(ctx context.Context, subject, kind string, data map[string]string) error
-	// Webhook, if set, receives every raised alert as a JSON POST.
-	Webhook string
-	HTTP    *http.Client
+	// Webhook, if set, is given every raised alert as JSON (the wiring
+	// posts it to the configured URL: backend/webhook).
+	Webhook func(ctx context.Context, body []byte) error
 	Now     func() time.Time
 	Log     *slog.Logger
 	// wake is signalled when new signals may be pending.
@@ -271,7 +269,7 @@ func (s *Service) notify(ctx context.Context, a Alert) error {
 			ds = append(ds, d)
 		}
 	}
-	if s.Webhook != "" {
+	if s.Webhook != nil {
 		d := evalerts.Delivery{Channel: "webhook", Recipient: "webhook", OK: true}
 		if err := s.postWebhook(ctx, a); err != nil {
 			d.OK, d.Error = false, truncate(err.Error(), 200)
@@ -295,32 +293,13 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// postWebhook posts the alert as JSON; any answer but 2xx is a failure.
+// postWebhook gives the alert to the webhook as JSON.
 func (s *Service) postWebhook(ctx context.Context, a Alert) error {
 	body, err := json.Marshal(map[string]any{"alert": a.ID, "raised_at": a.RaisedAt, "signal": a.Raised})
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Webhook, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	c := s.HTTP
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
-	}
-	return nil
+	return s.Webhook(ctx, body)
 }
 
 // alertFor returns an alert the principal may handle or see.

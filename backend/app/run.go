@@ -26,6 +26,7 @@ import (
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/tracing"
+	"github.com/onebook/onebook/backend/webhook"
 	"github.com/onebook/onebook/events"
 	ledger "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/lease"
@@ -485,8 +486,7 @@ func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, svc *accounts
 			}
 		}()
 	}
-	warn := &alerts.Service{Store: a.ledger.Store, Reg: reg, Engine: engine, Webhook: a.cfg.AlertWebhook,
-		HTTP: &http.Client{Timeout: 10 * time.Second}, Log: a.log.With("component", "early-warning"), Notify: notes.Send,
+	warn := &alerts.Service{Store: a.ledger.Store, Reg: reg, Engine: engine, Log: a.log.With("component", "early-warning"), Notify: notes.Send,
 		Responsible: func(r events.Region) []alerts.Recipient {
 			var out []alerts.Recipient
 			for _, s := range svc.State.StaffIn(auth.CDCReviewer, r) {
@@ -494,6 +494,9 @@ func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, svc *accounts
 			}
 			return out
 		}}
+	if a.cfg.AlertWebhook != "" {
+		warn.Webhook = webhook.Poster{URL: a.cfg.AlertWebhook}.Post
+	}
 	warn.Init()
 	caseSvc := &cases.Service{Store: a.ledger.Store, Reg: reg, State: cstate, Vault: svc.Vault, Views: a.docs, Filed: func(string) { warn.Wake() },
 		Org: func(id string) (cases.Hospital, bool) {
