@@ -47,6 +47,7 @@ func TestRetriesNeverDuplicate(t *testing.T) {
 	// The first attempt: sent whole, then the connection is cut before
 	// the answer is read.
 	raw, _ := json.Marshal(body)
+	before := ledgerSize(t, b)
 	conn, err := net.Dial("tcp", b.httpAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +55,13 @@ func TestRetriesNeverDuplicate(t *testing.T) {
 	fmt.Fprintf(conn, "POST /cases HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nIdempotency-Key: %s\r\nContent-Length: %d\r\n\r\n%s",
 		b.httpAddr, reporter.token, key, len(raw), raw)
 	conn.Close()
+	// Under load the server may read the first attempt only after a quick
+	// retry: wait until it has appended, so that the retry is a retry.
+	for deadline := time.Now().Add(20 * time.Second); ledgerSize(t, b) == before; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first attempt was never recorded")
+		}
+	}
 
 	// The retry: the first answer once the first attempt has finished.
 	var (

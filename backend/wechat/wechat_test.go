@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/backend/wechat/wxmock"
+	"github.com/onebook/onebook/events"
 	"github.com/silenceper/wechat/v2/util"
 )
 

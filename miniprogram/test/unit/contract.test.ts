@@ -8,7 +8,7 @@ import { OPS } from '../../miniprogram/lib/api';
 import { checkRequest, Doc, findOperation } from '../openapi';
 
 // The document the backend serves is embedded from this file (go:embed).
-const doc: Doc = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'miniapp-api', 'openapi.json'), 'utf8'));
+const doc: Doc = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'miniapp-api', 'api', 'openapi.json'), 'utf8'));
 
 test('every operation of the client is in the OpenAPI document', () => {
   for (const [name, op] of Object.entries(OPS)) {
