@@ -47,219 +47,273 @@ const MaxProblems = 100
 // and reg its event registry. It needs nothing else: no server, no
 // database.
 func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Projection, reg *events.Registry, progress Progress) (Report, error) {
-	var rep Report
-	problem := func(format string, args ...any) bool {
-		rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
-		return len(rep.Problems) < MaxProblems
-	}
 	verifier, err := note.NewVerifier(verifierKey)
 	if err != nil {
-		return rep, fmt.Errorf("verifier key: %w", err)
+		return Report{}, fmt.Errorf("verifier key: %w", err)
 	}
-	verifiers := note.VerifierList(verifier)
 	// The sealed fields of the cited entries open with the data keys the
 	// bundle discloses, and with nothing else: reg's own keyring, if it
 	// has one, is not used.
 	keys := events.DataKeys{}
-	reg = reg.WithKeyring(keys)
-
-	// 1. The manifest and its signature.
-	mb, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		return rep, err
+	b := &bundleCheck{dir: dir, verifier: verifier, keys: keys, reg: reg.WithKeyring(keys), progress: progress,
+		tiles: map[string][]byte{}, authentic: map[int64][]byte{}}
+	if err := b.manifest(); err != nil {
+		return b.rep, err
 	}
-	sig, err := os.ReadFile(filepath.Join(dir, "manifest.sig"))
+	if !b.checkpoint() {
+		return b.rep, nil
+	}
+	rowsFile, err := b.files()
 	if err != nil {
-		return rep, err
+		return b.rep, err
+	}
+	if err := b.openEntries(); err != nil {
+		return b.rep, err
+	}
+	defer b.entries.Close()
+	err = b.rows(ctx, ps, rowsFile)
+	return b.rep, err
+}
+
+// bundleCheck is one verification of a bundle, step by step: the
+// manifest and its signature, the checkpoint, every file's hash, every
+// entry (canonical bytes in the checkpoint's tree) and every row (it
+// follows from its entries).
+type bundleCheck struct {
+	dir      string
+	verifier note.Verifier
+	keys     events.DataKeys // the data keys the bundle discloses, by event id
+	reg      *events.Registry
+	progress Progress
+	rep      Report
+
+	cp      seal.Checkpoint
+	tiles   map[string][]byte // the bundle's tiles by path (small: 8 KiB each)
+	hashes  tlog.HashReader
+	entries *os.File
+	scan    *bufio.Scanner
+	line    int
+	// authentic holds the level-0 tiles whose every hash was proven to be
+	// in the checkpoint's tree (inTree).
+	authentic map[int64][]byte
+}
+
+// problem records a problem; false once there are too many to go on.
+func (b *bundleCheck) problem(format string, args ...any) bool {
+	b.rep.Problems = append(b.rep.Problems, fmt.Sprintf(format, args...))
+	return len(b.rep.Problems) < MaxProblems
+}
+
+// manifest reads the manifest and checks its signature (step 1).
+func (b *bundleCheck) manifest() error {
+	mb, err := os.ReadFile(filepath.Join(b.dir, "manifest.json"))
+	if err != nil {
+		return err
+	}
+	sig, err := os.ReadFile(filepath.Join(b.dir, "manifest.sig"))
+	if err != nil {
+		return err
 	}
 	sum := sha256.Sum256(mb)
-	n, err := note.Open(sig, verifiers)
+	n, err := note.Open(sig, note.VerifierList(b.verifier))
 	switch {
 	case err != nil:
-		problem("manifest.sig: not signed by %s: %v", verifier.Name(), err)
+		b.problem("manifest.sig: not signed by %s: %v", b.verifier.Name(), err)
 	case n.Text != manifestText(hex.EncodeToString(sum[:])):
-		problem("manifest.json: its SHA-256 is not the one manifest.sig signs (the manifest was changed)")
+		b.problem("manifest.json: its SHA-256 is not the one manifest.sig signs (the manifest was changed)")
 	}
-	if err := json.Unmarshal(mb, &rep.Manifest); err != nil {
-		return rep, fmt.Errorf("manifest.json: %w", err)
+	if err := json.Unmarshal(mb, &b.rep.Manifest); err != nil {
+		return fmt.Errorf("manifest.json: %w", err)
 	}
-	m := rep.Manifest
-	if m.Format != BundleFormat {
-		return rep, fmt.Errorf("manifest.json: format %q, want %q", m.Format, BundleFormat)
+	if f := b.rep.Manifest.Format; f != BundleFormat {
+		return fmt.Errorf("manifest.json: format %q, want %q", f, BundleFormat)
 	}
+	return nil
+}
 
-	// 2. The checkpoint.
-	cp, _, err := seal.OpenCheckpoint([]byte(m.Checkpoint), verifiers, verifier.Name())
+// checkpoint checks the manifest's checkpoint (step 2); false if it does
+// not verify, and nothing more can be checked.
+func (b *bundleCheck) checkpoint() bool {
+	m := b.rep.Manifest
+	cp, _, err := seal.OpenCheckpoint([]byte(m.Checkpoint), note.VerifierList(b.verifier), b.verifier.Name())
 	if err != nil {
-		problem("manifest.json: the checkpoint does not verify with %s: %v", verifier.Name(), err)
-		return rep, nil
+		b.problem("manifest.json: the checkpoint does not verify with %s: %v", b.verifier.Name(), err)
+		return false
 	}
-	rep.Checkpoint = cp
+	b.cp, b.rep.Checkpoint = cp, cp
 	if cp.Size != m.TreeSize {
-		problem("manifest.json: tree_size %d but the checkpoint says %d", m.TreeSize, cp.Size)
+		b.problem("manifest.json: tree_size %d but the checkpoint says %d", m.TreeSize, cp.Size)
 	}
+	return true
+}
 
-	// 3. Every file's hash; the tiles in memory (small: 8 KiB each).
-	tiles := map[string][]byte{}
+// files checks every file's hash and keeps the tiles in memory (step 3);
+// it returns the name of the rows file.
+func (b *bundleCheck) files() (string, error) {
 	var rowsFile string
-	for _, f := range m.Files {
+	for _, f := range b.rep.Manifest.Files {
 		clean := filepath.Clean(filepath.FromSlash(f.Name))
 		if filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
-			problem("manifest.json: file name %q leaves the bundle", f.Name)
+			b.problem("manifest.json: file name %q leaves the bundle", f.Name)
 			continue
 		}
-		got, size, err := hashFile(filepath.Join(dir, clean))
+		got, size, err := hashFile(filepath.Join(b.dir, clean))
 		if err != nil {
-			problem("%s: %v", f.Name, err)
+			b.problem("%s: %v", f.Name, err)
 			continue
 		}
 		if got != f.SHA256 || size != f.Bytes {
-			problem("%s: SHA-256 %s (%d bytes), the manifest says %s (%d bytes): the file was changed", f.Name, got, size, f.SHA256, f.Bytes)
+			b.problem("%s: SHA-256 %s (%d bytes), the manifest says %s (%d bytes): the file was changed", f.Name, got, size, f.SHA256, f.Bytes)
 		}
 		switch {
 		case strings.HasPrefix(f.Name, "tiles/"):
-			b, _ := os.ReadFile(filepath.Join(dir, clean))
-			tiles[strings.TrimPrefix(f.Name, "tiles/")] = b
+			data, _ := os.ReadFile(filepath.Join(b.dir, clean))
+			b.tiles[strings.TrimPrefix(f.Name, "tiles/")] = data
 		case f.Name == "rows.csv" || f.Name == "rows.xlsx":
 			rowsFile = f.Name
 		}
 	}
 	if rowsFile == "" {
-		return rep, fmt.Errorf("manifest.json lists no rows file")
+		return "", fmt.Errorf("manifest.json lists no rows file")
 	}
+	return rowsFile, nil
+}
 
-	// 4. Every entry: canonical bytes, in the checkpoint's tree. An
-	// aggregate view's entries are kept to re-fold its rows (aggregate
-	// exports are small); an event view's are checked in step with its
-	// rows, one at a time, so verifying a million rows needs no more
-	// memory than verifying ten.
-	hr := tlog.TileHashReader(cp.Tree(), bundleTiles(tiles))
-	ef, err := os.Open(filepath.Join(dir, "entries.ndjson"))
+// openEntries opens entries.ndjson for reading with next (step 4).
+func (b *bundleCheck) openEntries() error {
+	b.hashes = tlog.TileHashReader(b.cp.Tree(), bundleTiles(b.tiles))
+	f, err := os.Open(filepath.Join(b.dir, "entries.ndjson"))
 	if err != nil {
-		return rep, err
+		return err
 	}
-	defer ef.Close()
-	sc := bufio.NewScanner(ef)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	line := 0
-	// inTree proves a leaf in the checkpoint's tree. The first entry of a
-	// level-0 tile gets a full inclusion proof, which authenticates the
-	// whole tile (TileHashReader hashes every tile it reads up to the
-	// signed root); later entries of that tile are then found in its
-	// authenticated data. A million entries then cost about 4,000 proofs,
-	// not a million.
-	authentic := map[int64][]byte{}
-	inTree := func(leaf tlog.Hash, index uint64) error {
-		n := int64(index) >> seal.TileHeight
-		if data, ok := authentic[n]; ok {
-			off := (int64(index) - n<<seal.TileHeight) * tlog.HashSize
-			if off+tlog.HashSize > int64(len(data)) || !bytes.Equal(data[off:off+tlog.HashSize], leaf[:]) {
-				return fmt.Errorf("leaf hash differs from the one in the tree")
-			}
-			return nil
-		}
-		proof, err := tlog.ProveRecord(int64(cp.Size), int64(index), hr)
-		if err == nil {
-			err = tlog.CheckRecord(proof, int64(cp.Size), cp.Hash, int64(index), leaf)
-		}
-		if err != nil {
-			return err
-		}
-		w := min(int64(1)<<seal.TileHeight, int64(cp.Size)-n<<seal.TileHeight)
-		if data, ok := tiles[tlog.Tile{H: seal.TileHeight, L: 0, N: n, W: int(w)}.Path()]; ok {
-			authentic[n] = data
+	b.entries = f
+	b.scan = bufio.NewScanner(f)
+	b.scan.Buffer(make([]byte, 1<<20), 16<<20)
+	return nil
+}
+
+// inTree proves a leaf in the checkpoint's tree. The first entry of a
+// level-0 tile gets a full inclusion proof, which authenticates the whole
+// tile (TileHashReader hashes every tile it reads up to the signed root);
+// later entries of that tile are then found in its authenticated data. A
+// million entries then cost about 4,000 proofs, not a million.
+func (b *bundleCheck) inTree(leaf tlog.Hash, index uint64) error {
+	n := int64(index) >> seal.TileHeight
+	if data, ok := b.authentic[n]; ok {
+		off := (int64(index) - n<<seal.TileHeight) * tlog.HashSize
+		if off+tlog.HashSize > int64(len(data)) || !bytes.Equal(data[off:off+tlog.HashSize], leaf[:]) {
+			return fmt.Errorf("leaf hash differs from the one in the tree")
 		}
 		return nil
 	}
-	// next returns the next entry that verifies, reporting those that do
-	// not; ok is false at the end (or when there are too many problems).
-	next := func() (index uint64, raw []byte, ok bool) {
-		for sc.Scan() {
-			line++
-			var ent struct {
-				Index  uint64          `json:"index"`
-				Event  json.RawMessage `json:"event"`
-				Key    []byte          `json:"key"`    // the data key of its sealed fields
-				Erased bool            `json:"erased"` // its subject was erased: sealed fields unreadable
-			}
-			if err := json.Unmarshal(sc.Bytes(), &ent); err != nil {
-				if !problem("entries.ndjson line %d: %v", line, err) {
-					return 0, nil, false
-				}
-				continue
-			}
-			rep.Entries++
-			if progress != nil && rep.Entries%4096 == 0 {
-				progress(uint64(rep.Entries), uint64(m.EntryCount))
-			}
-			e, err := events.Parse(ent.Event)
-			if err != nil {
-				if !problem("entries.ndjson line %d (leaf %d): not a canonical event: %v", line, ent.Index, err) {
-					return 0, nil, false
-				}
-				continue
-			}
-			if events.IsSealed(e) {
-				switch {
-				case ent.Erased:
-					keys[e.ID] = nil
-				case ent.Key != nil:
-					keys[e.ID] = ent.Key
-				default:
-					if !problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", line, ent.Index) {
-						return 0, nil, false
-					}
-					continue
-				}
-				// Whether the key opens the entry is checked with the
-				// row that cites it (checkRow opens it).
-			}
-			leaf := tlog.RecordHash(ent.Event)
-			err = inTree(leaf, ent.Index)
-			if err != nil {
-				if !problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", line, ent.Index, err) {
-					return 0, nil, false
-				}
-				continue
-			}
-			return ent.Index, ent.Event, true
-		}
-		if err := sc.Err(); err != nil {
-			problem("entries.ndjson: %v", err)
-		}
-		return 0, nil, false
+	proof, err := tlog.ProveRecord(int64(b.cp.Size), int64(index), b.hashes)
+	if err == nil {
+		err = tlog.CheckRecord(proof, int64(b.cp.Size), b.cp.Hash, int64(index), leaf)
 	}
+	if err != nil {
+		return err
+	}
+	w := min(int64(1)<<seal.TileHeight, int64(b.cp.Size)-n<<seal.TileHeight)
+	if data, ok := b.tiles[tlog.Tile{H: seal.TileHeight, L: 0, N: n, W: int(w)}.Path()]; ok {
+		b.authentic[n] = data
+	}
+	return nil
+}
+
+// next returns the next entry that verifies (canonical bytes, its data
+// key disclosed if sealed, in the checkpoint's tree), reporting those that
+// do not; ok is false at the end (or when there are too many problems).
+func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
+	for b.scan.Scan() {
+		b.line++
+		var ent struct {
+			Index  uint64          `json:"index"`
+			Event  json.RawMessage `json:"event"`
+			Key    []byte          `json:"key"`    // the data key of its sealed fields
+			Erased bool            `json:"erased"` // its subject was erased: sealed fields unreadable
+		}
+		if err := json.Unmarshal(b.scan.Bytes(), &ent); err != nil {
+			if !b.problem("entries.ndjson line %d: %v", b.line, err) {
+				return 0, nil, false
+			}
+			continue
+		}
+		b.rep.Entries++
+		if b.progress != nil && b.rep.Entries%4096 == 0 {
+			b.progress(uint64(b.rep.Entries), uint64(b.rep.Manifest.EntryCount))
+		}
+		e, err := events.Parse(ent.Event)
+		if err != nil {
+			if !b.problem("entries.ndjson line %d (leaf %d): not a canonical event: %v", b.line, ent.Index, err) {
+				return 0, nil, false
+			}
+			continue
+		}
+		if events.IsSealed(e) {
+			switch {
+			case ent.Erased:
+				b.keys[e.ID] = nil
+			case ent.Key != nil:
+				b.keys[e.ID] = ent.Key
+			default:
+				if !b.problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", b.line, ent.Index) {
+					return 0, nil, false
+				}
+				continue
+			}
+			// Whether the key opens the entry is checked with the row
+			// that cites it (checkRow opens it).
+		}
+		if err := b.inTree(tlog.RecordHash(ent.Event), ent.Index); err != nil {
+			if !b.problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", b.line, ent.Index, err) {
+				return 0, nil, false
+			}
+			continue
+		}
+		return ent.Index, ent.Event, true
+	}
+	if err := b.scan.Err(); err != nil {
+		b.problem("entries.ndjson: %v", err)
+	}
+	return 0, nil, false
+}
+
+// rows checks that every row follows from its entries (step 5). An
+// aggregate view's entries are read first and kept, to re-fold its rows
+// (aggregate exports are small); an event view's are checked in step with
+// its rows, one at a time, so verifying a million rows needs no more
+// memory than verifying ten.
+func (b *bundleCheck) rows(ctx context.Context, ps []projections.Projection, rowsFile string) error {
+	m := b.rep.Manifest
 	entries := map[uint64][]byte{}
 	if m.Kind == "aggregate" {
 		for {
-			i, raw, ok := next()
+			i, raw, ok := b.next()
 			if !ok {
 				break
 			}
 			entries[i] = bytes.Clone(raw)
 		}
 	}
-
-	// 5. Every row follows from its entries.
 	v, ok := viewOf(m, ps)
 	if !ok {
-		problem("manifest.json: view %q is not known to this verifier", m.View)
-		return rep, nil
+		b.problem("manifest.json: view %q is not known to this verifier", m.View)
+		return nil
 	}
 	if !slices.Equal(v.Columns(), m.Columns) {
-		problem("manifest.json: columns %v, the view has %v", m.Columns, v.Columns())
+		b.problem("manifest.json: columns %v, the view has %v", m.Columns, v.Columns())
 	}
-	rows, err := openRows(filepath.Join(dir, rowsFile))
+	rows, err := openRows(filepath.Join(b.dir, rowsFile))
 	if err != nil {
-		return rep, err
+		return err
 	}
 	defer rows.Close()
 	head, err := rows.Next()
 	if err != nil {
-		return rep, fmt.Errorf("%s: %w", rowsFile, err)
+		return fmt.Errorf("%s: %w", rowsFile, err)
 	}
 	if !slices.Equal(head, header(v.Columns())) {
-		problem("%s: header %v, want %v", rowsFile, head, header(v.Columns()))
+		b.problem("%s: header %v, want %v", rowsFile, head, header(v.Columns()))
 	}
 	csvFile := rowsFile == "rows.csv"
 	for {
@@ -268,34 +322,34 @@ func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Proje
 			break
 		}
 		if err != nil {
-			return rep, fmt.Errorf("%s: %w", rowsFile, err)
+			return fmt.Errorf("%s: %w", rowsFile, err)
 		}
-		rep.Rows++
+		b.rep.Rows++
 		if !v.Aggregate() { // the row's one entry is the next one
 			clear(entries)
-			clear(keys)
-			if i, raw, ok := next(); ok {
+			clear(b.keys)
+			if i, raw, ok := b.next(); ok {
 				entries[i] = raw
 			}
 		}
-		if msg := checkRow(ctx, v, r, entries, reg, csvFile, rep.Rows); msg != "" {
-			if !problem("%s row %d: %s", rowsFile, rep.Rows, msg) {
-				return rep, nil
+		if msg := checkRow(ctx, v, r, entries, b.reg, csvFile, b.rep.Rows); msg != "" {
+			if !b.problem("%s row %d: %s", rowsFile, b.rep.Rows, msg) {
+				return nil
 			}
 		}
 	}
 	if !v.Aggregate() {
-		if _, _, ok := next(); ok {
-			problem("entries.ndjson: entries beyond the last row")
+		if _, _, ok := b.next(); ok {
+			b.problem("entries.ndjson: entries beyond the last row")
 		}
 	}
-	if rep.Entries != m.EntryCount {
-		problem("entries.ndjson: %d entries, the manifest says %d", rep.Entries, m.EntryCount)
+	if b.rep.Entries != m.EntryCount {
+		b.problem("entries.ndjson: %d entries, the manifest says %d", b.rep.Entries, m.EntryCount)
 	}
-	if rep.Rows != m.RowCount {
-		problem("%s: %d rows, the manifest says %d (rows were added or removed)", rowsFile, rep.Rows, m.RowCount)
+	if b.rep.Rows != m.RowCount {
+		b.problem("%s: %d rows, the manifest says %d (rows were added or removed)", rowsFile, b.rep.Rows, m.RowCount)
 	}
-	return rep, nil
+	return nil
 }
 
 func viewOf(m Manifest, ps []projections.Projection) (View, bool) {
