@@ -65,7 +65,7 @@ func (e *Event) Validate() error {
 	if !isKind(e.Aggregate.Kind, false) {
 		return Invalid("aggregate.kind", "aggregate kind %q must be a lower-case word", e.Aggregate.Kind)
 	}
-	if !isToken(e.Aggregate.ID) {
+	if !IsToken(e.Aggregate.ID) {
 		return Invalid("aggregate.id", "aggregate id %q must be 1-64 of [A-Za-z0-9_-]", e.Aggregate.ID)
 	}
 	if _, err := ParseRegion(string(e.Region)); err != nil {
@@ -74,7 +74,7 @@ func (e *Event) Validate() error {
 	if !isKind(e.Actor.Role, false) {
 		return Invalid("actor.role", "actor role %q must be a lower-case word", e.Actor.Role)
 	}
-	if e.Actor.ID != "" && !isToken(e.Actor.ID) {
+	if e.Actor.ID != "" && !IsToken(e.Actor.ID) {
 		return Invalid("actor.id", "actor id %q must be 1-64 of [A-Za-z0-9_-]", e.Actor.ID)
 	}
 	if e.Time.IsZero() {
@@ -207,8 +207,10 @@ func isKind(s string, dotted bool) bool {
 	return !start
 }
 
-// isToken reports whether s can stand as one NATS subject token and an id.
-func isToken(s string) bool {
+// IsToken reports whether s can stand as one NATS subject token and an id:
+// 1 to 64 of [A-Za-z0-9_-]. Aggregate and actor ids always are, so views may
+// build document keys from them, split on other characters.
+func IsToken(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}

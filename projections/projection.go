@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"reflect"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -142,3 +143,10 @@ func fold(p Projection, doc *Doc, rec events.Recorded, pl events.Payload, leaf t
 	doc.Proof = doc.Proof.Extend(rec.Seq, leaf)
 	return true, nil
 }
+
+// TimeText is the layout of times stored in documents: RFC 3339 UTC with a
+// fixed-width fraction, so that stored times are exact and sort as text.
+const TimeText = "2006-01-02T15:04:05.000000000Z07:00"
+
+// FixedTime formats t as stored in documents (TimeText).
+func FixedTime(t time.Time) string { return t.UTC().Format(TimeText) }

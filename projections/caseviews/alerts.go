@@ -128,7 +128,7 @@ func Alerts() projections.Projection {
 			if s.Cases == nil {
 				s.Cases, s.Deliveries = []string{}, []Delivery{}
 			}
-			at := fixed(e.Time)
+			at := projections.FixedTime(e.Time)
 			if _, ok := p.(alertevents.Raised); !ok && (s.RaisedAt == "" || s.ClosedAt != "") {
 				s.Anomalies++ // before the raise, or after the closure
 			}
@@ -153,7 +153,7 @@ func Alerts() projections.Projection {
 				}
 				s.FiledAt, s.FiledSeq = "", int64(min(p.FiledSeq, math.MaxInt64))
 				if !p.FiledAt.IsZero() {
-					s.FiledAt = fixed(p.FiledAt)
+					s.FiledAt = projections.FixedTime(p.FiledAt)
 				}
 				s.RaisedAt = at
 				stage = AlertRaised

@@ -119,7 +119,7 @@ func Cards() projections.Projection {
 			if s.History == nil {
 				s.History = []Step{}
 			}
-			at := fixed(e.Time)
+			at := projections.FixedTime(e.Time)
 			step := Step{Time: at, Actor: actorOf(e)}
 			switch p := p.(type) {
 			case caseevents.Filed:

@@ -40,11 +40,8 @@ import (
 // Formats of keys and stored times. Stored times are RFC 3339 UTC with a
 // fixed-width fraction, so they are exact and sort as text.
 const (
-	dayKey   = "20060102"
-	timeText = "2006-01-02T15:04:05.000000000Z07:00"
+	dayKey = "20060102"
 )
-
-func fixed(t time.Time) string { return t.UTC().Format(timeText) }
 
 // parseFixed parses a stored time.
 func parseFixed(s string) (time.Time, bool) {
@@ -57,20 +54,6 @@ func parseFixed(s string) (time.Time, bool) {
 // and symptom group codes always are.
 func safeKey(s string) bool {
 	return s != "" && !strings.ContainsRune(s, '.') && s[0] != '$' && !strings.ContainsRune(s, 0)
-}
-
-// isToken reports whether s is an aggregate id: 1 to 64 of [A-Za-z0-9_-].
-func isToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Actor is who took a step: the role and account id of the event's actor.

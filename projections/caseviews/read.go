@@ -202,7 +202,7 @@ func ReadCompare(ctx context.Context, ds projections.DocStore, parent events.Reg
 }
 
 func checkID(field, id string) error {
-	if !isToken(id) {
+	if !events.IsToken(id) {
 		return events.Invalid(field, "%s must be 1 to 64 of [A-Za-z0-9_-], got %q", field, id)
 	}
 	return nil

@@ -77,7 +77,7 @@ func StaffReadsKey(staff string, t time.Time) string {
 func caseSubjects(l access.Logged) []string {
 	var out []string
 	for _, s := range l.Subjects {
-		if isToken(s) && !slices.Contains(out, s) {
+		if events.IsToken(s) && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
@@ -107,7 +107,7 @@ func Reads() projections.Projection {
 		},
 		Fold: func(id string, s *ReadsDoc, e events.Event, p events.Payload) error {
 			l := p.(access.Logged)
-			at := fixed(e.Time)
+			at := projections.FixedTime(e.Time)
 			if c, ok := strings.CutPrefix(id, "case:"); ok {
 				s.Case = c
 				if s.Reads == nil {

@@ -94,7 +94,7 @@ func Rules() projections.Projection {
 			if rp.Version != s.Version+1 {
 				s.Anomalies++
 			}
-			at := fixed(e.Time)
+			at := projections.FixedTime(e.Time)
 			if rp.Version > s.Version {
 				s.Version, s.Rule, s.Updated = rp.Version, ruleFields(rp.Rule), at
 			}

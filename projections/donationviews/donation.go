@@ -105,7 +105,7 @@ func Donations() projections.Projection {
 			if _, ok := p.(donationevents.Pledged); !ok && s.Pledged == "" {
 				s.Anomalies++ // before the pledge
 			}
-			at := fixed(e.Time)
+			at := projections.FixedTime(e.Time)
 			switch p := p.(type) {
 			case donationevents.Pledged:
 				if s.Pledged != "" {

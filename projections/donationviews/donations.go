@@ -62,7 +62,6 @@ package donationviews
 
 import (
 	"slices"
-	"time"
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/donationevents"
@@ -73,26 +72,7 @@ import (
 // fixed-width fraction, so they are exact and sort as text.
 const (
 	monthKey = "200601"
-	timeText = "2006-01-02T15:04:05.000000000Z07:00"
 )
-
-func fixed(t time.Time) string { return t.UTC().Format(timeText) }
-
-// isToken reports whether s is an aggregate id: 1 to 64 of [A-Za-z0-9_-].
-// Ids that go into document keys must be: the keys are split on ':', '|',
-// '#' and '@'.
-func isToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 // inCatalogue reports whether item and spec name a catalogue entry.
 // Validated events always do.

@@ -70,7 +70,7 @@ func indexKeys(e events.Event, p events.Payload) []string {
 		}
 	}
 	org := func(kind, id string) {
-		if kind == donationevents.PartyOrg && isToken(id) {
+		if kind == donationevents.PartyOrg && events.IsToken(id) {
 			add(ByOrg, id)
 		}
 	}

@@ -116,7 +116,7 @@ func Needs() projections.Projection {
 				return []string{NeedKey(e.Aggregate.ID)}
 			case donationevents.Pledged:
 				keys := []string{NeedLinkKey(e.Aggregate.ID)}
-				if isToken(p.Need) {
+				if events.IsToken(p.Need) {
 					keys = append(keys, NeedKey(p.Need))
 				}
 				return keys
@@ -143,7 +143,7 @@ func Needs() projections.Projection {
 }
 
 func (n *Need) fold(e events.Event, p events.Payload) {
-	at := fixed(e.Time)
+	at := projections.FixedTime(e.Time)
 	switch p := p.(type) {
 	case donationevents.NeedPublished:
 		if n.Published != "" {
@@ -151,13 +151,13 @@ func (n *Need) fold(e events.Event, p events.Payload) {
 		}
 		n.Hospital, n.HospitalRegion = p.Hospital, string(e.Region)
 		n.Line = Line{Item: p.Line.Item, Spec: p.Line.Spec, Quantity: p.Line.Quantity}
-		n.Urgency, n.DeliverTo, n.Region, n.ValidUntil = p.Urgency, p.DeliverTo, string(p.Region), fixed(p.ValidUntil)
+		n.Urgency, n.DeliverTo, n.Region, n.ValidUntil = p.Urgency, p.DeliverTo, string(p.Region), projections.FixedTime(p.ValidUntil)
 		n.Published = at
 	case donationevents.NeedUpdated:
 		if n.Published == "" || n.Closed {
 			n.Anomalies++
 		}
-		n.Line.Quantity, n.Urgency, n.ValidUntil = p.Quantity, p.Urgency, fixed(p.ValidUntil)
+		n.Line.Quantity, n.Urgency, n.ValidUntil = p.Quantity, p.Urgency, projections.FixedTime(p.ValidUntil)
 		n.Updated, n.UpdateNote = at, p.Note
 		n.Updates++
 	case donationevents.NeedClosed:

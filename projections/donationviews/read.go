@@ -22,7 +22,7 @@ const (
 )
 
 func checkID(field, id string) error {
-	if !isToken(id) {
+	if !events.IsToken(id) {
 		return events.Invalid(field, "%s must be 1 to 64 of [A-Za-z0-9_-], got %q", field, id)
 	}
 	return nil

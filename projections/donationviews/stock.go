@@ -106,7 +106,7 @@ func lotLines(lots []donationevents.Lot) []Line {
 // stockKeys returns the StockKey of org for each catalogue item of lines;
 // none if org cannot be keyed.
 func stockKeys(keys []string, org string, lines []Line) []string {
-	if !isToken(org) {
+	if !events.IsToken(org) {
 		return keys
 	}
 	for _, k := range items(lines) {
@@ -224,7 +224,7 @@ func (s *StockLevel) fold(e events.Event, p events.Payload) {
 	default:
 		return
 	}
-	s.Updated = fixed(e.Time)
+	s.Updated = projections.FixedTime(e.Time)
 }
 
 // consume adds q to day in Daily, keeping the latest MaxDailyDays days:

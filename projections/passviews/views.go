@@ -63,12 +63,9 @@ const (
 // Formats of keys and stored times. Stored times are RFC 3339 UTC with a
 // fixed-width fraction, so they are exact and sort as text.
 const (
-	dayKey   = "20060102"
-	hourKey  = "2006010215"
-	timeText = "2006-01-02T15:04:05.000000000Z07:00"
+	dayKey  = "20060102"
+	hourKey = "2006010215"
 )
-
-func fixed(t time.Time) string { return t.UTC().Format(timeText) }
 
 // localDay returns the start of the CST day containing t.
 func localDay(t time.Time) time.Time {
@@ -134,7 +131,7 @@ func Inside() projections.Projection {
 			if s.Inside == nil {
 				s.Inside = map[string]Present{}
 			}
-			at := fixed(e.Time)
+			at := projections.FixedTime(e.Time)
 			if at > s.LastScan {
 				s.LastScan = at
 			}
@@ -287,7 +284,7 @@ func DeniedScans() projections.Projection {
 				s.Scans = []DeniedScan{}
 			}
 			s.Total++
-			d := DeniedScan{Time: fixed(e.Time), Gate: e.Aggregate.ID, Pass: sc.Pass, Person: sc.Holder,
+			d := DeniedScan{Time: projections.FixedTime(e.Time), Gate: e.Aggregate.ID, Pass: sc.Pass, Person: sc.Holder,
 				Reason: sc.Reason, Direction: sc.Direction}
 			// after every scan at or before d.Time: newest last, ties in ledger order
 			i := sort.Search(len(s.Scans), func(i int) bool { return s.Scans[i].Time > d.Time })
