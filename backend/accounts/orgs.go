@@ -10,6 +10,7 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/orgs"
 )
 
@@ -107,16 +108,7 @@ func (s *Service) ApproveOrg(ctx context.Context, p auth.Principal, id, note str
 
 // Org returns a registered organisation.
 func (s *Service) Org(id string) (Org, bool) {
-	var (
-		o  Org
-		ok bool
-	)
-	s.State.read(func() {
-		if x := s.State.orgs[id]; x != nil {
-			o, ok = *x, true
-		}
-	})
-	return o, ok
+	return ledger.Get(&s.State.mu, s.State.orgs, id)
 }
 
 // Orgs lists the organisations of a kind ("" for all) whose region lies in

@@ -198,16 +198,7 @@ func (s *State) read(f func()) {
 
 // Person returns a household member known to the state (erased ones too).
 func (s *State) Person(id string) (Person, bool) {
-	var (
-		p  Person
-		ok bool
-	)
-	s.read(func() {
-		if x := s.persons[id]; x != nil {
-			p, ok = *x, true
-		}
-	})
-	return p, ok
+	return ledger.Get(&s.mu, s.persons, id)
 }
 
 // Household returns a household that is not erased.
@@ -255,16 +246,7 @@ func (s *State) HostByPhone(phoneIndex string) (Resident, bool) {
 
 // staffAccount returns a staff account known to the state.
 func (s *State) staffAccount(id string) (Staff, bool) {
-	var (
-		st Staff
-		ok bool
-	)
-	s.read(func() {
-		if x := s.staff[id]; x != nil {
-			st, ok = *x, true
-		}
-	})
-	return st, ok
+	return ledger.Get(&s.mu, s.staff, id)
 }
 
 // StaffIn lists the enabled, bound staff accounts with a role whose scope

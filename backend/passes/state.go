@@ -206,16 +206,7 @@ func (s *State) Revoked(now time.Time) (out []Pass, seq uint64) {
 
 // Visitor returns a visitor known to the state.
 func (s *State) Visitor(id string) (Visitor, bool) {
-	var (
-		v  Visitor
-		ok bool
-	)
-	s.read(func() {
-		if x := s.visitors[id]; x != nil {
-			v, ok = *x, true
-		}
-	})
-	return v, ok
+	return ledger.Get(&s.mu, s.visitors, id)
 }
 
 // Standing returns a person's health status ("" before their first

@@ -135,3 +135,15 @@ func (p *Position) WaitFor(ctx context.Context, seq uint64) error {
 	}
 	return nil
 }
+
+// Get returns a copy of the value m holds for key, read under l's read
+// lock (an in-memory state's lock); ok is false if there is none. It is
+// the accessor of every state that keeps its entities by id.
+func Get[T any](l *sync.RWMutex, m map[string]*T, key string) (v T, ok bool) {
+	l.RLock()
+	defer l.RUnlock()
+	if x := m[key]; x != nil {
+		return *x, true
+	}
+	return v, false
+}
