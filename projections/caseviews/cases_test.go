@@ -9,11 +9,8 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
@@ -943,62 +940,8 @@ func TestBSON(t *testing.T) {
 	l.read("s1", at(6), "case.card", "c1")
 	l.read("s1", at(7), "case.search")
 	store := project(t, l.reg, l.evs)
-	n := 0
-	for _, p := range caseviews.All() {
-		err := store.Scan(context.Background(), p, func(id string, d *projections.Doc, err error) error {
-			if err != nil {
-				return err
-			}
-			n++
-			raw, err := bson.Marshal(d.State)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", p.Name(), id, err)
-			}
-			back := p.NewState()
-			if err := bson.Unmarshal(raw, back); err != nil {
-				return fmt.Errorf("%s %s: %w", p.Name(), id, err)
-			}
-			again, _ := bson.Marshal(back)
-			a, _ := json.Marshal(d.State)
-			b, _ := json.Marshal(back)
-			if string(a) != string(b) || !bsonEqual(raw, again) {
-				t.Errorf("%s %s changes through BSON:\n%s\n%s", p.Name(), id, a, b)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	n := projectiontest.RoundTripBSON(t, store, caseviews.All())
 	if n != 14 { // 7 counts, 2 cards, 2 alerts, 1 rule, 2 reads
 		t.Errorf("%d documents checked, want 14", n)
 	}
-}
-
-// bsonEqual compares two BSON documents whatever the order of their keys
-// (maps are encoded in random order).
-func bsonEqual(a, b bson.Raw) bool { return normalize(a) == normalize(b) }
-
-func normalize(raw bson.Raw) string {
-	els, err := raw.Elements()
-	if err != nil {
-		return "!invalid"
-	}
-	slices.SortFunc(els, func(x, y bson.RawElement) int { return strings.Compare(x.Key(), y.Key()) })
-	var b strings.Builder
-	b.WriteByte('{')
-	for _, e := range els {
-		v := e.Value()
-		b.WriteString(e.Key() + ":")
-		if doc, ok := v.DocumentOK(); ok {
-			b.WriteString(normalize(doc))
-		} else if arr, ok := v.ArrayOK(); ok {
-			b.WriteString("[" + normalize(bson.Raw(arr)) + "]")
-		} else {
-			b.WriteString(v.Type.String() + "=" + v.String())
-		}
-		b.WriteByte(',')
-	}
-	b.WriteByte('}')
-	return b.String()
 }
