@@ -9,6 +9,7 @@ import (
 	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // runStaff manages staff accounts: `ops staff add --role R --scope REGION
@@ -44,7 +45,7 @@ func runStaff(ctx context.Context, env *environ, args []string) error {
 	state := accounts.NewState()
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go accounts.Follow(fctx, lc.js, "LEDGER", reg, state)
+	go ledger.Follow(fctx, lc.js, "LEDGER", reg, state)
 	svc := &accounts.Service{Store: lc.led.Store, Reg: reg, State: state}
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -10,7 +10,6 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/orgs"
 )
 
@@ -108,7 +107,7 @@ func (s *Service) ApproveOrg(ctx context.Context, p auth.Principal, id, note str
 
 // Org returns a registered organisation.
 func (s *Service) Org(id string) (Org, bool) {
-	return ledger.Get(&s.State.mu, s.State.orgs, id)
+	return events.Get(&s.State.mu, s.State.orgs, id)
 }
 
 // Orgs lists the organisations of a kind ("" for all) whose region lies in

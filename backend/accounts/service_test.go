@@ -84,7 +84,7 @@ func newWorld(t *testing.T) *world {
 	staff.Register(reg)
 	orgs.Register(reg)
 	state := NewState()
-	go Follow(ctx, js, st.Stream(), reg, state)
+	go ledger.Follow(ctx, js, st.Stream(), reg, state)
 	w := &world{t: t, ctx: ctx, passes: &recordingPasses{}, now: time.Now().UTC().Truncate(time.Second)}
 	w.acc = &Service{Store: st, Reg: reg, State: state, Vault: PersonalVault(vault), Passes: w.passes, Now: func() time.Time { return w.now }}
 	return w

@@ -7,11 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/staff"
@@ -56,7 +53,7 @@ type Staff struct {
 // the state has seen their own events, so a client reads its writes.
 type State struct {
 	mu  sync.RWMutex
-	pos *ledger.Position
+	pos *events.Position
 
 	residents     map[string]*Resident
 	persons       map[string]*Person
@@ -75,7 +72,7 @@ func NewState() *State {
 		staff: map[string]*Staff{}, staffByOID: map[string]string{}, staffByInvite: map[string]string{},
 		signedOut: map[string]time.Time{}, orgs: map[string]*Org{},
 	}
-	s.pos = ledger.NewPosition(&s.mu, "the accounts state")
+	s.pos = events.NewPosition(&s.mu, "the accounts state")
 	return s
 }
 
@@ -84,12 +81,6 @@ func (s *State) Seq() uint64 { return s.pos.Seq() }
 
 // WaitFor blocks until the state has applied sequence seq, or ctx ends.
 func (s *State) WaitFor(ctx context.Context, seq uint64) error { return s.pos.WaitFor(ctx, seq) }
-
-// Follow keeps st up to date with the ledger from the start, until ctx ends
-// (events/ledger.Follow).
-func Follow(ctx context.Context, js jetstream.JetStream, stream string, reg *events.Registry, st *State) error {
-	return ledger.Follow(ctx, js, stream, reg, st)
-}
 
 // Apply folds one event. Events of other services are skipped.
 func (s *State) Apply(rec events.Recorded, p events.Payload) {
@@ -198,7 +189,7 @@ func (s *State) read(f func()) {
 
 // Person returns a household member known to the state (erased ones too).
 func (s *State) Person(id string) (Person, bool) {
-	return ledger.Get(&s.mu, s.persons, id)
+	return events.Get(&s.mu, s.persons, id)
 }
 
 // Household returns a household that is not erased.
@@ -246,7 +237,7 @@ func (s *State) HostByPhone(phoneIndex string) (Resident, bool) {
 
 // staffAccount returns a staff account known to the state.
 func (s *State) staffAccount(id string) (Staff, bool) {
-	return ledger.Get(&s.mu, s.staff, id)
+	return events.Get(&s.mu, s.staff, id)
 }
 
 // StaffIn lists the enabled, bound staff accounts with a role whose scope

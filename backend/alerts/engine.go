@@ -33,7 +33,6 @@ import (
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/alertevents"
 	"github.com/onebook/onebook/events/caseevents"
-	"github.com/onebook/onebook/events/ledger"
 )
 
 // Levels are the region code lengths series are kept at.
@@ -113,7 +112,7 @@ const (
 // Engine is the early-warning state folded from the ledger.
 type Engine struct {
 	mu      sync.RWMutex
-	pos     *ledger.Position
+	pos     *events.Position
 	rules   map[string]*Rule
 	series  map[Key]*series
 	alerts  map[string]*Alert
@@ -131,7 +130,7 @@ type Engine struct {
 func NewEngine() *Engine {
 	e := &Engine{rules: map[string]*Rule{}, series: map[Key]*series{}, alerts: map[string]*Alert{},
 		open: map[string]string{}, pending: map[string]*Signal{}, cards: map[string]caseevents.Counted{}}
-	e.pos = ledger.NewPosition(&e.mu, "the early-warning engine")
+	e.pos = events.NewPosition(&e.mu, "the early-warning engine")
 	return e
 }
 

@@ -181,13 +181,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := accounts.Follow(bg, servers.JS, led.Store.Stream(), reg, accState); err != nil {
+		if err := ledger.Follow(bg, servers.JS, led.Store.Stream(), reg, accState); err != nil {
 			log.Error("accounts state stopped", "err", err)
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		if err := passes.Follow(bg, servers.JS, led.Store.Stream(), reg, state); err != nil {
+		if err := ledger.Follow(bg, servers.JS, led.Store.Stream(), reg, state); err != nil {
 			log.Error("pass state stopped", "err", err)
 		}
 	}()
@@ -477,7 +477,7 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, svc *accounts.Service, notes *notifier, reg *events.Registry) (*alerts.Service, *cases.Service) {
 	cstate, engine := cases.NewState(), alerts.NewEngine()
 	a.warm.states = append(a.warm.states, cstate, engine)
-	for name, st := range map[string]ledger.Applier{"case state": cstate, "early-warning engine": engine} {
+	for name, st := range map[string]events.Applier{"case state": cstate, "early-warning engine": engine} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -25,7 +25,6 @@ import (
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/caseevents"
-	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/residents"
 )
 
@@ -63,14 +62,14 @@ type Card struct {
 // State is the decision state of case reporting, folded from the ledger.
 type State struct {
 	mu    sync.RWMutex
-	pos   *ledger.Position
+	pos   *events.Position
 	cards map[string]*Card
 }
 
 // NewState returns an empty state.
 func NewState() *State {
 	s := &State{cards: map[string]*Card{}}
-	s.pos = ledger.NewPosition(&s.mu, "the case state")
+	s.pos = events.NewPosition(&s.mu, "the case state")
 	return s
 }
 

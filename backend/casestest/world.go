@@ -78,7 +78,7 @@ func New(t testing.TB, now time.Time) *World {
 	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: schemas.Registry().WithKeyring(vault), now: now}
 	clock := func() time.Time { return w.Now() }
 	state, cstate, engine, dstate := accounts.NewState(), cases.NewState(), alerts.NewEngine(), donations.NewState()
-	for _, a := range []ledger.Applier{state, cstate, engine, dstate} {
+	for _, a := range []events.Applier{state, cstate, engine, dstate} {
 		go ledger.Follow(ctx, js, st.Stream(), w.Reg, a)
 	}
 	w.Accounts = &accounts.Service{Store: st, Reg: w.Reg, State: state, Vault: accounts.PersonalVault(vault), Now: clock}

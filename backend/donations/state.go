@@ -24,7 +24,6 @@ import (
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/donationevents"
-	"github.com/onebook/onebook/events/ledger"
 )
 
 // Need is a hospital's need as the service knows it.
@@ -114,7 +113,7 @@ type stockKey struct{ Org, Item, Spec string }
 // State is the decision state of the donation service.
 type State struct {
 	mu        sync.RWMutex
-	pos       *ledger.Position
+	pos       *events.Position
 	needs     map[string]*Need
 	donations map[string]*Donation
 	consumed  map[stockKey]int64
@@ -126,7 +125,7 @@ type State struct {
 func NewState() *State {
 	s := &State{needs: map[string]*Need{}, donations: map[string]*Donation{}, consumed: map[stockKey]int64{},
 		daily: map[stockKey]map[string]int64{}, stockSeq: map[string]uint64{}}
-	s.pos = ledger.NewPosition(&s.mu, "the donation state")
+	s.pos = events.NewPosition(&s.mu, "the donation state")
 	return s
 }
 

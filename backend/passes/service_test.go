@@ -47,8 +47,8 @@ func newWorld(t *testing.T) *world {
 	access.Register(reg)
 	orgs.Register(reg)
 	state, accState := NewState(), accounts.NewState()
-	go Follow(ctx, js, st.Stream(), reg, state)
-	go accounts.Follow(ctx, js, st.Stream(), reg, accState)
+	go ledger.Follow(ctx, js, st.Stream(), reg, state)
+	go ledger.Follow(ctx, js, st.Stream(), reg, accState)
 	w := &world{t: t, ctx: ctx, vault: newFakeVault(), now: time.Now().UTC().Truncate(time.Second)}
 	clock := func() time.Time { return w.now }
 	w.svc = &Service{Store: st, Reg: reg, State: state, Accounts: accState, Vault: w.vault, Tokens: fakeTokens{}, Risk: []events.Region{"4201"}, Now: clock}

@@ -10,10 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
 )
@@ -50,7 +47,7 @@ type Pass struct {
 // own events, so a client reads its writes.
 type State struct {
 	mu  sync.RWMutex
-	pos *ledger.Position
+	pos *events.Position
 
 	gates       map[string]*Gate
 	passes      map[string]*Pass
@@ -85,7 +82,7 @@ func NewState() *State {
 		gates: map[string]*Gate{}, passes: map[string]*Pass{}, current: map[string]string{}, status: map[string]string{},
 		scans: map[string]time.Time{}, visits: map[string]*Visit{}, visitors: map[string]*Visitor{},
 	}
-	s.pos = ledger.NewPosition(&s.mu, "the decision state")
+	s.pos = events.NewPosition(&s.mu, "the decision state")
 	return s
 }
 
@@ -174,12 +171,6 @@ func (s *State) read(f func()) {
 	f()
 }
 
-// Follow keeps st up to date with the ledger from the start, until ctx ends
-// (events/ledger.Follow).
-func Follow(ctx context.Context, js jetstream.JetStream, stream string, reg *events.Registry, st *State) error {
-	return ledger.Follow(ctx, js, stream, reg, st)
-}
-
 // RevokedSeq returns the ledger sequence of the last pass revocation
 // applied (0: none): the revocation list changes only when it moves, or
 // when time passes.
@@ -206,7 +197,7 @@ func (s *State) Revoked(now time.Time) (out []Pass, seq uint64) {
 
 // Visitor returns a visitor known to the state.
 func (s *State) Visitor(id string) (Visitor, bool) {
-	return ledger.Get(&s.mu, s.visitors, id)
+	return events.Get(&s.mu, s.visitors, id)
 }
 
 // Standing returns a person's health status ("" before their first

@@ -185,7 +185,7 @@ func (r *runner) startAlertWorld(ctx context.Context) (*alertWorld, error) {
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
 	state, cstate, engine := accounts.NewState(), cases.NewState(), alerts.NewEngine()
-	for _, a := range []ledger.Applier{state, cstate, engine} {
+	for _, a := range []events.Applier{state, cstate, engine} {
 		w.wg.Go(func() {
 			if err := ledger.Follow(wctx, env.js, env.store.Stream(), w.reg, a); err != nil {
 				r.log.Error("alert: following the ledger", "err", err)

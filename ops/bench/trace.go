@@ -107,7 +107,7 @@ func (c Config) checkTrace() error {
 
 // fanout applies the ledger to several states through one consumer, so
 // that each event is parsed once.
-type fanout []ledger.Applier
+type fanout []events.Applier
 
 func (f fanout) Seq() uint64 {
 	s := f[0].Seq()
