@@ -14,13 +14,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/schemas"
+	"github.com/onebook/onebook/projections/mongostore"
 )
 
 // conn holds the connection settings every command shares. Defaults reach a
@@ -130,7 +130,7 @@ func (c *conn) nats(ctx context.Context) (*nats.Conn, jetstream.JetStream, error
 }
 
 func (c *conn) mongo(ctx context.Context) (*mongo.Client, *mongo.Database, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(c.mongoURI).SetTimeout(30 * time.Second).SetServerSelectionTimeout(5 * time.Second))
+	client, err := mongo.Connect(mongostore.ClientOptions(c.mongoURI).SetTimeout(30 * time.Second).SetServerSelectionTimeout(5 * time.Second))
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect MongoDB: %w", err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/embedded"
@@ -27,6 +26,7 @@ import (
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/caseviews"
 	"github.com/onebook/onebook/projections/donationviews"
+	"github.com/onebook/onebook/projections/mongostore"
 	"github.com/onebook/onebook/projections/passviews"
 	"github.com/onebook/onebook/projections/trace"
 )
@@ -95,7 +95,7 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers
 		s.mongoSrv, mongoURI = srv, srv.URI()
 		log.Info("embedded MongoDB-compatible store (FerretDB, SQLite) listening", "uri", mongoURI, "dir", filepath.Join(cfg.DataDir, "ferretdb"))
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI).SetTimeout(30 * time.Second))
+	client, err := mongo.Connect(mongostore.ClientOptions(mongoURI).SetTimeout(30 * time.Second))
 	if err != nil {
 		s.Close(ctx)
 		return nil, fmt.Errorf("connect MongoDB: %w", err)
