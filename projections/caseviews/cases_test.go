@@ -664,7 +664,7 @@ func TestReadCountsSeriesCompare(t *testing.T) {
 	l.file("c3", day(2), card("110105001001", "covid19", "cough"))
 	l.file("c4", day(2), card("110105001001", "influenza", "diarrhoea"))
 	l.file("c5", day(3), card("120101001001", "influenza", "cough"))
-	store := &onlyGet{DocStore: project(t, l.reg, l.evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, l.reg, l.evs)}
 	ctx := context.Background()
 
 	cs, err := caseviews.ReadCounts(ctx, store, "110105", "2026-11-19", "2026-11-23")
@@ -689,8 +689,8 @@ func TestReadCountsSeriesCompare(t *testing.T) {
 		t.Errorf("counts\n got %q\nwant %q", got, want)
 	}
 	wantCalls := [][]string{{"110105@20261119", "110105@20261120", "110105@20261121", "110105@20261122", "110105@20261123"}}
-	if fmt.Sprint(store.calls) != fmt.Sprint(wantCalls) {
-		t.Errorf("Get calls %v, want %v", store.calls, wantCalls)
+	if fmt.Sprint(store.Calls) != fmt.Sprint(wantCalls) {
+		t.Errorf("Get calls %v, want %v", store.Calls, wantCalls)
 	}
 
 	series := []struct {
@@ -713,12 +713,12 @@ func TestReadCountsSeriesCompare(t *testing.T) {
 	}
 
 	// A full 400 days is read in batches.
-	store.calls = nil
+	store.Calls = nil
 	if cs, err := caseviews.ReadCounts(ctx, store, "CN", "2026-01-01", "2027-02-04"); err != nil || len(cs) != caseviews.MaxDays {
 		t.Errorf("400 days: %d, %v", len(cs), err)
 	}
 	n := 0
-	for _, c := range store.calls {
+	for _, c := range store.Calls {
 		if len(c) > 100 {
 			t.Errorf("one Get of %d ids", len(c))
 		}
@@ -746,30 +746,6 @@ func TestReadCountsSeriesCompare(t *testing.T) {
 			t.Errorf("compare %s %q: %v %v, want %v", c.parent, c.group, got, err, c.want)
 		}
 	}
-}
-
-// onlyGet lets reads use Get only, and records the ids asked for.
-type onlyGet struct {
-	projections.DocStore
-	calls [][]string
-}
-
-func (s *onlyGet) Get(ctx context.Context, p projections.Projection, ids []string) (map[string]*projections.Doc, error) {
-	s.calls = append(s.calls, slices.Clone(ids))
-	return s.DocStore.Get(ctx, p, ids)
-}
-
-func (s *onlyGet) Scan(context.Context, projections.Projection, func(string, *projections.Doc, error) error) error {
-	return errors.New("reads must not scan a collection")
-}
-
-// failing is a store whose every read fails.
-type failing struct{ projections.DocStore }
-
-var errDown = errors.New("connection refused")
-
-func (failing) Get(context.Context, projections.Projection, []string) (map[string]*projections.Doc, error) {
-	return nil, errDown
 }
 
 func TestReadBadInput(t *testing.T) {
@@ -876,7 +852,7 @@ func TestReadBadInput(t *testing.T) {
 
 func TestReadUnavailable(t *testing.T) {
 	ctx := context.Background()
-	store := failing{}
+	store := projectiontest.Failing{}
 	reads := map[string]func() error{
 		"counts": func() error { _, err := caseviews.ReadCounts(ctx, store, "11", "2026-11-01", "2026-11-02"); return err },
 		"series": func() error {
@@ -894,7 +870,7 @@ func TestReadUnavailable(t *testing.T) {
 		},
 	}
 	for name, read := range reads {
-		if err := read(); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, errDown) {
+		if err := read(); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, projectiontest.ErrDown) {
 			t.Errorf("%s: %v, want unavailable wrapping the store's error", name, err)
 		}
 	}

@@ -179,7 +179,7 @@ func journey(t *testing.T) *ledger {
 
 func TestJourney(t *testing.T) {
 	l := journey(t)
-	store := &onlyGet{DocStore: project(t, l.reg, l.evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, l.reg, l.evs)}
 	ctx := context.Background()
 
 	// donation_needs: the need and a link per donation.
@@ -283,14 +283,14 @@ func TestJourney(t *testing.T) {
 
 	stock := map[string][]donationviews.StockItem{}
 	for _, org := range []string{"o-donor", "o-log", "h-1", "h-2", "p-1", "h-9"} {
-		store.calls = nil
+		store.Calls = nil
 		s, err := donationviews.ReadStock(ctx, store, org)
 		if err != nil {
 			t.Fatal(err)
 		}
 		stock[org] = s
-		if len(store.calls) == 0 || len(store.calls[0]) != 28 {
-			t.Errorf("%s: Get calls %v, want the 28 catalogue keys first", org, store.calls)
+		if len(store.Calls) == 0 || len(store.Calls[0]) != 28 {
+			t.Errorf("%s: Get calls %v, want the 28 catalogue keys first", org, store.Calls)
 		}
 	}
 	var got []string
@@ -397,14 +397,14 @@ func TestJourney(t *testing.T) {
 		{"region", "CN", "2025-12", "2027-11", []string{"d2"}},
 	}
 	for _, s := range sup {
-		store.calls = nil
+		store.Calls = nil
 		got, err := donationviews.ReadSupervision(ctx, store, s.by, s.key, s.from, s.to)
 		if err != nil || !slices.Equal(got.Donations, s.want) || got.Overflow != 0 || got.By != s.by || got.Key != s.key ||
 			got.From != s.from || got.To != s.to {
 			t.Errorf("supervision %v: %+v %v", s, got, err)
 		}
-		if len(store.calls) != 1 || store.calls[0][0] != donationviews.IndexKey(s.by, s.key, s.from) {
-			t.Errorf("supervision %v: Get calls %v", s, store.calls)
+		if len(store.Calls) != 1 || store.Calls[0][0] != donationviews.IndexKey(s.by, s.key, s.from) {
+			t.Errorf("supervision %v: Get calls %v", s, store.Calls)
 		}
 	}
 }
@@ -722,30 +722,6 @@ func TestKeys(t *testing.T) {
 	}
 }
 
-// onlyGet lets reads use Get only, and records the ids asked for.
-type onlyGet struct {
-	projections.DocStore
-	calls [][]string
-}
-
-func (s *onlyGet) Get(ctx context.Context, p projections.Projection, ids []string) (map[string]*projections.Doc, error) {
-	s.calls = append(s.calls, slices.Clone(ids))
-	return s.DocStore.Get(ctx, p, ids)
-}
-
-func (s *onlyGet) Scan(ctx context.Context, p projections.Projection, fn func(string, *projections.Doc, error) error) error {
-	return errors.New("reads must not scan a collection")
-}
-
-// failing is a store whose every read fails.
-type failing struct{ projections.DocStore }
-
-var errDown = errors.New("connection refused")
-
-func (failing) Get(context.Context, projections.Projection, []string) (map[string]*projections.Doc, error) {
-	return nil, errDown
-}
-
 func TestReadBadInput(t *testing.T) {
 	store := memstore.New()
 	ctx := context.Background()
@@ -805,7 +781,7 @@ func TestReadBadInput(t *testing.T) {
 
 func TestReadUnavailable(t *testing.T) {
 	ctx := context.Background()
-	store := failing{}
+	store := projectiontest.Failing{}
 	reads := map[string]func() error{
 		"need":     func() error { _, _, err := donationviews.ReadNeed(ctx, store, "n1"); return err },
 		"donation": func() error { _, _, err := donationviews.ReadDonation(ctx, store, "d1"); return err },
@@ -816,18 +792,18 @@ func TestReadUnavailable(t *testing.T) {
 		},
 	}
 	for name, read := range reads {
-		if err := read(); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, errDown) {
+		if err := read(); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, projectiontest.ErrDown) {
 			t.Errorf("%s: %v, want unavailable wrapping the store's error", name, err)
 		}
 	}
 	// The second read of ReadNeed and ReadStock fails too.
 	l := journey(t)
 	half := &failAfter{DocStore: project(t, l.reg, l.evs), n: 1}
-	if _, _, err := donationviews.ReadNeed(ctx, half, "n1"); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, errDown) {
+	if _, _, err := donationviews.ReadNeed(ctx, half, "n1"); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, projectiontest.ErrDown) {
 		t.Errorf("need links: %v", err)
 	}
 	half.n = 1
-	if _, err := donationviews.ReadStock(ctx, half, "h-1"); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, errDown) {
+	if _, err := donationviews.ReadStock(ctx, half, "h-1"); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, projectiontest.ErrDown) {
 		t.Errorf("stock hops: %v", err)
 	}
 }
@@ -840,7 +816,7 @@ type failAfter struct {
 
 func (s *failAfter) Get(ctx context.Context, p projections.Projection, ids []string) (map[string]*projections.Doc, error) {
 	if s.n <= 0 {
-		return nil, errDown
+		return nil, projectiontest.ErrDown
 	}
 	s.n--
 	return s.DocStore.Get(ctx, p, ids)

@@ -79,25 +79,6 @@ func project(t *testing.T, reg *events.Registry, evs []events.Event) *memstore.S
 	return projectiontest.Fold(t, reg, passviews.All(), evs)
 }
 
-// onlyGet lets reads use Get only, and records the ids asked for.
-type onlyGet struct {
-	projections.DocStore
-	calls [][]string
-}
-
-func (s *onlyGet) Get(ctx context.Context, p projections.Projection, ids []string) (map[string]*projections.Doc, error) {
-	s.calls = append(s.calls, slices.Clone(ids))
-	return s.DocStore.Get(ctx, p, ids)
-}
-
-func (s *onlyGet) Scan(context.Context, projections.Projection, func(string, *projections.Doc, error) error) error {
-	return errors.New("views must not scan a collection")
-}
-
-func (s *onlyGet) Count(context.Context, projections.Projection) (int64, error) {
-	return 0, errors.New("views must not count a collection")
-}
-
 // scenario is two days in city 1101 (and a little of city 1201).
 func scenario(t *testing.T) (*events.Registry, []events.Event) {
 	reg := registry()
@@ -145,7 +126,7 @@ func scenario(t *testing.T) (*events.Registry, []events.Event) {
 
 func TestInside(t *testing.T) {
 	reg, evs := scenario(t)
-	store := &onlyGet{DocStore: project(t, reg, evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, reg, evs)}
 	ctx := context.Background()
 	at := func(hh, mm int) string { return utc(hh, mm, 0).Format("2006-01-02T15:04:05.000000000Z") }
 	tests := []struct {
@@ -191,7 +172,7 @@ func TestInside(t *testing.T) {
 
 func TestDaily(t *testing.T) {
 	reg, evs := scenario(t)
-	store := &onlyGet{DocStore: project(t, reg, evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, reg, evs)}
 	ctx := context.Background()
 	tests := []struct {
 		name      string
@@ -229,14 +210,14 @@ func TestDaily(t *testing.T) {
 			}
 		})
 	}
-	if want := passviews.DayKey(string(cA), day2); !slices.Equal(store.calls[2], []string{want}) || want != "110105001001@20260202" {
-		t.Errorf("day 2 read asked for %v, want [%s]", store.calls[2], want)
+	if want := passviews.DayKey(string(cA), day2); !slices.Equal(store.Calls[2], []string{want}) || want != "110105001001@20260202" {
+		t.Errorf("day 2 read asked for %v, want [%s]", store.Calls[2], want)
 	}
 }
 
 func TestDenied(t *testing.T) {
 	reg, evs := scenario(t)
-	store := &onlyGet{DocStore: project(t, reg, evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, reg, evs)}
 	ctx := context.Background()
 	ds := func(hh, mm int, gate, pass, person, reason, dir string) passviews.DeniedScan {
 		return passviews.DeniedScan{Time: utc(hh, mm, 0).Format("2006-01-02T15:04:05.000000000Z"), Gate: gate, Pass: pass, Person: person, Reason: reason, Direction: dir}
@@ -277,7 +258,7 @@ func TestDenied(t *testing.T) {
 
 func TestFlows(t *testing.T) {
 	reg, evs := scenario(t)
-	store := &onlyGet{DocStore: project(t, reg, evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, reg, evs)}
 	ctx := context.Background()
 	tests := []struct {
 		name     string
@@ -306,7 +287,7 @@ func TestFlows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store.calls = nil
+			store.Calls = nil
 			got, err := passviews.ReadFlows(ctx, store, tt.city, tt.from, tt.to)
 			if err != nil {
 				t.Fatal(err)
@@ -314,8 +295,8 @@ func TestFlows(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("\n got %+v\nwant %+v", got, tt.want)
 			}
-			if len(store.calls) != 1 || !slices.Equal(store.calls[0], tt.ids) {
-				t.Errorf("Get calls %v, want one with %v", store.calls, tt.ids)
+			if len(store.Calls) != 1 || !slices.Equal(store.Calls[0], tt.ids) {
+				t.Errorf("Get calls %v, want one with %v", store.Calls, tt.ids)
 			}
 		})
 	}
@@ -333,14 +314,14 @@ func TestFlows(t *testing.T) {
 
 func TestGateHours(t *testing.T) {
 	reg, evs := scenario(t)
-	store := &onlyGet{DocStore: project(t, reg, evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, reg, evs)}
 	ctx := context.Background()
 	got, err := passviews.ReadGateHours(ctx, store, []string{"gA", "gC", "gA", "gZ"}, day1.Add(9*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3*24 || len(store.calls) != 1 || len(store.calls[0]) != 3*24 {
-		t.Fatalf("%d rows, calls %d", len(got), len(store.calls))
+	if len(got) != 3*24 || len(store.Calls) != 1 || len(store.Calls[0]) != 3*24 {
+		t.Fatalf("%d rows, calls %d", len(got), len(store.Calls))
 	}
 	want := map[int]passviews.GateHour{
 		8:       {Gate: "gA", Community: string(cA), Hour: "2026-02-01T08:00:00+08:00", In: 2, Denied: 1},
@@ -368,7 +349,7 @@ func TestGateHours(t *testing.T) {
 }
 
 func TestReadBadInput(t *testing.T) {
-	store := &onlyGet{DocStore: memstore.New()}
+	store := &projectiontest.OnlyGet{DocStore: memstore.New()}
 	ctx := context.Background()
 	many := make([]string, passviews.MaxGateHourGates+1)
 	for i := range many {
@@ -403,30 +384,23 @@ func TestReadBadInput(t *testing.T) {
 			}
 		})
 	}
-	if len(store.calls) != 0 {
-		t.Errorf("bad input reached the store: %v", store.calls)
+	if len(store.Calls) != 0 {
+		t.Errorf("bad input reached the store: %v", store.Calls)
 	}
 	// 92 days is the limit: one Get per 16 days, 6 in all.
 	rows, err := passviews.ReadFlows(ctx, store, "1101", day1, day1.AddDate(0, 0, passviews.MaxFlowDays-1))
-	if err != nil || len(rows) != 0 || len(store.calls) != 6 || len(store.calls[0]) != 16 || len(store.calls[5]) != 12 {
-		t.Errorf("92 days: %v %v, %d calls", rows, err, len(store.calls))
+	if err != nil || len(rows) != 0 || len(store.Calls) != 6 || len(store.Calls[0]) != 16 || len(store.Calls[5]) != 12 {
+		t.Errorf("92 days: %v %v, %d calls", rows, err, len(store.Calls))
 	}
-}
-
-// failing is a store whose reads fail.
-type failing struct{ projections.DocStore }
-
-func (failing) Get(context.Context, projections.Projection, []string) (map[string]*projections.Doc, error) {
-	return nil, errors.New("connection refused")
 }
 
 func TestReadUnavailable(t *testing.T) {
 	ctx := context.Background()
-	_, _, err := passviews.ReadInside(ctx, failing{}, string(cA))
+	_, _, err := passviews.ReadInside(ctx, projectiontest.Failing{}, string(cA))
 	if events.ErrorCode(err) != events.CodeUnavailable {
 		t.Errorf("inside: %v", err)
 	}
-	_, err = passviews.ReadFlows(ctx, failing{}, "1101", day1, day2)
+	_, err = passviews.ReadFlows(ctx, projectiontest.Failing{}, "1101", day1, day2)
 	if events.ErrorCode(err) != events.CodeUnavailable {
 		t.Errorf("flows: %v", err)
 	}

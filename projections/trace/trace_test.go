@@ -12,6 +12,7 @@ import (
 	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/memstore"
+	"github.com/onebook/onebook/projections/projectiontest"
 	"github.com/onebook/onebook/projections/trace"
 )
 
@@ -155,25 +156,6 @@ func TestOverflow(t *testing.T) {
 	}
 }
 
-// onlyGet is a DocStore that allows Get only and records the ids asked for.
-type onlyGet struct {
-	projections.DocStore
-	calls [][]string
-}
-
-func (s *onlyGet) Get(ctx context.Context, p projections.Projection, ids []string) (map[string]*projections.Doc, error) {
-	s.calls = append(s.calls, slices.Clone(ids))
-	return s.DocStore.Get(ctx, p, ids)
-}
-
-func (s *onlyGet) Scan(context.Context, projections.Projection, func(string, *projections.Doc, error) error) error {
-	return errors.New("tracing reads must not scan a collection")
-}
-
-func (s *onlyGet) Count(context.Context, projections.Projection) (int64, error) {
-	return 0, errors.New("tracing reads must not count a collection")
-}
-
 func TestReadGateScans(t *testing.T) {
 	mem := memstore.New()
 	project(t, mem, []scan{
@@ -187,7 +169,7 @@ func TestReadGateScans(t *testing.T) {
 		{at(45), "g3", c1, "p-h", passevents.In, ""},          // another gate, not asked for
 		{at(60 * 24 * 3), "g1", c1, "p-i", passevents.In, ""}, // three days later
 	})
-	store := &onlyGet{DocStore: mem}
+	store := &projectiontest.OnlyGet{DocStore: mem}
 	ctx := context.Background()
 	r, err := trace.ReadGateScans(ctx, store, []string{"g2", "g1", "g2"}, t0, at(90))
 	if err != nil {
@@ -206,18 +188,18 @@ func TestReadGateScans(t *testing.T) {
 	}
 	// g2 is asked for twice but read once; 09:00 to 10:30 is two hours.
 	wantCalls := [][]string{{"g2@2026020109", "g2@2026020110"}, {"g1@2026020109", "g1@2026020110"}}
-	if fmt.Sprint(store.calls) != fmt.Sprint(wantCalls) {
-		t.Errorf("Get calls %v, want %v", store.calls, wantCalls)
+	if fmt.Sprint(store.Calls) != fmt.Sprint(wantCalls) {
+		t.Errorf("Get calls %v, want %v", store.Calls, wantCalls)
 	}
 
 	// A full 31 days of one gate: 744 hour documents, read in batches.
-	store.calls = nil
+	store.Calls = nil
 	r, err = trace.ReadGateScans(ctx, store, []string{"g1"}, t0, t0.Add(trace.MaxRange))
 	if err != nil || len(r.Rows) != 6 { // every g1 scan but the one at 08:59
 		t.Fatalf("31 days: %d rows, %v", len(r.Rows), err)
 	}
 	n := 0
-	for _, c := range store.calls {
+	for _, c := range store.Calls {
 		if len(c) > 24 {
 			t.Errorf("one Get of %d ids", len(c))
 		}
@@ -238,7 +220,7 @@ func TestReadPersonScans(t *testing.T) {
 		{at(60 * 40), "g1", c1, "p-a", passevents.Out, ""},  // 2026-02-03 01:00: after to
 		{at(-60 * 11), "g1", c1, "p-a", passevents.Out, ""}, // 22:00 on the 31st: before from
 	})
-	store := &onlyGet{DocStore: mem}
+	store := &projectiontest.OnlyGet{DocStore: mem}
 	from := t0.Add(-10 * time.Hour) // 2026-01-31 23:00
 	to := t0.Add(40 * time.Hour)    // 2026-02-03 01:00
 	r, err := trace.ReadPersonScans(context.Background(), store, "p-a", from, to)
@@ -254,8 +236,8 @@ func TestReadPersonScans(t *testing.T) {
 		t.Errorf("rows\n got %q\nwant %q", got, want)
 	}
 	wantCalls := [][]string{{"p-a@20260131", "p-a@20260201", "p-a@20260202", "p-a@20260203"}}
-	if fmt.Sprint(store.calls) != fmt.Sprint(wantCalls) {
-		t.Errorf("Get calls %v, want %v", store.calls, wantCalls)
+	if fmt.Sprint(store.Calls) != fmt.Sprint(wantCalls) {
+		t.Errorf("Get calls %v, want %v", store.Calls, wantCalls)
 	}
 }
 
