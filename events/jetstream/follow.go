@@ -135,3 +135,13 @@ func (p *Position) WaitFor(ctx context.Context, seq uint64) error {
 	}
 	return nil
 }
+
+// Restore sets the position of a state just restored from a snapshot that
+// covers the ledger up to seq. It is called once, before the state follows
+// the ledger, with no waiter and no concurrent Apply.
+func (p *Position) Restore(seq uint64) {
+	p.l.Lock()
+	defer p.l.Unlock()
+	p.seq.Store(seq)
+	p.cond.Broadcast()
+}
