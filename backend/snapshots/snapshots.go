@@ -21,8 +21,9 @@
 // Snapshots hold sealed personal blobs, blind indexes and person ids, hence
 // the encryption. An erasure destroys persons' keys and must not be undone
 // by an older copy of a state: the backend deletes every snapshot when an
-// erasure is recorded (DeleteAll), and the next one is taken from states that
-// have applied it.
+// erasure is recorded (Discard), and refuses any snapshot covering less of the
+// ledger than the erasure, so the next one is taken from states that have
+// applied it.
 package snapshots
 
 import (
@@ -96,8 +97,37 @@ func (s *Store) Put(ctx context.Context, name string, seq uint64, data []byte) e
 	if err != nil {
 		return err
 	}
+	if name != discarded {
+		if err := s.aboveFloor(ctx, name, seq); err != nil {
+			return err
+		}
+	}
 	if _, err := s.obj.PutBytes(ctx, name, b); err != nil {
 		return fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	if name == discarded {
+		return nil
+	}
+	// An erasure recorded while this snapshot was taken or written:
+	// Discard may have run between the check above and the write.
+	if err := s.aboveFloor(ctx, name, seq); err != nil {
+		if derr := s.obj.Delete(ctx, name); derr != nil && !errors.Is(derr, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("%w; and deleting it: %v", err, derr)
+		}
+		return err
+	}
+	return nil
+}
+
+// aboveFloor is an error if a snapshot covering seq is older than the last
+// erasure.
+func (s *Store) aboveFloor(ctx context.Context, name string, seq uint64) error {
+	f, err := s.floor(ctx)
+	if err != nil {
+		return err
+	}
+	if seq < f {
+		return fmt.Errorf("snapshot %s at %d: older than the last erasure (at ledger size %d)", name, seq, f)
 	}
 	return nil
 }
@@ -113,7 +143,14 @@ func (s *Store) Get(ctx context.Context, name string) (data []byte, seq uint64, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("snapshot %s: %w", name, err)
 	}
-	return s.open(name, b)
+	data, seq, err = s.open(name, b)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.aboveFloor(ctx, name, seq); err != nil {
+		return nil, 0, err
+	}
+	return data, seq, nil
 }
 
 // Names lists the states that have a snapshot.
@@ -127,27 +164,58 @@ func (s *Store) Names(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, i := range infos {
-		if !i.Deleted {
+		if !i.Deleted && i.Name != discarded {
 			out = append(out, i.Name)
 		}
 	}
 	return out, nil
 }
 
-// DeleteAll deletes every snapshot (their bytes are purged from the
-// bucket's stream): after an erasure, no copy of a state from before it
-// may remain.
-func (s *Store) DeleteAll(ctx context.Context) error {
+// discarded names the object that records the ledger size at the last
+// erasure: a snapshot covering less is older than the erasure, and is
+// neither read nor kept.
+const discarded = "discarded"
+
+// Discard deletes every snapshot and refuses, from now on, every snapshot
+// covering fewer than seq events (the ledger's size once an erasure is
+// recorded): no copy of a state from before an erasure may remain or come
+// back, not even one a writer on another replica took just before and
+// stores just after.
+func (s *Store) Discard(ctx context.Context, seq uint64) error {
+	if prev, err := s.floor(ctx); err != nil {
+		return err
+	} else if prev > seq {
+		seq = prev
+	}
+	if err := s.Put(ctx, discarded, seq, nil); err != nil {
+		return err
+	}
 	names, err := s.Names(ctx)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
+		if n == discarded {
+			continue
+		}
 		if err := s.obj.Delete(ctx, n); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return fmt.Errorf("delete snapshot %s: %w", n, err)
 		}
 	}
 	return nil
+}
+
+// floor is the smallest sequence a snapshot may cover (Discard).
+func (s *Store) floor(ctx context.Context) (uint64, error) {
+	b, err := s.obj.GetBytes(ctx, discarded)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("snapshots: %w", err)
+	}
+	_, seq, err := s.open(discarded, b)
+	return seq, err
 }
 
 func header(name string, seq uint64) []byte {
@@ -189,7 +257,7 @@ func (s *Store) open(name string, b []byte) ([]byte, uint64, error) {
 	}
 	rest := b[i+1:]
 	n := s.aead.NonceSize()
-	if len(rest) < n {
+	if len(rest) < n+s.aead.Overhead() {
 		return nil, 0, fmt.Errorf("snapshot %s: truncated", name)
 	}
 	data, err := s.aead.Open(nil, rest[:n], rest[n:], h)
