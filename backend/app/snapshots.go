@@ -11,9 +11,15 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/onebook/onebook/backend/accounts"
+	"github.com/onebook/onebook/backend/alerts"
 	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/backend/cases"
+	"github.com/onebook/onebook/backend/donations"
+	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/snapshots"
 	"github.com/onebook/onebook/events"
+	ledger "github.com/onebook/onebook/events/jetstream"
 	api "github.com/onebook/onebook/miniapp-api"
 )
 
@@ -21,9 +27,20 @@ import (
 // accounts, passes, cases and donations states and the early-warning
 // engine.
 type Snapshotter interface {
-	Seq() uint64
+	ledger.Applier
+	// Snapshot encodes the state and the sequence it covers, consistently.
 	Snapshot() ([]byte, uint64, error)
+	// Restore fills an empty state from a snapshot covering seq.
 	Restore(b []byte, seq uint64) error
+}
+
+// NewStates returns an empty state of each kind that is snapshotted, by
+// the name of its snapshot.
+func NewStates() map[string]Snapshotter {
+	return map[string]Snapshotter{
+		SnapshotAccounts: accounts.NewState(), SnapshotPasses: passes.NewState(), SnapshotCases: cases.NewState(),
+		SnapshotAlerts: alerts.NewEngine(), SnapshotDonations: donations.NewState(),
+	}
 }
 
 // The names of the states' snapshots.
