@@ -212,4 +212,22 @@ func TestRestartFromSnapshot(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+
+	// ops verify checks each snapshot against a fresh fold, and names the
+	// state whose snapshot does not match.
+	b.settled()
+	if code, out := ops(t, append([]string{"verify"}, b.args()...)...); code != 0 || strings.Count(out, "equals a fresh fold") != 5 {
+		t.Fatalf("verify with snapshots (%d):\n%s", code, out)
+	}
+	_, seq, err := w.snaps.Get(w.ctx, app.SnapshotCases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, _ := snapshot(t, w.fold(t, app.SnapshotCases, 1)) // before any case was filed
+	if err := w.snaps.Put(w.ctx, app.SnapshotCases, seq, stale); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := ops(t, append([]string{"verify"}, b.args()...)...); code != 1 || !strings.Contains(out, "FAIL snapshot of the cases state") {
+		t.Fatalf("verify with a snapshot of the cases state that is not the ledger's (%d):\n%s", code, out)
+	}
 }

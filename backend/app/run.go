@@ -179,7 +179,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	a.snaps = newStateSnapshots(snapStore, log.With("component", "snapshots"), cfg.SnapshotEvery, cfg.SnapshotInterval)
+	a.snaps = newStateSnapshots(snapStore, led.Store, reg, log.With("component", "snapshots"), cfg.SnapshotEvery, cfg.SnapshotInterval)
 	a.snaps.ready = a.warm.Ready
 	// The accounts and pass services: their decision states follow the
 	// ledger in memory, from their latest snapshots.

@@ -73,6 +73,8 @@ func OpenSnapshots(ctx context.Context, js jetstream.JetStream, dir string, repl
 // writes new snapshots while this replica holds the lease.
 type stateSnapshots struct {
 	store    *snapshots.Store
+	ledger   *ledger.Store
+	reg      *events.Registry
 	log      *slog.Logger
 	every    uint64        // events since the last snapshot of a state that call for a new one; 0: no count
 	interval time.Duration // time after which a state that moved is snapshotted; 0: no timer
@@ -86,8 +88,8 @@ type stateSnapshots struct {
 	at       map[string]time.Time
 }
 
-func newStateSnapshots(store *snapshots.Store, log *slog.Logger, every uint64, interval time.Duration) *stateSnapshots {
-	return &stateSnapshots{store: store, log: log, every: every, interval: interval, ready: func() bool { return true },
+func newStateSnapshots(store *snapshots.Store, led *ledger.Store, reg *events.Registry, log *slog.Logger, every uint64, interval time.Duration) *stateSnapshots {
+	return &stateSnapshots{store: store, ledger: led, reg: reg, log: log, every: every, interval: interval, ready: func() bool { return true },
 		states: map[string]Snapshotter{}, restored: map[string]uint64{}, written: map[string]uint64{}, at: map[string]time.Time{}}
 }
 
@@ -165,14 +167,32 @@ func (s *stateSnapshots) run(ctx context.Context) error {
 
 // write snapshots each state that moved since its last snapshot and that
 // due (called with the lock held) says is due.
+//
+// A snapshot is not the live state's bytes but a fresh fold's: the latest
+// stored snapshot restored into an empty state, and the ledger folded on
+// to where the live state is. The live state decoded each event when it
+// applied it, and may hold what an erasure has since made unreadable (a
+// sealed household's members, say); a fresh fold holds only what the
+// ledger yields now, so a snapshot is exactly what ops verify recomputes,
+// and after an erasure (which discards every snapshot) the next one is
+// folded from the first event, without the erased.
 func (s *stateSnapshots) write(ctx context.Context, due func(name string, moved uint64) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, n := range s.names {
-		st := s.states[n]
-		moved := st.Seq() - min(st.Seq(), s.written[n])
+		live := s.states[n].Seq()
+		moved := live - min(live, s.written[n])
 		if moved == 0 || !due(n, moved) {
 			continue
+		}
+		st := NewStates()[n]
+		if b, seq, err := s.store.Get(ctx, n); err == nil && seq <= live {
+			if err := st.Restore(b, seq); err != nil {
+				st = NewStates()[n] // fold from the first event
+			}
+		}
+		if err := ledger.Fold(ctx, s.ledger, s.reg, st, live); err != nil {
+			return fmt.Errorf("fold %s for its snapshot: %w", n, err)
 		}
 		b, seq, err := st.Snapshot()
 		if err != nil {
