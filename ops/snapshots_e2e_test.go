@@ -145,7 +145,8 @@ func TestRestartFromSnapshot(t *testing.T) {
 	}
 	t.Run("restore then fold equals fold", func(t *testing.T) {
 		for name := range app.NewStates() {
-			for _, at := range []uint64{0, 1, size / 3, size / 2, size - 1, size} {
+			full, _ := snapshot(t, w.fold(t, name, size))
+			for _, at := range []uint64{1, size / 2, size - 1} {
 				t.Run(fmt.Sprintf("%s@%d", name, at), func(t *testing.T) {
 					half := w.fold(t, name, at)
 					b1, seq := snapshot(t, half)
@@ -164,7 +165,6 @@ func TestRestartFromSnapshot(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					full, _ := snapshot(t, w.fold(t, name, size))
 					for what, st := range map[string]app.Snapshotter{"folded in two": half, "restored and folded": restored} {
 						got, seq := snapshot(t, st)
 						if seq != size || !bytes.Equal(got, full) {

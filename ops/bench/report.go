@@ -32,6 +32,8 @@ type Report struct {
 	Trace   *TraceResult
 	Export  *ExportResult
 
+	Snapshot *SnapshotResult
+
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
 	LoadStart float64 // 1-minute load average when the run started
@@ -108,6 +110,9 @@ func (r *Report) Metrics() map[string]float64 {
 		x.metrics(m)
 	}
 	if x := r.Fsck; x != nil {
+		x.metrics(m)
+	}
+	if x := r.Snapshot; x != nil {
 		x.metrics(m)
 	}
 	return m
@@ -188,6 +193,9 @@ func (r *Report) Rows() []Row {
 	}
 	if x := r.Fsck; x != nil {
 		rows = append(rows, x.rows()...)
+	}
+	if x := r.Snapshot; x != nil {
+		rows = append(rows, x.row())
 	}
 	return rows
 }
