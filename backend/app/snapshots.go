@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,7 +81,10 @@ type stateSnapshots struct {
 	interval time.Duration // time after which a state that moved is snapshotted; 0: no timer
 	ready    func() bool   // the states have caught up with the ledger as it was at start
 
+	// mu guards what follows; it is not held while a snapshot is folded
+	// or stored, so that /healthz and an erasure never wait for one.
 	mu       sync.Mutex
+	gen      uint64 // discards so far: a snapshot taken before one does not count as written
 	names    []string
 	states   map[string]Snapshotter
 	restored map[string]uint64
@@ -178,11 +182,15 @@ func (s *stateSnapshots) run(ctx context.Context) error {
 // folded from the first event, without the erased.
 func (s *stateSnapshots) write(ctx context.Context, due func(name string, moved uint64) bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, n := range s.names {
+	names := slices.Clone(s.names)
+	s.mu.Unlock()
+	for _, n := range names {
+		s.mu.Lock()
 		live := s.states[n].Seq()
 		moved := live - min(live, s.written[n])
-		if moved == 0 || !due(n, moved) {
+		isDue, gen := moved > 0 && due(n, moved), s.gen
+		s.mu.Unlock()
+		if !isDue {
 			continue
 		}
 		st := NewStates()[n]
@@ -201,7 +209,11 @@ func (s *stateSnapshots) write(ctx context.Context, due func(name string, moved 
 		if err := s.store.Put(ctx, n, seq, b); err != nil {
 			return err
 		}
-		s.written[n], s.at[n] = seq, time.Now()
+		s.mu.Lock()
+		if s.gen == gen { // else an erasure may have deleted it meanwhile: write it again
+			s.written[n], s.at[n] = seq, time.Now()
+		}
+		s.mu.Unlock()
 		s.log.Debug("snapshot written", "state", n, "seq", seq, "bytes", len(b))
 	}
 	return nil
@@ -215,6 +227,7 @@ func (s *stateSnapshots) discard(ctx context.Context, size uint64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	for n := range s.written {
 		s.written[n] = 0 // write each again, from states that applied the erasure
 	}
