@@ -234,7 +234,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
 	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
-	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export]) {
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export] || r.Selected[Snapshot]) {
 		where = "; no servers (warning only)"
 	}
 	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",
