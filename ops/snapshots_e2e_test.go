@@ -16,7 +16,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/snapshots"
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/schemas"
 )
 

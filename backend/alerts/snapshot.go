@@ -4,7 +4,7 @@ import (
 	"cmp"
 
 	"github.com/onebook/onebook/backend/snapshots"
-	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/caseevents"
 )
 
 // snapshotVersion is the format of the engine's snapshot.
@@ -17,7 +17,7 @@ type snapshot struct {
 	Alerts  []Alert
 	Open    []snapshots.Entry[string, string]
 	Pending []Signal
-	Cards   []snapshots.Entry[string, evcases.Counted]
+	Cards   []snapshots.Entry[string, caseevents.Counted]
 	Origin  int32
 	Begun   bool
 }

@@ -20,8 +20,8 @@ import (
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/snapshots"
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
-	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/miniapp-api/api"
 )
 
 // Snapshotter is an in-memory decision state that can be snapshotted:

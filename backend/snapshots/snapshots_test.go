@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/jetstream/natstest"
+	"github.com/onebook/onebook/events/ledger/natstest"
 )
 
 func TestStore(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/embedded"
-	"github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // SnapshotResult is start-to-ready of the in-memory decision states on a
@@ -123,7 +123,7 @@ func (r *runner) ready(ctx context.Context, env *natsEnv, states map[string]app.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := jetstream.Follow(fctx, env.js, env.store.Stream(), r.reg, st); err != nil {
+			if err := ledger.Follow(fctx, env.js, env.store.Stream(), r.reg, st); err != nil {
 				errs <- err
 			}
 		}()

@@ -7,13 +7,13 @@ import (
 
 	"github.com/onebook/onebook/backend/snapshots"
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // State is an in-memory decision state that snapshots itself
 // (backend/app.Snapshotter).
 type State interface {
-	jetstream.Applier
+	ledger.Applier
 	Snapshot() ([]byte, uint64, error)
 }
 
@@ -31,7 +31,7 @@ func (c SnapshotCheck) OK() bool { return c.Problem == "" }
 // of the ledger up to the sequence it covers: fresh returns an empty state
 // for a snapshot's name. The states are folded together in one read of
 // the ledger, each up to its own snapshot's sequence; size is the ledger's.
-func Snapshots(ctx context.Context, store *jetstream.Store, reg *events.Registry, snaps *snapshots.Store, fresh func(name string) (State, bool), size uint64) ([]SnapshotCheck, error) {
+func Snapshots(ctx context.Context, store *ledger.Store, reg *events.Registry, snaps *snapshots.Store, fresh func(name string) (State, bool), size uint64) ([]SnapshotCheck, error) {
 	names, err := snaps.Names(ctx)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func Snapshots(ctx context.Context, store *jetstream.Store, reg *events.Registry
 		}
 		out = append(out, c)
 	}
-	if err := jetstream.Fold(ctx, store, reg, &fold, fold.to); err != nil {
+	if err := ledger.Fold(ctx, store, reg, &fold, fold.to); err != nil {
 		return nil, fmt.Errorf("fold the ledger for the snapshots: %w", err)
 	}
 	for i, c := range out {
