@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/backend/snapshots"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/seal"
@@ -37,6 +39,8 @@ type Report struct {
 	ProofsChecked  int                 `json:"proofs_checked"`
 	ProofProblems  []string            `json:"proof_problems,omitempty"`
 	Projections    []projections.Diff  `json:"projections,omitempty"`
+	// Snapshots of the in-memory states, each against a fresh fold.
+	Snapshots []verify.SnapshotCheck `json:"snapshots,omitempty"`
 	// Witnesses configured with --witnesses, and stored cosignatures
 	// that do not verify.
 	Witnesses           []WitnessStatus `json:"witnesses,omitempty"`
@@ -121,10 +125,16 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 		if err != nil {
 			return err
 		}
+		if rep.Snapshots, err = checkSnapshots(ctx, js, c.data, led.Store, reg, size); err != nil {
+			return err
+		}
 	}
 	rep.OK = len(rep.StreamProblems) == 0 && len(rep.BadCheckpoints) == 0 && rep.Ledger.OK() && len(rep.ProofProblems) == 0 && len(rep.CosignatureProblems) == 0
 	for _, d := range rep.Projections {
 		rep.OK = rep.OK && d.OK()
+	}
+	for _, c := range rep.Snapshots {
+		rep.OK = rep.OK && c.OK()
 	}
 	if *asJSON {
 		enc := json.NewEncoder(env.stdout)
@@ -134,9 +144,34 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 		printReport(env, rep)
 	}
 	if !rep.OK {
-		return failed{"the ledger, its seal or a projection does not verify"}
+		return failed{"the ledger, its seal, a projection or a snapshot does not verify"}
 	}
 	return nil
+}
+
+// checkSnapshots checks the latest snapshot of each in-memory state
+// against a fresh fold of the ledger up to its sequence; no snapshot
+// bucket: nothing to check (a backend that never wrote one).
+func checkSnapshots(ctx context.Context, js jetstream.JetStream, data string, store *ledger.Store, reg *events.Registry, size uint64) ([]verify.SnapshotCheck, error) {
+	obj, err := js.ObjectStore(ctx, snapshots.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot bucket: %w", err)
+	}
+	st, err := obj.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot bucket: %w", err)
+	}
+	snaps, err := app.OpenSnapshots(ctx, js, data, st.Replicas(), false)
+	if err != nil {
+		return nil, err
+	}
+	return verify.Snapshots(ctx, store, reg, snaps, func(name string) (verify.State, bool) {
+		s, ok := app.NewStates()[name]
+		return s, ok
+	}, size)
 }
 
 // readCheckpoints reads every message of the checkpoint stream and opens it
@@ -250,6 +285,13 @@ func printReport(env *environ, r Report) {
 				latest = "cosigned the latest checkpoint"
 			}
 			fmt.Fprintf(w, "       %s %s (%d cosignatures, up to size %d)\n", ws.Name, latest, ws.Cosignatures, ws.LatestCosigned)
+		}
+	}
+	for _, c := range r.Snapshots {
+		if c.OK() {
+			fmt.Fprintf(w, "ok   snapshot of the %s state at %d equals a fresh fold\n", c.Name, c.Seq)
+		} else {
+			fmt.Fprintf(w, "FAIL snapshot of the %s state at %d: %s\n", c.Name, c.Seq, c.Problem)
 		}
 	}
 	for _, d := range r.Projections {

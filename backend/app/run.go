@@ -81,6 +81,7 @@ type App struct {
 	projectors []*projections.Projector
 	metrics    *api.Metrics
 	warm       *warmup
+	snaps      *stateSnapshots
 }
 
 // warmup is whether the in-memory decision states have caught up with the
@@ -174,9 +175,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return fmt.Errorf("ledger size at start: %w", err)
 	}
 	a.warm = &warmup{size: startSize}
+	snapStore, err := OpenSnapshots(ctx, servers.JS, cfg.DataDir, cfg.Replicas, true)
+	if err != nil {
+		return err
+	}
+	a.snaps = newStateSnapshots(snapStore, led.Store, reg, log.With("component", "snapshots"), cfg.SnapshotEvery, cfg.SnapshotInterval)
+	a.snaps.ready = a.warm.Ready
 	// The accounts and pass services: their decision states follow the
-	// ledger in memory.
+	// ledger in memory, from their latest snapshots.
 	accState, state := accounts.NewState(), passes.NewState()
+	a.snaps.restore(ctx, SnapshotAccounts, accState, startSize)
+	a.snaps.restore(ctx, SnapshotPasses, state, startSize)
 	a.warm.states = append(a.warm.states, accState, state)
 	wg.Add(2)
 	go func() {
@@ -237,10 +246,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			return fmt.Errorf("donation demo data: %w", err)
 		}
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() { // after the demo, which raises its alerts on its own clock
 		defer wg.Done()
 		a.runLeased(bg, "alerts.raiser", warn.Run)
+	}()
+	go func() {
+		defer wg.Done()
+		a.runLeased(bg, "snapshots", a.snaps.run)
 	}()
 
 	wg.Add(1)
@@ -468,6 +481,9 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 		st.Projections = append(st.Projections, ps)
 	}
 	st.Components = c
+	if a.snaps != nil {
+		st.States = a.snaps.status()
+	}
 	st.Ready = c.NATS == api.OK && c.Ledger == api.OK && c.Store == api.OK && (a.warm == nil || a.warm.Ready())
 	return st
 }
@@ -476,6 +492,8 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 // the ledger in memory like the pass service's.
 func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, svc *accounts.Service, notes *notifier, reg *events.Registry) (*alerts.Service, *cases.Service) {
 	cstate, engine := cases.NewState(), alerts.NewEngine()
+	a.snaps.restore(bg, SnapshotCases, cstate, a.warm.size)
+	a.snaps.restore(bg, SnapshotAlerts, engine, a.warm.size)
 	a.warm.states = append(a.warm.states, cstate, engine)
 	for name, st := range map[string]events.Applier{"case state": cstate, "early-warning engine": engine} {
 		wg.Add(1)
@@ -541,6 +559,7 @@ func (a *App) runLeased(ctx context.Context, name string, f func(context.Context
 // ledger in memory.
 func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *accounts.Service, notes *notifier, reg *events.Registry, vault *personal.Vault) *donations.Service {
 	st := donations.NewState()
+	a.snaps.restore(bg, SnapshotDonations, st, a.warm.size)
 	a.warm.states = append(a.warm.states, st)
 	wg.Add(1)
 	go func() {
@@ -563,7 +582,23 @@ func (a *App) donationService(bg context.Context, wg *sync.WaitGroup, svc *accou
 // documents and folds the ledger again, now without what an erasure's
 // destroyed keys sealed. An erasure costs a refold of those views; the
 // ledger and every other view are untouched.
+//
+// It also discards every snapshot of the in-memory states: those taken
+// before the erasure hold copies of the erased persons' sealed blobs and
+// blind indexes, and a replica restoring one would hold them again. The
+// ledger's copies are unreadable once the keys are destroyed; snapshots,
+// being copies outside the ledger, are deleted instead, and any snapshot
+// covering less of the ledger than the erasure is refused from now on
+// (snapshots.Store.Discard). The next snapshots come from states that have
+// applied the erasure.
 func (a *App) rebuildPersonal(ctx context.Context) error {
+	size, err := a.ledger.Store.Size(ctx)
+	if err != nil {
+		return fmt.Errorf("ledger size after an erasure: %w", err)
+	}
+	if err := a.snaps.discard(ctx, size); err != nil {
+		return err
+	}
 	for _, p := range Projections() {
 		if !projections.Personal(p) {
 			continue

@@ -41,6 +41,9 @@ type Config struct {
 	DedupWindow  time.Duration
 	SealInterval time.Duration // minimum time between checkpoints while busy
 
+	SnapshotEvery    uint64        // events after which a state is snapshotted again; 0: not by count
+	SnapshotInterval time.Duration // time after which a state that moved is snapshotted again; 0: not by time
+
 	LogLevel   slog.Level
 	Demo       bool // fill demo data on start
 	Projectors bool // run the projectors in this process (an API-only replica sets false)
@@ -102,6 +105,8 @@ func Vars() []Var {
 		{"ONEBOOK_REPLICAS", "replicas", "1", "JetStream replicas of the ledger streams and buckets (3 in a cluster)"},
 		{"ONEBOOK_DEDUP_WINDOW", "dedup-window", "1h", "JetStream duplicate window for event ids"},
 		{"ONEBOOK_SEAL_INTERVAL", "seal-interval", "500ms", "minimum time between checkpoints while events keep arriving"},
+		{"ONEBOOK_SNAPSHOT_EVERY", "snapshot-every", "10000", "snapshot each in-memory decision state (bucket 'snapshots') once it has applied this many events since its last snapshot; 0: not by count"},
+		{"ONEBOOK_SNAPSHOT_INTERVAL", "snapshot-interval", "5m", "snapshot each in-memory decision state that moved at least this often; 0: not by time (snapshots are also written on a clean shutdown)"},
 		{"ONEBOOK_WITNESSES", "witnesses", "", "comma-separated verifier keys (name+hash+base64) of the witnesses allowed to cosign checkpoints (POST /ledger/cosignatures)"},
 		{"ONEBOOK_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 		{"ONEBOOK_DEMO", "demo", "false", "fill realistic demo data on start"},
@@ -177,6 +182,12 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	if c.SealInterval, err = time.ParseDuration(get("seal-interval")); err != nil || c.SealInterval < 0 {
 		return c, fmt.Errorf("seal-interval: %q is not a duration", get("seal-interval"))
+	}
+	if c.SnapshotEvery, err = strconv.ParseUint(get("snapshot-every"), 10, 64); err != nil {
+		return c, fmt.Errorf("snapshot-every: %q is not a number of events", get("snapshot-every"))
+	}
+	if c.SnapshotInterval, err = time.ParseDuration(get("snapshot-interval")); err != nil || c.SnapshotInterval < 0 {
+		return c, fmt.Errorf("snapshot-interval: %q is not a duration", get("snapshot-interval"))
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
 		return c, fmt.Errorf("log-level: %w", err)

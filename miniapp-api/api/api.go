@@ -76,6 +76,16 @@ type HealthStatus struct {
 	Components  Components         `json:"components"`
 	Ledger      LedgerStatus       `json:"ledger"`
 	Projections []ProjectionStatus `json:"projections"`
+	States      []StateStatus      `json:"states,omitempty"`
+}
+
+// StateStatus describes one in-memory decision state of this replica.
+type StateStatus struct {
+	Name string `json:"name"`
+	Seq  uint64 `json:"seq"` // last ledger sequence applied
+	// Snapshot is the sequence of the snapshot the state was restored from
+	// at start; 0: it read the ledger from the first event.
+	Snapshot uint64 `json:"snapshot"`
 }
 
 // Component is the state of one dependency as /healthz shows it.

@@ -50,6 +50,9 @@ const (
 	Alert   = "alert"
 	Trace   = "trace"
 	Export  = "export"
+	// Snapshot is start-to-ready of the decision states with and without
+	// their snapshots.
+	Snapshot = "snapshot"
 )
 
 // cycles is how often a measurement and its baseline alternate in the
@@ -58,7 +61,7 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export}
+var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export, Snapshot}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
@@ -100,6 +103,10 @@ type Config struct {
 	// (pass.scanned events) as CSV, and of ExportRows/10 as XLSX.
 	ExportRows int
 
+	// The snapshot part: a ledger of SnapshotEvents events that the
+	// decision states read at start, with and without snapshots.
+	SnapshotEvents int
+
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
 	// backend's default) or a sync interval such as "2m". "" is "always".
@@ -126,7 +133,7 @@ func Defaults() Config {
 		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000,
 		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000,
 		TraceLeaves: 1_000_000, TraceDonations: 200, TraceSamples: 2000,
-		ExportRows: 1_000_000}
+		ExportRows: 1_000_000, SnapshotEvents: 1_000_000}
 }
 
 // Quick returns small sizes, for tests and a quick look.
@@ -135,7 +142,7 @@ func Quick() Config {
 		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000,
 		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400,
 		TraceLeaves: 20_000, TraceDonations: 20, TraceSamples: 200,
-		ExportRows: 5000}
+		ExportRows: 5000, SnapshotEvents: 5000}
 }
 
 // selected returns the benchmarks to run.
@@ -337,6 +344,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, fmt.Errorf("export: %w", err)
 		}
 		rep.Export = &res
+	}
+	if sel[Snapshot] {
+		if cfg.SnapshotEvents < 1 {
+			return rep, fmt.Errorf("snapshot: events must be positive, got %d", cfg.SnapshotEvents)
+		}
+		log.Info("bench: snapshot", "events", cfg.SnapshotEvents)
+		res, err := r.benchSnapshot(ctx, uint64(cfg.SnapshotEvents))
+		if err != nil {
+			return rep, fmt.Errorf("snapshot: %w", err)
+		}
+		rep.Snapshot = &res
 	}
 	return rep, nil
 }

@@ -49,6 +49,7 @@ var wantKeys = []string{
 	"export_rate", "export_peak_rss_mib", "export_bundle_mib", "export_raw_read_rate", "export_raw_csv_rate",
 	"export_read_ratio", "export_csv_ratio", "export_verify_rate", "export_verify_peak_rss_mib",
 	"export_xlsx_rate", "export_xlsx_peak_rss_mib", "export_xlsx_verify_rate", "export_fill_seconds", "export_seal_seconds",
+	"snapshot_ready_without_s", "snapshot_ready_with_s", "snapshot_restore_s", "snapshot_speedup", "snapshot_bytes",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -66,7 +67,7 @@ func TestSuiteQuick(t *testing.T) {
 		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
-		ExportRows:   3000,
+		ExportRows: 3000, SnapshotEvents: 2000,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -123,8 +124,11 @@ func TestSuiteQuick(t *testing.T) {
 		x.XLSX.Rows != int64(cfg.ExportRows/10) || x.XLSXVerify.Rows != int64(cfg.ExportRows/10) || x.RawReadMsgs != uint64(cfg.ExportRows+x.Gates) {
 		t.Errorf("export: %+v", x)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 22 { // the export part's sealed ÷ clear rows and fsck included
-		t.Errorf("results has %d rows, want 22: %s", len(rows), b)
+	if rows, _ := got["results"].([]any); len(rows) != 23 { // the export part's sealed ÷ clear rows, fsck and snapshot included
+		t.Errorf("results has %d rows, want 23: %s", len(rows), b)
+	}
+	if got["snapshot_events"] != float64(cfg.SnapshotEvents) {
+		t.Errorf("snapshot_events %v, want %d", got["snapshot_events"], cfg.SnapshotEvents)
 	}
 	// The temporary directory is removed.
 	left, err := os.ReadDir(cfg.TempDir)

@@ -32,6 +32,8 @@ type Report struct {
 	Trace   *TraceResult
 	Export  *ExportResult
 
+	Snapshot *SnapshotResult
+
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
 	LoadStart float64 // 1-minute load average when the run started
@@ -108,6 +110,9 @@ func (r *Report) Metrics() map[string]float64 {
 		x.metrics(m)
 	}
 	if x := r.Fsck; x != nil {
+		x.metrics(m)
+	}
+	if x := r.Snapshot; x != nil {
 		x.metrics(m)
 	}
 	return m
@@ -189,6 +194,9 @@ func (r *Report) Rows() []Row {
 	if x := r.Fsck; x != nil {
 		rows = append(rows, x.rows()...)
 	}
+	if x := r.Snapshot; x != nil {
+		rows = append(rows, x.row())
+	}
 	return rows
 }
 
@@ -226,7 +234,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
 	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
-	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export]) {
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export] || r.Selected[Snapshot]) {
 		where = "; no servers (warning only)"
 	}
 	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",

@@ -1,0 +1,86 @@
+package accounts
+
+import (
+	"maps"
+	"time"
+
+	"github.com/onebook/onebook/backend/snapshots"
+	"github.com/onebook/onebook/events/residents"
+)
+
+// snapshotVersion is the format of the accounts state's snapshot.
+const snapshotVersion = 1
+
+// snapshot mirrors State in exported fields, maps as sorted entries.
+type snapshot struct {
+	Residents     []Resident
+	Persons       []Person
+	PersonByPhone []snapshots.Entry[string, string]
+	Staff         []Staff
+	StaffByOID    []snapshots.Entry[string, string]
+	StaffByInvite []snapshots.Entry[string, string]
+	SignedOut     []snapshots.Entry[string, time.Time]
+	Orgs          []Org
+}
+
+// Snapshot encodes the state and the ledger sequence it covers, read under
+// the read lock so that the two agree. An erased person keeps their id and
+// erased mark (a scan of their pass says erased) but not their sealed blob
+// nor their phone's blind index: their keys are destroyed, and no copy of
+// the state should keep more of them than the state needs.
+func (s *State) Snapshot() ([]byte, uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	snap := snapshot{
+		Residents: snapshots.Values(s.residents), Persons: snapshots.Values(s.persons),
+		StaffByOID: snapshots.Sorted(s.staffByOID), StaffByInvite: snapshots.Sorted(s.staffByInvite),
+		SignedOut: snapshots.Sorted(s.signedOut), Staff: snapshots.Values(s.staff), Orgs: snapshots.Values(s.orgs),
+	}
+	for i, p := range snap.Persons {
+		if p.Erased {
+			snap.Persons[i].Sealed = residents.Sealed{}
+		}
+	}
+	phones := maps.Clone(s.personByPhone)
+	maps.DeleteFunc(phones, func(_, id string) bool { return s.persons[id] == nil || s.persons[id].Erased })
+	snap.PersonByPhone = snapshots.Sorted(phones)
+	b, err := snapshots.Encode(snapshotVersion, snap)
+	return b, s.pos.Seq(), err
+}
+
+// Restore replaces an empty state with a snapshot covering the ledger up
+// to seq; it is called before the state follows the ledger.
+func (s *State) Restore(b []byte, seq uint64) error {
+	var snap snapshot
+	if err := snapshots.Decode(b, snapshotVersion, &snap); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, r := range snap.Residents {
+		s.residents[r.ID] = &r
+	}
+	for _, p := range snap.Persons {
+		s.persons[p.ID] = &p
+	}
+	for _, st := range snap.Staff {
+		s.staff[st.ID] = &st
+	}
+	for _, o := range snap.Orgs {
+		s.orgs[o.ID] = &o
+	}
+	for _, e := range snap.PersonByPhone {
+		s.personByPhone[e.K] = e.V
+	}
+	for _, e := range snap.StaffByOID {
+		s.staffByOID[e.K] = e.V
+	}
+	for _, e := range snap.StaffByInvite {
+		s.staffByInvite[e.K] = e.V
+	}
+	for _, e := range snap.SignedOut {
+		s.signedOut[e.K] = e.V
+	}
+	s.mu.Unlock()
+	s.pos.Restore(seq)
+	return nil
+}
