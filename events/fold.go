@@ -67,6 +67,16 @@ func (p *Position) WaitFor(ctx context.Context, seq uint64) error {
 	return nil
 }
 
+// Restore sets the position of a state just restored from a snapshot that
+// covers the ledger up to seq. It is called once, before the state follows
+// the ledger, with no waiter and no concurrent Apply.
+func (p *Position) Restore(seq uint64) {
+	p.l.Lock()
+	defer p.l.Unlock()
+	p.seq.Store(seq)
+	p.cond.Broadcast()
+}
+
 // Get returns a copy of the value m holds for key, read under l's read
 // lock (an in-memory state's lock); ok is false if there is none. It is
 // the accessor of every state that keeps its entities by id.

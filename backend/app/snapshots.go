@@ -28,7 +28,7 @@ import (
 // accounts, passes, cases and donations states and the early-warning
 // engine.
 type Snapshotter interface {
-	ledger.Applier
+	events.Applier
 	// Snapshot encodes the state and the sequence it covers, consistently.
 	Snapshot() ([]byte, uint64, error)
 	// Restore fills an empty state from a snapshot covering seq.

@@ -72,3 +72,24 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, reg *eve
 		st.Apply(events.Recorded{Seq: md.Sequence.Stream, Raw: m.Data(), Event: e}, p)
 	}
 }
+
+// Fold applies the ledger's events from st.Seq()+1 up to and including to
+// into st, once, decoding each as Follow does: a fresh fold to compare
+// with a snapshot (ops verify) or to build one.
+func Fold(ctx context.Context, s *Store, reg *events.Registry, st events.Applier, to uint64) error {
+	return s.Scan(ctx, st.Seq()+1, to, func(rec events.Recorded) error {
+		e, err := events.Parse(rec.Raw) // Scan gives the bytes
+		if err != nil {
+			return fmt.Errorf("%w at %d: %v", ErrCorrupt, rec.Seq, err)
+		}
+		rec.Event = e
+		var p events.Payload
+		if reg.Version(e.Type) > 0 {
+			if p, err = reg.Decode(ctx, e); err != nil {
+				return fmt.Errorf("%w at %d: %v", ErrCorrupt, rec.Seq, err)
+			}
+		}
+		st.Apply(rec, p)
+		return nil
+	})
+}

@@ -13,7 +13,7 @@ import (
 // State is an in-memory decision state that snapshots itself
 // (backend/app.Snapshotter).
 type State interface {
-	ledger.Applier
+	events.Applier
 	Snapshot() ([]byte, uint64, error)
 }
 
