@@ -23,7 +23,11 @@ func TestCosigV1AgainstFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed, _ := base64.StdEncoding.DecodeString(skey[strings.LastIndex(skey, "+")+1:])
+	// "PRIVATE+KEY+<name>+<hash>+<base64>"; the base64 may hold "+".
+	seed, err := base64.StdEncoding.DecodeString(strings.SplitN(skey, "+", 5)[4])
+	if err != nil || len(seed) != 33 {
+		t.Fatalf("signer key %q: %v", skey, err)
+	}
 	priv := ed25519.NewKeyFromSeed(seed[1:])
 	if got := CosigV1Key("witness.example/w1", priv.Public().(ed25519.PublicKey)); got != want {
 		t.Fatalf("CosigV1Key = %q, formats says %q", got, want)
