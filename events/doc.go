@@ -6,7 +6,7 @@
 // # The invariants of the ledger
 //
 // Everything else in onebook rests on these, and the tests of this package
-// and of events/jetstream and events/seal keep them:
+// and of events/ledger and events/seal keep them:
 //
 //  1. The ledger is append-only. An event, once acknowledged, is never
 //     changed or removed: the stream refuses deletes and purges, and the

@@ -74,7 +74,7 @@ type Store interface {
 }
 
 // Waiter is an in-memory state folded from the ledger that commands can
-// wait on (events/jetstream.Position).
+// wait on (events/ledger.Position).
 type Waiter interface {
 	WaitFor(ctx context.Context, seq uint64) error
 }

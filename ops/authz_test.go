@@ -16,8 +16,8 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/casestest"
-	projcases "github.com/onebook/onebook/projections/cases"
-	projdon "github.com/onebook/onebook/projections/donations"
+	"github.com/onebook/onebook/projections/caseviews"
+	"github.com/onebook/onebook/projections/donationviews"
 )
 
 // client is an HTTP caller of the test backend with an optional session.
@@ -281,7 +281,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// Every projection but those of case reporting reads gate events: wait
 	// until each has folded this one.
 	caseProjections := map[string]bool{} // and donations': none reads gate events
-	for _, p := range append(projcases.All(), projdon.All()...) {
+	for _, p := range append(caseviews.All(), donationviews.All()...) {
 		caseProjections[p.Name()] = true
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {

@@ -13,7 +13,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/events"
-	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/miniapp-api/api"
 )
 
 // Regions of case reporting in these tests: region A is Beijing's Chaoyang

@@ -22,7 +22,7 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
-	evdon "github.com/onebook/onebook/events/donations"
+	"github.com/onebook/onebook/events/donationevents"
 )
 
 // photoHash is the SHA-256 (hex) of a photo of received material.
@@ -242,7 +242,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"need: unknown spec", hospital, "POST", "/needs", nd("spec", "KN90"), 400, "spec", false, ""},
 		{"need: quantity 0", hospital, "POST", "/needs", nd("quantity", 0), 400, "quantity", false, ""},
 		{"need: negative quantity", hospital, "POST", "/needs", nd("quantity", -5), 400, "quantity", false, ""},
-		{"need: quantity too large", hospital, "POST", "/needs", nd("quantity", evdon.MaxQuantity+1), 400, "quantity", false, ""},
+		{"need: quantity too large", hospital, "POST", "/needs", nd("quantity", donationevents.MaxQuantity+1), 400, "quantity", false, ""},
 		{"need: quantity beyond int64", hospital, "POST", "/needs", strings.Replace(jsonOf(needIn), `"quantity":100`, `"quantity":99999999999999999999`, 1), 400, "quantity", false, ""},
 		{"need: fractional quantity", hospital, "POST", "/needs", strings.Replace(jsonOf(needIn), `"quantity":100`, `"quantity":1.5`, 1), 400, "quantity", false, ""},
 		{"need: urgency", hospital, "POST", "/needs", nd("urgency", "whenever"), 400, "urgency", false, ""},
@@ -263,7 +263,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"update: empty body", hospital, "PUT", needPath, ``, 400, "", true, ""},
 		{"update: quantity 0", hospital, "PUT", needPath, up("quantity", 0), 400, "quantity", false, ""},
 		{"update: negative quantity", hospital, "PUT", needPath, up("quantity", -1), 400, "quantity", false, ""},
-		{"update: quantity too large", hospital, "PUT", needPath, up("quantity", evdon.MaxQuantity+1), 400, "quantity", false, ""},
+		{"update: quantity too large", hospital, "PUT", needPath, up("quantity", donationevents.MaxQuantity+1), 400, "quantity", false, ""},
 		{"update: urgency", hospital, "PUT", needPath, up("urgency", "low"), 400, "urgency", false, ""},
 		{"update: past valid_until", hospital, "PUT", needPath, up("valid_until", past), 400, "valid_until", false, ""},
 		{"update: no valid_until", hospital, "PUT", needPath, up("valid_until", nil), 400, "valid_until", false, ""},
@@ -298,7 +298,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"pledge: unknown spec", char, "POST", "/donations", line("spec", "FFP2"), 400, "lines", false, ""},
 		{"pledge: quantity 0", char, "POST", "/donations", line("quantity", 0), 400, "lines", false, ""},
 		{"pledge: negative quantity", char, "POST", "/donations", line("quantity", -10), 400, "lines", false, ""},
-		{"pledge: quantity too large", char, "POST", "/donations", line("quantity", evdon.MaxQuantity+1), 400, "lines", false, ""},
+		{"pledge: quantity too large", char, "POST", "/donations", line("quantity", donationevents.MaxQuantity+1), 400, "lines", false, ""},
 		{"pledge: unknown need", char, "POST", "/donations", pl("need", "n-nope"), 400, "need", false, ""},
 		{"pledge: other items than the need's", char, "POST", "/donations", pl("lines", []any{map[string]any{"item": "gloves", "spec": "M", "quantity": 5}}), 400, "lines", false, ""},
 		{"pledge: closed need", char, "POST", "/donations", pl("need", closed.ID), 409, "", false, ""},
@@ -329,7 +329,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"dispatch: unknown spec", char, "POST", hops, lot("spec", "FFP2"), 400, "lots", false, ""},
 		{"dispatch: quantity 0", char, "POST", hops, lot("quantity", 0), 400, "lots", false, ""},
 		{"dispatch: negative quantity", char, "POST", hops, lot("quantity", -40), 400, "lots", false, ""},
-		{"dispatch: quantity too large", char, "POST", hops, lot("quantity", evdon.MaxQuantity+1), 400, "lots", false, ""},
+		{"dispatch: quantity too large", char, "POST", hops, lot("quantity", donationevents.MaxQuantity+1), 400, "lots", false, ""},
 		{"dispatch: no batch", char, "POST", hops, lot("batch", ""), 400, "lots", false, ""},
 		{"dispatch: batch with a space", char, "POST", hops, lot("batch", "B 1"), 400, "lots", false, ""},
 		{"dispatch: batch starting with a dash", char, "POST", hops, lot("batch", "-B1"), 400, "lots", false, ""},
@@ -354,7 +354,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"receipt: empty body", ware, "POST", receipt, ``, 400, "", true, ""},
 		{"receipt: more than dispatched", ware, "POST", receipt, rc("lots", []any{n95Lot(61, "B1")}), 400, "lots", false, ""},
 		{"receipt: more than dispatched, in two lines", ware, "POST", receipt, rc("lots", []any{n95Lot(30, "B1"), n95Lot(31, "B1")}), 400, "lots", false, ""},
-		{"receipt: quantity too large", ware, "POST", receipt, rc("lots", []any{n95Lot(evdon.MaxQuantity+1, "B1")}), 400, "lots", false, ""},
+		{"receipt: quantity too large", ware, "POST", receipt, rc("lots", []any{n95Lot(donationevents.MaxQuantity+1, "B1")}), 400, "lots", false, ""},
 		{"receipt: negative quantity", ware, "POST", receipt, rc("lots", []any{n95Lot(-1, "B1")}), 400, "lots", false, ""},
 		{"receipt: a batch not dispatched", ware, "POST", receipt, rc("lots", []any{n95Lot(60, "B2")}), 400, "lots", false, ""},
 		{"receipt: an item not dispatched", ware, "POST", receipt, rc("lots", []any{map[string]any{"item": "gloves", "spec": "M", "quantity": 1, "batch": "B1"}}), 400, "lots", false, ""},
@@ -390,7 +390,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 		{"consume: unknown spec", hospital, "POST", "/stock/consumption", cs("spec", "FFP2"), 400, "spec", false, ""},
 		{"consume: quantity 0", hospital, "POST", "/stock/consumption", cs("quantity", 0), 400, "quantity", false, ""},
 		{"consume: negative quantity", hospital, "POST", "/stock/consumption", cs("quantity", -1), 400, "quantity", false, ""},
-		{"consume: quantity too large", hospital, "POST", "/stock/consumption", cs("quantity", evdon.MaxQuantity+1), 400, "quantity", false, ""},
+		{"consume: quantity too large", hospital, "POST", "/stock/consumption", cs("quantity", donationevents.MaxQuantity+1), 400, "quantity", false, ""},
 		{"consume: more than on hand", hospital, "POST", "/stock/consumption", cs("quantity", 11), 400, "quantity", false, ""},
 		{"consume: what it never had", hospital, "POST", "/stock/consumption", jsonOf(map[string]any{"item": "gloves", "spec": "M", "quantity": 1}), 400, "quantity", false, ""},
 		{"consume: day format", hospital, "POST", "/stock/consumption", cs("day", "2026/02/01"), 400, "day", false, ""},

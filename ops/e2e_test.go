@@ -26,11 +26,11 @@ import (
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
-	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/miniapp-api/api"
 )
 
 func freePort(t *testing.T) int {
@@ -310,8 +310,8 @@ func TestNothingAcknowledgedIsLost(t *testing.T) {
 					return
 				default:
 				}
-				e, err := reg.New(context.Background(), evpasses.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("gate%d", w)}, Region: "110105001001", Actor: events.Actor{Role: "property_manager", ID: "pm1"}},
-					evpasses.GateRegistered{Community: "110105001001", Name: fmt.Sprint(i)})
+				e, err := reg.New(context.Background(), passevents.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: fmt.Sprintf("gate%d", w)}, Region: "110105001001", Actor: events.Actor{Role: "property_manager", ID: "pm1"}},
+					passevents.GateRegistered{Community: "110105001001", Name: fmt.Sprint(i)})
 				if err != nil {
 					t.Error(err)
 					return

@@ -20,8 +20,8 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/schemas"
 )
@@ -245,7 +245,7 @@ func TestCaseTracedToPassesOverHTTP(t *testing.T) {
 		switch {
 		case e.Type == "case.filed" && e.Aggregate.ID == c.ID:
 			cardEv = raw
-		case e.Type == evpasses.TypeScanned:
+		case e.Type == passevents.TypeScanned:
 			scanEv = raw
 		}
 	}
@@ -371,7 +371,7 @@ func TestErasureLeavesNothingReadable(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if e.Type != "health.declared" && e.Type != evpasses.TypeScanned && e.Type != evpasses.TypeIssued && e.Type != "resident.registered" {
+			if e.Type != "health.declared" && e.Type != passevents.TypeScanned && e.Type != passevents.TypeIssued && e.Type != "resident.registered" {
 				return nil
 			}
 			p, err := reg.Decode(ctx, e)

@@ -12,7 +12,7 @@ import (
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/events/lease"
 	"github.com/onebook/onebook/projections"
-	mongostore "github.com/onebook/onebook/projections/mongo"
+	"github.com/onebook/onebook/projections/mongostore"
 )
 
 // runRebuild drops a projection and folds it again from the whole ledger.

@@ -22,7 +22,7 @@ import (
 
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/config"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // runScanBench measures gate scans over HTTP on loopback against the raw

@@ -15,11 +15,11 @@ import (
 
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/ops/verify"
 	"github.com/onebook/onebook/projections"
-	mongostore "github.com/onebook/onebook/projections/mongo"
+	"github.com/onebook/onebook/projections/mongostore"
 )
 
 // failed is an error whose exit status is 1 after a report was printed.

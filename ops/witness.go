@@ -23,7 +23,7 @@ import (
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/seal"
-	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/miniapp-api/api"
 )
 
 // A witness is another party (a city CDC, an auditor) that cosigns

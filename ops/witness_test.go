@@ -16,8 +16,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 )
@@ -39,8 +39,8 @@ func appendScans(t *testing.T, b *backend, n int) {
 	}
 	reg := schemas.Registry()
 	for i := range n {
-		e, err := reg.New(context.Background(), evpasses.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "witness-gate"}, Region: "110105001001", Actor: events.Actor{Role: "property_manager", ID: "pm1"}},
-			evpasses.GateRegistered{Community: "110105001001", Name: fmt.Sprintf("w%d-%d", time.Now().UnixNano(), i)})
+		e, err := reg.New(context.Background(), passevents.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: "witness-gate"}, Region: "110105001001", Actor: events.Actor{Role: "property_manager", ID: "pm1"}},
+			passevents.GateRegistered{Community: "110105001001", Name: fmt.Sprintf("w%d-%d", time.Now().UnixNano(), i)})
 		if err != nil {
 			t.Fatal(err)
 		}

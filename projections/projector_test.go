@@ -11,18 +11,18 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/jetstream"
-	"github.com/onebook/onebook/events/jetstream/natstest"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/memstore"
-	"github.com/onebook/onebook/projections/passes"
+	"github.com/onebook/onebook/projections/passviews"
 )
 
 type fixture struct {
 	t     *testing.T
 	srv   *natstest.Server
-	store *jetstream.Store
+	store *ledger.Store
 	reg   *events.Registry
 	ctx   context.Context
 }
@@ -32,12 +32,12 @@ func newFixture(t *testing.T) *fixture {
 	_, js := srv.Connect()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	st, err := ledger.Open(ctx, js, ledger.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
-	evpasses.Register(reg)
+	passevents.Register(reg)
 	return &fixture{t: t, srv: srv, store: st, reg: reg, ctx: ctx}
 }
 
@@ -58,17 +58,17 @@ func (f *fixture) fill(passesN, scansN int) {
 		}
 	}
 	for i := 0; i < passesN; i++ {
-		app(evpasses.TypeIssued, events.Aggregate{Kind: evpasses.KindPass, ID: fmt.Sprintf("p%03d", i)}, t0,
-			evpasses.Issued{Holder: fmt.Sprintf("h%03d", i), HolderOf: evpasses.HolderResident, Community: community, NotBefore: t0, NotAfter: t0.Add(72 * time.Hour)})
+		app(passevents.TypeIssued, events.Aggregate{Kind: passevents.KindPass, ID: fmt.Sprintf("p%03d", i)}, t0,
+			passevents.Issued{Holder: fmt.Sprintf("h%03d", i), HolderOf: passevents.HolderResident, Community: community, NotBefore: t0, NotAfter: t0.Add(72 * time.Hour)})
 	}
 	for i := 0; i < scansN; i++ {
-		sc := evpasses.Scanned{ScanID: fmt.Sprintf("s%d", i), Pass: fmt.Sprintf("p%03d", i%passesN), Holder: "h", Community: community, Direction: []string{evpasses.In, evpasses.Out}[i%2], Decision: evpasses.Allow}
+		sc := passevents.Scanned{ScanID: fmt.Sprintf("s%d", i), Pass: fmt.Sprintf("p%03d", i%passesN), Holder: "h", Community: community, Direction: []string{passevents.In, passevents.Out}[i%2], Decision: passevents.Allow}
 		if i%17 == 0 {
-			sc.Decision, sc.Reason = evpasses.Deny, "expired"
+			sc.Decision, sc.Reason = passevents.Deny, "expired"
 		}
-		app(evpasses.TypeScanned, events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("gate%d", i%3)}, t0.Add(time.Duration(i)*97*time.Second), sc)
+		app(passevents.TypeScanned, events.Aggregate{Kind: passevents.KindGate, ID: fmt.Sprintf("gate%d", i%3)}, t0.Add(time.Duration(i)*97*time.Second), sc)
 		if i%50 == 49 {
-			app(evpasses.TypeRevoked, events.Aggregate{Kind: evpasses.KindPass, ID: fmt.Sprintf("p%03d", i%passesN)}, t0.Add(time.Duration(i)*97*time.Second), evpasses.Revoked{Reason: evpasses.ReasonLostPhone})
+			app(passevents.TypeRevoked, events.Aggregate{Kind: passevents.KindPass, ID: fmt.Sprintf("p%03d", i%passesN)}, t0.Add(time.Duration(i)*97*time.Second), passevents.Revoked{Reason: passevents.ReasonLostPhone})
 		}
 	}
 }
@@ -142,23 +142,23 @@ func TestProjectAndVerify(t *testing.T) {
 	f := newFixture(t)
 	f.fill(40, 400)
 	ds := memstore.New()
-	for _, p := range passes.All() {
+	for _, p := range passviews.All() {
 		if err := f.runUntilCaughtUp(f.projector(p, ds)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range f.verify(ds, passes.All()...) {
+	for _, d := range f.verify(ds, passviews.All()...) {
 		if !d.OK() || d.Stored != d.Expected || d.Stored == 0 {
 			t.Fatalf("clean projection does not verify: %+v", d)
 		}
 	}
 	// Spot-check meaning, not only self-consistency.
-	got, err := ds.Get(f.ctx, passes.Passes(), []string{"p009"})
+	got, err := ds.Get(f.ctx, passviews.Passes(), []string{"p009"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := got["p009"].State.(*passes.Pass)
-	if p.Status != "revoked" || p.RevokedReason != evpasses.ReasonLostPhone || p.Scans != 10 {
+	p := got["p009"].State.(*passviews.Pass)
+	if p.Status != "revoked" || p.RevokedReason != passevents.ReasonLostPhone || p.Scans != 10 {
 		t.Fatalf("p009 = %+v", p)
 	}
 }
@@ -167,7 +167,7 @@ func TestVerifyNamesTamperedDocuments(t *testing.T) {
 	f := newFixture(t)
 	f.fill(20, 120)
 	ds := memstore.New()
-	gh := passes.GateHourly()
+	gh := passviews.GateHourly()
 	if err := f.runUntilCaughtUp(f.projector(gh, ds)); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestVerifyNamesTamperedDocuments(t *testing.T) {
 func TestCrashMidBatchEqualsCleanRebuild(t *testing.T) {
 	f := newFixture(t)
 	f.fill(30, 300)
-	p := passes.Passes()
+	p := passviews.Passes()
 
 	clean := memstore.New()
 	if err := f.runUntilCaughtUp(f.projector(p, clean)); err != nil {
@@ -260,7 +260,7 @@ func TestVersionBumpRebuilds(t *testing.T) {
 	f := newFixture(t)
 	f.fill(10, 50)
 	ds := memstore.New()
-	p := passes.Passes()
+	p := passviews.Passes()
 	if err := f.runUntilCaughtUp(f.projector(p, ds)); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ type Checkpoint struct {
 }
 
 // DocStore keeps projection documents. The MongoDB implementation lives in
-// projections/mongo; an in-memory one in projections/memstore serves tests.
+// projections/mongostore; an in-memory one in projections/memstore serves tests.
 // Every method keys documents by _id only, since that is what all supported
 // stores index.
 type DocStore interface {

@@ -13,8 +13,8 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/jetstream"
-	"github.com/onebook/onebook/events/jetstream/natstest"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/staff"
@@ -70,7 +70,7 @@ func newWorld(t *testing.T) *world {
 	_, js := srv.Connect()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	st, err := ledger.Open(ctx, js, ledger.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

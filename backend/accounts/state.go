@@ -11,7 +11,7 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/staff"
@@ -86,7 +86,7 @@ func (s *State) Seq() uint64 { return s.pos.Seq() }
 func (s *State) WaitFor(ctx context.Context, seq uint64) error { return s.pos.WaitFor(ctx, seq) }
 
 // Follow keeps st up to date with the ledger from the start, until ctx ends
-// (events/jetstream.Follow).
+// (events/ledger.Follow).
 func Follow(ctx context.Context, js jetstream.JetStream, stream string, reg *events.Registry, st *State) error {
 	return ledger.Follow(ctx, js, stream, reg, st)
 }

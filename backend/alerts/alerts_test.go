@@ -15,8 +15,8 @@ import (
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/backend/webhook"
 	"github.com/onebook/onebook/events"
-	evalerts "github.com/onebook/onebook/events/alerts"
-	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/alertevents"
+	"github.com/onebook/onebook/events/caseevents"
 )
 
 const (
@@ -83,7 +83,7 @@ func TestFirstCaseAlertLifecycle(t *testing.T) {
 	if _, err := f.w.Alerts.Acknowledge(ctx, other, a.ID, alerts.StepInput{}); events.ErrorCode(err) != events.CodeNotFound {
 		t.Errorf("acknowledge out of scope: %v", err)
 	}
-	if _, err := f.w.Alerts.Close(ctx, f.cdc, a.ID, alerts.StepInput{Outcome: evalerts.OutcomeFalseAlarm}); events.ErrorCode(err) != events.CodeConflict {
+	if _, err := f.w.Alerts.Close(ctx, f.cdc, a.ID, alerts.StepInput{Outcome: alertevents.OutcomeFalseAlarm}); events.ErrorCode(err) != events.CodeConflict {
 		t.Errorf("close before acknowledging: %v", err)
 	}
 	f.w.Advance(30 * time.Minute)
@@ -96,11 +96,11 @@ func TestFirstCaseAlertLifecycle(t *testing.T) {
 	if _, err := f.w.Alerts.Investigate(ctx, f.cdc, a.ID, alerts.StepInput{Findings: "two cases in one household"}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.w.Alerts.Close(ctx, f.cdc, a.ID, alerts.StepInput{Outcome: evalerts.OutcomeCases, Note: "isolated"})
+	got, err := f.w.Alerts.Close(ctx, f.cdc, a.ID, alerts.StepInput{Outcome: alertevents.OutcomeCases, Note: "isolated"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != alerts.StatusClosed || got.Outcome != evalerts.OutcomeCases || got.ClosedBy != f.cdc.Subject {
+	if got.Status != alerts.StatusClosed || got.Outcome != alertevents.OutcomeCases || got.ClosedBy != f.cdc.Subject {
 		t.Errorf("closed alert = %+v", got)
 	}
 	// After closing, the same day's signal is the same alert id: not raised again.
@@ -147,7 +147,7 @@ func TestClusterAndRevocation(t *testing.T) {
 	}
 	// Revoke one: the fifth case then makes only four.
 	rev := f.w.Staff(auth.HospitalReviewer, "", filed[0].Hospital)
-	if _, err := f.w.Cases.Review(f.w.Ctx, rev, filed[0].ID, cases.ReviewInput{Decision: evcases.Revoke, Reason: "duplicate card"}); err != nil {
+	if _, err := f.w.Cases.Review(f.w.Ctx, rev, filed[0].ID, cases.ReviewInput{Decision: caseevents.Revoke, Reason: "duplicate card"}); err != nil {
 		t.Fatal(err)
 	}
 	f.w.File(f.reporter, 10, f.w.Card("influenza", district+"001", "cough"))
@@ -165,7 +165,7 @@ func TestClusterAndRevocation(t *testing.T) {
 		t.Errorf("cluster alert = %+v", as[0].Raised)
 	}
 	// A case in another district does not count toward this one.
-	xs, _ := f.w.Engine.Series(alerts.Key{Target: evalerts.TargetGroup, Code: evcases.GroupRespiratory, Region: district}, events.Day(f.w.Now()), 3)
+	xs, _ := f.w.Engine.Series(alerts.Key{Target: alertevents.TargetGroup, Code: caseevents.GroupRespiratory, Region: district}, events.Day(f.w.Now()), 3)
 	if xs[0]+xs[1]+xs[2] != 5 {
 		t.Errorf("respiratory series %v", xs)
 	}
@@ -239,7 +239,7 @@ func TestWebhookDeliveries(t *testing.T) {
 			if got[0]["alert"] != as[0].ID || got[0]["signal"].(map[string]any)["trigger"] != c.ID {
 				t.Errorf("posted %v", got[0])
 			}
-			var hook *evalerts.Delivery
+			var hook *alertevents.Delivery
 			for i, d := range as[0].Deliveries {
 				if d.Channel == "webhook" {
 					hook = &as[0].Deliveries[i]

@@ -31,9 +31,9 @@ import (
 
 	"github.com/onebook/onebook/backend/warning"
 	"github.com/onebook/onebook/events"
-	evalerts "github.com/onebook/onebook/events/alerts"
-	evcases "github.com/onebook/onebook/events/cases"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/alertevents"
+	"github.com/onebook/onebook/events/caseevents"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // Levels are the region code lengths series are kept at.
@@ -61,12 +61,12 @@ type series struct {
 
 // Rule is a published rule version.
 type Rule struct {
-	ID        string        `json:"id"`
-	Version   int           `json:"version"`
-	Seq       uint64        `json:"seq"`
-	Published time.Time     `json:"published"`
-	Rule      evalerts.Rule `json:"rule"`
-	Reason    string        `json:"reason"`
+	ID        string           `json:"id"`
+	Version   int              `json:"version"`
+	Seq       uint64           `json:"seq"`
+	Published time.Time        `json:"published"`
+	Rule      alertevents.Rule `json:"rule"`
+	Reason    string           `json:"reason"`
 }
 
 // Signal is a rule's alarm on a series and day, waiting to be raised.
@@ -85,20 +85,20 @@ type Signal struct {
 
 // Alert is an alert as the engine knows it.
 type Alert struct {
-	ID           string              `json:"id"`
-	Raised       evalerts.Raised     `json:"raised"`
-	RaisedAt     time.Time           `json:"raised_at"`
-	Status       string              `json:"status"` // raised | notified | acknowledged | investigated | closed
-	Deliveries   []evalerts.Delivery `json:"deliveries,omitempty"`
-	NotifiedAt   time.Time           `json:"notified_at,omitzero"`
-	AckedAt      time.Time           `json:"acknowledged_at,omitzero"`
-	AckedBy      string              `json:"acknowledged_by,omitempty"`
-	Investigated time.Time           `json:"investigated_at,omitzero"`
-	Findings     string              `json:"findings,omitempty"`
-	ClosedAt     time.Time           `json:"closed_at,omitzero"`
-	ClosedBy     string              `json:"closed_by,omitempty"`
-	Outcome      string              `json:"outcome,omitempty"`
-	LastSeq      uint64              `json:"-"`
+	ID           string                 `json:"id"`
+	Raised       alertevents.Raised     `json:"raised"`
+	RaisedAt     time.Time              `json:"raised_at"`
+	Status       string                 `json:"status"` // raised | notified | acknowledged | investigated | closed
+	Deliveries   []alertevents.Delivery `json:"deliveries,omitempty"`
+	NotifiedAt   time.Time              `json:"notified_at,omitzero"`
+	AckedAt      time.Time              `json:"acknowledged_at,omitzero"`
+	AckedBy      string                 `json:"acknowledged_by,omitempty"`
+	Investigated time.Time              `json:"investigated_at,omitzero"`
+	Findings     string                 `json:"findings,omitempty"`
+	ClosedAt     time.Time              `json:"closed_at,omitzero"`
+	ClosedBy     string                 `json:"closed_by,omitempty"`
+	Outcome      string                 `json:"outcome,omitempty"`
+	LastSeq      uint64                 `json:"-"`
 }
 
 // Alert statuses.
@@ -119,7 +119,7 @@ type Engine struct {
 	alerts  map[string]*Alert
 	open    map[string]string // rule id + series → open alert id
 	pending map[string]*Signal
-	cards   map[string]evcases.Counted // counted cards (to drop their ids from series on revocation)
+	cards   map[string]caseevents.Counted // counted cards (to drop their ids from series on revocation)
 	// origin is the first day anything was counted: surveillance starts
 	// then, and a rule needing history from before it has not enough (a
 	// day before origin is unknown, not zero).
@@ -130,7 +130,7 @@ type Engine struct {
 // NewEngine returns an empty engine.
 func NewEngine() *Engine {
 	e := &Engine{rules: map[string]*Rule{}, series: map[Key]*series{}, alerts: map[string]*Alert{},
-		open: map[string]string{}, pending: map[string]*Signal{}, cards: map[string]evcases.Counted{}}
+		open: map[string]string{}, pending: map[string]*Signal{}, cards: map[string]caseevents.Counted{}}
 	e.pos = ledger.NewPosition(&e.mu, "the early-warning engine")
 	return e
 }
@@ -140,7 +140,7 @@ func (en *Engine) Seq() uint64 { return en.pos.Seq() }
 
 // dayIndex is the number of days from 1970-01-01 to day (YYYY-MM-DD).
 func dayIndex(day string) (int32, bool) {
-	t, err := evcases.Day(day)
+	t, err := caseevents.Day(day)
 	if err != nil {
 		return 0, false
 	}
@@ -157,20 +157,20 @@ func openKey(rule string, k Key) string { return rule + "\x00" + k.String() }
 
 // keys are the series a count belongs to: its disease and each group, at
 // every level.
-func keys(c evcases.Counted) []Key {
+func keys(c caseevents.Counted) []Key {
 	out := make([]Key, 0, len(levels)*(1+len(c.Groups)))
 	for _, n := range levels {
 		r := c.District[:n]
-		out = append(out, Key{evalerts.TargetDisease, c.Disease, r})
+		out = append(out, Key{alertevents.TargetDisease, c.Disease, r})
 		for _, g := range c.Groups {
-			out = append(out, Key{evalerts.TargetGroup, g, r})
+			out = append(out, Key{alertevents.TargetGroup, g, r})
 		}
 	}
 	return out
 }
 
 // count adds delta cases of card id to the series of c.
-func (en *Engine) count(c evcases.Counted, id string, delta float64) {
+func (en *Engine) count(c caseevents.Counted, id string, delta float64) {
 	d, ok := dayIndex(c.Day)
 	if !ok {
 		return
@@ -209,28 +209,28 @@ func (en *Engine) Apply(rec events.Recorded, p events.Payload) {
 	}
 	e := rec.Event
 	switch p := p.(type) {
-	case evalerts.RulePublished:
+	case alertevents.RulePublished:
 		en.rules[e.Aggregate.ID] = &Rule{ID: e.Aggregate.ID, Version: p.Version, Seq: rec.Seq, Published: e.Time, Rule: p.Rule, Reason: p.Reason}
-	case evcases.Filed:
-		c := evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time))
+	case caseevents.Filed:
+		c := caseevents.CountedAs(p.Card, p.Groups, events.Day(e.Time))
 		if d, ok := dayIndex(c.Day); ok && (!en.begun || d < en.origin) {
 			en.origin, en.begun = d, true
 		}
 		en.cards[e.Aggregate.ID] = c
 		en.count(c, e.Aggregate.ID, 1)
 		en.evaluate(c, e.Aggregate.ID, e.Time, rec.Seq)
-	case evcases.Corrected:
+	case caseevents.Corrected:
 		en.count(p.Previous, e.Aggregate.ID, -1)
-		c := evcases.CountedAs(p.Card, p.Groups, p.Previous.Day)
+		c := caseevents.CountedAs(p.Card, p.Groups, p.Previous.Day)
 		en.cards[e.Aggregate.ID] = c
 		en.count(c, e.Aggregate.ID, 1)
 		en.evaluate(c, e.Aggregate.ID, e.Time, rec.Seq)
-	case evcases.Reviewed:
+	case caseevents.Reviewed:
 		if p.Counted != nil {
 			en.count(*p.Counted, e.Aggregate.ID, -1)
 			delete(en.cards, e.Aggregate.ID)
 		}
-	case evalerts.Raised:
+	case alertevents.Raised:
 		k := Key{p.Target, p.Code, p.Region}
 		en.alerts[e.Aggregate.ID] = &Alert{ID: e.Aggregate.ID, Raised: p, RaisedAt: e.Time, Status: StatusRaised, LastSeq: rec.Seq}
 		en.open[openKey(p.Rule, k)] = e.Aggregate.ID
@@ -239,22 +239,22 @@ func (en *Engine) Apply(rec events.Recorded, p events.Payload) {
 				delete(en.pending, id)
 			}
 		}
-	case evalerts.Notified:
+	case alertevents.Notified:
 		if a := en.alerts[e.Aggregate.ID]; a != nil {
 			a.Deliveries, a.NotifiedAt, a.LastSeq = p.Deliveries, e.Time, rec.Seq
 			if a.Status == StatusRaised {
 				a.Status = StatusNotified
 			}
 		}
-	case evalerts.Acknowledged:
+	case alertevents.Acknowledged:
 		if a := en.alerts[e.Aggregate.ID]; a != nil {
 			a.Status, a.AckedAt, a.AckedBy, a.LastSeq = StatusAcknowledged, e.Time, e.Actor.ID, rec.Seq
 		}
-	case evalerts.Investigated:
+	case alertevents.Investigated:
 		if a := en.alerts[e.Aggregate.ID]; a != nil {
 			a.Status, a.Investigated, a.Findings, a.LastSeq = StatusInvestigated, e.Time, p.Findings, rec.Seq
 		}
-	case evalerts.Closed:
+	case alertevents.Closed:
 		if a := en.alerts[e.Aggregate.ID]; a != nil {
 			a.Status, a.ClosedAt, a.ClosedBy, a.Outcome, a.LastSeq = StatusClosed, e.Time, e.Actor.ID, p.Outcome, rec.Seq
 			delete(en.open, openKey(a.Raised.Rule, Key{a.Raised.Target, a.Raised.Code, a.Raised.Region}))
@@ -263,13 +263,13 @@ func (en *Engine) Apply(rec events.Recorded, p events.Payload) {
 }
 
 // selects reports whether rule r applies to series k.
-func selects(r evalerts.Rule, k Key) bool {
+func selects(r alertevents.Rule, k Key) bool {
 	return r.Enabled && r.Target == k.Target && len(k.Region) == r.Level && slices.Contains(r.Codes, k.Code)
 }
 
 // evaluate applies the rules to the series of c on its day, after card id
 // was counted, and records the signals.
-func (en *Engine) evaluate(c evcases.Counted, id string, filed time.Time, seq uint64) {
+func (en *Engine) evaluate(c caseevents.Counted, id string, filed time.Time, seq uint64) {
 	d, ok := dayIndex(c.Day)
 	if !ok {
 		return
@@ -306,12 +306,12 @@ func (en *Engine) evaluate(c evcases.Counted, id string, filed time.Time, seq ui
 
 // contributing lists the cases a signal rests on: the day's for day rules,
 // the window's for cluster and percentile rules.
-func contributing(s *series, d int32, r evalerts.Rule) ([]string, int) {
+func contributing(s *series, d int32, r alertevents.Rule) ([]string, int) {
 	days := int32(1)
 	switch r.Method {
-	case evalerts.Cluster:
+	case alertevents.Cluster:
 		days = int32(r.Days)
-	case evalerts.Percentile:
+	case alertevents.Percentile:
 		days = int32(r.Period)
 		if days == 0 {
 			days = 7
@@ -322,9 +322,9 @@ func contributing(s *series, d int32, r evalerts.Rule) ([]string, int) {
 		out = append(out, s.cases[i]...)
 	}
 	more := 0
-	if len(out) > evalerts.MaxCases {
-		more = len(out) - evalerts.MaxCases
-		out = out[len(out)-evalerts.MaxCases:]
+	if len(out) > alertevents.MaxCases {
+		more = len(out) - alertevents.MaxCases
+		out = out[len(out)-alertevents.MaxCases:]
 	}
 	return out, more
 }

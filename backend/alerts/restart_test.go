@@ -10,8 +10,8 @@ import (
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/events"
-	evalerts "github.com/onebook/onebook/events/alerts"
-	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/alertevents"
+	"github.com/onebook/onebook/events/caseevents"
 )
 
 // TestNoAcknowledgedCardLost files cards from several reporters while the
@@ -84,7 +84,7 @@ func TestNoAcknowledgedCardLost(t *testing.T) {
 	stored := map[string]int{}
 	if err := f.w.Store.Scan(f.w.Ctx, 1, size, func(rec events.Recorded) error {
 		e, err := events.Parse(rec.Raw)
-		if err == nil && e.Type == evcases.TypeFiled {
+		if err == nil && e.Type == caseevents.TypeFiled {
 			stored[e.Aggregate.ID]++
 		}
 		return err
@@ -104,7 +104,7 @@ func TestNoAcknowledgedCardLost(t *testing.T) {
 	if err := f.w.Engine.WaitFor(ctx, size); err != nil {
 		t.Fatal(err)
 	}
-	xs, _ := f.w.Engine.Series(alerts.Key{Target: evalerts.TargetDisease, Code: "influenza", Region: district}, events.Day(f.w.Now()), 1)
+	xs, _ := f.w.Engine.Series(alerts.Key{Target: alertevents.TargetDisease, Code: "influenza", Region: district}, events.Day(f.w.Now()), 1)
 	if int(xs[0]) != len(stored) {
 		t.Errorf("engine counts %v influenza cards, the ledger holds %d", xs[0], len(stored))
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/warning"
 	"github.com/onebook/onebook/events"
-	evalerts "github.com/onebook/onebook/events/alerts"
-	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/alertevents"
+	"github.com/onebook/onebook/events/caseevents"
 )
 
 // Recipient is a staff member responsible for a region's alerts.
@@ -83,28 +83,28 @@ func (s *Service) Init() { s.wake = make(chan struct{}, 1) }
 // managed-as-A and pneumonia of unknown cause alert on the first case; the
 // CIDARS moving percentile on the other diseases; EARS C1, C2 and C3 and a
 // cluster rule on symptom groups in each district.
-func DefaultRules() map[string]evalerts.Rule {
+func DefaultRules() map[string]alertevents.Rule {
 	var first, other []string
-	for _, d := range evcases.Diseases() {
+	for _, d := range caseevents.Diseases() {
 		if d.AlertsOnFirstCase() {
 			first = append(first, d.Code)
 		} else {
 			other = append(other, d.Code)
 		}
 	}
-	groups := evcases.Groups()
-	return map[string]evalerts.Rule{
-		"first-case": {Method: evalerts.Threshold, Target: evalerts.TargetDisease, Codes: first, Level: 6, K: 1, Enabled: true,
+	groups := caseevents.Groups()
+	return map[string]alertevents.Rule{
+		"first-case": {Method: alertevents.Threshold, Target: alertevents.TargetDisease, Codes: first, Level: 6, K: 1, Enabled: true,
 			Description: "class A, class B managed as A, pneumonia of unknown cause: one case in a district is a signal"},
-		"cidars-p50": {Method: evalerts.Percentile, Target: evalerts.TargetDisease, Codes: other, Level: 6, Period: 7, Years: 3, HalfWidth: 1, P: 0.5, Enabled: true,
+		"cidars-p50": {Method: alertevents.Percentile, Target: alertevents.TargetDisease, Codes: other, Level: 6, Period: 7, Years: 3, HalfWidth: 1, P: 0.5, Enabled: true,
 			Description: "CIDARS moving percentile: the last 7 days' cases in a district above the median of the same and adjacent weeks of the 3 previous years"},
-		"ears-c1": {Method: evalerts.EARSC1, Target: evalerts.TargetGroup, Codes: groups, Level: 6, MinSigma: 1, Enabled: true,
+		"ears-c1": {Method: alertevents.EARSC1, Target: alertevents.TargetGroup, Codes: groups, Level: 6, MinSigma: 1, Enabled: true,
 			Description: "EARS C1 on daily cases per symptom group and district (7-day baseline, z 3.09, minimum sigma 1)"},
-		"ears-c2": {Method: evalerts.EARSC2, Target: evalerts.TargetGroup, Codes: groups, Level: 6, MinSigma: 1, Enabled: true,
+		"ears-c2": {Method: alertevents.EARSC2, Target: alertevents.TargetGroup, Codes: groups, Level: 6, MinSigma: 1, Enabled: true,
 			Description: "EARS C2 (2-day guard band)"},
-		"ears-c3": {Method: evalerts.EARSC3, Target: evalerts.TargetGroup, Codes: groups, Level: 6, MinSigma: 1, Enabled: true,
+		"ears-c3": {Method: alertevents.EARSC3, Target: alertevents.TargetGroup, Codes: groups, Level: 6, MinSigma: 1, Enabled: true,
 			Description: "EARS C3: sum over 3 days of max(0, C2 - 1) above z 1.96"},
-		"cluster-5in3": {Method: evalerts.Cluster, Target: evalerts.TargetGroup, Codes: groups, Level: 6, K: 5, Days: 3, Enabled: true,
+		"cluster-5in3": {Method: alertevents.Cluster, Target: alertevents.TargetGroup, Codes: groups, Level: 6, K: 5, Days: 3, Enabled: true,
 			Description: "cluster: at least 5 cases of one symptom group in one district within 3 days"},
 	}
 }
@@ -144,8 +144,8 @@ func (s *Service) SeedRules(ctx context.Context) error {
 
 // RuleInput is a new version of a rule.
 type RuleInput struct {
-	Rule   evalerts.Rule `json:"rule"`
-	Reason string        `json:"reason"`
+	Rule   alertevents.Rule `json:"rule"`
+	Reason string           `json:"reason"`
 }
 
 var ruleID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,47}$`)
@@ -164,7 +164,7 @@ func (s *Service) PublishRule(ctx context.Context, p auth.Principal, id string, 
 
 func (s *Service) publish(ctx context.Context, p auth.Principal, id string, in RuleInput, prevSeq uint64) (Rule, error) {
 	prev, _ := s.Engine.Rule(id)
-	ev := evalerts.RulePublished{Version: prev.Version + 1, Rule: in.Rule, Reason: strings.TrimSpace(in.Reason)}
+	ev := alertevents.RulePublished{Version: prev.Version + 1, Rule: in.Rule, Reason: strings.TrimSpace(in.Reason)}
 	if err := ev.Validate(); err != nil {
 		return Rule{}, err
 	}
@@ -172,8 +172,8 @@ func (s *Service) publish(ctx context.Context, p auth.Principal, id string, in R
 	if prevSeq > 0 {
 		x = events.ExpectLast(prevSeq)
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindRule, ID: id}, Region: events.National, Actor: p.Actor()}
-	if _, err := s.append(ctx, evalerts.TypeRulePublished, meta, ev, x); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: alertevents.KindRule, ID: id}, Region: events.National, Actor: p.Actor()}
+	if _, err := s.append(ctx, alertevents.TypeRulePublished, meta, ev, x); err != nil {
 		return Rule{}, err
 	}
 	r, _ := s.Engine.Rule(id)
@@ -237,13 +237,13 @@ const raiseConcurrency = 16
 // raise appends the alert of a signal. A conflict means it is already
 // raised (another replica, or before a restart): the engine will see it.
 func (s *Service) raise(ctx context.Context, sig Signal) error {
-	ev := evalerts.Raised{Rule: sig.Rule.ID, RuleVersion: sig.Rule.Version, RuleSeq: sig.Rule.Seq, Method: sig.Rule.Rule.Method,
+	ev := alertevents.Raised{Rule: sig.Rule.ID, RuleVersion: sig.Rule.Version, RuleSeq: sig.Rule.Seq, Method: sig.Rule.Rule.Method,
 		Target: sig.Key.Target, Code: sig.Key.Code, Region: sig.Key.Region, Day: sig.Day,
 		Observed: sig.Result.Observed, Statistic: sig.Result.Statistic, Threshold: sig.Result.Threshold,
 		Cases: sig.Cases, MoreCases: sig.More, Trigger: sig.Trigger, FiledAt: sig.Filed, FiledSeq: sig.Seq}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindAlert, ID: sig.AlertID}, Region: sig.Key.Region,
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: alertevents.KindAlert, ID: sig.AlertID}, Region: sig.Key.Region,
 		Actor: events.Actor{Role: string(auth.System), ID: "early-warning"}}
-	_, err := s.append(ctx, evalerts.TypeRaised, meta, ev, events.ExpectNew())
+	_, err := s.append(ctx, alertevents.TypeRaised, meta, ev, events.ExpectNew())
 	if err != nil && (events.ErrorCode(err) == events.CodeConflict || errors.Is(err, events.ErrDuplicate)) {
 		return s.catchUp(ctx)
 	}
@@ -257,12 +257,12 @@ func (s *Service) raise(ctx context.Context, sig Signal) error {
 // notify tells the responsible staff (WeChat subscribe message) and the
 // webhook about an alert, then records who was told.
 func (s *Service) notify(ctx context.Context, a Alert) error {
-	var ds []evalerts.Delivery
+	var ds []alertevents.Delivery
 	what := fmt.Sprintf("%s %s %s", a.Raised.Region, a.Raised.Code, a.Raised.Method)
 	data := map[string]string{"thing1": truncate(what, 20), "time2": a.RaisedAt.In(events.China()).Format("2006-01-02 15:04")}
 	if s.Responsible != nil && s.Notify != nil {
 		for _, r := range s.Responsible(a.Raised.Region) {
-			d := evalerts.Delivery{Channel: "wechat", Recipient: r.Subject, OK: true}
+			d := alertevents.Delivery{Channel: "wechat", Recipient: r.Subject, OK: true}
 			if err := s.Notify(ctx, r.Subject, NoticeAlert, data); err != nil {
 				d.OK, d.Error = false, truncate(err.Error(), 200)
 			}
@@ -270,15 +270,15 @@ func (s *Service) notify(ctx context.Context, a Alert) error {
 		}
 	}
 	if s.Webhook != nil {
-		d := evalerts.Delivery{Channel: "webhook", Recipient: "webhook", OK: true}
+		d := alertevents.Delivery{Channel: "webhook", Recipient: "webhook", OK: true}
 		if err := s.postWebhook(ctx, a); err != nil {
 			d.OK, d.Error = false, truncate(err.Error(), 200)
 		}
 		ds = append(ds, d)
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindAlert, ID: a.ID}, Region: a.Raised.Region,
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: alertevents.KindAlert, ID: a.ID}, Region: a.Raised.Region,
 		Actor: events.Actor{Role: string(auth.System), ID: "early-warning"}}
-	_, err := s.append(ctx, evalerts.TypeNotified, meta, evalerts.Notified{Deliveries: ds}, events.ExpectLast(a.LastSeq))
+	_, err := s.append(ctx, alertevents.TypeNotified, meta, alertevents.Notified{Deliveries: ds}, events.ExpectLast(a.LastSeq))
 	if events.ErrorCode(err) == events.CodeConflict {
 		return s.catchUp(ctx) // someone acted on it meanwhile; the next step looks again
 	}
@@ -337,19 +337,19 @@ type StepInput struct {
 
 // Acknowledge records that a CDC reviewer in scope took the alert on.
 func (s *Service) Acknowledge(ctx context.Context, p auth.Principal, id string, in StepInput) (Alert, error) {
-	return s.step2(ctx, p, id, evalerts.TypeAcknowledged, evalerts.Acknowledged{Note: strings.TrimSpace(in.Note)},
+	return s.step2(ctx, p, id, alertevents.TypeAcknowledged, alertevents.Acknowledged{Note: strings.TrimSpace(in.Note)},
 		[]string{StatusRaised, StatusNotified})
 }
 
 // Investigate records the investigation's findings.
 func (s *Service) Investigate(ctx context.Context, p auth.Principal, id string, in StepInput) (Alert, error) {
-	return s.step2(ctx, p, id, evalerts.TypeInvestigated, evalerts.Investigated{Findings: strings.TrimSpace(in.Findings)},
+	return s.step2(ctx, p, id, alertevents.TypeInvestigated, alertevents.Investigated{Findings: strings.TrimSpace(in.Findings)},
 		[]string{StatusAcknowledged, StatusInvestigated})
 }
 
 // Close closes the alert with an outcome.
 func (s *Service) Close(ctx context.Context, p auth.Principal, id string, in StepInput) (Alert, error) {
-	return s.step2(ctx, p, id, evalerts.TypeClosed, evalerts.Closed{Outcome: in.Outcome, Note: strings.TrimSpace(in.Note)},
+	return s.step2(ctx, p, id, alertevents.TypeClosed, alertevents.Closed{Outcome: in.Outcome, Note: strings.TrimSpace(in.Note)},
 		[]string{StatusAcknowledged, StatusInvestigated})
 }
 
@@ -364,7 +364,7 @@ func (s *Service) step2(ctx context.Context, p auth.Principal, id, typ string, e
 	if !slices.Contains(from, a.Status) {
 		return Alert{}, events.Errorf(events.CodeConflict, "alert %s is %s; %s needs it %s", id, a.Status, typ, strings.Join(from, " or "))
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindAlert, ID: id}, Region: a.Raised.Region, Actor: p.Actor()}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: alertevents.KindAlert, ID: id}, Region: a.Raised.Region, Actor: p.Actor()}
 	if _, err := s.append(ctx, typ, meta, ev, events.ExpectLast(a.LastSeq)); err != nil {
 		return Alert{}, err
 	}
@@ -443,12 +443,12 @@ func (s *Service) Compare(ctx context.Context, p auth.Principal, parent events.R
 		return nil, err
 	}
 	switch target {
-	case evalerts.TargetGroup:
-		if !slices.Contains(evcases.Groups(), code) {
-			return nil, events.Invalid("code", "unknown symptom group %q (one of %v)", code, evcases.Groups())
+	case alertevents.TargetGroup:
+		if !slices.Contains(caseevents.Groups(), code) {
+			return nil, events.Invalid("code", "unknown symptom group %q (one of %v)", code, caseevents.Groups())
 		}
-	case evalerts.TargetDisease:
-		if _, ok := evcases.LookupDisease(code); !ok {
+	case alertevents.TargetDisease:
+		if _, ok := caseevents.LookupDisease(code); !ok {
 			return nil, events.Invalid("code", "unknown disease %q", code)
 		}
 	default:
@@ -460,7 +460,7 @@ func (s *Service) Compare(ctx context.Context, p auth.Principal, parent events.R
 	if day == "" {
 		day = events.Day(s.now())
 	}
-	if _, err := evcases.Day(day); err != nil {
+	if _, err := caseevents.Day(day); err != nil {
 		return nil, events.Invalid("day", "must be YYYY-MM-DD")
 	}
 	if by == "" {

@@ -25,15 +25,15 @@ import (
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/projections"
-	projcases "github.com/onebook/onebook/projections/cases"
-	projdon "github.com/onebook/onebook/projections/donations"
-	"github.com/onebook/onebook/projections/passes"
+	"github.com/onebook/onebook/projections/caseviews"
+	"github.com/onebook/onebook/projections/donationviews"
+	"github.com/onebook/onebook/projections/passviews"
 	"github.com/onebook/onebook/projections/trace"
 )
 
 // Projections returns every projection onebook maintains.
 func Projections() []projections.Projection {
-	return slices.Concat(passes.All(), trace.All(), projcases.All(), projdon.All())
+	return slices.Concat(passviews.All(), trace.All(), caseviews.All(), donationviews.All())
 }
 
 // Servers are the connections to the two stores, embedded or external.

@@ -11,9 +11,9 @@ import (
 	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/passes"
-	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
 	"github.com/onebook/onebook/backend/wechat/wxmock"
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/passevents"
 )
 
 // Demo fills an empty ledger with a realistic fortnight of one district,
@@ -126,7 +126,7 @@ func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *
 			}
 			c := cs[p.c]
 			in := passes.ScanInput{ScanID: fmt.Sprintf("demo-%d-%d", day, k), Token: tok.Token, Gate: c.gates[rng.IntN(len(c.gates))],
-				Direction: []string{evpasses.In, evpasses.Out}[rng.IntN(2)], ScannedAt: now}
+				Direction: []string{passevents.In, passevents.Out}[rng.IntN(2)], ScannedAt: now}
 			if k%40 == 39 {
 				in.IDLast4 = "0000" // the guard asks for the ID's last 4 and gets it wrong
 			}

@@ -15,8 +15,8 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/events"
-	evalerts "github.com/onebook/onebook/events/alerts"
-	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/alertevents"
+	"github.com/onebook/onebook/events/caseevents"
 	"github.com/onebook/onebook/events/orgs"
 )
 
@@ -104,9 +104,9 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 		c, err := cas.File(ctx, h.reporter, cases.FileInput{
 			Patient: cases.Patient{Name: string(surnames[rng.IntN(len(surnames))]) + given[rng.IntN(len(given))],
 				IDNumber: demoIDNumber(residence[:6], birth, 500+n), Phone: fmt.Sprintf("13%d%08d", 5+rng.IntN(5), rng.IntN(100000000))},
-			Card: evcases.Card{Disease: disease, Diagnosis: []string{evcases.Clinical, evcases.Confirmed, evcases.Suspected}[rng.IntN(3)],
+			Card: caseevents.Card{Disease: disease, Diagnosis: []string{caseevents.Clinical, caseevents.Confirmed, caseevents.Suspected}[rng.IntN(3)],
 				Onset: onset, Diagnosed: today, Reported: today, Symptoms: symptoms, Residence: events.Region(residence),
-				Occupation: evcases.Occupations()[rng.IntN(len(evcases.Occupations()))], Severity: severity},
+				Occupation: caseevents.Occupations()[rng.IntN(len(caseevents.Occupations()))], Severity: severity},
 		})
 		if err != nil {
 			return c, err
@@ -166,7 +166,7 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 				}
 				now = a.AckedAt.Add(18 * time.Hour)
 				if _, err = al.Investigate(ctx, p, a.ID, alerts.StepInput{Findings: "流调完成：病例集中于同一社区"}); err == nil && a.Raised.Day < events.Day(start.Add(12*24*time.Hour)) {
-					_, err = al.Close(ctx, p, a.ID, alerts.StepInput{Outcome: evalerts.OutcomeCases, Note: "散发病例，无聚集"})
+					_, err = al.Close(ctx, p, a.ID, alerts.StepInput{Outcome: alertevents.OutcomeCases, Note: "散发病例，无聚集"})
 				}
 			}
 			if err != nil {
@@ -185,7 +185,7 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 				h = x
 			}
 		}
-		if _, err := cas.Review(ctx, h.reviewer, c.ID, cases.ReviewInput{Decision: evcases.Approve}); err != nil {
+		if _, err := cas.Review(ctx, h.reviewer, c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
 			return fmt.Errorf("demo review: %w", err)
 		}
 		if i%3 == 2 {
@@ -194,7 +194,7 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 		district := cdc[c.HospitalRegion[:6]]
 		if !returned && c.Card.Disease == "hfmd" {
 			returned = true
-			if _, err := cas.Review(ctx, district, c.ID, cases.ReviewInput{Decision: evcases.Return, Reason: "发病日期与诊断日期需核实"}); err != nil {
+			if _, err := cas.Review(ctx, district, c.ID, cases.ReviewInput{Decision: caseevents.Return, Reason: "发病日期与诊断日期需核实"}); err != nil {
 				return fmt.Errorf("demo return: %w", err)
 			}
 			fixed := c.Card
@@ -204,11 +204,11 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 			}
 			continue
 		}
-		if _, err := cas.Review(ctx, district, c.ID, cases.ReviewInput{Decision: evcases.Approve}); err != nil {
+		if _, err := cas.Review(ctx, district, c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
 			return fmt.Errorf("demo district review: %w", err)
 		}
 		if i%2 == 0 {
-			if _, err := cas.Review(ctx, cdc["1101"], c.ID, cases.ReviewInput{Decision: evcases.Approve}); err != nil {
+			if _, err := cas.Review(ctx, cdc["1101"], c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
 				return fmt.Errorf("demo city review: %w", err)
 			}
 		}

@@ -12,7 +12,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/events"
-	evdon "github.com/onebook/onebook/events/donations"
+	"github.com/onebook/onebook/events/donationevents"
 	"github.com/onebook/onebook/events/orgs"
 )
 
@@ -85,16 +85,16 @@ func DemoDonations(ctx context.Context, people *accounts.Service, ds *donations.
 		return err
 	}
 
-	n95, err := svc.PublishNeed(ctx, hospP[0], donations.NeedInput{Item: "mask_n95", Spec: "N95", Quantity: 5000, Urgency: evdon.Critical,
+	n95, err := svc.PublishNeed(ctx, hospP[0], donations.NeedInput{Item: "mask_n95", Spec: "N95", Quantity: 5000, Urgency: donationevents.Critical,
 		DeliverTo: "门诊楼地下一层物资库", ValidUntil: now.Add(14 * 24 * time.Hour)})
 	if err != nil {
 		return fmt.Errorf("demo need: %w", err)
 	}
-	if _, err := svc.PublishNeed(ctx, hospP[0], donations.NeedInput{Item: "protective_clothing", Spec: "175", Quantity: 2000, Urgency: evdon.High,
+	if _, err := svc.PublishNeed(ctx, hospP[0], donations.NeedInput{Item: "protective_clothing", Spec: "175", Quantity: 2000, Urgency: donationevents.High,
 		DeliverTo: "门诊楼地下一层物资库", ValidUntil: now.Add(14 * 24 * time.Hour)}); err != nil {
 		return fmt.Errorf("demo need: %w", err)
 	}
-	if _, err := svc.PublishNeed(ctx, hospP[1], donations.NeedInput{Item: "mask_surgical", Spec: "17.5cm×9.5cm", Quantity: 20000, Urgency: evdon.Normal,
+	if _, err := svc.PublishNeed(ctx, hospP[1], donations.NeedInput{Item: "mask_surgical", Spec: "17.5cm×9.5cm", Quantity: 20000, Urgency: donationevents.Normal,
 		DeliverTo: "后勤仓库", ValidUntil: now.Add(20 * 24 * time.Hour)}); err != nil {
 		return fmt.Errorf("demo need: %w", err)
 	}
@@ -103,18 +103,18 @@ func DemoDonations(ctx context.Context, people *accounts.Service, ds *donations.
 
 	// The company's N95 masks: four hops, one short receipt.
 	step(2 * time.Hour)
-	masks, err := svc.Pledge(ctx, companyP, donations.PledgeInput{Need: n95.ID, Lines: []evdon.Line{{Item: "mask_n95", Spec: "N95", Quantity: 3000}}, Note: "驰援一线"})
+	masks, err := svc.Pledge(ctx, companyP, donations.PledgeInput{Need: n95.ID, Lines: []donationevents.Line{{Item: "mask_n95", Spec: "N95", Quantity: 3000}}, Note: "驰援一线"})
 	if err != nil {
 		return fmt.Errorf("demo pledge: %w", err)
 	}
-	lots := []evdon.Lot{{Line: evdon.Line{Item: "mask_n95", Spec: "N95", Quantity: 2000}, Batch: "3M-2001A"}, {Line: evdon.Line{Item: "mask_n95", Spec: "N95", Quantity: 1000}, Batch: "3M-2001B"}}
-	arrived := []evdon.Lot{lots[0], {Line: evdon.Line{Item: "mask_n95", Spec: "N95", Quantity: 980}, Batch: "3M-2001B"}}
+	lots := []donationevents.Lot{{Line: donationevents.Line{Item: "mask_n95", Spec: "N95", Quantity: 2000}, Batch: "3M-2001A"}, {Line: donationevents.Line{Item: "mask_n95", Spec: "N95", Quantity: 1000}, Batch: "3M-2001B"}}
+	arrived := []donationevents.Lot{lots[0], {Line: donationevents.Line{Item: "mask_n95", Spec: "N95", Quantity: 980}, Batch: "3M-2001B"}}
 	hops := []struct {
 		from, to auth.Principal
 		org      accounts.Org
 		unit     string
-		sent     []evdon.Lot
-		got      []evdon.Lot
+		sent     []donationevents.Lot
+		got      []donationevents.Lot
 		note     string
 	}{
 		{companyP, logisticsP, logistics, "", lots, lots, ""},
@@ -123,13 +123,13 @@ func DemoDonations(ctx context.Context, people *accounts.Service, ds *donations.
 	}
 	for i, h := range hops {
 		step(3 * time.Hour)
-		if _, err := svc.Dispatch(ctx, h.from, masks.ID, donations.DispatchInput{To: evdon.Receiver{Org: h.org.ID, Unit: h.unit}, Lots: h.sent, Via: fmt.Sprintf("京东物流 JD%010d", 7310000+i)}); err != nil {
+		if _, err := svc.Dispatch(ctx, h.from, masks.ID, donations.DispatchInput{To: donationevents.Receiver{Org: h.org.ID, Unit: h.unit}, Lots: h.sent, Via: fmt.Sprintf("京东物流 JD%010d", 7310000+i)}); err != nil {
 			return fmt.Errorf("demo dispatch %d: %w", i+1, err)
 		}
 		step(5 * time.Hour)
-		cond := evdon.Intact
+		cond := donationevents.Intact
 		if h.note != "" {
-			cond = evdon.Damaged
+			cond = donationevents.Damaged
 		}
 		if _, err := svc.Confirm(ctx, h.to, masks.ID, i+1, donations.ReceiveInput{Lots: h.got, Condition: cond, PhotoHash: photo(fmt.Sprint("masks", i)), Note: h.note}); err != nil {
 			return fmt.Errorf("demo receipt %d: %w", i+1, err)
@@ -145,21 +145,21 @@ func DemoDonations(ctx context.Context, people *accounts.Service, ds *donations.
 
 	// The charity's protective clothing, through the warehouse.
 	now = start.Add(24 * time.Hour)
-	clothing, err := svc.Pledge(ctx, charityP, donations.PledgeInput{Lines: []evdon.Line{{Item: "protective_clothing", Spec: "175", Quantity: 800}}})
+	clothing, err := svc.Pledge(ctx, charityP, donations.PledgeInput{Lines: []donationevents.Line{{Item: "protective_clothing", Spec: "175", Quantity: 800}}})
 	if err != nil {
 		return fmt.Errorf("demo pledge: %w", err)
 	}
-	cl := []evdon.Lot{{Line: evdon.Line{Item: "protective_clothing", Spec: "175", Quantity: 800}, Batch: "GB19082-A17"}}
+	cl := []donationevents.Lot{{Line: donationevents.Line{Item: "protective_clothing", Spec: "175", Quantity: 800}, Batch: "GB19082-A17"}}
 	for i, h := range []struct {
 		from, to auth.Principal
 		org      accounts.Org
 	}{{charityP, warehouseP, warehouse}, {warehouseP, hospP[0], hospitals[0]}} {
 		step(6 * time.Hour)
-		if _, err := svc.Dispatch(ctx, h.from, clothing.ID, donations.DispatchInput{To: evdon.Receiver{Org: h.org.ID}, Lots: cl}); err != nil {
+		if _, err := svc.Dispatch(ctx, h.from, clothing.ID, donations.DispatchInput{To: donationevents.Receiver{Org: h.org.ID}, Lots: cl}); err != nil {
 			return fmt.Errorf("demo dispatch: %w", err)
 		}
 		step(4 * time.Hour)
-		if _, err := svc.Confirm(ctx, h.to, clothing.ID, i+1, donations.ReceiveInput{Lots: cl, Condition: evdon.Intact, PhotoHash: photo(fmt.Sprint("clothing", i))}); err != nil {
+		if _, err := svc.Confirm(ctx, h.to, clothing.ID, i+1, donations.ReceiveInput{Lots: cl, Condition: donationevents.Intact, PhotoHash: photo(fmt.Sprint("clothing", i))}); err != nil {
 			return fmt.Errorf("demo receipt: %w", err)
 		}
 	}
@@ -167,17 +167,17 @@ func DemoDonations(ctx context.Context, people *accounts.Service, ds *donations.
 	// An individual's surgical masks, straight to the second hospital.
 	now = start.Add(3 * 24 * time.Hour)
 	person := acc.SignIn("demo-individual-donor")
-	sm, err := svc.Pledge(ctx, person, donations.PledgeInput{Lines: []evdon.Line{{Item: "mask_surgical", Spec: "17.5cm×9.5cm", Quantity: 500}}, DisplayName: "一位热心市民"})
+	sm, err := svc.Pledge(ctx, person, donations.PledgeInput{Lines: []donationevents.Line{{Item: "mask_surgical", Spec: "17.5cm×9.5cm", Quantity: 500}}, DisplayName: "一位热心市民"})
 	if err != nil {
 		return fmt.Errorf("demo individual pledge: %w", err)
 	}
-	sml := []evdon.Lot{{Line: evdon.Line{Item: "mask_surgical", Spec: "17.5cm×9.5cm", Quantity: 500}, Batch: "YY0469-2020-03"}}
+	sml := []donationevents.Lot{{Line: donationevents.Line{Item: "mask_surgical", Spec: "17.5cm×9.5cm", Quantity: 500}, Batch: "YY0469-2020-03"}}
 	step(2 * time.Hour)
-	if _, err := svc.Dispatch(ctx, person, sm.ID, donations.DispatchInput{To: evdon.Receiver{Org: hospitals[1].ID}, Lots: sml, Via: "顺丰 SF1048"}); err != nil {
+	if _, err := svc.Dispatch(ctx, person, sm.ID, donations.DispatchInput{To: donationevents.Receiver{Org: hospitals[1].ID}, Lots: sml, Via: "顺丰 SF1048"}); err != nil {
 		return fmt.Errorf("demo individual dispatch: %w", err)
 	}
 	step(20 * time.Hour)
-	if _, err := svc.Confirm(ctx, hospP[1], sm.ID, 1, donations.ReceiveInput{Lots: sml, Condition: evdon.Intact, PhotoHash: photo("surgical")}); err != nil {
+	if _, err := svc.Confirm(ctx, hospP[1], sm.ID, 1, donations.ReceiveInput{Lots: sml, Condition: donationevents.Intact, PhotoHash: photo("surgical")}); err != nil {
 		return fmt.Errorf("demo individual receipt: %w", err)
 	}
 
@@ -190,10 +190,10 @@ func DemoDonations(ctx context.Context, people *accounts.Service, ds *donations.
 		verdict string
 		note    string
 	}{
-		{rev1, clothing.ID, evdon.Consistent, ""},
-		{rev2, clothing.ID, evdon.Consistent, ""},
-		{rev1, masks.ID, evdon.Consistent, "破损已说明"},
-		{rev2, masks.ID, evdon.Inconsistent, "破损口罩的处置去向未记录"},
+		{rev1, clothing.ID, donationevents.Consistent, ""},
+		{rev2, clothing.ID, donationevents.Consistent, ""},
+		{rev1, masks.ID, donationevents.Consistent, "破损已说明"},
+		{rev2, masks.ID, donationevents.Inconsistent, "破损口罩的处置去向未记录"},
 	} {
 		step(time.Hour)
 		if _, err := svc.Review(ctx, r.p, r.id, donations.ReviewInput{Verdict: r.verdict, Note: r.note}); err != nil {

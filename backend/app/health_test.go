@@ -17,7 +17,7 @@ import (
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/events/seal"
-	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/miniapp-api/api"
 )
 
 // TestHealthSaysNoErrorText: with a component failing, the public health

@@ -28,14 +28,14 @@ import (
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/backend/webhook"
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/lease"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/events/seal/witnesspush"
-	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/miniapp-api/api"
 	"github.com/onebook/onebook/projections"
-	mongostore "github.com/onebook/onebook/projections/mongo"
+	"github.com/onebook/onebook/projections/mongostore"
 )
 
 // Ledger is the opened ledger: the event store and its seal.

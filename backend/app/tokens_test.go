@@ -11,7 +11,7 @@ import (
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/passtoken"
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 )
 
 // TestRevocationListSignedWhenItChanges: the list is signed again only
@@ -40,10 +40,10 @@ func TestRevocationListSignedWhenItChanges(t *testing.T) {
 	seq := uint64(0)
 	apply := func(id string, p events.Payload) {
 		seq++
-		state.Apply(events.Recorded{Seq: seq, Event: events.Event{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: id}, Time: now}}, p)
+		state.Apply(events.Recorded{Seq: seq, Event: events.Event{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: id}, Time: now}}, p)
 	}
 	for _, id := range []string{passA, passB} {
-		apply(id, evpasses.Issued{Holder: "person-" + id, HolderOf: "resident", Community: "110105001001", NotBefore: t0, NotAfter: t0.AddDate(0, 0, 30)})
+		apply(id, passevents.Issued{Holder: "person-" + id, HolderOf: "resident", Community: "110105001001", NotBefore: t0, NotAfter: t0.AddDate(0, 0, 30)})
 	}
 
 	type served struct {
@@ -61,7 +61,7 @@ func TestRevocationListSignedWhenItChanges(t *testing.T) {
 		if err != nil {
 			t.Fatalf("served list does not verify: %v\n%s", err, b)
 		}
-		if bytes.Contains(b, []byte(evpasses.ReasonRedStatus)) {
+		if bytes.Contains(b, []byte(passevents.ReasonRedStatus)) {
 			t.Fatalf("served list names a revocation reason: %s", b)
 		}
 		return served{b, etag, l}
@@ -84,10 +84,10 @@ func TestRevocationListSignedWhenItChanges(t *testing.T) {
 		t.Fatalf("first list %+v", first.list)
 	}
 	now = t0.Add(time.Minute)
-	apply(passB, evpasses.Issued{Holder: "x", HolderOf: "resident", Community: "110105001001", NotBefore: t0, NotAfter: t0.AddDate(0, 0, 30)}) // not a revocation
+	apply(passB, passevents.Issued{Holder: "x", HolderOf: "resident", Community: "110105001001", NotBefore: t0, NotAfter: t0.AddDate(0, 0, 30)}) // not a revocation
 	same("an event that revokes nothing", first, fetch())
 
-	apply(passA, evpasses.Revoked{Reason: evpasses.ReasonRedStatus})
+	apply(passA, passevents.Revoked{Reason: passevents.ReasonRedStatus})
 	revokedAt := now
 	one := fetch()
 	changed("a revocation", first, one, passA)
@@ -98,7 +98,7 @@ func TestRevocationListSignedWhenItChanges(t *testing.T) {
 	same("half a token's lifetime later", one, fetch())
 
 	now = now.Add(time.Minute)
-	apply(passB, evpasses.Revoked{Reason: evpasses.ReasonLostPhone})
+	apply(passB, passevents.Revoked{Reason: passevents.ReasonLostPhone})
 	two := fetch()
 	changed("a second revocation", one, two, passA, passB)
 

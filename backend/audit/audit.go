@@ -10,7 +10,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/projections"
-	projcases "github.com/onebook/onebook/projections/cases"
+	"github.com/onebook/onebook/projections/caseviews"
 )
 
 // Service reads the access views for auditors.
@@ -25,20 +25,20 @@ type Service struct {
 
 // Case returns who read case id's data. A card outside p's scope is
 // answered as unknown.
-func (s *Service) Case(ctx context.Context, p auth.Principal, id string) (projcases.CaseReads, error) {
+func (s *Service) Case(ctx context.Context, p auth.Principal, id string) (caseviews.CaseReads, error) {
 	if err := auth.Authorize(p, auth.ActAudit, ""); err != nil {
-		return projcases.CaseReads{}, err
+		return caseviews.CaseReads{}, err
 	}
 	hospital, residence, ok := s.Card(id)
 	if !ok || (!p.Scope.Covers(hospital) && !p.Scope.Covers(residence)) {
-		return projcases.CaseReads{}, events.Errorf(events.CodeNotFound, "no card %s", id)
+		return caseviews.CaseReads{}, events.Errorf(events.CodeNotFound, "no card %s", id)
 	}
-	reads, _, err := projcases.ReadReads(ctx, s.Docs, id)
+	reads, _, err := caseviews.ReadReads(ctx, s.Docs, id)
 	if err != nil {
-		return projcases.CaseReads{}, err
+		return caseviews.CaseReads{}, err
 	}
 	if reads.Reads == nil {
-		reads.Reads = []projcases.CaseRead{}
+		reads.Reads = []caseviews.CaseRead{}
 	}
 	reads.Case = id
 	return reads, nil
@@ -46,7 +46,7 @@ func (s *Service) Case(ctx context.Context, p auth.Principal, id string) (projca
 
 // Staff returns what case data staff member id read from day from to day
 // to. An account outside p's scope is answered as unknown.
-func (s *Service) Staff(ctx context.Context, p auth.Principal, id, from, to string) ([]projcases.StaffDay, error) {
+func (s *Service) Staff(ctx context.Context, p auth.Principal, id, from, to string) ([]caseviews.StaffDay, error) {
 	if err := auth.Authorize(p, auth.ActAudit, ""); err != nil {
 		return nil, err
 	}
@@ -54,5 +54,5 @@ func (s *Service) Staff(ctx context.Context, p auth.Principal, id, from, to stri
 	if !ok || !p.Scope.Covers(scope) {
 		return nil, events.Errorf(events.CodeNotFound, "no staff account %s in your scope", id)
 	}
-	return projcases.ReadStaffReads(ctx, s.Docs, id, from, to)
+	return caseviews.ReadStaffReads(ctx, s.Docs, id, from, to)
 }

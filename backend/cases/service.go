@@ -16,11 +16,11 @@ import (
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
-	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/caseevents"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/projections"
-	projcases "github.com/onebook/onebook/projections/cases"
+	"github.com/onebook/onebook/projections/caseviews"
 )
 
 // Hospital is what the service needs to know of a reporting organisation.
@@ -42,7 +42,7 @@ type Service struct {
 	// Org returns a registered organisation.
 	Org func(id string) (Hospital, bool)
 	Now func() time.Time
-	// Views is the store of the case views (projections/cases), which
+	// Views is the store of the case views (projections/caseviews), which
 	// region-level reads answer from.
 	Views projections.DocStore
 	// Filed, if set, is called after a card is filed or corrected (the
@@ -66,8 +66,8 @@ type Patient struct {
 
 // FileInput is a new report card.
 type FileInput struct {
-	Patient Patient      `json:"patient"`
-	Card    evcases.Card `json:"card"`
+	Patient Patient         `json:"patient"`
+	Card    caseevents.Card `json:"card"`
 }
 
 // Limits on the card's dates, relative to the day it is filed.
@@ -78,10 +78,10 @@ const (
 
 // checkDates checks the card's dates against the day of filing (CST): a
 // report date in the future or long ago is a typing error.
-func checkDates(c evcases.Card, today string) error {
-	rep, _ := evcases.Day(c.Reported)
-	onset, _ := evcases.Day(c.Onset)
-	now, _ := evcases.Day(today)
+func checkDates(c caseevents.Card, today string) error {
+	rep, _ := caseevents.Day(c.Reported)
+	onset, _ := caseevents.Day(c.Onset)
+	now, _ := caseevents.Day(today)
 	switch {
 	case rep.After(now):
 		return events.Invalid("card.reported", "report date %s is after today %s", c.Reported, today)
@@ -94,7 +94,7 @@ func checkDates(c evcases.Card, today string) error {
 }
 
 // validCard checks a card in full, naming fields as the API shows them.
-func validCard(c evcases.Card, today string) error {
+func validCard(c caseevents.Card, today string) error {
 	if err := c.Validate(); err != nil {
 		var e *events.Error
 		if errors.As(err, &e) && e.Field != "" && !strings.HasPrefix(e.Field, "card.") {
@@ -141,10 +141,10 @@ func (s *Service) File(ctx context.Context, p auth.Principal, in FileInput) (Car
 	if err != nil {
 		return Card{}, err
 	}
-	groups := evcases.SymptomGroups(in.Card.Symptoms)
-	ev := evcases.Filed{Hospital: h.ID, Patient: patient, Personal: sealed, Card: in.Card, Groups: groups}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evcases.Kind, ID: id}, Region: h.Region, Actor: p.Actor(), Time: now}
-	if _, err := s.append(ctx, evcases.TypeFiled, meta, ev, events.ExpectNew()); err != nil {
+	groups := caseevents.SymptomGroups(in.Card.Symptoms)
+	ev := caseevents.Filed{Hospital: h.ID, Patient: patient, Personal: sealed, Card: in.Card, Groups: groups}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: caseevents.Kind, ID: id}, Region: h.Region, Actor: p.Actor(), Time: now}
+	if _, err := s.append(ctx, caseevents.TypeFiled, meta, ev, events.ExpectNew()); err != nil {
 		return Card{}, err
 	}
 	if s.Filed != nil {
@@ -179,9 +179,9 @@ func (s *Service) sealPatient(ctx context.Context, cardID string, in Patient) (s
 // CorrectInput corrects a returned card. Patient is optional: given, it
 // replaces the patient's data.
 type CorrectInput struct {
-	Patient *Patient     `json:"patient,omitempty"`
-	Card    evcases.Card `json:"card"`
-	Note    string       `json:"note"`
+	Patient *Patient        `json:"patient,omitempty"`
+	Card    caseevents.Card `json:"card"`
+	Note    string          `json:"note"`
 }
 
 // Correct records a correction of a returned card by a reporter of its
@@ -197,7 +197,7 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, in C
 	if p.Org != c.Hospital {
 		return Card{}, &events.Error{Code: events.CodeForbidden, Message: "only a reporter of the card's hospital may correct it"}
 	}
-	if c.Status != evcases.StatusReturned {
+	if c.Status != caseevents.StatusReturned {
 		return Card{}, events.Errorf(events.CodeConflict, "card %s is %s; only a returned card can be corrected", id, c.Status)
 	}
 	note := strings.TrimSpace(in.Note)
@@ -207,7 +207,7 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, in C
 	if err := validCard(in.Card, c.Counted.Day); err != nil {
 		return Card{}, err
 	}
-	ev := evcases.Corrected{Card: in.Card, Groups: evcases.SymptomGroups(in.Card.Symptoms), Note: note, Previous: c.Counted}
+	ev := caseevents.Corrected{Card: in.Card, Groups: caseevents.SymptomGroups(in.Card.Symptoms), Note: note, Previous: c.Counted}
 	if in.Patient != nil {
 		patient, sealed, err := s.sealPatient(ctx, id, *in.Patient)
 		if err != nil {
@@ -215,8 +215,8 @@ func (s *Service) Correct(ctx context.Context, p auth.Principal, id string, in C
 		}
 		ev.Patient, ev.Personal = patient, &sealed
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evcases.Kind, ID: id}, Region: c.HospitalRegion, Actor: p.Actor()}
-	if _, err := s.append(ctx, evcases.TypeCorrected, meta, ev, events.ExpectLast(c.LastSeq)); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: caseevents.Kind, ID: id}, Region: c.HospitalRegion, Actor: p.Actor()}
+	if _, err := s.append(ctx, caseevents.TypeCorrected, meta, ev, events.ExpectLast(c.LastSeq)); err != nil {
 		return Card{}, err
 	}
 	if s.Filed != nil {
@@ -238,17 +238,17 @@ type ReviewInput struct {
 func LevelOf(p auth.Principal) (string, bool) {
 	switch p.Role {
 	case auth.HospitalReviewer:
-		return evcases.LevelHospital, p.Org != ""
+		return caseevents.LevelHospital, p.Org != ""
 	case auth.CDCReviewer:
 		switch {
 		case p.Scope == events.National:
-			return evcases.LevelNational, true
+			return caseevents.LevelNational, true
 		case len(p.Scope) == 2:
-			return evcases.LevelProvince, true
+			return caseevents.LevelProvince, true
 		case len(p.Scope) == 4:
-			return evcases.LevelCity, true
+			return caseevents.LevelCity, true
 		case len(p.Scope) == 6:
-			return evcases.LevelDistrict, true
+			return caseevents.LevelDistrict, true
 		}
 	}
 	return "", false
@@ -267,29 +267,29 @@ func (s *Service) Review(ctx context.Context, p auth.Principal, id string, in Re
 	if err != nil {
 		return Card{}, err
 	}
-	if level == evcases.LevelHospital {
+	if level == caseevents.LevelHospital {
 		if p.Org != c.Hospital {
 			return Card{}, &events.Error{Code: events.CodeForbidden, Message: "only reviewers of the card's hospital review it at the hospital level"}
 		}
 	} else if err := auth.Authorize(p, auth.ActCaseReview, c.HospitalRegion); err != nil {
 		return Card{}, err
 	}
-	if c.Status != evcases.StatusPending {
+	if c.Status != caseevents.StatusPending {
 		return Card{}, events.Errorf(events.CodeConflict, "card %s is %s, not awaiting review", id, c.Status)
 	}
 	if c.Level != level {
 		return Card{}, events.Errorf(events.CodeConflict, "card %s awaits %s review, not %s", id, c.Level, level)
 	}
-	ev := evcases.Reviewed{Level: level, Decision: in.Decision, Reason: strings.TrimSpace(in.Reason), Round: c.Round}
-	if ev.Decision == evcases.Revoke {
+	ev := caseevents.Reviewed{Level: level, Decision: in.Decision, Reason: strings.TrimSpace(in.Reason), Round: c.Round}
+	if ev.Decision == caseevents.Revoke {
 		counted := c.Counted
 		ev.Counted = &counted
 	}
 	if err := ev.Validate(); err != nil {
 		return Card{}, err
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evcases.Kind, ID: id}, Region: c.HospitalRegion, Actor: p.Actor()}
-	if _, err := s.append(ctx, evcases.TypeReviewed, meta, ev, events.ExpectLast(c.LastSeq)); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: caseevents.Kind, ID: id}, Region: c.HospitalRegion, Actor: p.Actor()}
+	if _, err := s.append(ctx, caseevents.TypeReviewed, meta, ev, events.ExpectLast(c.LastSeq)); err != nil {
 		return Card{}, err
 	}
 	c, _ = s.State.Card(id)
@@ -481,7 +481,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, in ListInput) ([]C
 	}
 	f := Filter{Status: in.Status, Level: in.Level, Region: in.Region}
 	switch f.Status {
-	case "", evcases.StatusPending, evcases.StatusReturned, evcases.StatusApproved, evcases.StatusRevoked:
+	case "", caseevents.StatusPending, caseevents.StatusReturned, caseevents.StatusApproved, caseevents.StatusRevoked:
 	default:
 		return nil, "", events.Invalid("status", "must be pending, returned, approved or revoked")
 	}
@@ -490,9 +490,9 @@ func (s *Service) List(ctx context.Context, p auth.Principal, in ListInput) ([]C
 		if !ok {
 			return nil, "", events.Invalid("level", "you review at no level")
 		}
-		f.Level, f.Status = l, evcases.StatusPending
-	} else if f.Level != "" && !slices.Contains(evcases.Levels(), f.Level) {
-		return nil, "", events.Invalid("level", "must be one of %v or mine", evcases.Levels())
+		f.Level, f.Status = l, caseevents.StatusPending
+	} else if f.Level != "" && !slices.Contains(caseevents.Levels(), f.Level) {
+		return nil, "", events.Invalid("level", "must be one of %v or mine", caseevents.Levels())
 	}
 	if f.Region != "" {
 		if _, err := events.ParseRegion(string(f.Region)); err != nil {
@@ -500,14 +500,14 @@ func (s *Service) List(ctx context.Context, p auth.Principal, in ListInput) ([]C
 		}
 	}
 	if in.From != "" {
-		t, err := evcases.Day(in.From)
+		t, err := caseevents.Day(in.From)
 		if err != nil {
 			return nil, "", events.Invalid("from", "must be YYYY-MM-DD")
 		}
 		f.From = t.Add(-8 * time.Hour) // CST midnight
 	}
 	if in.To != "" {
-		t, err := evcases.Day(in.To)
+		t, err := caseevents.Day(in.To)
 		if err != nil {
 			return nil, "", events.Invalid("to", "must be YYYY-MM-DD")
 		}
@@ -577,18 +577,18 @@ func (s *Service) Counts(ctx context.Context, p auth.Principal, region events.Re
 		to = events.Day(s.now())
 	}
 	if from == "" {
-		t, err := evcases.Day(to)
+		t, err := caseevents.Day(to)
 		if err != nil {
 			return Counts{}, events.Invalid("to", "must be YYYY-MM-DD")
 		}
-		from = t.AddDate(0, 0, -27).Format(evcases.DateLayout)
+		from = t.AddDate(0, 0, -27).Format(caseevents.DateLayout)
 	}
-	days, err := projcases.ReadCounts(ctx, s.Views, region, from, to)
+	days, err := caseviews.ReadCounts(ctx, s.Views, region, from, to)
 	return Counts{From: from, To: to, Days: days}, err
 }
 
 // Counts are a region's daily case counts over a range of days.
 type Counts struct {
 	From, To string
-	Days     []projcases.DayCounts
+	Days     []caseviews.DayCounts
 }

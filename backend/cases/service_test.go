@@ -10,7 +10,7 @@ import (
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
-	evcases "github.com/onebook/onebook/events/cases"
+	"github.com/onebook/onebook/events/caseevents"
 )
 
 var start = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
@@ -32,7 +32,7 @@ func TestReviewChain(t *testing.T) {
 	ctx := w.Ctx
 
 	c := w.File(reporter, 7, w.Card("covid19", "420106001", "fever", "cough"))
-	if c.Status != evcases.StatusPending || c.Level != evcases.LevelHospital || c.Counted.District != "420106" || c.Patient == "" {
+	if c.Status != caseevents.StatusPending || c.Level != caseevents.LevelHospital || c.Counted.District != "420106" || c.Patient == "" {
 		t.Fatalf("filed card = %+v", c)
 	}
 	review := func(p auth.Principal, decision, reason string) (cases.Card, error) {
@@ -48,24 +48,24 @@ func TestReviewChain(t *testing.T) {
 		{"district before the hospital", district, events.CodeConflict},
 		{"the reporter", reporter, events.CodeForbidden},
 	} {
-		if _, err := review(tc.p, evcases.Approve, ""); events.ErrorCode(err) != tc.code {
+		if _, err := review(tc.p, caseevents.Approve, ""); events.ErrorCode(err) != tc.code {
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
 	}
-	if _, err := review(hospRev, evcases.Return, ""); events.ErrorCode(err) != events.CodeInvalid {
+	if _, err := review(hospRev, caseevents.Return, ""); events.ErrorCode(err) != events.CodeInvalid {
 		t.Errorf("return without a reason: %v", err)
 	}
-	if _, err := review(hospRev, evcases.Approve, ""); err != nil {
+	if _, err := review(hospRev, caseevents.Approve, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := review(wrongDistrict, evcases.Approve, ""); events.ErrorCode(err) != events.CodeForbidden {
+	if _, err := review(wrongDistrict, caseevents.Approve, ""); events.ErrorCode(err) != events.CodeForbidden {
 		t.Errorf("a district CDC outside the hospital's district: %v", err)
 	}
-	got, err := review(district, evcases.Return, "onset date looks wrong")
+	got, err := review(district, caseevents.Return, "onset date looks wrong")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != evcases.StatusReturned {
+	if got.Status != caseevents.StatusReturned {
 		t.Fatalf("after return: %s", got.Status)
 	}
 	agree(t, w)
@@ -78,21 +78,21 @@ func TestReviewChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != evcases.StatusPending || got.Level != evcases.LevelHospital || got.Round != 2 || got.Counted.District != "420111" || got.Counted.Day != "2026-11-20" {
+	if got.Status != caseevents.StatusPending || got.Level != caseevents.LevelHospital || got.Round != 2 || got.Counted.District != "420111" || got.Counted.Day != "2026-11-20" {
 		t.Fatalf("corrected card = %+v", got)
 	}
 	if _, err := w.Cases.Correct(ctx, reporter, c.ID, cases.CorrectInput{Card: fixed, Note: "again"}); events.ErrorCode(err) != events.CodeConflict {
 		t.Errorf("correcting a pending card: %v", err)
 	}
 	for _, p := range []auth.Principal{hospRev, district, city, province, national} {
-		if got, err = review(p, evcases.Approve, ""); err != nil {
+		if got, err = review(p, caseevents.Approve, ""); err != nil {
 			t.Fatalf("%s approves: %v", p.Scope, err)
 		}
 	}
-	if got.Status != evcases.StatusApproved || len(got.History) != 9 {
+	if got.Status != caseevents.StatusApproved || len(got.History) != 9 {
 		t.Errorf("final card: %s with %d steps", got.Status, len(got.History))
 	}
-	if _, err := review(national, evcases.Revoke, "too late"); events.ErrorCode(err) != events.CodeConflict {
+	if _, err := review(national, caseevents.Revoke, "too late"); events.ErrorCode(err) != events.CodeConflict {
 		t.Errorf("revoking an approved card: %v", err)
 	}
 	agree(t, w)

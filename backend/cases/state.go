@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	evcases "github.com/onebook/onebook/events/cases"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/caseevents"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/residents"
 )
 
@@ -43,21 +43,21 @@ type Step struct {
 
 // Card is a report card as the service knows it.
 type Card struct {
-	ID             string           `json:"id"`
-	Hospital       string           `json:"hospital"`
-	HospitalRegion events.Region    `json:"hospital_region"`
-	Patient        string           `json:"patient"`
-	Sealed         residents.Sealed `json:"-"`
-	Card           evcases.Card     `json:"card"`
-	Groups         []string         `json:"groups"`
-	Counted        evcases.Counted  `json:"counted"`
-	Status         string           `json:"status"`
-	Level          string           `json:"level,omitempty"` // the level it awaits (pending) or was returned/revoked at
-	Round          int              `json:"round"`
-	Filed          time.Time        `json:"filed"`
-	Reporter       string           `json:"reporter"`
-	History        []Step           `json:"history"`
-	LastSeq        uint64           `json:"-"`
+	ID             string             `json:"id"`
+	Hospital       string             `json:"hospital"`
+	HospitalRegion events.Region      `json:"hospital_region"`
+	Patient        string             `json:"patient"`
+	Sealed         residents.Sealed   `json:"-"`
+	Card           caseevents.Card    `json:"card"`
+	Groups         []string           `json:"groups"`
+	Counted        caseevents.Counted `json:"counted"`
+	Status         string             `json:"status"`
+	Level          string             `json:"level,omitempty"` // the level it awaits (pending) or was returned/revoked at
+	Round          int                `json:"round"`
+	Filed          time.Time          `json:"filed"`
+	Reporter       string             `json:"reporter"`
+	History        []Step             `json:"history"`
+	LastSeq        uint64             `json:"-"`
 }
 
 // State is the decision state of case reporting, folded from the ledger.
@@ -87,28 +87,28 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	e := rec.Event
 	step := Step{Time: e.Time, Actor: e.Actor.ID, Role: e.Actor.Role, Sequence: rec.Seq}
 	switch p := p.(type) {
-	case evcases.Filed:
+	case caseevents.Filed:
 		c := &Card{ID: e.Aggregate.ID, Hospital: p.Hospital, HospitalRegion: e.Region, Patient: p.Patient, Sealed: p.Personal,
-			Card: p.Card, Groups: p.Groups, Counted: evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time)),
-			Status: evcases.StatusPending, Level: evcases.LevelHospital, Round: 1, Filed: e.Time, Reporter: e.Actor.ID, LastSeq: rec.Seq}
+			Card: p.Card, Groups: p.Groups, Counted: caseevents.CountedAs(p.Card, p.Groups, events.Day(e.Time)),
+			Status: caseevents.StatusPending, Level: caseevents.LevelHospital, Round: 1, Filed: e.Time, Reporter: e.Actor.ID, LastSeq: rec.Seq}
 		step.Action, step.Round = "filed", 1
 		c.History = append(c.History, step)
 		s.cards[c.ID] = c
-	case evcases.Corrected:
+	case caseevents.Corrected:
 		c := s.cards[e.Aggregate.ID]
 		if c == nil {
 			return
 		}
 		c.Card, c.Groups = p.Card, p.Groups
-		c.Counted = evcases.CountedAs(p.Card, p.Groups, c.Counted.Day)
+		c.Counted = caseevents.CountedAs(p.Card, p.Groups, c.Counted.Day)
 		if p.Personal != nil {
 			c.Sealed, c.Patient = *p.Personal, p.Patient
 		}
 		c.Round++
-		c.Status, c.Level, c.LastSeq = evcases.StatusPending, evcases.LevelHospital, rec.Seq
+		c.Status, c.Level, c.LastSeq = caseevents.StatusPending, caseevents.LevelHospital, rec.Seq
 		step.Action, step.Round, step.Reason = "corrected", c.Round, p.Note
 		c.History = append(c.History, step)
-	case evcases.Reviewed:
+	case caseevents.Reviewed:
 		c := s.cards[e.Aggregate.ID]
 		if c == nil {
 			return
@@ -117,16 +117,16 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		c.History = append(c.History, step)
 		c.LastSeq = rec.Seq
 		switch p.Decision {
-		case evcases.Approve:
-			if next := evcases.NextLevel(p.Level); next != "" {
+		case caseevents.Approve:
+			if next := caseevents.NextLevel(p.Level); next != "" {
 				c.Level = next
 			} else {
-				c.Status, c.Level = evcases.StatusApproved, ""
+				c.Status, c.Level = caseevents.StatusApproved, ""
 			}
-		case evcases.Return:
-			c.Status = evcases.StatusReturned
-		case evcases.Revoke:
-			c.Status = evcases.StatusRevoked
+		case caseevents.Return:
+			c.Status = caseevents.StatusReturned
+		case caseevents.Revoke:
+			c.Status = caseevents.StatusRevoked
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Package casestest builds a test world for the staff-facing services:
-// embedded JetStream (events/jetstream/natstest), the ledger and its seal
+// embedded JetStream (events/ledger/natstest), the ledger and its seal
 // (a running sealer, so proofs work), the real personal-data vault, and the
 // accounts (backend/passes), case (backend/cases), alert (backend/alerts)
 // and donation (backend/donations) services following it, on a clock the
@@ -26,9 +26,9 @@ import (
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
-	evcases "github.com/onebook/onebook/events/cases"
-	"github.com/onebook/onebook/events/jetstream"
-	"github.com/onebook/onebook/events/jetstream/natstest"
+	"github.com/onebook/onebook/events/caseevents"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
@@ -39,7 +39,7 @@ type World struct {
 	T         testing.TB
 	Ctx       context.Context
 	NATS      *natstest.Server // Restart it to test what survives
-	Store     *jetstream.Store
+	Store     *ledger.Store
 	Reg       *events.Registry
 	Accounts  *accounts.Service
 	Cases     *cases.Service
@@ -66,7 +66,7 @@ func New(t testing.TB, now time.Time) *World {
 	_, js := srv.Connect()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	st, err := ledger.Open(ctx, js, ledger.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +78,8 @@ func New(t testing.TB, now time.Time) *World {
 	w := &World{T: t, Ctx: ctx, NATS: srv, Store: st, Reg: schemas.Registry().WithKeyring(vault), now: now}
 	clock := func() time.Time { return w.Now() }
 	state, cstate, engine, dstate := accounts.NewState(), cases.NewState(), alerts.NewEngine(), donations.NewState()
-	for _, a := range []jetstream.Applier{state, cstate, engine, dstate} {
-		go jetstream.Follow(ctx, js, st.Stream(), w.Reg, a)
+	for _, a := range []ledger.Applier{state, cstate, engine, dstate} {
+		go ledger.Follow(ctx, js, st.Stream(), w.Reg, a)
 	}
 	w.Accounts = &accounts.Service{Store: st, Reg: w.Reg, State: state, Vault: accounts.PersonalVault(vault), Now: clock}
 	w.Engine = engine
@@ -195,14 +195,14 @@ func IDNumber(region string, n int) string {
 }
 
 // Card returns a valid card for a disease and symptoms, reported today.
-func (w *World) Card(disease string, residence events.Region, symptoms ...string) evcases.Card {
+func (w *World) Card(disease string, residence events.Region, symptoms ...string) caseevents.Card {
 	day := events.Day(w.Now())
-	return evcases.Card{Disease: disease, Diagnosis: evcases.Suspected, Onset: day, Diagnosed: day, Reported: day,
+	return caseevents.Card{Disease: disease, Diagnosis: caseevents.Suspected, Onset: day, Diagnosed: day, Reported: day,
 		Symptoms: symptoms, Residence: residence, Occupation: "worker", Severity: "mild"}
 }
 
 // File files a card as reporter for patient n.
-func (w *World) File(reporter auth.Principal, n int, card evcases.Card) cases.Card {
+func (w *World) File(reporter auth.Principal, n int, card caseevents.Card) cases.Card {
 	w.T.Helper()
 	c, err := w.Cases.File(w.Ctx, reporter, cases.FileInput{
 		Patient: cases.Patient{Name: Name(n), IDNumber: IDNumber(string(card.Residence[:6]), n), Phone: "13900000000"},

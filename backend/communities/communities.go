@@ -13,7 +13,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/projections"
-	views "github.com/onebook/onebook/projections/passes"
+	"github.com/onebook/onebook/projections/passviews"
 )
 
 // Service reads the pass views for staff.
@@ -57,7 +57,7 @@ func (s *Service) Inside(ctx context.Context, p auth.Principal, c events.Region)
 	if err := community(p, c); err != nil {
 		return Inside{}, err
 	}
-	in, _, err := views.ReadInside(ctx, s.Docs, string(c))
+	in, _, err := passviews.ReadInside(ctx, s.Docs, string(c))
 	if err != nil {
 		return Inside{}, err
 	}
@@ -77,35 +77,35 @@ func (s *Service) Inside(ctx context.Context, p auth.Principal, c events.Region)
 }
 
 // Daily returns community c's counts on day.
-func (s *Service) Daily(ctx context.Context, p auth.Principal, c events.Region, day time.Time) (views.CommunityDay, error) {
+func (s *Service) Daily(ctx context.Context, p auth.Principal, c events.Region, day time.Time) (passviews.CommunityDay, error) {
 	if err := community(p, c); err != nil {
-		return views.CommunityDay{}, err
+		return passviews.CommunityDay{}, err
 	}
-	d, _, err := views.ReadDaily(ctx, s.Docs, string(c), day)
+	d, _, err := passviews.ReadDaily(ctx, s.Docs, string(c), day)
 	return d, err
 }
 
 // Denied returns community c's denied scans on day.
-func (s *Service) Denied(ctx context.Context, p auth.Principal, c events.Region, day time.Time) (views.DeniedDay, error) {
+func (s *Service) Denied(ctx context.Context, p auth.Principal, c events.Region, day time.Time) (passviews.DeniedDay, error) {
 	if err := community(p, c); err != nil {
-		return views.DeniedDay{}, err
+		return passviews.DeniedDay{}, err
 	}
-	d, _, err := views.ReadDenied(ctx, s.Docs, string(c), day)
+	d, _, err := passviews.ReadDenied(ctx, s.Docs, string(c), day)
 	return d, err
 }
 
 // GateHours returns the hourly scans of community c's gates on day.
-func (s *Service) GateHours(ctx context.Context, p auth.Principal, c events.Region, day time.Time) ([]views.GateHour, error) {
+func (s *Service) GateHours(ctx context.Context, p auth.Principal, c events.Region, day time.Time) ([]passviews.GateHour, error) {
 	if err := community(p, c); err != nil {
 		return nil, err
 	}
-	return views.ReadGateHours(ctx, s.Docs, s.Gates(c), day)
+	return passviews.ReadGateHours(ctx, s.Docs, s.Gates(c), day)
 }
 
 // Flows returns the flows between the districts of city from day from to
 // day to: all of them for a caller whose scope covers the city, those into
 // and out of their district for a caller of a district in it.
-func (s *Service) Flows(ctx context.Context, p auth.Principal, city events.Region, from, to time.Time) ([]views.FlowRow, error) {
+func (s *Service) Flows(ctx context.Context, p auth.Principal, city events.Region, from, to time.Time) ([]passviews.FlowRow, error) {
 	if _, err := events.ParseRegion(string(city)); err != nil || len(city) != 4 {
 		return nil, events.Invalid("city", "city must be a 4-digit region code")
 	}
@@ -118,11 +118,11 @@ func (s *Service) Flows(ctx context.Context, p auth.Principal, city events.Regio
 	} else if err := auth.Authorize(p, auth.ActFlows, city); err != nil {
 		return nil, err
 	}
-	rows, err := views.ReadFlows(ctx, s.Docs, string(city), from, to)
+	rows, err := passviews.ReadFlows(ctx, s.Docs, string(city), from, to)
 	if err != nil {
 		return nil, err
 	}
-	kept := []views.FlowRow{}
+	kept := []passviews.FlowRow{}
 	for _, r := range rows {
 		if district == "" || r.From == district || r.To == district {
 			kept = append(kept, r)

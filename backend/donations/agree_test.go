@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/onebook/onebook/backend/donations"
-	projdon "github.com/onebook/onebook/projections/donations"
+	"github.com/onebook/onebook/projections/donationviews"
 	"github.com/onebook/onebook/projections/projectiontest"
 )
 
@@ -12,14 +12,14 @@ import (
 // checks that every figure the service decides on is the one the views
 // show: each organisation's stock (on hand, consumed, daily consumption,
 // days left) and each donation's status. Both call the rules of
-// events/donations; this test fails if either stops doing so.
+// events/donationevents; this test fails if either stops doing so.
 func agree(t *testing.T, w *world) {
 	t.Helper()
 	ctx := w.Ctx
-	store := projectiontest.Fold(t, w.Reg, projdon.All(), w.Events())
+	store := projectiontest.Fold(t, w.Reg, donationviews.All(), w.Events())
 	for _, org := range []string{w.hospital.ID, w.charity.ID, w.logistics.ID, w.warehouse.ID} {
 		service := w.Donations.State.Stock(org)
-		view, err := projdon.ReadStock(ctx, store, org)
+		view, err := donationviews.ReadStock(ctx, store, org)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func agree(t *testing.T, w *world) {
 		}
 	}
 	for _, d := range w.Donations.State.Donations(func(*donations.Donation) bool { return true }) {
-		v, ok, err := projdon.ReadDonation(ctx, store, d.ID)
+		v, ok, err := donationviews.ReadDonation(ctx, store, d.ID)
 		if err != nil || !ok {
 			t.Fatalf("donation %s in the view: %v %v", d.ID, ok, err)
 		}

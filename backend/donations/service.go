@@ -16,7 +16,7 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
-	evdon "github.com/onebook/onebook/events/donations"
+	"github.com/onebook/onebook/events/donationevents"
 	"github.com/onebook/onebook/events/orgs"
 )
 
@@ -113,14 +113,14 @@ func (s *Service) PublishNeed(ctx context.Context, p auth.Principal, in NeedInpu
 	if err := validity(now, in.ValidUntil); err != nil {
 		return Need{}, err
 	}
-	ev := evdon.NeedPublished{Hospital: h.ID, Line: evdon.Line{Item: in.Item, Spec: in.Spec, Quantity: in.Quantity},
+	ev := donationevents.NeedPublished{Hospital: h.ID, Line: donationevents.Line{Item: in.Item, Spec: in.Spec, Quantity: in.Quantity},
 		Urgency: in.Urgency, DeliverTo: strings.TrimSpace(in.DeliverTo), Region: in.Region, ValidUntil: in.ValidUntil.UTC()}
 	if err := ev.Validate(); err != nil {
 		return Need{}, err
 	}
 	id := newID("n-")
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindNeed, ID: id}, Region: h.Region, Actor: p.Actor(), Time: now}
-	if _, err := s.append(ctx, evdon.TypeNeedPublished, meta, ev, events.ExpectNew()); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindNeed, ID: id}, Region: h.Region, Actor: p.Actor(), Time: now}
+	if _, err := s.append(ctx, donationevents.TypeNeedPublished, meta, ev, events.ExpectNew()); err != nil {
 		return Need{}, err
 	}
 	n, _ := s.State.Need(id)
@@ -178,12 +178,12 @@ func (s *Service) UpdateNeed(ctx context.Context, p auth.Principal, id string, i
 	if err := validity(s.now(), in.ValidUntil); err != nil {
 		return Need{}, err
 	}
-	ev := evdon.NeedUpdated{Quantity: in.Quantity, Urgency: in.Urgency, ValidUntil: in.ValidUntil.UTC(), Note: strings.TrimSpace(in.Note)}
+	ev := donationevents.NeedUpdated{Quantity: in.Quantity, Urgency: in.Urgency, ValidUntil: in.ValidUntil.UTC(), Note: strings.TrimSpace(in.Note)}
 	if err := ev.Validate(); err != nil {
 		return Need{}, err
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindNeed, ID: id}, Region: s.orgRegion(n.Hospital), Actor: p.PublicActor()}
-	if _, err := s.append(ctx, evdon.TypeNeedUpdated, meta, ev, events.ExpectLast(n.LastSeq)); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindNeed, ID: id}, Region: s.orgRegion(n.Hospital), Actor: p.PublicActor()}
+	if _, err := s.append(ctx, donationevents.TypeNeedUpdated, meta, ev, events.ExpectLast(n.LastSeq)); err != nil {
 		return Need{}, err
 	}
 	n, _ = s.State.Need(id)
@@ -196,12 +196,12 @@ func (s *Service) CloseNeed(ctx context.Context, p auth.Principal, id, reason st
 	if err != nil {
 		return Need{}, err
 	}
-	ev := evdon.NeedClosed{Reason: strings.TrimSpace(reason)}
+	ev := donationevents.NeedClosed{Reason: strings.TrimSpace(reason)}
 	if err := ev.Validate(); err != nil {
 		return Need{}, err
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindNeed, ID: id}, Region: s.orgRegion(n.Hospital), Actor: p.PublicActor()}
-	if _, err := s.append(ctx, evdon.TypeNeedClosed, meta, ev, events.ExpectLast(n.LastSeq)); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindNeed, ID: id}, Region: s.orgRegion(n.Hospital), Actor: p.PublicActor()}
+	if _, err := s.append(ctx, donationevents.TypeNeedClosed, meta, ev, events.ExpectLast(n.LastSeq)); err != nil {
 		return Need{}, err
 	}
 	n, _ = s.State.Need(id)
@@ -215,9 +215,9 @@ func (s *Service) orgRegion(id string) events.Region {
 
 // PledgeInput pledges a donation.
 type PledgeInput struct {
-	Need  string       `json:"need"` // "" for the general pool
-	Lines []evdon.Line `json:"lines"`
-	Note  string       `json:"note"`
+	Need  string                `json:"need"` // "" for the general pool
+	Lines []donationevents.Line `json:"lines"`
+	Note  string                `json:"note"`
 	// DisplayName is how an individual donor appears in public ("" shows
 	// 爱心人士, a well-wisher). Organisations appear by their name.
 	DisplayName string `json:"display_name"`
@@ -229,14 +229,14 @@ func (s *Service) Pledge(ctx context.Context, p auth.Principal, in PledgeInput) 
 	if err := auth.Authorize(p, auth.ActDonate, ""); err != nil {
 		return Donation{}, err
 	}
-	var donor evdon.Party
+	var donor donationevents.Party
 	region := events.National
 	if p.Role == auth.OrgMember {
 		o, err := s.member(p, auth.ActDonate, "")
 		if err != nil {
 			return Donation{}, err
 		}
-		donor, region = evdon.Party{Kind: evdon.PartyOrg, ID: o.ID, Name: o.Name}, o.Region
+		donor, region = donationevents.Party{Kind: donationevents.PartyOrg, ID: o.ID, Name: o.Name}, o.Region
 	} else {
 		name := strings.TrimSpace(in.DisplayName)
 		if name == "" {
@@ -248,7 +248,7 @@ func (s *Service) Pledge(ctx context.Context, p auth.Principal, in PledgeInput) 
 		if strings.ContainsFunc(name, func(r rune) bool { return r >= '0' && r <= '9' }) {
 			return Donation{}, events.Invalid("display_name", "a display name is public: no digits (phone or ID numbers)")
 		}
-		donor = evdon.Party{Kind: evdon.PartyPerson, ID: s.Pseudonym(p.Subject), Name: name}
+		donor = donationevents.Party{Kind: donationevents.PartyPerson, ID: s.Pseudonym(p.Subject), Name: name}
 		if p.Scope != "" {
 			region = p.Scope
 		}
@@ -261,18 +261,18 @@ func (s *Service) Pledge(ctx context.Context, p auth.Principal, in PledgeInput) 
 		if !n.Open(s.now()) {
 			return Donation{}, events.Errorf(events.CodeConflict, "need %s is closed or expired", in.Need)
 		}
-		if !slices.ContainsFunc(in.Lines, func(l evdon.Line) bool { return l.Item == n.Line.Item && l.Spec == n.Line.Spec }) {
+		if !slices.ContainsFunc(in.Lines, func(l donationevents.Line) bool { return l.Item == n.Line.Item && l.Spec == n.Line.Spec }) {
 			return Donation{}, events.Invalid("lines", "need %s asks for %s %s; pledge some of it", in.Need, n.Line.Item, n.Line.Spec)
 		}
 		region = n.Region
 	}
-	ev := evdon.Pledged{Donor: donor, Need: in.Need, Lines: in.Lines, Note: strings.TrimSpace(in.Note)}
+	ev := donationevents.Pledged{Donor: donor, Need: in.Need, Lines: in.Lines, Note: strings.TrimSpace(in.Note)}
 	if err := ev.Validate(); err != nil {
 		return Donation{}, err
 	}
 	id := newID("d-")
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: region, Actor: p.PublicActor()}
-	if _, err := s.append(ctx, evdon.TypePledged, meta, ev, events.ExpectNew()); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindDonation, ID: id}, Region: region, Actor: p.PublicActor()}
+	if _, err := s.append(ctx, donationevents.TypePledged, meta, ev, events.ExpectNew()); err != nil {
 		return Donation{}, err
 	}
 	d, _ := s.State.Donation(id)
@@ -290,9 +290,9 @@ func (s *Service) donation(ctx context.Context, id string) (Donation, error) {
 
 // DispatchInput hands lots of a donation over to a named receiver.
 type DispatchInput struct {
-	To   evdon.Receiver `json:"to"`
-	Lots []evdon.Lot    `json:"lots"`
-	Via  string         `json:"via"`
+	To   donationevents.Receiver `json:"to"`
+	Lots []donationevents.Lot    `json:"lots"`
+	Via  string                  `json:"via"`
 }
 
 // Dispatch records a hop: the current holder (the donor for the first hop,
@@ -306,10 +306,10 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id string, in 
 	if err != nil {
 		return Donation{}, err
 	}
-	var from evdon.Party
+	var from donationevents.Party
 	switch {
 	case p.Role == auth.Resident:
-		if d.Donor.Kind != evdon.PartyPerson || d.Donor.ID != s.Pseudonym(p.Subject) {
+		if d.Donor.Kind != donationevents.PartyPerson || d.Donor.ID != s.Pseudonym(p.Subject) {
 			return Donation{}, &events.Error{Code: events.CodeForbidden, Message: "only the holder of a donation dispatches it"}
 		}
 		from = d.Donor
@@ -318,16 +318,16 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id string, in 
 		if err != nil {
 			return Donation{}, err
 		}
-		from = evdon.Party{Kind: evdon.PartyOrg, ID: o.ID, Name: o.Name}
+		from = donationevents.Party{Kind: donationevents.PartyOrg, ID: o.ID, Name: o.Name}
 	}
 	to, ok := s.Org(in.To.Org)
 	if !ok || !to.Approved {
 		return Donation{}, events.Invalid("to", "the receiver must be a certified organisation; %q is not", in.To.Org)
 	}
-	if from.Kind == evdon.PartyOrg && from.ID == to.ID {
+	if from.Kind == donationevents.PartyOrg && from.ID == to.ID {
 		return Donation{}, events.Invalid("to", "a hop goes to another organisation")
 	}
-	ev := evdon.Dispatched{Hop: len(d.Hops) + 1, From: from, To: evdon.Receiver{Org: to.ID, Unit: strings.TrimSpace(in.To.Unit)}, Lots: in.Lots, Via: strings.TrimSpace(in.Via)}
+	ev := donationevents.Dispatched{Hop: len(d.Hops) + 1, From: from, To: donationevents.Receiver{Org: to.ID, Unit: strings.TrimSpace(in.To.Unit)}, Lots: in.Lots, Via: strings.TrimSpace(in.Via)}
 	if err := ev.Validate(); err != nil {
 		return Donation{}, err
 	}
@@ -348,7 +348,7 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id string, in 
 			return Donation{}, events.Invalid("lots", "%s %s%s: dispatching %d but %s holds %d of this donation", k.Item, k.Spec, batchText(k.Batch), q, from.Name, held[k])
 		}
 	}
-	if from.Kind == evdon.PartyOrg {
+	if from.Kind == donationevents.PartyOrg {
 		// What it holds of this donation may have been used since: its
 		// stock (all donations, less what it consumed) bounds it too.
 		out := map[stockKey]int64{}
@@ -361,8 +361,8 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id string, in 
 			}
 		}
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
-	if _, err := s.append(ctx, evdon.TypeDispatched, meta, ev, events.ExpectLast(d.LastSeq)); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
+	if _, err := s.append(ctx, donationevents.TypeDispatched, meta, ev, events.ExpectLast(d.LastSeq)); err != nil {
 		return Donation{}, err
 	}
 	s.notify(ctx, d, fmt.Sprintf("第%d程已发出: %s", ev.Hop, to.Name))
@@ -379,10 +379,10 @@ func batchText(b string) string {
 
 // ReceiveInput confirms a hop.
 type ReceiveInput struct {
-	Lots      []evdon.Lot `json:"lots"`
-	Condition string      `json:"condition"`
-	PhotoHash string      `json:"photo_hash"`
-	Note      string      `json:"note"`
+	Lots      []donationevents.Lot `json:"lots"`
+	Condition string               `json:"condition"`
+	PhotoHash string               `json:"photo_hash"`
+	Note      string               `json:"note"`
 }
 
 // Confirm records that the named receiver of a hop received it, once.
@@ -427,19 +427,19 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, id string, hop 
 		switch {
 		case got[k] > q:
 			return Donation{}, events.Invalid("lots", "%s %s batch %s: received %d is more than the %d dispatched; count again or record the surplus as a new donation", k.Item, k.Spec, k.Batch, got[k], q)
-		case got[k] < q && !slices.Contains(flags, evdon.FlagShort):
-			flags = append(flags, evdon.FlagShort)
+		case got[k] < q && !slices.Contains(flags, donationevents.FlagShort):
+			flags = append(flags, donationevents.FlagShort)
 		}
 	}
-	ev := evdon.Received{Hop: hop, Lots: in.Lots, Condition: in.Condition, PhotoHash: strings.ToLower(in.PhotoHash), Flags: flags, Note: strings.TrimSpace(in.Note)}
+	ev := donationevents.Received{Hop: hop, Lots: in.Lots, Condition: in.Condition, PhotoHash: strings.ToLower(in.PhotoHash), Flags: flags, Note: strings.TrimSpace(in.Note)}
 	if err := ev.Validate(); err != nil {
 		return Donation{}, err
 	}
 	if len(flags) > 0 && len([]rune(ev.Note)) < 2 {
 		return Donation{}, events.Invalid("note", "less arrived than was dispatched: say what is missing")
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
-	if _, err := s.append(ctx, evdon.TypeReceived, meta, ev, events.ExpectLast(d.LastSeq)); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
+	if _, err := s.append(ctx, donationevents.TypeReceived, meta, ev, events.ExpectLast(d.LastSeq)); err != nil {
 		return Donation{}, err
 	}
 	s.notify(ctx, d, fmt.Sprintf("第%d程已签收: %s", hop, o.Name))
@@ -485,7 +485,7 @@ func (s *Service) Consume(ctx context.Context, p auth.Principal, in ConsumeInput
 	if d, err := time.Parse("2006-01-02", in.Day); err != nil || in.Day > today || d.Before(s.now().AddDate(0, 0, -31)) {
 		return Stock{}, events.Invalid("day", "must be a day YYYY-MM-DD within the last 30 days")
 	}
-	ev := evdon.Consumed{Line: evdon.Line{Item: in.Item, Spec: in.Spec, Quantity: in.Quantity}, Day: in.Day, Unit: strings.TrimSpace(in.Unit)}
+	ev := donationevents.Consumed{Line: donationevents.Line{Item: in.Item, Spec: in.Spec, Quantity: in.Quantity}, Day: in.Day, Unit: strings.TrimSpace(in.Unit)}
 	if err := ev.Validate(); err != nil {
 		return Stock{}, err
 	}
@@ -505,8 +505,8 @@ func (s *Service) Consume(ctx context.Context, p auth.Principal, in ConsumeInput
 	if last > 0 {
 		x = events.ExpectLast(last)
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindStock, ID: o.ID}, Region: o.Region, Actor: p.PublicActor()}
-	if _, err := s.append(ctx, evdon.TypeConsumed, meta, ev, x); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindStock, ID: o.ID}, Region: o.Region, Actor: p.PublicActor()}
+	if _, err := s.append(ctx, donationevents.TypeConsumed, meta, ev, x); err != nil {
 		return Stock{}, err
 	}
 	for _, x := range s.State.Stock(o.ID) {
@@ -562,19 +562,19 @@ func (s *Service) Review(ctx context.Context, p auth.Principal, id string, in Re
 	if len(d.Reviews) == 1 && d.Reviews[0].Reviewer == p.Subject {
 		return Donation{}, &events.Error{Code: events.CodeForbidden, Message: "the re-review must be by a different reviewer"}
 	}
-	ev := evdon.Reviewed{Round: len(d.Reviews) + 1, Verdict: in.Verdict, Note: strings.TrimSpace(in.Note)}
+	ev := donationevents.Reviewed{Round: len(d.Reviews) + 1, Verdict: in.Verdict, Note: strings.TrimSpace(in.Note)}
 	if err := ev.Validate(); err != nil {
 		return Donation{}, err
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evdon.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
-	rec, err := s.append(ctx, evdon.TypeReviewed, meta, ev, events.ExpectLast(d.LastSeq))
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindDonation, ID: id}, Region: d.Region, Actor: p.PublicActor()}
+	rec, err := s.append(ctx, donationevents.TypeReviewed, meta, ev, events.ExpectLast(d.LastSeq))
 	if err != nil {
 		return Donation{}, err
 	}
 	if ev.Round == 2 && ev.Verdict != d.Reviews[0].Verdict {
-		esc := evdon.Escalated{Reason: fmt.Sprintf("review %s, re-review %s", d.Reviews[0].Verdict, ev.Verdict)}
+		esc := donationevents.Escalated{Reason: fmt.Sprintf("review %s, re-review %s", d.Reviews[0].Verdict, ev.Verdict)}
 		meta.Actor = events.Actor{Role: string(auth.System), ID: "donations"}
-		if _, err := s.append(ctx, evdon.TypeEscalated, meta, esc, events.ExpectLast(rec.Seq)); err != nil {
+		if _, err := s.append(ctx, donationevents.TypeEscalated, meta, esc, events.ExpectLast(rec.Seq)); err != nil {
 			return Donation{}, err
 		}
 	}
@@ -710,7 +710,7 @@ func (s *Service) Supervise(ctx context.Context, p auth.Principal, in SuperviseI
 		to = t.AddDate(0, 0, 1)
 	}
 	if in.Item != "" {
-		if _, ok := evdon.LookupItem(in.Item); !ok {
+		if _, ok := donationevents.LookupItem(in.Item); !ok {
 			return nil, events.Invalid("item", "unknown item %q", in.Item)
 		}
 	}
@@ -724,10 +724,10 @@ func (s *Service) Supervise(ctx context.Context, p auth.Principal, in SuperviseI
 		if (!from.IsZero() && d.Pledged.Before(from)) || (!to.IsZero() && !d.Pledged.Before(to)) {
 			return false
 		}
-		if in.Item != "" && !slices.ContainsFunc(d.Lines, func(l evdon.Line) bool { return l.Item == in.Item }) {
+		if in.Item != "" && !slices.ContainsFunc(d.Lines, func(l donationevents.Line) bool { return l.Item == in.Item }) {
 			return false
 		}
-		if in.Org != "" && !(d.Donor.Kind == evdon.PartyOrg && d.Donor.ID == in.Org) &&
+		if in.Org != "" && !(d.Donor.Kind == donationevents.PartyOrg && d.Donor.ID == in.Org) &&
 			!slices.ContainsFunc(d.Hops, func(h Hop) bool { return h.To.Org == in.Org || h.From.ID == in.Org }) {
 			return false
 		}

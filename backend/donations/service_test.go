@@ -13,7 +13,7 @@ import (
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/events"
-	evdon "github.com/onebook/onebook/events/donations"
+	"github.com/onebook/onebook/events/donationevents"
 	"github.com/onebook/onebook/events/orgs"
 )
 
@@ -40,9 +40,13 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func n95(q int64) evdon.Line { return evdon.Line{Item: "mask_n95", Spec: "N95", Quantity: q} }
+func n95(q int64) donationevents.Line {
+	return donationevents.Line{Item: "mask_n95", Spec: "N95", Quantity: q}
+}
 
-func lot(q int64, batch string) evdon.Lot { return evdon.Lot{Line: n95(q), Batch: batch} }
+func lot(q int64, batch string) donationevents.Lot {
+	return donationevents.Lot{Line: n95(q), Batch: batch}
+}
 
 func code(t *testing.T, err error, want events.Code, what string) {
 	t.Helper()
@@ -57,17 +61,17 @@ func code(t *testing.T, err error, want events.Code, what string) {
 func TestDonationJourney(t *testing.T) {
 	w := newWorld(t)
 	ctx, svc := w.Ctx, w.Donations
-	need, err := svc.PublishNeed(ctx, w.hosp, donations.NeedInput{Item: "mask_n95", Spec: "N95", Quantity: 10000, Urgency: evdon.Critical,
+	need, err := svc.PublishNeed(ctx, w.hosp, donations.NeedInput{Item: "mask_n95", Spec: "N95", Quantity: 10000, Urgency: donationevents.Critical,
 		DeliverTo: "南楼物资库", ValidUntil: start.Add(7 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.PublishNeed(ctx, w.char, donations.NeedInput{Item: "mask_n95", Spec: "N95", Quantity: 1, Urgency: evdon.Normal, DeliverTo: "仓库", ValidUntil: start.Add(time.Hour)})
+	_, err = svc.PublishNeed(ctx, w.char, donations.NeedInput{Item: "mask_n95", Spec: "N95", Quantity: 1, Urgency: donationevents.Normal, DeliverTo: "仓库", ValidUntil: start.Add(time.Hour)})
 	code(t, err, events.CodeForbidden, "a charity publishes a need")
 
-	_, err = svc.Pledge(ctx, w.char, donations.PledgeInput{Need: need.ID, Lines: []evdon.Line{{Item: "gloves", Spec: "M", Quantity: 5}}})
+	_, err = svc.Pledge(ctx, w.char, donations.PledgeInput{Need: need.ID, Lines: []donationevents.Line{{Item: "gloves", Spec: "M", Quantity: 5}}})
 	code(t, err, events.CodeInvalid, "pledging other items against the need")
-	d, err := svc.Pledge(ctx, w.char, donations.PledgeInput{Need: need.ID, Lines: []evdon.Line{n95(6000)}})
+	d, err := svc.Pledge(ctx, w.char, donations.PledgeInput{Need: need.ID, Lines: []donationevents.Line{n95(6000)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,34 +80,34 @@ func TestDonationJourney(t *testing.T) {
 	}
 
 	// Hop 1: the charity sends 6000 in two batches to the logistics company.
-	_, err = svc.Dispatch(ctx, w.char, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: w.logistics.ID}, Lots: []evdon.Lot{lot(6001, "B1")}})
+	_, err = svc.Dispatch(ctx, w.char, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.logistics.ID}, Lots: []donationevents.Lot{lot(6001, "B1")}})
 	code(t, err, events.CodeInvalid, "dispatching more than pledged")
-	_, err = svc.Dispatch(ctx, w.logi, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: w.warehouse.ID}, Lots: []evdon.Lot{lot(1, "B1")}})
+	_, err = svc.Dispatch(ctx, w.logi, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.warehouse.ID}, Lots: []donationevents.Lot{lot(1, "B1")}})
 	code(t, err, events.CodeForbidden, "dispatching before holding anything")
-	if _, err = svc.Dispatch(ctx, w.char, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: w.logistics.ID}, Lots: []evdon.Lot{lot(4000, "B1"), lot(2000, "B2")}, Via: "顺丰 SF123"}); err != nil {
+	if _, err = svc.Dispatch(ctx, w.char, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.logistics.ID}, Lots: []donationevents.Lot{lot(4000, "B1"), lot(2000, "B2")}, Via: "顺丰 SF123"}); err != nil {
 		t.Fatal(err)
 	}
 	recv := func(p auth.Principal, hop int, in donations.ReceiveInput) (donations.Donation, error) {
 		return svc.Confirm(ctx, p, d.ID, hop, in)
 	}
-	_, err = recv(w.ware, 1, donations.ReceiveInput{Lots: []evdon.Lot{lot(4000, "B1")}, Condition: evdon.Intact, PhotoHash: photo})
+	_, err = recv(w.ware, 1, donations.ReceiveInput{Lots: []donationevents.Lot{lot(4000, "B1")}, Condition: donationevents.Intact, PhotoHash: photo})
 	code(t, err, events.CodeForbidden, "confirming as someone else")
-	_, err = recv(w.logi, 1, donations.ReceiveInput{Lots: []evdon.Lot{lot(4001, "B1"), lot(2000, "B2")}, Condition: evdon.Intact, PhotoHash: photo})
+	_, err = recv(w.logi, 1, donations.ReceiveInput{Lots: []donationevents.Lot{lot(4001, "B1"), lot(2000, "B2")}, Condition: donationevents.Intact, PhotoHash: photo})
 	code(t, err, events.CodeInvalid, "receiving more than dispatched")
-	_, err = recv(w.logi, 1, donations.ReceiveInput{Lots: []evdon.Lot{lot(4000, "B1"), lot(1990, "B2")}, Condition: evdon.Damaged, PhotoHash: photo})
+	_, err = recv(w.logi, 1, donations.ReceiveInput{Lots: []donationevents.Lot{lot(4000, "B1"), lot(1990, "B2")}, Condition: donationevents.Damaged, PhotoHash: photo})
 	code(t, err, events.CodeInvalid, "short without a note")
-	got, err := recv(w.logi, 1, donations.ReceiveInput{Lots: []evdon.Lot{lot(4000, "B1"), lot(1990, "B2")}, Condition: evdon.Damaged, PhotoHash: photo, Note: "一箱破损"})
+	got, err := recv(w.logi, 1, donations.ReceiveInput{Lots: []donationevents.Lot{lot(4000, "B1"), lot(1990, "B2")}, Condition: donationevents.Damaged, PhotoHash: photo, Note: "一箱破损"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := got.Hops[0].Receipt; r == nil || len(r.Flags) != 1 || r.Flags[0] != evdon.FlagShort {
+	if r := got.Hops[0].Receipt; r == nil || len(r.Flags) != 1 || r.Flags[0] != donationevents.FlagShort {
 		t.Errorf("short receipt = %+v", got.Hops[0].Receipt)
 	}
-	_, err = recv(w.logi, 1, donations.ReceiveInput{Lots: []evdon.Lot{lot(4000, "B1")}, Condition: evdon.Intact, PhotoHash: photo})
+	_, err = recv(w.logi, 1, donations.ReceiveInput{Lots: []donationevents.Lot{lot(4000, "B1")}, Condition: donationevents.Intact, PhotoHash: photo})
 	code(t, err, events.CodeConflict, "confirming twice")
 
 	// Hop 2 to the warehouse, hop 3 to the hospital's ward.
-	_, err = svc.Dispatch(ctx, w.logi, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: w.warehouse.ID}, Lots: []evdon.Lot{lot(2000, "B2")}})
+	_, err = svc.Dispatch(ctx, w.logi, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.warehouse.ID}, Lots: []donationevents.Lot{lot(2000, "B2")}})
 	code(t, err, events.CodeInvalid, "dispatching more of a batch than received")
 	steps := []struct {
 		from, to auth.Principal
@@ -111,11 +115,11 @@ func TestDonationJourney(t *testing.T) {
 		unit     string
 	}{{w.logi, w.ware, w.warehouse.ID, ""}, {w.ware, w.hosp, w.hospital.ID, "呼吸科"}}
 	for i, s := range steps {
-		if _, err := svc.Dispatch(ctx, s.from, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: s.org, Unit: s.unit}, Lots: []evdon.Lot{lot(4000, "B1"), lot(1990, "B2")}}); err != nil {
+		if _, err := svc.Dispatch(ctx, s.from, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: s.org, Unit: s.unit}, Lots: []donationevents.Lot{lot(4000, "B1"), lot(1990, "B2")}}); err != nil {
 			t.Fatalf("hop %d: %v", i+2, err)
 		}
 		w.Advance(6 * time.Hour)
-		if _, err := recv(s.to, i+2, donations.ReceiveInput{Lots: []evdon.Lot{lot(4000, "B1"), lot(1990, "B2")}, Condition: evdon.Intact, PhotoHash: photo}); err != nil {
+		if _, err := recv(s.to, i+2, donations.ReceiveInput{Lots: []donationevents.Lot{lot(4000, "B1"), lot(1990, "B2")}, Condition: donationevents.Intact, PhotoHash: photo}); err != nil {
 			t.Fatalf("receipt %d: %v", i+2, err)
 		}
 	}
@@ -154,16 +158,16 @@ func TestDonationJourney(t *testing.T) {
 	r1 := w.Staff(auth.DonationReviewer, "42", "")
 	r2 := w.Staff(auth.DonationReviewer, "4201", "")
 	far := w.Staff(auth.DonationReviewer, "11", "")
-	_, err = svc.Review(ctx, far, d.ID, donations.ReviewInput{Verdict: evdon.Consistent})
+	_, err = svc.Review(ctx, far, d.ID, donations.ReviewInput{Verdict: donationevents.Consistent})
 	code(t, err, events.CodeForbidden, "a reviewer out of scope")
-	if _, err := svc.Review(ctx, r1, d.ID, donations.ReviewInput{Verdict: evdon.Consistent}); err != nil {
+	if _, err := svc.Review(ctx, r1, d.ID, donations.ReviewInput{Verdict: donationevents.Consistent}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.Review(ctx, r1, d.ID, donations.ReviewInput{Verdict: evdon.Consistent})
+	_, err = svc.Review(ctx, r1, d.ID, donations.ReviewInput{Verdict: donationevents.Consistent})
 	code(t, err, events.CodeForbidden, "re-review by the same reviewer")
-	_, err = svc.Review(ctx, r2, d.ID, donations.ReviewInput{Verdict: evdon.Inconsistent})
+	_, err = svc.Review(ctx, r2, d.ID, donations.ReviewInput{Verdict: donationevents.Inconsistent})
 	code(t, err, events.CodeInvalid, "inconsistent without a note")
-	got, err = svc.Review(ctx, r2, d.ID, donations.ReviewInput{Verdict: evdon.Inconsistent, Note: "10只去向不明"})
+	got, err = svc.Review(ctx, r2, d.ID, donations.ReviewInput{Verdict: donationevents.Inconsistent, Note: "10只去向不明"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,27 +244,27 @@ func TestIndividualDonor(t *testing.T) {
 	ctx, svc := w.Ctx, w.Donations
 	me := w.Accounts.SignIn("wx-donor-1")
 	other := w.Accounts.SignIn("wx-donor-2")
-	_, err := svc.Pledge(ctx, me, donations.PledgeInput{Lines: []evdon.Line{n95(100)}, DisplayName: "张三13800000000"})
+	_, err := svc.Pledge(ctx, me, donations.PledgeInput{Lines: []donationevents.Line{n95(100)}, DisplayName: "张三13800000000"})
 	code(t, err, events.CodeInvalid, "a phone number in the display name")
-	d, err := svc.Pledge(ctx, me, donations.PledgeInput{Lines: []evdon.Line{n95(100)}, DisplayName: "一位老兵"})
+	d, err := svc.Pledge(ctx, me, donations.PledgeInput{Lines: []donationevents.Line{n95(100)}, DisplayName: "一位老兵"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Donor.Kind != evdon.PartyPerson || d.Donor.Name != "一位老兵" || d.Need != "" {
+	if d.Donor.Kind != donationevents.PartyPerson || d.Donor.Name != "一位老兵" || d.Need != "" {
 		t.Errorf("donation %+v", d)
 	}
-	_, err = svc.Dispatch(ctx, other, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: w.hospital.ID}, Lots: []evdon.Lot{lot(100, "X1")}})
+	_, err = svc.Dispatch(ctx, other, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.hospital.ID}, Lots: []donationevents.Lot{lot(100, "X1")}})
 	code(t, err, events.CodeForbidden, "another person dispatches")
 	unapproved, err := w.Accounts.RegisterOrg(ctx, other, accounts.OrgInput{Kind: orgs.Hospital, Name: "未审核医院", Region: "420105", Licence: casestest.Licence("x"), DocsHash: photo})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = svc.Dispatch(ctx, me, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: unapproved.ID}, Lots: []evdon.Lot{lot(100, "X1")}})
+	_, err = svc.Dispatch(ctx, me, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: unapproved.ID}, Lots: []donationevents.Lot{lot(100, "X1")}})
 	code(t, err, events.CodeInvalid, "dispatching to an organisation not approved")
-	if _, err := svc.Dispatch(ctx, me, d.ID, donations.DispatchInput{To: evdon.Receiver{Org: w.hospital.ID}, Lots: []evdon.Lot{lot(100, "X1")}}); err != nil {
+	if _, err := svc.Dispatch(ctx, me, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.hospital.ID}, Lots: []donationevents.Lot{lot(100, "X1")}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Confirm(ctx, w.hosp, d.ID, 1, donations.ReceiveInput{Lots: []evdon.Lot{lot(100, "X1")}, Condition: evdon.Intact, PhotoHash: photo}); err != nil {
+	if _, err := svc.Confirm(ctx, w.hosp, d.ID, 1, donations.ReceiveInput{Lots: []donationevents.Lot{lot(100, "X1")}, Condition: donationevents.Intact, PhotoHash: photo}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := svc.State.Donation(d.ID)

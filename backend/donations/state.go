@@ -23,25 +23,25 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	evdon "github.com/onebook/onebook/events/donations"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/donationevents"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // Need is a hospital's need as the service knows it.
 type Need struct {
-	ID         string        `json:"id"`
-	Hospital   string        `json:"hospital"`
-	Line       evdon.Line    `json:"line"`
-	Urgency    string        `json:"urgency"`
-	DeliverTo  string        `json:"deliver_to"`
-	Region     events.Region `json:"region"`
-	ValidUntil time.Time     `json:"valid_until"`
-	Published  time.Time     `json:"published"`
-	Closed     bool          `json:"closed"`
-	CloseNote  string        `json:"close_reason,omitempty"`
-	Pledged    int64         `json:"pledged"` // pledged against it
-	Received   int64         `json:"received"`
-	LastSeq    uint64        `json:"-"`
+	ID         string              `json:"id"`
+	Hospital   string              `json:"hospital"`
+	Line       donationevents.Line `json:"line"`
+	Urgency    string              `json:"urgency"`
+	DeliverTo  string              `json:"deliver_to"`
+	Region     events.Region       `json:"region"`
+	ValidUntil time.Time           `json:"valid_until"`
+	Published  time.Time           `json:"published"`
+	Closed     bool                `json:"closed"`
+	CloseNote  string              `json:"close_reason,omitempty"`
+	Pledged    int64               `json:"pledged"` // pledged against it
+	Received   int64               `json:"received"`
+	LastSeq    uint64              `json:"-"`
 }
 
 // Open reports whether the need takes pledges at t.
@@ -49,25 +49,25 @@ func (n Need) Open(t time.Time) bool { return !n.Closed && t.Before(n.ValidUntil
 
 // Hop is one handover of a donation.
 type Hop struct {
-	N          int            `json:"hop"`
-	From       evdon.Party    `json:"from"`
-	To         evdon.Receiver `json:"to"`
-	Lots       []evdon.Lot    `json:"lots"`
-	Via        string         `json:"via,omitempty"`
-	Dispatched time.Time      `json:"dispatched"`
-	By         string         `json:"dispatched_by"`
-	Receipt    *Receipt       `json:"receipt,omitempty"`
+	N          int                     `json:"hop"`
+	From       donationevents.Party    `json:"from"`
+	To         donationevents.Receiver `json:"to"`
+	Lots       []donationevents.Lot    `json:"lots"`
+	Via        string                  `json:"via,omitempty"`
+	Dispatched time.Time               `json:"dispatched"`
+	By         string                  `json:"dispatched_by"`
+	Receipt    *Receipt                `json:"receipt,omitempty"`
 }
 
 // Receipt is a confirmed hop.
 type Receipt struct {
-	Lots      []evdon.Lot `json:"lots"`
-	Condition string      `json:"condition"`
-	PhotoHash string      `json:"photo_hash"`
-	Flags     []string    `json:"flags,omitempty"`
-	Note      string      `json:"note,omitempty"`
-	Time      time.Time   `json:"time"`
-	By        string      `json:"confirmed_by"`
+	Lots      []donationevents.Lot `json:"lots"`
+	Condition string               `json:"condition"`
+	PhotoHash string               `json:"photo_hash"`
+	Flags     []string             `json:"flags,omitempty"`
+	Note      string               `json:"note,omitempty"`
+	Time      time.Time            `json:"time"`
+	By        string               `json:"confirmed_by"`
 }
 
 // Review is a review of a donation's use.
@@ -81,33 +81,33 @@ type Review struct {
 
 // Donation is a donation as the service knows it.
 type Donation struct {
-	ID        string        `json:"id"`
-	Donor     evdon.Party   `json:"donor"`
-	Pledger   string        `json:"-"` // account that pledged (notified at each hop)
-	Need      string        `json:"need,omitempty"`
-	Lines     []evdon.Line  `json:"lines"`
-	Region    events.Region `json:"region"`
-	Pledged   time.Time     `json:"pledged"`
-	Hops      []Hop         `json:"hops"`
-	Reviews   []Review      `json:"reviews"`
-	Escalated string        `json:"escalated,omitempty"`
-	Seqs      []uint64      `json:"-"` // ledger sequences of its events, in order
-	LastSeq   uint64        `json:"-"`
+	ID        string                `json:"id"`
+	Donor     donationevents.Party  `json:"donor"`
+	Pledger   string                `json:"-"` // account that pledged (notified at each hop)
+	Need      string                `json:"need,omitempty"`
+	Lines     []donationevents.Line `json:"lines"`
+	Region    events.Region         `json:"region"`
+	Pledged   time.Time             `json:"pledged"`
+	Hops      []Hop                 `json:"hops"`
+	Reviews   []Review              `json:"reviews"`
+	Escalated string                `json:"escalated,omitempty"`
+	Seqs      []uint64              `json:"-"` // ledger sequences of its events, in order
+	LastSeq   uint64                `json:"-"`
 	// holdings: holder → lot → quantity on hand of this donation.
 	holdings map[string]map[lotKey]int64
 }
 
 // Status summarises where a donation is.
 func (d Donation) Status() string {
-	return evdon.Status(d.Escalated != "", len(d.Hops), len(d.Hops) > 0 && d.Hops[len(d.Hops)-1].Receipt != nil)
+	return donationevents.Status(d.Escalated != "", len(d.Hops), len(d.Hops) > 0 && d.Hops[len(d.Hops)-1].Receipt != nil)
 }
 
 type lotKey struct{ Item, Spec, Batch string }
 
 // holderKey names a holder: "org:<id>" or "person:<id>".
-func holderKey(p evdon.Party) string { return p.Kind + ":" + p.ID }
+func holderKey(p donationevents.Party) string { return p.Kind + ":" + p.ID }
 
-func orgHolder(id string) string { return evdon.PartyOrg + ":" + id }
+func orgHolder(id string) string { return donationevents.PartyOrg + ":" + id }
 
 type stockKey struct{ Org, Item, Spec string }
 
@@ -142,18 +142,18 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	}
 	e := rec.Event
 	switch p := p.(type) {
-	case evdon.NeedPublished:
+	case donationevents.NeedPublished:
 		s.needs[e.Aggregate.ID] = &Need{ID: e.Aggregate.ID, Hospital: p.Hospital, Line: p.Line, Urgency: p.Urgency, DeliverTo: p.DeliverTo,
 			Region: p.Region, ValidUntil: p.ValidUntil, Published: e.Time, LastSeq: rec.Seq}
-	case evdon.NeedUpdated:
+	case donationevents.NeedUpdated:
 		if n := s.needs[e.Aggregate.ID]; n != nil {
 			n.Line.Quantity, n.Urgency, n.ValidUntil, n.LastSeq = p.Quantity, p.Urgency, p.ValidUntil, rec.Seq
 		}
-	case evdon.NeedClosed:
+	case donationevents.NeedClosed:
 		if n := s.needs[e.Aggregate.ID]; n != nil {
 			n.Closed, n.CloseNote, n.LastSeq = true, p.Reason, rec.Seq
 		}
-	case evdon.Pledged:
+	case donationevents.Pledged:
 		d := &Donation{ID: e.Aggregate.ID, Donor: p.Donor, Pledger: pledger(e, p), Need: p.Need, Lines: p.Lines, Region: e.Region,
 			Pledged: e.Time, holdings: map[string]map[lotKey]int64{}}
 		h := map[lotKey]int64{}
@@ -170,7 +170,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 		}
 		s.donations[d.ID] = d
 		s.touch(d, rec.Seq)
-	case evdon.Dispatched:
+	case donationevents.Dispatched:
 		d := s.donations[e.Aggregate.ID]
 		if d == nil {
 			return
@@ -187,7 +187,7 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 			}
 		}
 		s.touch(d, rec.Seq)
-	case evdon.Received:
+	case donationevents.Received:
 		d := s.donations[e.Aggregate.ID]
 		if d == nil || p.Hop < 1 || p.Hop > len(d.Hops) {
 			return
@@ -205,17 +205,17 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 			}
 		}
 		s.touch(d, rec.Seq)
-	case evdon.Reviewed:
+	case donationevents.Reviewed:
 		if d := s.donations[e.Aggregate.ID]; d != nil {
 			d.Reviews = append(d.Reviews, Review{Round: p.Round, Verdict: p.Verdict, Note: p.Note, Reviewer: e.Actor.ID, Time: e.Time})
 			s.touch(d, rec.Seq)
 		}
-	case evdon.Escalated:
+	case donationevents.Escalated:
 		if d := s.donations[e.Aggregate.ID]; d != nil {
 			d.Escalated = p.Reason
 			s.touch(d, rec.Seq)
 		}
-	case evdon.Consumed:
+	case donationevents.Consumed:
 		k := stockKey{e.Aggregate.ID, p.Item, p.Spec}
 		s.consumed[k] += p.Quantity
 		if s.daily[k] == nil {
@@ -276,7 +276,7 @@ func (s *State) Needs(keep func(Need) bool) []Need {
 		}
 	}
 	s.mu.RUnlock()
-	rank := map[string]int{evdon.Critical: 0, evdon.High: 1, evdon.Normal: 2}
+	rank := map[string]int{donationevents.Critical: 0, donationevents.High: 1, donationevents.Normal: 2}
 	sort.Slice(out, func(i, j int) bool {
 		if rank[out[i].Urgency] != rank[out[j].Urgency] {
 			return rank[out[i].Urgency] < rank[out[j].Urgency]
@@ -373,7 +373,7 @@ func (s *State) Stock(org string) []Stock {
 		for day, q := range s.daily[k] {
 			st.Daily[day] = q
 		}
-		st.DaysLeft = evdon.DaysLeft(st.OnHand, st.Daily)
+		st.DaysLeft = donationevents.DaysLeft(st.OnHand, st.Daily)
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -387,8 +387,8 @@ func (s *State) Stock(org string) []Stock {
 
 // pledger is who is told about a donation's hops: the person who pledged
 // (by their donation-domain pseudonym) or the organisation member.
-func pledger(e events.Event, p evdon.Pledged) string {
-	if p.Donor.Kind == evdon.PartyPerson {
+func pledger(e events.Event, p donationevents.Pledged) string {
+	if p.Donor.Kind == donationevents.PartyPerson {
 		return p.Donor.ID
 	}
 	return e.Actor.ID

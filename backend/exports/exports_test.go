@@ -15,9 +15,9 @@ import (
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/backend/exports"
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
-	projcases "github.com/onebook/onebook/projections/cases"
+	"github.com/onebook/onebook/projections/caseviews"
 )
 
 var start = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
@@ -34,9 +34,9 @@ func world(t *testing.T) (*casestest.World, exports.Source, []projections.Projec
 	w.File(rep, 9, w.Card("cholera", "420102001", "diarrhoea"))
 	w.Step()
 	for i := range 20 { // gate scans, appended as the pass service would
-		e, err := w.Reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "g-east"},
+		e, err := w.Reg.New(context.Background(), passevents.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: "g-east"},
 			Region: "420102001001", Actor: events.Actor{Role: "gate_operator", ID: "s-1"}, Time: start.Add(time.Duration(i) * time.Minute)},
-			evpasses.Scanned{Pass: fmt.Sprintf("ps-%d", i), Holder: fmt.Sprintf("p-%d", i), Community: "420102001001", Direction: evpasses.In, Decision: "allow", ScanID: fmt.Sprint(i)})
+			passevents.Scanned{Pass: fmt.Sprintf("ps-%d", i), Holder: fmt.Sprintf("p-%d", i), Community: "420102001001", Direction: passevents.In, Decision: "allow", ScanID: fmt.Sprint(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func world(t *testing.T) (*casestest.World, exports.Source, []projections.Projec
 		t.Fatal(err)
 	}
 	src := exports.Source{JS: w.JS, Stream: "LEDGER", Reg: w.Reg, Tiles: w.Tiles, Checkpoint: cp, Signer: w.SealSigner}
-	return w, src, projcases.All()
+	return w, src, caseviews.All()
 }
 
 func TestBundlesVerify(t *testing.T) {

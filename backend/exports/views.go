@@ -41,7 +41,7 @@ import (
 	"strings"
 
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
 )
 
@@ -72,7 +72,7 @@ func (v View) subjects() []string {
 // Views returns the exportable views: every projection of the backend (as
 // given) and the event views.
 func Views(ps []projections.Projection) []View {
-	out := []View{{Name: "scans", EventType: evpasses.TypeScanned, Kind: evpasses.KindGate,
+	out := []View{{Name: "scans", EventType: passevents.TypeScanned, Kind: passevents.KindGate,
 		Description: "every gate scan, one row per scan event (gate, community, pass, pseudonymous person id, direction, decision)"}}
 	for _, p := range ps {
 		out = append(out, View{Name: p.Name(), Projection: p, Description: fmt.Sprintf("projection %s v%d, one row per document", p.Name(), p.Version())})

@@ -25,7 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/seal"
 )
 

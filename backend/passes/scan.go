@@ -12,7 +12,7 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
 )
 
@@ -57,8 +57,8 @@ func (s *Service) validateScan(in ScanInput) error {
 		return events.Invalid("token", "token is required (at most 1024 bytes)")
 	case in.Gate == "":
 		return events.Invalid("gate", "gate is required")
-	case in.Direction != evpasses.In && in.Direction != evpasses.Out:
-		return events.Invalid("direction", "direction must be %q or %q", evpasses.In, evpasses.Out)
+	case in.Direction != passevents.In && in.Direction != passevents.Out:
+		return events.Invalid("direction", "direction must be %q or %q", passevents.In, passevents.Out)
 	case in.IDLast4 != "" && !last4Pattern.MatchString(in.IDLast4):
 		return events.Invalid("id_last4", "id_last4 must be the last 4 characters of the ID number")
 	case in.ScannedAt.IsZero():
@@ -78,7 +78,7 @@ func (s *Service) validateScan(in ScanInput) error {
 // is deduplicated by the ledger itself.
 // scanSubject is whose key seals a scan: its holder's, or for a token that
 // names no known holder (forged, malformed) the gates' service key.
-func scanSubject(ev evpasses.Scanned) string {
+func scanSubject(ev passevents.Scanned) string {
 	if ev.Holder != "" {
 		return ev.Holder
 	}
@@ -112,9 +112,9 @@ func (s *Service) Scan(ctx context.Context, p auth.Principal, in ScanInput) (Sca
 		return ScanResult{ScanID: in.ScanID, Decision: "duplicate"}, &events.Error{Code: events.CodeDuplicate, Field: "scan_id", Message: "scan " + in.ScanID + " was already recorded"}
 	}
 	ev, status := s.decide(ctx, gate, in)
-	meta := events.Meta{ID: scanEventID(gate.ID, in.ScanID), Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate.ID},
+	meta := events.Meta{ID: scanEventID(gate.ID, in.ScanID), Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: gate.ID},
 		Region: gate.Community, Actor: p.Actor(), Time: in.ScannedAt.UTC(), SealTo: scanSubject(ev)}
-	rec, err := s.append(ctx, evpasses.TypeScanned, meta, ev, events.ExpectAny())
+	rec, err := s.append(ctx, passevents.TypeScanned, meta, ev, events.ExpectAny())
 	if errors.Is(err, events.ErrDuplicate) {
 		return ScanResult{ScanID: in.ScanID, Decision: "duplicate", Seq: rec.Seq}, &events.Error{Code: events.CodeDuplicate, Field: "scan_id", Message: "scan " + in.ScanID + " was already recorded"}
 	}
@@ -128,8 +128,8 @@ func (s *Service) Scan(ctx context.Context, p auth.Principal, in ScanInput) (Sca
 // valid signature, be inside its validity window at the scan time, not be
 // revoked, belong to the gate's community; the holder must not be red, and
 // if the gate asks for the ID number's last 4, they must match.
-func (s *Service) decide(ctx context.Context, gate Gate, in ScanInput) (evpasses.Scanned, string) {
-	ev := evpasses.Scanned{ScanID: in.ScanID, Pass: "unknown", Holder: "", Community: gate.Community, Direction: in.Direction, Decision: evpasses.Deny}
+func (s *Service) decide(ctx context.Context, gate Gate, in ScanInput) (passevents.Scanned, string) {
+	ev := passevents.Scanned{ScanID: in.ScanID, Pass: "unknown", Holder: "", Community: gate.Community, Direction: in.Direction, Decision: passevents.Deny}
 	claims, err := s.Tokens.Verify(in.Token, in.ScannedAt)
 	var d *Denial
 	if errors.As(err, &d) {
@@ -171,7 +171,7 @@ func (s *Service) decide(ctx context.Context, gate Gate, in ScanInput) (evpasses
 	case in.IDLast4 != "" && s.Vault.Index("last4:"+per.ID, normalizeLast4(in.IDLast4)) != per.Sealed.Last4Index:
 		ev.Reason = DenyIDMismatch
 	default:
-		ev.Decision, ev.Reason = evpasses.Allow, ""
+		ev.Decision, ev.Reason = passevents.Allow, ""
 	}
 	ev.Holder = per.ID
 	return ev, per.Status
@@ -248,8 +248,8 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if err := s.warm(); err != nil {
 		return ScanResult{}, err
 	}
-	if in.Direction != evpasses.In && in.Direction != evpasses.Out {
-		return ScanResult{}, events.Invalid("direction", "direction must be %q or %q", evpasses.In, evpasses.Out)
+	if in.Direction != passevents.In && in.Direction != passevents.Out {
+		return ScanResult{}, events.Invalid("direction", "direction must be %q or %q", passevents.In, passevents.Out)
 	}
 	gate, ok := s.Gate(ctx, in.Gate)
 	if !ok {
@@ -260,7 +260,7 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 		return ScanResult{}, &events.Error{Code: events.CodeNotFound, Field: "person_id", Message: "no such member of your household"}
 	}
 	now := s.now()
-	ev := evpasses.Scanned{ScanID: "self-" + strings.ReplaceAll(uuid.NewString(), "-", ""), Pass: "none", Holder: per.ID, Community: gate.Community, Direction: in.Direction, Decision: evpasses.Deny}
+	ev := passevents.Scanned{ScanID: "self-" + strings.ReplaceAll(uuid.NewString(), "-", ""), Pass: "none", Holder: per.ID, Community: gate.Community, Direction: in.Direction, Decision: passevents.Deny}
 	switch {
 	case pass.ID == "":
 		ev.Reason = DenyMalformed
@@ -273,12 +273,12 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	case per.Status == residents.Red:
 		ev.Pass, ev.Reason = pass.ID, DenyRedStatus
 	default:
-		ev.Pass, ev.Decision = pass.ID, evpasses.Allow
+		ev.Pass, ev.Decision = pass.ID, passevents.Allow
 	}
 	// The resident is named only inside the sealed scan: in clear, a
 	// resident's actor id on a gate's events would be a public trail.
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate.ID}, Region: gate.Community, Actor: p.PublicActor(), Time: now, SealTo: per.ID}
-	rec, err := s.append(ctx, evpasses.TypeScanned, meta, ev, events.ExpectAny())
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: gate.ID}, Region: gate.Community, Actor: p.PublicActor(), Time: now, SealTo: per.ID}
+	rec, err := s.append(ctx, passevents.TypeScanned, meta, ev, events.ExpectAny())
 	if err != nil {
 		return ScanResult{}, err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
 )
 
@@ -127,7 +127,7 @@ type GateInput struct {
 
 // RegisterGate records a new gate of a community.
 func (s *Service) RegisterGate(ctx context.Context, p auth.Principal, in GateInput) (Gate, error) {
-	g := evpasses.GateRegistered{Community: in.Community, Name: strings.TrimSpace(in.Name)}
+	g := passevents.GateRegistered{Community: in.Community, Name: strings.TrimSpace(in.Name)}
 	if err := g.Validate(); err != nil {
 		return Gate{}, err
 	}
@@ -135,7 +135,7 @@ func (s *Service) RegisterGate(ctx context.Context, p auth.Principal, in GateInp
 		return Gate{}, err
 	}
 	id := "g-" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
-	_, err := s.append(ctx, evpasses.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: id}, Region: in.Community, Actor: p.Actor()}, g, events.ExpectNew())
+	_, err := s.append(ctx, passevents.TypeGate, events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: id}, Region: in.Community, Actor: p.Actor()}, g, events.ExpectNew())
 	if err != nil {
 		return Gate{}, err
 	}
@@ -191,7 +191,7 @@ func (s *Service) Release(ctx context.Context, actor events.Actor, personID stri
 	if pass.ID == "" || pass.Revoked != "" || (community != "" && pass.Community != community) {
 		return nil
 	}
-	return s.revoke(ctx, actor, pass, evpasses.ReasonMovedOut)
+	return s.revoke(ctx, actor, pass, passevents.ReasonMovedOut)
 }
 
 // Standing returns the person's health status and current pass id
@@ -238,9 +238,9 @@ func (s *Service) member(resident, personID string) (h holder, pass Pass, ok boo
 func (s *Service) issuePass(ctx context.Context, actor events.Actor, personID string, community events.Region) (string, error) {
 	now := s.now()
 	id := uuid.NewString()
-	ev := evpasses.Issued{Holder: personID, HolderOf: evpasses.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(PassValidity)}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: id}, Region: community, Actor: actor, SealTo: personID}
-	if _, err := s.append(ctx, evpasses.TypeIssued, meta, ev, events.ExpectNew()); err != nil {
+	ev := passevents.Issued{Holder: personID, HolderOf: passevents.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(PassValidity)}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: id}, Region: community, Actor: actor, SealTo: personID}
+	if _, err := s.append(ctx, passevents.TypeIssued, meta, ev, events.ExpectNew()); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -273,7 +273,7 @@ func (s *Service) Pass(ctx context.Context, p auth.Principal, personID string) (
 	}
 	now := s.now()
 	if pass.Revoked != "" || pass.ID == "" || pass.NotAfter.Before(now.Add(s.passTTL())) {
-		if pass.Revoked == evpasses.ReasonMovedOut {
+		if pass.Revoked == passevents.ReasonMovedOut {
 			return PassToken{}, &events.Error{Code: events.CodeForbidden, Message: "the pass was revoked: moved out"}
 		}
 		per, ok := s.Accounts.Person(personID)
@@ -312,7 +312,7 @@ func (s *Service) RevokePass(ctx context.Context, p auth.Principal, personID str
 	if pass.ID == "" || pass.Revoked != "" {
 		return nil // nothing valid to revoke
 	}
-	return s.revoke(ctx, p.PublicActor(), pass, evpasses.ReasonLostPhone)
+	return s.revoke(ctx, p.PublicActor(), pass, passevents.ReasonLostPhone)
 }
 
 // DeclareInput is a health declaration for one household member.
@@ -356,7 +356,7 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 		return DeclareResult{}, err
 	}
 	if status == residents.Red && pass.ID != "" && pass.Revoked == "" {
-		if err := s.revoke(ctx, p.PublicActor(), pass, evpasses.ReasonRedStatus); err != nil {
+		if err := s.revoke(ctx, p.PublicActor(), pass, passevents.ReasonRedStatus); err != nil {
 			return DeclareResult{}, err
 		}
 	}
@@ -364,12 +364,12 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 }
 
 func (s *Service) revoke(ctx context.Context, actor events.Actor, pass Pass, reason string) error {
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor, SealTo: pass.Person}
-	if _, err := s.append(ctx, evpasses.TypeRevoked, meta, evpasses.Revoked{Reason: reason}, events.ExpectAny()); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor, SealTo: pass.Person}
+	if _, err := s.append(ctx, passevents.TypeRevoked, meta, passevents.Revoked{Reason: reason}, events.ExpectAny()); err != nil {
 		return err
 	}
 	per, _ := s.Accounts.Person(pass.Person)
-	if per.Resident != "" && reason != evpasses.ReasonMovedOut {
+	if per.Resident != "" && reason != passevents.ReasonMovedOut {
 		s.notify(ctx, accounts.Notice{Subject: per.Resident, Kind: NoticePassRevoked, Data: map[string]string{"thing1": "通行证已撤销: " + reason, "time2": s.now().Format("2006-01-02 15:04")}})
 	}
 	return nil

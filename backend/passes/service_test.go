@@ -12,10 +12,10 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
-	"github.com/onebook/onebook/events/jetstream"
-	"github.com/onebook/onebook/events/jetstream/natstest"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/orgs"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/staff"
 )
@@ -36,12 +36,12 @@ func newWorld(t *testing.T) *world {
 	_, js := srv.Connect()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	st, err := ledger.Open(ctx, js, ledger.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
-	evpasses.Register(reg)
+	passevents.Register(reg)
 	residents.Register(reg)
 	staff.Register(reg)
 	access.Register(reg)
@@ -108,15 +108,15 @@ func TestResidentFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	scan := func(id, tok, last4 string) (ScanResult, error) {
-		return w.svc.Scan(w.ctx, op, ScanInput{ScanID: id, Token: tok, IDLast4: last4, Gate: gate.ID, Direction: evpasses.In, ScannedAt: w.now})
+		return w.svc.Scan(w.ctx, op, ScanInput{ScanID: id, Token: tok, IDLast4: last4, Gate: gate.ID, Direction: passevents.In, ScannedAt: w.now})
 	}
-	if r, err := scan("s1", pass.Token, "002X"); err != nil || r.Decision != evpasses.Allow {
+	if r, err := scan("s1", pass.Token, "002X"); err != nil || r.Decision != passevents.Allow {
 		t.Fatalf("scan: %+v %v", r, err)
 	}
 	if r, err := scan("s1", pass.Token, ""); !errors.Is(err, events.ErrDuplicate) || r.Decision != "duplicate" {
 		t.Fatalf("replayed scan id: %+v %v", r, err)
 	}
-	if r, _ := scan("s2", pass.Token, "1234"); r.Decision != evpasses.Deny || r.Reason != DenyIDMismatch {
+	if r, _ := scan("s2", pass.Token, "1234"); r.Decision != passevents.Deny || r.Reason != DenyIDMismatch {
 		t.Fatalf("wrong last 4: %+v", r)
 	}
 	flipped := pass.Token[:len(pass.Token)-1] + map[bool]string{true: "1", false: "0"}[strings.HasSuffix(pass.Token, "0")]
@@ -127,7 +127,7 @@ func TestResidentFlow(t *testing.T) {
 		t.Fatalf("malformed: %+v", r)
 	}
 	// Self check-in at the gate's code.
-	if r, err := w.svc.CheckIn(w.ctx, res, CheckInInput{Gate: gate.ID, PersonID: h.Members[0].PersonID, Direction: "out"}); err != nil || r.Decision != evpasses.Allow {
+	if r, err := w.svc.CheckIn(w.ctx, res, CheckInInput{Gate: gate.ID, PersonID: h.Members[0].PersonID, Direction: "out"}); err != nil || r.Decision != passevents.Allow {
 		t.Fatalf("check-in: %+v %v", r, err)
 	}
 	if _, err := w.svc.CheckIn(w.ctx, res, CheckInInput{Gate: gate.ID, PersonID: "p-somebody-else", Direction: "out"}); events.ErrorCode(err) != events.CodeNotFound {
@@ -164,7 +164,7 @@ func TestResidentFlow(t *testing.T) {
 	if err != nil || fresh.PassID == lost.PassID {
 		t.Fatalf("new pass after loss: %+v %v", fresh, err)
 	}
-	if r, _ := scan("l2", fresh.Token, ""); r.Decision != evpasses.Allow {
+	if r, _ := scan("l2", fresh.Token, ""); r.Decision != passevents.Allow {
 		t.Fatalf("new token: %+v", r)
 	}
 	// Expired token.
@@ -180,11 +180,11 @@ func TestResidentFlow(t *testing.T) {
 	// A pass of another community.
 	gate2, _ := w.svc.RegisterGate(w.ctx, w.staff(auth.PropertyManager, "110105001002"), GateInput{Community: "110105001002", Name: "北门"})
 	op2 := w.staff(auth.GateOperator, "110105001002")
-	if r, _ := w.svc.Scan(w.ctx, op2, ScanInput{ScanID: "x1", Token: pass2.Token, Gate: gate2.ID, Direction: evpasses.In, ScannedAt: w.now}); r.Reason != DenyWrongCommunity {
+	if r, _ := w.svc.Scan(w.ctx, op2, ScanInput{ScanID: "x1", Token: pass2.Token, Gate: gate2.ID, Direction: passevents.In, ScannedAt: w.now}); r.Reason != DenyWrongCommunity {
 		t.Fatalf("wrong community: %+v", r)
 	}
 	// An operator of another community may not scan at this gate at all.
-	if _, err := w.svc.Scan(w.ctx, op2, ScanInput{ScanID: "x2", Token: pass2.Token, Gate: gate.ID, Direction: evpasses.In, ScannedAt: w.now}); events.ErrorCode(err) != events.CodeForbidden {
+	if _, err := w.svc.Scan(w.ctx, op2, ScanInput{ScanID: "x2", Token: pass2.Token, Gate: gate.ID, Direction: passevents.In, ScannedAt: w.now}); events.ErrorCode(err) != events.CodeForbidden {
 		t.Fatalf("out-of-scope operator: %v", err)
 	}
 	// Moving out: re-registering in another community revokes the old passes.
@@ -205,7 +205,7 @@ func TestResidentFlow(t *testing.T) {
 	if _, err := w.acc.Household(w.ctx, res); events.ErrorCode(err) != events.CodeNotFound {
 		t.Fatalf("household after erase: %v", err)
 	}
-	if r, _ := scan("s7", pass2.Token, ""); r.Decision != evpasses.Deny {
+	if r, _ := scan("s7", pass2.Token, ""); r.Decision != passevents.Deny {
 		t.Fatalf("scan after erase: %+v", r)
 	}
 }
@@ -222,9 +222,9 @@ func TestScanBatch(t *testing.T) {
 	}
 	var batch []ScanInput
 	for i := 0; i < 10; i++ {
-		batch = append(batch, ScanInput{ScanID: fmt.Sprintf("b%d", i%8), Token: pass.Token, Gate: gate.ID, Direction: evpasses.Out, ScannedAt: w.now.Add(-time.Duration(10-i) * time.Second)})
+		batch = append(batch, ScanInput{ScanID: fmt.Sprintf("b%d", i%8), Token: pass.Token, Gate: gate.ID, Direction: passevents.Out, ScannedAt: w.now.Add(-time.Duration(10-i) * time.Second)})
 	}
-	batch = append(batch, ScanInput{ScanID: "bad gate", Token: pass.Token, Gate: gate.ID, Direction: evpasses.Out, ScannedAt: w.now})
+	batch = append(batch, ScanInput{ScanID: "bad gate", Token: pass.Token, Gate: gate.ID, Direction: passevents.Out, ScannedAt: w.now})
 	out, err := w.svc.ScanBatch(w.ctx, pm, batch)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestScanBatch(t *testing.T) {
 	for _, r := range out {
 		counts[r.Decision]++
 	}
-	if counts[evpasses.Allow] != 8 || counts["duplicate"] != 2 || counts["rejected"] != 1 || out[10].Error.Field != "scan_id" {
+	if counts[passevents.Allow] != 8 || counts["duplicate"] != 2 || counts["rejected"] != 1 || out[10].Error.Field != "scan_id" {
 		t.Fatalf("batch results %v: %+v", counts, out)
 	}
 	if _, err := w.svc.ScanBatch(w.ctx, pm, make([]ScanInput, MaxBatch+1)); events.ErrorCode(err) != events.CodeTooLarge {
@@ -374,8 +374,8 @@ func TestScanIDsForgottenAfterUploadHorizon(t *testing.T) {
 	st := NewState()
 	t0 := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
 	apply := func(seq uint64, at time.Time, id string) {
-		st.Apply(events.Recorded{Seq: seq, Event: events.Event{Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: "g"}, Time: at}},
-			evpasses.Scanned{ScanID: id, Pass: "p", Community: community, Direction: "in", Decision: "allow"})
+		st.Apply(events.Recorded{Seq: seq, Event: events.Event{Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: "g"}, Time: at}},
+			passevents.Scanned{ScanID: id, Pass: "p", Community: community, Direction: "in", Decision: "allow"})
 	}
 	apply(1, t0, "old")
 	apply(2, t0.Add(2*time.Hour), "recent")

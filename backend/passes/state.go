@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
 )
 
@@ -101,29 +101,29 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	}
 	e := rec.Event
 	switch p := p.(type) {
-	case evpasses.GateRegistered:
+	case passevents.GateRegistered:
 		s.gates[e.Aggregate.ID] = &Gate{ID: e.Aggregate.ID, Community: p.Community, Name: p.Name}
-	case evpasses.Issued:
+	case passevents.Issued:
 		s.sweepPasses(e.Time)
 		s.passes[e.Aggregate.ID] = &Pass{ID: e.Aggregate.ID, Person: p.Holder, Community: p.Community, NotBefore: p.NotBefore, NotAfter: p.NotAfter}
 		s.current[p.Holder] = e.Aggregate.ID
-	case evpasses.Revoked:
+	case passevents.Revoked:
 		if ps := s.passes[e.Aggregate.ID]; ps != nil {
 			ps.Revoked, ps.RevokedAt = p.Reason, e.Time
 		}
 		s.revokedSeq = rec.Seq
-	case evpasses.Scanned:
+	case passevents.Scanned:
 		if p.ScanID != "" {
 			s.scans[e.Aggregate.ID+"/"+p.ScanID] = e.Time
 			s.sweepScans(e.Time)
 		}
 	case residents.Declared:
 		s.status[p.PersonID] = p.Status
-	case evpasses.VisitRequested:
+	case passevents.VisitRequested:
 		s.visits[e.Aggregate.ID] = &Visit{ID: e.Aggregate.ID, Host: p.Host, Visitor: p.Visitor, Requester: p.Requester, RequestedBy: p.RequestedBy,
 			Community: p.Community, From: p.From, To: p.To, Status: "pending", LastSeq: rec.Seq}
 		s.visitors[p.Visitor] = &Visitor{ID: p.Visitor, Community: p.Community, Sealed: p.Personal}
-	case evpasses.VisitDecided:
+	case passevents.VisitDecided:
 		if v := s.visits[e.Aggregate.ID]; v != nil {
 			v.Status, v.Pass, v.Reason, v.LastSeq = "refused", p.Pass, p.Reason, rec.Seq
 			if p.Approved {
@@ -175,7 +175,7 @@ func (s *State) read(f func()) {
 }
 
 // Follow keeps st up to date with the ledger from the start, until ctx ends
-// (events/jetstream.Follow).
+// (events/ledger.Follow).
 func Follow(ctx context.Context, js jetstream.JetStream, stream string, reg *events.Registry, st *State) error {
 	return ledger.Follow(ctx, js, stream, reg, st)
 }

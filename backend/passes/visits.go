@@ -12,7 +12,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 )
 
 // VisitInput asks for a visit. A host (a registered resident) invites a
@@ -67,7 +67,7 @@ func (s *Service) Invite(ctx context.Context, p auth.Principal, in VisitInput) (
 	if !ok {
 		return VisitView{}, events.Errorf(events.CodeNotFound, "register your household before inviting visitors")
 	}
-	v, err := s.requestVisit(ctx, p, host, in, evpasses.ByHost)
+	v, err := s.requestVisit(ctx, p, host, in, passevents.ByHost)
 	if err != nil {
 		return VisitView{}, err
 	}
@@ -88,7 +88,7 @@ func (s *Service) RequestVisit(ctx context.Context, p auth.Principal, in VisitIn
 	if !ok {
 		return VisitView{}, events.Invalid("host_phone", "no registered household has this phone number")
 	}
-	v, err := s.requestVisit(ctx, p, host, in, evpasses.ByVisitor)
+	v, err := s.requestVisit(ctx, p, host, in, passevents.ByVisitor)
 	if err != nil {
 		return VisitView{}, err
 	}
@@ -110,10 +110,10 @@ func (s *Service) requestVisit(ctx context.Context, p auth.Principal, host accou
 	}
 	sealed.Last4Index = s.Vault.Index("last4:"+pid, d.IDNumber[len(d.IDNumber)-4:])
 	id := uuid.NewString()
-	ev := evpasses.VisitRequested{Host: host.ID, Visitor: pid, Personal: sealed, Requester: p.Subject, RequestedBy: by,
+	ev := passevents.VisitRequested{Host: host.ID, Visitor: pid, Personal: sealed, Requester: p.Subject, RequestedBy: by,
 		Community: host.Community, From: in.From.UTC(), To: in.To.UTC()}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindVisit, ID: id}, Region: host.Community, Actor: p.PublicActor(), SealTo: pid}
-	if _, err := s.append(ctx, evpasses.TypeVisitRequested, meta, ev, events.ExpectNew()); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindVisit, ID: id}, Region: host.Community, Actor: p.PublicActor(), SealTo: pid}
+	if _, err := s.append(ctx, passevents.TypeVisitRequested, meta, ev, events.ExpectNew()); err != nil {
 		return Visit{}, err
 	}
 	var v Visit
@@ -151,21 +151,21 @@ func (s *Service) DecideVisit(ctx context.Context, p auth.Principal, id string, 
 }
 
 func (s *Service) decideVisit(ctx context.Context, p auth.Principal, v Visit, approve bool, reason string) (VisitView, error) {
-	ev := evpasses.VisitDecided{Approved: approve, Reason: reason}
+	ev := passevents.VisitDecided{Approved: approve, Reason: reason}
 	if approve {
 		passID := uuid.NewString()
-		iss := evpasses.Issued{Holder: v.Visitor, HolderOf: evpasses.HolderVisitor, Community: v.Community, NotBefore: v.From, NotAfter: v.To}
-		meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID}, Region: v.Community, Actor: p.PublicActor(), SealTo: v.Visitor}
-		if _, err := s.append(ctx, evpasses.TypeIssued, meta, iss, events.ExpectNew()); err != nil {
+		iss := passevents.Issued{Holder: v.Visitor, HolderOf: passevents.HolderVisitor, Community: v.Community, NotBefore: v.From, NotAfter: v.To}
+		meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: passID}, Region: v.Community, Actor: p.PublicActor(), SealTo: v.Visitor}
+		if _, err := s.append(ctx, passevents.TypeIssued, meta, iss, events.ExpectNew()); err != nil {
 			return VisitView{}, err
 		}
 		ev.Pass = passID
 	}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: evpasses.KindVisit, ID: v.ID}, Region: v.Community, Actor: p.PublicActor(), SealTo: v.Visitor}
-	if _, err := s.append(ctx, evpasses.TypeVisitDecided, meta, ev, events.ExpectLast(v.LastSeq)); err != nil {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindVisit, ID: v.ID}, Region: v.Community, Actor: p.PublicActor(), SealTo: v.Visitor}
+	if _, err := s.append(ctx, passevents.TypeVisitDecided, meta, ev, events.ExpectLast(v.LastSeq)); err != nil {
 		return VisitView{}, err
 	}
-	if v.RequestedBy == evpasses.ByVisitor {
+	if v.RequestedBy == passevents.ByVisitor {
 		status := map[bool]string{true: "来访申请已通过", false: "来访申请未通过"}[approve]
 		s.notify(ctx, accounts.Notice{Subject: v.Requester, Kind: NoticeVisitDecided, Data: map[string]string{"thing1": status, "time2": v.From.Format("2006-01-02 15:04")}})
 	}

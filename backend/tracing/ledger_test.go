@@ -7,8 +7,8 @@ import (
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
-	"github.com/onebook/onebook/events/jetstream"
-	"github.com/onebook/onebook/events/jetstream/natstest"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
 )
 
 // TestRealLedger records the access events in an embedded JetStream ledger
@@ -18,7 +18,7 @@ func TestRealLedger(t *testing.T) {
 	_, js := srv.Connect()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	st, err := ledger.Open(ctx, js, ledger.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/memstore"
 	"github.com/onebook/onebook/projections/trace"
@@ -127,7 +127,7 @@ func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
-	evpasses.Register(reg)
+	passevents.Register(reg)
 	access.Register(reg)
 	id := &fakeIdentity{people: map[string]tracing.Person{}, erased: map[string]bool{}, resolved: map[string]int{}}
 	f := &fixture{id: id, ledger: &fakeLedger{}, reg: reg, alice: id.pid(idAlice), bob: id.pid(idBob), carol: id.pid(idCarol)}
@@ -165,12 +165,12 @@ func project(t *testing.T, reg *events.Registry, docs projections.DocStore, scan
 	t.Helper()
 	rc := projections.NewRecomputer(reg, trace.All()...)
 	for i, s := range scans {
-		p := evpasses.Scanned{ScanID: fmt.Sprintf("s%d", i), Pass: fmt.Sprintf("pass-%d", i), Holder: s.holder, Community: gates[s.gate],
-			Direction: s.direction, Decision: evpasses.Allow}
+		p := passevents.Scanned{ScanID: fmt.Sprintf("s%d", i), Pass: fmt.Sprintf("pass-%d", i), Holder: s.holder, Community: gates[s.gate],
+			Direction: s.direction, Decision: passevents.Allow}
 		if s.denial != "" {
-			p.Decision, p.Reason = evpasses.Deny, s.denial
+			p.Decision, p.Reason = passevents.Deny, s.denial
 		}
-		e, err := reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: s.gate},
+		e, err := reg.New(context.Background(), passevents.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: s.gate},
 			Region: gates[s.gate], Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: s.at}, p)
 		if err != nil {
 			t.Fatal(err)

@@ -3,12 +3,12 @@ package warning
 import (
 	"math"
 
-	"github.com/onebook/onebook/events/alerts"
+	"github.com/onebook/onebook/events/alertevents"
 )
 
 // YearLen is the year length of the percentile method when it is applied
 // to a rule: 52 weeks, so that the historical windows fall on the same
-// weekdays (alerts.Rule has no field for it).
+// weekdays (alertevents.Rule has no field for it).
 const YearLen = 364
 
 // MaxStatistic bounds the Statistic of a Result: an EARS statistic over a
@@ -18,10 +18,10 @@ const MaxStatistic = 1e9
 
 // PercentileFor returns the moving percentile configuration of a
 // percentile rule: its Period, Years, HalfWidth and P, each zero field
-// taking CIDARS's value (alerts.Rule: "zero: CIDARS defaults"), and the
+// taking CIDARS's value (alertevents.Rule: "zero: CIDARS defaults"), and the
 // year length YearLen. Because zero means "default", a rule cannot ask for
 // HalfWidth 0 or P 0.
-func PercentileFor(r alerts.Rule) Percentile {
+func PercentileFor(r alertevents.Rule) Percentile {
 	c := Percentile{Period: r.Period, Years: r.Years, HalfWidth: r.HalfWidth, YearLen: YearLen, P: r.P}
 	if c.Period == 0 {
 		c.Period = CIDARS.Period
@@ -47,19 +47,19 @@ func PercentileFor(r alerts.Rule) Percentile {
 //
 // Span does not depend on the length of the history: an engine keeping
 // daily counts per series evaluates a new day from the last Span days only.
-func Span(r alerts.Rule) int {
+func Span(r alertevents.Rule) int {
 	switch r.Method {
-	case alerts.Threshold:
+	case alertevents.Threshold:
 		return 1
-	case alerts.Cluster:
+	case alertevents.Cluster:
 		return max(1, r.Days)
-	case alerts.EARSC1:
+	case alertevents.EARSC1:
 		return Baseline + 1
-	case alerts.EARSC2:
+	case alertevents.EARSC2:
 		return Baseline + 3
-	case alerts.EARSC3:
+	case alertevents.EARSC3:
 		return Baseline + 5
-	case alerts.Percentile:
+	case alertevents.Percentile:
 		c := PercentileFor(r)
 		return max(1, c.Years*c.YearLen+c.HalfWidth*c.Period+c.Period)
 	}
@@ -67,7 +67,7 @@ func Span(r alerts.Rule) int {
 }
 
 // Result is the outcome of a rule on one day of one series, the figures
-// an alert carries (alerts.Raised's Observed, Statistic and Threshold).
+// an alert carries (alertevents.Raised's Observed, Statistic and Threshold).
 type Result struct {
 	Alarm     bool    `json:"alarm"`
 	OK        bool    `json:"ok"`        // false: not enough history, or a parameter out of range
@@ -127,19 +127,19 @@ type Result struct {
 // NaN; it is ±Inf when day t differs from a constant baseline and minSigma
 // is 0. Result.Statistic is then clamped to ±MaxStatistic so that it can
 // be encoded as JSON; Alarm is decided on the unclamped value.
-func Apply(r alerts.Rule, counts []float64) Result {
+func Apply(r alertevents.Rule, counts []float64) Result {
 	t := len(counts) - 1
 	if t < 0 {
 		return Result{}
 	}
 	y := counts[t]
 	switch r.Method {
-	case alerts.Threshold:
+	case alertevents.Threshold:
 		if !(r.K > 0) {
 			return Result{}
 		}
 		return Result{Alarm: FixedThreshold(y, r.K), OK: true, Observed: y, Statistic: y, Threshold: r.K}
-	case alerts.Cluster:
+	case alertevents.Cluster:
 		if !(r.K > 0) {
 			return Result{}
 		}
@@ -148,9 +148,9 @@ func Apply(r alerts.Rule, counts []float64) Result {
 			return Result{}
 		}
 		return Result{Alarm: alarm, OK: true, Observed: sum, Statistic: sum, Threshold: r.K}
-	case alerts.EARSC1, alerts.EARSC2:
+	case alertevents.EARSC1, alertevents.EARSC2:
 		lag := 1
-		if r.Method == alerts.EARSC2 {
+		if r.Method == alertevents.EARSC2 {
 			lag = 3
 		}
 		z, ok := zOf(r.Z, ZC1C2)
@@ -164,7 +164,7 @@ func Apply(r alerts.Rule, counts []float64) Result {
 		// As cStat and upper12: one pass over the baseline for both.
 		upper := mean + z*sigma
 		return Result{Alarm: y > upper, OK: true, Observed: y, Statistic: clampStat(stat(y, mean, sigma)), Threshold: upper}
-	case alerts.EARSC3:
+	case alertevents.EARSC3:
 		z, ok := zOf(r.Z, ZC3)
 		if !ok {
 			return Result{}
@@ -174,7 +174,7 @@ func Apply(r alerts.Rule, counts []float64) Result {
 			return Result{}
 		}
 		return Result{Alarm: c3 > z, OK: true, Observed: y, Statistic: clampStat(c3), Threshold: z}
-	case alerts.Percentile:
+	case alertevents.Percentile:
 		current, threshold, alarm, ok := PercentileFor(r).Evaluate(counts, t)
 		if !ok {
 			return Result{}

@@ -7,27 +7,27 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/onebook/onebook/events/alerts"
+	"github.com/onebook/onebook/events/alertevents"
 )
 
 func TestSpan(t *testing.T) {
 	for _, tt := range []struct {
-		r    alerts.Rule
+		r    alertevents.Rule
 		want int
 	}{
-		{alerts.Rule{Method: alerts.Threshold, K: 1}, 1},
-		{alerts.Rule{Method: alerts.Cluster, K: 3, Days: 5}, 5},
-		{alerts.Rule{Method: alerts.Cluster, K: 3}, 1}, // invalid Days: Apply says not OK
-		{alerts.Rule{Method: alerts.EARSC1}, 8},
-		{alerts.Rule{Method: alerts.EARSC2}, 10},
-		{alerts.Rule{Method: alerts.EARSC3}, 12},
+		{alertevents.Rule{Method: alertevents.Threshold, K: 1}, 1},
+		{alertevents.Rule{Method: alertevents.Cluster, K: 3, Days: 5}, 5},
+		{alertevents.Rule{Method: alertevents.Cluster, K: 3}, 1}, // invalid Days: Apply says not OK
+		{alertevents.Rule{Method: alertevents.EARSC1}, 8},
+		{alertevents.Rule{Method: alertevents.EARSC2}, 10},
+		{alertevents.Rule{Method: alertevents.EARSC3}, 12},
 		// CIDARS defaults: 3·364 + 1·7 + 7.
-		{alerts.Rule{Method: alerts.Percentile}, 1106},
+		{alertevents.Rule{Method: alertevents.Percentile}, 1106},
 		// 1·364 + 2·2 + 2.
-		{alerts.Rule{Method: alerts.Percentile, Period: 2, Years: 1, HalfWidth: 2, P: 0.8}, 370},
+		{alertevents.Rule{Method: alertevents.Percentile, Period: 2, Years: 1, HalfWidth: 2, P: 0.8}, 370},
 		// 5·364 + 4·31 + 31, the largest Validate allows.
-		{alerts.Rule{Method: alerts.Percentile, Period: 31, Years: 5, HalfWidth: 4}, 1975},
-		{alerts.Rule{Method: "nope"}, 0},
+		{alertevents.Rule{Method: alertevents.Percentile, Period: 31, Years: 5, HalfWidth: 4}, 1975},
+		{alertevents.Rule{Method: "nope"}, 0},
 	} {
 		if got := Span(tt.r); got != tt.want {
 			t.Errorf("Span(%+v) = %d, want %d", tt.r, got, tt.want)
@@ -36,10 +36,10 @@ func TestSpan(t *testing.T) {
 }
 
 func TestPercentileFor(t *testing.T) {
-	if got := PercentileFor(alerts.Rule{Method: alerts.Percentile}); got != CIDARS {
+	if got := PercentileFor(alertevents.Rule{Method: alertevents.Percentile}); got != CIDARS {
 		t.Errorf("defaults = %+v, want CIDARS %+v", got, CIDARS)
 	}
-	got := PercentileFor(alerts.Rule{Method: alerts.Percentile, Period: 2, Years: 1, HalfWidth: 2, P: 0.8})
+	got := PercentileFor(alertevents.Rule{Method: alertevents.Percentile, Period: 2, Years: 1, HalfWidth: 2, P: 0.8})
 	if want := (Percentile{Period: 2, Years: 1, HalfWidth: 2, YearLen: 364, P: 0.8}); got != want {
 		t.Errorf("PercentileFor = %+v, want %+v", got, want)
 	}
@@ -54,32 +54,32 @@ func constant(last float64) []float64 {
 }
 
 func TestApply(t *testing.T) {
-	c1 := alerts.Rule{Method: alerts.EARSC1}
-	c2 := alerts.Rule{Method: alerts.EARSC2}
-	c3 := alerts.Rule{Method: alerts.EARSC3}
-	with := func(r alerts.Rule, f func(*alerts.Rule)) alerts.Rule { f(&r); return r }
+	c1 := alertevents.Rule{Method: alertevents.EARSC1}
+	c2 := alertevents.Rule{Method: alertevents.EARSC2}
+	c3 := alertevents.Rule{Method: alertevents.EARSC3}
+	with := func(r alertevents.Rule, f func(*alertevents.Rule)) alertevents.Rule { f(&r); return r }
 	z1, z3 := ZC1C2, ZC3
 	no := Result{}
 	tests := []struct {
 		name   string
-		r      alerts.Rule
+		r      alertevents.Rule
 		counts []float64
 		want   Result
 	}{
 		// Threshold: day t's count against K; only day t is looked at.
-		{"threshold reached", alerts.Rule{Method: alerts.Threshold, K: 3}, []float64{9, 9, 3}, Result{true, true, 3, 3, 3}},
-		{"threshold below", alerts.Rule{Method: alerts.Threshold, K: 3}, []float64{9, 2}, Result{false, true, 2, 2, 3}},
-		{"threshold one day", alerts.Rule{Method: alerts.Threshold, K: 1}, []float64{1}, Result{true, true, 1, 1, 1}},
-		{"threshold empty", alerts.Rule{Method: alerts.Threshold, K: 1}, nil, no},
-		{"threshold k 0", alerts.Rule{Method: alerts.Threshold}, []float64{1}, no},
+		{"threshold reached", alertevents.Rule{Method: alertevents.Threshold, K: 3}, []float64{9, 9, 3}, Result{true, true, 3, 3, 3}},
+		{"threshold below", alertevents.Rule{Method: alertevents.Threshold, K: 3}, []float64{9, 2}, Result{false, true, 2, 2, 3}},
+		{"threshold one day", alertevents.Rule{Method: alertevents.Threshold, K: 1}, []float64{1}, Result{true, true, 1, 1, 1}},
+		{"threshold empty", alertevents.Rule{Method: alertevents.Threshold, K: 1}, nil, no},
+		{"threshold k 0", alertevents.Rule{Method: alertevents.Threshold}, []float64{1}, no},
 
 		// Cluster, 3 days, 4 cases: days 4..6 = 0 + 3 + 1 = 4.
-		{"cluster reached", alerts.Rule{Method: alerts.Cluster, K: 4, Days: 3}, []float64{1, 0, 2, 0, 0, 3, 1}, Result{true, true, 4, 4, 4}},
+		{"cluster reached", alertevents.Rule{Method: alertevents.Cluster, K: 4, Days: 3}, []float64{1, 0, 2, 0, 0, 3, 1}, Result{true, true, 4, 4, 4}},
 		// Days 3..5 = 0 + 0 + 3.
-		{"cluster below", alerts.Rule{Method: alerts.Cluster, K: 4, Days: 3}, []float64{1, 0, 2, 0, 0, 3}, Result{false, true, 3, 3, 4}},
+		{"cluster below", alertevents.Rule{Method: alertevents.Cluster, K: 4, Days: 3}, []float64{1, 0, 2, 0, 0, 3}, Result{false, true, 3, 3, 4}},
 		// Two days where three are asked: the missing day counts as 0, 3 + 1 = 4.
-		{"cluster short window", alerts.Rule{Method: alerts.Cluster, K: 4, Days: 3}, []float64{3, 1}, Result{true, true, 4, 4, 4}},
-		{"cluster days 0", alerts.Rule{Method: alerts.Cluster, K: 4}, []float64{3, 1}, no},
+		{"cluster short window", alertevents.Rule{Method: alertevents.Cluster, K: 4, Days: 3}, []float64{3, 1}, Result{true, true, 4, 4, 4}},
+		{"cluster days 0", alertevents.Rule{Method: alertevents.Cluster, K: 4}, []float64{3, 1}, no},
 
 		// C1 on kat day 11 (Y 7, baseline days 4..10: Ȳ 3, S √(5/3)):
 		// C1 = 4/S = 3.0984, U1 = 3 + 3.0902·S = 6.9895, 7 > U1.
@@ -87,18 +87,18 @@ func TestApply(t *testing.T) {
 		{"C1 exactly Span days", c1, kat[4:12], Result{true, true, 7, 4 / sKAT, 3 + z1*sKAT}},
 		{"C1 one day short", c1, kat[5:12], no},
 		// z 4: U1 = 3 + 4·S = 8.1640, 7 < U1; the statistic is unchanged.
-		{"C1 z 4", with(c1, func(r *alerts.Rule) { r.Z = 4 }), kat[:12], Result{false, true, 7, 4 / sKAT, 3 + 4*sKAT}},
+		{"C1 z 4", with(c1, func(r *alertevents.Rule) { r.Z = 4 }), kat[:12], Result{false, true, 7, 4 / sKAT, 3 + 4*sKAT}},
 		// Day 10: Y 5, C1 = 2/S = 1.5492.
 		{"C1 no alarm", c1, kat[:11], Result{false, true, 5, 2 / sKAT, 3 + z1*sKAT}},
-		{"C1 negative min_sigma", with(c1, func(r *alerts.Rule) { r.MinSigma = -1 }), kat[:12], no},
-		{"C1 negative z", with(c1, func(r *alerts.Rule) { r.Z = -1 }), kat[:12], no},
+		{"C1 negative min_sigma", with(c1, func(r *alertevents.Rule) { r.MinSigma = -1 }), kat[:12], no},
+		{"C1 negative z", with(c1, func(r *alertevents.Rule) { r.Z = -1 }), kat[:12], no},
 
 		// C2 on kat day 11 (baseline days 2..8, the same values): 4/S, U2 = U1.
 		{"C2 alarm", c2, kat[:12], Result{true, true, 7, 4 / sKAT, 3 + z1*sKAT}},
 		{"C2 exactly Span days", c2, kat[2:12], Result{true, true, 7, 4 / sKAT, 3 + z1*sKAT}},
 		{"C2 one day short", c2, kat[3:12], no},
 		// Day 12: Y 8, C2 = 5/S = 3.8730; z 4 puts U2 at 8.1640 > 8.
-		{"C2 z 4", with(c2, func(r *alerts.Rule) { r.Z = 4 }), kat, Result{false, true, 8, 5 / sKAT, 3 + 4*sKAT}},
+		{"C2 z 4", with(c2, func(r *alertevents.Rule) { r.Z = 4 }), kat, Result{false, true, 8, 5 / sKAT, 3 + 4*sKAT}},
 
 		// C3 on kat day 11: 0 + 0.5492 + 2.0984 = 2.6476 > 1.9600: alarm,
 		// where AlarmC3 raises none (TestApplyC3Documented).
@@ -108,10 +108,10 @@ func TestApply(t *testing.T) {
 		{"C3 exactly Span days", c3, kat[1:], Result{true, true, 8, 11/sKAT - 3, z3}},
 		{"C3 one day short", c3, kat[2:], no},
 		// z 3 > 2.6476: no alarm on day 11.
-		{"C3 z 3", with(c3, func(r *alerts.Rule) { r.Z = 3 }), kat[:12], Result{false, true, 7, 6/sKAT - 2, 3}},
+		{"C3 z 3", with(c3, func(r *alertevents.Rule) { r.Z = 3 }), kat[:12], Result{false, true, 7, 6/sKAT - 2, 3}},
 		// Day 10: C2 of day 8 would need day -1.
 		{"C3 day 10", c3, kat[:11], no},
-		{"C3 z NaN", with(c3, func(r *alerts.Rule) { r.Z = math.NaN() }), kat, no},
+		{"C3 z NaN", with(c3, func(r *alertevents.Rule) { r.Z = math.NaN() }), kat, no},
 
 		// Constant baseline, min_sigma 0: σ = 0, C = ±Inf reported as
 		// ±MaxStatistic; the bound is the baseline, any excess alarms.
@@ -119,14 +119,14 @@ func TestApply(t *testing.T) {
 		{"C1 constant equal", c1, constant(5), Result{false, true, 5, 0, 5}},
 		{"C1 constant below", c1, constant(4), Result{false, true, 4, -MaxStatistic, 5}},
 		// min_sigma 1: C1 = (9-5)/1 = 4, U1 = 5 + 3.0902.
-		{"C1 constant min_sigma 1", with(c1, func(r *alerts.Rule) { r.MinSigma = 1 }), constant(9), Result{true, true, 9, 4, 5 + z1}},
+		{"C1 constant min_sigma 1", with(c1, func(r *alertevents.Rule) { r.MinSigma = 1 }), constant(9), Result{true, true, 9, 4, 5 + z1}},
 		// C3: C2(9) = C2(10) = 0 (equal to the baseline), C2(11) = +Inf.
 		{"C3 constant above", c3, constant(6), Result{true, true, 6, MaxStatistic, z3}},
 		{"C3 constant equal", c3, constant(5), Result{false, true, 5, 0, z3}},
 		// min_sigma 1, Y 9: C2(11) = 4, C3 = 3.
-		{"C3 constant min_sigma 1", with(c3, func(r *alerts.Rule) { r.MinSigma = 1 }), constant(9), Result{true, true, 9, 3, z3}},
+		{"C3 constant min_sigma 1", with(c3, func(r *alertevents.Rule) { r.MinSigma = 1 }), constant(9), Result{true, true, 9, 3, z3}},
 
-		{"unknown method", alerts.Rule{Method: "nope", K: 1}, kat, no},
+		{"unknown method", alertevents.Rule{Method: "nope", K: 1}, kat, no},
 	}
 	for _, tt := range tests {
 		got := Apply(tt.r, tt.counts)
@@ -144,7 +144,7 @@ func TestApply(t *testing.T) {
 // AlarmC3 keeps earsC's code (Y(t) > Y(t) + σ₂(z - L)), which looks at day
 // t only through Y(t) > 0.
 func TestApplyC3Documented(t *testing.T) {
-	r := alerts.Rule{Method: alerts.EARSC3}
+	r := alertevents.Rule{Method: alertevents.EARSC3}
 	day := func(y float64) []float64 { return append(kat[:12:12], y) }
 	for _, tt := range []struct {
 		name          string
@@ -178,7 +178,7 @@ func TestApplyC3Documented(t *testing.T) {
 func TestApplyPercentile(t *testing.T) {
 	// CIDARS defaults, P80: the nine historical windows hold one non-zero
 	// day each (their last), sorted 62 66 68 69 70 71 73 75 80, P80 = 73.8.
-	r := alerts.Rule{Method: alerts.Percentile, P: 0.8}
+	r := alertevents.Rule{Method: alertevents.Percentile, P: 0.8}
 	counts := make([]float64, Span(r)) // 1106: the earliest window starts on day 0
 	day := len(counts) - 1
 	vals := []float64{62, 70, 75, 66, 71, 80, 68, 73, 69}
@@ -209,7 +209,7 @@ func TestApplyPercentile(t *testing.T) {
 	// Period 2, one year, two periods each side: windows of 2 days ending
 	// on t-364-4, t-364-2, t-364, t-364+2, t-364+4, holding 4 1 3 5 2
 	// (median 3); this period t-1, t: 2 + 2 = 4 > 3.
-	r = alerts.Rule{Method: alerts.Percentile, Period: 2, Years: 1, HalfWidth: 2}
+	r = alertevents.Rule{Method: alertevents.Percentile, Period: 2, Years: 1, HalfWidth: 2}
 	counts = make([]float64, Span(r)) // 370
 	day = len(counts) - 1
 	for j, v := range []float64{4, 1, 3, 5, 2} {
@@ -238,13 +238,13 @@ func sameResult(a, b Result) bool {
 }
 
 // rules is one rule per method, as BenchmarkApply runs them.
-var rules = []alerts.Rule{
-	{Method: alerts.Threshold, K: 5},
-	{Method: alerts.Cluster, K: 20, Days: 7},
-	{Method: alerts.EARSC1},
-	{Method: alerts.EARSC2, MinSigma: 0.5},
-	{Method: alerts.EARSC3},
-	{Method: alerts.Percentile},
+var rules = []alertevents.Rule{
+	{Method: alertevents.Threshold, K: 5},
+	{Method: alertevents.Cluster, K: 20, Days: 7},
+	{Method: alertevents.EARSC1},
+	{Method: alertevents.EARSC2, MinSigma: 0.5},
+	{Method: alertevents.EARSC3},
+	{Method: alertevents.Percentile},
 }
 
 // TestApplySpan checks on Poisson series that the last Span(r) days give
@@ -263,7 +263,7 @@ func TestApplySpan(t *testing.T) {
 				if all != last || !all.OK {
 					t.Fatalf("%s mean %g day %d: whole history %+v, last %d days %+v", r.Method, mean, day, all, span, last)
 				}
-				if r.Method != alerts.Threshold && r.Method != alerts.Cluster {
+				if r.Method != alertevents.Threshold && r.Method != alertevents.Cluster {
 					if short := Apply(r, s[day+2-span:day+1]); short.OK {
 						t.Fatalf("%s: %d days OK", r.Method, span-1)
 					}
@@ -273,15 +273,15 @@ func TestApplySpan(t *testing.T) {
 					alarm       bool
 				)
 				switch r.Method {
-				case alerts.EARSC1:
+				case alertevents.EARSC1:
 					stat, _ = C1(s, day, r.MinSigma)
 					upper, _ = UpperC1(s, day, r.MinSigma, ZC1C2)
 					alarm, _ = AlarmC1(s, day, r.MinSigma, ZC1C2)
-				case alerts.EARSC2:
+				case alertevents.EARSC2:
 					stat, _ = C2(s, day, r.MinSigma)
 					upper, _ = UpperC2(s, day, r.MinSigma, ZC1C2)
 					alarm, _ = AlarmC2(s, day, r.MinSigma, ZC1C2)
-				case alerts.EARSC3:
+				case alertevents.EARSC3:
 					stat, _ = C3(s, day, r.MinSigma)
 					upper, alarm = ZC3, stat > ZC3
 				default:
@@ -330,7 +330,7 @@ func windowFrom(m map[int]float64, t, span int, buf []float64) []float64 {
 // the history.
 func BenchmarkApplyHistory(b *testing.B) {
 	const series = 64 // distinct maps, visited in turn, as many series would be
-	for _, r := range []alerts.Rule{{Method: alerts.EARSC3}, {Method: alerts.Percentile}} {
+	for _, r := range []alertevents.Rule{{Method: alertevents.EARSC3}, {Method: alertevents.Percentile}} {
 		for _, hist := range []int{30, 365, 3 * 365} {
 			rng := rand.New(rand.NewPCG(3, uint64(hist)))
 			maps := make([]map[int]float64, series)

@@ -5,10 +5,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/onebook/onebook/events/alerts"
+	"github.com/onebook/onebook/events/alertevents"
 )
 
-// FuzzApply applies rules that validate (alerts.Rule.Validate), built from
+// FuzzApply applies rules that validate (alertevents.Rule.Validate), built from
 // arbitrary parameters, to random windows of daily counts: Apply never panics; without OK the result is
 // all zero; with OK its figures are numbers and the statistic is within
 // ±MaxStatistic; a window of at least Span(r) days is enough (a rule that
@@ -26,8 +26,8 @@ func FuzzApply(f *testing.F) {
 	f.Add(uint8(5), 0.0, 0.0, 0.0, 1.0, int8(0), int8(31), int8(5), int8(4), uint16(2000), uint64(7), uint16(9), uint8(10))
 	f.Fuzz(func(t *testing.T, method uint8, k, z, minSigma, p float64, days, period, years, halfWidth int8,
 		n uint16, seed uint64, scale uint16, sparse uint8) {
-		methods := alerts.Methods()
-		r := alerts.Rule{Method: methods[int(method)%len(methods)], Target: alerts.TargetGroup, Codes: []string{"respiratory"}, Level: 6,
+		methods := alertevents.Methods()
+		r := alertevents.Rule{Method: methods[int(method)%len(methods)], Target: alertevents.TargetGroup, Codes: []string{"respiratory"}, Level: 6,
 			K: k, Z: z, MinSigma: minSigma, P: p, Days: int(days), Period: int(period), Years: int(years), HalfWidth: int(halfWidth)}
 		if r.Validate() != nil {
 			return

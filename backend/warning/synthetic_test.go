@@ -1,12 +1,13 @@
 package warning
 
 import (
-	"github.com/onebook/onebook/events/alerts"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/onebook/onebook/events/alertevents"
 )
 
 // poisson draws from Poisson(mean) by Knuth's method (The Art of Computer
@@ -36,7 +37,7 @@ type alarmFunc func([]float64, int, float64, float64) (bool, bool)
 // engineC3 is C3 as the early-warning engine applies it (Apply with an
 // ears_c3 rule: the documented rule C3(t) > z), for day t of s.
 func engineC3(s []float64, t int, minSigma, z float64) (bool, bool) {
-	r := Apply(alerts.Rule{Method: alerts.EARSC3, Z: z, MinSigma: minSigma}, s[:t+1])
+	r := Apply(alertevents.Rule{Method: alertevents.EARSC3, Z: z, MinSigma: minSigma}, s[:t+1])
 	return r.Alarm, r.OK
 }
 

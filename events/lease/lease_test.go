@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/onebook/onebook/events/jetstream/natstest"
 	"github.com/onebook/onebook/events/lease"
+	"github.com/onebook/onebook/events/ledger/natstest"
 )
 
 const ttl = time.Second

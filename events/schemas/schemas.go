@@ -7,11 +7,11 @@ package schemas
 import (
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
-	"github.com/onebook/onebook/events/alerts"
-	"github.com/onebook/onebook/events/cases"
-	"github.com/onebook/onebook/events/donations"
+	"github.com/onebook/onebook/events/alertevents"
+	"github.com/onebook/onebook/events/caseevents"
+	"github.com/onebook/onebook/events/donationevents"
 	"github.com/onebook/onebook/events/orgs"
-	"github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/staff"
 )
@@ -20,13 +20,13 @@ import (
 // a keyring (events.Registry.WithKeyring adds one).
 func Registry() *events.Registry {
 	r := events.NewRegistry()
-	passes.Register(r)
+	passevents.Register(r)
 	residents.Register(r)
 	staff.Register(r)
 	access.Register(r)
 	orgs.Register(r)
-	cases.Register(r)
-	alerts.Register(r)
-	donations.Register(r)
+	caseevents.Register(r)
+	alertevents.Register(r)
+	donationevents.Register(r)
 	return r
 }

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events"
-	ledgerjs "github.com/onebook/onebook/events/jetstream"
-	"github.com/onebook/onebook/events/jetstream/natstest"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
 )
 
 const testOrigin = "onebook.test/ledger"
@@ -24,7 +24,7 @@ const testOrigin = "onebook.test/ledger"
 type env struct {
 	srv    *natstest.Server
 	js     jetstream.JetStream
-	store  *ledgerjs.Store
+	store  *ledger.Store
 	ledger string
 	skey   string
 	vkey   string
@@ -57,7 +57,7 @@ func newEnvOn(t testing.TB, srv *natstest.Server, suffix string) *env {
 	e := &env{srv: srv, js: js, ledger: "LEDGER" + suffix}
 	var err error
 	if suffix == "" {
-		e.store, err = ledgerjs.Open(ctx, js, ledgerjs.Config{})
+		e.store, err = ledger.Open(ctx, js, ledger.Config{})
 	} else {
 		// A second ledger needs subjects of its own.
 		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: e.ledger, Subjects: []string{"raw" + suffix + ".>"}, DenyDelete: true, DenyPurge: true})

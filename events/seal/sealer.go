@@ -15,8 +15,8 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events"
-	ledgerjs "github.com/onebook/onebook/events/jetstream"
 	"github.com/onebook/onebook/events/lease"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // SealerConfig configures a Sealer.
@@ -460,7 +460,7 @@ func (s *Sealer) resume(ctx context.Context) (*state, uint64, error) {
 // signed root, which they do not match.
 func (s *Sealer) rebuild(ctx context.Context, want tlog.Tree) error {
 	st := s.newState(ctx, tlog.Tree{N: 0, Hash: emptyHash}, SignedCheckpoint{})
-	err := ledgerjs.ScanStream(ctx, s.js, s.cfg.Ledger, nil, 1, uint64(want.N), func(r events.Recorded) error {
+	err := ledger.ScanStream(ctx, s.js, s.cfg.Ledger, nil, 1, uint64(want.N), func(r events.Recorded) error {
 		if seq := r.Seq; seq != uint64(st.n)+1 {
 			return &events.Error{Code: events.CodeInternal, Message: fmt.Sprintf("ledger %s: expected sequence %d, got %d", s.cfg.Ledger, st.n+1, seq)}
 		}

@@ -26,9 +26,9 @@ import (
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/warning"
 	"github.com/onebook/onebook/events"
-	evalerts "github.com/onebook/onebook/events/alerts"
-	evcases "github.com/onebook/onebook/events/cases"
-	ledgerjs "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/alertevents"
+	"github.com/onebook/onebook/events/caseevents"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/schemas"
@@ -185,9 +185,9 @@ func (r *runner) startAlertWorld(ctx context.Context) (*alertWorld, error) {
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel = cancel
 	state, cstate, engine := accounts.NewState(), cases.NewState(), alerts.NewEngine()
-	for _, a := range []ledgerjs.Applier{state, cstate, engine} {
+	for _, a := range []ledger.Applier{state, cstate, engine} {
 		w.wg.Go(func() {
-			if err := ledgerjs.Follow(wctx, env.js, env.store.Stream(), w.reg, a); err != nil {
+			if err := ledger.Follow(wctx, env.js, env.store.Stream(), w.reg, a); err != nil {
 				r.log.Error("alert: following the ledger", "err", err)
 			}
 		})
@@ -263,13 +263,13 @@ func (w *alertWorld) report(ctx context.Context, reporter auth.Principal, k int)
 	day := events.Day(time.Now())
 	c, err := w.cases.File(ctx, reporter, cases.FileInput{
 		Patient: cases.Patient{Name: patientName(k), IDNumber: idNumber(string(district), k), Phone: fmt.Sprintf("139%08d", k)},
-		Card: evcases.Card{Disease: disease, Diagnosis: evcases.Suspected, Onset: day, Diagnosed: day, Reported: day,
+		Card: caseevents.Card{Disease: disease, Diagnosis: caseevents.Suspected, Onset: day, Diagnosed: day, Reported: day,
 			Symptoms: []string{"fever", "cough"}, Residence: district + "001", Occupation: "worker", Severity: "severe"}})
 	accepted := time.Now()
 	if err != nil {
 		return 0, fmt.Errorf("file report %d: %w", k, err)
 	}
-	id := alerts.AlertID("first-case", alerts.Key{Target: evalerts.TargetDisease, Code: disease, Region: district}, c.Counted.Day)
+	id := alerts.AlertID("first-case", alerts.Key{Target: alertevents.TargetDisease, Code: disease, Region: district}, c.Counted.Day)
 	wctx, cancel := context.WithTimeout(ctx, alertWait)
 	defer cancel()
 	a, at, err := waitAlert(wctx, w.engine, id)
@@ -311,7 +311,7 @@ type rawEcho struct {
 }
 
 func startRawEcho(ctx context.Context, js jetstream.JetStream, data []byte, samples int) (*rawEcho, error) {
-	cfg := ledgerjs.Config{Stream: alertRawStream}.StreamConfig()
+	cfg := ledger.Config{Stream: alertRawStream}.StreamConfig()
 	cfg.Subjects = []string{"alertraw.>"}
 	cfg.Description = "onebook bench: raw publish-to-receive baseline of the alert part"
 	if _, err := js.CreateStream(ctx, cfg); err != nil {
@@ -386,11 +386,11 @@ func sampleRaised(reg *events.Registry) ([]byte, error) {
 	now := time.Now().UTC()
 	day := events.Day(now)
 	rules := alerts.DefaultRules()
-	ev := evalerts.Raised{Rule: "first-case", RuleVersion: 1, RuleSeq: 1, Method: rules["first-case"].Method,
-		Target: evalerts.TargetDisease, Code: firstCaseDiseases[0], Region: d, Day: day, Observed: 1, Statistic: 1, Threshold: 1,
+	ev := alertevents.Raised{Rule: "first-case", RuleVersion: 1, RuleSeq: 1, Method: rules["first-case"].Method,
+		Target: alertevents.TargetDisease, Code: firstCaseDiseases[0], Region: d, Day: day, Observed: 1, Statistic: 1, Threshold: 1,
 		Cases: []string{"c-0123456789abcdef0123"}, Trigger: "c-0123456789abcdef0123", FiledAt: now, FiledSeq: 12345}
-	k := alerts.Key{Target: evalerts.TargetDisease, Code: firstCaseDiseases[0], Region: d}
-	e, err := reg.New(inMemory, evalerts.TypeRaised, events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindAlert, ID: alerts.AlertID("first-case", k, day)},
+	k := alerts.Key{Target: alertevents.TargetDisease, Code: firstCaseDiseases[0], Region: d}
+	e, err := reg.New(inMemory, alertevents.TypeRaised, events.Meta{Aggregate: events.Aggregate{Kind: alertevents.KindAlert, ID: alerts.AlertID("first-case", k, day)},
 		Region: d, Actor: events.Actor{Role: string(auth.System), ID: "early-warning"}, Time: now, SealTo: events.SubjectAlerts}, ev)
 	if err != nil {
 		return nil, err
@@ -515,25 +515,25 @@ type historyGen struct {
 	n        int
 }
 
-func (g *historyGen) filed(k int, at time.Time) (events.Event, evcases.Filed, error) {
+func (g *historyGen) filed(k int, at time.Time) (events.Event, caseevents.Filed, error) {
 	hc := historyCards[k%len(historyCards)]
 	day := events.Day(at)
-	card := evcases.Card{Disease: hc.disease, Diagnosis: evcases.Clinical, Onset: day, Diagnosed: day, Reported: day,
+	card := caseevents.Card{Disease: hc.disease, Diagnosis: caseevents.Clinical, Onset: day, Diagnosed: day, Reported: day,
 		Symptoms: hc.symptoms, Residence: g.district + "002", Occupation: "worker", Severity: "mild"}
 	g.n++
-	p := evcases.Filed{Hospital: "o-bench", Patient: "p-bench-" + strconv.Itoa(g.n),
+	p := caseevents.Filed{Hospital: "o-bench", Patient: "p-bench-" + strconv.Itoa(g.n),
 		Personal: residents.Sealed{KeyID: "k-bench", Ciphertext: "c2VhbGVk", IDIndex: "aWQ"},
-		Card:     card, Groups: evcases.SymptomGroups(card.Symptoms)}
-	e, err := g.reg.New(inMemory, evcases.TypeFiled, events.Meta{Aggregate: events.Aggregate{Kind: evcases.Kind, ID: "c-bench-" + strconv.Itoa(g.n)},
+		Card:     card, Groups: caseevents.SymptomGroups(card.Symptoms)}
+	e, err := g.reg.New(inMemory, caseevents.TypeFiled, events.Meta{Aggregate: events.Aggregate{Kind: caseevents.Kind, ID: "c-bench-" + strconv.Itoa(g.n)},
 		Region: g.district + "001", Actor: events.Actor{Role: string(auth.HospitalReporter), ID: "s-bench"}, Time: at, SealTo: events.CaseSubject("c-bench-" + strconv.Itoa(g.n))}, p)
 	return e, p, err
 }
 
 // revoked is the revocation of card e (filed as p): it removes the count.
-func (g *historyGen) revoked(e events.Event, p evcases.Filed) (events.Event, evcases.Reviewed, error) {
-	c := evcases.CountedAs(p.Card, p.Groups, events.Day(e.Time))
-	rv := evcases.Reviewed{Level: evcases.LevelDistrict, Decision: evcases.Revoke, Reason: "bench: undo the timed card", Round: 1, Counted: &c}
-	out, err := g.reg.New(inMemory, evcases.TypeReviewed, events.Meta{Aggregate: e.Aggregate, Region: e.Region,
+func (g *historyGen) revoked(e events.Event, p caseevents.Filed) (events.Event, caseevents.Reviewed, error) {
+	c := caseevents.CountedAs(p.Card, p.Groups, events.Day(e.Time))
+	rv := caseevents.Reviewed{Level: caseevents.LevelDistrict, Decision: caseevents.Revoke, Reason: "bench: undo the timed card", Round: 1, Counted: &c}
+	out, err := g.reg.New(inMemory, caseevents.TypeReviewed, events.Meta{Aggregate: e.Aggregate, Region: e.Region,
 		Actor: events.Actor{Role: string(auth.CDCReviewer), ID: "s-bench-cdc"}, Time: e.Time.Add(time.Second), SealTo: events.CaseSubject(e.Aggregate.ID)}, rv)
 	return out, rv, err
 }
@@ -577,8 +577,8 @@ func (r *runner) alertHistory(ctx context.Context, samples int) (AlertHistory, e
 		en := &seqEngine{Engine: alerts.NewEngine()}
 		first := lastDay.AddDate(0, 0, -(days - 1))
 		for _, id := range ids {
-			p := evalerts.RulePublished{Version: 1, Rule: alerts.DefaultRules()[id], Reason: "default rule"}
-			e, err := reg.New(inMemory, evalerts.TypeRulePublished, events.Meta{Aggregate: events.Aggregate{Kind: evalerts.KindRule, ID: id},
+			p := alertevents.RulePublished{Version: 1, Rule: alerts.DefaultRules()[id], Reason: "default rule"}
+			e, err := reg.New(inMemory, alertevents.TypeRulePublished, events.Meta{Aggregate: events.Aggregate{Kind: alertevents.KindRule, ID: id},
 				Region: events.National, Actor: events.Actor{Role: string(auth.System), ID: "onebook"}, Time: first.Add(-time.Hour).UTC()}, p)
 			if err != nil {
 				return h, fmt.Errorf("rule %s: %w", id, err)
@@ -619,9 +619,9 @@ func (r *runner) alertHistory(ctx context.Context, samples int) (AlertHistory, e
 	h.Samples = samples
 	type pair struct {
 		filed   events.Event
-		fp      evcases.Filed
+		fp      caseevents.Filed
 		revoked events.Event
-		rp      evcases.Reviewed
+		rp      caseevents.Reviewed
 	}
 	news := make([]pair, min(samples, 500))
 	for j := range news {

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/onebook/onebook/events"
-	ledgerjs "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // RawStream is the raw baseline's stream: the ledger's configuration with
@@ -98,7 +98,7 @@ func (r AppendResult) Ratio() float64 { return r.Rate / r.RawRate }
 // on both alike.
 func (r *runner) benchAppend(ctx context.Context, b *batch, conc int) (AppendResult, error) {
 	res := AppendResult{Events: len(b.evs), Concurrency: conc, AvgBytes: float64(b.bytes) / float64(max(len(b.evs), 1))}
-	cfg := ledgerjs.Config{Stream: RawStream}.StreamConfig()
+	cfg := ledger.Config{Stream: RawStream}.StreamConfig()
 	cfg.Subjects = []string{"raw.>"}
 	cfg.Description = "onebook bench: raw publish baseline"
 	if _, err := r.nats.js.CreateStream(ctx, cfg); err != nil {

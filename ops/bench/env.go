@@ -15,7 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/backend/embedded"
-	ledgerjs "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/seal"
 )
 
@@ -25,7 +25,7 @@ type natsEnv struct {
 	srv   *embedded.NATSServer
 	nc    *nats.Conn
 	js    jetstream.JetStream
-	store *ledgerjs.Store
+	store *ledger.Store
 }
 
 // startNATS starts an embedded server on loopback with a random port,
@@ -56,7 +56,7 @@ func (r *runner) startNATSWith(ctx context.Context, name string, opts embedded.N
 		e.close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if e.store, err = ledgerjs.Open(ctx, e.js, ledgerjs.Config{}); err != nil {
+	if e.store, err = ledger.Open(ctx, e.js, ledger.Config{}); err != nil {
 		e.close()
 		return nil, err
 	}

@@ -25,8 +25,8 @@ import (
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/backend/exports"
 	"github.com/onebook/onebook/events"
-	ledgerjs "github.com/onebook/onebook/events/jetstream"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 )
@@ -172,12 +172,12 @@ func (w exportWorkload) event(i uint64) (events.Event, error) {
 	}
 	c := community(b % communities)
 	gate := fmt.Sprintf("g%s-%d", c[6:], 1+b%gatesPer)
-	return w.gen.reg.New(inMemory, evpasses.TypeGate, events.Meta{
-		Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate},
+	return w.gen.reg.New(inMemory, passevents.TypeGate, events.Meta{
+		Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: gate},
 		Region:    c,
 		Actor:     events.Actor{Role: "property_manager", ID: fmt.Sprintf("pm-%s", c[6:])},
 		Time:      w.gen.epoch.Add(time.Duration(i) * 700 * time.Millisecond),
-	}, evpasses.GateRegistered{Community: c, Name: fmt.Sprintf("东门 %d", b)})
+	}, passevents.GateRegistered{Community: c, Name: fmt.Sprintf("东门 %d", b)})
 }
 
 // benchExport runs the export part twice, each on an embedded NATS of its
@@ -276,13 +276,13 @@ func (r *runner) benchExportOf(ctx context.Context, rep *Report, gen *generator,
 	if err != nil {
 		return res, err
 	}
-	subjects := []string{events.SubjectPrefix + ".*." + evpasses.KindGate + ".*"}
+	subjects := []string{events.SubjectPrefix + ".*." + passevents.KindGate + ".*"}
 	bundle := filepath.Join(r.dir, "export-csv")
 	rawRead := func() error {
 		var n atomic.Uint64
 		stop := track(r.progress, "export: raw read", 0, total, n.Load)
 		start := time.Now()
-		err := ledgerjs.ScanStream(ctx, env.js, "LEDGER", subjects, 1, total, func(events.Recorded) error {
+		err := ledger.ScanStream(ctx, env.js, "LEDGER", subjects, 1, total, func(events.Recorded) error {
 			n.Add(1)
 			return nil
 		})
@@ -428,7 +428,7 @@ func writeRawCSV(path string, sample [][]string, rows int64) (int64, error) {
 	bw := bufio.NewWriterSize(f, 1<<16)
 	bw.WriteString("\ufeff")
 	cw := csv.NewWriter(bw)
-	cols := exports.View{EventType: evpasses.TypeScanned, Kind: evpasses.KindGate}.Columns()
+	cols := exports.View{EventType: passevents.TypeScanned, Kind: passevents.KindGate}.Columns()
 	if err := cw.Write(append(append([]string{"row", "id"}, cols...), "entries")); err != nil {
 		f.Close()
 		return 0, err

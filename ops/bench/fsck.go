@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events/seal"
-	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/miniapp-api/api"
 )
 
 // FsckTool is the off-the-shelf tlog-tiles auditor the fsck part runs.

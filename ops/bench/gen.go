@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 )
 
 // generator builds realistic entry/exit pass events through the events
@@ -74,15 +74,15 @@ func (g *generator) mixed(i uint64) (events.Event, error) {
 func (g *generator) issued(n uint64) (events.Event, error) {
 	c := community(n % communities)
 	at := g.epoch.Add(time.Duration(n) * 7 * time.Second)
-	p := evpasses.Issued{
+	p := passevents.Issued{
 		Holder:    holder(n),
-		HolderOf:  []string{evpasses.HolderResident, evpasses.HolderResident, evpasses.HolderResident, evpasses.HolderVisitor}[n%4],
+		HolderOf:  []string{passevents.HolderResident, passevents.HolderResident, passevents.HolderResident, passevents.HolderVisitor}[n%4],
 		Community: c,
 		NotBefore: at.Truncate(24 * time.Hour),
 		NotAfter:  at.Truncate(24*time.Hour).AddDate(0, 0, 30),
 	}
-	e, err := g.reg.New(inMemory, evpasses.TypeIssued, events.Meta{
-		Aggregate: events.Aggregate{Kind: evpasses.KindPass, ID: passID(n)},
+	e, err := g.reg.New(inMemory, passevents.TypeIssued, events.Meta{
+		Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: passID(n)},
 		Region:    c,
 		Actor:     events.Actor{Role: "property_manager", ID: fmt.Sprintf("pm-%s", c[6:])},
 		Time:      at,
@@ -98,19 +98,19 @@ func (g *generator) scanned(i uint64) (events.Event, error) {
 	n := rng.Uint64N(i/10 + 1) // a pass issued before this scan
 	c := community(n % communities)
 	gate := fmt.Sprintf("g%s-%d", c[6:], 1+rng.IntN(gatesPer))
-	p := evpasses.Scanned{
+	p := passevents.Scanned{
 		ScanID:    events.NewID(),
 		Pass:      passID(n),
 		Holder:    holder(n),
 		Community: c,
-		Direction: []string{evpasses.In, evpasses.Out}[rng.IntN(2)],
-		Decision:  evpasses.Allow,
+		Direction: []string{passevents.In, passevents.Out}[rng.IntN(2)],
+		Decision:  passevents.Allow,
 	}
 	if rng.IntN(50) == 0 {
-		p.Decision, p.Reason = evpasses.Deny, "health_status_red"
+		p.Decision, p.Reason = passevents.Deny, "health_status_red"
 	}
-	e, err := g.reg.New(inMemory, evpasses.TypeScanned, events.Meta{
-		Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: gate},
+	e, err := g.reg.New(inMemory, passevents.TypeScanned, events.Meta{
+		Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: gate},
 		Region:    c,
 		Actor:     events.Actor{Role: "gate_operator", ID: fmt.Sprintf("op-%s-%d", c[6:], rng.IntN(4))},
 		Time:      g.epoch.Add(time.Duration(i) * 700 * time.Millisecond),

@@ -9,8 +9,8 @@ import (
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/projections"
-	mongostore "github.com/onebook/onebook/projections/mongo"
-	"github.com/onebook/onebook/projections/passes"
+	"github.com/onebook/onebook/projections/mongostore"
+	"github.com/onebook/onebook/projections/passviews"
 )
 
 // projectBatch is the projector's batch size (its default) and the raw
@@ -59,7 +59,7 @@ func (r *runner) benchProject(ctx context.Context, n int) (ProjectResult, error)
 	}()
 
 	// The final documents, recomputed from the ledger as ops verify does.
-	p := passes.Passes()
+	p := passviews.Passes()
 	rc := projections.NewRecomputer(r.reg, p)
 	if err := env.store.Scan(ctx, 1, uint64(n), func(rec events.Recorded) error { return rc.Add(ctx, rec) }); err != nil {
 		return res, fmt.Errorf("recompute: %w", err)

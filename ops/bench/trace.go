@@ -32,12 +32,12 @@ import (
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
-	evdon "github.com/onebook/onebook/events/donations"
-	ledgerjs "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/donationevents"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
-	api "github.com/onebook/onebook/miniapp-api"
+	"github.com/onebook/onebook/miniapp-api/api"
 )
 
 // TraceResult is the trace part: the public trace of a donation of
@@ -107,7 +107,7 @@ func (c Config) checkTrace() error {
 
 // fanout applies the ledger to several states through one consumer, so
 // that each event is parsed once.
-type fanout []ledgerjs.Applier
+type fanout []ledger.Applier
 
 func (f fanout) Seq() uint64 {
 	s := f[0].Seq()
@@ -173,7 +173,7 @@ func (r *runner) startTraceWorld(ctx context.Context, rep *Report) (*traceWorld,
 	state := accounts.NewState()
 	w.dstate = donations.NewState()
 	w.wg.Go(func() {
-		if err := ledgerjs.Follow(wctx, env.js, env.store.Stream(), w.reg, fanout{state, w.dstate}); err != nil {
+		if err := ledger.Follow(wctx, env.js, env.store.Stream(), w.reg, fanout{state, w.dstate}); err != nil {
 			r.log.Error("trace: following the ledger", "err", err)
 		}
 	})
@@ -213,7 +213,7 @@ var traceOrgs = []struct {
 }
 
 // traceLines are the items donated, in turn.
-var traceLines = []evdon.Line{
+var traceLines = []donationevents.Line{
 	{Item: "mask_n95", Spec: "N95"}, {Item: "protective_clothing", Spec: "170"},
 	{Item: "gloves", Spec: "M"}, {Item: "goggles", Spec: "standard"}, {Item: "disinfectant", Spec: "84"},
 }
@@ -252,10 +252,10 @@ type donationSteps struct {
 	ids     []string
 }
 
-func (d *donationSteps) lots(i int) []evdon.Lot {
+func (d *donationSteps) lots(i int) []donationevents.Lot {
 	l := traceLines[i%len(traceLines)]
 	l.Quantity = int64(100 + i%900)
-	return []evdon.Lot{{Line: l, Batch: fmt.Sprintf("BENCH-%05d", i)}}
+	return []donationevents.Lot{{Line: l, Batch: fmt.Sprintf("BENCH-%05d", i)}}
 }
 
 func (d *donationSteps) step(ctx context.Context, s int) error {
@@ -263,14 +263,14 @@ func (d *donationSteps) step(ctx context.Context, s int) error {
 	i, k := s%n, s/n
 	switch {
 	case k == 0:
-		don, err := d.svc.Pledge(ctx, d.members[0], donations.PledgeInput{Lines: []evdon.Line{d.lots(i)[0].Line}, Note: "基准测试"})
+		don, err := d.svc.Pledge(ctx, d.members[0], donations.PledgeInput{Lines: []donationevents.Line{d.lots(i)[0].Line}, Note: "基准测试"})
 		if err != nil {
 			return fmt.Errorf("pledge %d: %w", i, err)
 		}
 		d.ids[i] = don.ID
 	case k%2 == 1:
 		hop := (k + 1) / 2
-		to := evdon.Receiver{Org: d.orgs[hop].ID}
+		to := donationevents.Receiver{Org: d.orgs[hop].ID}
 		if hop == traceHops {
 			to.Unit = "呼吸科"
 		}
@@ -280,7 +280,7 @@ func (d *donationSteps) step(ctx context.Context, s int) error {
 	default:
 		hop := k / 2
 		photo := sha256.Sum256(fmt.Appendf(nil, "photo %d %d", i, hop))
-		if _, err := d.svc.Confirm(ctx, d.members[hop], d.ids[i], hop, donations.ReceiveInput{Lots: d.lots(i), Condition: evdon.Intact,
+		if _, err := d.svc.Confirm(ctx, d.members[hop], d.ids[i], hop, donations.ReceiveInput{Lots: d.lots(i), Condition: donationevents.Intact,
 			PhotoHash: hex.EncodeToString(photo[:])}); err != nil {
 			return fmt.Errorf("donation %d, receipt of hop %d: %w", i, hop, err)
 		}
@@ -614,9 +614,9 @@ func (m *traceMeasure) checkRaw(id string) error {
 
 // traceTypes are the event types of a donation's steps, in order.
 var traceTypes = func() []string {
-	out := []string{evdon.TypePledged}
+	out := []string{donationevents.TypePledged}
 	for range traceHops {
-		out = append(out, evdon.TypeDispatched, evdon.TypeReceived)
+		out = append(out, donationevents.TypeDispatched, donationevents.TypeReceived)
 	}
 	return out
 }()

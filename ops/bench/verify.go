@@ -21,7 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/events"
-	ledgerjs "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/ops/verify"
 )
@@ -64,7 +64,7 @@ func readCheckpoints(ctx context.Context, js jetstream.JetStream, vkey string) (
 		return nil, fmt.Errorf("checkpoint stream: %w", err)
 	}
 	last := st.CachedInfo().State.LastSeq
-	err = ledgerjs.ScanStream(ctx, js, CheckpointStream, nil, 1, last, func(r events.Recorded) error {
+	err = ledger.ScanStream(ctx, js, CheckpointStream, nil, 1, last, func(r events.Recorded) error {
 		cp, _, err := seal.OpenCheckpoint(r.Raw, note.VerifierList(v), v.Name())
 		if err != nil {
 			return fmt.Errorf("checkpoint message %d: %w", r.Seq, err)
@@ -99,7 +99,7 @@ func verifyLedger(ctx context.Context, js jetstream.JetStream, vkey string, size
 // rawScan reads events 1..size with ScanStream and a no-op callback.
 func rawScan(ctx context.Context, js jetstream.JetStream, size uint64, progress func(uint64)) error {
 	var n uint64
-	err := ledgerjs.ScanStream(ctx, js, "LEDGER", nil, 1, size, func(r events.Recorded) error {
+	err := ledger.ScanStream(ctx, js, "LEDGER", nil, 1, size, func(r events.Recorded) error {
 		n++
 		if progress != nil && n%4096 == 0 {
 			progress(n)

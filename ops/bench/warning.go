@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/backend/warning"
-	"github.com/onebook/onebook/events/alerts"
+	"github.com/onebook/onebook/events/alertevents"
 )
 
 // WarningResult is the early-warning part, pure computation with no
@@ -58,7 +58,7 @@ const (
 )
 
 // warningRules are the rules whose single evaluation is timed.
-var warningRules = []alerts.Rule{{Method: alerts.EARSC3}, {Method: alerts.Percentile}}
+var warningRules = []alertevents.Rule{{Method: alertevents.EARSC3}, {Method: alertevents.Percentile}}
 
 func (c Config) checkWarning() error {
 	if c.WarningDistricts < 1 || c.WarningGroups < 1 || c.WarningDays < 1 || c.WarningSamples < 4*cycles {
@@ -179,7 +179,7 @@ func windowFrom(m map[int]float64, t, span int, buf []float64) []float64 {
 // with warningLongDays of history in each series' map, alternating
 // short-long-long-short cycles times after a warm-up. The maps hold Poisson(2) days (zero
 // days absent); the day evaluated is the last of the history.
-func (r *runner) warningApply(ctx context.Context, rule alerts.Rule, samples int) (WarningApply, error) {
+func (r *runner) warningApply(ctx context.Context, rule alertevents.Rule, samples int) (WarningApply, error) {
 	span := warning.Span(rule)
 	a := WarningApply{Method: rule.Method, Span: span, Series: warningSeries, ShortDays: warningShortDays, LongDays: warningLongDays}
 	const t = 4000 // the day evaluated; the history ends on it

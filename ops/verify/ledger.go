@@ -15,7 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events"
-	ledger "github.com/onebook/onebook/events/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // Checkpoint is a stored checkpoint whose signature has been checked.

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/jetstream"
-	"github.com/onebook/onebook/events/jetstream/natstest"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/memstore"
 	"github.com/onebook/onebook/projections/trace"
@@ -25,12 +25,12 @@ func TestProjector(t *testing.T) {
 	_, js := srv.Connect()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := jetstream.Open(ctx, js, jetstream.Config{})
+	st, err := ledger.Open(ctx, js, ledger.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
-	evpasses.Register(reg)
+	passevents.Register(reg)
 	app := func(typ string, agg events.Aggregate, when time.Time, p events.Payload) {
 		e, err := reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: c1, Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: when}, p)
 		if err != nil {
@@ -40,13 +40,13 @@ func TestProjector(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	app(evpasses.TypeGate, events.Aggregate{Kind: evpasses.KindGate, ID: "g0"}, t0, evpasses.GateRegistered{Community: c1, Name: "东门"})
+	app(passevents.TypeGate, events.Aggregate{Kind: passevents.KindGate, ID: "g0"}, t0, passevents.GateRegistered{Community: c1, Name: "东门"})
 	for i := range 300 {
 		holder := fmt.Sprintf("p-%02d", i%20)
-		app(evpasses.TypeIssued, events.Aggregate{Kind: evpasses.KindPass, ID: fmt.Sprintf("pass%d", i)}, t0,
-			evpasses.Issued{Holder: holder, HolderOf: evpasses.HolderResident, Community: c1, NotBefore: t0, NotAfter: t0.Add(time.Hour)})
-		app(evpasses.TypeScanned, events.Aggregate{Kind: evpasses.KindGate, ID: fmt.Sprintf("g%d", i%3)}, t0.Add(time.Duration(i)*7*time.Minute),
-			evpasses.Scanned{ScanID: fmt.Sprint(i), Pass: fmt.Sprintf("pass%d", i), Holder: holder, Community: c1, Direction: evpasses.In, Decision: evpasses.Allow})
+		app(passevents.TypeIssued, events.Aggregate{Kind: passevents.KindPass, ID: fmt.Sprintf("pass%d", i)}, t0,
+			passevents.Issued{Holder: holder, HolderOf: passevents.HolderResident, Community: c1, NotBefore: t0, NotAfter: t0.Add(time.Hour)})
+		app(passevents.TypeScanned, events.Aggregate{Kind: passevents.KindGate, ID: fmt.Sprintf("g%d", i%3)}, t0.Add(time.Duration(i)*7*time.Minute),
+			passevents.Scanned{ScanID: fmt.Sprint(i), Pass: fmt.Sprintf("pass%d", i), Holder: holder, Community: c1, Direction: passevents.In, Decision: passevents.Allow})
 	}
 	size, _ := st.Size(ctx)
 	ds := memstore.New()

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
 )
 
@@ -87,13 +87,13 @@ func GateScans() projections.Projection {
 		Personal: true,
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
-			if _, ok := p.(evpasses.Scanned); ok {
+			if _, ok := p.(passevents.Scanned); ok {
 				return []string{GateKey(e.Aggregate.ID, e.Time)}
 			}
 			return nil
 		},
 		Fold: func(id string, s *GateHour, e events.Event, p events.Payload) error {
-			sc := p.(evpasses.Scanned)
+			sc := p.(passevents.Scanned)
 			s.Gate, s.Community = e.Aggregate.ID, string(e.Region)
 			s.Hour = e.Time.UTC().Truncate(time.Hour).Format(time.RFC3339)
 			if s.Scans == nil {
@@ -140,13 +140,13 @@ func PersonScans() projections.Projection {
 		Personal: true,
 		Subjects: []string{"ledger.*.gate.*"},
 		Keys: func(e events.Event, p events.Payload) []string {
-			if sc, ok := p.(evpasses.Scanned); ok && sc.Holder != "" {
+			if sc, ok := p.(passevents.Scanned); ok && sc.Holder != "" {
 				return []string{PersonKey(sc.Holder, e.Time)}
 			}
 			return nil
 		},
 		Fold: func(id string, s *PersonDay, e events.Event, p events.Payload) error {
-			sc := p.(evpasses.Scanned)
+			sc := p.(passevents.Scanned)
 			s.Person, s.Day = sc.Holder, e.Time.UTC().Format(time.DateOnly)
 			if s.Scans == nil {
 				s.Scans = []PersonScan{}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	evpasses "github.com/onebook/onebook/events/passes"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/memstore"
 	"github.com/onebook/onebook/projections/trace"
@@ -30,19 +30,19 @@ type scan struct {
 func project(t *testing.T, store projections.DocStore, scans []scan) {
 	t.Helper()
 	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
-	evpasses.Register(reg)
+	passevents.Register(reg)
 	ps := trace.All()
 	rc := projections.NewRecomputer(reg, ps...)
 	for i, s := range scans {
-		p := evpasses.Scanned{ScanID: fmt.Sprintf("s%d", i), Pass: "pass-" + s.holder, Holder: s.holder, Community: s.community,
-			Direction: s.direction, Decision: evpasses.Allow}
+		p := passevents.Scanned{ScanID: fmt.Sprintf("s%d", i), Pass: "pass-" + s.holder, Holder: s.holder, Community: s.community,
+			Direction: s.direction, Decision: passevents.Allow}
 		if s.holder == "" {
 			p.Pass = "unknown"
 		}
 		if s.deny != "" {
-			p.Decision, p.Reason = evpasses.Deny, s.deny
+			p.Decision, p.Reason = passevents.Deny, s.deny
 		}
-		e, err := reg.New(context.Background(), evpasses.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: evpasses.KindGate, ID: s.gate},
+		e, err := reg.New(context.Background(), passevents.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: s.gate},
 			Region: s.community, Actor: events.Actor{Role: "gate_operator", ID: "op"}, Time: s.at}, p)
 		if err != nil {
 			t.Fatal(err)
@@ -88,11 +88,11 @@ func TestKeys(t *testing.T) {
 func TestFold(t *testing.T) {
 	store := memstore.New()
 	project(t, store, []scan{
-		{at(5), "g1", c1, "p-a", evpasses.In, ""},
-		{at(-30), "g1", c1, "p-b", evpasses.Out, "expired"}, // offline upload, an hour earlier
-		{at(7), "g1", c1, "", evpasses.In, "malformed"},     // no holder: gate view only
-		{at(8), "g2", c2, "p-a", evpasses.Out, ""},
-		{at(24 * 60), "g1", c1, "p-a", evpasses.In, ""}, // next day
+		{at(5), "g1", c1, "p-a", passevents.In, ""},
+		{at(-30), "g1", c1, "p-b", passevents.Out, "expired"}, // offline upload, an hour earlier
+		{at(7), "g1", c1, "", passevents.In, "malformed"},     // no holder: gate view only
+		{at(8), "g2", c2, "p-a", passevents.Out, ""},
+		{at(24 * 60), "g1", c1, "p-a", passevents.In, ""}, // next day
 	})
 	ctx := context.Background()
 	docs, err := store.Get(ctx, trace.GateScans(), []string{"g1@2026020109", "g1@2026020108"})
@@ -132,7 +132,7 @@ func TestOverflow(t *testing.T) {
 	store := memstore.New()
 	var scans []scan
 	for i := range trace.MaxScansPerDoc + 3 {
-		scans = append(scans, scan{t0.Add(time.Duration(i) * 100 * time.Millisecond), "g1", c1, "p-a", evpasses.In, ""})
+		scans = append(scans, scan{t0.Add(time.Duration(i) * 100 * time.Millisecond), "g1", c1, "p-a", passevents.In, ""})
 	}
 	project(t, store, scans)
 	ctx := context.Background()
@@ -177,15 +177,15 @@ func (s *onlyGet) Count(context.Context, projections.Projection) (int64, error) 
 func TestReadGateScans(t *testing.T) {
 	mem := memstore.New()
 	project(t, mem, []scan{
-		{at(0), "g1", c1, "p-a", evpasses.In, ""},           // 09:00 exactly: from is inclusive
-		{at(59), "g2", c1, "p-b", evpasses.In, ""},          // 09:59
-		{at(-1), "g1", c1, "p-c", evpasses.In, ""},          // 08:59: before from
-		{at(30), "g1", c1, "p-d", evpasses.Out, "revoked"},  // 09:30
-		{at(10), "g1", c1, "p-e", evpasses.Out, ""},         // 09:10, arrives after 09:30
-		{at(90), "g1", c1, "p-f", evpasses.In, ""},          // 10:30: to is exclusive
-		{at(59), "g1", c1, "p-g", evpasses.In, ""},          // 09:59, same time as g2's: gate order
-		{at(45), "g3", c1, "p-h", evpasses.In, ""},          // another gate, not asked for
-		{at(60 * 24 * 3), "g1", c1, "p-i", evpasses.In, ""}, // three days later
+		{at(0), "g1", c1, "p-a", passevents.In, ""},           // 09:00 exactly: from is inclusive
+		{at(59), "g2", c1, "p-b", passevents.In, ""},          // 09:59
+		{at(-1), "g1", c1, "p-c", passevents.In, ""},          // 08:59: before from
+		{at(30), "g1", c1, "p-d", passevents.Out, "revoked"},  // 09:30
+		{at(10), "g1", c1, "p-e", passevents.Out, ""},         // 09:10, arrives after 09:30
+		{at(90), "g1", c1, "p-f", passevents.In, ""},          // 10:30: to is exclusive
+		{at(59), "g1", c1, "p-g", passevents.In, ""},          // 09:59, same time as g2's: gate order
+		{at(45), "g3", c1, "p-h", passevents.In, ""},          // another gate, not asked for
+		{at(60 * 24 * 3), "g1", c1, "p-i", passevents.In, ""}, // three days later
 	})
 	store := &onlyGet{DocStore: mem}
 	ctx := context.Background()
@@ -231,12 +231,12 @@ func TestReadGateScans(t *testing.T) {
 func TestReadPersonScans(t *testing.T) {
 	mem := memstore.New()
 	project(t, mem, []scan{
-		{at(-60 * 10), "g1", c1, "p-a", evpasses.In, ""},  // 2026-01-31 23:00
-		{at(60 * 15), "g2", c2, "p-a", evpasses.In, ""},   // 2026-02-02 00:00
-		{at(0), "g1", c1, "p-a", evpasses.Out, "expired"}, // 2026-02-01 09:00
-		{at(60 * 15), "g1", c1, "p-b", evpasses.In, ""},   // someone else
-		{at(60 * 40), "g1", c1, "p-a", evpasses.Out, ""},  // 2026-02-03 01:00: after to
-		{at(-60 * 11), "g1", c1, "p-a", evpasses.Out, ""}, // 22:00 on the 31st: before from
+		{at(-60 * 10), "g1", c1, "p-a", passevents.In, ""},  // 2026-01-31 23:00
+		{at(60 * 15), "g2", c2, "p-a", passevents.In, ""},   // 2026-02-02 00:00
+		{at(0), "g1", c1, "p-a", passevents.Out, "expired"}, // 2026-02-01 09:00
+		{at(60 * 15), "g1", c1, "p-b", passevents.In, ""},   // someone else
+		{at(60 * 40), "g1", c1, "p-a", passevents.Out, ""},  // 2026-02-03 01:00: after to
+		{at(-60 * 11), "g1", c1, "p-a", passevents.Out, ""}, // 22:00 on the 31st: before from
 	})
 	store := &onlyGet{DocStore: mem}
 	from := t0.Add(-10 * time.Hour) // 2026-01-31 23:00
