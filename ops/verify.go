@@ -61,8 +61,12 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for projectors that are behind the ledger")
 	samples := fs.Int("proof-samples", 256, "inclusion and consistency proofs to request from the stored tiles and check")
 	witnesses := fs.String("witnesses", env.getenv("ONEBOOK_WITNESSES"), "comma-separated witness verifier keys: report which cosigned the latest checkpoint ($ONEBOOK_WITNESSES)")
+	quorum := fs.Int("witness-quorum", 0, "witness policy: fail unless at least this many of --witnesses cosigned the latest checkpoint (0: report only)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *quorum < 0 || *quorum > 0 && *witnesses == "" {
+		return fmt.Errorf("--witness-quorum %d needs --witnesses and must not be negative", *quorum)
 	}
 	lc, err := c.openLedger(ctx)
 	if err != nil {
@@ -106,6 +110,9 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 		}
 		if rep.Witnesses, rep.CosignatureProblems, err = checkCosignatures(ctx, js, led.Checkpoints, strings.Split(*witnesses, ","), latest); err != nil {
 			return err
+		}
+		if p := quorumProblem(rep.Witnesses, *quorum, latest); p != "" {
+			rep.CosignatureProblems = append(rep.CosignatureProblems, p)
 		}
 	}
 

@@ -438,3 +438,24 @@ func checkCosignatures(ctx context.Context, js jetstream.JetStream, cps *seal.Ch
 	}
 	return out, problems, nil
 }
+
+// quorumProblem checks the witness policy "k of these witnesses cosigned
+// the latest checkpoint" and names the missing witnesses; "" when met (or
+// k is 0).
+func quorumProblem(ws []WitnessStatus, k int, latest uint64) string {
+	if k <= 0 {
+		return ""
+	}
+	var missing []string
+	for _, w := range ws {
+		if !w.CosignedLatest {
+			missing = append(missing, w.Name)
+		}
+	}
+	have := len(ws) - len(missing)
+	if have >= k {
+		return ""
+	}
+	return fmt.Sprintf("witness policy: the latest checkpoint (size %d) has %d of the %d required cosignatures; missing: %s",
+		latest, have, k, strings.Join(missing, ", "))
+}

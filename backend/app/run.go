@@ -32,6 +32,7 @@ import (
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/seal/witnesspush"
 	"github.com/onebook/onebook/miniapp-api/api"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/mongostore"
@@ -277,6 +278,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	cosigs, err := seal.OpenCosignatures(ctx, servers.JS, led.Checkpoints, seal.CosignaturesConfig{Replicas: cfg.Replicas, Witnesses: cfg.Witnesses, Logger: log})
 	if err != nil {
 		return fmt.Errorf("cosignatures: %w", err)
+	}
+	if len(cfg.WitnessPush) > 0 {
+		targets := make([]witnesspush.Target, len(cfg.WitnessPush))
+		for i, t := range cfg.WitnessPush {
+			targets[i] = witnesspush.Target{Key: t.Key, URL: t.URL}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.runLeased(bg, "seal.witnesspush", func(ctx context.Context) error {
+				return witnesspush.Run(ctx, witnesspush.Config{Witnesses: targets, Log: led.Prover, Store: cosigs, Logger: log})
+			})
+		}()
 	}
 	idem, err := openIdempotency(ctx, servers.JS, cfg.Replicas)
 	if err != nil {

@@ -12,13 +12,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/seal"
 )
 
 // Config is the whole configuration of a backend process (and, for the
@@ -58,7 +58,8 @@ type Config struct {
 	TemplateTransfer          string // subscribe-message template: a household member moved to another household
 	AlertWebhook              string // URL that receives every raised alert as a JSON POST
 	RiskRegions               []events.Region
-	Witnesses                 []string // verifier keys of the witnesses whose checkpoint cosignatures are accepted
+	Witnesses                 []string        // verifier keys of the witnesses whose checkpoint cosignatures are accepted
+	WitnessPush               []WitnessTarget // C2SP tlog-witness witnesses onebook pushes its checkpoints to
 	PassTTL, SessionTTL       time.Duration
 
 	MetricsAddr    string        // separate listener serving only /metrics; "" none
@@ -108,6 +109,7 @@ func Vars() []Var {
 		{"ONEBOOK_SNAPSHOT_EVERY", "snapshot-every", "10000", "snapshot each in-memory decision state (bucket 'snapshots') once it has applied this many events since its last snapshot; 0: not by count"},
 		{"ONEBOOK_SNAPSHOT_INTERVAL", "snapshot-interval", "5m", "snapshot each in-memory decision state that moved at least this often; 0: not by time (snapshots are also written on a clean shutdown)"},
 		{"ONEBOOK_WITNESSES", "witnesses", "", "comma-separated verifier keys (name+hash+base64) of the witnesses allowed to cosign checkpoints (POST /ledger/cosignatures)"},
+		{"ONEBOOK_WITNESS_PUSH", "witness-push", "", "comma-separated C2SP tlog-witness witnesses, each <cosignature/v1 verifier key>=<witness URL>; onebook POSTs every new checkpoint to <URL>/add-checkpoint and stores the cosignatures (their keys need not be repeated in ONEBOOK_WITNESSES)"},
 		{"ONEBOOK_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 		{"ONEBOOK_DEMO", "demo", "false", "fill realistic demo data on start"},
 		{"ONEBOOK_PROJECTORS", "projectors", "true", "run the projectors in this process; false for API-only replicas when projectors run elsewhere"},
@@ -269,10 +271,18 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		if k = strings.TrimSpace(k); k == "" {
 			continue
 		}
-		if _, err := note.NewVerifier(k); err != nil {
-			return c, fmt.Errorf("witnesses: %q is not a signed-note verifier key: %w", k, err)
+		if _, err := seal.NewWitnessVerifier(k); err != nil {
+			return c, fmt.Errorf("witnesses: %q is not a signed-note or cosignature/v1 verifier key: %w", k, err)
 		}
 		c.Witnesses = append(c.Witnesses, k)
+	}
+	if c.WitnessPush, err = ParseWitnessPush(get("witness-push")); err != nil {
+		return c, fmt.Errorf("witness-push: %w", err)
+	}
+	for _, t := range c.WitnessPush {
+		if !slices.Contains(c.Witnesses, t.Key) {
+			c.Witnesses = append(c.Witnesses, t.Key)
+		}
 	}
 	if c.PassTTL, err = time.ParseDuration(get("pass-ttl")); err != nil || c.PassTTL < time.Minute {
 		return c, fmt.Errorf("pass-ttl: %q is not a duration of at least 1m", get("pass-ttl"))
@@ -343,3 +353,35 @@ func port(name, s string) (int, error) {
 
 // FromEnv is Load over the process environment.
 func FromEnv(args []string) (Config, error) { return Load(args, os.Getenv, os.Stderr) }
+
+// WitnessTarget is a witness onebook pushes its checkpoints to.
+type WitnessTarget struct {
+	Key string // its cosignature/v1 verifier key
+	URL string // its base URL; checkpoints go to URL + "/add-checkpoint"
+}
+
+// ParseWitnessPush parses a comma-separated list of
+// "<verifier key>=<http or https URL>". The key ends before "=http" (a
+// verifier key's base64 of 33 bytes has no padding).
+func ParseWitnessPush(s string) ([]WitnessTarget, error) {
+	var out []WitnessTarget
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		i := strings.Index(e, "=http")
+		if i < 0 {
+			return nil, fmt.Errorf("%q is not <verifier key>=<URL>", e)
+		}
+		key, raw := e[:i], e[i+1:]
+		if _, err := seal.NewWitnessVerifier(key); err != nil {
+			return nil, fmt.Errorf("%q is not a verifier key: %w", key, err)
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%q is not an http(s) URL", raw)
+		}
+		out = append(out, WitnessTarget{Key: key, URL: strings.TrimSuffix(raw, "/")})
+	}
+	return out, nil
+}

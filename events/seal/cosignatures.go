@@ -33,10 +33,13 @@ import (
 // of the log: onebook cannot show them different histories (a split view)
 // without one of them noticing.
 //
-// Cosignatures are plain Ed25519 signed-note signatures (algorithm 0x01) by
-// the witness's key over the checkpoint text, verifiable with
-// note.NewVerifier(witness verifier key). The timestamped C2SP
-// cosignature/v1 format (algorithm 0x04) is not used.
+// Two kinds of witness key are accepted. A C2SP cosignature/v1 key (type
+// 0x04) signs "cosignature/v1\ntime <ts>\n<checkpoint>" with a timestamp
+// (https://c2sp.org/tlog-cosignature); such witnesses are pushed checkpoints
+// by the witnesspush package (C2SP tlog-witness). A plain signed-note
+// Ed25519 key (type 0x01, onebook's older protocol) signs the checkpoint
+// text, and its witness submits to POST /ledger/cosignatures; those stay
+// readable and accepted.
 //
 // They are stored in a JetStream KV bucket, one key per tree size and
 // witness: "<size>.<witness id>", where the witness id is the first 8 bytes,
@@ -89,7 +92,7 @@ func ParseWitnesses(keys []string) ([]Witness, error) {
 		if k == "" {
 			continue
 		}
-		v, err := note.NewVerifier(k)
+		v, err := NewWitnessVerifier(k)
 		if err != nil {
 			return nil, fmt.Errorf("witness verifier key %q: %w", k, err)
 		}
