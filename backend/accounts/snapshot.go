@@ -56,30 +56,14 @@ func (s *State) Restore(b []byte, seq uint64) error {
 		return err
 	}
 	s.mu.Lock()
-	for _, r := range snap.Residents {
-		s.residents[r.ID] = &r
-	}
-	for _, p := range snap.Persons {
-		s.persons[p.ID] = &p
-	}
-	for _, st := range snap.Staff {
-		s.staff[st.ID] = &st
-	}
-	for _, o := range snap.Orgs {
-		s.orgs[o.ID] = &o
-	}
-	for _, e := range snap.PersonByPhone {
-		s.personByPhone[e.K] = e.V
-	}
-	for _, e := range snap.StaffByOID {
-		s.staffByOID[e.K] = e.V
-	}
-	for _, e := range snap.StaffByInvite {
-		s.staffByInvite[e.K] = e.V
-	}
-	for _, e := range snap.SignedOut {
-		s.signedOut[e.K] = e.V
-	}
+	snapshots.FillByID(s.residents, snap.Residents, func(x *Resident) string { return x.ID })
+	snapshots.FillByID(s.persons, snap.Persons, func(x *Person) string { return x.ID })
+	snapshots.FillByID(s.staff, snap.Staff, func(x *Staff) string { return x.ID })
+	snapshots.FillByID(s.orgs, snap.Orgs, func(x *Org) string { return x.ID })
+	snapshots.Fill(s.personByPhone, snap.PersonByPhone)
+	snapshots.Fill(s.staffByOID, snap.StaffByOID)
+	snapshots.Fill(s.staffByInvite, snap.StaffByInvite)
+	snapshots.Fill(s.signedOut, snap.SignedOut)
 	s.mu.Unlock()
 	s.pos.Restore(seq)
 	return nil

@@ -27,9 +27,7 @@ func (s *State) Restore(b []byte, seq uint64) error {
 		return err
 	}
 	s.mu.Lock()
-	for _, c := range snap.Cards {
-		s.cards[c.ID] = &c
-	}
+	snapshots.FillByID(s.cards, snap.Cards, func(x *Card) string { return x.ID })
 	s.mu.Unlock()
 	s.pos.Restore(seq)
 	return nil

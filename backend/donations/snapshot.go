@@ -61,9 +61,7 @@ func (s *State) Restore(b []byte, seq uint64) error {
 		return err
 	}
 	s.mu.Lock()
-	for _, n := range snap.Needs {
-		s.needs[n.ID] = &n
-	}
+	snapshots.FillByID(s.needs, snap.Needs, func(x *Need) string { return x.ID })
 	for _, ds := range snap.Donations {
 		d := ds.Donation
 		d.holdings = map[string]map[lotKey]int64{}
@@ -76,9 +74,7 @@ func (s *State) Restore(b []byte, seq uint64) error {
 		}
 		s.donations[d.ID] = &d
 	}
-	for _, e := range snap.Consumed {
-		s.consumed[e.K] = e.V
-	}
+	snapshots.Fill(s.consumed, snap.Consumed)
 	for _, e := range snap.Daily {
 		m := map[string]int64{}
 		for _, x := range e.V {
@@ -86,9 +82,7 @@ func (s *State) Restore(b []byte, seq uint64) error {
 		}
 		s.daily[e.K] = m
 	}
-	for _, e := range snap.StockSeq {
-		s.stockSeq[e.K] = e.V
-	}
+	snapshots.Fill(s.stockSeq, snap.StockSeq)
 	s.mu.Unlock()
 	s.pos.Restore(seq)
 	return nil

@@ -45,27 +45,13 @@ func (s *State) Restore(b []byte, seq uint64) error {
 		return err
 	}
 	s.mu.Lock()
-	for _, g := range snap.Gates {
-		s.gates[g.ID] = &g
-	}
-	for _, p := range snap.Passes {
-		s.passes[p.ID] = &p
-	}
-	for _, v := range snap.Visits {
-		s.visits[v.ID] = &v
-	}
-	for _, v := range snap.Visitors {
-		s.visitors[v.ID] = &v
-	}
-	for _, e := range snap.Current {
-		s.current[e.K] = e.V
-	}
-	for _, e := range snap.Status {
-		s.status[e.K] = e.V
-	}
-	for _, e := range snap.Scans {
-		s.scans[e.K] = e.V
-	}
+	snapshots.FillByID(s.gates, snap.Gates, func(x *Gate) string { return x.ID })
+	snapshots.FillByID(s.passes, snap.Passes, func(x *Pass) string { return x.ID })
+	snapshots.FillByID(s.visits, snap.Visits, func(x *Visit) string { return x.ID })
+	snapshots.FillByID(s.visitors, snap.Visitors, func(x *Visitor) string { return x.ID })
+	snapshots.Fill(s.current, snap.Current)
+	snapshots.Fill(s.status, snap.Status)
+	snapshots.Fill(s.scans, snap.Scans)
 	s.sweptAt, s.passesSwept, s.revokedSeq = snap.SweptAt, snap.PassesSwept, snap.RevokedSeq
 	s.mu.Unlock()
 	s.pos.Restore(seq)

@@ -74,3 +74,19 @@ func Values[K cmp.Ordered, V any](m map[K]*V) []V {
 	}
 	return out
 }
+
+// Fill puts the entries of a decoded Sorted list back into m: the inverse
+// of Sorted, for Restore.
+func Fill[K comparable, V any](m map[K]V, es []Entry[K, V]) {
+	for _, e := range es {
+		m[e.K] = e.V
+	}
+}
+
+// FillByID puts the values of a decoded Values list back into m under their
+// ids: the inverse of Values, for Restore.
+func FillByID[V any](m map[string]*V, vs []V, id func(*V) string) {
+	for i := range vs {
+		m[id(&vs[i])] = &vs[i]
+	}
+}
