@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/seal/witnesspush"
 )
 
 // loopWitness is a minimal C2SP tlog-witness add-checkpoint server for one
@@ -56,33 +56,11 @@ func (w *loopWitness) add(r *http.Request) (int, string, string) {
 			return http.StatusInternalServerError, err.Error(), "text/plain"
 		}
 	}
-	br := bufio.NewReader(r.Body)
-	first, _ := br.ReadString('\n')
-	old, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(first, "old "), "\n"), 10, 64)
+	req, err := witnesspush.ParseRequest(r.Body)
 	if err != nil {
-		return http.StatusBadRequest, "bad old line", "text/plain"
+		return http.StatusBadRequest, err.Error(), "text/plain"
 	}
-	var proof tlog.TreeProof
-	for {
-		l, err := br.ReadString('\n')
-		if err != nil {
-			return http.StatusBadRequest, "truncated", "text/plain"
-		}
-		if l == "\n" {
-			break
-		}
-		h, err := base64.StdEncoding.DecodeString(strings.TrimSpace(l))
-		if err != nil || len(h) != 32 {
-			return http.StatusBadRequest, "bad proof line", "text/plain"
-		}
-		proof = append(proof, tlog.Hash(h))
-	}
-	msg, _ := io.ReadAll(br)
-	text, sigs, ok := bytes.Cut(msg, []byte("\n\n"))
-	if !ok {
-		return http.StatusBadRequest, "not a note", "text/plain"
-	}
-	text = append(text, '\n')
+	old, proof, text, sigs := req.Old, req.Proof, req.Text, req.Sigs
 	signed := false
 	for _, line := range strings.Split(string(sigs), "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[1] == "onebook.local/ledger" {

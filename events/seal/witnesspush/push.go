@@ -12,6 +12,7 @@
 package witnesspush
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -224,4 +225,46 @@ func (w *witness) store(ctx context.Context, cp seal.SignedCheckpoint, resp []by
 	w.log.Debug("cosigned", "size", cp.Size, "witnesses", names)
 	w.old, w.done = cp.Size, cp.Size
 	return nil
+}
+
+// Request is an add-checkpoint request as a witness reads it: the inverse
+// of what the log side sends.
+type Request struct {
+	Old   uint64
+	Proof tlog.TreeProof
+	Text  []byte // the checkpoint text, with its final newline
+	Sigs  []byte // the note's signature lines
+}
+
+// ParseRequest reads an add-checkpoint request body (C2SP tlog-witness):
+// "old N", base64 proof lines, a blank line and the signed note.
+func ParseRequest(r io.Reader) (Request, error) {
+	br := bufio.NewReader(r)
+	first, _ := br.ReadString('\n')
+	old, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(first, "old "), "\n"), 10, 64)
+	if err != nil {
+		return Request{}, errors.New("bad old line")
+	}
+	req := Request{Old: old}
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			return Request{}, errors.New("truncated")
+		}
+		if l == "\n" {
+			break
+		}
+		h, err := base64.StdEncoding.DecodeString(strings.TrimSpace(l))
+		if err != nil || len(h) != tlog.HashSize {
+			return Request{}, errors.New("bad proof line")
+		}
+		req.Proof = append(req.Proof, tlog.Hash(h))
+	}
+	msg, _ := io.ReadAll(br)
+	text, sigs, ok := bytes.Cut(msg, []byte("\n\n"))
+	if !ok {
+		return Request{}, errors.New("not a note")
+	}
+	req.Text, req.Sigs = append(text, '\n'), sigs
+	return req, nil
 }

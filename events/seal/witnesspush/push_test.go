@@ -1,7 +1,6 @@
 package witnesspush
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -156,33 +155,11 @@ func (w *c2spWitness) add(r *http.Request) (int, string, string) {
 	if r.URL.Path != "/add-checkpoint" || r.Method != http.MethodPost {
 		return http.StatusNotFound, "", "text/plain"
 	}
-	br := bufio.NewReader(r.Body)
-	first, _ := br.ReadString('\n')
-	old, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(first, "old "), "\n"), 10, 64)
+	req, err := ParseRequest(r.Body)
 	if err != nil {
-		return http.StatusBadRequest, "bad old line", "text/plain"
+		return http.StatusBadRequest, err.Error(), "text/plain"
 	}
-	var proof tlog.TreeProof
-	for {
-		l, err := br.ReadString('\n')
-		if err != nil {
-			return http.StatusBadRequest, "truncated", "text/plain"
-		}
-		if l == "\n" {
-			break
-		}
-		h, err := base64.StdEncoding.DecodeString(strings.TrimSpace(l))
-		if err != nil || len(h) != 32 {
-			return http.StatusBadRequest, "bad proof line", "text/plain"
-		}
-		proof = append(proof, tlog.Hash(h))
-	}
-	msg, _ := io.ReadAll(br)
-	text, sigs, ok := bytes.Cut(msg, []byte("\n\n"))
-	if !ok {
-		return http.StatusBadRequest, "not a note", "text/plain"
-	}
-	text = append(text, '\n')
+	old, proof, text, sigs := req.Old, req.Proof, req.Text, req.Sigs
 	if !w.signedByLog(text, sigs) {
 		return http.StatusForbidden, "not signed by the log", "text/plain"
 	}
