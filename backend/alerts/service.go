@@ -119,10 +119,17 @@ func (s *Service) Rules(p auth.Principal) ([]Rule, error) {
 
 // SeedRules publishes the default rules that the ledger does not hold yet,
 // as onebook itself. Replicas racing here are harmless: each rule's first
-// version is appended with ExpectNew.
+// version is appended with ExpectNew. It first waits, as long as ctx lets
+// it, for the engine to apply the ledger as it is now: on a large ledger
+// that is the replica's warm-up, and a rule already published must be
+// seen before it is judged missing.
 func (s *Service) SeedRules(ctx context.Context) error {
-	if err := s.catchUp(ctx); err != nil {
-		return err
+	size, err := s.Store.Size(ctx)
+	if err != nil {
+		return fmt.Errorf("seed rules: %w", err)
+	}
+	if err := s.Engine.WaitFor(ctx, size); err != nil {
+		return fmt.Errorf("seed rules: the engine did not reach the ledger's end %d: %w", size, err)
 	}
 	ids := make([]string, 0, len(DefaultRules()))
 	for id := range DefaultRules() {

@@ -236,10 +236,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
-	if err := warn.SeedRules(ctx); err != nil {
-		return fmt.Errorf("early-warning rules: %w", err)
-	}
-	if cfg.Demo {
+	if cfg.Demo { // the demo's cases need the rules; its ledger is new, so this is quick
+		if err := warn.SeedRules(ctx); err != nil {
+			return fmt.Errorf("early-warning rules: %w", err)
+		}
 		if err := DemoCases(ctx, acc, caseSvc, warn, log); err != nil {
 			return fmt.Errorf("case demo data: %w", err)
 		}
@@ -247,7 +247,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			return fmt.Errorf("donation demo data: %w", err)
 		}
 	}
-	wg.Add(2)
+	wg.Add(3)
+	go func() { // not before listening: on a large ledger it waits for the warm-up
+		defer wg.Done()
+		a.seedRules(bg, warn)
+	}()
 	go func() { // after the demo, which raises its alerts on its own clock
 		defer wg.Done()
 		a.runLeased(bg, "alerts.raiser", warn.Run)
@@ -536,6 +540,25 @@ func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, svc *accounts
 			return cases.Hospital{ID: o.ID, Kind: o.Kind, Region: o.Region, Approved: o.Approved}, ok
 		}}
 	return warn, caseSvc
+}
+
+// seedRules publishes the default early-warning rules once the engine has
+// caught up with the ledger, trying again while the ledger is unavailable.
+// It never delays start-up: on a fresh ledger the rules appear at once,
+// and on an old one they are already there.
+func (a *App) seedRules(ctx context.Context, warn *alerts.Service) {
+	for {
+		err := warn.SeedRules(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("early-warning rules not seeded yet; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 // runLeased runs f while holding the lease name, so that of several backend

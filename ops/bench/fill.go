@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // fillInFlight bounds the unacknowledged async publishes of a fill.
@@ -77,4 +79,23 @@ func (r *runner) fill(ctx context.Context, env *natsEnv, label string, from, to 
 		return fmt.Errorf("%s: the ledger grew by %d events, not %d", label, after-before, to-from)
 	}
 	return nil
+}
+
+// FillPasses appends n events of the mixed pass workload (passes issued in
+// the communities of one district and their gate scans, one pass.issued
+// for every ten events) to the ledger on nc, sealed with reg's keyring, as
+// fast as the server takes them. Tests use it to give a real backend's
+// ledger the size of a district's weeks; progress, if not nil, shows how
+// far it is.
+func FillPasses(ctx context.Context, nc *nats.Conn, reg *events.Registry, n uint64, progress io.Writer) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	store, err := ledger.Open(ctx, js, ledger.Config{})
+	if err != nil {
+		return err
+	}
+	r := &runner{progress: progress, reg: reg, gen: newGenerator(reg)}
+	return r.fill(ctx, &natsEnv{nc: nc, js: js, store: store}, "fill", 0, n, r.gen.mixed)
 }
