@@ -88,3 +88,30 @@ func Get[T any](l *sync.RWMutex, m map[string]*T, key string) (v T, ok bool) {
 	}
 	return v, false
 }
+
+// Fanout applies the ledger to several states through one reader, so that
+// each event is parsed and unsealed once, not once per state. Its Seq is
+// the least of theirs: a follower starts where the state furthest behind
+// is, and each state skips what it has already applied (the Applier
+// contract), so states restored from snapshots of different sequences
+// share it.
+type Fanout []Applier
+
+// Seq is the least sequence the states have applied.
+func (f Fanout) Seq() uint64 {
+	if len(f) == 0 {
+		return 0
+	}
+	s := f[0].Seq()
+	for _, a := range f[1:] {
+		s = min(s, a.Seq())
+	}
+	return s
+}
+
+// Apply applies the event to every state, in order.
+func (f Fanout) Apply(rec Recorded, p Payload) {
+	for _, a := range f {
+		a.Apply(rec, p)
+	}
+}

@@ -104,7 +104,7 @@ func TestRestartUnderScanLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recorded := &gateScans{gate: gate.ID, from: after, byID: map[string][]scanAt{}}
+	recorded := &gateScans{gate: gate.ID, seq: after, byID: map[string][]scanAt{}} // the scans came after the fill
 	if err := ledger.Fold(w.ctx, w.store, w.reg, recorded, size); err != nil {
 		t.Fatal(err)
 	}
@@ -297,10 +297,9 @@ func (g gateScanner) scan(ctx context.Context, id, direction string) (uint64, in
 	}
 }
 
-// gateScans collects the scans of one gate recorded after sequence from.
+// gateScans collects the scans of one gate recorded after its starting seq.
 type gateScans struct {
 	gate string
-	from uint64
 	seq  uint64
 	byID map[string][]scanAt
 }
@@ -314,7 +313,7 @@ func (s *gateScans) Seq() uint64 { return s.seq }
 
 func (s *gateScans) Apply(rec events.Recorded, p events.Payload) {
 	s.seq = rec.Seq
-	if sc, ok := p.(passevents.Scanned); ok && rec.Seq > s.from && rec.Event.Aggregate.ID == s.gate {
+	if sc, ok := p.(passevents.Scanned); ok && rec.Event.Aggregate.ID == s.gate {
 		s.byID[sc.ScanID] = append(s.byID[sc.ScanID], scanAt{seq: rec.Seq, decision: sc.Decision})
 	}
 }

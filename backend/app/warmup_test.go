@@ -8,11 +8,12 @@ import (
 
 type seqAt uint64
 
-func (s *seqAt) Seq() uint64 { return uint64(*s) }
+func (s *seqAt) Seq() uint64                             { return uint64(*s) }
+func (s *seqAt) Apply(rec events.Recorded, _ events.Payload) {}
 
 func TestWarmup(t *testing.T) {
 	a, b := seqAt(0), seqAt(0)
-	w := &warmup{size: 10, states: []interface{ Seq() uint64 }{&a, &b}}
+	w := &warmup{size: 10, states: events.Fanout{&a, &b}}
 	steps := []struct {
 		a, b  uint64
 		ready bool

@@ -9,6 +9,7 @@ import (
 
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/embedded"
+	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
 )
 
@@ -108,8 +109,8 @@ func (r *runner) benchSnapshot(ctx context.Context, n uint64) (SnapshotResult, e
 	return res, nil
 }
 
-// ready follows the ledger with every state, as the backend does at
-// start, until each has applied n events, and returns how long that took.
+// ready follows the ledger with every state through one reader, as the
+// backend does at start, until each has applied n events, and returns how long that took.
 func (r *runner) ready(ctx context.Context, env *natsEnv, states map[string]app.Snapshotter, n uint64) (time.Duration, error) {
 	fctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -117,23 +118,21 @@ func (r *runner) ready(ctx context.Context, env *natsEnv, states map[string]app.
 		cancel()
 		wg.Wait()
 	}()
-	errs := make(chan error, len(states))
-	start := time.Now()
+	errs := make(chan error, 1)
+	all := make(events.Fanout, 0, len(states))
 	for _, st := range states {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := ledger.Follow(fctx, env.js, env.store.Stream(), r.reg, st); err != nil {
-				errs <- err
-			}
-		}()
+		all = append(all, st)
 	}
-	for {
-		behind := false
-		for _, st := range states {
-			behind = behind || st.Seq() < n
+	start := time.Now()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := ledger.Follow(fctx, env.js, env.store.Stream(), r.reg, all); err != nil {
+			errs <- err
 		}
-		if !behind {
+	}()
+	for {
+		if all.Seq() >= n {
 			return time.Since(start), nil
 		}
 		select {

@@ -105,24 +105,6 @@ func (c Config) checkTrace() error {
 	return nil
 }
 
-// fanout applies the ledger to several states through one consumer, so
-// that each event is parsed once.
-type fanout []events.Applier
-
-func (f fanout) Seq() uint64 {
-	s := f[0].Seq()
-	for _, a := range f[1:] {
-		s = min(s, a.Seq())
-	}
-	return s
-}
-
-func (f fanout) Apply(rec events.Recorded, p events.Payload) {
-	for _, a := range f {
-		a.Apply(rec, p)
-	}
-}
-
 // traceWorld is the donation service on an embedded NATS, as the backend
 // wires it (and backend/casestest for tests): the accounts service (for
 // organisations and staff) with the real vault, the donation service with
@@ -173,7 +155,7 @@ func (r *runner) startTraceWorld(ctx context.Context, rep *Report) (*traceWorld,
 	state := accounts.NewState()
 	w.dstate = donations.NewState()
 	w.wg.Go(func() {
-		if err := ledger.Follow(wctx, env.js, env.store.Stream(), w.reg, fanout{state, w.dstate}); err != nil {
+		if err := ledger.Follow(wctx, env.js, env.store.Stream(), w.reg, events.Fanout{state, w.dstate}); err != nil {
 			r.log.Error("trace: following the ledger", "err", err)
 		}
 	})
