@@ -51,20 +51,14 @@ func (s *State) Snapshot() ([]byte, uint64, error) {
 // Restore replaces an empty state with a snapshot covering the ledger up
 // to seq; it is called before the state follows the ledger.
 func (s *State) Restore(b []byte, seq uint64) error {
-	var snap snapshot
-	if err := snapshots.Decode(b, snapshotVersion, &snap); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	snapshots.FillByID(s.residents, snap.Residents, func(x *Resident) string { return x.ID })
-	snapshots.FillByID(s.persons, snap.Persons, func(x *Person) string { return x.ID })
-	snapshots.FillByID(s.staff, snap.Staff, func(x *Staff) string { return x.ID })
-	snapshots.FillByID(s.orgs, snap.Orgs, func(x *Org) string { return x.ID })
-	snapshots.Fill(s.personByPhone, snap.PersonByPhone)
-	snapshots.Fill(s.staffByOID, snap.StaffByOID)
-	snapshots.Fill(s.staffByInvite, snap.StaffByInvite)
-	snapshots.Fill(s.signedOut, snap.SignedOut)
-	s.mu.Unlock()
-	s.pos.Restore(seq)
-	return nil
+	return snapshots.Restore(b, snapshotVersion, seq, &s.mu, s.pos, func(snap *snapshot) {
+		snapshots.FillByID(s.residents, snap.Residents, func(x *Resident) string { return x.ID })
+		snapshots.FillByID(s.persons, snap.Persons, func(x *Person) string { return x.ID })
+		snapshots.FillByID(s.staff, snap.Staff, func(x *Staff) string { return x.ID })
+		snapshots.FillByID(s.orgs, snap.Orgs, func(x *Org) string { return x.ID })
+		snapshots.Fill(s.personByPhone, snap.PersonByPhone)
+		snapshots.Fill(s.staffByOID, snap.StaffByOID)
+		snapshots.Fill(s.staffByInvite, snap.StaffByInvite)
+		snapshots.Fill(s.signedOut, snap.SignedOut)
+	})
 }

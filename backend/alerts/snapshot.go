@@ -49,38 +49,32 @@ func (en *Engine) Snapshot() ([]byte, uint64, error) {
 // Restore replaces an empty engine with a snapshot covering the ledger up
 // to seq; it is called before the engine follows the ledger.
 func (en *Engine) Restore(b []byte, seq uint64) error {
-	var snap snapshot
-	if err := snapshots.Decode(b, snapshotVersion, &snap); err != nil {
-		return err
-	}
-	en.mu.Lock()
-	for _, r := range snap.Rules {
-		en.rules[r.ID] = &r
-	}
-	for _, a := range snap.Alerts {
-		en.alerts[a.ID] = &a
-	}
-	for _, s := range snap.Pending {
-		en.pending[s.AlertID] = &s
-	}
-	for _, e := range snap.Open {
-		en.open[e.K] = e.V
-	}
-	for _, e := range snap.Cards {
-		en.cards[e.K] = e.V
-	}
-	for _, ss := range snap.Series {
-		s := &series{counts: map[int32]float64{}, cases: map[int32][]string{}}
-		for _, c := range ss.Counts {
-			s.counts[c.K] = c.V
+	return snapshots.Restore(b, snapshotVersion, seq, &en.mu, en.pos, func(snap *snapshot) {
+		for _, r := range snap.Rules {
+			en.rules[r.ID] = &r
 		}
-		for _, c := range ss.Cases {
-			s.cases[c.K] = c.V
+		for _, a := range snap.Alerts {
+			en.alerts[a.ID] = &a
 		}
-		en.series[ss.Key] = s
-	}
-	en.origin, en.begun = snap.Origin, snap.Begun
-	en.mu.Unlock()
-	en.pos.Restore(seq)
-	return nil
+		for _, s := range snap.Pending {
+			en.pending[s.AlertID] = &s
+		}
+		for _, e := range snap.Open {
+			en.open[e.K] = e.V
+		}
+		for _, e := range snap.Cards {
+			en.cards[e.K] = e.V
+		}
+		for _, ss := range snap.Series {
+			s := &series{counts: map[int32]float64{}, cases: map[int32][]string{}}
+			for _, c := range ss.Counts {
+				s.counts[c.K] = c.V
+			}
+			for _, c := range ss.Cases {
+				s.cases[c.K] = c.V
+			}
+			en.series[ss.Key] = s
+		}
+		en.origin, en.begun = snap.Origin, snap.Begun
+	})
 }

@@ -22,13 +22,7 @@ func (s *State) Snapshot() ([]byte, uint64, error) {
 // Restore replaces an empty state with a snapshot covering the ledger up
 // to seq; it is called before the state follows the ledger.
 func (s *State) Restore(b []byte, seq uint64) error {
-	var snap snapshot
-	if err := snapshots.Decode(b, snapshotVersion, &snap); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	snapshots.FillByID(s.cards, snap.Cards, func(x *Card) string { return x.ID })
-	s.mu.Unlock()
-	s.pos.Restore(seq)
-	return nil
+	return snapshots.Restore(b, snapshotVersion, seq, &s.mu, s.pos, func(snap *snapshot) {
+		snapshots.FillByID(s.cards, snap.Cards, func(x *Card) string { return x.ID })
+	})
 }

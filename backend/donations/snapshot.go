@@ -56,34 +56,28 @@ func (s *State) Snapshot() ([]byte, uint64, error) {
 // Restore replaces an empty state with a snapshot covering the ledger up
 // to seq; it is called before the state follows the ledger.
 func (s *State) Restore(b []byte, seq uint64) error {
-	var snap snapshot
-	if err := snapshots.Decode(b, snapshotVersion, &snap); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	snapshots.FillByID(s.needs, snap.Needs, func(x *Need) string { return x.ID })
-	for _, ds := range snap.Donations {
-		d := ds.Donation
-		d.holdings = map[string]map[lotKey]int64{}
-		for _, h := range ds.Holdings {
-			m := map[lotKey]int64{}
-			for _, l := range h.V {
-				m[l.K] = l.V
+	return snapshots.Restore(b, snapshotVersion, seq, &s.mu, s.pos, func(snap *snapshot) {
+		snapshots.FillByID(s.needs, snap.Needs, func(x *Need) string { return x.ID })
+		for _, ds := range snap.Donations {
+			d := ds.Donation
+			d.holdings = map[string]map[lotKey]int64{}
+			for _, h := range ds.Holdings {
+				m := map[lotKey]int64{}
+				for _, l := range h.V {
+					m[l.K] = l.V
+				}
+				d.holdings[h.K] = m
 			}
-			d.holdings[h.K] = m
+			s.donations[d.ID] = &d
 		}
-		s.donations[d.ID] = &d
-	}
-	snapshots.Fill(s.consumed, snap.Consumed)
-	for _, e := range snap.Daily {
-		m := map[string]int64{}
-		for _, x := range e.V {
-			m[x.K] = x.V
+		snapshots.Fill(s.consumed, snap.Consumed)
+		for _, e := range snap.Daily {
+			m := map[string]int64{}
+			for _, x := range e.V {
+				m[x.K] = x.V
+			}
+			s.daily[e.K] = m
 		}
-		s.daily[e.K] = m
-	}
-	snapshots.Fill(s.stockSeq, snap.StockSeq)
-	s.mu.Unlock()
-	s.pos.Restore(seq)
-	return nil
+		snapshots.Fill(s.stockSeq, snap.StockSeq)
+	})
 }

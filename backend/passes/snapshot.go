@@ -40,20 +40,14 @@ func (s *State) Snapshot() ([]byte, uint64, error) {
 // Restore replaces an empty state with a snapshot covering the ledger up
 // to seq; it is called before the state follows the ledger.
 func (s *State) Restore(b []byte, seq uint64) error {
-	var snap snapshot
-	if err := snapshots.Decode(b, snapshotVersion, &snap); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	snapshots.FillByID(s.gates, snap.Gates, func(x *Gate) string { return x.ID })
-	snapshots.FillByID(s.passes, snap.Passes, func(x *Pass) string { return x.ID })
-	snapshots.FillByID(s.visits, snap.Visits, func(x *Visit) string { return x.ID })
-	snapshots.FillByID(s.visitors, snap.Visitors, func(x *Visitor) string { return x.ID })
-	snapshots.Fill(s.current, snap.Current)
-	snapshots.Fill(s.status, snap.Status)
-	snapshots.Fill(s.scans, snap.Scans)
-	s.sweptAt, s.passesSwept, s.revokedSeq = snap.SweptAt, snap.PassesSwept, snap.RevokedSeq
-	s.mu.Unlock()
-	s.pos.Restore(seq)
-	return nil
+	return snapshots.Restore(b, snapshotVersion, seq, &s.mu, s.pos, func(snap *snapshot) {
+		snapshots.FillByID(s.gates, snap.Gates, func(x *Gate) string { return x.ID })
+		snapshots.FillByID(s.passes, snap.Passes, func(x *Pass) string { return x.ID })
+		snapshots.FillByID(s.visits, snap.Visits, func(x *Visit) string { return x.ID })
+		snapshots.FillByID(s.visitors, snap.Visitors, func(x *Visitor) string { return x.ID })
+		snapshots.Fill(s.current, snap.Current)
+		snapshots.Fill(s.status, snap.Status)
+		snapshots.Fill(s.scans, snap.Scans)
+		s.sweptAt, s.passesSwept, s.revokedSeq = snap.SweptAt, snap.PassesSwept, snap.RevokedSeq
+	})
 }

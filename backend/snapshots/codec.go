@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
+
+	"github.com/onebook/onebook/events"
 )
 
 // Encode writes a state's snapshot: its format version, then v, a struct
@@ -89,4 +92,21 @@ func FillByID[V any](m map[string]*V, vs []V, id func(*V) string) {
 	for i := range vs {
 		m[id(&vs[i])] = &vs[i]
 	}
+}
+
+// Restore is the body of every state's Restore: it decodes b (Decode) into
+// a fresh S and, holding l (the state's write lock), calls fill to put it
+// in the state's maps; then it moves the state's position to seq, the
+// sequence the snapshot covers, so that following resumes after it.
+// Nothing of the state changes if b does not decode.
+func Restore[S any](b []byte, version int, seq uint64, l sync.Locker, pos *events.Position, fill func(*S)) error {
+	var snap S
+	if err := Decode(b, version, &snap); err != nil {
+		return err
+	}
+	l.Lock()
+	fill(&snap)
+	l.Unlock()
+	pos.Restore(seq)
+	return nil
 }

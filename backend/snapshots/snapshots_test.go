@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,5 +132,50 @@ func TestCodec(t *testing.T) {
 	}
 	if err := Decode(b1[:len(b1)/2], 3, &got); err == nil {
 		t.Fatal("truncated snapshot decoded")
+	}
+}
+
+// TestRestore: a snapshot that decodes fills the state under its lock and
+// moves its position to the snapshot's sequence; one that does not (another
+// version, truncated) leaves the state and its position as they were.
+func TestRestore(t *testing.T) {
+	type mirror struct{ A []Entry[string, int] }
+	good, err := Encode(1, mirror{A: Sorted(map[string]int{"a": 1, "b": 2})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		b       []byte
+		version int
+		wantErr bool
+		wantSeq uint64
+		wantLen int
+	}{
+		{"decodes", good, 1, false, 40, 2},
+		{"another version", good, 2, true, 0, 0},
+		{"truncated", good[:len(good)-3], 1, true, 0, 0},
+		{"empty", nil, 1, true, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			pos := events.NewPosition(&mu, "test")
+			state := map[string]int{}
+			locked := false
+			err := Restore(tt.b, tt.version, 40, &mu, pos, func(s *mirror) {
+				locked = !mu.TryLock()
+				Fill(state, s.A)
+			})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if pos.Seq() != tt.wantSeq || len(state) != tt.wantLen {
+				t.Errorf("position %d, %d entries; want %d, %d", pos.Seq(), len(state), tt.wantSeq, tt.wantLen)
+			}
+			if !tt.wantErr && !locked {
+				t.Error("fill ran without the state's lock")
+			}
+		})
 	}
 }
