@@ -96,14 +96,7 @@ func GateScans() projections.Projection {
 			sc := p.(passevents.Scanned)
 			s.Gate, s.Community = e.Aggregate.ID, string(e.Region)
 			s.Hour = e.Time.UTC().Truncate(time.Hour).Format(time.RFC3339)
-			if s.Scans == nil {
-				s.Scans = []GateScan{}
-			}
-			if len(s.Scans) >= MaxScansPerDoc {
-				s.Overflow++
-				return nil
-			}
-			s.Scans = append(s.Scans, GateScan{Time: stamp(e.Time), Pass: sc.Pass, Person: sc.Holder,
+			appendCapped(&s.Scans, &s.Overflow, GateScan{Time: stamp(e.Time), Pass: sc.Pass, Person: sc.Holder,
 				Direction: sc.Direction, Decision: sc.Decision, Reason: sc.Reason})
 			return nil
 		},
@@ -148,18 +141,26 @@ func PersonScans() projections.Projection {
 		Fold: func(id string, s *PersonDay, e events.Event, p events.Payload) error {
 			sc := p.(passevents.Scanned)
 			s.Person, s.Day = sc.Holder, e.Time.UTC().Format(time.DateOnly)
-			if s.Scans == nil {
-				s.Scans = []PersonScan{}
-			}
-			if len(s.Scans) >= MaxScansPerDoc {
-				s.Overflow++
-				return nil
-			}
-			s.Scans = append(s.Scans, PersonScan{Time: stamp(e.Time), Gate: e.Aggregate.ID, Community: string(e.Region),
+			appendCapped(&s.Scans, &s.Overflow, PersonScan{Time: stamp(e.Time), Gate: e.Aggregate.ID, Community: string(e.Region),
 				Direction: sc.Direction, Decision: sc.Decision})
 			return nil
 		},
 	})
+}
+
+// appendCapped appends scan to a document's scans, or counts it in
+// overflow once the document holds MaxScansPerDoc (a document must stay
+// under MongoDB's size limit). The list is never nil, so that an empty
+// one is stored as [] and hashes as such.
+func appendCapped[S any](scans *[]S, overflow *int64, scan S) {
+	if *scans == nil {
+		*scans = []S{}
+	}
+	if len(*scans) >= MaxScansPerDoc {
+		*overflow++
+		return
+	}
+	*scans = append(*scans, scan)
 }
 
 // All lists the projections of this package.
