@@ -28,14 +28,8 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	st, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, 2*time.Minute)
+	srv, ctx, st := l.Server, l.Ctx, l.Store
 	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	passevents.Register(reg)
 	return &fixture{t: t, srv: srv, store: st, reg: reg, ctx: ctx}

@@ -66,14 +66,8 @@ type world struct {
 // newWorld runs the accounts service on an embedded NATS server with the
 // real vault of personal data.
 func newWorld(t *testing.T) *world {
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	st, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, time.Minute)
+	js, ctx, st := l.JS, l.Ctx, l.Store
 	key := func(s string) []byte { k := sha256.Sum256([]byte(s)); return k[:] }
 	vault, err := personal.OpenVault(ctx, js, personal.VaultConfig{MasterKey: key("master"), IndexKey: key("index")})
 	if err != nil {

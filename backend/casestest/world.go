@@ -62,14 +62,8 @@ type World struct {
 // running: tests call Step (deterministic) or start Run themselves.
 func New(t testing.TB, now time.Time) *World {
 	t.Helper()
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	st, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, 2*time.Minute)
+	srv, js, ctx, st := l.Server, l.JS, l.Ctx, l.Store
 	key := func(s string) []byte { k := sha256.Sum256([]byte(s)); return k[:] }
 	vault, err := personal.OpenVault(ctx, js, personal.VaultConfig{MasterKey: key("master"), IndexKey: key("index")})
 	if err != nil {

@@ -32,14 +32,8 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	st, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, time.Minute)
+	js, ctx, st := l.JS, l.Ctx, l.Store
 	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	passevents.Register(reg)
 	residents.Register(reg)

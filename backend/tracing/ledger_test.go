@@ -7,21 +7,14 @@ import (
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
-	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/ledger/natstest"
 )
 
 // TestRealLedger records the access events in an embedded JetStream ledger
 // and reads them back as the ledger holds them.
 func TestRealLedger(t *testing.T) {
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	st, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, time.Minute)
+	ctx, st := l.Ctx, l.Store
 	f := newFixture(t)
 	f.svc.Store = st
 	g, err := f.svc.TraceGate(ctx, gov, gateQ())

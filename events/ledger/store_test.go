@@ -256,16 +256,10 @@ func TestNoAcknowledgedEventLost(t *testing.T) {
 // TestScanStreamNoMatch: a scan whose subjects match nothing returns at
 // once rather than waiting for a message that will not come.
 func TestScanStreamNoMatch(t *testing.T) {
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	st, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, 20*time.Second)
+	js, ctx, st := l.JS, l.Ctx, l.Store
 	calls := 0
-	err = ledger.ScanStream(ctx, js, st.Stream(), []string{"ledger.*.nothing.*"}, 1, 100, func(events.Recorded) error { calls++; return nil })
+	err := ledger.ScanStream(ctx, js, st.Stream(), []string{"ledger.*.nothing.*"}, 1, 100, func(events.Recorded) error { calls++; return nil })
 	if err != nil || calls != 0 {
 		t.Fatalf("empty stream: %v, %d calls", err, calls)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/projections"
@@ -21,14 +20,8 @@ import (
 // embedded JetStream ledger (with pass events they must ignore) and checks
 // that what it stores verifies against the ledger and reads back.
 func TestProjector(t *testing.T) {
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, 2*time.Minute)
+	srv, ctx, st := l.Server, l.Ctx, l.Store
 	reg := events.NewRegistry().WithKeyring(events.NewMemoryKeyring())
 	passevents.Register(reg)
 	app := func(typ string, agg events.Aggregate, when time.Time, p events.Payload) {

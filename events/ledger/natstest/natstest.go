@@ -3,6 +3,7 @@
 package natstest
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/onebook/onebook/events/ledger"
 )
 
 // Server is a running test server that can be killed and restarted on the
@@ -85,4 +87,29 @@ func (s *Server) Connect() (*nats.Conn, jetstream.JetStream) {
 		s.t.Fatalf("jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// Ledger is a test server with the ledger stream opened on it, and a
+// context that ends after the test's time budget (or at its end).
+type Ledger struct {
+	Server *Server
+	JS     jetstream.JetStream
+	Ctx    context.Context
+	Store  *ledger.Store
+}
+
+// OpenLedger starts a server and opens the ledger on it with the default
+// configuration: the setup of the services' and projections' tests. The
+// context ends after timeout.
+func OpenLedger(t testing.TB, timeout time.Duration) Ledger {
+	t.Helper()
+	srv := Start(t)
+	_, js := srv.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	st, err := ledger.Open(ctx, js, ledger.Config{})
+	if err != nil {
+		t.Fatalf("open the ledger: %v", err)
+	}
+	return Ledger{Server: srv, JS: js, Ctx: ctx, Store: st}
 }
