@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/casestest"
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/miniapp-api/api"
 )
 
 // Regions of case reporting in these tests: region A is Beijing's Chaoyang
@@ -153,16 +151,7 @@ func waitAlertFor(t *testing.T, within time.Duration, c client, cardID string, s
 // ledgerSize reads the ledger's size from /healthz.
 func ledgerSize(t *testing.T, b *backend) uint64 {
 	t.Helper()
-	resp, err := http.Get("http://" + b.httpAddr + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st api.HealthStatus
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Ledger.Size
+	return health(t, b).Ledger.Size
 }
 
 // errorField returns the error.field of a JSON error answer, failing the

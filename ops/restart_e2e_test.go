@@ -51,26 +51,7 @@ func TestRestartUnderScanLoad(t *testing.T) {
 	b := newBackend(t)
 	b.startWith("--demo")
 	base := "http://" + b.httpAddr
-	pm := staffClient(t, b, auth.PropertyManager, communityA)
-	var gate struct{ ID string }
-	pm.json("POST", "/gates", map[string]string{"community": communityA, "name": "北门"}, 201, &gate)
-	op := staffClient(t, b, auth.GateOperator, communityA)
-	res := signIn(t, base, "restart-load")
-	var reg struct {
-		Household struct {
-			Members []struct {
-				PersonID string `json:"person_id"`
-			}
-		}
-		Session struct{ Token string }
-	}
-	res.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "5", "unit": "1-101",
-		"members": []map[string]string{{"name": "韩梅梅", "id_number": "110105198001010024", "phone": "+86 138-0013-8002"}}}, 200, &reg)
-	res.token = reg.Session.Token
-	pid := reg.Household.Members[0].PersonID
-	res.json("POST", "/me/declarations", map[string]any{"person_id": pid, "temperature": 36.5}, 201, nil)
-	var pass struct{ Token string }
-	res.json("GET", "/me/passes/"+pid, nil, 200, &pass)
+	g := residentAtGate(t, b, "restart-load", "韩梅梅", "+86 138-0013-8002")
 	b.settled()
 	b.stop()
 
@@ -83,7 +64,7 @@ func TestRestartUnderScanLoad(t *testing.T) {
 	if st := health(t, b); st.Ready {
 		t.Fatalf("ready before the first scan (%+v): the ledger is too small to test the warm-up", st)
 	}
-	scanner := gateScanner{base: base, token: op.token, gate: gate.ID, pass: pass.Token}
+	scanner := gateScanner{base: base, token: g.op.token, gate: g.gate, pass: g.pass}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	got, err := scanner.load(ctx, 16, func() bool { return health(t, b).Ready }, 10)
@@ -104,7 +85,7 @@ func TestRestartUnderScanLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recorded := &gateScans{gate: gate.ID, seq: after, byID: map[string][]scanAt{}} // the scans came after the fill
+	recorded := &gateScans{gate: g.gate, seq: after, byID: map[string][]scanAt{}} // the scans came after the fill
 	if err := ledger.Fold(w.ctx, w.store, w.reg, recorded, size); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +100,44 @@ func TestRestartUnderScanLoad(t *testing.T) {
 			t.Errorf("scan %s is in the ledger (%+v) but was never acknowledged", id, at)
 		}
 	}
+}
+
+// gateWithResident is a gate of communityA, a gate operator of it, and a
+// resident with a green pass there.
+type gateWithResident struct {
+	gate     string
+	op       client
+	resident client
+	person   string
+	pass     string // the pass token
+}
+
+// residentAtGate registers a gate, its operator and a one-person household
+// (name, phone) whose member declared a normal temperature, and takes the
+// member's pass.
+func residentAtGate(t *testing.T, b *backend, code, name, phone string) gateWithResident {
+	t.Helper()
+	pm := staffClient(t, b, auth.PropertyManager, communityA)
+	var gate struct{ ID string }
+	pm.json("POST", "/gates", map[string]string{"community": communityA, "name": "西门"}, 201, &gate)
+	g := gateWithResident{gate: gate.ID, op: staffClient(t, b, auth.GateOperator, communityA), resident: signIn(t, "http://"+b.httpAddr, code)}
+	var reg struct {
+		Household struct {
+			Members []struct {
+				PersonID string `json:"person_id"`
+			}
+		}
+		Session struct{ Token string }
+	}
+	g.resident.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "3", "unit": "2-301",
+		"members": []map[string]string{{"name": name, "id_number": "110105198001010024", "phone": phone}}}, 200, &reg)
+	g.resident.token = reg.Session.Token
+	g.person = reg.Household.Members[0].PersonID
+	g.resident.json("POST", "/me/declarations", map[string]any{"person_id": g.person, "temperature": 36.6}, 201, nil)
+	var pass struct{ Token string }
+	g.resident.json("GET", "/me/passes/"+g.person, nil, 200, &pass)
+	g.pass = pass.Token
+	return g
 }
 
 // growLedger appends n events of the bench's pass workload to b's ledger

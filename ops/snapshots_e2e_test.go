@@ -13,7 +13,6 @@ import (
 
 	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/app"
-	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/snapshots"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
@@ -86,29 +85,10 @@ func snapshot(t *testing.T, st app.Snapshotter) ([]byte, uint64) {
 func TestRestartFromSnapshot(t *testing.T) {
 	b := newBackend(t)
 	b.startWith("--demo", "--snapshot-every", "1")
-	base := "http://" + b.httpAddr
-	pm := staffClient(t, b, auth.PropertyManager, communityA)
-	var gate struct{ ID string }
-	pm.json("POST", "/gates", map[string]string{"community": communityA, "name": "西门"}, 201, &gate)
-	op := staffClient(t, b, auth.GateOperator, communityA)
-	res := signIn(t, base, "snapshot")
-	var reg struct {
-		Household struct {
-			Members []struct {
-				PersonID string `json:"person_id"`
-			}
-		}
-		Session struct{ Token string }
-	}
-	res.json("PUT", "/me/household", map[string]any{"community": communityA, "building": "3", "unit": "2-301",
-		"members": []map[string]string{{"name": "李雷", "id_number": "110105198001010024", "phone": "+86 138-0013-8001"}}}, 200, &reg)
-	res.token = reg.Session.Token
-	pid := reg.Household.Members[0].PersonID
-	res.json("POST", "/me/declarations", map[string]any{"person_id": pid, "temperature": 36.6}, 201, nil)
-	var pass struct{ Token string }
-	res.json("GET", "/me/passes/"+pid, nil, 200, &pass)
+	g := residentAtGate(t, b, "snapshot", "李雷", "+86 138-0013-8001")
+	op, res, pid := g.op, g.resident, g.person
 	scan := func(id, dir string) (int, string) {
-		code, body := op.do("POST", "/scans", map[string]any{"scan_id": id, "token": pass.Token, "gate": gate.ID, "direction": dir, "scanned_at": time.Now().UTC()})
+		code, body := op.do("POST", "/scans", map[string]any{"scan_id": id, "token": g.pass, "gate": g.gate, "direction": dir, "scanned_at": time.Now().UTC()})
 		return code, string(body)
 	}
 	if code, body := scan("snap-1", "in"); code != 200 || !strings.Contains(body, `"allow"`) {
@@ -181,7 +161,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	per, ok := acc.Person(pid)
 	if !ok || per.Sealed.Ciphertext == "" || per.Sealed.PhoneIndex == "" {
 		b, seq := snapshot(t, acc)
-		t.Fatalf("person %s in the accounts state at %d (%d bytes, household %+v): %+v", pid, seq, len(b), reg, per)
+		t.Fatalf("person %s in the accounts state at %d (%d bytes): %+v", pid, seq, len(b), per)
 	}
 	if names, err := w.snaps.Names(w.ctx); err != nil || len(names) != 5 {
 		t.Fatalf("snapshots before the erasure: %v %v", names, err)
