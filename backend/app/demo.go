@@ -68,6 +68,11 @@ func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *
 	if _, err := demoStaff(ctx, &accs, sys, auth.GovAnalyst, district, "demo-gov"); err != nil {
 		return err
 	}
+	// An admin of the district, who makes staff accounts and their invite
+	// codes (POST /staff) for the mini-program's binding page.
+	if _, err := demoStaff(ctx, &accs, sys, auth.Admin, district, "demo-admin"); err != nil {
+		return err
+	}
 
 	type person struct {
 		res   auth.Principal

@@ -300,7 +300,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	app := api.New(api.Config{Idempotency: idem, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
 		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
-		Sessions: sessions, Accounts: acc, Passes: svc, WeChat: wx, PassKeys: tokens, Contacts: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
+		Sessions: sessions, Accounts: acc, Passes: svc, WeChat: wx, PassKeys: tokens, Contacts: notes, Subscriptions: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
 		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs},
 		Audit: &audit.Service{Docs: a.docs, StaffScope: acc.StaffScope,

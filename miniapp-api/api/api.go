@@ -25,6 +25,7 @@ import (
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/cases"
 	"github.com/onebook/onebook/backend/communities"
+	"github.com/onebook/onebook/backend/consent"
 	"github.com/onebook/onebook/backend/donations"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/tracing"
@@ -157,8 +158,11 @@ type Config struct {
 	WeChat   WeChat
 	PassKeys PassKeys
 	Contacts Contacts
-	Tracing  *tracing.Service
-	Views    Views
+	// Subscriptions: what each account holder consented to be sent
+	// (WeChat subscribe messages); nil: the routes answer 503.
+	Subscriptions Subscriptions
+	Tracing       *tracing.Service
+	Views         Views
 	// Communities answers staff's reads of the pass views.
 	Communities *communities.Service
 	// Audit answers auditors' reads of the access views.
@@ -193,6 +197,14 @@ type Config struct {
 type Contacts interface {
 	Remember(ctx context.Context, subject, openID string) error
 	Forget(ctx context.Context, subject string) error
+}
+
+// Subscriptions records which WeChat subscribe messages an account holder
+// consented to (the answers of wx.requestSubscribeMessage) and lists them;
+// notifications go out only against a recorded acceptance.
+type Subscriptions interface {
+	Subscriptions(ctx context.Context, p auth.Principal) ([]consent.View, error)
+	RecordConsent(ctx context.Context, p auth.Principal, answers map[string]string) ([]consent.View, error)
 }
 
 // New returns the Fiber app with every route mounted.

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -112,3 +114,43 @@ func TestIdempotencyKey(t *testing.T) {
 }
 
 func nopLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestOpenAPIDeclaresIdempotencyKey: every operation the middleware applies
+// to declares the Idempotency-Key header, and no other does, so that
+// clients generated from the document send it.
+func TestOpenAPIDeclaresIdempotencyKey(t *testing.T) {
+	type param struct {
+		Ref  string `json:"$ref"`
+		Name string `json:"name"`
+		In   string `json:"in"`
+	}
+	var doc struct {
+		Paths      map[string]map[string]struct{ Parameters []param } `json:"paths"`
+		Components struct {
+			Parameters map[string]param `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openapiJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	const ref = "#/components/parameters/IdempotencyKey"
+	if p := doc.Components.Parameters["IdempotencyKey"]; p.Name != IdempotencyHeader || p.In != "header" {
+		t.Fatalf("components.parameters.IdempotencyKey is %+v, want the %s header", p, IdempotencyHeader)
+	}
+	writes := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			declared := slices.ContainsFunc(op.Parameters, func(p param) bool { return p.Ref == ref })
+			want := stateChanging(strings.ToUpper(method))
+			if declared != want {
+				t.Errorf("%s %s: declares Idempotency-Key %v, want %v", strings.ToUpper(method), path, declared, want)
+			}
+			if want {
+				writes++
+			}
+		}
+	}
+	if writes == 0 {
+		t.Fatal("no state-changing operation in the document")
+	}
+}

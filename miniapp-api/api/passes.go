@@ -84,6 +84,47 @@ func (h *handlers) passRoutes(app *fiber.App) {
 	app.Get("/visits/pending", authd, h.pendingVisits)
 	app.Post("/visits/:visit/decision", authd, h.decideVisit)
 	app.Get("/visits/:visit/pass", authd, h.visitPass)
+	app.Get("/me/subscriptions", authd, h.subscriptions)
+	app.Post("/me/subscriptions", authd, h.recordConsent)
+}
+
+func (h *handlers) subscriptionService() (Subscriptions, error) {
+	if h.cfg.Subscriptions == nil {
+		return nil, &events.Error{Code: events.CodeUnavailable, Message: "notifications are not configured"}
+	}
+	return h.cfg.Subscriptions, nil
+}
+
+func (h *handlers) subscriptions(c *fiber.Ctx) error {
+	svc, err := h.subscriptionService()
+	if err != nil {
+		return err
+	}
+	vs, err := svc.Subscriptions(c.UserContext(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"subscriptions": vs})
+}
+
+// recordConsent records what wx.requestSubscribeMessage answered, template
+// id by template id.
+func (h *handlers) recordConsent(c *fiber.Ctx) error {
+	var in struct {
+		Answers map[string]string `json:"answers"`
+	}
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	svc, err := h.subscriptionService()
+	if err != nil {
+		return err
+	}
+	vs, err := svc.RecordConsent(c.UserContext(), principal(c), in.Answers)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"subscriptions": vs})
 }
 
 // checkIn answers like a scan: 200 allowed, 403 denied with the reason.

@@ -31,6 +31,11 @@ export interface FakeState {
   files: Map<string, Uint8Array>;
   navigated: string[];
   fills: number; // fillRect calls on the fake 2d canvas
+  // lose is how many answers to lose: the request reaches the backend and
+  // takes effect, and the phone hears request:fail (a timeout), as when a
+  // phone loses its network between sending and hearing back.
+  lose: number;
+  subscribeAnswers: Record<string, string>; // template → what wx.requestSubscribeMessage answers (default accept)
 }
 
 type Used = Pick<WechatMiniprogram.Wx,
@@ -39,7 +44,7 @@ type Used = Pick<WechatMiniprogram.Wx,
   | 'chooseMedia' | 'vibrateShort'>;
 
 export function newState(): FakeState {
-  return { online: true, handler: null, sent: [], storage: new Map(), loginCode: 'demo-resident-test', nextScan: '', modalConfirm: true, files: new Map(), navigated: [], fills: 0 };
+  return { online: true, handler: null, sent: [], storage: new Map(), loginCode: 'demo-resident-test', nextScan: '', modalConfirm: true, files: new Map(), navigated: [], fills: 0, lose: 0, subscribeAnswers: {} };
 }
 
 function later(f: () => void): void {
@@ -71,6 +76,11 @@ export function makeWx(st: FakeState): Used {
       }
       st.sent.push(sent);
       Promise.resolve(st.handler ? st.handler(sent) : realHttp(o)).then((r) => {
+        if (st.lose > 0) {
+          st.lose--;
+          o.fail?.({ errMsg: 'request:fail timeout', errno: 5 } as WechatMiniprogram.RequestFailCallbackErr);
+          return;
+        }
         let data = r.data;
         if (o.dataType === 'json' && typeof data === 'string') {
           try { data = JSON.parse(data); } catch { /* as WeChat: left as text */ }
@@ -125,7 +135,7 @@ export function makeWx(st: FakeState): Used {
     },
     requestSubscribeMessage(o: WechatMiniprogram.RequestSubscribeMessageOption) {
       const r: Record<string, string> = { errMsg: 'requestSubscribeMessage:ok' };
-      for (const t of o.tmplIds) r[t] = 'accept';
+      for (const t of o.tmplIds) r[t] = st.subscribeAnswers[t] || 'accept';
       later(() => o.success?.(r as unknown as WechatMiniprogram.RequestSubscribeMessageSuccessCallbackResult));
       return undefined as never;
     },

@@ -32,6 +32,10 @@ export const OPS = {
   receive: { method: 'POST', path: '/donations/{donation}/hops/{hop}/receipt' },
   consume: { method: 'POST', path: '/stock/consumption' },
   verifierKey: { method: 'GET', path: '/ledger/key' },
+  dispatch: { method: 'POST', path: '/donations/{donation}/hops' },
+  catalogue: { method: 'GET', path: '/donations/catalogue' },
+  subscriptions: { method: 'GET', path: '/me/subscriptions' },
+  recordConsent: { method: 'POST', path: '/me/subscriptions' },
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -56,6 +60,14 @@ export interface PledgeInput { need?: string; lines: Line[]; note?: string; disp
 export interface ReceiveInput { lots: Lot[]; condition: 'intact' | 'damaged'; photo_hash: string; note?: string }
 export interface ConsumeInput { item: string; spec: string; quantity: number; day?: string; unit?: string }
 export interface Need { id: string; hospital: string; line: Line; urgency: string; deliver_to: string; region: string; valid_until: string; pledged: number; received: number }
+export interface Receiver { org: string; unit?: string }
+export interface DispatchInput { to: Receiver; lots: Lot[]; via?: string }
+export interface Party { kind: string; id: string; name: string }
+export interface Hop { hop: number; from: Party; to: Receiver; lots: Lot[]; via?: string; receipt?: { lots: Lot[]; condition: string } }
+export interface Donation { id: string; donor: Party; need?: string; lines: Line[]; region: string; hops: Hop[] }
+export interface CatalogueItem { code: string; name: string; standard?: string; unit: string; specs: string[] }
+export type ConsentAnswer = 'accept' | 'reject' | 'ban' | 'filter';
+export interface Subscription { kind: string; template: string; answer?: ConsentAnswer; left: number; at?: string }
 
 /** ApiError is a failed call: the API's error (code, field, message) or the network's. */
 export class ApiError extends Error {
@@ -72,7 +84,12 @@ export class ApiError extends Error {
   }
 }
 
-export interface Answer<T> { status: number; data: T; etag?: string }
+export interface Answer<T> {
+  status: number;
+  data: T;
+  etag?: string;
+  replayed?: boolean; // the backend answered a retry with the first answer (Idempotent-Replayed)
+}
 
 export interface CallOptions {
   params?: Record<string, string | number>;
@@ -80,7 +97,19 @@ export interface CallOptions {
   body?: unknown;
   text?: boolean; // answer as text (signed lists, keys)
   headers?: Record<string, string>;
+  // key is the Idempotency-Key of a state-changing call: one per user
+  // action, the same on each of its retries. Default: a fresh one per call.
+  key?: string;
+  // retries of a state-changing call whose answer did not come (network),
+  // or that the backend could not take yet (503, 409 in progress).
+  // Default RETRIES; 0 for callers that retry on their own terms (the
+  // scanner's queue, with its scan ids).
+  retries?: number;
 }
+
+/** RETRIES is how often a state-changing call is retried, with the same key, after RETRY_DELAYS. */
+export const RETRIES = 2;
+const RETRY_DELAYS = [300, 1000];
 
 const SESSION = 'onebook.session';
 
@@ -107,8 +136,46 @@ function header(h: Record<string, string> | undefined, name: string): string | u
   return k ? h[k] : undefined;
 }
 
-/** call makes one documented operation; it rejects with ApiError unless the status is 2xx (or 304). */
-export function call<T>(op: OpName, o: CallOptions = {}): Promise<Answer<T>> {
+/** newKey is the Idempotency-Key of one user action. */
+export function newKey(): string {
+  return newId('k');
+}
+
+/**
+ * retryable says whether a failed state-changing call may be sent again with
+ * its key: no answer came (the request may or may not have been taken: the
+ * key makes the retry safe), the backend was unavailable (a 5xx answer is
+ * not kept, so the retry runs), or the first request with the key is still
+ * running (409 naming Idempotency-Key).
+ */
+export function retryable(e: unknown): boolean {
+  if (!(e instanceof ApiError)) return false;
+  return e.status === 0 || e.status === 503 || (e.status === 409 && e.field === 'Idempotency-Key');
+}
+
+/**
+ * call makes one documented operation; it rejects with ApiError unless the
+ * status is 2xx (or 304). A state-changing call carries an Idempotency-Key,
+ * fresh per call unless o.key names the user action's, and is retried with
+ * that same key when retryable: the backend then answers it once.
+ */
+export async function call<T>(op: OpName, o: CallOptions = {}): Promise<Answer<T>> {
+  const write = OPS[op].method !== 'GET';
+  const key = write ? o.key || newKey() : undefined;
+  const retries = write ? (o.retries === undefined ? RETRIES : o.retries) : 0;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await send<T>(op, o, key);
+    } catch (e) {
+      if (attempt >= retries || !retryable(e)) throw e;
+      const ra = (e as ApiError).retryAfter;
+      const wait = ra !== undefined && ra >= 0 ? Math.min(ra * 1000, 2000) : RETRY_DELAYS[Math.min(attempt, RETRY_DELAYS.length - 1)];
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+function send<T>(op: OpName, o: CallOptions, key: string | undefined): Promise<Answer<T>> {
   const { method, path } = OPS[op];
   let url = getConfig().backend + fill(path, o.params);
   if (o.query) {
@@ -118,7 +185,7 @@ export function call<T>(op: OpName, o: CallOptions = {}): Promise<Answer<T>> {
   const h: Record<string, string> = { ...(o.headers || {}) };
   const s = session();
   if (s) h.Authorization = 'Bearer ' + s.token;
-  if (method !== 'GET') h['Idempotency-Key'] = newId('k');
+  if (key) h['Idempotency-Key'] = key;
   if (o.body !== undefined) h['Content-Type'] = 'application/json';
   return new Promise((resolve, reject) => {
     wx.request({
@@ -132,7 +199,7 @@ export function call<T>(op: OpName, o: CallOptions = {}): Promise<Answer<T>> {
       success: (res) => {
         const etag = header(res.header as Record<string, string>, 'ETag');
         if ((res.statusCode >= 200 && res.statusCode < 300) || res.statusCode === 304) {
-          resolve({ status: res.statusCode, data: res.data as T, etag });
+          resolve({ status: res.statusCode, data: res.data as T, etag, replayed: header(res.header as Record<string, string>, 'Idempotent-Replayed') === 'true' });
           return;
         }
         let body = res.data as unknown;
@@ -170,4 +237,20 @@ export function signIn(): Promise<Session> {
 /** renewSession keeps the session PUT /me/household answers (it now names the household). */
 export function renewSession(answer: { session?: Session }): void {
   if (answer && answer.session && answer.session.token) setSession(answer.session);
+}
+
+/**
+ * bindStaff binds this WeChat user to the staff account of a one-time
+ * invite code (wx.login, then POST /auth/staff/bind); the staff session is
+ * kept in storage. One key for the action: a retry after a lost answer gets
+ * the session the first request made (the invite works once).
+ */
+export function bindStaff(invite: string): Promise<Session> {
+  return new Promise<string>((resolve, reject) => {
+    wx.login({ success: (r) => resolve(r.code), fail: (e) => reject(new ApiError(0, 'network', e.errMsg)) });
+  }).then(async (code) => {
+    const a = await call<Session>('bindStaff', { body: { code, invite_code: invite } });
+    setSession(a.data);
+    return a.data;
+  });
 }

@@ -7,3 +7,13 @@ export function gateOf(options: Record<string, string | undefined>): string {
   const raw = options.scene !== undefined ? decodeURIComponent(options.scene) : options.gate || '';
   return raw.startsWith('g=') ? raw.slice(2) : raw;
 }
+
+/**
+ * inviteOf reads a staff invite code from a page's load options: a
+ * mini-program code made for an invite carries it as the scene ("i=CODE" or
+ * the bare code), a link as ?code=.
+ */
+export function inviteOf(options: Record<string, string | undefined>): string {
+  const raw = options.scene !== undefined ? decodeURIComponent(options.scene) : options.code || '';
+  return (raw.startsWith('i=') ? raw.slice(2) : raw).trim().toUpperCase();
+}

@@ -115,6 +115,54 @@ export const T = {
   settings: '设置',
   backendUrl: '服务器地址',
   verifierKey: '账本验证公钥',
+  // staff binding
+  staffBind: '工作人员绑定',
+  inviteCode: '邀请码',
+  bind: '绑定微信',
+  bound: '绑定成功',
+  roles: {
+    resident: '居民', property_manager: '物业管理员', gate_operator: '门岗核验员', hospital_reporter: '医院报告员',
+    hospital_reviewer: '医院审核员', cdc_reviewer: '疾控审核员', gov_analyst: '政府分析员', org_member: '机构工作人员',
+    donation_reviewer: '捐赠审核员', auditor: '审计员', admin: '管理员',
+  } as Record<string, string>,
+  // pending visits (property managers)
+  pendingVisits: '待审核访客',
+  loadPending: '查看',
+  noPending: '没有待审核的访客',
+  refuseReason: '拒绝原因（可不填）',
+  decided: '已处理',
+  byHost: '住户邀请',
+  byVisitor: '访客申请',
+  // the visitor's pass
+  visitPass: '访客通行证',
+  showVisitPass: '出示访客通行证',
+  visitPending: '访问申请尚未通过',
+  visitRefused: '访问申请未通过',
+  // handing a donation onward
+  handover: '转交下一站',
+  receiver: '接收机构',
+  receiverOther: '其他机构编号',
+  receiverUnit: '接收科室（可不填）',
+  via: '承运方式与单号（可不填）',
+  handedOver: '已发出，请接收方确认收货：第',
+  hopNo: '程',
+  onward: '转交下一站',
+  // the general pool
+  pool: '捐给综合物资池',
+  poolHint: '不指定需求，由受捐机构统一调配',
+  item: '物资',
+  spec: '规格',
+  // subscribe messages
+  notices: '消息提醒',
+  noticeKinds: {
+    visit_decided: '访客审核结果', pass_revoked: '通行证失效', donation_hop: '捐赠物资流转',
+    person_transferred: '家庭成员迁移', alert_raised: '疫情预警',
+  } as Record<string, string>,
+  noticeAccept: '接收一次提醒',
+  noticeLeft: '可接收',
+  noticeTimes: '次',
+  noticeRefused: '已拒绝',
+  noticeNever: '未开启',
   // errors, by the API's error code
   errors: {
     invalid: '填写的内容有误',

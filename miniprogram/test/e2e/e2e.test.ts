@@ -16,6 +16,7 @@ import { call, Session, session, setSession, signIn } from '../../miniprogram/li
 import { setConfig } from '../../miniprogram/lib/config';
 import { queued, upload } from '../../miniprogram/lib/scanner';
 import { checkRequest, Doc } from '../openapi';
+import { T } from '../../miniprogram/lib/strings';
 
 const BASE = process.env.ONEBOOK_E2E_URL || '';
 
@@ -265,4 +266,224 @@ test('resident, scanner and donations against the demo backend', { timeout: 1200
   const problems = st.sent.flatMap((s) => checkRequest(doc, s.method, s.path, s.body));
   assert.deepEqual(problems, []);
   assert.ok(st.sent.length > 15);
+});
+
+// optionsOf reads the options a page gets from a wx.navigateTo URL.
+function optionsOf(url: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  new URL(url, 'https://x').searchParams.forEach((v, k) => { out[k] = v; });
+  return out;
+}
+
+test('staff invite, a visitor through the property manager, handing a donation onward', { timeout: 180000 }, async () => {
+  assert.ok(BASE, 'ONEBOOK_E2E_URL names the backend (run through go run ./ops test)');
+  reset();
+  setConfig({ backend: BASE });
+  const key = await call<string>('verifierKey', { text: true });
+  setConfig({ verifierKey: String(key.data).trim() });
+  const stamp = Date.now();
+  const hostPhone = '139' + String(stamp % 1e8).padStart(8, '0');
+
+  // A host registers a household with a phone the visitor will name.
+  st.loginCode = `e2e-host-${stamp}`;
+  await signIn();
+  const reg = page('register');
+  await load(reg);
+  input(reg, '#community', '110105001001');
+  input(reg, '#building', '9');
+  input(reg, '#name-0', '测试房主');
+  input(reg, '#id-0', idNumber(stamp + 5));
+  reg.querySelector('#phone-btn-0')!.dispatchEvent('getphonenumber', { detail: { code: 'phone:' + hostPhone } });
+  tap(reg, '#submit');
+  await until(() => !!reg.querySelector('#done') || !!reg.instance.data.formError, 15000);
+  assert.ok(reg.querySelector('#done'), String(reg.instance.data.formError));
+  const host = session() as Session;
+
+  // An admin makes a property manager's account; the manager opens the
+  // invite (a code whose scene is the invite) and binds their WeChat.
+  st.loginCode = 'demo-admin';
+  const admin = await signIn();
+  assert.equal(admin.role, 'admin');
+  const made = await fetch(`${BASE}/staff`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + admin.token },
+    body: JSON.stringify({ role: 'property_manager', scope: '110105001001', label: 'e2e 物业' }),
+  });
+  assert.equal(made.status, 201, await made.clone().text());
+  const invite = ((await made.json()) as { invite_code: string }).invite_code;
+  setSession(null);
+  st.loginCode = `e2e-pm-${stamp}`;
+  const bind = page('staff');
+  await load(bind, { scene: encodeURIComponent('i=' + invite) });
+  tap(bind, '#bind');
+  await until(() => !!bind.querySelector('#bound') || bind.instance.data.error !== '' || !!bind.querySelector('#invite-err'), 15000);
+  assert.ok(bind.querySelector('#bound'), `${bind.instance.data.error} ${JSON.stringify(bind.instance.data.errors)}`);
+  const pm = session() as Session;
+  assert.equal(pm.role, 'property_manager');
+  assert.equal(pm.scope, '110105001001');
+  // The invite works once.
+  st.loginCode = `e2e-pm2-${stamp}`;
+  const again = page('staff');
+  await load(again, { code: invite });
+  tap(again, '#bind');
+  await until(() => !!again.querySelector('#invite-err'), 15000);
+  setSession(pm);
+
+  // A visitor signs in, accepts the "visit decided" notice, and asks to
+  // visit the host.
+  setSession(null);
+  st.loginCode = `e2e-guest-${stamp}`;
+  await signIn();
+  const visitor = session() as Session;
+  const mine = page('mydata');
+  await load(mine);
+  await until(() => !!mine.querySelector('#subscribe-visit_decided'), 15000);
+  tap(mine, '#subscribe-visit_decided');
+  const notice = (c: Comp) => (c.instance.data.notices as { kind: string; answer?: string; left: number }[]).find((n) => n.kind === 'visit_decided');
+  await until(() => notice(mine)?.answer === 'accept', 15000);
+  assert.equal(notice(mine)!.left, 1, 'one acceptance, one message');
+  const ask = page('visits');
+  await load(ask, { mode: 'ask' });
+  input(ask, '#name', '物业访客');
+  input(ask, '#id_number', idNumber(stamp + 6));
+  input(ask, '#phone', '13900004444');
+  input(ask, '#host_phone', hostPhone);
+  tap(ask, '#submit');
+  await until(() => !!ask.querySelector('#done') || ask.instance.data.formError !== '' || Object.values(ask.instance.data.errors as object).some(Boolean), 15000);
+  assert.equal(ask.instance.data.done, T.visitStatus.pending, `${ask.instance.data.formError} ${JSON.stringify(ask.instance.data.errors)}`);
+  await until(() => (ask.instance.data.visits as unknown[]).length === 1, 15000);
+  const visit = (ask.instance.data.visits as { id: string }[])[0].id;
+  const early = page('visitpass');
+  await load(early, { visit });
+  assert.ok(early.querySelector('#pending'), 'no pass before the decision');
+
+  // The property manager approves it on the pending page.
+  setSession(pm);
+  const pending = page('pending');
+  await load(pending);
+  const list = pending.instance.data.visits as { id: string }[];
+  const at = list.findIndex((v) => v.id === visit);
+  assert.ok(at >= 0, JSON.stringify(list));
+  tap(pending, `#approve-${at}`);
+  await until(() => !!pending.querySelector('#done') || pending.instance.data.error !== '', 15000);
+  assert.match(String(pending.instance.data.done), new RegExp(T.visitStatus.approved), String(pending.instance.data.error));
+  await until(() => !(pending.instance.data.visits as { id: string }[]).some((v) => v.id === visit), 15000);
+  const gate = await call<{ id: string }>('registerGate', { body: { community: '110105001001', name: '访客门' } });
+
+  // The notice went out against the acceptance, and used it.
+  setSession(visitor);
+  const after = page('mydata');
+  await load(after);
+  await until(() => notice(after) !== undefined, 15000);
+  assert.equal(notice(after)!.left, 0);
+
+  // The visitor shows the pass from the list of visits.
+  const vs = page('visits');
+  await load(vs, { mode: 'ask' });
+  const vi = (vs.instance.data.visits as { id: string }[]).findIndex((v) => v.id === visit);
+  await until(() => !!vs.querySelector(`#pass-${vi}`), 15000);
+  tap(vs, `#pass-${vi}`);
+  await until(() => st.navigated.length > 0);
+  const vp = page('visitpass');
+  await load(vp, optionsOf(st.navigated.pop()!));
+  await until(() => vp.instance.data.modules === 49 || vp.instance.data.state === 'error', 15000);
+  assert.equal(vp.instance.data.state, 'ok', String(vp.instance.data.error));
+  const visitorToken = String(vp.instance.data.token);
+  (vp.instance.onUnload as () => void)();
+
+  // The gate lets them in.
+  st.loginCode = 'demo-op-0';
+  await signIn();
+  const scan = page('scanner');
+  await load(scan);
+  input(scan, '#gate', gate.data.id);
+  st.nextScan = visitorToken;
+  tap(scan, '#scan');
+  await until(() => scan.instance.data.verdict !== '' || scan.instance.data.error !== '', 15000);
+  assert.equal(scan.instance.data.verdict, 'allow', `${scan.instance.data.why} ${scan.instance.data.error}`);
+
+  // The host pledges to the general pool. The first answer is lost: the
+  // client asks again with the same key and the backend records one pledge.
+  setSession(host);
+  const needs = page('needs');
+  await load(needs);
+  const catalogue = needs.instance.data.catalogue as { code: string; specs: string[] }[];
+  const n95 = catalogue.findIndex((i) => i.code === 'mask_n95');
+  needs.querySelector('#pool-item')!.dispatchEvent('change', { detail: { value: String(n95) } });
+  needs.querySelector('#pool-spec')!.dispatchEvent('change', { detail: { value: String(catalogue[n95].specs.indexOf('N95')) } });
+  input(needs, '#pool-quantity', '40');
+  const donor = '池' + Math.random().toString(36).replace(/[^a-z]/g, '').slice(0, 8);
+  input(needs, '#name', donor);
+  const before = st.sent.length;
+  st.lose = 1;
+  tap(needs, '#pool-pledge');
+  await until(() => !!needs.querySelector('#pledged') || needs.instance.data.error !== '', 15000);
+  assert.ok(needs.querySelector('#pledged'), String(needs.instance.data.error));
+  const pledges = st.sent.slice(before).filter((s) => s.method === 'POST' && s.path === '/donations');
+  assert.equal(pledges.length, 2, 'sent again after the lost answer');
+  assert.equal(pledges[0].headers['Idempotency-Key'], pledges[1].headers['Idempotency-Key']);
+  assert.equal((pledges[0].body as { need?: string }).need, undefined, 'the general pool names no need');
+  const listed = await call<{ donations: { id: string; donor: string }[] }>('donations');
+  assert.deepEqual(listed.data.donations.filter((d) => d.donor === donor).map((d) => d.id), [needs.instance.data.pledged], 'one pledge recorded');
+  const donation = String(needs.instance.data.pledged);
+
+  // The host hands it to the first hospital...
+  const open = needs.instance.data.needs as { hospital: string; line: { item: string } }[];
+  const hospital0 = open.find((n) => n.line.item === 'mask_n95')!.hospital;
+  const hospital1 = open.find((n) => n.line.item === 'mask_surgical')!.hospital;
+  assert.notEqual(hospital0, hospital1);
+  tap(needs, '#handover');
+  await until(() => st.navigated.length > 0);
+  const handOver = async (options: Record<string, string>, org: string, batch: string, quantity?: string) => {
+    const h = page('handover');
+    await load(h, options);
+    const r = (h.instance.data.receivers as { id: string }[]).findIndex((x) => x.id === org);
+    assert.ok(r >= 0, JSON.stringify(h.instance.data.receivers));
+    tap(h, `#receiver-${r}`);
+    if (batch) input(h, '#batch', batch);
+    if (quantity) input(h, '#quantity', quantity);
+    tap(h, '#handover');
+    await until(() => !!h.querySelector('#done') || h.instance.data.error !== '' || Object.values(h.instance.data.errors as object).some(Boolean), 15000);
+    assert.ok(h.querySelector('#done'), `${h.instance.data.error} ${JSON.stringify(h.instance.data.errors)}`);
+    return Number(h.instance.data.hop);
+  };
+  assert.equal(await handOver(optionsOf(st.navigated.pop()!), hospital0, 'POOL-1'), 1);
+
+  // ...whose member confirms the hop and hands part of it on to the second
+  // hospital, whose member confirms in turn: each hop confirmed by both sides.
+  const receive = async (login: string, hop: string, quantity: string) => {
+    st.loginCode = login;
+    await signIn();
+    const rc = page('receipt');
+    await load(rc, { donation, hop, item: 'mask_n95', spec: 'N95' });
+    st.files.set('wxfile://tmp/hop.jpg', new Uint8Array(Array.from({ length: 500 }, (_, i) => (i * 13 + Number(hop)) & 0xff)));
+    tap(rc, '#photo');
+    await until(() => rc.instance.data.photoHash !== '');
+    input(rc, '#quantity', quantity);
+    input(rc, '#batch', 'POOL-1');
+    tap(rc, '#receive');
+    await until(() => rc.instance.data.done !== '' || rc.instance.data.error !== '' || Object.values(rc.instance.data.errors as object).some(Boolean), 15000);
+    assert.equal(rc.instance.data.done, T.received, JSON.stringify({ ...rc.instance.data, T: undefined }));
+    return rc;
+  };
+  const rc0 = await receive('demo-member-hospital-0', '1', '40');
+  tap(rc0, '#onward');
+  await until(() => st.navigated.length > 0);
+  const onward = optionsOf(st.navigated.pop()!);
+  assert.deepEqual(onward, { donation, item: 'mask_n95', spec: 'N95', batch: 'POOL-1', quantity: '40' });
+  assert.equal(await handOver(onward, hospital1, '', '30'), 2);
+  await receive('demo-member-hospital-1', '2', '30');
+
+  // The public trace shows both receipts, verified on the phone.
+  let traced = page('trace');
+  for (let i = 0; i < 50; i++) {
+    traced = page('trace');
+    await load(traced, { donation });
+    if (traced.instance.data.verified === 'ok' && (traced.instance.data.steps as { type: string }[]).filter((x) => x.type === 'donation.received').length === 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(traced.instance.data.verified, 'ok', String(traced.instance.data.error));
+  assert.equal((traced.instance.data.steps as { type: string }[]).filter((x) => x.type === 'donation.received').length, 2);
+
+  const doc = (await (await fetch(BASE + '/openapi.json')).json()) as Doc;
+  assert.deepEqual(st.sent.flatMap((s) => checkRequest(doc, s.method, s.path, s.body)), []);
 });

@@ -1,32 +1,38 @@
 // "My data": what onebook holds about the household (masked as the API
-// gives it), subscribe-message consent, and erasure.
-import { call, Household, setSession } from '../../lib/api';
+// gives it), the subscribe messages consented to (recorded by the backend,
+// which sends only what was accepted), and erasure.
+import { call, Household, session, setSession, Subscription } from '../../lib/api';
 import { errorText } from '../../lib/form';
+import { askConsent, subscriptions } from '../../lib/notices';
 import { T } from '../../lib/strings';
 
-// The subscribe-message template of pass and visit notices, from the
-// WeChat console; configuration like the backend URL.
-const TEMPLATE_KEY = 'onebook.config.subscribeTemplate';
-
 Component({
-  data: { T, household: null as Household | null, error: '', erased: false, subscribed: false },
+  data: { T, household: null as Household | null, notices: [] as Subscription[], error: '', erased: false },
   methods: {
     async onLoad() {
+      const s = session();
+      const role = s ? s.role : '';
       try {
-        const h = await call<Household>('household');
-        this.setData({ household: h.data });
+        if (role === 'resident') {
+          const h = await call<Household>('household');
+          this.setData({ household: h.data });
+        }
+      } catch (e) {
+        this.setData({ error: errorText(e) });
+      }
+      try {
+        this.setData({ notices: await subscriptions(role) });
       } catch (e) {
         this.setData({ error: errorText(e) });
       }
     },
-    onSubscribe() {
-      const tmpl = (wx.getStorageSync(TEMPLATE_KEY) as string) || '';
-      if (!tmpl) return;
-      wx.requestSubscribeMessage({
-        tmplIds: [tmpl],
-        success: (r) => this.setData({ subscribed: (r as unknown as Record<string, string>)[tmpl] === 'accept' }),
-        fail: () => {},
-      });
+    async onSubscribe(e: WechatMiniprogram.BaseEvent) {
+      const s = session();
+      try {
+        this.setData({ notices: await askConsent(s ? s.role : '', String(e.currentTarget.dataset.template)), error: '' });
+      } catch (err) {
+        this.setData({ error: errorText(err) });
+      }
     },
     onErase() {
       wx.showModal({
@@ -39,7 +45,7 @@ Component({
             const h = this.data.household;
             if (h) for (const m of h.members) wx.removeStorageSync('onebook.pass.' + m.person_id);
             setSession(null);
-            this.setData({ erased: true, household: null });
+            this.setData({ erased: true, household: null, notices: [] });
           } catch (e) {
             this.setData({ error: errorText(e) });
           }

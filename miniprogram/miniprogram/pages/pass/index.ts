@@ -4,7 +4,7 @@
 import { ApiError, call, Household, PassToken } from '../../lib/api';
 import { errorText } from '../../lib/form';
 import { dropPass, keepPass, lastPass, refreshDelay } from '../../lib/passstore';
-import { draw, encode } from '../../lib/qr';
+import { paintQR } from '../../lib/qrcanvas';
 import { T } from '../../lib/strings';
 
 let timer: ReturnType<typeof setTimeout> | null = null;
@@ -81,18 +81,8 @@ Component({
       this.paint(p.token);
     },
     paint(token: string) {
-      wx.createSelectorQuery().in(this).select('#qr').fields({ node: true, size: true }).exec((res) => {
-        const r = res && res[0];
-        if (!r || !r.node) return;
-        const canvas = r.node as WechatMiniprogram.Canvas;
-        const dpr = wx.getWindowInfo ? wx.getWindowInfo().pixelRatio : 2;
-        const side = Math.min(r.width, r.height);
-        canvas.width = side * dpr;
-        canvas.height = side * dpr;
-        const ctx = canvas.getContext('2d') as unknown as { fillStyle: string; fillRect(x: number, y: number, w: number, h: number): void };
-        const m = encode(token);
-        draw(m, ctx, side * dpr);
-        this.setData({ modules: m.size });
+      void paintQR(this, '#qr', token).then((modules) => {
+        if (modules) this.setData({ modules });
       });
     },
   },

@@ -56,6 +56,12 @@ Component({
         this.setData({ errors: fe.fields, error: fe.form || (Object.keys(fe.fields).length ? '' : errorText(err)) });
       }
     },
+    // onOnward hands what was just received on to the next organisation.
+    onOnward() {
+      const q = (k: string, v: string) => `${k}=${encodeURIComponent(v)}`;
+      const d = this.data;
+      wx.navigateTo({ url: '/pages/handover/index?' + [q('donation', d.donation), q('item', d.item), q('spec', d.spec), q('batch', d.batch), q('quantity', d.quantity)].join('&') });
+    },
     async onConsume() {
       const q = Number(this.data.consumeQuantity);
       if (!(Number.isInteger(q) && q > 0)) {

@@ -55,6 +55,9 @@ Component({
         this.setData({ errors: fe.fields, formError: fe.form || '' });
       }
     },
+    onPass(e: WechatMiniprogram.BaseEvent) {
+      wx.navigateTo({ url: '/pages/visitpass/index?visit=' + encodeURIComponent(String(e.currentTarget.dataset.visit)) });
+    },
     async onDecide(e: WechatMiniprogram.BaseEvent) {
       const visit = String(e.currentTarget.dataset.visit);
       try {
