@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -150,153 +149,97 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	if err := fs.Parse(normalizeBool(args)); err != nil {
 		return Config{}, err
 	}
-	get := func(k string) string { return strings.TrimSpace(*vals[k]) }
-	var c Config
-	var err error
-	c.Addr = get("addr")
-	c.DataDir = get("data")
-	c.NATSURL = get("nats-url")
-	c.MongoURI = get("mongo-uri")
-	c.MongoDB = get("mongo-db")
-	c.Origin = get("origin")
-	c.SealKeyFile = get("seal-key")
-	if c.SealKeyFile == "" {
-		c.SealKeyFile = filepath.Join(c.DataDir, "seal.key")
+	v := &values{raw: vals}
+	c := Config{
+		Addr: v.str("addr"), DataDir: v.str("data"), Origin: v.str("origin"), SealKeyFile: v.str("seal-key"),
+		NATSURL: v.str("nats-url"), NATSPort: v.port("nats-port"), NATSSync: v.str("nats-sync"),
+		NATSCreds: v.str("nats-creds"), NATSNKey: v.str("nats-nkey"), NATSCA: v.str("nats-ca"), NATSCert: v.str("nats-cert"), NATSKey: v.str("nats-key"),
+		MongoURI: v.str("mongo-uri"), MongoDB: v.str("mongo-db"), MongoPort: v.port("mongo-port"),
+		DedupWindow: v.duration("dedup-window", time.Nanosecond), SealInterval: v.duration("seal-interval", 0),
+		SnapshotEvery: v.count("snapshot-every", "events"), SnapshotInterval: v.duration("snapshot-interval", 0),
+		Projectors: v.boolean("projectors"), Demo: v.boolean("demo"),
+		WeChatAppID: v.str("wechat-appid"), WeChatSecret: v.str("wechat-secret"), WeChatAPIBase: v.str("wechat-api-base"), WxmockPort: v.port("wxmock-port"),
+		TemplateVisit: v.str("wechat-tpl-visit"), TemplateRevoked: v.str("wechat-tpl-revoked"), TemplateAlert: v.str("wechat-tpl-alert"),
+		TemplateDonation: v.str("wechat-tpl-donation"), TemplateTransfer: v.str("wechat-tpl-transfer"),
+		AlertWebhook: v.str("alert-webhook"),
+		MetricsAddr:  v.hostPort("metrics-addr"), MetricsToken: v.str("metrics-token"),
+		RequestTimeout: v.duration("request-timeout", time.Nanosecond), ExportTimeout: v.duration("export-timeout", time.Nanosecond),
+		TrustedProxies: list(v, "trusted-proxies", addressOrRange),
+		LimitSignIn:    v.perMinute("limit-signin"), LimitClient: v.perMinute("limit-client"), LimitAccount: v.perMinute("limit-account"),
+		RiskRegions: list(v, "risk-regions", events.ParseRegion),
+		Witnesses:   list(v, "witnesses", witnessKey),
+		PassTTL:     v.duration("pass-ttl", time.Minute), SessionTTL: v.duration("session-ttl", time.Minute),
 	}
-	if c.NATSPort, err = port("nats-port", get("nats-port")); err != nil {
-		return c, err
+	if c.Replicas = int(v.count("replicas", "replicas")); c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
+		v.fail("replicas", "must be 1, 3 or 5, got %q", v.str("replicas"))
 	}
-	c.NATSSync = get("nats-sync")
-	c.NATSCreds, c.NATSNKey, c.NATSCA, c.NATSCert, c.NATSKey = get("nats-creds"), get("nats-nkey"), get("nats-ca"), get("nats-cert"), get("nats-key")
-	if c.NATSSync != "always" {
-		if d, err := time.ParseDuration(c.NATSSync); err != nil || d <= 0 {
-			return c, fmt.Errorf("nats-sync must be \"always\" or a positive duration, got %q", c.NATSSync)
-		}
+	if d, err := time.ParseDuration(c.NATSSync); c.NATSSync != "always" && (err != nil || d <= 0) {
+		v.fail("nats-sync", "must be \"always\" or a positive duration, got %q", c.NATSSync)
 	}
-	if c.MongoPort, err = port("mongo-port", get("mongo-port")); err != nil {
-		return c, err
+	if err := c.LogLevel.UnmarshalText([]byte(v.str("log-level"))); err != nil {
+		v.fail("log-level", "%w", err)
 	}
-	if c.Replicas, err = strconv.Atoi(get("replicas")); err != nil || (c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5) {
-		return c, fmt.Errorf("replicas must be 1, 3 or 5, got %q", get("replicas"))
-	}
-	if c.DedupWindow, err = time.ParseDuration(get("dedup-window")); err != nil || c.DedupWindow <= 0 {
-		return c, fmt.Errorf("dedup-window: %q is not a positive duration", get("dedup-window"))
-	}
-	if c.SealInterval, err = time.ParseDuration(get("seal-interval")); err != nil || c.SealInterval < 0 {
-		return c, fmt.Errorf("seal-interval: %q is not a duration", get("seal-interval"))
-	}
-	if c.SnapshotEvery, err = strconv.ParseUint(get("snapshot-every"), 10, 64); err != nil {
-		return c, fmt.Errorf("snapshot-every: %q is not a number of events", get("snapshot-every"))
-	}
-	if c.SnapshotInterval, err = time.ParseDuration(get("snapshot-interval")); err != nil || c.SnapshotInterval < 0 {
-		return c, fmt.Errorf("snapshot-interval: %q is not a duration", get("snapshot-interval"))
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
-		return c, fmt.Errorf("log-level: %w", err)
-	}
-	if c.Projectors, err = strconv.ParseBool(get("projectors")); err != nil {
-		return c, fmt.Errorf("projectors: %q is not true or false", get("projectors"))
-	}
-	if c.Demo, err = strconv.ParseBool(get("demo")); err != nil {
-		return c, fmt.Errorf("demo: %q is not true or false", get("demo"))
-	}
-	c.WeChatAppID, c.WeChatSecret, c.WeChatAPIBase = get("wechat-appid"), get("wechat-secret"), get("wechat-api-base")
-	c.TemplateVisit, c.TemplateRevoked = get("wechat-tpl-visit"), get("wechat-tpl-revoked")
-	c.TemplateAlert, c.AlertWebhook = get("wechat-tpl-alert"), get("alert-webhook")
-	c.TemplateDonation = get("wechat-tpl-donation")
-	c.TemplateTransfer = get("wechat-tpl-transfer")
 	if c.AlertWebhook != "" {
 		if u, err := url.Parse(c.AlertWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return Config{}, fmt.Errorf("alert-webhook: %q is not an http(s) URL", c.AlertWebhook)
+			v.fail("alert-webhook", "%q is not an http(s) URL", c.AlertWebhook)
 		}
 	}
-	if c.WxmockPort, err = port("wxmock-port", get("wxmock-port")); err != nil {
-		return c, err
+	var err error
+	if c.WitnessPush, err = ParseWitnessPush(v.str("witness-push")); err != nil {
+		v.fail("witness-push", "%w", err)
 	}
-	if c.WeChatAppID != "" && c.WeChatSecret == "" {
-		return c, fmt.Errorf("WECHAT_SECRET is required with WECHAT_APPID")
+	if v.err != nil {
+		return Config{}, v.err
 	}
-	if c.Addr, err = listenAddr(c.Addr, c.Development()); err != nil {
-		return c, err
-	}
-	if c.Demo && !c.Development() {
-		return c, fmt.Errorf("demo: the demo's staff sign in with the fake WeChat's demo codes, which exist only in development mode (WECHAT_APPID unset); demo data would only litter a real ledger")
-	}
-	if c.MetricsAddr = get("metrics-addr"); c.MetricsAddr == "off" {
-		c.MetricsAddr = ""
-	} else if c.MetricsAddr != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
-			return c, fmt.Errorf("metrics-addr: %q is not host:port or off", c.MetricsAddr)
-		}
-	}
-	c.MetricsToken = get("metrics-token")
-	if c.RequestTimeout, err = time.ParseDuration(get("request-timeout")); err != nil || c.RequestTimeout <= 0 {
-		return c, fmt.Errorf("request-timeout: %q is not a positive duration", get("request-timeout"))
-	}
-	if c.ExportTimeout, err = time.ParseDuration(get("export-timeout")); err != nil || c.ExportTimeout <= 0 {
-		return c, fmt.Errorf("export-timeout: %q is not a positive duration", get("export-timeout"))
-	}
-	for _, p := range strings.Split(get("trusted-proxies"), ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		if net.ParseIP(p) == nil {
-			if _, _, err := net.ParseCIDR(p); err != nil {
-				return c, fmt.Errorf("trusted-proxies: %q is not an address or a CIDR range", p)
-			}
-		}
-		c.TrustedProxies = append(c.TrustedProxies, p)
-	}
-	for _, l := range []struct {
-		name string
-		to   *int
-	}{{"limit-signin", &c.LimitSignIn}, {"limit-client", &c.LimitClient}, {"limit-account", &c.LimitAccount}} {
-		n, err := strconv.Atoi(get(l.name))
-		if err != nil || n < 0 {
-			return c, fmt.Errorf("%s: %q is not a number of requests per minute (0: no limit)", l.name, get(l.name))
-		}
-		*l.to = n
-	}
-	for _, r := range strings.Split(get("risk-regions"), ",") {
-		if r = strings.TrimSpace(r); r == "" {
-			continue
-		}
-		reg, err := events.ParseRegion(r)
-		if err != nil {
-			return c, fmt.Errorf("risk-regions: %w", err)
-		}
-		c.RiskRegions = append(c.RiskRegions, reg)
-	}
-	for _, k := range strings.Split(get("witnesses"), ",") {
-		if k = strings.TrimSpace(k); k == "" {
-			continue
-		}
-		if _, err := seal.NewWitnessVerifier(k); err != nil {
-			return c, fmt.Errorf("witnesses: %q is not a signed-note or cosignature/v1 verifier key: %w", k, err)
-		}
-		c.Witnesses = append(c.Witnesses, k)
-	}
-	if c.WitnessPush, err = ParseWitnessPush(get("witness-push")); err != nil {
-		return c, fmt.Errorf("witness-push: %w", err)
+	return c, c.complete()
+}
+
+// complete fills the settings that default to others and checks those
+// that depend on each other.
+func (c *Config) complete() error {
+	if c.SealKeyFile == "" {
+		c.SealKeyFile = filepath.Join(c.DataDir, "seal.key")
 	}
 	for _, t := range c.WitnessPush {
 		if !slices.Contains(c.Witnesses, t.Key) {
 			c.Witnesses = append(c.Witnesses, t.Key)
 		}
 	}
-	if c.PassTTL, err = time.ParseDuration(get("pass-ttl")); err != nil || c.PassTTL < time.Minute {
-		return c, fmt.Errorf("pass-ttl: %q is not a duration of at least 1m", get("pass-ttl"))
+	if c.WeChatAppID != "" && c.WeChatSecret == "" {
+		return fmt.Errorf("WECHAT_SECRET is required with WECHAT_APPID")
 	}
-	if c.SessionTTL, err = time.ParseDuration(get("session-ttl")); err != nil || c.SessionTTL < time.Minute {
-		return c, fmt.Errorf("session-ttl: %q is not a duration of at least 1m", get("session-ttl"))
+	var err error
+	if c.Addr, err = listenAddr(c.Addr, c.Development()); err != nil {
+		return err
+	}
+	if c.Demo && !c.Development() {
+		return fmt.Errorf("demo: the demo's staff sign in with the fake WeChat's demo codes, which exist only in development mode (WECHAT_APPID unset); demo data would only litter a real ledger")
 	}
 	if c.Origin == "" || strings.ContainsAny(c.Origin, "\n") {
-		return c, fmt.Errorf("origin must be one non-empty line")
+		return fmt.Errorf("origin must be one non-empty line")
 	}
 	if c.MongoDB == "" {
-		return c, fmt.Errorf("mongo-db must not be empty")
+		return fmt.Errorf("mongo-db must not be empty")
 	}
-	return c, nil
+	return nil
+}
+
+// addressOrRange checks a trusted proxy: an IP address or a CIDR range.
+func addressOrRange(s string) (string, error) {
+	if net.ParseIP(s) == nil {
+		if _, _, err := net.ParseCIDR(s); err != nil {
+			return "", fmt.Errorf("%q is not an address or a CIDR range", s)
+		}
+	}
+	return s, nil
+}
+
+// witnessKey checks a witness's verifier key.
+func witnessKey(k string) (string, error) {
+	if _, err := seal.NewWitnessVerifier(k); err != nil {
+		return "", fmt.Errorf("%q is not a signed-note or cosignature/v1 verifier key: %w", k, err)
+	}
+	return k, nil
 }
 
 // listenAddr returns the HTTP listen address: the default of the mode if
@@ -341,14 +284,6 @@ func normalizeBool(args []string) []string {
 		out[i] = a
 	}
 	return out
-}
-
-func port(name, s string) (int, error) {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > 65535 {
-		return 0, fmt.Errorf("%s: %q is not a port", name, s)
-	}
-	return n, nil
 }
 
 // FromEnv is Load over the process environment.

@@ -37,6 +37,15 @@ func TestLoad(t *testing.T) {
 		{"bad duration", []string{"--dedup-window=soon"}, nil, nil, true},
 		{"bad level", []string{"--log-level=loud"}, nil, nil, true},
 		{"unknown flag", []string{"--nope"}, nil, nil, true},
+		{"bad sync", []string{"--nats-sync=sometimes"}, nil, nil, true},
+		{"short pass ttl", []string{"--pass-ttl=30s"}, nil, nil, true},
+		{"negative seal interval", []string{"--seal-interval=-1s"}, nil, nil, true},
+		{"bad limit", []string{"--limit-client=-1"}, nil, nil, true},
+		{"bad proxy", []string{"--trusted-proxies=10.0.0.1,proxy.local"}, nil, nil, true},
+		{"bad region", []string{"--risk-regions=110105,abc"}, nil, nil, true},
+		{"lists and zero durations", []string{"--trusted-proxies= 10.0.0.1 ,10.1.0.0/16", "--risk-regions=110105", "--seal-interval=0", "--snapshot-every=0"}, nil, func(c Config) bool {
+			return len(c.TrustedProxies) == 2 && c.TrustedProxies[0] == "10.0.0.1" && len(c.RiskRegions) == 1 && c.SealInterval == 0 && c.SnapshotEvery == 0
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +64,37 @@ func TestLoad(t *testing.T) {
 // backend runs a fake WeChat that signs anyone in as anyone, so it binds to
 // loopback by default and refuses any other address; with them it binds
 // where it is told and demo data is refused.
+// TestLoadNamesTheSetting: a setting that does not parse is refused with
+// its name and what it should be.
+func TestLoadNamesTheSetting(t *testing.T) {
+	tests := []struct {
+		arg  string
+		want string
+	}{
+		{"--pass-ttl=30s", `pass-ttl: "30s" is not a duration of at least 1m`},
+		{"--session-ttl=soon", `session-ttl: "soon" is not a duration of at least 1m`},
+		{"--request-timeout=0s", `request-timeout: "0s" is not a positive duration`},
+		{"--seal-interval=-1s", `seal-interval: "-1s" is not a duration`},
+		{"--snapshot-every=many", `snapshot-every: "many" is not a number of events`},
+		{"--projectors=maybe", `projectors: "maybe" is not true or false`},
+		{"--limit-signin=x", `limit-signin: "x" is not a number of requests per minute`},
+		{"--mongo-port=70000", `mongo-port: "70000" is not a port`},
+		{"--metrics-addr=9090", `metrics-addr: "9090" is not host:port or off`},
+		{"--trusted-proxies=proxy.local", `trusted-proxies: "proxy.local" is not an address or a CIDR range`},
+		{"--nats-sync=sometimes", `nats-sync: must be "always" or a positive duration, got "sometimes"`},
+		{"--replicas=2", `replicas: must be 1, 3 or 5, got "2"`},
+		{"--alert-webhook=ftp://x", `alert-webhook: "ftp://x" is not an http(s) URL`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			_, err := Load([]string{tt.arg}, func(string) string { return "" }, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load(%s) = %v, want %q", tt.arg, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestDevelopmentModeListensOnLoopbackOnly(t *testing.T) {
 	creds := map[string]string{"WECHAT_APPID": "wx0123456789abcdef", "WECHAT_SECRET": "secret"}
 	tests := []struct {
