@@ -206,10 +206,41 @@ func (r *runner) benchExportOf(ctx context.Context, rep *Report, gen *generator,
 		return res, errors.New("no command to run the export children with (Config.ExportChildCommand)")
 	}
 
+	l, err := r.exportLedger(ctx, rep, w, label, &res)
+	if err != nil {
+		return res, err
+	}
+	defer l.close()
+	if err := r.exportCSV(ctx, l, w, &res); err != nil {
+		return res, err
+	}
+	if err := r.exportXLSX(ctx, l, &res); err != nil {
+		return res, err
+	}
+	rep.note(fmt.Sprintf(label+": a ledger of %d events — %d pass.scanned (the scans view's rows), %d pass.issued (other subjects: the ordered consumer's filter drops them) and %d gate.registered (the gates' subjects: the view's type filter drops them) — filled in %.1f s (%s events/s) and sealed from scratch in %.1f s, not timed in the figures; export and verify-export each ran in a process of its own (the benchmark binary re-executed), its peak RSS its own VmHWM; the CSV bundle was deleted after its verification",
+		total, w.rows, res.Issued, res.Gates, res.FillSeconds, rate(res.FillRate), res.SealSeconds))
+	return res, nil
+}
+
+// exportLedger is the export part's ledger: an embedded server filled
+// with the workload and sealed so that one checkpoint covers exactly the
+// XLSX bundle's events and another the whole ledger, and the seal key in
+// a file for the export children.
+type exportLedger struct {
+	env     *natsEnv
+	vkey    string
+	keyFile string
+	close   func()
+}
+
+// exportLedger starts, fills and seals the export part's ledger (none of
+// it timed in the figures, but reported).
+func (r *runner) exportLedger(ctx context.Context, rep *Report, w exportWorkload, label string, res *ExportResult) (l *exportLedger, err error) {
+	total := res.TreeSize
 	// Only reads are timed: spare the appends an fsync each.
 	opts, err := r.cfg.syncOptions()
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if opts.SyncAlways {
 		opts = embedded.NATSOptions{SyncInterval: fillSyncInterval}
@@ -217,32 +248,39 @@ func (r *runner) benchExportOf(ctx context.Context, rep *Report, gen *generator,
 	}
 	env, err := r.startNATSWith(ctx, "export", opts)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	defer func() {
+	l = &exportLedger{env: env, close: func() {
 		env.close()
 		_ = os.RemoveAll(subdir(r.dir, "export")) // a million events: free the disk now
+	}}
+	defer func() {
+		if err != nil {
+			l.close()
+		}
 	}()
 	// A seal key of its own, written to a file for the export child,
 	// which signs the manifest with it (as ops export does with the
 	// seal's key).
 	skey, vkey, err := seal.GenerateKey(Origin)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	signer, _, err := seal.LoadSigner(skey)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	sl := &sealEnv{signer: signer, vkey: vkey}
 	if err := sl.open(ctx, env.js); err != nil {
-		return res, err
+		return nil, err
 	}
 	keyFile := filepath.Join(r.dir, "export-seal.key")
 	if err := os.WriteFile(keyFile, []byte(skey+"\n"), 0o600); err != nil {
-		return res, err
+		return nil, err
 	}
-	defer os.Remove(keyFile)
+	l.vkey, l.keyFile = vkey, keyFile
+	prev := l.close
+	l.close = func() { os.Remove(keyFile); prev() }
 
 	// Fill and seal in two steps, so that a checkpoint covers exactly the
 	// XLSX bundle's events (an export reads the ledger up to its
@@ -254,27 +292,34 @@ func (r *runner) benchExportOf(ctx context.Context, rep *Report, gen *generator,
 	for _, to := range []uint64{res.XLSXTreeSize, total} {
 		from, err := env.ledgerSize(ctx)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		start := time.Now()
 		if err := r.fill(ctx, env, label+": fill (not timed)", from, to, w.event); err != nil {
-			return res, err
+			return nil, err
 		}
 		res.FillSeconds += time.Since(start).Seconds()
 		took, _, err := r.sealTo(ctx, label+": seal (not timed)", to)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		res.SealSeconds += took.Seconds()
 		if _, err := sl.cps.BySize(ctx, to); err != nil {
-			return res, fmt.Errorf("export: no checkpoint of size %d: %w", to, err)
+			return nil, fmt.Errorf("export: no checkpoint of size %d: %w", to, err)
 		}
 	}
 	res.FillRate = float64(total) / res.FillSeconds
+	return l, nil
+}
 
+// exportCSV times the CSV export and its baselines (a raw read of the
+// same messages and a raw CSV of the same rows, right before and after
+// it), then the bundle's verification.
+func (r *runner) exportCSV(ctx context.Context, l *exportLedger, w exportWorkload, res *ExportResult) error {
+	env, vkey, keyFile, total := l.env, l.vkey, l.keyFile, res.TreeSize
 	sample, err := exportSample(w, 4096)
 	if err != nil {
-		return res, err
+		return err
 	}
 	subjects := []string{events.SubjectPrefix + ".*." + passevents.KindGate + ".*"}
 	bundle := filepath.Join(r.dir, "export-csv")
@@ -353,37 +398,41 @@ func (r *runner) benchExportOf(ctx context.Context, rep *Report, gen *generator,
 	for _, s := range steps {
 		r.log.Info("bench: export: " + s.name)
 		if err := s.fn(); err != nil {
-			return res, fmt.Errorf("%s: %w", s.name, err)
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
 	res.RawRead.Rate = float64(res.RawRead.Runs) * float64(w.rows) / res.RawRead.Seconds
 	res.RawCSV.Rate = float64(res.RawCSV.Runs) * float64(w.rows) / res.RawCSV.Seconds
 
+	return nil
+}
+
+// exportXLSX times the XLSX export against the checkpoint of its first
+// XLSXTreeSize events, and its verification.
+func (r *runner) exportXLSX(ctx context.Context, l *exportLedger, res *ExportResult) error {
 	// XLSX, against the checkpoint of the first XLSXTreeSize events.
 	xbundle := filepath.Join(r.dir, "export-xlsx")
 	defer os.RemoveAll(xbundle)
 	r.log.Info("bench: export: export xlsx", "rows", res.XLSXRows)
-	c, err := r.exportChild(ctx, "write", "--nats-url", env.url(), "--seal-key", keyFile,
+	c, err := r.exportChild(ctx, "write", "--nats-url", l.env.url(), "--seal-key", l.keyFile,
 		"--size", strconv.FormatUint(res.XLSXTreeSize, 10), "--format", exports.XLSX, "--out", xbundle)
 	if err != nil {
-		return res, fmt.Errorf("export xlsx: %w", err)
+		return fmt.Errorf("export xlsx: %w", err)
 	}
 	res.XLSX, res.XLSXBytes = c.run(), c.RowsBytes
 	if c.Rows != res.XLSXRows {
-		return res, fmt.Errorf("export: the XLSX bundle has %d rows, want %d", c.Rows, res.XLSXRows)
+		return fmt.Errorf("export: the XLSX bundle has %d rows, want %d", c.Rows, res.XLSXRows)
 	}
 	r.log.Info("bench: export: verify xlsx")
-	if c, err = r.exportChild(ctx, "verify", "--dir", xbundle, "--key", vkey); err != nil {
-		return res, fmt.Errorf("verify xlsx: %w", err)
+	if c, err = r.exportChild(ctx, "verify", "--dir", xbundle, "--key", l.vkey); err != nil {
+		return fmt.Errorf("verify xlsx: %w", err)
 	}
 	res.XLSXVerify = c.run()
 	if c.Rows != res.XLSXRows {
-		return res, fmt.Errorf("export: verify checked %d XLSX rows, want %d", c.Rows, res.XLSXRows)
+		return fmt.Errorf("export: verify checked %d XLSX rows, want %d", c.Rows, res.XLSXRows)
 	}
 
-	rep.note(fmt.Sprintf(label+": a ledger of %d events — %d pass.scanned (the scans view's rows), %d pass.issued (other subjects: the ordered consumer's filter drops them) and %d gate.registered (the gates' subjects: the view's type filter drops them) — filled in %.1f s (%s events/s) and sealed from scratch in %.1f s, not timed in the figures; export and verify-export each ran in a process of its own (the benchmark binary re-executed), its peak RSS its own VmHWM; the CSV bundle was deleted after its verification",
-		total, w.rows, res.Issued, res.Gates, res.FillSeconds, rate(res.FillRate), res.SealSeconds))
-	return res, nil
+	return nil
 }
 
 // exportSample renders the rows of the first n scans of the workload as a
