@@ -44,7 +44,7 @@ func commands() map[string]command {
 		"checkpoint":    {"print the latest signed checkpoint and check it", runCheckpoint},
 		"staff":         {"create a staff account with a role and region scope: staff add --role R --scope REGION", runStaff},
 		"wxmock":        {"run a fake WeChat API server for local development and tests", runWxmock},
-		"witness":       {"cosign checkpoints as another party, over HTTP only: witness keygen --name N | witness run --url U --key K --state DIR --origin-key V", runWitness},
+		"witness":       {"cosign checkpoints as another party: witness keygen --name N | witness serve --addr A --state DIR --key K --log V (C2SP tlog-witness) | witness run --url U --key K --state DIR --origin-key V (older pull mode)", runWitness},
 	}
 }
 
