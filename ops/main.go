@@ -38,7 +38,7 @@ func commands() map[string]command {
 		"verify":        {"replay the ledger, check every checkpoint, proof and projection document", runVerify},
 		"rebuild":       {"drop a projection and fold it again from the ledger: rebuild NAME", runRebuild},
 		"export":        {"write a verifiable export bundle of a view: export VIEW --format csv|xlsx --out DIR | export --list", runExport},
-		"verify-export": {"check an export bundle offline: verify-export BUNDLE --key PUBKEY [--url URL]", runVerifyExport},
+		"verify-export": {"check an export bundle offline: verify-export BUNDLE --key PUBKEY [--url URL] [--witnesses KEYS [--witness-quorum K]]", runVerifyExport},
 		"keygen":        {"create a checkpoint signing key and print its verifier key", runKeygen},
 		"bench-scan":    {"benchmark gate scans over HTTP against raw JetStream publishes, same run", runScanBench},
 		"checkpoint":    {"print the latest signed checkpoint and check it", runCheckpoint},

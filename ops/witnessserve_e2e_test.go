@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -120,6 +121,22 @@ func cosigners(t *testing.T, msg []byte, logKey string, ws []servedWitness) []st
 	return out
 }
 
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %s", url, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
@@ -149,7 +166,7 @@ func TestWitnessServeInterop(t *testing.T) {
 		ws = append(ws, w)
 		push = append(push, w.key+"="+w.url)
 	}
-	b.startWith("--witness-push", strings.Join(push, ","))
+	b.startWith("--demo", "--witness-push", strings.Join(push, ","))
 
 	allCosigned := func(b *backend) func() bool {
 		return func() bool { return len(cosigners(t, servedCheckpoint(t, b, ""), logKey, ws)) == 3 }
@@ -186,6 +203,38 @@ func TestWitnessServeInterop(t *testing.T) {
 	keys := ws[0].key + "," + ws[1].key + "," + ws[2].key
 	if code, out := ops(t, append([]string{"verify", "--ledger-only", "--witnesses", keys, "--witness-quorum", "3"}, b.args()...)...); code != 0 {
 		t.Fatalf("verify with a quorum of 3 (%d):\n%s", code, out)
+	}
+
+	// A public donation trace is proven against a checkpoint the three
+	// cosigned, their lines in it.
+	var list struct{ Donations []struct{ ID string } }
+	getJSON(t, "http://"+b.httpAddr+"/public/donations", &list)
+	if len(list.Donations) == 0 {
+		t.Fatal("the demo has no public donations")
+	}
+	var tr publicTrace
+	getJSON(t, "http://"+b.httpAddr+"/public/donations/"+list.Donations[0].ID, &tr)
+	if got := cosigners(t, []byte(tr.Checkpoint), logKey, ws); len(got) != 3 {
+		t.Fatalf("the trace's checkpoint is cosigned by %v, want all three:\n%s", got, tr.Checkpoint)
+	}
+
+	// An export bundle carries the cosignatures; ops verify-export checks
+	// a witness policy offline and names the missing witnesses.
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if code, out := ops(t, append([]string{"export", "scans", "--out", bundle, "--witnesses", keys}, b.args()...)...); code != 0 {
+		t.Fatalf("export (%d):\n%s", code, out)
+	}
+	vkeyFile := filepath.Join(b.dir, "seal.key.pub")
+	if code, out := ops(t, "verify-export", bundle, "--key", vkeyFile, "--witnesses", keys); code != 0 || !strings.Contains(out, "ok   witness policy 3 of w0.test/witness, w1.test/witness, w2.test/witness") {
+		t.Fatalf("verify-export with 3 of 3 (%d):\n%s", code, out)
+	}
+	stranger := serveWitness(t, "stranger.test/witness", logKey)
+	code, out := ops(t, "verify-export", bundle, "--key", vkeyFile, "--witnesses", keys+","+stranger.key, "--witness-quorum", "4")
+	if code == 0 || !strings.Contains(out, "3 of the 4 required cosignatures") || !strings.Contains(out, "missing: stranger.test/witness)") {
+		t.Fatalf("verify-export with 4 of 4, one never asked (%d):\n%s", code, out)
+	}
+	if code, out := ops(t, "verify-export", bundle, "--key", vkeyFile, "--witnesses", keys+","+stranger.key, "--witness-quorum", "3"); code != 0 {
+		t.Fatalf("verify-export with 3 of 4 (%d):\n%s", code, out)
 	}
 
 	// The same key, another history: a restored old backup, say. (One
