@@ -50,6 +50,8 @@ var wantKeys = []string{
 	"export_read_ratio", "export_csv_ratio", "export_verify_rate", "export_verify_peak_rss_mib",
 	"export_xlsx_rate", "export_xlsx_peak_rss_mib", "export_xlsx_verify_rate", "export_fill_seconds", "export_seal_seconds",
 	"snapshot_ready_without_s", "snapshot_ready_with_s", "snapshot_restore_s", "snapshot_speedup", "snapshot_bytes",
+	"witness_append_rate", "witness_seal_rate", "witness_seal_rate_with", "witness_seal_ratio_with", "witness_round_p50_ms",
+	"witness_cosigned_poll250ms_p50_ms", "witness_cosigned_poll20ms_p50_ms", "witness_cosigned_poll250ms_covered",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -67,7 +69,7 @@ func TestSuiteQuick(t *testing.T) {
 		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
-		ExportRows: 3000, SnapshotEvents: 2000,
+		ExportRows: 3000, SnapshotEvents: 2000, WitnessCheckpoints: 4,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
