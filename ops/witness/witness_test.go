@@ -182,6 +182,17 @@ func TestKnownAnswer(t *testing.T) {
 		t.Fatalf("cosignature\n%q\nwant\n%q", got, kat)
 	}
 	checkCosigned(t, mInit, kat)
+	// The clients' policy check (the mini-program checks the same line).
+	p, err := seal.ParseWitnessPolicy([]string{newWitness(t, t.TempDir()).VerifierKey()}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Check([]byte(mInit + kat)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Check([]byte(mInit)); err == nil {
+		t.Fatal("the policy is met without the cosignature")
+	}
 }
 
 // TestUpdate replays the reference witness's TestUpdate cases over HTTP.
