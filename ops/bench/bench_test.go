@@ -126,8 +126,11 @@ func TestSuiteQuick(t *testing.T) {
 		x.XLSX.Rows != int64(cfg.ExportRows/10) || x.XLSXVerify.Rows != int64(cfg.ExportRows/10) || x.RawReadMsgs != uint64(cfg.ExportRows+x.Gates) {
 		t.Errorf("export: %+v", x)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 23 { // the export part's sealed ÷ clear rows, fsck and snapshot included
-		t.Errorf("results has %d rows, want 23: %s", len(rows), b)
+	if rows, _ := got["results"].([]any); len(rows) != 27 { // the export part's sealed ÷ clear rows, fsck, snapshot and the witness part's 4 included
+		t.Errorf("results has %d rows, want 27: %s", len(rows), b)
+	}
+	if w := rep.Witness; w == nil || len(w.Latency) != 2 || w.Latency[0].Covered == 0 || w.Latency[1].Covered == 0 || w.Rounds == 0 {
+		t.Errorf("witness: %+v", w)
 	}
 	if got["snapshot_events"] != float64(cfg.SnapshotEvents) {
 		t.Errorf("snapshot_events %v, want %d", got["snapshot_events"], cfg.SnapshotEvents)
