@@ -45,6 +45,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	samples := fs.Int("proof-samples", def.ProofSamples, "inclusion proofs timed")
 	exportRows := fs.Int("export-rows", def.ExportRows, "rows of the export part's CSV bundle (pass.scanned events; its XLSX bundle has a tenth)")
 	snapEvents := fs.Int("snapshot-events", def.SnapshotEvents, "ledger size of the snapshot part (start-to-ready of the decision states with and without snapshots)")
+	witnessCheckpoints := fs.Int("witness-checkpoints", def.WitnessCheckpoints, "checkpoints of the witness part timed to their cosignatures, per pusher poll interval")
 	conc := fs.Int("concurrency", def.Concurrency, "concurrent appenders and raw publishers")
 	sync := fs.String("nats-sync", "always", "embedded JetStream sync policy, as the backend's --nats-sync: always (fsync before ack, the backend's default) or an interval such as 2m")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file")
@@ -76,6 +77,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	set("concurrency", &cfg.Concurrency, *conc)
 	set("snapshot-events", &cfg.SnapshotEvents, *snapEvents)
 	set("export-rows", &cfg.ExportRows, *exportRows)
+	set("witness-checkpoints", &cfg.WitnessCheckpoints, *witnessCheckpoints)
 	cfg.NATSSync = *sync
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")

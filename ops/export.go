@@ -41,6 +41,7 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 	from := fs.String("from", "", "only events at or after this time (RFC 3339 or YYYY-MM-DD, UTC)")
 	to := fs.String("to", "", "only events before this time")
 	sealKey := fs.String("seal-key", env.getenv("ONEBOOK_SEAL_KEY"), "the seal's signing key file, which signs the manifest (default DATA/seal.key)")
+	witnesses := fs.String("witnesses", env.getenv("ONEBOOK_WITNESSES"), "comma-separated witness verifier keys: the bundle is made against the newest checkpoint they cosigned, with their cosignatures ($ONEBOOK_WITNESSES; the backend makes its exports so with every witness it knows)")
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:], args[0]) // ops export VIEW --flags: the view may come first
 	}
@@ -84,6 +85,19 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 	cp, err := lc.led.Prover.Checkpoint(ctx)
 	if err != nil {
 		return fmt.Errorf("latest checkpoint: %w", err)
+	}
+	if *witnesses != "" {
+		cos, err := seal.BindCosignatures(ctx, lc.js, lc.led.Checkpoints, seal.CosignaturesConfig{Witnesses: strings.Split(*witnesses, ",")})
+		switch {
+		case events.ErrorCode(err) == events.CodeNotFound:
+			fmt.Fprintln(env.stderr, "export: nothing was ever cosigned; the bundle is made against the latest checkpoint")
+		case err != nil:
+			return err
+		default:
+			if cp, err = cos.Witnessed(ctx); err != nil {
+				return fmt.Errorf("witnessed checkpoint: %w", err)
+			}
+		}
 	}
 	dir := *out
 	if dir == "" {
@@ -148,6 +162,8 @@ func runVerifyExport(ctx context.Context, env *environ, args []string) error {
 	fs.SetOutput(env.stderr)
 	key := fs.String("key", env.getenv("ONEBOOK_VERIFIER_KEY"), "onebook's verifier key (name+hash+base64) or a file holding it")
 	url := fs.String("url", "", "also check consistency with the latest checkpoint of the backend at this URL")
+	witnesses := fs.String("witnesses", "", "witness policy: comma-separated witness verifier keys (cosignature/v1 or plain) whose cosignatures on the bundle's checkpoint count")
+	quorum := fs.Int("witness-quorum", 0, "witness policy: fail unless at least this many of --witnesses cosigned the bundle's checkpoint (default: all of them)")
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:], args[0])
 	}
@@ -155,7 +171,18 @@ func runVerifyExport(ctx context.Context, env *environ, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 || *key == "" {
-		return fmt.Errorf("usage: ops verify-export BUNDLE --key PUBKEY [--url URL]")
+		return fmt.Errorf("usage: ops verify-export BUNDLE --key PUBKEY [--url URL] [--witnesses KEYS [--witness-quorum K]]")
+	}
+	var keys []string
+	if *witnesses != "" {
+		keys = strings.Split(*witnesses, ",")
+		if *quorum == 0 {
+			*quorum = len(keys)
+		}
+	}
+	policy, err := seal.ParseWitnessPolicy(keys, *quorum)
+	if err != nil {
+		return fmt.Errorf("--witnesses/--witness-quorum: %w", err)
 	}
 	vkey := *key
 	if _, err := note.NewVerifier(vkey); err != nil {
@@ -185,6 +212,14 @@ func runVerifyExport(ctx context.Context, env *environ, args []string) error {
 	if rep.OK() {
 		fmt.Fprintf(env.stdout, "ok   %s: view %s, %d rows, %d entries proven in the tree of size %d (root %s), signed by %s (%s)\n",
 			dir, rep.Manifest.View, rep.Rows, rep.Entries, rep.Checkpoint.Size, b64hash(rep.Checkpoint.Hash), strings.SplitN(vkey, "+", 2)[0], time.Since(start).Round(time.Millisecond))
+	}
+	if policy.Quorum > 0 {
+		have, err := policy.Check([]byte(rep.Manifest.Checkpoint))
+		if err != nil {
+			fmt.Fprintf(env.stdout, "FAIL the bundle's checkpoint: %v\n", err)
+			return fmt.Errorf("the bundle's checkpoint does not meet the witness policy (%s)", policy)
+		}
+		fmt.Fprintf(env.stdout, "ok   witness policy %s: the checkpoint is cosigned by %s\n", policy, strings.Join(have, ", "))
 	}
 	if *url != "" && rep.Checkpoint.Size > 0 {
 		if err := checkNewer(ctx, env, *url, vkey, rep.Checkpoint); err != nil {

@@ -38,13 +38,13 @@ func commands() map[string]command {
 		"verify":        {"replay the ledger, check every checkpoint, proof and projection document", runVerify},
 		"rebuild":       {"drop a projection and fold it again from the ledger: rebuild NAME", runRebuild},
 		"export":        {"write a verifiable export bundle of a view: export VIEW --format csv|xlsx --out DIR | export --list", runExport},
-		"verify-export": {"check an export bundle offline: verify-export BUNDLE --key PUBKEY [--url URL]", runVerifyExport},
+		"verify-export": {"check an export bundle offline: verify-export BUNDLE --key PUBKEY [--url URL] [--witnesses KEYS [--witness-quorum K]]", runVerifyExport},
 		"keygen":        {"create a checkpoint signing key and print its verifier key", runKeygen},
 		"bench-scan":    {"benchmark gate scans over HTTP against raw JetStream publishes, same run", runScanBench},
 		"checkpoint":    {"print the latest signed checkpoint and check it", runCheckpoint},
 		"staff":         {"create a staff account with a role and region scope: staff add --role R --scope REGION", runStaff},
 		"wxmock":        {"run a fake WeChat API server for local development and tests", runWxmock},
-		"witness":       {"cosign checkpoints as another party, over HTTP only: witness keygen --name N | witness run --url U --key K --state DIR --origin-key V", runWitness},
+		"witness":       {"cosign checkpoints as another party: witness keygen --name N | witness serve --addr A --state DIR --key K --log V (C2SP tlog-witness) | witness run --url U --key K --state DIR --origin-key V (older pull mode)", runWitness},
 	}
 }
 

@@ -8,17 +8,23 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/exports"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
+	"github.com/onebook/onebook/events/seal"
 )
 
-// exporter implements api.Exporter with the ledger, its tiles and latest
-// checkpoint, and the seal key that signs manifests.
+// exporter implements api.Exporter with the ledger, its tiles and the
+// newest checkpoint the witnesses cosigned (seal.Cosignatures.Witnessed,
+// its cosignatures in the bundle's manifest, so that a recipient with a
+// witness policy can check it offline), and the seal key that signs
+// manifests.
 type exporter struct {
 	led    *Ledger
+	cosigs *seal.Cosignatures // bundles are made against the checkpoint the witnesses cosigned
 	js     jetstream.JetStream
 	reg    *events.Registry
 	signer note.Signer
@@ -63,7 +69,7 @@ func (x *exporter) Export(ctx context.Context, p auth.Principal, view string, q 
 	if len([]rune(reason)) < 4 || len(reason) > 500 {
 		return exports.Manifest{}, events.Invalid("reason", "say why you export (4 characters to 500 bytes)")
 	}
-	cp, err := x.led.Prover.Checkpoint(ctx)
+	cp, err := x.cosigs.Witnessed(ctx)
 	if err != nil {
 		return exports.Manifest{}, err
 	}
@@ -79,4 +85,22 @@ func (x *exporter) Export(ctx context.Context, p auth.Principal, view string, q 
 	}
 	src := exports.Source{JS: x.js, Stream: x.led.Store.Stream(), Reg: x.reg, Tiles: x.led.Tiles, Checkpoint: cp, Signer: x.signer}
 	return exports.Write(ctx, src, v, q, format, dir, nil)
+}
+
+// witnessedProver proves against the newest checkpoint the witnesses
+// cosigned, its cosignatures attached (seal.Cosignatures.Witnessed), so
+// that a public donation trace meets the witness policy of the client
+// checking it.
+type witnessedProver struct {
+	*seal.Prover
+	cos *seal.Cosignatures
+}
+
+// Latest implements donations.Prover.
+func (p witnessedProver) Latest(ctx context.Context) ([]byte, uint64, tlog.Hash, error) {
+	sc, err := p.cos.Witnessed(ctx)
+	if err != nil {
+		return nil, 0, tlog.Hash{}, err
+	}
+	return sc.Note, sc.Size, sc.Hash, nil
 }

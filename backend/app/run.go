@@ -211,7 +211,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	svc.Warm = a.warm.Check
 	sessions.Valid = acc.SessionValid
 	warn, caseSvc := a.caseServices(bg, &wg, acc, notes, reg)
-	donSvc := a.donationService(bg, acc, notes, reg, vault)
+	cosigs, err := seal.OpenCosignatures(ctx, servers.JS, led.Checkpoints, seal.CosignaturesConfig{Replicas: cfg.Replicas, Witnesses: cfg.Witnesses, Logger: log})
+	if err != nil {
+		return fmt.Errorf("cosignatures: %w", err)
+	}
+	donSvc := a.donationService(bg, acc, notes, reg, vault, cosigs)
 	// One reader applies the ledger to every decision state, so that each
 	// event is parsed and unsealed once, not once per state (five times
 	// faster to warm up on a large ledger).
@@ -276,10 +280,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		}()
 	}
 
-	cosigs, err := seal.OpenCosignatures(ctx, servers.JS, led.Checkpoints, seal.CosignaturesConfig{Replicas: cfg.Replicas, Witnesses: cfg.Witnesses, Logger: log})
-	if err != nil {
-		return fmt.Errorf("cosignatures: %w", err)
-	}
 	if len(cfg.WitnessPush) > 0 {
 		targets := make([]witnesspush.Target, len(cfg.WitnessPush))
 		for i, t := range cfg.WitnessPush {
@@ -301,7 +301,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: log.With("component", "http"), Cosignatures: cosigs,
 		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
 		Sessions: sessions, Accounts: acc, Passes: svc, WeChat: wx, PassKeys: tokens, Contacts: notes, Subscriptions: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
-		Exports: &exporter{led: led, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
+		Exports: &exporter{led: led, cosigs: cosigs, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs},
 		Audit: &audit.Service{Docs: a.docs, StaffScope: acc.StaffScope,
 			Card: func(id string) (events.Region, events.Region, bool) {
@@ -582,11 +582,11 @@ func (a *App) runLeased(ctx context.Context, name string, f func(context.Context
 
 // donationService builds the donation service; its state follows the
 // ledger in memory.
-func (a *App) donationService(bg context.Context, svc *accounts.Service, notes *notifier, reg *events.Registry, vault *personal.Vault) *donations.Service {
+func (a *App) donationService(bg context.Context, svc *accounts.Service, notes *notifier, reg *events.Registry, vault *personal.Vault, cosigs *seal.Cosignatures) *donations.Service {
 	st := donations.NewState()
 	a.snaps.restore(bg, SnapshotDonations, st, a.warm.size)
 	a.warm.states = append(a.warm.states, st)
-	return &donations.Service{Store: a.ledger.Store, Reg: reg, State: st, Prover: a.ledger.Prover, Notify: notes.Send,
+	return &donations.Service{Store: a.ledger.Store, Reg: reg, State: st, Prover: witnessedProver{a.ledger.Prover, cosigs}, Notify: notes.Send,
 		Pseudonym: func(account string) string { return vault.Pseudonym(personal.DomainDonations, account) },
 		Org: func(id string) (donations.Org, bool) {
 			o, ok := svc.Org(id)

@@ -128,16 +128,11 @@ func LoadSigner(skey string) (note.Signer, string, error) {
 		// Never echo the key itself: it is the secret.
 		return nil, "", fmt.Errorf("checkpoint signing key: %w", err)
 	}
-	// note has no accessor for the public half; derive it from the seed
-	// (NewSigner has already checked the encoding and the key hash).
-	// PRIVATE+KEY+<name>+<hash>+<base64>: names have no '+', base64 may.
-	f := strings.SplitN(skey, "+", 5)
-	raw, err := base64.StdEncoding.DecodeString(f[len(f)-1])
-	if err != nil || len(raw) != 1+ed25519.SeedSize {
-		return nil, "", fmt.Errorf("checkpoint signing key: not an Ed25519 key")
+	_, priv, err := PrivateKey(skey)
+	if err != nil {
+		return nil, "", err
 	}
-	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
-	vkey, err := note.NewEd25519VerifierKey(s.Name(), pub)
+	vkey, err := note.NewEd25519VerifierKey(s.Name(), priv.Public().(ed25519.PublicKey))
 	if err != nil {
 		return nil, "", fmt.Errorf("checkpoint verifier key: %w", err)
 	}
@@ -146,6 +141,25 @@ func LoadSigner(skey string) (note.Signer, string, error) {
 		return nil, "", fmt.Errorf("checkpoint signing key: derived verifier key does not match")
 	}
 	return s, vkey, nil
+}
+
+// PrivateKey returns the name and the Ed25519 private key of a signing key
+// as written by GenerateKey, for signers note.Signer cannot express (a
+// witness's cosignature/v1 signs a timestamped message with the same key).
+// note has no accessor for the key; it is derived from the seed.
+func PrivateKey(skey string) (string, ed25519.PrivateKey, error) {
+	skey = strings.TrimSpace(skey)
+	s, err := note.NewSigner(skey) // checks the encoding and the key hash
+	if err != nil {
+		return "", nil, fmt.Errorf("signing key: %w", err)
+	}
+	// PRIVATE+KEY+<name>+<hash>+<base64>: names have no '+', base64 may.
+	f := strings.SplitN(skey, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(f[len(f)-1])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 0x01 {
+		return "", nil, fmt.Errorf("signing key: not an Ed25519 key")
+	}
+	return s.Name(), ed25519.NewKeyFromSeed(raw[1:]), nil
 }
 
 // samePrefix reports whether a is a prefix of b or b a prefix of a.

@@ -61,7 +61,7 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export, Snapshot}
+var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export, Snapshot, Witness}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
@@ -107,6 +107,11 @@ type Config struct {
 	// decision states read at start, with and without snapshots.
 	SnapshotEvents int
 
+	// The witness part: Events events sealed from scratch with and
+	// without three witnesses, and WitnessCheckpoints checkpoints timed to
+	// their cosignatures under append load (per pusher poll interval).
+	WitnessCheckpoints int
+
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
 	// backend's default) or a sync interval such as "2m". "" is "always".
@@ -133,7 +138,7 @@ func Defaults() Config {
 		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000,
 		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000,
 		TraceLeaves: 1_000_000, TraceDonations: 200, TraceSamples: 2000,
-		ExportRows: 1_000_000, SnapshotEvents: 1_000_000}
+		ExportRows: 1_000_000, SnapshotEvents: 1_000_000, WitnessCheckpoints: 100}
 }
 
 // Quick returns small sizes, for tests and a quick look.
@@ -142,7 +147,7 @@ func Quick() Config {
 		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000,
 		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400,
 		TraceLeaves: 20_000, TraceDonations: 20, TraceSamples: 200,
-		ExportRows: 5000, SnapshotEvents: 5000}
+		ExportRows: 5000, SnapshotEvents: 5000, WitnessCheckpoints: 6}
 }
 
 // selected returns the benchmarks to run.
@@ -272,6 +277,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	if sel[Witness] {
+		if err := cfg.checkWitness(); err != nil {
+			return nil, err
+		}
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
@@ -291,7 +301,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Config: cfg, Selected: sel}
 	// The note on syncing concerns the parts on servers (warning has none;
 	// trace notes its own).
-	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Fsck] || sel[Project] || sel[Alert] {
+	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Fsck] || sel[Project] || sel[Alert] || sel[Witness] {
 		if opts.SyncAlways {
 			rep.note("embedded JetStream syncs always (fsync before every acknowledgement), the backend's default (ONEBOOK_NATS_SYNC=always): the append rates are bound by the disk's fsync latency; --nats-sync 2m gives the CPU-bound figures")
 		} else {
@@ -355,6 +365,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, fmt.Errorf("snapshot: %w", err)
 		}
 		rep.Snapshot = &res
+	}
+	if sel[Witness] {
+		log.Info("bench: witness", "events", cfg.Events, "checkpoints", cfg.WitnessCheckpoints)
+		res, err := r.benchWitness(ctx, rep)
+		if err != nil {
+			return rep, fmt.Errorf("witness: %w", err)
+		}
+		rep.Witness = &res
 	}
 	return rep, nil
 }

@@ -50,6 +50,8 @@ var wantKeys = []string{
 	"export_read_ratio", "export_csv_ratio", "export_verify_rate", "export_verify_peak_rss_mib",
 	"export_xlsx_rate", "export_xlsx_peak_rss_mib", "export_xlsx_verify_rate", "export_fill_seconds", "export_seal_seconds",
 	"snapshot_ready_without_s", "snapshot_ready_with_s", "snapshot_restore_s", "snapshot_speedup", "snapshot_bytes",
+	"witness_append_rate", "witness_seal_rate", "witness_seal_rate_with", "witness_seal_ratio_with", "witness_round_p50_ms",
+	"witness_cosigned_poll250ms_p50_ms", "witness_cosigned_poll20ms_p50_ms", "witness_cosigned_poll250ms_covered",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -67,7 +69,7 @@ func TestSuiteQuick(t *testing.T) {
 		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
-		ExportRows: 3000, SnapshotEvents: 2000,
+		ExportRows: 3000, SnapshotEvents: 2000, WitnessCheckpoints: 4,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -124,8 +126,11 @@ func TestSuiteQuick(t *testing.T) {
 		x.XLSX.Rows != int64(cfg.ExportRows/10) || x.XLSXVerify.Rows != int64(cfg.ExportRows/10) || x.RawReadMsgs != uint64(cfg.ExportRows+x.Gates) {
 		t.Errorf("export: %+v", x)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 23 { // the export part's sealed ÷ clear rows, fsck and snapshot included
-		t.Errorf("results has %d rows, want 23: %s", len(rows), b)
+	if rows, _ := got["results"].([]any); len(rows) != 27 { // the export part's sealed ÷ clear rows, fsck, snapshot and the witness part's 4 included
+		t.Errorf("results has %d rows, want 27: %s", len(rows), b)
+	}
+	if w := rep.Witness; w == nil || len(w.Latency) != 2 || w.Latency[0].Covered == 0 || w.Latency[1].Covered == 0 || w.Rounds == 0 {
+		t.Errorf("witness: %+v", w)
 	}
 	if got["snapshot_events"] != float64(cfg.SnapshotEvents) {
 		t.Errorf("snapshot_events %v, want %d", got["snapshot_events"], cfg.SnapshotEvents)

@@ -236,34 +236,49 @@ type Request struct {
 	Sigs  []byte // the note's signature lines
 }
 
+// MaxProof is the most consistency proof lines a request may carry
+// (C2SP tlog-witness: "MUST NOT send more than 63").
+const MaxProof = 63
+
 // ParseRequest reads an add-checkpoint request body (C2SP tlog-witness):
-// "old N", base64 proof lines, a blank line and the signed note.
+// "old N" (decimal, no leading zeroes), at most MaxProof base64 proof lines,
+// a blank line and the signed note. Every line ends in a newline.
 func ParseRequest(r io.Reader) (Request, error) {
 	br := bufio.NewReader(r)
-	first, _ := br.ReadString('\n')
-	old, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(first, "old "), "\n"), 10, 64)
+	first, err := br.ReadString('\n')
 	if err != nil {
-		return Request{}, errors.New("bad old line")
+		return Request{}, errors.New("truncated before the old size line")
+	}
+	num, ok := strings.CutPrefix(strings.TrimSuffix(first, "\n"), "old ")
+	old, err := strconv.ParseUint(num, 10, 64)
+	if !ok || err != nil || strconv.FormatUint(old, 10) != num {
+		return Request{}, errors.New(`the first line is not "old <size>"`)
 	}
 	req := Request{Old: old}
 	for {
 		l, err := br.ReadString('\n')
 		if err != nil {
-			return Request{}, errors.New("truncated")
+			return Request{}, errors.New("truncated before the blank line")
 		}
 		if l == "\n" {
 			break
 		}
-		h, err := base64.StdEncoding.DecodeString(strings.TrimSpace(l))
+		if len(req.Proof) == MaxProof {
+			return Request{}, fmt.Errorf("more than %d proof lines", MaxProof)
+		}
+		h, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(l, "\n"))
 		if err != nil || len(h) != tlog.HashSize {
-			return Request{}, errors.New("bad proof line")
+			return Request{}, fmt.Errorf("proof line %d is not a base64 hash", len(req.Proof)+1)
 		}
 		req.Proof = append(req.Proof, tlog.Hash(h))
 	}
-	msg, _ := io.ReadAll(br)
+	msg, err := io.ReadAll(br)
+	if err != nil {
+		return Request{}, fmt.Errorf("read the checkpoint: %w", err)
+	}
 	text, sigs, ok := bytes.Cut(msg, []byte("\n\n"))
-	if !ok {
-		return Request{}, errors.New("not a note")
+	if !ok || len(sigs) == 0 || !bytes.HasSuffix(sigs, []byte("\n")) {
+		return Request{}, errors.New("the checkpoint is not a signed note")
 	}
 	req.Text, req.Sigs = append(text, '\n'), sigs
 	return req, nil

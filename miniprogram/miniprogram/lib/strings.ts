@@ -102,6 +102,7 @@ export const T = {
   trace: '捐赠追溯',
   traceOk: '每一步都已在账本中核验',
   traceBad: '核验失败：记录与账本签名不符',
+  traceWitnesses: '见证不足：需 {need} 个见证方联署，核验通过 {have} 个；缺少：{missing}',
   stepOk: '已核验',
   stepBad: '未通过',
   receive: '确认收货',
