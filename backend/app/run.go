@@ -12,7 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/alerts"
@@ -83,6 +85,10 @@ type App struct {
 	metrics    *api.Metrics
 	warm       *warmup
 	snaps      *stateSnapshots
+	signer     note.Signer      // the seal's: checkpoints and export manifests
+	vkey       string           // its verifier key
+	vault      *personal.Vault  // every sealed payload's keys
+	reg        *events.Registry // the event types, sealing with the vault
 }
 
 // warmup is whether the in-memory decision states have caught up with the
@@ -90,7 +96,7 @@ type App struct {
 // miss an event (a pass not yet known would be a "forged" denial, recorded
 // for good), so the replica is not ready and decisions answer 503.
 type warmup struct {
-	size   uint64 // the ledger's size at start
+	size   uint64        // the ledger's size at start
 	states events.Fanout // every decision state, followed by one reader
 	done   atomic.Bool
 }
@@ -129,40 +135,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer servers.Close(context.WithoutCancel(ctx))
-
-	skey, err := LoadOrCreateKey(cfg.SealKeyFile, cfg.Origin, log)
+	a, err := open(ctx, cfg, log, servers)
 	if err != nil {
 		return err
-	}
-	signer, vkey, err := seal.LoadSigner(skey)
-	if err != nil {
-		return fmt.Errorf("seal key %s: %w", cfg.SealKeyFile, err)
-	}
-	led, err := OpenLedger(ctx, servers.JS, cfg, vkey)
-	if err != nil {
-		return err
-	}
-	host, _ := os.Hostname()
-	sealer, err := seal.NewSealer(servers.JS, seal.SealerConfig{
-		Ledger: led.Store.Stream(), Signer: signer, Tiles: led.Tiles, Checkpoints: led.Checkpoints,
-		Leases: led.Leases, Holder: fmt.Sprintf("%s:%d", host, os.Getpid()), Interval: cfg.SealInterval, Logger: log,
-	})
-	if err != nil {
-		return err
-	}
-	a := &App{cfg: cfg, log: log, servers: servers, ledger: led, sealer: sealer,
-		docs: mongostore.New(servers.DB, 30*time.Second), metrics: api.NewMetrics()}
-	// Every sealed payload is sealed and opened with the vault's keys, by
-	// the services, the projectors and the in-memory states alike.
-	vault, err := OpenVault(ctx, servers.JS, cfg.DataDir, cfg.Replicas, true)
-	if err != nil {
-		return err
-	}
-	reg := schemas.Registry().WithKeyring(vault)
-	for _, p := range Projections() {
-		a.projectors = append(a.projectors, &projections.Projector{
-			P: p, Store: a.docs, JS: servers.JS, Stream: led.Store.Stream(), Reg: reg, Log: log.With("component", "projector"),
-		})
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -170,152 +145,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 		stopBG()
 		wg.Wait()
 	}()
-
-	startSize, err := led.Store.Size(ctx)
-	if err != nil {
-		return fmt.Errorf("ledger size at start: %w", err)
-	}
-	a.warm = &warmup{size: startSize}
-	snapStore, err := OpenSnapshots(ctx, servers.JS, cfg.DataDir, cfg.Replicas, true)
+	s, err := a.services(ctx, bg, &wg)
 	if err != nil {
 		return err
 	}
-	a.snaps = newStateSnapshots(snapStore, led.Store, reg, log.With("component", "snapshots"), cfg.SnapshotEvery, cfg.SnapshotInterval)
-	a.snaps.ready = a.warm.Ready
-	// The accounts and pass services: their decision states follow the
-	// ledger in memory, from their latest snapshots.
-	accState, state := accounts.NewState(), passes.NewState()
-	a.snaps.restore(ctx, SnapshotAccounts, accState, startSize)
-	a.snaps.restore(ctx, SnapshotPasses, state, startSize)
-	a.warm.states = append(a.warm.states, accState, state)
-	svc, sessions, tokens, err := a.passService(state, accState, reg, vault)
+	if cfg.Demo {
+		if err := a.demo(ctx, s); err != nil {
+			return err
+		}
+	}
+	a.background(bg, &wg, s)
+	app, err := a.http(ctx, s)
 	if err != nil {
 		return err
 	}
-	acc := &accounts.Service{Store: led.Store, Reg: reg, State: accState, Vault: svc.Vault, Passes: svc}
-	if cfg.Development() {
-		log.Warn("development mode: WECHAT_APPID is not set, so a fake WeChat API runs in-process, signs in any code "+
-			"(the demo's sign-in codes too) and the API listens on loopback only; set WECHAT_APPID and WECHAT_SECRET for production", "addr", cfg.Addr)
-	}
-	wx, err := startWeChat(bg, cfg, log)
-	if err != nil {
-		return err
-	}
-	notes, err := openNotifier(ctx, servers.JS, cfg.Replicas, wx.c, wx.templates, log.With("component", "notify"),
-		func(account string) string { return vault.Pseudonym(personal.DomainDonations, account) })
-	if err != nil {
-		return err
-	}
-	svc.Notify, acc.Notify = notes.Notify, notes.Notify
-	acc.Erased = a.rebuildPersonal
-	svc.Warm = a.warm.Check
-	sessions.Valid = acc.SessionValid
-	warn, caseSvc := a.caseServices(bg, &wg, acc, notes, reg)
-	cosigs, err := seal.OpenCosignatures(ctx, servers.JS, led.Checkpoints, seal.CosignaturesConfig{Replicas: cfg.Replicas, Witnesses: cfg.Witnesses, Logger: log})
-	if err != nil {
-		return fmt.Errorf("cosignatures: %w", err)
-	}
-	donSvc := a.donationService(bg, acc, notes, reg, vault, cosigs)
-	// One reader applies the ledger to every decision state, so that each
-	// event is parsed and unsealed once, not once per state (five times
-	// faster to warm up on a large ledger).
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := ledger.Follow(bg, servers.JS, led.Store.Stream(), reg, a.warm.states); err != nil {
-			log.Error("the decision states stopped following the ledger", "err", err)
-		}
-	}()
-	ident := identity{accounts: accState, passes: state, vault: svc.Vault}
-	tracer := &tracing.Service{Store: led.Store, Reg: reg, Docs: a.docs, Identity: ident, Cases: caseSvc,
-		Gates: func(id string) (events.Region, bool) {
-			g, ok := svc.Gate(context.Background(), id)
-			return g.Community, ok
-		}}
-	if cfg.Demo { // before the default rules, so that it finds an empty ledger
-		if err := Demo(ctx, acc, svc, log); err != nil {
-			return fmt.Errorf("demo data: %w", err)
-		}
-	}
-	if cfg.Demo { // the demo's cases need the rules; its ledger is new, so this is quick
-		if err := warn.SeedRules(ctx); err != nil {
-			return fmt.Errorf("early-warning rules: %w", err)
-		}
-		if err := DemoCases(ctx, acc, caseSvc, warn, log); err != nil {
-			return fmt.Errorf("case demo data: %w", err)
-		}
-		if err := DemoDonations(ctx, acc, donSvc, log); err != nil {
-			return fmt.Errorf("donation demo data: %w", err)
-		}
-	}
-	wg.Add(3)
-	go func() { // not before listening: on a large ledger it waits for the warm-up
-		defer wg.Done()
-		a.seedRules(bg, warn)
-	}()
-	go func() { // after the demo, which raises its alerts on its own clock
-		defer wg.Done()
-		a.runLeased(bg, "alerts.raiser", warn.Run)
-	}()
-	go func() {
-		defer wg.Done()
-		a.runLeased(bg, "snapshots", a.snaps.run)
-	}()
-
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := sealer.Run(bg); err != nil {
-			log.Error("sealer stopped", "err", err)
-		}
-	}()
-	for _, pr := range a.projectors {
-		if !cfg.Projectors {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.runProjector(bg, pr)
-		}()
-	}
-
-	if len(cfg.WitnessPush) > 0 {
-		targets := make([]witnesspush.Target, len(cfg.WitnessPush))
-		for i, t := range cfg.WitnessPush {
-			targets[i] = witnesspush.Target{Key: t.Key, URL: t.URL}
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.runLeased(bg, "seal.witnesspush", func(ctx context.Context) error {
-				return witnesspush.Run(ctx, witnesspush.Config{Witnesses: targets, Log: led.Prover, Store: cosigs, Logger: log})
-			})
-		}()
-	}
-	idem, err := openIdempotency(ctx, servers.JS, cfg.Replicas)
-	if err != nil {
-		return err
-	}
-	app := api.New(api.Config{Idempotency: idem, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
-		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: log.With("component", "http"), Cosignatures: cosigs,
-		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
-		Sessions: sessions, Accounts: acc, Passes: svc, WeChat: wx, PassKeys: tokens, Contacts: notes, Subscriptions: notes, Tracing: tracer, Cases: caseSvc, Alerts: warn, Donations: donSvc,
-		Exports: &exporter{led: led, cosigs: cosigs, js: servers.JS, reg: reg, signer: signer, views: exports.Views(Projections())},
-		Views:   api.Views{Docs: a.docs},
-		Audit: &audit.Service{Docs: a.docs, StaffScope: acc.StaffScope,
-			Card: func(id string) (events.Region, events.Region, bool) {
-				c, ok := caseSvc.State.Card(id)
-				return c.HospitalRegion, c.Card.Residence, ok
-			}},
-		Communities: &communities.Service{Docs: a.docs, MaskedNames: ident.maskedNames(led.Store, reg),
-			Gates: func(c events.Region) []string {
-				var ids []string
-				for _, g := range state.Gates(c) {
-					ids = append(ids, g.ID)
-				}
-				return ids
-			}}})
 	if cfg.MetricsAddr != "" {
 		stop, err := serveMetrics(cfg.MetricsAddr, a.metrics, log)
 		if err != nil {
@@ -327,7 +170,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	log.Info("onebook HTTP API listening", "addr", ln.Addr().String(), "origin", cfg.Origin, "verifier_key", vkey)
+	log.Info("onebook HTTP API listening", "addr", ln.Addr().String(), "origin", cfg.Origin, "verifier_key", a.vkey)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -345,8 +188,215 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	}
 	stopBG()
 	wg.Wait()
-	log.Info("stopped", "sealed", sealer.Status().Size)
+	log.Info("stopped", "sealed", a.sealer.Status().Size)
 	return err
+}
+
+// open opens what every part of the backend shares: the ledger and its
+// seal (with the signing key), the vault whose keys seal and open every
+// sealed payload (for the services, the projectors and the in-memory
+// states alike), the projectors, and the snapshots of the states.
+func open(ctx context.Context, cfg config.Config, log *slog.Logger, servers *Servers) (*App, error) {
+	skey, err := LoadOrCreateKey(cfg.SealKeyFile, cfg.Origin, log)
+	if err != nil {
+		return nil, err
+	}
+	signer, vkey, err := seal.LoadSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("seal key %s: %w", cfg.SealKeyFile, err)
+	}
+	led, err := OpenLedger(ctx, servers.JS, cfg, vkey)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	sealer, err := seal.NewSealer(servers.JS, seal.SealerConfig{
+		Ledger: led.Store.Stream(), Signer: signer, Tiles: led.Tiles, Checkpoints: led.Checkpoints,
+		Leases: led.Leases, Holder: fmt.Sprintf("%s:%d", host, os.Getpid()), Interval: cfg.SealInterval, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, servers: servers, ledger: led, sealer: sealer, signer: signer, vkey: vkey,
+		docs: mongostore.New(servers.DB, 30*time.Second), metrics: api.NewMetrics()}
+	if a.vault, err = OpenVault(ctx, servers.JS, cfg.DataDir, cfg.Replicas, true); err != nil {
+		return nil, err
+	}
+	a.reg = schemas.Registry().WithKeyring(a.vault)
+	for _, p := range Projections() {
+		a.projectors = append(a.projectors, &projections.Projector{
+			P: p, Store: a.docs, JS: servers.JS, Stream: led.Store.Stream(), Reg: a.reg, Log: log.With("component", "projector"),
+		})
+	}
+	startSize, err := led.Store.Size(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger size at start: %w", err)
+	}
+	a.warm = &warmup{size: startSize}
+	snapStore, err := OpenSnapshots(ctx, servers.JS, cfg.DataDir, cfg.Replicas, true)
+	if err != nil {
+		return nil, err
+	}
+	a.snaps = newStateSnapshots(snapStore, led.Store, a.reg, log.With("component", "snapshots"), cfg.SnapshotEvery, cfg.SnapshotInterval)
+	a.snaps.ready = a.warm.Ready
+	return a, nil
+}
+
+// services are the backend's services, wired to each other.
+type services struct {
+	accState *accounts.State
+	passes   *passes.State
+	svc      *passes.Service
+	sessions *auth.Sessions
+	tokens   *passTokens
+	acc      *accounts.Service
+	wx       wechatAdapter
+	notes    *notifier
+	warn     *alerts.Service
+	cases    *cases.Service
+	cosigs   *seal.Cosignatures
+	dons     *donations.Service
+	ident    identity
+	tracer   *tracing.Service
+}
+
+// services builds the services over their in-memory decision states,
+// each restored from its latest snapshot, and starts the one reader that
+// applies the ledger to all of them, so that each event is parsed and
+// unsealed once, not once per state.
+func (a *App) services(ctx, bg context.Context, wg *sync.WaitGroup) (*services, error) {
+	s := &services{accState: accounts.NewState(), passes: passes.NewState()}
+	a.snaps.restore(ctx, SnapshotAccounts, s.accState, a.warm.size)
+	a.snaps.restore(ctx, SnapshotPasses, s.passes, a.warm.size)
+	a.warm.states = append(a.warm.states, s.accState, s.passes)
+	var err error
+	if s.svc, s.sessions, s.tokens, err = a.passService(s.passes, s.accState, a.reg, a.vault); err != nil {
+		return nil, err
+	}
+	s.acc = &accounts.Service{Store: a.ledger.Store, Reg: a.reg, State: s.accState, Vault: s.svc.Vault, Passes: s.svc}
+	if a.cfg.Development() {
+		a.log.Warn("development mode: WECHAT_APPID is not set, so a fake WeChat API runs in-process, signs in any code "+
+			"(the demo's sign-in codes too) and the API listens on loopback only; set WECHAT_APPID and WECHAT_SECRET for production", "addr", a.cfg.Addr)
+	}
+	if s.wx, err = startWeChat(bg, a.cfg, a.log); err != nil {
+		return nil, err
+	}
+	s.notes, err = openNotifier(ctx, a.servers.JS, a.cfg.Replicas, s.wx.c, s.wx.templates, a.log.With("component", "notify"),
+		func(account string) string { return a.vault.Pseudonym(personal.DomainDonations, account) })
+	if err != nil {
+		return nil, err
+	}
+	s.svc.Notify, s.acc.Notify = s.notes.Notify, s.notes.Notify
+	s.acc.Erased = a.rebuildPersonal
+	s.svc.Warm = a.warm.Check
+	s.sessions.Valid = s.acc.SessionValid
+	s.warn, s.cases = a.caseServices(bg, s.acc, s.notes, a.reg)
+	s.cosigs, err = seal.OpenCosignatures(ctx, a.servers.JS, a.ledger.Checkpoints, seal.CosignaturesConfig{Replicas: a.cfg.Replicas, Witnesses: a.cfg.Witnesses, Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("cosignatures: %w", err)
+	}
+	s.dons = a.donationService(bg, s.acc, s.notes, a.reg, a.vault, s.cosigs)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := ledger.Follow(bg, a.servers.JS, a.ledger.Store.Stream(), a.reg, a.warm.states); err != nil {
+			a.log.Error("the decision states stopped following the ledger", "err", err)
+		}
+	}()
+	s.ident = identity{accounts: s.accState, passes: s.passes, vault: s.svc.Vault}
+	s.tracer = &tracing.Service{Store: a.ledger.Store, Reg: a.reg, Docs: a.docs, Identity: s.ident, Cases: s.cases,
+		Gates: func(id string) (events.Region, bool) {
+			g, ok := s.svc.Gate(context.Background(), id)
+			return g.Community, ok
+		}}
+	return s, nil
+}
+
+// demo fills the demo district: households and passes first, on an empty
+// ledger; then the default early-warning rules, which the demo's cases
+// need (its ledger is new, so seeding them is quick); then cases and
+// donations.
+func (a *App) demo(ctx context.Context, s *services) error {
+	if err := Demo(ctx, s.acc, s.svc, a.log); err != nil {
+		return fmt.Errorf("demo data: %w", err)
+	}
+	if err := s.warn.SeedRules(ctx); err != nil {
+		return fmt.Errorf("early-warning rules: %w", err)
+	}
+	if err := DemoCases(ctx, s.acc, s.cases, s.warn, a.log); err != nil {
+		return fmt.Errorf("case demo data: %w", err)
+	}
+	if err := DemoDonations(ctx, s.acc, s.dons, a.log); err != nil {
+		return fmt.Errorf("donation demo data: %w", err)
+	}
+	return nil
+}
+
+// background starts the work that runs beside the requests until bg ends:
+// seeding the default rules once the engine has caught up, and the leased
+// tasks (one replica at a time): raising alerts, snapshots, sealing, the
+// projectors (unless this replica is API-only) and pushing checkpoints to
+// witnesses.
+func (a *App) background(bg context.Context, wg *sync.WaitGroup, s *services) {
+	run := func(f func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
+	run(func() { a.seedRules(bg, s.warn) })                      // not before listening: on a large ledger it waits for the warm-up
+	run(func() { a.runLeased(bg, "alerts.raiser", s.warn.Run) }) // after the demo, which raises its alerts on its own clock
+	run(func() { a.runLeased(bg, "snapshots", a.snaps.run) })
+	run(func() {
+		if err := a.sealer.Run(bg); err != nil {
+			a.log.Error("sealer stopped", "err", err)
+		}
+	})
+	if a.cfg.Projectors {
+		for _, pr := range a.projectors {
+			run(func() { a.runProjector(bg, pr) })
+		}
+	}
+	if len(a.cfg.WitnessPush) > 0 {
+		targets := make([]witnesspush.Target, len(a.cfg.WitnessPush))
+		for i, t := range a.cfg.WitnessPush {
+			targets[i] = witnesspush.Target{Key: t.Key, URL: t.URL}
+		}
+		run(func() {
+			a.runLeased(bg, "seal.witnesspush", func(ctx context.Context) error {
+				return witnesspush.Run(ctx, witnesspush.Config{Witnesses: targets, Log: a.ledger.Prover, Store: s.cosigs, Logger: a.log})
+			})
+		})
+	}
+}
+
+// http builds the HTTP API over the services.
+func (a *App) http(ctx context.Context, s *services) (*fiber.App, error) {
+	idem, err := openIdempotency(ctx, a.servers.JS, a.cfg.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	led, cfg := a.ledger, a.cfg
+	return api.New(api.Config{Idempotency: idem, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, a.reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
+		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: a.log.With("component", "http"), Cosignatures: s.cosigs,
+		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
+		Sessions: s.sessions, Accounts: s.acc, Passes: s.svc, WeChat: s.wx, PassKeys: s.tokens, Contacts: s.notes, Subscriptions: s.notes, Tracing: s.tracer, Cases: s.cases, Alerts: s.warn, Donations: s.dons,
+		Exports: &exporter{led: led, cosigs: s.cosigs, js: a.servers.JS, reg: a.reg, signer: a.signer, views: exports.Views(Projections())},
+		Views:   api.Views{Docs: a.docs},
+		Audit: &audit.Service{Docs: a.docs, StaffScope: s.acc.StaffScope,
+			Card: func(id string) (events.Region, events.Region, bool) {
+				c, ok := s.cases.State.Card(id)
+				return c.HospitalRegion, c.Card.Residence, ok
+			}},
+		Communities: &communities.Service{Docs: a.docs, MaskedNames: s.ident.maskedNames(led.Store, a.reg),
+			Gates: func(c events.Region) []string {
+				var ids []string
+				for _, g := range s.passes.Gates(c) {
+					ids = append(ids, g.ID)
+				}
+				return ids
+			}}}), nil
 }
 
 // serveMetrics serves /metrics, and nothing else, on a listener of its own
@@ -505,7 +555,7 @@ func (a *App) Health(ctx context.Context) api.HealthStatus {
 
 // caseServices builds case reporting and early warning: their states follow
 // the ledger in memory like the pass service's.
-func (a *App) caseServices(bg context.Context, wg *sync.WaitGroup, svc *accounts.Service, notes *notifier, reg *events.Registry) (*alerts.Service, *cases.Service) {
+func (a *App) caseServices(bg context.Context, svc *accounts.Service, notes *notifier, reg *events.Registry) (*alerts.Service, *cases.Service) {
 	cstate, engine := cases.NewState(), alerts.NewEngine()
 	a.snaps.restore(bg, SnapshotCases, cstate, a.warm.size)
 	a.snaps.restore(bg, SnapshotAlerts, engine, a.warm.size)
