@@ -37,55 +37,124 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 		log.Info("case demo skipped: hospitals exist")
 		return nil
 	}
-	rng := rand.New(rand.NewPCG(2020, 5))
-	start := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour)
-	now := start
-	clock := func() time.Time { return now }
-	acc, cas, al := *svc, *cs, *warn
-	acc.Now, cas.Now, al.Now = clock, clock, clock
-	cas.Filed = nil // the raiser is stepped by hand on the simulated clock
-	sys := auth.Principal{Subject: "demo", Role: auth.System, Scope: events.National}
-
-	type hospital struct {
-		org                accounts.Org
-		reporter, reviewer auth.Principal
-		district           events.Region
+	d := &caseDemo{rng: rand.New(rand.NewPCG(2020, 5)), start: time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour), warn: warn,
+		sys: auth.Principal{Subject: "demo", Role: auth.System, Scope: events.National}}
+	d.now = d.start
+	clock := func() time.Time { return d.now }
+	d.acc, d.cas, d.al = *svc, *cs, *warn
+	d.acc.Now, d.cas.Now, d.al.Now = clock, clock, clock
+	d.cas.Filed = nil // the raiser is stepped by hand on the simulated clock
+	if err := d.staff(ctx); err != nil {
+		return err
 	}
-	var hs []hospital
+	for day := 0; day < 14; day++ {
+		if err := d.day(ctx, day); err != nil {
+			return err
+		}
+	}
+	if err := d.reviews(ctx); err != nil {
+		return err
+	}
+	// A CDC reviewer reads the unknown-pneumonia card for the investigation.
+	for _, c := range d.filed {
+		if c.Card.Disease == "pneumonia_unknown" {
+			if _, err := d.cas.Read(ctx, d.cdc["110105"], c.ID, cases.ReadInput{Purpose: "investigation", Reason: "不明原因肺炎病例流调", FullIdentity: true}); err != nil {
+				return fmt.Errorf("demo read: %w", err)
+			}
+		}
+	}
+	log.Info("case demo data", "hospitals", len(d.hs), "cards", len(d.filed), "alerts", len(warn.Engine.Alerts(events.National, "", "")))
+	return nil
+}
+
+// caseDemo is the case demo under way: copies of the services whose clock
+// is its simulated now, the staff it made and the cards filed so far.
+type caseDemo struct {
+	rng        *rand.Rand
+	start, now time.Time
+	acc        accounts.Service
+	cas        cases.Service
+	al         alerts.Service
+	warn       *alerts.Service // the running one, whose engine the demo reads
+	sys        auth.Principal
+	hs         []demoHospital
+	cdc        map[events.Region]auth.Principal
+	filed      []cases.Card
+}
+
+type demoHospital struct {
+	org                accounts.Org
+	reporter, reviewer auth.Principal
+	district           events.Region
+}
+
+// staff registers the three hospitals with a reporter and a reviewer each,
+// CDC reviewers at every level and an auditor.
+func (d *caseDemo) staff(ctx context.Context) error {
 	for i, h := range []struct {
 		name   string
 		region events.Region
 	}{{"朝阳医院", "110105004"}, {"中日友好医院", "110105011"}, {"海淀医院", "110108001"}} {
-		o, err := acc.RegisterOrg(ctx, sys, accounts.OrgInput{Kind: orgs.Hospital, Name: h.name, Region: h.region,
+		o, err := d.acc.RegisterOrg(ctx, d.sys, accounts.OrgInput{Kind: orgs.Hospital, Name: h.name, Region: h.region,
 			Licence: demoLicence(h.name), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{byte(i + 1)}, 32)), Approve: true})
 		if err != nil {
 			return fmt.Errorf("demo hospital: %w", err)
 		}
-		rep, err := demoOrgStaff(ctx, &acc, sys, auth.HospitalReporter, o.ID, fmt.Sprintf("demo-reporter-%d", i))
+		rep, err := demoOrgStaff(ctx, &d.acc, d.sys, auth.HospitalReporter, o.ID, fmt.Sprintf("demo-reporter-%d", i))
 		if err != nil {
 			return err
 		}
-		rev, err := demoOrgStaff(ctx, &acc, sys, auth.HospitalReviewer, o.ID, fmt.Sprintf("demo-hreviewer-%d", i))
+		rev, err := demoOrgStaff(ctx, &d.acc, d.sys, auth.HospitalReviewer, o.ID, fmt.Sprintf("demo-hreviewer-%d", i))
 		if err != nil {
 			return err
 		}
-		hs = append(hs, hospital{org: o, reporter: rep, reviewer: rev, district: h.region[:6]})
+		d.hs = append(d.hs, demoHospital{org: o, reporter: rep, reviewer: rev, district: h.region[:6]})
 	}
-	cdc := map[events.Region]auth.Principal{}
+	d.cdc = map[events.Region]auth.Principal{}
 	for _, scope := range []events.Region{"110105", "110108", "1101", "11", events.National} {
-		p, err := demoStaff(ctx, &acc, sys, auth.CDCReviewer, scope, "demo-cdc-"+string(scope))
+		p, err := demoStaff(ctx, &d.acc, d.sys, auth.CDCReviewer, scope, "demo-cdc-"+string(scope))
 		if err != nil {
 			return err
 		}
-		cdc[scope] = p
+		d.cdc[scope] = p
 	}
-	if _, err := demoStaff(ctx, &acc, sys, auth.Auditor, "11", "demo-auditor"); err != nil {
-		return err
-	}
+	_, err := demoStaff(ctx, &d.acc, d.sys, auth.Auditor, "11", "demo-auditor")
+	return err
+}
 
-	surnames := []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
-	given := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"}
-	districts := []string{"110105", "110108", "110101", "110102"}
+// file files a card at h at the demo's now and steps the raiser, as the
+// running raiser does when woken by a filing.
+func (d *caseDemo) file(ctx context.Context, h demoHospital, disease, residence string, symptoms []string, severity string) error {
+	demoSurnames := []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
+	demoGiven := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"}
+	rng := d.rng
+	today := events.Day(d.now)
+	onset := events.Day(d.now.Add(-time.Duration(24+rng.IntN(48)) * time.Hour))
+	birth := time.Date(1940+rng.IntN(75), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
+	c, err := d.cas.File(ctx, h.reporter, cases.FileInput{
+		Patient: cases.Patient{Name: string(demoSurnames[rng.IntN(len(demoSurnames))]) + demoGiven[rng.IntN(len(demoGiven))],
+			IDNumber: demoIDNumber(residence[:6], birth, 501+len(d.filed)), Phone: fmt.Sprintf("13%d%08d", 5+rng.IntN(5), rng.IntN(100000000))},
+		Card: caseevents.Card{Disease: disease, Diagnosis: []string{caseevents.Clinical, caseevents.Confirmed, caseevents.Suspected}[rng.IntN(3)],
+			Onset: onset, Diagnosed: today, Reported: today, Symptoms: symptoms, Residence: events.Region(residence),
+			Occupation: caseevents.Occupations()[rng.IntN(len(caseevents.Occupations()))], Severity: severity},
+	})
+	if err != nil {
+		return fmt.Errorf("demo card: %w", err)
+	}
+	d.filed = append(d.filed, c)
+	return d.al.StepOnce(ctx)
+}
+
+// at moves the demo's clock to the day's minute of the day.
+func (d *caseDemo) at(day int, minute int) {
+	d.now = d.start.Add(time.Duration(day)*24*time.Hour + time.Duration(minute)*time.Minute)
+}
+
+// day files day's cards — a steady trickle of influenza, hand-foot-and-
+// mouth disease and diarrhoea across four districts; from day 11 a cluster
+// of respiratory illness around 朝阳医院; on day 12 one pneumonia of
+// unknown cause — then raises the day's alerts, and the CDC responds.
+func (d *caseDemo) day(ctx context.Context, day int) error {
 	background := []struct {
 		disease  string
 		symptoms []string
@@ -95,133 +164,107 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 		{"other_diarrhoea", []string{"diarrhoea", "abdominal_pain"}},
 		{"influenza", []string{"fever", "sore_throat"}},
 	}
-	n := 0
-	file := func(h hospital, disease, residence string, symptoms []string, severity string) (cases.Card, error) {
-		n++
-		today := events.Day(now)
-		onset := events.Day(now.Add(-time.Duration(24+rng.IntN(48)) * time.Hour))
-		birth := time.Date(1940+rng.IntN(75), time.Month(1+rng.IntN(12)), 1+rng.IntN(28), 0, 0, 0, 0, time.UTC)
-		c, err := cas.File(ctx, h.reporter, cases.FileInput{
-			Patient: cases.Patient{Name: string(surnames[rng.IntN(len(surnames))]) + given[rng.IntN(len(given))],
-				IDNumber: demoIDNumber(residence[:6], birth, 500+n), Phone: fmt.Sprintf("13%d%08d", 5+rng.IntN(5), rng.IntN(100000000))},
-			Card: caseevents.Card{Disease: disease, Diagnosis: []string{caseevents.Clinical, caseevents.Confirmed, caseevents.Suspected}[rng.IntN(3)],
-				Onset: onset, Diagnosed: today, Reported: today, Symptoms: symptoms, Residence: events.Region(residence),
-				Occupation: caseevents.Occupations()[rng.IntN(len(caseevents.Occupations()))], Severity: severity},
-		})
+	districts := []string{"110105", "110108", "110101", "110102"}
+	rng := d.rng
+	for k := 0; k < 2+rng.IntN(3); k++ {
+		d.at(day, 8*60+rng.IntN(10*60))
+		b := background[rng.IntN(len(background))]
+		dist := districts[rng.IntN(len(districts))]
+		if err := d.file(ctx, d.hs[rng.IntN(len(d.hs))], b.disease, fmt.Sprintf("%s%03d", dist, 1+rng.IntN(9)), b.symptoms, "mild"); err != nil {
+			return err
+		}
+	}
+	if day >= 11 {
+		for k := 0; k < 2+2*(day-11); k++ {
+			d.at(day, 9*60+rng.IntN(8*60))
+			if err := d.file(ctx, d.hs[0], "influenza", fmt.Sprintf("110105%03d", 4+rng.IntN(2)), []string{"fever", "cough", "dyspnea"},
+				[]string{"moderate", "severe"}[rng.IntN(2)]); err != nil {
+				return err
+			}
+		}
+	}
+	if day == 12 {
+		d.at(day, 15*60)
+		if err := d.file(ctx, d.hs[1], "pneumonia_unknown", "110105011", []string{"fever", "cough", "pneumonia_imaging"}, "severe"); err != nil {
+			return err
+		}
+	}
+	d.at(day, 20*60)
+	if err := d.al.StepOnce(ctx); err != nil {
+		return fmt.Errorf("demo alerts: %w", err)
+	}
+	return d.respond(ctx)
+}
+
+// respond: the CDC acknowledges the day's alerts within hours; older ones
+// are investigated and closed, but a first case stays under investigation.
+func (d *caseDemo) respond(ctx context.Context) error {
+	for _, a := range d.warn.Engine.Alerts(events.National, "", "") {
+		p := d.cdc[a.Raised.Region]
+		if p.Subject == "" {
+			continue // a district without a demo CDC reviewer: stays open
+		}
+		var err error
+		switch a.Status {
+		case alerts.StatusNotified:
+			d.now = a.RaisedAt.Add(time.Duration(20+d.rng.IntN(100)) * time.Minute)
+			_, err = d.al.Acknowledge(ctx, p, a.ID, alerts.StepInput{Note: "已接报，安排流调"})
+		case alerts.StatusAcknowledged:
+			if a.Raised.Rule == "first-case" {
+				break // still under investigation at the end of the demo
+			}
+			d.now = a.AckedAt.Add(18 * time.Hour)
+			if _, err = d.al.Investigate(ctx, p, a.ID, alerts.StepInput{Findings: "流调完成：病例集中于同一社区"}); err == nil && a.Raised.Day < events.Day(d.start.Add(12*24*time.Hour)) {
+				_, err = d.al.Close(ctx, p, a.ID, alerts.StepInput{Outcome: alertevents.OutcomeCases, Note: "散发病例，无聚集"})
+			}
+		}
 		if err != nil {
-			return c, err
-		}
-		return c, al.StepOnce(ctx) // as the running raiser does when woken by a filing
-	}
-	var filed []cases.Card
-	for day := 0; day < 14; day++ {
-		for k := 0; k < 2+rng.IntN(3); k++ {
-			now = start.Add(time.Duration(day)*24*time.Hour + time.Duration(8*60+rng.IntN(10*60))*time.Minute)
-			b := background[rng.IntN(len(background))]
-			d := districts[rng.IntN(len(districts))]
-			c, err := file(hs[rng.IntN(len(hs))], b.disease, fmt.Sprintf("%s%03d", d, 1+rng.IntN(9)), b.symptoms, "mild")
-			if err != nil {
-				return fmt.Errorf("demo card: %w", err)
-			}
-			filed = append(filed, c)
-		}
-		if day >= 11 { // the cluster: respiratory illness around 朝阳医院
-			for k := 0; k < 2+2*(day-11); k++ {
-				now = start.Add(time.Duration(day)*24*time.Hour + time.Duration(9*60+rng.IntN(8*60))*time.Minute)
-				c, err := file(hs[0], "influenza", fmt.Sprintf("110105%03d", 4+rng.IntN(2)), []string{"fever", "cough", "dyspnea"},
-					[]string{"moderate", "severe"}[rng.IntN(2)])
-				if err != nil {
-					return fmt.Errorf("demo cluster card: %w", err)
-				}
-				filed = append(filed, c)
-			}
-		}
-		if day == 12 {
-			now = start.Add(time.Duration(day)*24*time.Hour + 15*time.Hour)
-			c, err := file(hs[1], "pneumonia_unknown", "110105011", []string{"fever", "cough", "pneumonia_imaging"}, "severe")
-			if err != nil {
-				return fmt.Errorf("demo card: %w", err)
-			}
-			filed = append(filed, c)
-		}
-		now = start.Add(time.Duration(day)*24*time.Hour + 20*time.Hour)
-		if err := al.StepOnce(ctx); err != nil {
-			return fmt.Errorf("demo alerts: %w", err)
-		}
-		// The CDC acknowledges the day's alerts within hours; older ones are
-		// investigated and closed.
-		for _, a := range warn.Engine.Alerts(events.National, "", "") {
-			p := cdc[a.Raised.Region]
-			if p.Subject == "" {
-				continue // a district without a demo CDC reviewer: stays open
-			}
-			var err error
-			switch a.Status {
-			case alerts.StatusNotified:
-				now = a.RaisedAt.Add(time.Duration(20+rng.IntN(100)) * time.Minute)
-				_, err = al.Acknowledge(ctx, p, a.ID, alerts.StepInput{Note: "已接报，安排流调"})
-			case alerts.StatusAcknowledged:
-				if a.Raised.Rule == "first-case" {
-					break // still under investigation at the end of the demo
-				}
-				now = a.AckedAt.Add(18 * time.Hour)
-				if _, err = al.Investigate(ctx, p, a.ID, alerts.StepInput{Findings: "流调完成：病例集中于同一社区"}); err == nil && a.Raised.Day < events.Day(start.Add(12*24*time.Hour)) {
-					_, err = al.Close(ctx, p, a.ID, alerts.StepInput{Outcome: alertevents.OutcomeCases, Note: "散发病例，无聚集"})
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("demo alert %s: %w", a.ID, err)
-			}
+			return fmt.Errorf("demo alert %s: %w", a.ID, err)
 		}
 	}
-	// Reviews: hospitals review everything; the CDCs approve most of what
-	// reached them, one card is returned and corrected.
-	now = start.Add(14*24*time.Hour - 2*time.Hour)
+	return nil
+}
+
+// reviews: hospitals review everything; the CDCs approve most of what
+// reached them, one card is returned and corrected.
+func (d *caseDemo) reviews(ctx context.Context) error {
+	d.now = d.start.Add(14*24*time.Hour - 2*time.Hour)
 	returned := false
-	for i, c := range filed {
-		h := hs[0]
-		for _, x := range hs {
+	for i, c := range d.filed {
+		h := d.hs[0]
+		for _, x := range d.hs {
 			if x.org.ID == c.Hospital {
 				h = x
 			}
 		}
-		if _, err := cas.Review(ctx, h.reviewer, c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
+		if _, err := d.cas.Review(ctx, h.reviewer, c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
 			return fmt.Errorf("demo review: %w", err)
 		}
 		if i%3 == 2 {
 			continue // awaits the district
 		}
-		district := cdc[c.HospitalRegion[:6]]
+		district := d.cdc[c.HospitalRegion[:6]]
 		if !returned && c.Card.Disease == "hfmd" {
 			returned = true
-			if _, err := cas.Review(ctx, district, c.ID, cases.ReviewInput{Decision: caseevents.Return, Reason: "发病日期与诊断日期需核实"}); err != nil {
+			if _, err := d.cas.Review(ctx, district, c.ID, cases.ReviewInput{Decision: caseevents.Return, Reason: "发病日期与诊断日期需核实"}); err != nil {
 				return fmt.Errorf("demo return: %w", err)
 			}
 			fixed := c.Card
 			fixed.Onset = fixed.Diagnosed
-			if _, err := cas.Correct(ctx, h.reporter, c.ID, cases.CorrectInput{Card: fixed, Note: "发病日期已更正"}); err != nil {
+			if _, err := d.cas.Correct(ctx, h.reporter, c.ID, cases.CorrectInput{Card: fixed, Note: "发病日期已更正"}); err != nil {
 				return fmt.Errorf("demo correction: %w", err)
 			}
 			continue
 		}
-		if _, err := cas.Review(ctx, district, c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
+		if _, err := d.cas.Review(ctx, district, c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
 			return fmt.Errorf("demo district review: %w", err)
 		}
 		if i%2 == 0 {
-			if _, err := cas.Review(ctx, cdc["1101"], c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
+			if _, err := d.cas.Review(ctx, d.cdc["1101"], c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
 				return fmt.Errorf("demo city review: %w", err)
 			}
 		}
 	}
-	// A CDC reviewer reads the unknown-pneumonia card for the investigation.
-	for _, c := range filed {
-		if c.Card.Disease == "pneumonia_unknown" {
-			if _, err := cas.Read(ctx, cdc["110105"], c.ID, cases.ReadInput{Purpose: "investigation", Reason: "不明原因肺炎病例流调", FullIdentity: true}); err != nil {
-				return fmt.Errorf("demo read: %w", err)
-			}
-		}
-	}
-	log.Info("case demo data", "hospitals", len(hs), "cards", len(filed), "alerts", len(warn.Engine.Alerts(events.National, "", "")))
 	return nil
 }
 
