@@ -50,6 +50,7 @@ var wantKeys = []string{
 	"export_read_ratio", "export_csv_ratio", "export_verify_rate", "export_verify_peak_rss_mib",
 	"export_xlsx_rate", "export_xlsx_peak_rss_mib", "export_xlsx_verify_rate", "export_fill_seconds", "export_seal_seconds",
 	"snapshot_ready_without_s", "snapshot_ready_with_s", "snapshot_restore_s", "snapshot_speedup", "snapshot_bytes",
+	"group_scans", "group_reps", "group_batch_ms", "group_one_by_one_ms", "group_batch_rate", "group_one_by_one_rate", "group_ratio",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -67,7 +68,7 @@ func TestSuiteQuick(t *testing.T) {
 		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
-		ExportRows: 3000, SnapshotEvents: 2000,
+		ExportRows: 3000, SnapshotEvents: 2000, GroupScans: 100, GroupReps: 2,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -124,8 +125,11 @@ func TestSuiteQuick(t *testing.T) {
 		x.XLSX.Rows != int64(cfg.ExportRows/10) || x.XLSXVerify.Rows != int64(cfg.ExportRows/10) || x.RawReadMsgs != uint64(cfg.ExportRows+x.Gates) {
 		t.Errorf("export: %+v", x)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 23 { // the export part's sealed ÷ clear rows, fsck and snapshot included
-		t.Errorf("results has %d rows, want 23: %s", len(rows), b)
+	if rows, _ := got["results"].([]any); len(rows) != 24 { // the export part's sealed ÷ clear rows, fsck, snapshot and group included
+		t.Errorf("results has %d rows, want 24: %s", len(rows), b)
+	}
+	if got["group_scans"] != float64(cfg.GroupScans) || got["group_reps"] != float64(cfg.GroupReps) {
+		t.Errorf("group_scans %v, group_reps %v; want %d, %d", got["group_scans"], got["group_reps"], cfg.GroupScans, cfg.GroupReps)
 	}
 	if got["snapshot_events"] != float64(cfg.SnapshotEvents) {
 		t.Errorf("snapshot_events %v, want %d", got["snapshot_events"], cfg.SnapshotEvents)
@@ -177,5 +181,33 @@ func TestQuantile(t *testing.T) {
 	}
 	if q := quantile(d[:1], 0.99); q != 1 {
 		t.Errorf("p99 of one = %d", q)
+	}
+}
+
+// TestGroupPart runs the group commit part alone at a small size: both
+// ways record every scan (benchGroup checks the ledger's size) and the
+// report carries its figures.
+func TestGroupPart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts embedded NATS")
+	}
+	cfg := Config{Events: 2, ProofLeaves: 2, ProjectEvents: 1, ProofSamples: 1, Concurrency: 1, Only: []string{Group}, GroupScans: 50, GroupReps: 2,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), TempDir: t.TempDir()}
+	rep, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rep.Group
+	if g == nil || g.Scans != 50 || len(g.Batch) != 2 || len(g.OneByOne) != 2 || !(g.Ratio() > 0) {
+		t.Fatalf("group result: %+v", g)
+	}
+	m := rep.Metrics()
+	for k := range m {
+		if !strings.HasPrefix(k, "group_") {
+			t.Errorf("--only group reported %s", k)
+		}
+	}
+	if rows := rep.Rows(); len(rows) != 1 || rows[0].Name != "group" {
+		t.Errorf("rows: %+v", rows)
 	}
 }
