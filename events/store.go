@@ -49,6 +49,35 @@ type Appender interface {
 	Append(ctx context.Context, e Event, x Expect) (Recorded, error)
 }
 
+// Pending is an event on its way into a batch, with what its appender
+// believes about its aggregate before the batch.
+type Pending struct {
+	Event  Event
+	Expect Expect
+}
+
+// BatchAppender appends the events of one decision that belong together
+// (an offline upload of scans, a household's registration with its passes)
+// as one atomic batch: a group commit.
+//
+// AppendBatch records every event of b, in order and at consecutive
+// sequences, or none of them, with one durable acknowledgement for the
+// whole batch. An Expect is checked against its aggregate as it was
+// before the batch, on the aggregate's first event in b; its later events
+// in b follow that one and must ExpectAny. If every event of b is already
+// recorded (a retried batch), AppendBatch returns their records and an
+// error with CodeDuplicate, as Append does for one event. If only some
+// are (another batch repeating some of its events), or an Expect does not
+// hold, nothing is recorded and it returns CodeConflict: reload the
+// state, decide again, append again. More than MaxBatch events are refused
+// with CodeTooLarge, and so is a batch the ledger's servers find larger
+// than their limit, which MaxBatch then reports.
+type BatchAppender interface {
+	AppendBatch(ctx context.Context, b []Pending) ([]Recorded, error)
+	// MaxBatch is the most events one AppendBatch takes.
+	MaxBatch() int
+}
+
 // Loader loads the events of one aggregate, in order.
 type Loader interface {
 	Load(ctx context.Context, region Region, agg Aggregate) ([]Recorded, error)
@@ -69,6 +98,7 @@ type Reader interface {
 // Store is the whole ledger interface the rest of onebook depends on.
 type Store interface {
 	Appender
+	BatchAppender
 	Loader
 	Reader
 }
@@ -110,6 +140,40 @@ func AppendAndWait(ctx context.Context, s Store, reg *Registry, w Waiter, typ st
 		return rec, werr
 	}
 	return rec, err
+}
+
+// Draft is an event a command has decided on but not built yet: what
+// AppendAndWait takes, for a batch (AppendBatchAndWait).
+type Draft struct {
+	Type    string
+	Meta    Meta
+	Payload Payload
+	Expect  Expect
+}
+
+// AppendBatchAndWait builds the events of ds, appends them as one atomic
+// batch (BatchAppender) and waits until w has applied the last, so that
+// the command reads its own writes. A retried batch, recorded already, is
+// waited for too and returned with ErrDuplicate for the caller to judge.
+func AppendBatchAndWait(ctx context.Context, s Store, reg *Registry, w Waiter, ds []Draft) ([]Recorded, error) {
+	b := make([]Pending, len(ds))
+	for i, d := range ds {
+		e, err := reg.New(ctx, d.Type, d.Meta, d.Payload)
+		if err != nil {
+			return nil, err
+		}
+		b[i] = Pending{Event: e, Expect: d.Expect}
+	}
+	recs, err := s.AppendBatch(ctx, b)
+	if err != nil && !errors.Is(err, ErrDuplicate) {
+		return recs, err
+	}
+	if len(recs) > 0 {
+		if werr := w.WaitFor(ctx, recs[len(recs)-1].Seq); werr != nil {
+			return recs, werr
+		}
+	}
+	return recs, err
 }
 
 // CatchUp waits (at most 5 s) until w has applied everything the ledger

@@ -46,6 +46,8 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	exportRows := fs.Int("export-rows", def.ExportRows, "rows of the export part's CSV bundle (pass.scanned events; its XLSX bundle has a tenth)")
 	snapEvents := fs.Int("snapshot-events", def.SnapshotEvents, "ledger size of the snapshot part (start-to-ready of the decision states with and without snapshots)")
 	witnessCheckpoints := fs.Int("witness-checkpoints", def.WitnessCheckpoints, "checkpoints of the witness part timed to their cosignatures, per pusher poll interval")
+	groupScans := fs.Int("group-scans", def.GroupScans, "scans of the group commit part's upload (one atomic batch against one append after another)")
+	groupReps := fs.Int("group-reps", def.GroupReps, "repetitions of the group commit part, each way")
 	conc := fs.Int("concurrency", def.Concurrency, "concurrent appenders and raw publishers")
 	sync := fs.String("nats-sync", "always", "embedded JetStream sync policy, as the backend's --nats-sync: always (fsync before ack, the backend's default) or an interval such as 2m")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file")
@@ -78,6 +80,8 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	set("snapshot-events", &cfg.SnapshotEvents, *snapEvents)
 	set("export-rows", &cfg.ExportRows, *exportRows)
 	set("witness-checkpoints", &cfg.WitnessCheckpoints, *witnessCheckpoints)
+	set("group-scans", &cfg.GroupScans, *groupScans)
+	set("group-reps", &cfg.GroupReps, *groupReps)
 	cfg.NATSSync = *sync
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")

@@ -41,14 +41,21 @@ type Vault interface {
 
 // Passes is what the accounts service needs of the pass service: a
 // household's members get passes, and lose them when they leave.
+//
+// The pass service decides the events; the accounts service records them
+// with the events of its own that they belong to, as one atomic batch.
 type Passes interface {
-	// Issue records a new pass for a household member in community.
-	Issue(ctx context.Context, actor events.Actor, personID string, community events.Region) error
-	// Release revokes the person's current pass, if it is valid and of
-	// community ("" for any), because they moved out.
-	Release(ctx context.Context, actor events.Actor, personID string, community events.Region) error
+	// Issuing is the event that issues a new pass to a household member
+	// in community.
+	Issuing(actor events.Actor, personID string, community events.Region) events.Draft
+	// Releasing is the event that revokes the person's current pass, if
+	// it is valid and of community ("" for any), because they moved out;
+	// false if there is none to revoke.
+	Releasing(actor events.Actor, personID string, community events.Region) (events.Draft, bool)
 	// Standing returns the person's health status and current pass id.
 	Standing(personID string) (status, pass string)
+	// WaitFor waits until the pass state has applied sequence seq.
+	events.Waiter
 }
 
 // Service decides the commands of the accounts service.
@@ -100,6 +107,18 @@ func (s *Service) append(ctx context.Context, typ string, m events.Meta, p event
 		m.Time = s.now()
 	}
 	return events.AppendAndWait(ctx, s.Store, s.Reg, s.State, typ, m, p, x)
+}
+
+// appendBatch records the events of ds, its own and the pass service's,
+// as one atomic batch, and waits until both states have seen them.
+func (s *Service) appendBatch(ctx context.Context, ds []events.Draft) error {
+	for i := range ds {
+		if ds[i].Meta.Time.IsZero() {
+			ds[i].Meta.Time = s.now()
+		}
+	}
+	_, err := events.AppendBatchAndWait(ctx, s.Store, s.Reg, events.Waiters{s.State, s.Passes}, ds)
+	return err
 }
 
 // catchUp waits until the state has applied everything the ledger held when
@@ -233,11 +252,15 @@ func (s *Service) Register(ctx context.Context, p auth.Principal, in RegisterInp
 		sealed.Last4Index = s.Vault.Index("last4:"+pid, d.IDNumber[len(d.IDNumber)-4:])
 		ev.Members = append(ev.Members, residents.Member{PersonID: pid, Relation: in.Members[i].Relation, Personal: sealed})
 	}
+	// The registration, the release of the passes of a community left and
+	// the new members' passes are one batch: no household without its
+	// passes, no passes without their household.
+	var batch []events.Draft
 	if prev != nil && prev.Community != in.Community {
 		// Moved out: the passes of the old community stop opening its gates.
 		for _, id := range prev.Members {
-			if err := s.Passes.Release(ctx, p.PublicActor(), id, prev.Community); err != nil {
-				return Household{}, err
+			if d, ok := s.Passes.Releasing(p.PublicActor(), id, prev.Community); ok {
+				batch = append(batch, d)
 			}
 		}
 		// The event goes to the new community's subject, where this
@@ -248,13 +271,12 @@ func (s *Service) Register(ctx context.Context, p auth.Principal, in RegisterInp
 	// Sealed to the account holder (the first member): erasing the
 	// household destroys every member's key, theirs among them.
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: rid}, Region: in.Community, Actor: p.Actor(), SealTo: ev.Members[0].PersonID}
-	if _, err := s.append(ctx, residents.TypeRegistered, meta, ev, x); err != nil {
-		return Household{}, err
-	}
+	batch = append(batch, events.Draft{Type: residents.TypeRegistered, Meta: meta, Payload: ev, Expect: x})
 	for _, m := range ev.Members {
-		if err := s.Passes.Issue(ctx, p.PublicActor(), m.PersonID, in.Community); err != nil {
-			return Household{}, err
-		}
+		batch = append(batch, s.Passes.Issuing(p.PublicActor(), m.PersonID, in.Community))
+	}
+	if err := s.appendBatch(ctx, batch); err != nil {
+		return Household{}, err
 	}
 	return s.Household(ctx, p)
 }
@@ -350,10 +372,16 @@ func (s *Service) Erase(ctx context.Context, p auth.Principal) error {
 			}
 		}
 	})
+	// The revocations are sealed to the persons: recorded before their
+	// keys go, all at once.
+	var releases []events.Draft
 	for _, id := range mine {
-		if err := s.Passes.Release(ctx, p.PublicActor(), id, ""); err != nil {
-			return err
+		if d, ok := s.Passes.Releasing(p.PublicActor(), id, ""); ok {
+			releases = append(releases, d)
 		}
+	}
+	if err := s.appendBatch(ctx, releases); err != nil {
+		return err
 	}
 	for _, id := range mine {
 		if err := s.Vault.Shred(ctx, id); err != nil {
@@ -413,11 +441,14 @@ func (s *Service) ConfirmTransfer(ctx context.Context, p auth.Principal, in Tran
 	case per.Resident == to.ID:
 		return events.Errorf(events.CodeConflict, "this person already belongs to household %s", to.ID)
 	}
-	if err := s.Passes.Release(ctx, p.PublicActor(), pid, from.Community); err != nil {
-		return err
+	// The release of their pass and the transfer are one batch.
+	var batch []events.Draft
+	if d, ok := s.Passes.Releasing(p.PublicActor(), pid, from.Community); ok {
+		batch = append(batch, d)
 	}
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: residents.Kind, ID: from.ID}, Region: from.Community, Actor: p.Actor(), SealTo: pid}
-	if _, err := s.append(ctx, residents.TypeTransferred, meta, residents.Transferred{PersonID: pid, To: to.ID}, events.ExpectAny()); err != nil {
+	batch = append(batch, events.Draft{Type: residents.TypeTransferred, Meta: meta, Payload: residents.Transferred{PersonID: pid, To: to.ID}, Expect: events.ExpectAny()})
+	if err := s.appendBatch(ctx, batch); err != nil {
 		return err
 	}
 	at := s.now().Format("2006-01-02 15:04")

@@ -16,6 +16,7 @@ import (
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/orgs"
+	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
 	"github.com/onebook/onebook/events/staff"
 )
@@ -24,27 +25,39 @@ const community = events.Region("110105001001")
 
 // recordingPasses stands in for the pass service: it records what the
 // accounts service asks of it, as "issue <person> <community>" and
-// "release <person> <community>".
+// "release <person> <community>", and answers with real pass events,
+// which the accounts service records with its own.
 type recordingPasses struct {
 	mu    sync.Mutex
 	calls []string
+	fixed bool // a person's pass id is always the same: a second one is refused
 }
 
-func (r *recordingPasses) Issue(_ context.Context, _ events.Actor, person string, c events.Region) error {
+func (r *recordingPasses) Issuing(actor events.Actor, person string, c events.Region) events.Draft {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, fmt.Sprintf("issue %s %s", person, c))
-	return nil
+	now, id := time.Now().UTC(), events.NewID()
+	if r.fixed {
+		id = "pass-of-" + person
+	}
+	return events.Draft{Type: passevents.TypeIssued, Expect: events.ExpectNew(),
+		Meta:    events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: id}, Region: c, Actor: actor, SealTo: person},
+		Payload: passevents.Issued{Holder: person, HolderOf: passevents.HolderResident, Community: c, NotBefore: now, NotAfter: now.Add(time.Hour)}}
 }
 
-func (r *recordingPasses) Release(_ context.Context, _ events.Actor, person string, c events.Region) error {
+func (r *recordingPasses) Releasing(actor events.Actor, person string, c events.Region) (events.Draft, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, fmt.Sprintf("release %s %s", person, c))
-	return nil
+	return events.Draft{Type: passevents.TypeRevoked, Expect: events.ExpectAny(),
+		Meta:    events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: "pass-of-" + person}, Region: community, Actor: actor, SealTo: person},
+		Payload: passevents.Revoked{Reason: passevents.ReasonMovedOut}}, true
 }
 
 func (r *recordingPasses) Standing(string) (string, string) { return "", "" }
+
+func (r *recordingPasses) WaitFor(context.Context, uint64) error { return nil }
 
 // take returns the calls recorded since the last take.
 func (r *recordingPasses) take() []string {
@@ -77,6 +90,7 @@ func newWorld(t *testing.T) *world {
 	residents.Register(reg)
 	staff.Register(reg)
 	orgs.Register(reg)
+	passevents.Register(reg)
 	state := NewState()
 	go ledger.Follow(ctx, js, st.Stream(), reg, state)
 	w := &world{t: t, ctx: ctx, passes: &recordingPasses{}, now: time.Now().UTC().Truncate(time.Second)}
@@ -167,6 +181,51 @@ func TestHouseholdsAndPasses(t *testing.T) {
 	w.register(b, community, other, child)
 	if _, err := w.acc.Household(w.ctx, b); err != nil {
 		t.Fatalf("B's household with the child: %v", err)
+	}
+}
+
+// TestRegistrationIsOneBatch checks that a registration and its members'
+// passes are recorded together, at consecutive sequences, or not at all.
+func TestRegistrationIsOneBatch(t *testing.T) {
+	w := newWorld(t)
+	const self, child = "11010519491231002X", "110105198001010024"
+	w.passes.fixed = true
+	a := w.resident("wx-a")
+	tail := func() []string {
+		n, err := w.acc.Store.Size(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for seq := uint64(1); seq <= n; seq++ {
+			r, err := w.acc.Store.Read(w.ctx, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			types = append(types, r.Event.Type)
+		}
+		return types
+	}
+	w.register(a, community, self, child)
+	one := []string{residents.TypeRegistered, passevents.TypeIssued, passevents.TypeIssued}
+	if got := tail(); !slices.Equal(got, one) {
+		t.Fatalf("ledger after a registration: %q, want %q", got, one)
+	}
+	w.passes.take()
+
+	// Registered again, the household is as expected but the passes
+	// cannot be recorded (the fake issues the same pass ids again, which
+	// expect to be new): none of it, registration or passes, is recorded.
+	in := RegisterInput{Community: community, Building: "4", Unit: "1-101", Members: []MemberInput{
+		{Name: "张三", IDNumber: self, Phone: "13800000000", Relation: "self"}, {Name: "张小明", IDNumber: child, Phone: "13800000001", Relation: "child"}}}
+	if _, err := w.acc.Register(w.ctx, a, in); events.ErrorCode(err) != events.CodeConflict {
+		t.Fatalf("registration whose passes are refused: %v, want conflict", err)
+	}
+	if got := tail(); !slices.Equal(got, one) {
+		t.Fatalf("ledger after the refused registration: %q, want %q", got, one)
+	}
+	if h, err := w.acc.Household(w.ctx, a); err != nil || h.Building != "3" {
+		t.Fatalf("household after the refused registration: %+v %v", h, err)
 	}
 }
 

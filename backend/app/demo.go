@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -122,6 +121,9 @@ func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *
 				return fmt.Errorf("demo declaration: %w", err)
 			}
 		}
+		// The gates scan offline all day and upload in the evening, one
+		// batch per community (its operator's), as the scanner phones do.
+		uploads := map[events.Region][]passes.ScanInput{}
 		for k := 0; k < 100; k++ {
 			now = start.Add(time.Duration(day)*24*time.Hour + time.Duration(6*60+rng.IntN(16*60))*time.Minute)
 			p := people[rng.IntN(len(people))]
@@ -135,10 +137,23 @@ func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *
 			if k%40 == 39 {
 				in.IDLast4 = "0000" // the guard asks for the ID's last 4 and gets it wrong
 			}
-			if _, err := demo.Scan(ctx, c.op, in); err != nil && !errors.Is(err, events.ErrDuplicate) {
-				return fmt.Errorf("demo scan: %w", err)
+			uploads[p.c] = append(uploads[p.c], in)
+		}
+		now = start.Add(time.Duration(day)*24*time.Hour + 22*time.Hour)
+		for _, c := range communities {
+			if len(uploads[c]) == 0 {
+				continue
 			}
-			scans++
+			out, err := demo.ScanBatch(ctx, cs[c].op, uploads[c])
+			if err != nil {
+				return fmt.Errorf("demo scans: %w", err)
+			}
+			for _, r := range out {
+				if r.Error != nil {
+					return fmt.Errorf("demo scan %s: %s", r.ScanID, r.Error.Message)
+				}
+			}
+			scans += len(out)
 		}
 		if day == 10 {
 			if err := accs.Erase(ctx, people[20].res); err != nil {

@@ -93,35 +93,52 @@ func scanEventID(gate, scanID string) string {
 // id seen before is refused with CodeDuplicate and the original decision is
 // not repeated.
 func (s *Service) Scan(ctx context.Context, p auth.Principal, in ScanInput) (ScanResult, error) {
-	if err := s.validateScan(in); err != nil {
-		return ScanResult{}, err
+	d, r, err := s.decideScan(ctx, p, in)
+	if err != nil {
+		return r, err
 	}
-	if err := s.warm(); err != nil {
-		return ScanResult{}, err // a pass the state has not read yet is no forgery
-	}
-	gate, ok := s.Gate(ctx, in.Gate)
-	if !ok {
-		return ScanResult{}, events.Invalid("gate", "unknown gate %q", in.Gate)
-	}
-	if err := auth.Authorize(p, auth.ActScan, gate.Community); err != nil {
-		return ScanResult{}, err
-	}
-	dup := false
-	s.State.read(func() { _, dup = s.State.scans[gate.ID+"/"+in.ScanID] })
-	if dup {
-		return ScanResult{ScanID: in.ScanID, Decision: "duplicate"}, &events.Error{Code: events.CodeDuplicate, Field: "scan_id", Message: "scan " + in.ScanID + " was already recorded"}
-	}
-	ev, status := s.decide(ctx, gate, in)
-	meta := events.Meta{ID: scanEventID(gate.ID, in.ScanID), Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: gate.ID},
-		Region: gate.Community, Actor: p.Actor(), Time: in.ScannedAt.UTC(), SealTo: scanSubject(ev)}
-	rec, err := s.append(ctx, passevents.TypeScanned, meta, ev, events.ExpectAny())
+	rec, err := s.append(ctx, d.Type, d.Meta, d.Payload, d.Expect)
 	if errors.Is(err, events.ErrDuplicate) {
-		return ScanResult{ScanID: in.ScanID, Decision: "duplicate", Seq: rec.Seq}, &events.Error{Code: events.CodeDuplicate, Field: "scan_id", Message: "scan " + in.ScanID + " was already recorded"}
+		return ScanResult{ScanID: in.ScanID, Decision: "duplicate", Seq: rec.Seq}, duplicateScan(in.ScanID)
 	}
 	if err != nil {
 		return ScanResult{}, err
 	}
-	return ScanResult{ScanID: in.ScanID, Decision: ev.Decision, Reason: ev.Reason, Seq: rec.Seq, Status: status}, nil
+	r.Seq = rec.Seq
+	return r, nil
+}
+
+// decideScan checks a scan and decides it: the event that records it and
+// the answer, without its sequence. A scan id the state has seen is
+// CodeDuplicate, with the answer "duplicate".
+func (s *Service) decideScan(ctx context.Context, p auth.Principal, in ScanInput) (events.Draft, ScanResult, error) {
+	if err := s.validateScan(in); err != nil {
+		return events.Draft{}, ScanResult{}, err
+	}
+	if err := s.warm(); err != nil {
+		return events.Draft{}, ScanResult{}, err // a pass the state has not read yet is no forgery
+	}
+	gate, ok := s.Gate(ctx, in.Gate)
+	if !ok {
+		return events.Draft{}, ScanResult{}, events.Invalid("gate", "unknown gate %q", in.Gate)
+	}
+	if err := auth.Authorize(p, auth.ActScan, gate.Community); err != nil {
+		return events.Draft{}, ScanResult{}, err
+	}
+	dup := false
+	s.State.read(func() { _, dup = s.State.scans[gate.ID+"/"+in.ScanID] })
+	if dup {
+		return events.Draft{}, ScanResult{ScanID: in.ScanID, Decision: "duplicate"}, duplicateScan(in.ScanID)
+	}
+	ev, status := s.decide(ctx, gate, in)
+	meta := events.Meta{ID: scanEventID(gate.ID, in.ScanID), Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: gate.ID},
+		Region: gate.Community, Actor: p.Actor(), Time: in.ScannedAt.UTC(), SealTo: scanSubject(ev)}
+	d := events.Draft{Type: passevents.TypeScanned, Meta: meta, Payload: ev, Expect: events.ExpectAny()}
+	return d, ScanResult{ScanID: in.ScanID, Decision: ev.Decision, Reason: ev.Reason, Status: status}, nil
+}
+
+func duplicateScan(scanID string) error {
+	return &events.Error{Code: events.CodeDuplicate, Field: "scan_id", Message: "scan " + scanID + " was already recorded"}
 }
 
 // decide applies the scan rules in order: the token must parse and carry a
@@ -185,9 +202,21 @@ func normalizeLast4(s string) string {
 }
 
 // ScanBatch decides an offline batch of up to MaxBatch scans, keeping each
-// scan's original time. Every item gets a result; a duplicate scan id is
-// reported, not an error; an invalid item is reported with its problem and
-// does not stop the others.
+// scan's original time, and records the scans it decided as one atomic
+// batch of the ledger (events.BatchAppender): all of them or none, with one
+// acknowledgement. Every item gets a result. An invalid item, or one the
+// principal may not scan, is rejected with its problem before the batch
+// and does not stop the others; a scan id recorded before, or repeated in
+// the batch, is answered "duplicate" and not recorded again. If the ledger
+// fails, the answer is an error and none of the batch is recorded: the
+// phone retries the whole batch.
+//
+// The one exception is a ledger whose servers take fewer events in one
+// batch than MaxBatch (nats-server's max_batch_size, 1000 by default, was
+// lowered): then the scans go as several batches, in order, each all or
+// nothing; if a later one fails, the error answers the request and the
+// retried upload answers the scans already recorded "duplicate". Nothing
+// is lost and nothing is recorded twice either way.
 func (s *Service) ScanBatch(ctx context.Context, p auth.Principal, in []ScanInput) ([]BatchResult, error) {
 	if len(in) == 0 {
 		return nil, events.Invalid("scans", "the batch is empty")
@@ -199,23 +228,100 @@ func (s *Service) ScanBatch(ctx context.Context, p auth.Principal, in []ScanInpu
 		return nil, err
 	}
 	out := make([]BatchResult, len(in))
-	for i, sc := range in {
-		r, err := s.Scan(ctx, p, sc)
+	todo := make([]int, len(in))
+	for i := range todo {
+		todo[i] = i
+	}
+	for attempt := 1; ; attempt++ {
+		drafts, at, err := s.decideBatch(ctx, p, in, todo, out)
+		if err != nil {
+			return nil, err
+		}
+		rest, err := s.recordBatch(ctx, drafts, at, out)
+		if events.ErrorCode(err) == events.CodeConflict && attempt < maxBatchAttempts {
+			// Some of these scans were recorded meanwhile (the same
+			// upload retried through another replica): once the state
+			// has them, they answer "duplicate".
+			if err := s.catchUp(ctx); err != nil {
+				return nil, err
+			}
+			todo = rest
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+}
+
+// maxBatchAttempts bounds how often ScanBatch decides again after a
+// conflict: each one means a concurrent upload of the same scans.
+const maxBatchAttempts = 3
+
+// decideBatch decides the items todo of in, writes the answers of those
+// rejected or duplicate into out, and returns the events of the others
+// with, for each, the index of its item.
+func (s *Service) decideBatch(ctx context.Context, p auth.Principal, in []ScanInput, todo []int, out []BatchResult) ([]events.Draft, []int, error) {
+	var (
+		drafts []events.Draft
+		at     []int
+		seen   = make(map[string]bool, len(todo))
+	)
+	for _, i := range todo {
+		d, r, err := s.decideScan(ctx, p, in[i])
 		out[i] = BatchResult{ScanResult: r}
-		out[i].ScanID = sc.ScanID
+		out[i].ScanID = in[i].ScanID
 		switch {
 		case err == nil:
 		case errors.Is(err, events.ErrDuplicate):
 			out[i].Decision = "duplicate"
+			continue
 		case events.ErrorCode(err) == events.CodeInvalid || events.ErrorCode(err) == events.CodeForbidden:
 			var e *events.Error
 			errors.As(err, &e)
 			out[i].Decision, out[i].Error = "rejected", &ItemError{Code: string(e.Code), Field: e.Field, Message: e.Message}
+			continue
 		default:
-			return nil, err // the ledger is unavailable: the phone retries the batch
+			return nil, nil, err // the state is not ready: the phone retries the batch
 		}
+		if seen[d.Meta.ID] { // the same scan twice in one upload
+			out[i] = BatchResult{ScanResult: ScanResult{ScanID: in[i].ScanID, Decision: "duplicate"}}
+			continue
+		}
+		seen[d.Meta.ID] = true
+		drafts, at = append(drafts, d), append(at, i)
 	}
-	return out, nil
+	return drafts, at, nil
+}
+
+// recordBatch appends drafts as one atomic batch (or, on a ledger that
+// takes fewer at once, as consecutive batches of what it takes) and sets
+// the sequences of their items out[at[j]]. A batch recorded already (a
+// retry the state has not seen yet) answers its items "duplicate". On a
+// conflict it returns the items not recorded, to decide again.
+func (s *Service) recordBatch(ctx context.Context, drafts []events.Draft, at []int, out []BatchResult) ([]int, error) {
+	w := events.Waiters{s.State, s.Accounts}
+	for len(drafts) > 0 {
+		n := min(len(drafts), s.Store.MaxBatch())
+		recs, err := events.AppendBatchAndWait(ctx, s.Store, s.Reg, w, drafts[:n])
+		if events.ErrorCode(err) == events.CodeTooLarge && s.Store.MaxBatch() < n {
+			continue // the ledger's servers take fewer: smaller batches
+		}
+		dup := errors.Is(err, events.ErrDuplicate)
+		if err != nil && !dup {
+			return at, err
+		}
+		for j, r := range recs {
+			o := &out[at[j]]
+			o.Seq = r.Seq
+			if dup {
+				o.ScanResult = ScanResult{ScanID: o.ScanID, Decision: "duplicate", Seq: r.Seq}
+			}
+		}
+		drafts, at = drafts[n:], at[n:]
+	}
+	return nil, nil
 }
 
 // BatchResult is one item's result in a batch.

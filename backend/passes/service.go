@@ -178,21 +178,28 @@ func (s *Service) gate(id string) (Gate, bool) {
 	return g, ok
 }
 
-// Issue records a new pass for a household member (accounts.Passes).
-func (s *Service) Issue(ctx context.Context, actor events.Actor, personID string, community events.Region) error {
-	_, err := s.issuePass(ctx, actor, personID, community)
-	return err
+// Issuing is the event that issues a new pass to a household member
+// (accounts.Passes): the accounts service records it with the
+// registration that makes them one.
+func (s *Service) Issuing(actor events.Actor, personID string, community events.Region) events.Draft {
+	ev, meta := s.newPass(actor, personID, community)
+	return events.Draft{Type: passevents.TypeIssued, Meta: meta, Payload: ev, Expect: events.ExpectNew()}
 }
 
-// Release revokes the person's current pass, if it is valid and of
-// community ("" for any), because they moved out (accounts.Passes).
-func (s *Service) Release(ctx context.Context, actor events.Actor, personID string, community events.Region) error {
+// Releasing is the event that revokes the person's current pass, if it is
+// valid and of community ("" for any), because they moved out; false if
+// there is none to revoke (accounts.Passes).
+func (s *Service) Releasing(actor events.Actor, personID string, community events.Region) (events.Draft, bool) {
 	_, pass := s.State.Standing(personID)
 	if pass.ID == "" || pass.Revoked != "" || (community != "" && pass.Community != community) {
-		return nil
+		return events.Draft{}, false
 	}
-	return s.revoke(ctx, actor, pass, passevents.ReasonMovedOut)
+	return s.revocation(actor, pass, passevents.ReasonMovedOut), true
 }
+
+// WaitFor waits until the pass state has applied sequence seq
+// (accounts.Passes: a registration reads its passes back).
+func (s *Service) WaitFor(ctx context.Context, seq uint64) error { return s.State.WaitFor(ctx, seq) }
 
 // Standing returns the person's health status and current pass id
 // (accounts.Passes).
@@ -236,14 +243,20 @@ func (s *Service) member(resident, personID string) (h holder, pass Pass, ok boo
 
 // issuePass records a new pass for a person, valid from now for PassValidity.
 func (s *Service) issuePass(ctx context.Context, actor events.Actor, personID string, community events.Region) (string, error) {
-	now := s.now()
-	id := uuid.NewString()
-	ev := passevents.Issued{Holder: personID, HolderOf: passevents.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(PassValidity)}
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: id}, Region: community, Actor: actor, SealTo: personID}
+	ev, meta := s.newPass(actor, personID, community)
 	if _, err := s.append(ctx, passevents.TypeIssued, meta, ev, events.ExpectNew()); err != nil {
 		return "", err
 	}
-	return id, nil
+	return meta.Aggregate.ID, nil
+}
+
+// newPass is the event of a new pass: valid from a minute ago (clocks
+// differ) for PassValidity.
+func (s *Service) newPass(actor events.Actor, personID string, community events.Region) (passevents.Issued, events.Meta) {
+	now := s.now()
+	ev := passevents.Issued{Holder: personID, HolderOf: passevents.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(PassValidity)}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: uuid.NewString()}, Region: community, Actor: actor, Time: now, SealTo: personID}
+	return ev, meta
 }
 
 // PassToken is the QR pass a resident shows.
@@ -364,8 +377,8 @@ func (s *Service) Declare(ctx context.Context, p auth.Principal, in DeclareInput
 }
 
 func (s *Service) revoke(ctx context.Context, actor events.Actor, pass Pass, reason string) error {
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor, SealTo: pass.Person}
-	if _, err := s.append(ctx, passevents.TypeRevoked, meta, passevents.Revoked{Reason: reason}, events.ExpectAny()); err != nil {
+	d := s.revocation(actor, pass, reason)
+	if _, err := s.append(ctx, d.Type, d.Meta, d.Payload, d.Expect); err != nil {
 		return err
 	}
 	per, _ := s.Accounts.Person(pass.Person)
@@ -373,6 +386,12 @@ func (s *Service) revoke(ctx context.Context, actor events.Actor, pass Pass, rea
 		s.notify(ctx, accounts.Notice{Subject: per.Resident, Kind: NoticePassRevoked, Data: map[string]string{"thing1": "通行证已撤销: " + reason, "time2": s.now().Format("2006-01-02 15:04")}})
 	}
 	return nil
+}
+
+// revocation is the event that revokes pass for reason.
+func (s *Service) revocation(actor events.Actor, pass Pass, reason string) events.Draft {
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor, Time: s.now(), SealTo: pass.Person}
+	return events.Draft{Type: passevents.TypeRevoked, Meta: meta, Payload: passevents.Revoked{Reason: reason}, Expect: events.ExpectAny()}
 }
 
 func nonNil(s []string) []string {

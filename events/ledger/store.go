@@ -1,16 +1,18 @@
-// Package jetstream stores the ledger in a NATS JetStream stream.
+// Package ledger stores the ledger in a NATS JetStream stream.
 //
 // The stream is the only source of truth of onebook. It is configured to
 // refuse deletes and purges, deduplicates by event id (Nats-Msg-Id) within a
 // window, and checks per-aggregate optimistic concurrency with
 // Nats-Expected-Last-Subject-Sequence. Each message body is the canonical
-// bytes of one event; nothing else is stored in it.
+// bytes of one event; nothing else is stored in it. Events that belong
+// together are appended as one atomic batch (batch.go).
 package ledger
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -58,27 +60,35 @@ func (c Config) StreamConfig() jetstream.StreamConfig {
 		DenyDelete:  true,
 		DenyPurge:   true,
 		AllowDirect: true,
+		// Group commit (Store.AppendBatch). It leaves DenyPurge alone,
+		// unlike SubjectDeleteMarkerTTL and AllowMsgSchedules.
+		AllowAtomicPublish: true,
 	}
 }
 
 // Store is the ledger on JetStream. It implements events.Store.
 type Store struct {
-	js     jetstream.JetStream
-	stream jetstream.Stream
-	name   string
+	js        jetstream.JetStream
+	stream    jetstream.Stream
+	name      string
+	dupWindow time.Duration
+	maxBatch  atomic.Int64 // MaxBatch, or less once a server said so
 }
 
 var _ events.Store = (*Store)(nil)
 
 // Open creates the ledger stream if needed (or brings its configuration up to
-// date) and returns a Store on it.
+// date: a stream made before group commit gets AllowAtomicPublish) and
+// returns a Store on it.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
 	cfg = cfg.withDefaults()
 	st, err := js.CreateOrUpdateStream(ctx, cfg.StreamConfig())
 	if err != nil {
 		return nil, fmt.Errorf("ledger stream %s: %w", cfg.Stream, err)
 	}
-	return &Store{js: js, stream: st, name: cfg.Stream}, nil
+	s := &Store{js: js, stream: st, name: cfg.Stream, dupWindow: cfg.DuplicateWindow}
+	s.maxBatch.Store(MaxBatch)
+	return s, nil
 }
 
 // Stream is the name of the underlying stream.
@@ -243,13 +253,25 @@ func ScanStream(ctx context.Context, js jetstream.JetStream, name string, subjec
 	if to < from {
 		return nil
 	}
-	cons, err := js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{
+	err := scan(ctx, js, name, jetstream.OrderedConsumerConfig{
 		FilterSubjects: subjects,
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:    from,
-	})
+	}, to, fn)
 	if err != nil {
 		return fmt.Errorf("scan %s from %d: %w", name, from, err)
+	}
+	return nil
+}
+
+// scan reads the messages of stream name that an ordered consumer of cfg
+// delivers, in order, up to sequence to or the end of the stream as it
+// was when the scan got there, and calls fn with each. fn returning
+// errStop ends the scan early, without an error.
+func scan(ctx context.Context, js jetstream.JetStream, name string, cfg jetstream.OrderedConsumerConfig, to uint64, fn func(events.Recorded) error) error {
+	cons, err := js.OrderedConsumer(ctx, name, cfg)
+	if err != nil {
+		return err
 	}
 	// Ordered consumers are ephemeral but linger on the server until an
 	// inactivity threshold; remove this one as soon as the scan ends, so
@@ -264,13 +286,13 @@ func ScanStream(ctx context.Context, js jetstream.JetStream, name string, subjec
 	// Nothing to read (no message matches the subjects from there on):
 	// return now, for no message would ever arrive to say so.
 	if info, err := cons.Info(ctx); err != nil {
-		return fmt.Errorf("scan %s from %d: %w", name, from, err)
+		return err
 	} else if info.NumPending == 0 {
 		return nil
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
-		return fmt.Errorf("scan %s from %d: %w", name, from, err)
+		return err
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
@@ -281,17 +303,20 @@ func ScanStream(ctx context.Context, js jetstream.JetStream, name string, subjec
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("scan %s: %w", name, err)
+			return err
 		}
 		md, err := m.Metadata()
 		if err != nil {
-			return fmt.Errorf("scan %s: %w", name, err)
+			return err
 		}
 		seq := md.Sequence.Stream
 		if seq > to {
 			return nil
 		}
 		if err := fn(events.Recorded{Seq: seq, Raw: m.Data()}); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
 			return err
 		}
 		if seq == to || md.NumPending == 0 {
@@ -299,3 +324,6 @@ func ScanStream(ctx context.Context, js jetstream.JetStream, name string, subjec
 		}
 	}
 }
+
+// errStop ends a scan early (scan).
+var errStop = errors.New("stop scanning")

@@ -53,6 +53,9 @@ const (
 	// Snapshot is start-to-ready of the decision states with and without
 	// their snapshots.
 	Snapshot = "snapshot"
+	// Group is group commit: an offline upload of scans as one atomic
+	// batch against the same scans appended one by one.
+	Group = "group"
 )
 
 // cycles is how often a measurement and its baseline alternate in the
@@ -61,7 +64,7 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export, Snapshot, Witness}
+var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export, Snapshot, Witness, Group}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
@@ -112,6 +115,11 @@ type Config struct {
 	// their cosignatures under append load (per pusher poll interval).
 	WitnessCheckpoints int
 
+	// The group commit part: an upload of GroupScans scans as one atomic
+	// batch and one by one, GroupReps times each.
+	GroupScans int
+	GroupReps  int
+
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
 	// backend's default) or a sync interval such as "2m". "" is "always".
@@ -138,7 +146,7 @@ func Defaults() Config {
 		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000,
 		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000,
 		TraceLeaves: 1_000_000, TraceDonations: 200, TraceSamples: 2000,
-		ExportRows: 1_000_000, SnapshotEvents: 1_000_000, WitnessCheckpoints: 100}
+		ExportRows: 1_000_000, SnapshotEvents: 1_000_000, WitnessCheckpoints: 100, GroupScans: 500, GroupReps: 7}
 }
 
 // Quick returns small sizes, for tests and a quick look.
@@ -147,7 +155,7 @@ func Quick() Config {
 		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000,
 		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400,
 		TraceLeaves: 20_000, TraceDonations: 20, TraceSamples: 200,
-		ExportRows: 5000, SnapshotEvents: 5000, WitnessCheckpoints: 6}
+		ExportRows: 5000, SnapshotEvents: 5000, WitnessCheckpoints: 6, GroupScans: 500, GroupReps: 3}
 }
 
 // selected returns the benchmarks to run.
@@ -301,7 +309,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Config: cfg, Selected: sel}
 	// The note on syncing concerns the parts on servers (warning has none;
 	// trace notes its own).
-	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Fsck] || sel[Project] || sel[Alert] || sel[Witness] {
+	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Fsck] || sel[Project] || sel[Alert] || sel[Witness] || sel[Group] {
 		if opts.SyncAlways {
 			rep.note("embedded JetStream syncs always (fsync before every acknowledgement), the backend's default (ONEBOOK_NATS_SYNC=always): the append rates are bound by the disk's fsync latency; --nats-sync 2m gives the CPU-bound figures")
 		} else {
@@ -373,6 +381,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, fmt.Errorf("witness: %w", err)
 		}
 		rep.Witness = &res
+	}
+	if sel[Group] {
+		if cfg.GroupScans < 1 || cfg.GroupReps < 1 {
+			return rep, fmt.Errorf("group: scans and repetitions must be positive, got %d and %d", cfg.GroupScans, cfg.GroupReps)
+		}
+		log.Info("bench: group commit", "scans", cfg.GroupScans, "repetitions", cfg.GroupReps)
+		res, err := r.benchGroup(ctx, cfg.GroupScans, cfg.GroupReps)
+		if err != nil {
+			return rep, fmt.Errorf("group: %w", err)
+		}
+		rep.Group = &res
 	}
 	return rep, nil
 }

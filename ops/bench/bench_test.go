@@ -52,6 +52,7 @@ var wantKeys = []string{
 	"snapshot_ready_without_s", "snapshot_ready_with_s", "snapshot_restore_s", "snapshot_speedup", "snapshot_bytes",
 	"witness_append_rate", "witness_seal_rate", "witness_seal_rate_with", "witness_seal_ratio_with", "witness_round_p50_ms",
 	"witness_cosigned_poll250ms_p50_ms", "witness_cosigned_poll20ms_p50_ms", "witness_cosigned_poll250ms_covered",
+	"group_scans", "group_reps", "group_batch_ms", "group_one_by_one_ms", "group_batch_rate", "group_one_by_one_rate", "group_ratio",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -69,7 +70,7 @@ func TestSuiteQuick(t *testing.T) {
 		WarningDistricts: 10, WarningGroups: 5, WarningDays: 365, WarningSamples: 200,
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
-		ExportRows: 3000, SnapshotEvents: 2000, WitnessCheckpoints: 4,
+		ExportRows: 3000, SnapshotEvents: 2000, WitnessCheckpoints: 4, GroupScans: 100, GroupReps: 2,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -126,11 +127,14 @@ func TestSuiteQuick(t *testing.T) {
 		x.XLSX.Rows != int64(cfg.ExportRows/10) || x.XLSXVerify.Rows != int64(cfg.ExportRows/10) || x.RawReadMsgs != uint64(cfg.ExportRows+x.Gates) {
 		t.Errorf("export: %+v", x)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 27 { // the export part's sealed ÷ clear rows, fsck, snapshot and the witness part's 4 included
-		t.Errorf("results has %d rows, want 27: %s", len(rows), b)
+	if rows, _ := got["results"].([]any); len(rows) != 28 { // the export part's sealed ÷ clear rows, fsck, snapshot, the witness part's 4 and group included
+		t.Errorf("results has %d rows, want 28: %s", len(rows), b)
 	}
 	if w := rep.Witness; w == nil || len(w.Latency) != 2 || w.Latency[0].Covered == 0 || w.Latency[1].Covered == 0 || w.Rounds == 0 {
 		t.Errorf("witness: %+v", w)
+	}
+	if got["group_scans"] != float64(cfg.GroupScans) || got["group_reps"] != float64(cfg.GroupReps) {
+		t.Errorf("group_scans %v, group_reps %v; want %d, %d", got["group_scans"], got["group_reps"], cfg.GroupScans, cfg.GroupReps)
 	}
 	if got["snapshot_events"] != float64(cfg.SnapshotEvents) {
 		t.Errorf("snapshot_events %v, want %d", got["snapshot_events"], cfg.SnapshotEvents)
@@ -182,5 +186,33 @@ func TestQuantile(t *testing.T) {
 	}
 	if q := quantile(d[:1], 0.99); q != 1 {
 		t.Errorf("p99 of one = %d", q)
+	}
+}
+
+// TestGroupPart runs the group commit part alone at a small size: both
+// ways record every scan (benchGroup checks the ledger's size) and the
+// report carries its figures.
+func TestGroupPart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts embedded NATS")
+	}
+	cfg := Config{Events: 2, ProofLeaves: 2, ProjectEvents: 1, ProofSamples: 1, Concurrency: 1, Only: []string{Group}, GroupScans: 50, GroupReps: 2,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), TempDir: t.TempDir()}
+	rep, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rep.Group
+	if g == nil || g.Scans != 50 || len(g.Batch) != 2 || len(g.OneByOne) != 2 || !(g.Ratio() > 0) {
+		t.Fatalf("group result: %+v", g)
+	}
+	m := rep.Metrics()
+	for k := range m {
+		if !strings.HasPrefix(k, "group_") {
+			t.Errorf("--only group reported %s", k)
+		}
+	}
+	if rows := rep.Rows(); len(rows) != 1 || rows[0].Name != "group" {
+		t.Errorf("rows: %+v", rows)
 	}
 }

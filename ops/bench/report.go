@@ -17,6 +17,9 @@ const (
 	TargetVerify     = 0.5
 	TargetProject    = 0.8
 	TargetProofP99MS = 2.0
+	// TargetGroup is group commit's (issue 14): an upload as one batch
+	// this many times faster than one append after another.
+	TargetGroup = 5.0
 )
 
 // Report is what a run measured; nil parts were not run.
@@ -34,6 +37,7 @@ type Report struct {
 
 	Snapshot *SnapshotResult
 	Witness  *WitnessResult
+	Group    *GroupResult
 
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
@@ -117,6 +121,9 @@ func (r *Report) Metrics() map[string]float64 {
 		x.metrics(m)
 	}
 	if x := r.Witness; x != nil {
+		x.metrics(m)
+	}
+	if x := r.Group; x != nil {
 		x.metrics(m)
 	}
 	return m
@@ -204,6 +211,9 @@ func (r *Report) Rows() []Row {
 	if x := r.Witness; x != nil {
 		rows = append(rows, x.rows()...)
 	}
+	if x := r.Group; x != nil {
+		rows = append(rows, x.row())
+	}
 	return rows
 }
 
@@ -241,7 +251,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
 	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
-	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export] || r.Selected[Snapshot] || r.Selected[Witness]) {
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export] || r.Selected[Snapshot] || r.Selected[Witness] || r.Selected[Group]) {
 		where = "; no servers (warning only)"
 	}
 	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",
@@ -274,7 +284,8 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		"warning_days": r.Config.WarningDays, "warning_samples": r.Config.WarningSamples,
 		"alert_reports": r.Config.AlertReports, "alert_concurrency": r.Config.AlertConcurrency, "alert_samples": r.Config.AlertSamples,
 		"trace_leaves": r.Config.TraceLeaves, "trace_donations": r.Config.TraceDonations, "trace_samples": r.Config.TraceSamples,
-		"export_rows": r.Config.ExportRows, "witness_checkpoints": r.Config.WitnessCheckpoints, "cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
+		"export_rows": r.Config.ExportRows, "witness_checkpoints": r.Config.WitnessCheckpoints, "group_scans": r.Config.GroupScans, "group_reps": r.Config.GroupReps,
+		"cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
 	}
 	return json.Marshal(out)
 }

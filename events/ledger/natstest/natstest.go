@@ -20,13 +20,18 @@ type Server struct {
 	t    testing.TB
 	dir  string
 	port int
+	opts func(*server.Options)
 	S    *server.Server
 }
 
 // Start starts a JetStream server storing under a fresh temporary directory.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWith(t, nil) }
+
+// StartWith is Start with the server's options changed by opts (nil: none),
+// for a test of a server configured otherwise (lower JetStream limits).
+func StartWith(t testing.TB, opts func(*server.Options)) *Server {
 	t.Helper()
-	s := &Server{t: t, dir: t.TempDir(), port: -1}
+	s := &Server{t: t, dir: t.TempDir(), port: -1, opts: opts}
 	s.start()
 	t.Cleanup(s.Shutdown)
 	return s
@@ -34,14 +39,18 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	srv, err := server.NewServer(&server.Options{
+	o := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      s.port,
 		JetStream: true,
 		StoreDir:  s.dir,
 		NoLog:     true,
 		NoSigs:    true,
-	})
+	}
+	if s.opts != nil {
+		s.opts(o)
+	}
+	srv, err := server.NewServer(o)
 	if err != nil {
 		s.t.Fatalf("nats server: %v", err)
 	}
