@@ -48,6 +48,17 @@ func (p *Position) Advance(seq uint64) bool {
 	return true
 }
 
+// Fold is the body of every state's Apply: under the state's write lock
+// it moves the position to seq and, if seq is new, runs apply; an event
+// already applied (a snapshot covered it, a follower resumed) is skipped.
+func (p *Position) Fold(seq uint64, apply func()) {
+	p.l.Lock()
+	defer p.l.Unlock()
+	if p.Advance(seq) {
+		apply()
+	}
+}
+
 // WaitFor blocks until sequence seq is applied, or ctx ends.
 func (p *Position) WaitFor(ctx context.Context, seq uint64) error {
 	stop := context.AfterFunc(ctx, func() {

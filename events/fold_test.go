@@ -25,11 +25,12 @@ func newApplied(from uint64) *applied {
 func (a *applied) Seq() uint64 { return a.pos.Seq() }
 
 func (a *applied) Apply(rec Recorded, _ Payload) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.pos.Advance(rec.Seq) {
+	a.pos.Fold(rec.Seq, func() {
+		if a.mu.TryLock() {
+			panic("Fold runs apply without the state's lock")
+		}
 		a.seqs = append(a.seqs, rec.Seq)
-	}
+	})
 }
 
 func TestFanout(t *testing.T) {

@@ -201,11 +201,11 @@ func (en *Engine) count(c caseevents.Counted, id string, delta float64) {
 
 // Apply folds one event.
 func (en *Engine) Apply(rec events.Recorded, p events.Payload) {
-	en.mu.Lock()
-	defer en.mu.Unlock()
-	if !en.pos.Advance(rec.Seq) {
-		return
-	}
+	en.pos.Fold(rec.Seq, func() { en.apply(rec, p) })
+}
+
+// apply folds an event not applied before, under the write lock.
+func (en *Engine) apply(rec events.Recorded, p events.Payload) {
 	e := rec.Event
 	switch p := p.(type) {
 	case alertevents.RulePublished:

@@ -134,11 +134,11 @@ func (s *State) Seq() uint64 { return s.pos.Seq() }
 
 // Apply folds one event.
 func (s *State) Apply(rec events.Recorded, p events.Payload) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.pos.Advance(rec.Seq) {
-		return
-	}
+	s.pos.Fold(rec.Seq, func() { s.apply(rec, p) })
+}
+
+// apply folds an event not applied before, under the write lock.
+func (s *State) apply(rec events.Recorded, p events.Payload) {
 	e := rec.Event
 	switch p := p.(type) {
 	case donationevents.NeedPublished:
