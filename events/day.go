@@ -18,3 +18,15 @@ const DayLayout = time.DateOnly
 
 // Day is the calendar day (YYYY-MM-DD) of t in China Standard Time.
 func Day(t time.Time) string { return t.In(china).Format(DayLayout) }
+
+// Clock is a service's source of the current time; nil is the system
+// clock. Tests and the demo give services a simulated one.
+type Clock func() time.Time
+
+// UTC is the clock's time now, in UTC.
+func (c Clock) UTC() time.Time {
+	if c == nil {
+		return time.Now().UTC()
+	}
+	return c().UTC()
+}

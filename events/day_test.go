@@ -21,3 +21,15 @@ func TestDay(t *testing.T) {
 		}
 	}
 }
+
+func TestClock(t *testing.T) {
+	beijing := time.FixedZone("CST", 8*3600)
+	fixed := time.Date(2026, 2, 1, 8, 30, 0, 0, beijing)
+	if got := Clock(func() time.Time { return fixed }).UTC(); !got.Equal(fixed) || got.Location() != time.UTC {
+		t.Errorf("a set clock: %v, want %v in UTC", got, fixed)
+	}
+	before := time.Now()
+	if got := Clock(nil).UTC(); got.Before(before) || got.Location() != time.UTC {
+		t.Errorf("the nil clock: %v, want the system's time in UTC", got)
+	}
+}

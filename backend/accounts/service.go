@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/personal"
@@ -65,7 +64,7 @@ type Service struct {
 	State  *State
 	Vault  Vault
 	Passes Passes
-	Now    func() time.Time
+	Now    events.Clock
 	// Notify, if set, tells an account holder about something that
 	// happened to them (a WeChat subscribe message). Best effort: a failed
 	// notification never fails the command that caused it.
@@ -94,17 +93,10 @@ func (s *Service) notify(ctx context.Context, n Notice) {
 	}
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // append builds, appends and waits until the state has seen the event.
 func (s *Service) append(ctx context.Context, typ string, m events.Meta, p events.Payload, x events.Expect) (events.Recorded, error) {
 	if m.Time.IsZero() {
-		m.Time = s.now()
+		m.Time = s.Now.UTC()
 	}
 	return events.AppendAndWait(ctx, s.Store, s.Reg, s.State, typ, m, p, x)
 }
@@ -114,7 +106,7 @@ func (s *Service) append(ctx context.Context, typ string, m events.Meta, p event
 func (s *Service) appendBatch(ctx context.Context, ds []events.Draft) error {
 	for i := range ds {
 		if ds[i].Meta.Time.IsZero() {
-			ds[i].Meta.Time = s.now()
+			ds[i].Meta.Time = s.Now.UTC()
 		}
 	}
 	_, err := events.AppendBatchAndWait(ctx, s.Store, s.Reg, events.Waiters{s.State, s.Passes}, ds)
@@ -451,7 +443,7 @@ func (s *Service) ConfirmTransfer(ctx context.Context, p auth.Principal, in Tran
 	if err := s.appendBatch(ctx, batch); err != nil {
 		return err
 	}
-	at := s.now().Format("2006-01-02 15:04")
+	at := s.Now.UTC().Format("2006-01-02 15:04")
 	for _, h := range []string{from.ID, to.ID} {
 		s.notify(ctx, Notice{Subject: h, Kind: NoticeTransfer, Data: map[string]string{"thing1": "家庭成员迁移已确认", "time2": at}})
 	}

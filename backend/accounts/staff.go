@@ -95,7 +95,7 @@ func (s *Service) BindStaff(ctx context.Context, openID, inviteCode string) (aut
 	if !ok || st.Disabled {
 		return auth.Principal{}, events.Invalid("invite_code", "unknown or already used invite code")
 	}
-	if s.now().Sub(st.Created) > InviteTTL {
+	if s.Now.UTC().Sub(st.Created) > InviteTTL {
 		return auth.Principal{}, events.Invalid("invite_code", "this invite code has expired (after %s): ask an admin for a new account", InviteTTL)
 	}
 	idx := s.Vault.Index("openid", openID)
@@ -151,7 +151,7 @@ func (s *Service) SignOutEverywhere(ctx context.Context, p auth.Principal) error
 		region = events.National
 	}
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: staff.KindAccount, ID: p.Subject}, Region: region, Actor: p.PublicActor()}
-	_, err := s.append(ctx, staff.TypeSignedOut, meta, staff.SignedOut{Before: s.now().UTC()}, events.ExpectAny())
+	_, err := s.append(ctx, staff.TypeSignedOut, meta, staff.SignedOut{Before: s.Now.UTC().UTC()}, events.ExpectAny())
 	return err
 }
 

@@ -44,17 +44,10 @@ type Service struct {
 	// Webhook, if set, is given every raised alert as JSON (the wiring
 	// posts it to the configured URL: backend/webhook).
 	Webhook func(ctx context.Context, body []byte) error
-	Now     func() time.Time
+	Now     events.Clock
 	Log     *slog.Logger
 	// wake is signalled when new signals may be pending.
 	wake chan struct{}
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 func (s *Service) log() *slog.Logger {
@@ -465,7 +458,7 @@ func (s *Service) Compare(ctx context.Context, p auth.Principal, parent events.R
 		return nil, events.Invalid("region", "compare the districts of a city (4 digits), the cities of a province (2) or the provinces (CN)")
 	}
 	if day == "" {
-		day = events.Day(s.now())
+		day = events.Day(s.Now.UTC())
 	}
 	if _, err := caseevents.Day(day); err != nil {
 		return nil, events.Invalid("day", "must be YYYY-MM-DD")
@@ -530,7 +523,7 @@ func finite(v float64) *float64 {
 // append builds, appends and waits until the engine has seen the event.
 func (s *Service) append(ctx context.Context, typ string, m events.Meta, p events.Payload, x events.Expect) (events.Recorded, error) {
 	if m.Time.IsZero() {
-		m.Time = s.now()
+		m.Time = s.Now.UTC()
 	}
 	// An alert names a disease in a region on a day: sealed, to the
 	// alert service's own key (rules are public and seal nothing).

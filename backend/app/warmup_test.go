@@ -8,7 +8,7 @@ import (
 
 type seqAt uint64
 
-func (s *seqAt) Seq() uint64                             { return uint64(*s) }
+func (s *seqAt) Seq() uint64                                 { return uint64(*s) }
 func (s *seqAt) Apply(rec events.Recorded, _ events.Payload) {}
 
 func TestWarmup(t *testing.T) {

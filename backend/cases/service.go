@@ -41,20 +41,13 @@ type Service struct {
 	Vault accounts.Vault
 	// Org returns a registered organisation.
 	Org func(id string) (Hospital, bool)
-	Now func() time.Time
+	Now events.Clock
 	// Views is the store of the case views (projections/caseviews), which
 	// region-level reads answer from.
 	Views projections.DocStore
 	// Filed, if set, is called after a card is filed or corrected (the
 	// early-warning engine's fast path); best effort.
 	Filed func(id string)
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 // Patient is the patient's personal data as typed on the card.
@@ -132,7 +125,7 @@ func (s *Service) File(ctx context.Context, p auth.Principal, in FileInput) (Car
 	if err := auth.Authorize(p, auth.ActCaseFile, h.Region); err != nil {
 		return Card{}, err
 	}
-	now := s.now()
+	now := s.Now.UTC()
 	if err := validCard(in.Card, events.Day(now)); err != nil {
 		return Card{}, err
 	}
@@ -542,7 +535,7 @@ func (s *Service) logAccess(ctx context.Context, p auth.Principal, what, reason 
 			delete(query, k)
 		}
 	}
-	rec, err := access.Record(ctx, s.Store, s.Reg, p.Actor(), p.Scope, s.now(), access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query,
+	rec, err := access.Record(ctx, s.Store, s.Reg, p.Actor(), p.Scope, s.Now.UTC(), access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query,
 		Results: len(subjects), Identity: mode, Subjects: subjects})
 	if err != nil {
 		return "", err
@@ -553,7 +546,7 @@ func (s *Service) logAccess(ctx context.Context, p auth.Principal, what, reason 
 // append builds, appends and waits until the state has seen the event.
 func (s *Service) append(ctx context.Context, typ string, m events.Meta, p events.Payload, x events.Expect) (events.Recorded, error) {
 	if m.Time.IsZero() {
-		m.Time = s.now()
+		m.Time = s.Now.UTC()
 	}
 	// Every event of a card is sealed to the card's own key, which outlives
 	// the patient's erasure as a resident (the law requires the report).
@@ -574,7 +567,7 @@ func (s *Service) Counts(ctx context.Context, p auth.Principal, region events.Re
 		return Counts{}, err
 	}
 	if to == "" {
-		to = events.Day(s.now())
+		to = events.Day(s.Now.UTC())
 	}
 	if from == "" {
 		t, err := caseevents.Day(to)

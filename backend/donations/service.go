@@ -42,7 +42,7 @@ type Service struct {
 	State  *State
 	Org    func(id string) (Org, bool)
 	Prover Prover
-	Now    func() time.Time
+	Now    events.Clock
 	// Notify, if set, tells the account that pledged a donation about each
 	// hop (a WeChat subscribe message); best effort.
 	Notify func(ctx context.Context, subject, kind string, data map[string]string) error
@@ -54,13 +54,6 @@ type Service struct {
 
 // NoticeHop is the notification kind of a donation's hop.
 const NoticeHop = "donation_hop"
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
 
 // member checks that p acts for an approved organisation (of kind, if not
 // "") and returns it.
@@ -109,7 +102,7 @@ func (s *Service) PublishNeed(ctx context.Context, p auth.Principal, in NeedInpu
 	if r, err := events.ParseRegion(string(in.Region)); err == nil && !h.Region.Province().Covers(r) {
 		return Need{}, events.Invalid("region", "the delivery place %s is outside the hospital's province %s", in.Region, h.Region.Province())
 	}
-	now := s.now()
+	now := s.Now.UTC()
 	if err := validity(now, in.ValidUntil); err != nil {
 		return Need{}, err
 	}
@@ -175,7 +168,7 @@ func (s *Service) UpdateNeed(ctx context.Context, p auth.Principal, id string, i
 	if err != nil {
 		return Need{}, err
 	}
-	if err := validity(s.now(), in.ValidUntil); err != nil {
+	if err := validity(s.Now.UTC(), in.ValidUntil); err != nil {
 		return Need{}, err
 	}
 	ev := donationevents.NeedUpdated{Quantity: in.Quantity, Urgency: in.Urgency, ValidUntil: in.ValidUntil.UTC(), Note: strings.TrimSpace(in.Note)}
@@ -258,7 +251,7 @@ func (s *Service) Pledge(ctx context.Context, p auth.Principal, in PledgeInput) 
 		if !ok {
 			return Donation{}, events.Invalid("need", "no need %s", in.Need)
 		}
-		if !n.Open(s.now()) {
+		if !n.Open(s.Now.UTC()) {
 			return Donation{}, events.Errorf(events.CodeConflict, "need %s is closed or expired", in.Need)
 		}
 		if !slices.ContainsFunc(in.Lines, func(l donationevents.Line) bool { return l.Item == n.Line.Item && l.Spec == n.Line.Spec }) {
@@ -452,7 +445,7 @@ func (s *Service) notify(ctx context.Context, d Donation, what string) {
 		return
 	}
 	_ = s.Notify(context.WithoutCancel(ctx), d.Pledger, NoticeHop, map[string]string{
-		"thing1": truncate(what, 20), "time2": s.now().In(events.China()).Format("2006-01-02 15:04")})
+		"thing1": truncate(what, 20), "time2": s.Now.UTC().In(events.China()).Format("2006-01-02 15:04")})
 }
 
 func truncate(s string, n int) string {
@@ -478,11 +471,11 @@ func (s *Service) Consume(ctx context.Context, p auth.Principal, in ConsumeInput
 	if err != nil {
 		return Stock{}, err
 	}
-	today := events.Day(s.now())
+	today := events.Day(s.Now.UTC())
 	if in.Day == "" {
 		in.Day = today
 	}
-	if d, err := time.Parse("2006-01-02", in.Day); err != nil || in.Day > today || d.Before(s.now().AddDate(0, 0, -31)) {
+	if d, err := time.Parse("2006-01-02", in.Day); err != nil || in.Day > today || d.Before(s.Now.UTC().AddDate(0, 0, -31)) {
 		return Stock{}, events.Invalid("day", "must be a day YYYY-MM-DD within the last 30 days")
 	}
 	ev := donationevents.Consumed{Line: donationevents.Line{Item: in.Item, Spec: in.Spec, Quantity: in.Quantity}, Day: in.Day, Unit: strings.TrimSpace(in.Unit)}
@@ -742,7 +735,7 @@ func (s *Service) Supervise(ctx context.Context, p auth.Principal, in SuperviseI
 // append builds, appends and waits until the state has seen the event.
 func (s *Service) append(ctx context.Context, typ string, m events.Meta, p events.Payload, x events.Expect) (events.Recorded, error) {
 	if m.Time.IsZero() {
-		m.Time = s.now()
+		m.Time = s.Now.UTC()
 	}
 	return events.AppendAndWait(ctx, s.Store, s.Reg, s.State, typ, m, p, x)
 }

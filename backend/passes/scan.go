@@ -64,7 +64,7 @@ func (s *Service) validateScan(in ScanInput) error {
 	case in.ScannedAt.IsZero():
 		return events.Invalid("scanned_at", "scanned_at is required")
 	}
-	now := s.now()
+	now := s.Now.UTC()
 	if in.ScannedAt.After(now.Add(MaxClockRun)) {
 		return events.Invalid("scanned_at", "scanned_at %s is in the future", in.ScannedAt.UTC().Format(time.RFC3339))
 	}
@@ -365,7 +365,7 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if !mine || per.Erased {
 		return ScanResult{}, &events.Error{Code: events.CodeNotFound, Field: "person_id", Message: "no such member of your household"}
 	}
-	now := s.now()
+	now := s.Now.UTC()
 	ev := passevents.Scanned{ScanID: "self-" + strings.ReplaceAll(uuid.NewString(), "-", ""), Pass: "none", Holder: per.ID, Community: gate.Community, Direction: in.Direction, Decision: passevents.Deny}
 	switch {
 	case pass.ID == "":

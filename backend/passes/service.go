@@ -61,7 +61,7 @@ type Service struct {
 	Tokens   Tokens
 	Risk     []events.Region // risk regions for the 14-day visit rule
 	PassTTL  time.Duration   // how long a pass token is valid; default 24h (the pass itself: PassValidity)
-	Now      func() time.Time
+	Now      events.Clock
 	// Notify, if set, tells an account holder about something that
 	// happened to them (a WeChat subscribe message). Best effort: a failed
 	// notification never fails the command that caused it.
@@ -83,13 +83,6 @@ func (s *Service) notify(ctx context.Context, n accounts.Notice) {
 	}
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // PassValidity is how long a pass (the ledger aggregate) lasts. Tokens are
 // short-lived (PassTTL) and refreshed within one pass, so the ledger and the
 // decision state see one pass a month per person, not one a day.
@@ -107,7 +100,7 @@ func (s *Service) passTTL() time.Duration {
 // the accounts state keeps.
 func (s *Service) append(ctx context.Context, typ string, m events.Meta, p events.Payload, x events.Expect) (events.Recorded, error) {
 	if m.Time.IsZero() {
-		m.Time = s.now()
+		m.Time = s.Now.UTC()
 	}
 	return events.AppendAndWait(ctx, s.Store, s.Reg, events.Waiters{s.State, s.Accounts}, typ, m, p, x)
 }
@@ -253,7 +246,7 @@ func (s *Service) issuePass(ctx context.Context, actor events.Actor, personID st
 // newPass is the event of a new pass: valid from a minute ago (clocks
 // differ) for PassValidity.
 func (s *Service) newPass(actor events.Actor, personID string, community events.Region) (passevents.Issued, events.Meta) {
-	now := s.now()
+	now := s.Now.UTC()
 	ev := passevents.Issued{Holder: personID, HolderOf: passevents.HolderResident, Community: community, NotBefore: now.Add(-time.Minute), NotAfter: now.Add(PassValidity)}
 	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: uuid.NewString()}, Region: community, Actor: actor, Time: now, SealTo: personID}
 	return ev, meta
@@ -284,7 +277,7 @@ func (s *Service) Pass(ctx context.Context, p auth.Principal, personID string) (
 	if per.Status == residents.Red {
 		return PassToken{}, &events.Error{Code: events.CodeForbidden, Message: "health status is red: no pass; contact your community"}
 	}
-	now := s.now()
+	now := s.Now.UTC()
 	if pass.Revoked != "" || pass.ID == "" || pass.NotAfter.Before(now.Add(s.passTTL())) {
 		if pass.Revoked == passevents.ReasonMovedOut {
 			return PassToken{}, &events.Error{Code: events.CodeForbidden, Message: "the pass was revoked: moved out"}
@@ -383,14 +376,14 @@ func (s *Service) revoke(ctx context.Context, actor events.Actor, pass Pass, rea
 	}
 	per, _ := s.Accounts.Person(pass.Person)
 	if per.Resident != "" && reason != passevents.ReasonMovedOut {
-		s.notify(ctx, accounts.Notice{Subject: per.Resident, Kind: NoticePassRevoked, Data: map[string]string{"thing1": "通行证已撤销: " + reason, "time2": s.now().Format("2006-01-02 15:04")}})
+		s.notify(ctx, accounts.Notice{Subject: per.Resident, Kind: NoticePassRevoked, Data: map[string]string{"thing1": "通行证已撤销: " + reason, "time2": s.Now.UTC().Format("2006-01-02 15:04")}})
 	}
 	return nil
 }
 
 // revocation is the event that revokes pass for reason.
 func (s *Service) revocation(actor events.Actor, pass Pass, reason string) events.Draft {
-	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor, Time: s.now(), SealTo: pass.Person}
+	meta := events.Meta{Aggregate: events.Aggregate{Kind: passevents.KindPass, ID: pass.ID}, Region: pass.Community, Actor: actor, Time: s.Now.UTC(), SealTo: pass.Person}
 	return events.Draft{Type: passevents.TypeRevoked, Meta: meta, Payload: passevents.Revoked{Reason: reason}, Expect: events.ExpectAny()}
 }
 

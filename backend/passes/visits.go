@@ -40,7 +40,7 @@ type VisitView struct {
 }
 
 func (s *Service) validateVisit(in VisitInput) error {
-	now := s.now()
+	now := s.Now.UTC()
 	switch {
 	case in.From.IsZero() || in.To.IsZero():
 		return events.Invalid("from", "from and to are required")

@@ -79,7 +79,7 @@ type Service struct {
 	// Cases opens a case card's patient for TraceCase (backend/cases); nil:
 	// no case tracing here.
 	Cases Cases
-	Now   func() time.Time // default time.Now
+	Now   events.Clock // default time.Now
 }
 
 // Cases is the one link from a case report to the pass service's records:
@@ -217,13 +217,6 @@ type PersonTraceRow struct {
 	Community events.Region `json:"community"`
 	Direction string        `json:"direction"`
 	Decision  string        `json:"decision"`
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 // TraceGate answers who passed the gates in the range.
@@ -503,7 +496,7 @@ func (s *Service) resolve(ctx context.Context, personID, identity string) (Perso
 
 // logAccess records the query in the ledger and returns the event's id.
 func (s *Service) logAccess(ctx context.Context, p auth.Principal, what, reason string, query map[string]string, results int, identity string, subjects ...string) (string, error) {
-	rec, err := access.Record(ctx, s.Store, s.Reg, p.Actor(), p.Scope, s.now(), access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query, Results: results, Identity: identity, Subjects: subjects})
+	rec, err := access.Record(ctx, s.Store, s.Reg, p.Actor(), p.Scope, s.Now.UTC(), access.Logged{What: what, Purpose: strings.TrimSpace(reason), Query: query, Results: results, Identity: identity, Subjects: subjects})
 	if err != nil {
 		return "", err
 	}
