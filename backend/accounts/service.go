@@ -68,7 +68,7 @@ type Service struct {
 	// Notify, if set, tells an account holder about something that
 	// happened to them (a WeChat subscribe message). Best effort: a failed
 	// notification never fails the command that caused it.
-	Notify func(ctx context.Context, n Notice)
+	Notify Notifier
 	// Erased, if set, is called once a household's erasure is recorded:
 	// the backend rebuilds the views that held what the destroyed keys
 	// sealed (projections.Personal).
@@ -87,9 +87,14 @@ type Notice struct {
 // NoticeTransfer tells both households of a move.
 const NoticeTransfer = "person_transferred"
 
-func (s *Service) notify(ctx context.Context, n Notice) {
-	if s.Notify != nil {
-		s.Notify(context.WithoutCancel(ctx), n)
+// Notifier sends a notice to the holder of an account; nil sends none.
+type Notifier func(ctx context.Context, n Notice)
+
+// Send sends n, if there is a notifier, with ctx's values but not its
+// end: a notice outlives the request that caused it.
+func (f Notifier) Send(ctx context.Context, n Notice) {
+	if f != nil {
+		f(context.WithoutCancel(ctx), n)
 	}
 }
 
@@ -445,7 +450,7 @@ func (s *Service) ConfirmTransfer(ctx context.Context, p auth.Principal, in Tran
 	}
 	at := s.Now.UTC().Format("2006-01-02 15:04")
 	for _, h := range []string{from.ID, to.ID} {
-		s.notify(ctx, Notice{Subject: h, Kind: NoticeTransfer, Data: map[string]string{"thing1": "家庭成员迁移已确认", "time2": at}})
+		s.Notify.Send(ctx, Notice{Subject: h, Kind: NoticeTransfer, Data: map[string]string{"thing1": "家庭成员迁移已确认", "time2": at}})
 	}
 	return nil
 }

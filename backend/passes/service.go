@@ -65,7 +65,7 @@ type Service struct {
 	// Notify, if set, tells an account holder about something that
 	// happened to them (a WeChat subscribe message). Best effort: a failed
 	// notification never fails the command that caused it.
-	Notify func(ctx context.Context, n accounts.Notice)
+	Notify accounts.Notifier
 	// Warm, if set, says whether the state has caught up with the ledger
 	// as it was at start; decisions wait for it (503 until then).
 	Warm func() error
@@ -76,12 +76,6 @@ const (
 	NoticeVisitDecided = "visit_decided"
 	NoticePassRevoked  = "pass_revoked"
 )
-
-func (s *Service) notify(ctx context.Context, n accounts.Notice) {
-	if s.Notify != nil {
-		s.Notify(context.WithoutCancel(ctx), n)
-	}
-}
 
 // PassValidity is how long a pass (the ledger aggregate) lasts. Tokens are
 // short-lived (PassTTL) and refreshed within one pass, so the ledger and the
@@ -376,7 +370,7 @@ func (s *Service) revoke(ctx context.Context, actor events.Actor, pass Pass, rea
 	}
 	per, _ := s.Accounts.Person(pass.Person)
 	if per.Resident != "" && reason != passevents.ReasonMovedOut {
-		s.notify(ctx, accounts.Notice{Subject: per.Resident, Kind: NoticePassRevoked, Data: map[string]string{"thing1": "通行证已撤销: " + reason, "time2": s.Now.UTC().Format("2006-01-02 15:04")}})
+		s.Notify.Send(ctx, accounts.Notice{Subject: per.Resident, Kind: NoticePassRevoked, Data: map[string]string{"thing1": "通行证已撤销: " + reason, "time2": s.Now.UTC().Format("2006-01-02 15:04")}})
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ func (s *Service) decideVisit(ctx context.Context, p auth.Principal, v Visit, ap
 	}
 	if v.RequestedBy == passevents.ByVisitor {
 		status := map[bool]string{true: "来访申请已通过", false: "来访申请未通过"}[approve]
-		s.notify(ctx, accounts.Notice{Subject: v.Requester, Kind: NoticeVisitDecided, Data: map[string]string{"thing1": status, "time2": v.From.Format("2006-01-02 15:04")}})
+		s.Notify.Send(ctx, accounts.Notice{Subject: v.Requester, Kind: NoticeVisitDecided, Data: map[string]string{"thing1": status, "time2": v.From.Format("2006-01-02 15:04")}})
 	}
 	return s.visitView(ctx, v.ID), nil
 }
