@@ -236,6 +236,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
+	// Seeding looks at the rules the engine knows: let it read the ledger
+	// as it was at start first, however long a large ledger takes
+	// (SeedRules itself waits only as long as a request would for the
+	// events since).
+	if err := warn.Engine.WaitFor(ctx, startSize); err != nil {
+		return fmt.Errorf("early-warning engine at start: %w", err)
+	}
 	if err := warn.SeedRules(ctx); err != nil {
 		return fmt.Errorf("early-warning rules: %w", err)
 	}
