@@ -17,16 +17,16 @@ import (
 // a scan already recorded) and 503 with Retry-After, and ops verify passes.
 // The failover times are logged.
 //
-// With -short (as in CI) it runs the leader kill and the worker kill with
+// With -short (as in CI) it runs the worker kill and the leader kill with
 // fewer scans; the full form (every fault, 2,000 scans each) is
 //
 //	go test ./ops -run TestClusterFaults -count=1 -v
 //
 // or, printing a table, go run ./ops cluster faults.
 func TestClusterFaults(t *testing.T) {
-	cfg := faultConfig{Faults: faultNames, Clients: 64, Scans: 2000, Residents: 20, Timeout: 12 * time.Minute, Progress: io.Discard}
+	cfg := faultConfig{Faults: faultNames, Clients: 64, Scans: 2000, Residents: 20, Timeout: 12 * time.Minute, Progress: testLog{t}}
 	if testing.Short() {
-		cfg.Faults, cfg.Scans, cfg.Residents, cfg.Timeout = []string{"leader-kill", "worker-kill"}, 400, 10, 4*time.Minute
+		cfg.Faults, cfg.Scans, cfg.Residents, cfg.Timeout = []string{"worker-kill", "leader-kill"}, 400, 10, 4*time.Minute
 	}
 	env := &environ{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }, log: slog.New(slog.DiscardHandler)}
 	res, err := runFaults(t.Context(), env, cfg)
@@ -47,4 +47,13 @@ func TestClusterFaults(t *testing.T) {
 			t.Errorf("%s: %d of %d scans acknowledged, %v", r.Fault, r.Acked, cfg.Scans, r.Statuses)
 		}
 	}
+}
+
+// testLog writes each line to the test's log, with the time since the
+// test began.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -27,8 +27,11 @@ import (
 	"github.com/onebook/onebook/ops/cluster"
 )
 
-// The fault scenarios, in the order they run on one cluster.
-var faultNames = []string{"leader-shutdown", "leader-kill", "worker-kill", "node-restart", "partition"}
+// The fault scenarios, in the order they run on one cluster. The worker
+// kill comes first: it needs the worker to hold every worker lease, and a
+// node fault that stalls the lease bucket longer than the lease time can
+// hand the seal's or the early-warning engine's lease to an API replica.
+var faultNames = []string{"worker-kill", "leader-shutdown", "leader-kill", "node-restart", "partition"}
 
 // faultConfig configures runFaults.
 type faultConfig struct {
@@ -84,16 +87,20 @@ const faultCommunity = "110105001001"
 func runFaults(ctx context.Context, env *environ, cfg faultConfig) ([]faultResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
+	start := time.Now()
 	c, cleanup, err := startCluster(ctx, env, "", 2, "--seal-interval", "100ms", "--log-level", "warn")
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
+	fmt.Fprintf(cfg.Progress, "cluster faults: cluster up in %v\n", time.Since(start).Round(time.Millisecond))
 	rig := &faultRig{c: c, env: env, cfg: cfg,
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients * 2}, Timeout: 30 * time.Second}}
+	start = time.Now()
 	if err := rig.setup(ctx); err != nil {
 		return nil, fmt.Errorf("set up: %w", err)
 	}
+	fmt.Fprintf(cfg.Progress, "cluster faults: %d residents with passes in %v\n", cfg.Residents, time.Since(start).Round(time.Millisecond))
 	var out []faultResult
 	for _, name := range cfg.Faults {
 		fmt.Fprintf(cfg.Progress, "cluster faults: %s\n", name)
@@ -434,6 +441,7 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 		return res, err
 	}
 	quarter := g.cfg.Scans / 4
+	var restart *cluster.Replica
 	switch name {
 	case "leader-shutdown", "leader-kill":
 		n := g.c.LedgerLeader()
@@ -508,7 +516,7 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 		}
 		res.CatchUp = time.Since(t1)
 	case "worker-kill":
-		if err := g.workerKill(ctx, l, &res); err != nil {
+		if err := g.workerKill(ctx, l, &res, &restart); err != nil {
 			return res, err
 		}
 	default:
@@ -525,15 +533,30 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 		}
 	}
 	res.Problems = append(res.Problems, l.odd...)
+	// Read the outcome once every node holds the whole ledger.
+	for _, n := range g.c.Nodes {
+		if err := g.c.WaitCaughtUp(ctx, n); err != nil {
+			return res, err
+		}
+	}
 	probs, err := g.checkLedger(ctx, l, from)
 	if err != nil {
 		return res, err
 	}
 	res.Problems = append(res.Problems, probs...)
+	fmt.Fprintf(g.cfg.Progress, "cluster faults: %s: fault over, %d scans; checking the ledger and running ops verify\n", name, res.Scans)
 	var out bytes.Buffer
 	venv := &environ{stdout: &out, stderr: &out, getenv: func(string) string { return "" }, log: slog.New(slog.DiscardHandler)}
 	if err := runVerify(ctx, venv, []string{"--nats-url", g.c.NATSURL(), "--mongo-uri", g.c.MongoURI(), "--data", g.c.KeysDir(), "--proof-samples", "64", "--wait", "60s"}); err != nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("ops verify: %v\n%s", err, tail(out.String(), 2000)))
+	}
+	fmt.Fprintf(g.cfg.Progress, "cluster faults: %s: checked\n", name)
+	if restart != nil {
+		t := time.Now()
+		if err := restart.Start(ctx); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(g.cfg.Progress, "cluster faults: %s started again in %v\n", restart.Name, time.Since(t).Round(time.Millisecond))
 	}
 	return res, nil
 }
@@ -586,10 +609,13 @@ func (g *faultRig) partitionTarget() *cluster.Node {
 // workerKill kills the worker holding the leases; the standby worker must
 // take over sealing, the projections and the early-warning engine within
 // the lease time, with a new checkpoint consistent with the last one.
-func (g *faultRig) workerKill(ctx context.Context, l *scanLoad, res *faultResult) error {
-	w, err := g.c.LeaseHolder(ctx, "seal."+cluster.LedgerStream)
-	if err != nil || w == nil || w.Role != cluster.Worker {
-		return fmt.Errorf("no worker holds the seal lease (%v, %v)", w, err)
+//
+// restart is set to the killed worker, for the caller to start again (as
+// the standby) once the scenario is checked.
+func (g *faultRig) workerKill(ctx context.Context, l *scanLoad, res *faultResult, restart **cluster.Replica) error {
+	w, err := g.c.LeaseHolder(ctx, cluster.WorkerLeases()[len(cluster.WorkerLeases())-1]) // a projection's: only workers run them
+	if err != nil || w == nil {
+		return fmt.Errorf("no worker holds a projection's lease (%v)", err)
 	}
 	standby := false
 	for _, r := range g.c.Workers {
@@ -598,8 +624,10 @@ func (g *faultRig) workerKill(ctx context.Context, l *scanLoad, res *faultResult
 	if !standby {
 		return errors.New("no standby worker")
 	}
-	if err := g.c.WaitLeases(ctx, w); err != nil {
-		return err
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := g.c.WaitLeases(wctx, w); err != nil {
+		return fmt.Errorf("the worker to kill does not hold every worker lease: %w", err)
 	}
 	res.Target, res.FailoverOf = w.Name, "worker killed → first new checkpoint"
 	w.Kill()
@@ -626,8 +654,8 @@ func (g *faultRig) workerKill(ctx context.Context, l *scanLoad, res *faultResult
 	// Every worker lease goes to a live replica: the projections' to the
 	// standby worker (the only other with projectors), the sealer's and
 	// the early-warning engine's to whichever replica asked first.
-	lctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	lctx, lcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer lcancel()
 	for _, key := range cluster.WorkerLeases() {
 		for {
 			h, err := g.c.LeaseHolder(lctx, key)
@@ -645,8 +673,8 @@ func (g *faultRig) workerKill(ctx context.Context, l *scanLoad, res *faultResult
 	if err := l.waitAcked(ctx, g.cfg.Scans/4); err != nil {
 		return err
 	}
-	// The killed worker comes back as the standby.
-	return w.Start(ctx)
+	*restart = w
+	return nil
 }
 
 // checkLedger reads every scan of l's run from the ledger (from sequence
@@ -680,6 +708,10 @@ func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) ([
 	if err != nil {
 		return nil, err
 	}
+	stream, err := g.c.JetStream().Stream(ctx, cluster.LedgerStream)
+	if err != nil {
+		return nil, err
+	}
 	var probs []string
 	add := func(format string, args ...any) {
 		if len(probs) < 20 {
@@ -694,6 +726,16 @@ func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) ([
 	for _, id := range ids {
 		s := seqs[id]
 		switch {
+		case len(s) == 0 && l.acked[id] != 0:
+			// Say what the ledger holds at the sequence the answer named:
+			// another event there means an acknowledged append was lost.
+			what := "nothing"
+			if m, err := stream.GetMsg(ctx, l.acked[id]); err != nil {
+				what = err.Error()
+			} else if e, err := events.Parse(m.Data); err == nil {
+				what = fmt.Sprintf("event %s (%s)", e.ID, e.Type)
+			}
+			add("acknowledged scan %s (answered with sequence %d, ledger read %d..%d) is not in the ledger; at %d: %s", id, l.acked[id], from+1, to, l.acked[id], what)
 		case len(s) != 1:
 			add("acknowledged scan %s is in the ledger %d times", id, len(s))
 		case l.acked[id] != 0 && s[0] != l.acked[id]:

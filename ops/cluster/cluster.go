@@ -89,9 +89,10 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	c = &Cluster{dir: cfg.Dir, log: cfg.Log}
+	started := c
 	defer func() {
 		if err != nil {
-			c.Close()
+			started.Close()
 		}
 	}()
 	for _, d := range []string{"keys", "logs"} {

@@ -119,7 +119,7 @@ func (r *Replica) Start(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("replica %s exited while starting (see %s/%s.log)", r.Name, r.logDir, r.Name)
+			return fmt.Errorf("replica %s exited while starting; the end of its log:\n%s", r.Name, r.logTail(4096))
 		case <-ctx.Done():
 			r.Kill()
 			return fmt.Errorf("replica %s not ready: %w (see %s/%s.log)", r.Name, ctx.Err(), r.logDir, r.Name)
@@ -162,3 +162,17 @@ func (r *Replica) Stop() {
 
 // Running reports whether the replica's process is up.
 func (r *Replica) Running() bool { return r.Pid() != 0 }
+
+// logTail is the last n bytes of the replica's log.
+func (r *Replica) logTail(n int64) string {
+	f, err := os.Open(r.logDir + "/" + r.Name + ".log")
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
