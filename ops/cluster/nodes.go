@@ -302,10 +302,12 @@ func (n *Node) LedgerLastSeq() (uint64, bool) {
 func waitCaughtUp(ctx context.Context, n *Node, nodes []*Node) error {
 	var target uint64
 	for {
-		if target == 0 {
-			if l := leaderOf(nodes); l != nil && l != n {
-				target, _ = l.LedgerLastSeq()
-			}
+		l := leaderOf(nodes)
+		if l == n {
+			return nil // a leader holds what it leads
+		}
+		if target == 0 && l != nil {
+			target, _ = l.LedgerLastSeq()
 		}
 		if last, ok := n.LedgerLastSeq(); ok && target > 0 && last >= target && n.CurrentOnLedger() {
 			return nil
