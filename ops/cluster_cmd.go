@@ -96,18 +96,18 @@ func replicaEnv() []string { return []string{replicaEnvVar + "=1"} }
 
 // runClusterReplica runs one backend replica with the backend's flags, and
 // nothing from the environment: the cluster gives every setting. It stops
-// cleanly on SIGTERM or Ctrl-C, and when its standard input closes (the
-// cluster that started it is gone).
+// cleanly on SIGTERM or Ctrl-C. When its standard input closes, the
+// process that started it is gone, and with it the NATS nodes a clean stop
+// would need: it exits at once.
 func runClusterReplica(ctx context.Context, env *environ, args []string) error {
 	cfg, err := config.Load(args, func(string) string { return "" }, env.stderr)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
-		cancel()
+		fmt.Fprintln(env.stderr, "cluster replica: the cluster is gone (standard input closed); exiting")
+		os.Exit(3)
 	}()
 	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	log.Info("cluster replica starting", "pid", os.Getpid(), "args", strings.Join(args, " "))
