@@ -63,8 +63,11 @@ type faultResult struct {
 	// live replica.
 	Takeover time.Duration `json:"takeover_ns,omitempty"`
 	// CatchUp is from a node's return to its holding the whole ledger.
-	CatchUp  time.Duration `json:"catch_up_ns,omitempty"`
-	Problems []string      `json:"problems,omitempty"`
+	CatchUp time.Duration `json:"catch_up_ns,omitempty"`
+	// Projections is from the end of the load to every projection
+	// having folded the whole ledger.
+	Projections time.Duration `json:"projections_ns"`
+	Problems    []string      `json:"problems,omitempty"`
 }
 
 // faultRig is a running cluster with what the load needs: a property
@@ -229,6 +232,37 @@ func (g *faultRig) waitStates(ctx context.Context, r *cluster.Replica, size uint
 		case <-ctx.Done():
 			return fmt.Errorf("%s's states did not reach %d: %w", r.Name, size, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitProjections waits, at most d, until an API replica reports every
+// projection at the ledger's size.
+func (g *faultRig) waitProjections(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var behind []string
+	for {
+		size, err := g.ledgerSize(ctx)
+		var st api.HealthStatus
+		if err == nil {
+			_, _, err = g.call(ctx, "GET", g.c.APIs[0].URL()+"/healthz", "", nil, &st)
+		}
+		if err == nil && len(st.Projections) > 0 {
+			behind = behind[:0]
+			for _, p := range st.Projections {
+				if p.Seq < int64(size) {
+					behind = append(behind, fmt.Sprintf("%s at %d", p.Name, p.Seq))
+				}
+			}
+			if len(behind) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("projections still behind the ledger after %v: %s", d, strings.Join(behind, ", "))
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -544,10 +578,18 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 		return res, err
 	}
 	res.Problems = append(res.Problems, probs...)
+	// The projections catch up with the ledger; how long they take after
+	// the load is a figure of its own (a projector whose consumer lost its
+	// leader can take long), bounded so that a stuck one fails verify.
+	t1 := time.Now()
+	if err := g.waitProjections(ctx, 3*time.Minute); err != nil {
+		res.Problems = append(res.Problems, err.Error())
+	}
+	res.Projections = time.Since(t1)
 	fmt.Fprintf(g.cfg.Progress, "cluster faults: %s: fault over, %d scans; checking the ledger and running ops verify\n", name, res.Scans)
 	var out bytes.Buffer
 	venv := &environ{stdout: &out, stderr: &out, getenv: func(string) string { return "" }, log: slog.New(slog.DiscardHandler)}
-	if err := runVerify(ctx, venv, []string{"--nats-url", g.c.NATSURL(), "--mongo-uri", g.c.MongoURI(), "--data", g.c.KeysDir(), "--proof-samples", "64", "--wait", "60s"}); err != nil {
+	if err := runVerify(ctx, venv, []string{"--nats-url", g.c.NATSURL(), "--mongo-uri", g.c.MongoURI(), "--data", g.c.KeysDir(), "--proof-samples", "64", "--wait", "30s"}); err != nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("ops verify: %v\n%s", err, tail(out.String(), 2000)))
 	}
 	fmt.Fprintf(g.cfg.Progress, "cluster faults: %s: checked\n", name)
@@ -809,7 +851,7 @@ func runClusterFaults(ctx context.Context, env *environ, args []string) error {
 }
 
 func writeFaults(w io.Writer, res []faultResult) {
-	fmt.Fprintf(w, "%-16s %-9s %6s %6s %-34s %-52s %9s %9s %9s %s\n", "fault", "target", "scans", "acked", "answers", "failover", "election", "takeover", "catch-up", "problems")
+	fmt.Fprintf(w, "%-16s %-9s %6s %6s %-34s %-52s %9s %9s %9s %11s %s\n", "fault", "target", "scans", "acked", "answers", "failover", "election", "takeover", "catch-up", "projections", "problems")
 	for _, r := range res {
 		keys := make([]string, 0, len(r.Statuses))
 		for k := range r.Statuses {
@@ -826,8 +868,8 @@ func writeFaults(w io.Writer, res []faultResult) {
 			}
 			return d.Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "%-16s %-9s %6d %6d %-34s %-52s %9s %9s %9s %d\n", r.Fault, r.Target, r.Scans, r.Acked, strings.Join(ans, " "),
-			fmt.Sprintf("%s: %s", r.FailoverOf, dur(r.Failover)), dur(r.Election), dur(r.Takeover), dur(r.CatchUp), len(r.Problems))
+		fmt.Fprintf(w, "%-16s %-9s %6d %6d %-34s %-52s %9s %9s %9s %11s %d\n", r.Fault, r.Target, r.Scans, r.Acked, strings.Join(ans, " "),
+			fmt.Sprintf("%s: %s", r.FailoverOf, dur(r.Failover)), dur(r.Election), dur(r.Takeover), dur(r.CatchUp), dur(r.Projections), len(r.Problems))
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "    problem: %s\n", p)
 		}
