@@ -236,32 +236,41 @@ func (g *faultRig) waitStates(ctx context.Context, r *cluster.Replica, size uint
 	}
 }
 
-// waitProjections waits, at most d, until an API replica reports every
-// projection at the ledger's size.
+// waitProjections waits, at most d, until the worker running each
+// projection reports it caught up with the ledger (no lag).
 func (g *faultRig) waitProjections(ctx context.Context, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var behind []string
 	for {
-		size, err := g.ledgerSize(ctx)
-		var st api.HealthStatus
-		if err == nil {
-			_, _, err = g.call(ctx, "GET", g.c.APIs[0].URL()+"/healthz", "", nil, &st)
-		}
-		if err == nil && len(st.Projections) > 0 {
-			behind = behind[:0]
+		done := map[string]bool{}
+		var names []string
+		for _, w := range g.c.Workers {
+			var st api.HealthStatus
+			if !w.Running() {
+				continue
+			}
+			if _, _, err := g.call(ctx, "GET", w.URL()+"/healthz", "", nil, &st); err != nil {
+				continue
+			}
+			names = names[:0]
 			for _, p := range st.Projections {
-				if p.Seq < int64(size) {
-					behind = append(behind, fmt.Sprintf("%s at %d", p.Name, p.Seq))
-				}
+				names = append(names, p.Name)
+				done[p.Name] = done[p.Name] || p.CaughtUp && p.Lag == 0
 			}
-			if len(behind) == 0 {
-				return nil
+		}
+		behind = behind[:0]
+		for _, n := range names {
+			if !done[n] {
+				behind = append(behind, n)
 			}
+		}
+		if len(names) > 0 && len(behind) == 0 {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("projections still behind the ledger after %v: %s", d, strings.Join(behind, ", "))
+			return fmt.Errorf("projections not caught up with the ledger after %v: %s", d, strings.Join(behind, ", "))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
