@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"verify-export": {"check an export bundle offline: verify-export BUNDLE --key PUBKEY [--url URL] [--witnesses KEYS [--witness-quorum K]]", runVerifyExport},
 		"keygen":        {"create a checkpoint signing key and print its verifier key", runKeygen},
 		"bench-scan":    {"benchmark gate scans over HTTP against raw JetStream publishes, same run", runScanBench},
+		"cluster":       {"run a 3-node JetStream cluster, a shared store, 2 API replicas and a worker on loopback until Ctrl-C | cluster faults: fault scenarios under load, with failover times", runCluster},
 		"checkpoint":    {"print the latest signed checkpoint and check it", runCheckpoint},
 		"staff":         {"create a staff account with a role and region scope: staff add --role R --scope REGION", runStaff},
 		"wxmock":        {"run a fake WeChat API server for local development and tests", runWxmock},

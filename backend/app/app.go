@@ -73,7 +73,10 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers
 			return nil, err
 		}
 	}
-	nc, err := nats.Connect(natsURL, append(auth, nats.Name("onebook"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+	// The connection's name says which replica it is (as the leases do),
+	// so that a server's connection list tells replicas apart.
+	host, _ := os.Hostname()
+	nc, err := nats.Connect(natsURL, append(auth, nats.Name(fmt.Sprintf("onebook %s:%d", host, os.Getpid())), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrl()) }))...)
 	if err != nil {

@@ -1,0 +1,373 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Name is the JetStream cluster's name.
+const Name = "onebook"
+
+// account is the NATS account onebook's streams live in: the global
+// account, since the replicas connect without credentials.
+const account = "$G"
+
+// Node is one nats-server of the cluster, running in this process. Its
+// ports and store directory stay the same across restarts.
+type Node struct {
+	Name string
+
+	base server.Options // as started: every route, no route authorization
+	log  *slog.Logger
+
+	mu  sync.Mutex
+	srv *server.Server // nil while down
+	cut bool           // partitioned: no routes in or out
+}
+
+// startNodes starts n nodes on loopback, each with its own store directory
+// under dir, routed to each other, JetStream syncing every write to disk
+// before acknowledging it (sync_interval: always).
+func startNodes(ctx context.Context, dir string, n int, log *slog.Logger) ([]*Node, error) {
+	clientPorts, err := freePorts(n)
+	if err != nil {
+		return nil, err
+	}
+	clusterPorts, err := freePorts(n)
+	if err != nil {
+		return nil, err
+	}
+	var routes []string
+	for _, p := range clusterPorts {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		name := fmt.Sprintf("n%d", i+1)
+		nodes[i] = &Node{Name: name, log: log.With("node", name), base: server.Options{
+			ServerName: name,
+			Host:       "127.0.0.1",
+			Port:       clientPorts[i],
+			JetStream:  true,
+			StoreDir:   filepath.Join(dir, name),
+			SyncAlways: true, // replication alone does not survive a correlated power loss
+			Cluster:    server.ClusterOpts{Name: Name, Host: "127.0.0.1", Port: clusterPorts[i]},
+			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+			NoSigs:     true,
+		}}
+	}
+	// Start them together: each waits for the others to form the cluster.
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, nd := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = nd.Start(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, nd := range nodes {
+			nd.Kill()
+		}
+		return nil, err
+	}
+	// A JetStream request sent before the cluster has a meta leader can
+	// go unanswered: wait for one, and for every node to follow it.
+	for !metaReady(nodes) {
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			for _, nd := range nodes {
+				nd.Kill()
+			}
+			return nil, fmt.Errorf("the JetStream cluster elected no meta leader: %w", err)
+		}
+	}
+	return nodes, nil
+}
+
+// metaReady reports whether one of nodes leads the JetStream meta group and
+// every running node is current with it.
+func metaReady(nodes []*Node) bool {
+	leader := false
+	for _, n := range nodes {
+		srv := n.Server()
+		if srv == nil {
+			continue
+		}
+		if !srv.JetStreamIsCurrent() {
+			return false
+		}
+		leader = leader || srv.JetStreamIsLeader()
+	}
+	return leader
+}
+
+// Start starts the node (again) on its ports and store directory, with all
+// its routes, and returns once it accepts client connections.
+func (n *Node) Start(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.srv != nil {
+		return fmt.Errorf("node %s is running", n.Name)
+	}
+	opts := n.base
+	srv, err := server.NewServer(&opts)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	srv.SetLoggerV2(natsLog{n.log}, false, false, false)
+	go srv.Start()
+	deadline := time.Now().Add(30 * time.Second)
+	for !srv.ReadyForConnections(50 * time.Millisecond) {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return fmt.Errorf("node %s: not ready for connections", n.Name)
+		}
+	}
+	n.srv, n.cut = srv, false
+	n.log.Info("nats node started", "url", srv.ClientURL())
+	return nil
+}
+
+// ClientURL is the node's client URL, whether it runs or not.
+func (n *Node) ClientURL() string {
+	return fmt.Sprintf("nats://%s:%d", n.base.Host, n.base.Port)
+}
+
+// Server is the running server, nil while the node is down.
+func (n *Node) Server() *server.Server {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.srv
+}
+
+// Running reports whether the node is up.
+func (n *Node) Running() bool { return n.Server() != nil }
+
+// Shutdown stops the node the way an operator does before maintenance:
+// it first hands the ledger stream's leadership to another node and waits
+// until one leads it, then shuts down, which steps down every other Raft
+// group it leads. Clients see a new leader within a round trip.
+func (n *Node) Shutdown(ctx context.Context, others []*Node) error {
+	srv := n.Server()
+	if srv == nil {
+		return fmt.Errorf("node %s is down", n.Name)
+	}
+	if srv.JetStreamIsStreamLeader(account, LedgerStream) {
+		if err := srv.JetStreamStepdownStream(account, LedgerStream); err != nil {
+			return fmt.Errorf("node %s: step down as the ledger's leader: %w", n.Name, err)
+		}
+		for leaderOf(others) == nil {
+			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+				return fmt.Errorf("node %s stepped down, but no other node leads the ledger: %w", n.Name, err)
+			}
+		}
+	}
+	n.stop()
+	return nil
+}
+
+// Kill stops the node the way a crash or a pulled cable does: it is first
+// cut off from its routes, so that nothing it says while shutting down
+// (the leadership it hands over, a last heartbeat) reaches the others, who
+// learn of its end only by its silence and elect new leaders after their
+// election timeouts. Its files are as a crash leaves them: every
+// acknowledged write was synced before it was acknowledged.
+func (n *Node) Kill() {
+	if n.Server() == nil {
+		return
+	}
+	if err := n.Partition(); err != nil {
+		n.log.Warn("kill: could not cut the routes first", "err", err)
+	}
+	n.stop()
+}
+
+func (n *Node) stop() {
+	n.mu.Lock()
+	srv := n.srv
+	n.srv, n.cut = nil, false
+	n.mu.Unlock()
+	if srv != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		n.log.Info("nats node stopped")
+	}
+}
+
+// Partition cuts the node off from the others while it keeps running and
+// serving its clients: its configuration is reloaded without routes (so
+// the routes it dialled close and are not dialled again) and with route
+// authorization the others do not have (so the routes they dialled are
+// closed as unauthorized, and so is every new attempt). It returns once
+// the node has no route left.
+func (n *Node) Partition() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.srv == nil {
+		return fmt.Errorf("node %s is down", n.Name)
+	}
+	var secret [16]byte
+	_, _ = rand.Read(secret[:])
+	opts := n.base
+	opts.Routes = nil
+	opts.Cluster.Username, opts.Cluster.Password = "partitioned", hex.EncodeToString(secret[:])
+	if err := n.srv.ReloadOptions(&opts); err != nil {
+		return fmt.Errorf("node %s: partition: %w", n.Name, err)
+	}
+	n.cut = true
+	for deadline := time.Now().Add(5 * time.Second); n.srv.NumRoutes() > 0; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %s: partition: %d routes still open", n.Name, n.srv.NumRoutes())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n.log.Info("nats node cut off from its routes")
+	return nil
+}
+
+// Heal gives a partitioned node its routes back.
+func (n *Node) Heal() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.srv == nil {
+		return fmt.Errorf("node %s is down", n.Name)
+	}
+	opts := n.base
+	if err := n.srv.ReloadOptions(&opts); err != nil {
+		return fmt.Errorf("node %s: heal: %w", n.Name, err)
+	}
+	n.cut = false
+	n.log.Info("nats node routes restored")
+	return nil
+}
+
+// Partitioned reports whether the node is cut off.
+func (n *Node) Partitioned() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cut
+}
+
+// LeadsLedger reports whether the node leads the ledger stream's Raft group.
+func (n *Node) LeadsLedger() bool {
+	srv := n.Server()
+	return srv != nil && srv.JetStreamIsStreamLeader(account, LedgerStream)
+}
+
+// CurrentOnLedger reports whether the node holds the ledger's Raft group and
+// is caught up with its leader (or leads it).
+func (n *Node) CurrentOnLedger() bool {
+	srv := n.Server()
+	return srv != nil && srv.JetStreamIsStreamCurrent(account, LedgerStream)
+}
+
+// LedgerLastSeq is the last sequence of the ledger stream in the node's own
+// store (a follower's may trail its leader's); false if the node is down
+// or holds no copy of the stream.
+func (n *Node) LedgerLastSeq() (uint64, bool) {
+	srv := n.Server()
+	if srv == nil {
+		return 0, false
+	}
+	jsz, err := srv.Jsz(&server.JSzOptions{Account: account, Streams: true})
+	if err != nil {
+		return 0, false
+	}
+	for _, a := range jsz.AccountDetails {
+		for _, st := range a.Streams {
+			if st.Name == LedgerStream {
+				return st.State.LastSeq, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// waitCaughtUp waits until n is current on the ledger and holds every event
+// its leader among nodes held when the wait began.
+func waitCaughtUp(ctx context.Context, n *Node, nodes []*Node) error {
+	var target uint64
+	for {
+		l := leaderOf(nodes)
+		if l == n {
+			return nil // a leader holds what it leads
+		}
+		if target == 0 && l != nil {
+			target, _ = l.LedgerLastSeq()
+		}
+		if last, ok := n.LedgerLastSeq(); ok && target > 0 && last >= target && n.CurrentOnLedger() {
+			return nil
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			last, _ := n.LedgerLastSeq()
+			return fmt.Errorf("node %s did not catch up with the ledger (it holds %d of %d): %w", n.Name, last, target, err)
+		}
+	}
+}
+
+// leaderOf returns the node among nodes that leads the ledger stream and
+// is not cut off, or nil.
+func leaderOf(nodes []*Node) *Node {
+	for _, n := range nodes {
+		if !n.Partitioned() && n.LeadsLedger() {
+			return n
+		}
+	}
+	return nil
+}
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, n)
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("free port: %w", err)
+		}
+		lns = append(lns, ln)
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return ports, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// natsLog passes a node's warnings and errors to slog; its notices go to
+// Debug.
+type natsLog struct{ log *slog.Logger }
+
+func (l natsLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l natsLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLog) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l natsLog) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l natsLog) Tracef(format string, v ...any)  {}

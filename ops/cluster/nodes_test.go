@@ -1,0 +1,130 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestNodeFaults checks the harness's own faults on three bare nodes and an
+// R3 stream named like the ledger: each fault moves the leadership to
+// another node, the majority keeps acknowledging publishes, and the node
+// that comes back (restarted or reconnected) holds every message.
+func TestNodeFaults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	nodes, err := startNodes(ctx, t.TempDir(), 3, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Kill()
+		}
+	}()
+	var urls []string
+	for _, n := range nodes {
+		urls = append(urls, n.ClientURL())
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: LedgerStream, Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	var sent uint64
+	publish := func() {
+		t.Helper()
+		sent++
+		// Retried like the backend's appends: same id, until acknowledged.
+		for {
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := js.Publish(pctx, "t.x", []byte("x"), jetstream.WithMsgID(fmt.Sprintf("m%d", sent)))
+			cancel()
+			if err == nil {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("publish %d: %v", sent, err)
+			}
+		}
+	}
+	waitLeader := func(not *Node) *Node {
+		t.Helper()
+		for {
+			if l := leaderOf(nodes); l != nil && l != not {
+				return l
+			}
+			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+				t.Fatalf("no new leader of the stream: %v", err)
+			}
+		}
+	}
+	for range 10 {
+		publish()
+	}
+	faults := []struct {
+		name  string
+		fault func(n *Node)
+		back  func(n *Node)
+	}{
+		{"shutdown", func(n *Node) {
+			if err := n.Shutdown(ctx, nodes); err != nil {
+				t.Fatal(err)
+			}
+		}, func(n *Node) {
+			if err := n.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"kill", func(n *Node) { n.Kill() }, func(n *Node) {
+			if err := n.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"partition", func(n *Node) {
+			if err := n.Partition(); err != nil {
+				t.Fatal(err)
+			}
+		}, func(n *Node) {
+			if err := n.Heal(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, f := range faults {
+		old := waitLeader(nil)
+		start := time.Now()
+		f.fault(old)
+		l := waitLeader(old)
+		for range 10 {
+			publish()
+		}
+		t.Logf("%s of the leader %s: %s leads, 10 publishes acknowledged %v after the fault", f.name, old.Name, l.Name, time.Since(start).Round(time.Millisecond))
+		f.back(old)
+		if err := waitCaughtUp(ctx, old, nodes); err != nil {
+			t.Fatal(err)
+		}
+		st, err := js.Stream(ctx, LedgerStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.CachedInfo().State.Msgs; got != sent {
+			t.Fatalf("after %s: %d messages, want %d", f.name, got, sent)
+		}
+	}
+	for _, n := range nodes {
+		if n.Server().NumRoutes() == 0 {
+			t.Errorf("%s has no routes after the faults", n.Name)
+		}
+	}
+}
