@@ -209,9 +209,9 @@ type gateScanner struct {
 	base, token, gate, pass string
 }
 
-// scanLoad is what a load of scans saw: the acknowledged scans with the
+// restartScans is what a load of scans saw: the acknowledged scans with the
 // sequence each answer named, and how many answers were 503.
-type scanLoad struct {
+type restartScans struct {
 	acked       map[string]uint64
 	unavailable int
 }
@@ -219,10 +219,10 @@ type scanLoad struct {
 // load runs clients concurrent operators until ready reports true, then
 // each makes after more scans, and returns what they saw. Any answer other
 // than 200 allow or 503 with Retry-After is an error.
-func (g gateScanner) load(ctx context.Context, clients int, ready func() bool, after int) (scanLoad, error) {
+func (g gateScanner) load(ctx context.Context, clients int, ready func() bool, after int) (restartScans, error) {
 	var (
 		mu   sync.Mutex
-		seen = scanLoad{acked: map[string]uint64{}}
+		seen = restartScans{acked: map[string]uint64{}}
 		wg   sync.WaitGroup
 		errs = make(chan error, clients)
 	)
