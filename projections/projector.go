@@ -47,6 +47,9 @@ type Projector struct {
 	// projector since the store was empty, and none has been evicted from
 	// the cache: a cache miss is then a new document, with no read needed.
 	fresh bool
+	// delivered is the delivery (consumer) sequence of the last message
+	// taken from the current consumer, to catch a delivery out of turn.
+	delivered uint64
 }
 
 // Status is what /readyz reports of a projector.
@@ -123,6 +126,13 @@ func (pr *Projector) defaults() {
 // ledger event): the projector stops and reports it, rather than skip an
 // event and silently diverge from the ledger.
 var ErrHalted = errors.New("projection halted")
+
+// errOutOfTurn is a delivery that is not the one after the last: one was
+// lost or redelivered, as around a change of the stream's or the
+// consumer's leader in a cluster. Folding on would skip or reorder events
+// (a document skips events older than the last it folded), so the
+// projector starts again from its checkpoint.
+var errOutOfTurn = errors.New("delivery out of turn")
 
 // Run projects until ctx is done or a fold fails. Store and consumer errors
 // are retried with backoff.
@@ -210,6 +220,7 @@ func (pr *Projector) start(ctx context.Context) (Checkpoint, jetstream.Consumer,
 	if err == nil {
 		pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err, s.Started = cp.Seq, info.NumPending, "", true })
 	}
+	pr.delivered = 0 // a new consumer delivers from 1
 	pr.Log.Info("projector started", "version", cp.Version, "from", cp.Seq+1, "fresh", pr.fresh)
 	return cp, cons, nil
 }
@@ -279,6 +290,15 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)
 		}
+		// Each message must be the consumer's next delivery: a gap is a
+		// delivery lost in transit (which AckAll would then acknowledge
+		// unseen), a repeat is a redelivery that may come after later
+		// events.
+		if md.Sequence.Consumer != pr.delivered+1 {
+			return fmt.Errorf("%w: delivery %d (stream sequence %d, delivered %d times) after delivery %d",
+				errOutOfTurn, md.Sequence.Consumer, md.Sequence.Stream, md.NumDelivered, pr.delivered)
+		}
+		pr.delivered = md.Sequence.Consumer
 		lastSeq, remaining = md.Sequence.Stream, md.NumPending
 		if int64(lastSeq) <= cp.Seq {
 			continue // redelivered, already applied
