@@ -74,33 +74,7 @@ func TestSuiteQuick(t *testing.T) {
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
-	if testing.Verbose() {
-		cfg.Progress = os.Stderr
-	}
-	rep, err := Run(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var table strings.Builder
-	if err := rep.WriteTable(&table); err != nil {
-		t.Fatal(err)
-	}
-	t.Log("\n" + table.String())
-
-	b, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range wantKeys {
-		v, ok := got[k].(float64)
-		if !ok || !(v > 0) {
-			t.Errorf("JSON key %q = %v, want a positive number", k, got[k])
-		}
-	}
+	rep, got, b := runReported(t, cfg, wantKeys)
 	if got["verify_events"] != float64(cfg.ProofLeaves) || got["proof_verified"] != float64(cfg.ProofSamples) {
 		t.Errorf("verify_events %v, proof_verified %v; want %d, %d", got["verify_events"], got["proof_verified"], cfg.ProofLeaves, cfg.ProofSamples)
 	}
@@ -215,4 +189,38 @@ func TestGroupPart(t *testing.T) {
 	if rows := rep.Rows(); len(rows) != 1 || rows[0].Name != "group" {
 		t.Errorf("rows: %+v", rows)
 	}
+}
+
+// runReported runs cfg, logs its table, and returns the report and its
+// JSON, both decoded and as bytes, after checking that every key of want
+// is a positive number there.
+func runReported(t *testing.T, cfg Config, want []string) (*Report, map[string]any, []byte) {
+	t.Helper()
+	if testing.Verbose() {
+		cfg.Progress = os.Stderr
+	}
+	rep, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + table.String())
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range want {
+		v, ok := got[k].(float64)
+		if !ok || !(v > 0) {
+			t.Errorf("JSON key %q = %v, want a positive number", k, got[k])
+		}
+	}
+	return rep, got, b
 }

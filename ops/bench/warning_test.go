@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/json"
 	"log/slog"
 	"os"
 	"strings"
@@ -24,33 +23,7 @@ func TestWarningQuick(t *testing.T) {
 	cfg.WarningDistricts, cfg.WarningGroups, cfg.WarningDays, cfg.WarningSamples = 20, 5, 365, 400
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg.TempDir = t.TempDir()
-	if testing.Verbose() {
-		cfg.Progress = os.Stderr
-	}
-	rep, err := Run(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var table strings.Builder
-	if err := rep.WriteTable(&table); err != nil {
-		t.Fatal(err)
-	}
-	t.Log("\n" + table.String())
-
-	b, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got map[string]any
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range warningKeys {
-		v, ok := got[k].(float64)
-		if !ok || !(v > 0) {
-			t.Errorf("JSON key %q = %v, want a positive number", k, got[k])
-		}
-	}
+	rep, got, b := runReported(t, cfg, warningKeys)
 	if got["warning_cells"] != float64(20*5*365) {
 		t.Errorf("warning_cells = %v, want %d", got["warning_cells"], 20*5*365)
 	}
