@@ -47,7 +47,7 @@ func (r *recorder) Apply(rec events.Recorded, p events.Payload) { *r = append(*r
 
 // Events returns the whole ledger of store, decoded with reg as a
 // follower decodes it (ledger.Fold), to apply to states in the test.
-func Events(ctx context.Context, t testing.TB, store *ledger.Store, reg *events.Registry) []Event {
+func Events(ctx context.Context, t testing.TB, store events.Reader, reg *events.Registry) []Event {
 	t.Helper()
 	size, err := store.Size(ctx)
 	if err != nil {
