@@ -73,11 +73,11 @@ type Reads[S any] map[string]func(S) any
 // of the ledger (before the first event, after each) snapshots it and
 // restores the snapshot into a fresh state. The restored state must cover
 // the same sequence, snapshot to the same bytes and answer every read as
-// the original (each read must answer some state of the ledger otherwise
-// than the empty one, or it would test nothing); and after applying the rest of evs it must snapshot and
-// answer as a state folded from the start. Then RoundTrip checks that
-// Restore refuses snapshots that cannot be read (Refusals) and leaves the
-// state empty.
+// the original; and after applying the rest of evs it must snapshot and
+// answer as a state folded from the start. Each read must answer some
+// state of the ledger otherwise than the empty one, or it would test
+// nothing. Then RoundTrip checks that Restore refuses snapshots that
+// cannot be read (Refusals) and leaves the state empty.
 //
 // A snapshot changed but still readable (a flipped bit in a count) is not
 // the state's to detect: the snapshot store seals each one with AES-GCM
