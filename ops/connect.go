@@ -113,13 +113,9 @@ func (c *conn) openLedger(ctx context.Context) (*ledgerConn, error) {
 }
 
 func (c *conn) nats(ctx context.Context) (*nats.Conn, jetstream.JetStream, error) {
-	auth, err := c.natsAuth.Options()
+	nc, err := c.natsAuth.Connect(c.natsURL, nats.Name("onebook-ops"), nats.Timeout(5*time.Second))
 	if err != nil {
-		return nil, nil, err
-	}
-	nc, err := nats.Connect(c.natsURL, append(auth, nats.Name("onebook-ops"), nats.Timeout(5*time.Second))...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect NATS %s: %w (is the backend running? set NATS_URL)", c.natsURL, err)
+		return nil, nil, fmt.Errorf("connect NATS %s: %w", c.natsURL, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

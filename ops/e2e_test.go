@@ -51,6 +51,9 @@ type backend struct {
 	httpAddr            string
 	cancel              context.CancelFunc
 	done                chan error
+	// nats is the URL and credential flags of an external NATS server, for
+	// the backend and the ops tool alike; nil: the embedded one on natsPort.
+	nats []string
 }
 
 // wxPort is the one port of the in-process fake WeChat for every backend of
@@ -102,7 +105,8 @@ func (b *backend) tryStart(extra ...string) error {
 	args := append([]string{"--data", b.dir, "--addr", b.httpAddr, "--nats-port", fmt.Sprint(b.natsPort), "--mongo-port", fmt.Sprint(b.mongoPort), "--seal-interval", "50ms",
 		"--wxmock-port", fmt.Sprint(wxPort()), "--metrics-addr", "127.0.0.1:0",
 		// Tests call far more than a client may: limits are off but in TestLimits.
-		"--limit-signin", "0", "--limit-client", "0", "--limit-account", "0"}, extra...)
+		"--limit-signin", "0", "--limit-client", "0", "--limit-account", "0"}, b.nats...)
+	args = append(args, extra...)
 	cfg, err := config.Load(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		b.t.Fatal(err)
@@ -136,7 +140,11 @@ func (b *backend) stop() {
 }
 
 func (b *backend) args() []string {
-	return []string{"--data", b.dir, "--nats-url", fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort), "--mongo-uri", fmt.Sprintf("mongodb://127.0.0.1:%d/", b.mongoPort)}
+	nats := b.nats
+	if nats == nil {
+		nats = []string{"--nats-url", fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort)}
+	}
+	return append([]string{"--data", b.dir, "--mongo-uri", fmt.Sprintf("mongodb://127.0.0.1:%d/", b.mongoPort)}, nats...)
 }
 
 // settled waits until the seal and every projection have caught up.

@@ -1,11 +1,9 @@
 package accounts
 
 import (
-	"maps"
 	"time"
 
 	"github.com/onebook/onebook/backend/snapshots"
-	"github.com/onebook/onebook/events/residents"
 )
 
 // snapshotVersion is the format of the accounts state's snapshot.
@@ -24,27 +22,16 @@ type snapshot struct {
 }
 
 // Snapshot encodes the state and the ledger sequence it covers, read under
-// the read lock so that the two agree. An erased person keeps their id and
-// erased mark (a scan of their pass says erased) but not their sealed blob
-// nor their phone's blind index: their keys are destroyed, and no copy of
-// the state should keep more of them than the state needs.
+// the read lock so that the two agree. It holds no sealed blob nor phone
+// index of an erased person: the erasure took them from the state.
 func (s *State) Snapshot() ([]byte, uint64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	snap := snapshot{
-		Residents: snapshots.Values(s.residents), Persons: snapshots.Values(s.persons),
+	b, err := snapshots.Encode(snapshotVersion, snapshot{
+		Residents: snapshots.Values(s.residents), Persons: snapshots.Values(s.persons), PersonByPhone: snapshots.Sorted(s.personByPhone),
 		StaffByOID: snapshots.Sorted(s.staffByOID), StaffByInvite: snapshots.Sorted(s.staffByInvite),
 		SignedOut: snapshots.Sorted(s.signedOut), Staff: snapshots.Values(s.staff), Orgs: snapshots.Values(s.orgs),
-	}
-	for i, p := range snap.Persons {
-		if p.Erased {
-			snap.Persons[i].Sealed = residents.Sealed{}
-		}
-	}
-	phones := maps.Clone(s.personByPhone)
-	maps.DeleteFunc(phones, func(_, id string) bool { return s.persons[id] == nil || s.persons[id].Erased })
-	snap.PersonByPhone = snapshots.Sorted(phones)
-	b, err := snapshots.Encode(snapshotVersion, snap)
+	})
 	return b, s.pos.Seq(), err
 }
 

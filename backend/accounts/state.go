@@ -113,7 +113,14 @@ func (s *State) apply(rec events.Recorded, p events.Payload) {
 		}
 		for _, id := range p.PersonIDs {
 			if per := s.persons[id]; per != nil && per.Resident == e.Aggregate.ID {
-				per.Erased = true
+				// Their keys are destroyed: the state keeps the id and the
+				// mark (a scan of their pass says erased), not the sealed
+				// blob nor the phone's blind index, so that no copy of it
+				// (a snapshot) keeps more of them either.
+				if s.personByPhone[per.Sealed.PhoneIndex] == id {
+					delete(s.personByPhone, per.Sealed.PhoneIndex)
+				}
+				per.Erased, per.Sealed = true, residents.Sealed{}
 			}
 		}
 	case staff.Created:

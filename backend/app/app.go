@@ -64,21 +64,16 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers
 		s.natsSrv, natsURL = srv, srv.ClientURL()
 		log.Info("embedded NATS JetStream listening", "url", natsURL, "dir", filepath.Join(cfg.DataDir, "nats"))
 	}
-	var auth []nats.Option
+	connect := nats.Connect
 	if cfg.NATSURL != "" { // the embedded server is on loopback and needs none
-		a := NATSAuth{Creds: cfg.NATSCreds, NKey: cfg.NATSNKey, CA: cfg.NATSCA, Cert: cfg.NATSCert, Key: cfg.NATSKey}
-		var err error
-		if auth, err = a.Options(); err != nil {
-			s.Close(ctx)
-			return nil, err
-		}
+		connect = NATSAuth{Creds: cfg.NATSCreds, NKey: cfg.NATSNKey, CA: cfg.NATSCA, Cert: cfg.NATSCert, Key: cfg.NATSKey}.Connect
 	}
 	// The connection's name says which replica it is (as the leases do),
 	// so that a server's connection list tells replicas apart.
 	host, _ := os.Hostname()
-	nc, err := nats.Connect(natsURL, append(auth, nats.Name(fmt.Sprintf("onebook %s:%d", host, os.Getpid())), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+	nc, err := connect(natsURL, nats.Name(fmt.Sprintf("onebook %s:%d", host, os.Getpid())), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrl()) }))...)
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrl()) }))
 	if err != nil {
 		s.Close(ctx)
 		return nil, fmt.Errorf("connect NATS %s: %w", natsURL, err)

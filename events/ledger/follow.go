@@ -76,7 +76,7 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, reg *eve
 // Fold applies the ledger's events from st.Seq()+1 up to and including to
 // into st, once, decoding each as Follow does: a fresh fold to compare
 // with a snapshot (ops verify) or to build one.
-func Fold(ctx context.Context, s *Store, reg *events.Registry, st events.Applier, to uint64) error {
+func Fold(ctx context.Context, s events.Reader, reg *events.Registry, st events.Applier, to uint64) error {
 	return s.Scan(ctx, st.Seq()+1, to, func(rec events.Recorded) error {
 		e, err := events.Parse(rec.Raw) // Scan gives the bytes
 		if err != nil {
