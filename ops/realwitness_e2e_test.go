@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -218,23 +220,55 @@ func TestRealWitnessCosignsOnebook(t *testing.T) {
 	mark = theirs.count()
 	forked.startWith("--witness-push", theirs.key+"="+theirs.url)
 	appendScans(t, forked, 1)
-	refused := func(status int) func() bool {
+	// refused: the real witness answered status to the log side's push of
+	// a forked checkpoint of a size that satisfies size.
+	refused := func(status int, size func(uint64) bool) func() bool {
 		return func() bool {
 			for _, a := range theirs.since(mark) {
-				if a.status == status {
+				if n, err := strconv.ParseUint(a.size, 10, 64); err == nil && size(n) && a.status == status {
 					return true
 				}
 			}
 			return false
 		}
 	}
-	waitFor(t, "the real witness's 409 to the smaller forked tree", 20*time.Second, refused(http.StatusConflict))
+	waitFor(t, "the real witness's 409 to the smaller forked tree", 20*time.Second, refused(http.StatusConflict, func(n uint64) bool { return n < cp.Size }))
 	fst := forked.settled()
 	if fst.Ledger.Size >= cp.Size {
 		t.Fatalf("the forked backend is not behind: %d >= %d", fst.Ledger.Size, cp.Size)
 	}
-	appendScans(t, forked, int(cp.Size-fst.Ledger.Size)+3)
-	waitFor(t, "the real witness's 422 to the forked tree's proof", 20*time.Second, refused(http.StatusUnprocessableEntity))
+	// The fork at the very size both witnesses hold, another root, sent
+	// to each with that old size: C2SP tlog-witness says 409. Ours says
+	// so, with no size in the body (there is nothing to resend from) and
+	// the evidence kept; this version of the real witness says 422
+	// (ErrRootMismatch). Both refuse, which is what the log side needs.
+	appendScans(t, forked, int(cp.Size-fst.Ledger.Size))
+	fmsg := servedCheckpoint(t, forked, "")
+	fcp, _, err := seal.OpenCheckpoint(fmsg, verifierList(t, logKey), "onebook.local/ledger")
+	if err != nil || fcp.Size != cp.Size || fcp.Hash == cp.Hash {
+		t.Fatalf("the fork at size %d: %+v %v", cp.Size, fcp, err)
+	}
+	for _, w := range both {
+		resp, err := http.Post(w.url+"/add-checkpoint", "text/plain", strings.NewReader(fmt.Sprintf("old %d\n\n%s", cp.Size, fmsg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ctype := resp.Header.Get("Content-Type")
+		switch {
+		case w.key == ours.key && (resp.StatusCode != http.StatusConflict || ctype == "text/x.tlog.size"):
+			t.Fatalf("ours to a fork at the size it holds: %s %q %q, want 409 without a size", resp.Status, ctype, body)
+		case resp.StatusCode != http.StatusConflict && resp.StatusCode != http.StatusUnprocessableEntity:
+			t.Fatalf("%s to a fork at the size it holds: %s %q %q", w.url, resp.Status, ctype, body)
+		}
+		t.Logf("a fork at the size held, to %s: %s %q", w.url, resp.Status, bytes.TrimSpace(body))
+	}
+	if ev, _ := filepath.Glob(filepath.Join(ours.state, "onebook.local%2Fledger", "evidence-fork-*.txt")); len(ev) != 1 {
+		t.Fatalf("ours kept %v as evidence of the fork", ev)
+	}
+	appendScans(t, forked, 3)
+	waitFor(t, "the real witness's 422 to the forked tree's proof", 20*time.Second, refused(http.StatusUnprocessableEntity, func(n uint64) bool { return n > cp.Size }))
 	for _, a := range theirs.since(mark) {
 		if a.status == http.StatusOK {
 			t.Fatalf("the real witness cosigned the fork: %s", statuses(theirs.since(mark)))
