@@ -27,7 +27,7 @@ import (
 // with transparency-dev/formats' cosignature/v1 signer.
 type loopWitness struct {
 	keyFile string
-	signer  *note.Signer
+	signer  note.Signer
 
 	mu     sync.Mutex
 	logV   interface{ Verify(msg, sig []byte) bool }

@@ -183,9 +183,15 @@ func (w *Witness) Latest(origin string) (seal.Checkpoint, []byte, bool) {
 
 // Error is a refusal, with the HTTP status C2SP tlog-witness gives it.
 type Error struct {
-	Status int    // 400, 403, 404, 409, 422, 500
-	Size   uint64 // with 409: the size of the latest cosigned checkpoint
-	Msg    string
+	Status int // 400, 403, 404, 409, 422, 500
+	// Stale marks the 409 for an old size that is not the size held: its
+	// body is that Size (Content-Type text/x.tlog.size), from which the
+	// log resends. The other 409, another root at the size held, carries
+	// no size: resending from it could not help, and clients (the
+	// reference witness's own) read a 409 with a size as "resend".
+	Stale bool
+	Size  uint64 // with Stale: the size of the latest cosigned checkpoint
+	Msg   string
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -208,7 +214,7 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	sigs, err := w.AddCheckpoint(r.Context(), http.MaxBytesReader(rw, r.Body, w.limit))
 	var e *Error
 	switch {
-	case errors.As(err, &e) && e.Status == http.StatusConflict:
+	case errors.As(err, &e) && e.Stale:
 		rw.Header().Set("Content-Type", "text/x.tlog.size")
 		rw.WriteHeader(http.StatusConflict)
 		fmt.Fprintf(rw, "%d\n", e.Size)
@@ -268,17 +274,27 @@ func (w *Witness) AddCheckpoint(ctx context.Context, body io.Reader) ([]byte, er
 		held = seal.Checkpoint{Origin: ls.Origin, Hash: emptyTree()}
 	}
 	ev := evidence{dir: ls.dir, held: ls.note, got: msg, req: raw, now: w.now()}
+	stale := &Error{Status: http.StatusConflict, Stale: true, Size: held.Size, Msg: "old size is not the size cosigned"}
 	switch {
 	case cp.Size < held.Size:
 		// A signed tree smaller than one the log had shown: a rollback,
 		// or a stale checkpoint sent late. Either way, never cosigned.
+		// (old ≤ cp.Size < held.Size: the old size is stale too.)
 		ev.keep(w.log, "rollback", cp, fmt.Sprintf("a checkpoint of size %d, smaller than size %d cosigned before", cp.Size, held.Size))
-		return nil, &Error{Status: http.StatusConflict, Size: held.Size, Msg: "rollback"}
+		return nil, stale
+	case cp.Size == 0 && cp.Hash != emptyTree():
+		// C2SP tlog-witness (editor's draft; RFC 6962 §2.1 in any
+		// version): the tree of size 0 has the empty tree's root, else 422.
+		ev.keep(w.log, "fork", cp, fmt.Sprintf("a checkpoint of size 0 whose root %s is not the empty tree's", cp.Hash))
+		return nil, refuse(http.StatusUnprocessableEntity, "a checkpoint of size 0 has the empty tree's root")
 	case cp.Size == held.Size && cp.Hash != held.Hash:
 		ev.keep(w.log, "fork", cp, fmt.Sprintf("two checkpoints of size %d with different roots (%s cosigned, %s now)", cp.Size, held.Hash, cp.Hash))
-		return nil, &Error{Status: http.StatusConflict, Size: held.Size, Msg: "fork"}
+		if req.Old != held.Size {
+			return nil, stale
+		}
+		return nil, refuse(http.StatusConflict, "fork: another root for size %d, which this witness cosigned", held.Size)
 	case req.Old != held.Size:
-		return nil, &Error{Status: http.StatusConflict, Size: held.Size, Msg: "old size is not the size cosigned"}
+		return nil, stale
 	case cp.Size == held.Size:
 		if len(req.Proof) != 0 {
 			return nil, refuse(http.StatusUnprocessableEntity, "a proof between equal sizes is empty")

@@ -130,7 +130,7 @@ type c2spWitness struct {
 	mu       sync.Mutex
 	logV     interface{ Verify(msg, sig []byte) bool }
 	logHash  uint32
-	signer   *note.Signer
+	signer   note.Signer
 	size     uint64
 	hash     tlog.Hash
 	refused  []int // statuses of refused requests
