@@ -31,60 +31,102 @@ func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *
 		log.Info("demo skipped: the ledger is not empty", "events", size)
 		return nil
 	}
-	rng := rand.New(rand.NewPCG(2020, 2))
-	start := time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour)
-	now := start
-	demo, accs := *svc, *acc
-	demo.Now = func() time.Time { return now }
-	accs.Now, accs.Passes = demo.Now, &demo
-	sys := auth.Principal{Subject: "demo", Role: auth.System}
-
-	const district = "110105" // 北京市朝阳区
-	communities := []events.Region{district + "001001", district + "001002", district + "002001"}
-	type community struct {
-		gates []string
-		op    auth.Principal
+	d := &passDemo{rng: rand.New(rand.NewPCG(2020, 2)), start: time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour),
+		sys: auth.Principal{Subject: "demo", Role: auth.System}, cs: map[events.Region]*demoCommunity{}}
+	d.now = d.start
+	d.svc, d.acc = *svc, *acc
+	d.svc.Now = func() time.Time { return d.now }
+	d.acc.Now, d.acc.Passes = d.svc.Now, &d.svc
+	if err := d.staff(ctx); err != nil {
+		return err
 	}
-	cs := map[events.Region]*community{}
-	for i, c := range communities {
-		pm, err := demoStaff(ctx, &accs, sys, auth.PropertyManager, c, fmt.Sprintf("demo-pm-%d", i))
+	if err := d.households(ctx); err != nil {
+		return err
+	}
+	scans := 0
+	for day := 0; day < 14; day++ {
+		n, err := d.day(ctx, day)
 		if err != nil {
 			return err
 		}
-		op, err := demoStaff(ctx, &accs, sys, auth.GateOperator, c, fmt.Sprintf("demo-op-%d", i))
+		scans += n
+	}
+	size, _ = svc.Store.Size(ctx)
+	log.Info("demo data", "communities", len(demoCommunities()), "people", len(d.people), "scans", scans, "events", size)
+	return nil
+}
+
+// demoDistrict is the demo's district (北京市朝阳区) and demoCommunities
+// its three communities.
+const demoDistrict = "110105"
+
+func demoCommunities() []events.Region {
+	return []events.Region{demoDistrict + "001001", demoDistrict + "001002", demoDistrict + "002001"}
+}
+
+// passDemo is the pass demo under way: copies of the services whose clock
+// is its simulated now, the communities' gates and operators, and the
+// residents registered.
+type passDemo struct {
+	rng        *rand.Rand
+	start, now time.Time
+	svc        passes.Service
+	acc        accounts.Service
+	sys        auth.Principal
+	cs         map[events.Region]*demoCommunity
+	people     []demoPerson
+}
+
+type demoCommunity struct {
+	gates []string
+	op    auth.Principal
+}
+
+type demoPerson struct {
+	res   auth.Principal
+	id    string
+	c     events.Region
+	phone string
+}
+
+// staff makes a property manager with two gates and a gate operator in
+// each community, a government analyst and an admin of the district (who
+// makes staff accounts and their invite codes, POST /staff, for the
+// mini-program's binding page).
+func (d *passDemo) staff(ctx context.Context) error {
+	for i, c := range demoCommunities() {
+		pm, err := demoStaff(ctx, &d.acc, d.sys, auth.PropertyManager, c, fmt.Sprintf("demo-pm-%d", i))
 		if err != nil {
 			return err
 		}
-		cs[c] = &community{op: op}
+		op, err := demoStaff(ctx, &d.acc, d.sys, auth.GateOperator, c, fmt.Sprintf("demo-op-%d", i))
+		if err != nil {
+			return err
+		}
+		d.cs[c] = &demoCommunity{op: op}
 		for _, name := range []string{"东门", "南门"} {
-			g, err := demo.RegisterGate(ctx, pm, passes.GateInput{Community: c, Name: name})
+			g, err := d.svc.RegisterGate(ctx, pm, passes.GateInput{Community: c, Name: name})
 			if err != nil {
 				return err
 			}
-			cs[c].gates = append(cs[c].gates, g.ID)
+			d.cs[c].gates = append(d.cs[c].gates, g.ID)
 		}
 	}
-	if _, err := demoStaff(ctx, &accs, sys, auth.GovAnalyst, district, "demo-gov"); err != nil {
+	if _, err := demoStaff(ctx, &d.acc, d.sys, auth.GovAnalyst, demoDistrict, "demo-gov"); err != nil {
 		return err
 	}
-	// An admin of the district, who makes staff accounts and their invite
-	// codes (POST /staff) for the mini-program's binding page.
-	if _, err := demoStaff(ctx, &accs, sys, auth.Admin, district, "demo-admin"); err != nil {
-		return err
-	}
+	_, err := demoStaff(ctx, &d.acc, d.sys, auth.Admin, demoDistrict, "demo-admin")
+	return err
+}
 
-	type person struct {
-		res   auth.Principal
-		id    string
-		c     events.Region
-		phone string
-	}
-	var people []person
+// households registers 150 households of one to three members.
+func (d *passDemo) households(ctx context.Context) error {
+	rng := d.rng
 	surnames := []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
 	given := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"}
 	for h := 0; h < 150; h++ {
-		c := communities[h%len(communities)]
-		res := accs.SignIn(fmt.Sprintf("demo-resident-%03d", h))
+		c := demoCommunities()[h%len(demoCommunities())]
+		res := d.acc.SignIn(fmt.Sprintf("demo-resident-%03d", h))
 		in := accounts.RegisterInput{Community: c, Building: fmt.Sprint(1 + rng.IntN(12)), Unit: fmt.Sprintf("%d-%d0%d", 1+rng.IntN(4), 1+rng.IntN(20), 1+rng.IntN(4))}
 		for m := 0; m < 1+rng.IntN(3); m++ {
 			rel := []string{"self", "spouse", "child"}[m]
@@ -96,80 +138,94 @@ func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *
 				Relation: rel,
 			})
 		}
-		hh, err := accs.Register(ctx, res, in)
+		hh, err := d.acc.Register(ctx, res, in)
 		if err != nil {
 			return fmt.Errorf("demo household %d: %w", h, err)
 		}
-		res = accs.SignIn(fmt.Sprintf("demo-resident-%03d", h))
+		res = d.acc.SignIn(fmt.Sprintf("demo-resident-%03d", h))
 		for i, m := range hh.Members {
-			people = append(people, person{res: res, id: m.PersonID, c: c, phone: in.Members[i].Phone})
+			d.people = append(d.people, demoPerson{res: res, id: m.PersonID, c: c, phone: in.Members[i].Phone})
 		}
 	}
-	scans := 0
-	for day := 0; day < 14; day++ {
-		now = start.Add(time.Duration(day)*24*time.Hour + 7*time.Hour)
-		for i, p := range people {
-			if i%3 != day%3 {
-				continue // a third of residents declare each day
-			}
-			temp := 36.2 + rng.Float64()*0.8
-			in := passes.DeclareInput{PersonID: p.id, Temperature: float64(int(temp*10)) / 10}
-			if day == 6 && i == 7 {
-				in.Temperature, in.Symptoms = 38.6, []string{"fever", "cough"} // goes red: pass revoked
-			}
-			if _, err := demo.Declare(ctx, p.res, in); err != nil && events.ErrorCode(err) != events.CodeNotFound {
-				return fmt.Errorf("demo declaration: %w", err)
-			}
-		}
-		// The gates scan offline all day and upload in the evening, one
-		// batch per community (its operator's), as the scanner phones do.
-		uploads := map[events.Region][]passes.ScanInput{}
-		for k := 0; k < 100; k++ {
-			now = start.Add(time.Duration(day)*24*time.Hour + time.Duration(6*60+rng.IntN(16*60))*time.Minute)
-			p := people[rng.IntN(len(people))]
-			tok, err := demo.Pass(ctx, p.res, p.id)
-			if err != nil {
-				continue // red or erased: no pass to show
-			}
-			c := cs[p.c]
-			in := passes.ScanInput{ScanID: fmt.Sprintf("demo-%d-%d", day, k), Token: tok.Token, Gate: c.gates[rng.IntN(len(c.gates))],
-				Direction: []string{passevents.In, passevents.Out}[rng.IntN(2)], ScannedAt: now}
-			if k%40 == 39 {
-				in.IDLast4 = "0000" // the guard asks for the ID's last 4 and gets it wrong
-			}
-			uploads[p.c] = append(uploads[p.c], in)
-		}
-		now = start.Add(time.Duration(day)*24*time.Hour + 22*time.Hour)
-		for _, c := range communities {
-			if len(uploads[c]) == 0 {
-				continue
-			}
-			out, err := demo.ScanBatch(ctx, cs[c].op, uploads[c])
-			if err != nil {
-				return fmt.Errorf("demo scans: %w", err)
-			}
-			for _, r := range out {
-				if r.Error != nil {
-					return fmt.Errorf("demo scan %s: %s", r.ScanID, r.Error.Message)
-				}
-			}
-			scans += len(out)
-		}
-		if day == 10 {
-			if err := accs.Erase(ctx, people[20].res); err != nil {
-				return fmt.Errorf("demo erasure: %w", err)
-			}
-		}
-		if day >= 11 {
-			h := people[30+day]
-			if err := demoVisits(ctx, &accs, &demo, h.res, h.phone, cs[h.c].op, cs[h.c].gates[0], now, day); err != nil {
-				return fmt.Errorf("demo visits: %w", err)
-			}
-		}
-	}
-	size, _ = svc.Store.Size(ctx)
-	log.Info("demo data", "communities", len(communities), "people", len(people), "scans", scans, "events", size)
 	return nil
+}
+
+// day is one day of the demo: a third of the residents declare (one goes
+// red on day 6, and loses the pass), the gates scan offline all day and
+// upload in the evening, a household is erased on day 10 and from day 11
+// visitors come. It returns how many scans were uploaded.
+func (d *passDemo) day(ctx context.Context, day int) (int, error) {
+	rng := d.rng
+	d.now = d.start.Add(time.Duration(day)*24*time.Hour + 7*time.Hour)
+	for i, p := range d.people {
+		if i%3 != day%3 {
+			continue // a third of residents declare each day
+		}
+		temp := 36.2 + rng.Float64()*0.8
+		in := passes.DeclareInput{PersonID: p.id, Temperature: float64(int(temp*10)) / 10}
+		if day == 6 && i == 7 {
+			in.Temperature, in.Symptoms = 38.6, []string{"fever", "cough"} // goes red: pass revoked
+		}
+		if _, err := d.svc.Declare(ctx, p.res, in); err != nil && events.ErrorCode(err) != events.CodeNotFound {
+			return 0, fmt.Errorf("demo declaration: %w", err)
+		}
+	}
+	scans, err := d.scans(ctx, day)
+	if err != nil {
+		return 0, err
+	}
+	if day == 10 {
+		if err := d.acc.Erase(ctx, d.people[20].res); err != nil {
+			return 0, fmt.Errorf("demo erasure: %w", err)
+		}
+	}
+	if day >= 11 {
+		h := d.people[30+day]
+		if err := demoVisits(ctx, &d.acc, &d.svc, h.res, h.phone, d.cs[h.c].op, d.cs[h.c].gates[0], d.now, day); err != nil {
+			return 0, fmt.Errorf("demo visits: %w", err)
+		}
+	}
+	return scans, nil
+}
+
+// scans: the gates scan offline all day and upload in the evening, one
+// batch per community (its operator's), as the scanner phones do.
+func (d *passDemo) scans(ctx context.Context, day int) (int, error) {
+	rng := d.rng
+	uploads := map[events.Region][]passes.ScanInput{}
+	for k := 0; k < 100; k++ {
+		d.now = d.start.Add(time.Duration(day)*24*time.Hour + time.Duration(6*60+rng.IntN(16*60))*time.Minute)
+		p := d.people[rng.IntN(len(d.people))]
+		tok, err := d.svc.Pass(ctx, p.res, p.id)
+		if err != nil {
+			continue // red or erased: no pass to show
+		}
+		c := d.cs[p.c]
+		in := passes.ScanInput{ScanID: fmt.Sprintf("demo-%d-%d", day, k), Token: tok.Token, Gate: c.gates[rng.IntN(len(c.gates))],
+			Direction: []string{passevents.In, passevents.Out}[rng.IntN(2)], ScannedAt: d.now}
+		if k%40 == 39 {
+			in.IDLast4 = "0000" // the guard asks for the ID's last 4 and gets it wrong
+		}
+		uploads[p.c] = append(uploads[p.c], in)
+	}
+	d.now = d.start.Add(time.Duration(day)*24*time.Hour + 22*time.Hour)
+	scans := 0
+	for _, c := range demoCommunities() {
+		if len(uploads[c]) == 0 {
+			continue
+		}
+		out, err := d.svc.ScanBatch(ctx, d.cs[c].op, uploads[c])
+		if err != nil {
+			return 0, fmt.Errorf("demo scans: %w", err)
+		}
+		for _, r := range out {
+			if r.Error != nil {
+				return 0, fmt.Errorf("demo scan %s: %s", r.ScanID, r.Error.Message)
+			}
+		}
+		scans += len(out)
+	}
+	return scans, nil
 }
 
 // demoVisits has a resident invite a visitor who then comes in, and a
