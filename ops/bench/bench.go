@@ -265,29 +265,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sel[Warning] {
-		if err := cfg.checkWarning(); err != nil {
-			return nil, err
-		}
-	}
-	if sel[Alert] {
-		if err := cfg.checkAlert(); err != nil {
-			return nil, err
-		}
-	}
-	if sel[Trace] {
-		if err := cfg.checkTrace(); err != nil {
-			return nil, err
-		}
-	}
-	if sel[Export] {
-		if err := cfg.checkExport(); err != nil {
-			return nil, err
-		}
-	}
-	if sel[Witness] {
-		if err := cfg.checkWitness(); err != nil {
-			return nil, err
+	for _, p := range parts() {
+		if sel[p.name] && p.check != nil {
+			if err := p.check(cfg); err != nil {
+				return nil, err
+			}
 		}
 	}
 	log := cfg.Log
@@ -323,77 +305,88 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, err
 		}
 	}
-	if sel[Project] {
-		log.Info("bench: project", "events", cfg.ProjectEvents)
-		res, err := r.benchProject(ctx, cfg.ProjectEvents)
-		if err != nil {
-			return rep, fmt.Errorf("project: %w", err)
+	for _, p := range parts() {
+		if !sel[p.name] {
+			continue
 		}
-		rep.Project = &res
-	}
-	if sel[Warning] {
-		log.Info("bench: warning", "districts", cfg.WarningDistricts, "groups", cfg.WarningGroups, "days", cfg.WarningDays)
-		res, err := r.benchWarning(ctx)
-		if err != nil {
-			return rep, fmt.Errorf("warning: %w", err)
+		log.Info("bench: "+p.name, p.attrs(cfg)...)
+		if err := p.run(ctx, r, rep); err != nil {
+			return rep, fmt.Errorf("%s: %w", p.name, err)
 		}
-		rep.Warning = &res
-	}
-	if sel[Alert] {
-		log.Info("bench: alert", "reports", cfg.AlertReports, "concurrency", cfg.AlertConcurrency, "samples", cfg.AlertSamples)
-		res, err := r.benchAlert(ctx, rep)
-		if err != nil {
-			return rep, fmt.Errorf("alert: %w", err)
-		}
-		rep.Alert = &res
-	}
-	if sel[Trace] {
-		log.Info("bench: trace", "leaves", cfg.TraceLeaves, "donations", cfg.TraceDonations, "samples", cfg.TraceSamples)
-		res, err := r.benchTrace(ctx, rep)
-		if err != nil {
-			return rep, fmt.Errorf("trace: %w", err)
-		}
-		rep.Trace = &res
-	}
-	if sel[Export] {
-		log.Info("bench: export", "rows", cfg.ExportRows)
-		res, err := r.benchExport(ctx, rep)
-		if err != nil {
-			return rep, fmt.Errorf("export: %w", err)
-		}
-		rep.Export = &res
-	}
-	if sel[Snapshot] {
-		if cfg.SnapshotEvents < 1 {
-			return rep, fmt.Errorf("snapshot: events must be positive, got %d", cfg.SnapshotEvents)
-		}
-		log.Info("bench: snapshot", "events", cfg.SnapshotEvents)
-		res, err := r.benchSnapshot(ctx, uint64(cfg.SnapshotEvents))
-		if err != nil {
-			return rep, fmt.Errorf("snapshot: %w", err)
-		}
-		rep.Snapshot = &res
-	}
-	if sel[Witness] {
-		log.Info("bench: witness", "events", cfg.Events, "checkpoints", cfg.WitnessCheckpoints)
-		res, err := r.benchWitness(ctx, rep)
-		if err != nil {
-			return rep, fmt.Errorf("witness: %w", err)
-		}
-		rep.Witness = &res
-	}
-	if sel[Group] {
-		if cfg.GroupScans < 1 || cfg.GroupReps < 1 {
-			return rep, fmt.Errorf("group: scans and repetitions must be positive, got %d and %d", cfg.GroupScans, cfg.GroupReps)
-		}
-		log.Info("bench: group commit", "scans", cfg.GroupScans, "repetitions", cfg.GroupReps)
-		res, err := r.benchGroup(ctx, cfg.GroupScans, cfg.GroupReps)
-		if err != nil {
-			return rep, fmt.Errorf("group: %w", err)
-		}
-		rep.Group = &res
 	}
 	return rep, nil
+}
+
+// part is a benchmark after the ledger phases: the check of its settings
+// (before anything runs), what its start logs, and its run, which stores
+// its result in the report.
+type part struct {
+	name  string
+	check func(Config) error // nil: nothing to check
+	attrs func(Config) []any
+	run   func(ctx context.Context, r *runner, rep *Report) error
+}
+
+// into stores a part's result in the report's field dst, unless it failed.
+func into[T any](dst **T) func(T, error) error {
+	return func(res T, err error) error {
+		if err != nil {
+			return err
+		}
+		*dst = &res
+		return nil
+	}
+}
+
+// parts lists the benchmarks after the ledger phases, in the order they run.
+func parts() []part {
+	positive := func(what string, ns ...int) error {
+		for _, n := range ns {
+			if n < 1 {
+				return fmt.Errorf("%s must be positive, got %d", what, n)
+			}
+		}
+		return nil
+	}
+	return []part{
+		{Project, nil, func(c Config) []any { return []any{"events", c.ProjectEvents} },
+			func(ctx context.Context, r *runner, rep *Report) error {
+				return into(&rep.Project)(r.benchProject(ctx, r.cfg.ProjectEvents))
+			}},
+		{Warning, Config.checkWarning, func(c Config) []any {
+			return []any{"districts", c.WarningDistricts, "groups", c.WarningGroups, "days", c.WarningDays}
+		}, func(ctx context.Context, r *runner, rep *Report) error {
+			return into(&rep.Warning)(r.benchWarning(ctx))
+		}},
+		{Alert, Config.checkAlert, func(c Config) []any {
+			return []any{"reports", c.AlertReports, "concurrency", c.AlertConcurrency, "samples", c.AlertSamples}
+		}, func(ctx context.Context, r *runner, rep *Report) error {
+			return into(&rep.Alert)(r.benchAlert(ctx, rep))
+		}},
+		{Trace, Config.checkTrace, func(c Config) []any {
+			return []any{"leaves", c.TraceLeaves, "donations", c.TraceDonations, "samples", c.TraceSamples}
+		}, func(ctx context.Context, r *runner, rep *Report) error {
+			return into(&rep.Trace)(r.benchTrace(ctx, rep))
+		}},
+		{Export, Config.checkExport, func(c Config) []any { return []any{"rows", c.ExportRows} },
+			func(ctx context.Context, r *runner, rep *Report) error {
+				return into(&rep.Export)(r.benchExport(ctx, rep))
+			}},
+		{Snapshot, func(c Config) error { return positive("snapshot: events", c.SnapshotEvents) },
+			func(c Config) []any { return []any{"events", c.SnapshotEvents} },
+			func(ctx context.Context, r *runner, rep *Report) error {
+				return into(&rep.Snapshot)(r.benchSnapshot(ctx, uint64(r.cfg.SnapshotEvents)))
+			}},
+		{Witness, Config.checkWitness, func(c Config) []any { return []any{"events", c.Events, "checkpoints", c.WitnessCheckpoints} },
+			func(ctx context.Context, r *runner, rep *Report) error {
+				return into(&rep.Witness)(r.benchWitness(ctx, rep))
+			}},
+		{Group, func(c Config) error { return positive("group: scans and repetitions", c.GroupScans, c.GroupReps) },
+			func(c Config) []any { return []any{"scans", c.GroupScans, "repetitions", c.GroupReps} },
+			func(ctx context.Context, r *runner, rep *Report) error {
+				return into(&rep.Group)(r.benchGroup(ctx, r.cfg.GroupScans, r.cfg.GroupReps))
+			}},
+	}
 }
 
 // ledgerPhases runs append, seal, verify and proof on one embedded NATS
