@@ -287,65 +287,11 @@ func (r *runner) witnessLatency(ctx context.Context, env *natsEnv, se *sealEnv, 
 	var lat WitnessLatency
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	type cp struct {
-		size uint64
-		at   time.Time
-	}
-	var mu sync.Mutex
-	var cps []cp
-	complete := map[uint64]time.Time{} // size → time of its last cosignature
-	count := map[uint64]int{}
-
-	oc, err := env.js.OrderedConsumer(lctx, CheckpointStream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	w, err := watchCosigning(lctx, env.js)
 	if err != nil {
 		return lat, err
 	}
-	cc, err := oc.Consume(func(m jetstream.Msg) {
-		md, err := m.Metadata()
-		if err != nil {
-			return
-		}
-		text, _, _ := strings.Cut(string(m.Data()), "\n\n")
-		c, err := seal.ParseCheckpoint(text + "\n")
-		if err != nil {
-			return
-		}
-		mu.Lock()
-		cps = append(cps, cp{c.Size, md.Timestamp})
-		mu.Unlock()
-	})
-	if err != nil {
-		return lat, err
-	}
-	defer cc.Stop()
-	kv, err := env.js.KeyValue(lctx, "ledger_cosignatures")
-	if err != nil {
-		return lat, err
-	}
-	kw, err := kv.WatchAll(lctx, jetstream.UpdatesOnly())
-	if err != nil {
-		return lat, err
-	}
-	defer kw.Stop()
-	go func() {
-		for e := range kw.Updates() {
-			if e == nil {
-				continue
-			}
-			sizeStr, _, _ := strings.Cut(e.Key(), ".")
-			size, err := strconv.ParseUint(sizeStr, 10, 64)
-			if err != nil {
-				continue
-			}
-			mu.Lock()
-			count[size]++
-			if count[size] == witnessCount {
-				complete[size] = e.Created()
-			}
-			mu.Unlock()
-		}
-	}()
+	defer w.stop()
 
 	s, err := se.sealer(env.js, r.quiet)
 	if err != nil {
@@ -356,39 +302,10 @@ func (r *runner) witnessLatency(ctx context.Context, env *natsEnv, se *sealEnv, 
 	go func() { defer wg.Done(); s.Run(lctx) }()
 
 	// The load: a quarter of the appenders of the throughput parts.
-	var appended atomic.Uint64
-	loadStart := time.Now()
-	lctxLoad, stopLoad := context.WithCancel(lctx)
-	conc := max(1, r.cfg.Concurrency/4)
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for lctxLoad.Err() == nil {
-				i := atomic.AddUint64(next, 1)
-				e, err := r.gen.mixed(i)
-				if err != nil {
-					return
-				}
-				if _, err := env.store.Append(lctxLoad, e, events.ExpectAny()); err == nil {
-					appended.Add(1)
-				}
-			}
-		}()
-	}
+	stopLoad := r.appendLoad(lctx, env, max(1, r.cfg.Concurrency/4), next, &wg)
 	want := r.cfg.WitnessCheckpoints
-	stopTrack := track(r.progress, "witness: checkpoints under load", 0, uint64(want), func() uint64 {
-		mu.Lock()
-		defer mu.Unlock()
-		return uint64(len(cps))
-	})
-	for {
-		mu.Lock()
-		got := len(cps)
-		mu.Unlock()
-		if got >= want {
-			break
-		}
+	stopTrack := track(r.progress, "witness: checkpoints under load", 0, uint64(want), func() uint64 { return uint64(w.checkpoints()) })
+	for w.checkpoints() < want {
 		select {
 		case <-ctx.Done():
 			stopTrack()
@@ -398,8 +315,7 @@ func (r *runner) witnessLatency(ctx context.Context, env *natsEnv, se *sealEnv, 
 		}
 	}
 	stopTrack()
-	lat.LoadRate = float64(appended.Load()) / time.Since(loadStart).Seconds()
-	stopLoad()
+	lat.LoadRate = stopLoad()
 	// Let the last checkpoints be cosigned (or not: the ones never
 	// covered are counted, not timed).
 	deadline := time.Now().Add(10 * time.Second)
@@ -416,12 +332,132 @@ func (r *runner) witnessLatency(ctx context.Context, env *natsEnv, se *sealEnv, 
 	cancel()
 	wg.Wait()
 
-	mu.Lock()
-	defer mu.Unlock()
+	waits := w.waits(want)
+	lat.Checkpoints, lat.Covered = want, len(waits)
+	if len(waits) == 0 {
+		return lat, fmt.Errorf("witness: none of %d checkpoints was cosigned by all three witnesses", want)
+	}
+	lat.P50, lat.P99, lat.Max = percentiles(waits)
+	return lat, nil
+}
+
+// appendLoad starts conc appenders of the mixed workload (event numbers
+// from next on) until ctx ends or the returned stop is called, which
+// returns the rate they appended at.
+func (r *runner) appendLoad(ctx context.Context, env *natsEnv, conc int, next *uint64, wg *sync.WaitGroup) (stop func() float64) {
+	var appended atomic.Uint64
+	start := time.Now()
+	lctx, cancel := context.WithCancel(ctx)
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lctx.Err() == nil {
+				e, err := r.gen.mixed(atomic.AddUint64(next, 1))
+				if err != nil {
+					return
+				}
+				if _, err := env.store.Append(lctx, e, events.ExpectAny()); err == nil {
+					appended.Add(1)
+				}
+			}
+		}()
+	}
+	return func() float64 {
+		rate := float64(appended.Load()) / time.Since(start).Seconds()
+		cancel()
+		return rate
+	}
+}
+
+// cosigning watches new checkpoints (their sizes and the times the server
+// stored them) and the cosignature bucket (when each size got its
+// witnessCount-th cosignature), from server timestamps.
+type cosigning struct {
+	mu       sync.Mutex
+	cps      []cosigned
+	complete map[uint64]time.Time // size → time of its last cosignature
+	count    map[uint64]int
+	stop     func()
+}
+
+type cosigned struct {
+	size uint64
+	at   time.Time
+}
+
+func watchCosigning(ctx context.Context, js jetstream.JetStream) (*cosigning, error) {
+	w := &cosigning{complete: map[uint64]time.Time{}, count: map[uint64]int{}}
+	oc, err := js.OrderedConsumer(ctx, CheckpointStream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return nil, err
+	}
+	cc, err := oc.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		text, _, _ := strings.Cut(string(m.Data()), "\n\n")
+		c, err := seal.ParseCheckpoint(text + "\n")
+		if err != nil {
+			return
+		}
+		w.mu.Lock()
+		w.cps = append(w.cps, cosigned{c.Size, md.Timestamp})
+		w.mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	kv, err := js.KeyValue(ctx, "ledger_cosignatures")
+	if err != nil {
+		cc.Stop()
+		return nil, err
+	}
+	kw, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		cc.Stop()
+		return nil, err
+	}
+	w.stop = func() { cc.Stop(); kw.Stop() }
+	go func() {
+		for e := range kw.Updates() {
+			if e == nil {
+				continue
+			}
+			sizeStr, _, _ := strings.Cut(e.Key(), ".")
+			size, err := strconv.ParseUint(sizeStr, 10, 64)
+			if err != nil {
+				continue
+			}
+			w.mu.Lock()
+			w.count[size]++
+			if w.count[size] == witnessCount {
+				w.complete[size] = e.Created()
+			}
+			w.mu.Unlock()
+		}
+	}()
+	return w, nil
+}
+
+// checkpoints is how many new checkpoints were seen.
+func (w *cosigning) checkpoints() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.cps)
+}
+
+// waits is, for each of the first n checkpoints, the time from its storage
+// to the first moment a checkpoint at least as large carried all the
+// cosignatures; checkpoints never covered are left out.
+func (w *cosigning) waits(n int) []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	var waits []time.Duration
-	for _, c := range cps[:want] {
+	for _, c := range w.cps[:n] {
 		var first time.Time
-		for size, at := range complete {
+		for size, at := range w.complete {
 			if size >= c.size && (first.IsZero() || at.Before(first)) {
 				first = at
 			}
@@ -431,12 +467,7 @@ func (r *runner) witnessLatency(ctx context.Context, env *natsEnv, se *sealEnv, 
 		}
 		waits = append(waits, max(0, first.Sub(c.at)))
 	}
-	lat.Checkpoints, lat.Covered = want, len(waits)
-	if len(waits) == 0 {
-		return lat, fmt.Errorf("witness: none of %d checkpoints was cosigned by all three witnesses", want)
-	}
-	lat.P50, lat.P99, lat.Max = percentiles(waits)
-	return lat, nil
+	return waits
 }
 
 // percentiles returns p50, p99 and the maximum of ds (sorted in place).
