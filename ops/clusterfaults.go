@@ -483,33 +483,55 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 	if err := l.waitAcked(ctx, g.cfg.Scans/4); err != nil {
 		return res, err
 	}
-	quarter := g.cfg.Scans / 4
 	var restart *cluster.Replica
+	if err := g.strike(ctx, name, l, &res, &restart); err != nil {
+		return res, err
+	}
+	finish()
+	if err := g.outcome(ctx, name, l, lctx.Err() != nil, from, &res); err != nil {
+		return res, err
+	}
+	if restart != nil {
+		t := time.Now()
+		if err := restart.Start(ctx); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(g.cfg.Progress, "cluster faults: %s started again in %v\n", restart.Name, time.Since(t).Round(time.Millisecond))
+	}
+	return res, nil
+}
+
+// strike strikes fault name at the cluster under load l, and records in
+// res what it struck and how long the cluster took to recover; a worker
+// to start again afterwards is left in restart.
+func (g *faultRig) strike(ctx context.Context, name string, l *scanLoad, res *faultResult, restart **cluster.Replica) error {
+	quarter := g.cfg.Scans / 4
+	var err error
 	switch name {
 	case "leader-shutdown", "leader-kill":
 		n := g.c.LedgerLeader()
 		if n == nil {
-			return res, errors.New("no node leads the ledger")
+			return errors.New("no node leads the ledger")
 		}
 		res.Target, res.FailoverOf = n.Name, "leader loss → first acknowledged append"
 		t0 := time.Now()
 		if name == "leader-kill" {
 			n.Kill()
 		} else if err := g.c.Shutdown(ctx, n); err != nil {
-			return res, err
+			return err
 		}
 		if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
-			return res, err
+			return err
 		}
 		res.Election = time.Since(t0)
 		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return res, err
+			return err
 		}
 		if err := l.waitAcked(ctx, quarter); err != nil {
-			return res, err
+			return err
 		}
 		if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
-			return res, err
+			return err
 		}
 	case "node-restart":
 		var n *cluster.Node
@@ -522,13 +544,13 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 		t0 := time.Now()
 		n.Kill()
 		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return res, err
+			return err
 		}
 		if err := l.waitAcked(ctx, quarter); err != nil { // the others go on without it
-			return res, err
+			return err
 		}
 		if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
-			return res, err
+			return err
 		}
 	case "partition":
 		n := g.partitionTarget()
@@ -536,37 +558,43 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 		t0 := time.Now()
 		leader := n.LeadsLedger()
 		if err := n.Partition(); err != nil {
-			return res, err
+			return err
 		}
 		if leader {
 			if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
-				return res, err
+				return err
 			}
 			res.Election = time.Since(t0)
 		}
 		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return res, err
+			return err
 		}
 		if err := l.waitAcked(ctx, quarter); err != nil { // the majority goes on
-			return res, err
+			return err
 		}
 		t1 := time.Now()
 		if err := n.Heal(); err != nil {
-			return res, err
+			return err
 		}
 		if err := g.c.WaitCaughtUp(ctx, n); err != nil {
-			return res, err
+			return err
 		}
 		res.CatchUp = time.Since(t1)
 	case "worker-kill":
-		if err := g.workerKill(ctx, l, &res, &restart); err != nil {
-			return res, err
+		if err := g.workerKill(ctx, l, res, restart); err != nil {
+			return err
 		}
 	default:
-		return res, fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames, ", "))
+		return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames, ", "))
 	}
-	finish()
-	if lctx.Err() != nil {
+	return nil
+}
+
+// outcome checks what the clients of load l saw and what the ledger holds
+// since sequence from, waits for the projections, runs ops verify, and
+// records every problem in res.
+func (g *faultRig) outcome(ctx context.Context, name string, l *scanLoad, outOfTime bool, from uint64, res *faultResult) error {
+	if outOfTime {
 		res.Problems = append(res.Problems, fmt.Sprintf("the load ran out of time (%v)", g.cfg.Timeout))
 	}
 	res.Scans, res.Acked, res.Statuses = int(l.posted.Load()), len(l.acked), l.statuses
@@ -579,12 +607,12 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 	// Read the outcome once every node holds the whole ledger.
 	for _, n := range g.c.Nodes {
 		if err := g.c.WaitCaughtUp(ctx, n); err != nil {
-			return res, err
+			return err
 		}
 	}
 	probs, err := g.checkLedger(ctx, l, from)
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.Problems = append(res.Problems, probs...)
 	// The projections catch up with the ledger; how long they take after
@@ -602,14 +630,7 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 		res.Problems = append(res.Problems, fmt.Sprintf("ops verify: %v\n%s", err, tail(out.String(), 2000)))
 	}
 	fmt.Fprintf(g.cfg.Progress, "cluster faults: %s: checked\n", name)
-	if restart != nil {
-		t := time.Now()
-		if err := restart.Start(ctx); err != nil {
-			return res, err
-		}
-		fmt.Fprintf(g.cfg.Progress, "cluster faults: %s started again in %v\n", restart.Name, time.Since(t).Round(time.Millisecond))
-	}
-	return res, nil
+	return nil
 }
 
 // waitFirstAck waits for the first acknowledgement of a scan posted after
