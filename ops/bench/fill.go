@@ -42,28 +42,11 @@ func (r *runner) fill(ctx context.Context, env *natsEnv, label string, from, to 
 	stop := track(r.progress, label, from, to, func() uint64 { return from + done.Load() })
 	defer stop()
 	err = parallel(ctx, int(from), int(to), runtime.NumCPU(), &done, func(ctx context.Context, i int) error {
-		e, err := build(uint64(i))
+		e, raw, err := buildCanonical(build, i)
 		if err != nil {
-			return fmt.Errorf("build event %d: %w", i, err)
+			return err
 		}
-		raw, err := e.Canonical()
-		if err != nil {
-			return fmt.Errorf("event %d: %w", i, err)
-		}
-		msg := &nats.Msg{Subject: e.Subject(), Data: raw}
-		for {
-			_, err = js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), jetstream.WithStallWait(time.Second))
-			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-				break
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("publish event %d: %w", i, err)
-		}
-		return nil
+		return publishAsync(ctx, js, i, e, raw)
 	})
 	if err != nil {
 		return err
@@ -98,4 +81,35 @@ func FillPasses(ctx context.Context, nc *nats.Conn, reg *events.Registry, n uint
 	}
 	r := &runner{progress: progress, reg: reg, gen: newGenerator(reg)}
 	return r.fill(ctx, &natsEnv{nc: nc, js: js, store: store}, "fill", 0, n, r.gen.mixed)
+}
+
+// buildCanonical builds event i and its canonical bytes.
+func buildCanonical(build func(uint64) (events.Event, error), i int) (events.Event, []byte, error) {
+	e, err := build(uint64(i))
+	if err != nil {
+		return e, nil, fmt.Errorf("build event %d: %w", i, err)
+	}
+	raw, err := e.Canonical()
+	if err != nil {
+		return e, nil, fmt.Errorf("event %d: %w", i, err)
+	}
+	return e, raw, nil
+}
+
+// publishAsync publishes event i's canonical bytes raw without waiting for
+// its acknowledgement (awaitAsync collects them), with the event id as
+// Nats-Msg-Id, waiting while too many are unacknowledged.
+func publishAsync(ctx context.Context, js jetstream.JetStream, i int, e events.Event, raw []byte) error {
+	msg := &nats.Msg{Subject: e.Subject(), Data: raw}
+	for {
+		_, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), jetstream.WithStallWait(time.Second))
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, jetstream.ErrTooManyStalledMsgs):
+			return fmt.Errorf("publish event %d: %w", i, err)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+	}
 }

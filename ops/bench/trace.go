@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,8 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -281,7 +278,6 @@ func (d *donationSteps) step(ctx context.Context, s int) error {
 // grew by exactly bg + S events.
 func (r *runner) traceFill(ctx context.Context, env *natsEnv, bg int, d *donationSteps) error {
 	S := len(d.ids) * traceSteps
-	pos := func(s int) int { return (s + 1) * bg / (S + 1) } // background events before step s
 	before, err := env.ledgerSize(ctx)
 	if err != nil {
 		return err
@@ -292,31 +288,8 @@ func (r *runner) traceFill(ctx context.Context, env *natsEnv, bg int, d *donatio
 	if err != nil {
 		return err
 	}
-	var (
-		mu      sync.Mutex
-		cv      = sync.NewCond(&mu)
-		handed  int   // background events handed to the publisher
-		stepped int   // steps taken
-		target  = -1  // handed count the stepper waits for
-		stop    error // set when either side fails
-	)
-	wake := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stop == nil {
-			stop = ctx.Err()
-		}
-		cv.Broadcast()
-	})
-	defer wake()
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if stop == nil {
-			stop = err
-		}
-		cv.Broadcast()
-	}
+	in := newInterleaving(bg, S)
+	defer context.AfterFunc(ctx, func() { in.fail(ctx.Err()) })()
 	var bgDone, stepsDone atomic.Uint64
 	stopBG := track(r.progress, "trace: fill (background)", 0, uint64(bg), bgDone.Load)
 	defer stopBG()
@@ -327,66 +300,34 @@ func (r *runner) traceFill(ctx context.Context, env *natsEnv, bg int, d *donatio
 	var stepErr error
 	wg.Go(func() {
 		for s := range S {
-			mu.Lock()
-			target = pos(s)
-			for handed < target && stop == nil {
-				cv.Wait()
-			}
-			err := stop
-			mu.Unlock()
-			if err != nil {
+			if in.awaitHanded(s) != nil {
 				return
 			}
 			if err := d.step(ctx, s); err != nil {
 				stepErr = err
-				fail(err)
+				in.fail(err)
 				return
 			}
 			stepsDone.Add(1)
-			mu.Lock()
-			stepped++
-			cv.Broadcast()
-			mu.Unlock()
+			in.stepped()
 		}
 	})
 	err = parallel(ctx, 0, bg, runtime.NumCPU(), &bgDone, func(ctx context.Context, i int) error {
-		e, err := r.gen.mixed(uint64(i))
-		if err != nil {
-			return fmt.Errorf("build event %d: %w", i, err)
-		}
-		raw, err := e.Canonical()
-		if err != nil {
-			return fmt.Errorf("event %d: %w", i, err)
-		}
-		mu.Lock()
-		for stepped+traceAhead < S && i >= pos(stepped+traceAhead) && stop == nil {
-			cv.Wait()
-		}
-		err = stop
-		mu.Unlock()
+		e, raw, err := buildCanonical(r.gen.mixed, i)
 		if err != nil {
 			return err
 		}
-		msg := &nats.Msg{Subject: e.Subject(), Data: raw}
-		for {
-			_, err = js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), jetstream.WithStallWait(time.Second))
-			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || ctx.Err() != nil {
-				break
-			}
+		if err := in.awaitStepped(i); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("publish event %d: %w", i, err)
+		if err := publishAsync(ctx, js, i, e, raw); err != nil {
+			return err
 		}
-		mu.Lock()
-		handed++
-		if handed >= target {
-			cv.Broadcast()
-		}
-		mu.Unlock()
+		in.handed()
 		return nil
 	})
 	if err != nil {
-		fail(err)
+		in.fail(err)
 	}
 	wg.Wait()
 	if stepErr != nil {
@@ -406,6 +347,77 @@ func (r *runner) traceFill(ctx context.Context, env *natsEnv, bg int, d *donatio
 		return fmt.Errorf("trace: the ledger grew by %d events, not %d", after-before, want)
 	}
 	return nil
+}
+
+// interleaving spreads S donation steps evenly among bg background events:
+// step s waits until the background events before it were handed to the
+// publisher, and the background publishers stay at most traceAhead steps
+// ahead of the stepper. Either side failing stops both.
+type interleaving struct {
+	bg, steps int
+	mu        sync.Mutex
+	cv        *sync.Cond
+	nHanded   int   // background events handed to the publisher
+	nStepped  int   // steps taken
+	target    int   // handed count the stepper waits for
+	stop      error // set when either side fails
+}
+
+func newInterleaving(bg, steps int) *interleaving {
+	in := &interleaving{bg: bg, steps: steps, target: -1}
+	in.cv = sync.NewCond(&in.mu)
+	return in
+}
+
+// pos is how many background events come before step s.
+func (in *interleaving) pos(s int) int { return (s + 1) * in.bg / (in.steps + 1) }
+
+// awaitHanded waits until the background events before step s are handed.
+func (in *interleaving) awaitHanded(s int) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.target = in.pos(s)
+	for in.nHanded < in.target && in.stop == nil {
+		in.cv.Wait()
+	}
+	return in.stop
+}
+
+// awaitStepped waits until background event i may go: the stepper is no
+// more than traceAhead steps behind it.
+func (in *interleaving) awaitStepped(i int) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for in.nStepped+traceAhead < in.steps && i >= in.pos(in.nStepped+traceAhead) && in.stop == nil {
+		in.cv.Wait()
+	}
+	return in.stop
+}
+
+func (in *interleaving) stepped() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.nStepped++
+	in.cv.Broadcast()
+}
+
+func (in *interleaving) handed() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.nHanded++
+	if in.nHanded >= in.target {
+		in.cv.Broadcast()
+	}
+}
+
+// fail stops both sides with err (the first error wins).
+func (in *interleaving) fail(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.stop == nil {
+		in.stop = err
+	}
+	in.cv.Broadcast()
 }
 
 // benchTrace runs the trace part.
