@@ -571,81 +571,21 @@ func (r *runner) alertHistory(ctx context.Context, samples int) (AlertHistory, e
 
 	engines := make([]*seqEngine, len(alertHistories))
 	for i, days := range alertHistories {
-		if err := ctx.Err(); err != nil {
+		en, cards, err := r.engineWithHistory(ctx, g, ids, lastDay, days)
+		if err != nil {
 			return h, err
 		}
-		en := &seqEngine{Engine: alerts.NewEngine()}
-		first := lastDay.AddDate(0, 0, -(days - 1))
-		for _, id := range ids {
-			p := alertevents.RulePublished{Version: 1, Rule: alerts.DefaultRules()[id], Reason: "default rule"}
-			e, err := reg.New(inMemory, alertevents.TypeRulePublished, events.Meta{Aggregate: events.Aggregate{Kind: alertevents.KindRule, ID: id},
-				Region: events.National, Actor: events.Actor{Role: string(auth.System), ID: "onebook"}, Time: first.Add(-time.Hour).UTC()}, p)
-			if err != nil {
-				return h, fmt.Errorf("rule %s: %w", id, err)
-			}
-			en.apply(e, p)
-		}
-		// The counts are drawn from the last day backwards, so every
-		// history ends with the same days; they are applied forwards, as
-		// the ledger has them.
-		rng := rand.New(rand.NewPCG(alertSeed, 0))
-		counts := make([]int, days)
-		for d := range days {
-			counts[days-1-d] = int(poisson(rng, alertPerDay))
-		}
-		var done atomic.Uint64
-		stop := track(r.progress, fmt.Sprintf("alert: history of %d days (days)", days), 0, uint64(days), done.Load)
-		cards := 0
-		for d, n := range counts {
-			day := first.AddDate(0, 0, d)
-			for j := range n {
-				e, p, err := g.filed(cards, day.Add(8*time.Hour+time.Duration(j)*time.Minute).UTC())
-				if err != nil {
-					stop()
-					return h, err
-				}
-				en.apply(e, p)
-				cards++
-			}
-			done.Add(1)
-		}
-		stop()
 		h.Cards = append(h.Cards, cards)
 		engines[i] = en
 	}
-
-	// The new cards, on the last day after the history's, each with its
-	// revocation; the same events for every engine.
 	h.Samples = samples
-	type pair struct {
-		filed   events.Event
-		fp      caseevents.Filed
-		revoked events.Event
-		rp      caseevents.Reviewed
-	}
-	news := make([]pair, min(samples, 500))
-	for j := range news {
-		e, p, err := g.filed(j, lastDay.Add(20*time.Hour+time.Duration(j)*time.Millisecond).UTC())
-		if err != nil {
-			return h, err
-		}
-		rv, rp, err := g.revoked(e, p)
-		if err != nil {
-			return h, err
-		}
-		news[j] = pair{e, p, rv, rp}
-	}
-	one := func(en *seqEngine, j int) time.Duration {
-		nw := &news[j%len(news)]
-		start := time.Now()
-		en.apply(nw.filed, nw.fp)
-		took := time.Since(start)
-		en.apply(nw.revoked, nw.rp)
-		return took
+	news, err := newCards(g, lastDay, min(samples, 500))
+	if err != nil {
+		return h, err
 	}
 	for _, en := range engines { // warm-up, untimed
 		for j := range min(samples, 100) {
-			one(en, j)
+			news.apply(en, j)
 		}
 	}
 	// Block by block of alertBlock new cards, each block goes to every
@@ -663,7 +603,7 @@ func (r *runner) alertHistory(ctx context.Context, samples int) (AlertHistory, e
 		for k := range engines {
 			i := (b + k) % len(engines)
 			for j := from; j < to; j++ {
-				total[i] += one(engines[i], j)
+				total[i] += news.apply(engines[i], j)
 			}
 		}
 	}
@@ -672,6 +612,87 @@ func (r *runner) alertHistory(ctx context.Context, samples int) (AlertHistory, e
 		h.MeanNS = append(h.MeanNS, float64(total[i].Nanoseconds())/float64(h.Samples))
 	}
 	return h, nil
+}
+
+// engineWithHistory is an engine that applied the default rules (ids) and
+// days days of cards ending the day before lastDay's, and how many cards.
+// The counts are drawn from the last day backwards, so every history ends
+// with the same days; they are applied forwards, as the ledger has them.
+func (r *runner) engineWithHistory(ctx context.Context, g *historyGen, ids []string, lastDay time.Time, days int) (*seqEngine, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	en := &seqEngine{Engine: alerts.NewEngine()}
+	first := lastDay.AddDate(0, 0, -(days - 1))
+	for _, id := range ids {
+		p := alertevents.RulePublished{Version: 1, Rule: alerts.DefaultRules()[id], Reason: "default rule"}
+		e, err := g.reg.New(inMemory, alertevents.TypeRulePublished, events.Meta{Aggregate: events.Aggregate{Kind: alertevents.KindRule, ID: id},
+			Region: events.National, Actor: events.Actor{Role: string(auth.System), ID: "onebook"}, Time: first.Add(-time.Hour).UTC()}, p)
+		if err != nil {
+			return nil, 0, fmt.Errorf("rule %s: %w", id, err)
+		}
+		en.apply(e, p)
+	}
+	rng := rand.New(rand.NewPCG(alertSeed, 0))
+	counts := make([]int, days)
+	for d := range days {
+		counts[days-1-d] = int(poisson(rng, alertPerDay))
+	}
+	var done atomic.Uint64
+	stop := track(r.progress, fmt.Sprintf("alert: history of %d days (days)", days), 0, uint64(days), done.Load)
+	defer stop()
+	cards := 0
+	for d, n := range counts {
+		day := first.AddDate(0, 0, d)
+		for j := range n {
+			e, p, err := g.filed(cards, day.Add(8*time.Hour+time.Duration(j)*time.Minute).UTC())
+			if err != nil {
+				return nil, 0, err
+			}
+			en.apply(e, p)
+			cards++
+		}
+		done.Add(1)
+	}
+	return en, cards, nil
+}
+
+// newCard is a card filed on the last day after the history's, and its
+// revocation, so that applying both leaves an engine as it was.
+type newCard struct {
+	filed   events.Event
+	fp      caseevents.Filed
+	revoked events.Event
+	rp      caseevents.Reviewed
+}
+
+type newCardList []newCard
+
+// newCards makes n new cards, the same events for every engine.
+func newCards(g *historyGen, lastDay time.Time, n int) (newCardList, error) {
+	news := make(newCardList, n)
+	for j := range news {
+		e, p, err := g.filed(j, lastDay.Add(20*time.Hour+time.Duration(j)*time.Millisecond).UTC())
+		if err != nil {
+			return nil, err
+		}
+		rv, rp, err := g.revoked(e, p)
+		if err != nil {
+			return nil, err
+		}
+		news[j] = newCard{e, p, rv, rp}
+	}
+	return news, nil
+}
+
+// apply applies new card j (cycling) to en, times it, and revokes it.
+func (news newCardList) apply(en *seqEngine, j int) time.Duration {
+	nw := &news[j%len(news)]
+	start := time.Now()
+	en.apply(nw.filed, nw.fp)
+	took := time.Since(start)
+	en.apply(nw.revoked, nw.rp)
+	return took
 }
 
 // licence returns a valid unified social credit code derived from seed
