@@ -221,9 +221,10 @@ func (b *bundleCheck) inTree(leaf tlog.Hash, index uint64) error {
 }
 
 // next returns the next entry that verifies (canonical bytes, its data
-// key disclosed if sealed, in the checkpoint's tree), reporting those that
-// do not; ok is false at the end (or when there are too many problems).
-func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
+// key disclosed if sealed, in the checkpoint's tree), as the event it
+// parses to, reporting those that do not; ok is false at the end (or when
+// there are too many problems).
+func (b *bundleCheck) next() (index uint64, e events.Event, ok bool) {
 	for b.scan.Scan() {
 		b.line++
 		var ent struct {
@@ -234,7 +235,7 @@ func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
 		}
 		if err := json.Unmarshal(b.scan.Bytes(), &ent); err != nil {
 			if !b.problem("entries.ndjson line %d: %v", b.line, err) {
-				return 0, nil, false
+				return 0, events.Event{}, false
 			}
 			continue
 		}
@@ -245,7 +246,7 @@ func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
 		e, err := events.Parse(ent.Event)
 		if err != nil {
 			if !b.problem("entries.ndjson line %d (leaf %d): not a canonical event: %v", b.line, ent.Index, err) {
-				return 0, nil, false
+				return 0, events.Event{}, false
 			}
 			continue
 		}
@@ -257,7 +258,7 @@ func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
 				b.keys[e.ID] = ent.Key
 			default:
 				if !b.problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", b.line, ent.Index) {
-					return 0, nil, false
+					return 0, events.Event{}, false
 				}
 				continue
 			}
@@ -266,16 +267,16 @@ func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
 		}
 		if err := b.inTree(tlog.RecordHash(ent.Event), ent.Index); err != nil {
 			if !b.problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", b.line, ent.Index, err) {
-				return 0, nil, false
+				return 0, events.Event{}, false
 			}
 			continue
 		}
-		return ent.Index, ent.Event, true
+		return ent.Index, e, true
 	}
 	if err := b.scan.Err(); err != nil {
 		b.problem("entries.ndjson: %v", err)
 	}
-	return 0, nil, false
+	return 0, events.Event{}, false
 }
 
 // rows checks that every row follows from its entries (step 5). An
@@ -285,14 +286,14 @@ func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
 // memory than verifying ten.
 func (b *bundleCheck) rows(ctx context.Context, ps []projections.Projection, rowsFile string) error {
 	m := b.rep.Manifest
-	entries := map[uint64][]byte{}
+	entries := map[uint64]events.Event{} // verified entries, parsed (Parse copies what it keeps)
 	if m.Kind == "aggregate" {
 		for {
-			i, raw, ok := b.next()
+			i, e, ok := b.next()
 			if !ok {
 				break
 			}
-			entries[i] = bytes.Clone(raw)
+			entries[i] = e
 		}
 	}
 	v, ok := viewOf(m, ps)
@@ -328,8 +329,8 @@ func (b *bundleCheck) rows(ctx context.Context, ps []projections.Projection, row
 		if !v.Aggregate() { // the row's one entry is the next one
 			clear(entries)
 			clear(b.keys)
-			if i, raw, ok := b.next(); ok {
-				entries[i] = raw
+			if i, e, ok := b.next(); ok {
+				entries[i] = e
 			}
 		}
 		if msg := checkRow(ctx, v, r, entries, b.reg, csvFile, b.rep.Rows); msg != "" {
@@ -358,7 +359,7 @@ func viewOf(m Manifest, ps []projections.Projection) (View, bool) {
 
 // checkRow re-derives one row from its entries and names the first cell
 // that differs; "" if it matches.
-func checkRow(ctx context.Context, v View, r []string, entries map[uint64][]byte, reg *events.Registry, csvFile bool, n int64) string {
+func checkRow(ctx context.Context, v View, r []string, entries map[uint64]events.Event, reg *events.Registry, csvFile bool, n int64) string {
 	cols := header(v.Columns())
 	if len(r) != len(cols) {
 		return fmt.Sprintf("%d cells, want %d", len(r), len(cols))
@@ -378,11 +379,10 @@ func checkRow(ctx context.Context, v View, r []string, entries map[uint64][]byte
 	if v.Aggregate() {
 		state := v.Projection.NewState()
 		for _, i := range idx {
-			raw, ok := entries[i]
+			e, ok := entries[i]
 			if !ok {
 				return fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", i)
 			}
-			e, _ := events.Parse(raw)
 			var pl events.Payload
 			if reg.Version(e.Type) > 0 {
 				if pl, err = reg.Decode(ctx, e); err != nil {
@@ -403,11 +403,10 @@ func checkRow(ctx context.Context, v View, r []string, entries map[uint64][]byte
 		if len(idx) != 1 {
 			return "an event row cites exactly one entry"
 		}
-		raw, ok := entries[idx[0]]
+		e, ok := entries[idx[0]]
 		if !ok {
 			return fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", idx[0])
 		}
-		e, _ := events.Parse(raw)
 		if e.Type != v.EventType || e.ID != id {
 			return fmt.Sprintf("column id: %q, but leaf %d is event %s of type %s", id, idx[0], e.ID, e.Type)
 		}
