@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -227,23 +228,23 @@ func (b *bundleCheck) inTree(leaf tlog.Hash, index uint64) error {
 func (b *bundleCheck) next() (index uint64, e events.Event, ok bool) {
 	for b.scan.Scan() {
 		b.line++
-		var ent struct {
-			Index  uint64          `json:"index"`
-			Event  json.RawMessage `json:"event"`
-			Key    []byte          `json:"key"`    // the data key of its sealed fields
-			Erased bool            `json:"erased"` // its subject was erased: sealed fields unreadable
-		}
-		if err := json.Unmarshal(b.scan.Bytes(), &ent); err != nil {
-			if !b.problem("entries.ndjson line %d: %v", b.line, err) {
-				return 0, events.Event{}, false
+		ent, e, parsed := readLine(b.scan.Bytes())
+		if !parsed {
+			if err := json.Unmarshal(b.scan.Bytes(), &ent); err != nil {
+				if !b.problem("entries.ndjson line %d: %v", b.line, err) {
+					return 0, events.Event{}, false
+				}
+				continue
 			}
-			continue
 		}
 		b.rep.Entries++
 		if b.progress != nil && b.rep.Entries%4096 == 0 {
 			b.progress(uint64(b.rep.Entries), uint64(b.rep.Manifest.EntryCount))
 		}
-		e, err := events.Parse(ent.Event)
+		var err error
+		if !parsed {
+			e, err = events.Parse(ent.Event)
+		}
 		if err != nil {
 			if !b.problem("entries.ndjson line %d (leaf %d): not a canonical event: %v", b.line, ent.Index, err) {
 				return 0, events.Event{}, false
@@ -277,6 +278,74 @@ func (b *bundleCheck) next() (index uint64, e events.Event, ok bool) {
 		b.problem("entries.ndjson: %v", err)
 	}
 	return 0, events.Event{}, false
+}
+
+// entryLine is a line of entries.ndjson.
+type entryLine struct {
+	Index  uint64          `json:"index"`
+	Event  json.RawMessage `json:"event"`
+	Key    []byte          `json:"key"`    // the data key of its sealed fields
+	Erased bool            `json:"erased"` // its subject was erased: sealed fields unreadable
+}
+
+// readLine reads a line as writeEntry writes it, without a JSON decoder,
+// and its event with events.Parse; parsed is false when the line is not
+// exactly in that form or its event does not parse, and the caller then
+// reads it with encoding/json, which accepts the same lines and more, and
+// reports what is wrong.
+func readLine(line []byte) (ent entryLine, e events.Event, parsed bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(lineIndex))
+	if !ok {
+		return ent, e, false
+	}
+	i := bytes.IndexByte(rest, ',')
+	if i < 1 || i > 20 || (rest[0] == '0' && i > 1) {
+		return ent, e, false
+	}
+	for _, c := range rest[:i] {
+		if c < '0' || c > '9' {
+			return ent, e, false
+		}
+	}
+	idx, err := strconv.ParseUint(string(rest[:i]), 10, 64)
+	if err != nil {
+		return ent, e, false
+	}
+	if rest, ok = bytes.CutPrefix(rest[i:], []byte(lineEvent)); !ok {
+		return ent, e, false
+	}
+	if rest, ok = bytes.CutSuffix(rest, []byte(`}`)); !ok {
+		return ent, e, false
+	}
+	ent.Index = idx
+	switch {
+	case bytes.HasSuffix(rest, []byte(lineErased)):
+		ent.Erased = true
+		rest = rest[:len(rest)-len(lineErased)]
+	case bytes.HasSuffix(rest, []byte(`"`)):
+		k := bytes.LastIndex(rest, []byte(lineKey))
+		if k < 0 {
+			return ent, e, false
+		}
+		b64 := rest[k+len(lineKey) : len(rest)-1]
+		for _, c := range b64 {
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+				return ent, e, false
+			}
+		}
+		ent.Key = make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+		n, err := base64.StdEncoding.Decode(ent.Key, b64)
+		if err != nil {
+			return ent, e, false
+		}
+		ent.Key = ent.Key[:n]
+		rest = rest[:k]
+	}
+	if e, err = events.Parse(rest); err != nil {
+		return ent, e, false
+	}
+	ent.Event = rest
+	return ent, e, true
 }
 
 // rows checks that every row follows from its entries (step 5). An

@@ -234,21 +234,31 @@ func (w *writer) writeEntry(rec events.Recorded, key []byte, erased bool) error 
 	w.tiles0[int64(idx)>>seal.TileHeight] = true
 	w.nEntries++
 	bw := w.entries.w
-	bw.WriteString(`{"index":`)
+	bw.WriteString(lineIndex)
 	bw.WriteString(strconv.FormatUint(idx, 10))
-	bw.WriteString(`,"event":`)
+	bw.WriteString(lineEvent)
 	bw.Write(rec.Raw)
 	switch {
 	case key != nil:
-		bw.WriteString(`,"key":"`)
+		bw.WriteString(lineKey)
 		bw.WriteString(base64.StdEncoding.EncodeToString(key))
 		bw.WriteString(`"`)
 	case erased:
-		bw.WriteString(`,"erased":true`)
+		bw.WriteString(lineErased)
 	}
 	_, err := bw.WriteString("}\n")
 	return err
 }
+
+// A line of entries.ndjson, as writeEntry writes it:
+// {"index":N,"event":EVENT} with ,"key":"BASE64" or ,"erased":true before
+// the closing brace when the event is sealed.
+const (
+	lineIndex  = `{"index":`
+	lineEvent  = `,"event":`
+	lineKey    = `,"key":"`
+	lineErased = `,"erased":true`
+)
 
 func (w *writer) eventRows(ctx context.Context, rows rowWriter) error {
 	var n int64
