@@ -249,10 +249,7 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	if !ok {
 		return Opened{}, nil
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(withoutBox(e.Payload, start, end), &fields); err != nil {
-		return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
-	}
+	public := withoutBox(e.Payload, start, end)
 	box, w, err := parseBox(e.Payload[start+len(boxKey) : end])
 	if err != nil {
 		return Opened{}, err
@@ -265,6 +262,10 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	}
 	switch {
 	case errors.Is(err, ErrErased):
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(public, &fields); err != nil {
+			return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
+		}
 		return Opened{Fields: fields, Withheld: true}, nil
 	case err != nil:
 		return Opened{}, fmt.Errorf("event %s %s: %w", e.Type, e.ID, err)
@@ -273,7 +274,19 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	if err != nil {
 		return Opened{}, err
 	}
-	var hidden map[string]json.RawMessage
+	// One decode of both halves as one object; if that fails, or a field
+	// was in both (fewer fields than members), decode them apart to say
+	// what is wrong.
+	if all, ok := joinObjects(public, plain); ok {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(all, &fields) == nil && len(fields) == countMembers(all) {
+			return Opened{Fields: fields, Key: dataKey}, nil
+		}
+	}
+	var fields, hidden map[string]json.RawMessage
+	if err := json.Unmarshal(public, &fields); err != nil {
+		return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
+	}
 	if err := json.Unmarshal(plain, &hidden); err != nil {
 		return Opened{}, Invalid("payload.sealed", "event %s: sealed fields are not a JSON object", e.ID)
 	}
@@ -284,6 +297,63 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 		fields[k] = v
 	}
 	return Opened{Fields: fields, Key: dataKey}, nil
+}
+
+// joinObjects returns one JSON object with the members of a and then those
+// of b: a as findBox's caller cut it, b an opened box (its padding is
+// insignificant spaces). ok is false when either is not an object's text.
+func joinObjects(a, b []byte) (joined []byte, ok bool) {
+	b = bytes.TrimRight(b, " ")
+	if len(a) < 2 || a[0] != '{' || a[len(a)-1] != '}' || len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return nil, false
+	}
+	switch {
+	case len(a) == 2:
+		return b, true
+	case len(b) == 2:
+		return a, true
+	}
+	joined = make([]byte, 0, len(a)+len(b))
+	joined = append(append(joined, a[:len(a)-1]...), ',')
+	return append(joined, b[1:]...), true
+}
+
+// countMembers counts the members of obj, a JSON object without
+// insignificant whitespace.
+func countMembers(obj []byte) int {
+	if len(obj) <= 2 {
+		return 0
+	}
+	n, depth := 1, 0
+	for i := 0; i < len(obj); i++ {
+		switch obj[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		case '"':
+			i = stringEnd(obj, i) - 1
+		}
+	}
+	return n
+}
+
+// stringEnd returns the index just past the JSON string starting at b[i]
+// (len(b) if it does not end).
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
 }
 
 // DataKey returns the data key of a sealed event, for a bundle that
@@ -342,12 +412,7 @@ func findBox(payload []byte) (start, end int, ok bool) {
 				}
 				return i, i + len(sealedMarker) + n + 2, true
 			}
-			// Skip the string, escapes and all.
-			for i++; i < len(payload) && payload[i] != '"'; i++ {
-				if payload[i] == '\\' {
-					i++
-				}
-			}
+			i = stringEnd(payload, i) - 1
 		}
 	}
 	return 0, 0, false
@@ -684,14 +749,9 @@ func (p publicReader) Scan(ctx context.Context, from, to uint64, fn func(Recorde
 // same value, each strictly.
 func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event, start, end int) (Payload, error) {
 	public := withoutBox(e.Payload, start, end)
-	sealed := e.Payload[start+len(boxKey) : end]
-	box, w, err := parseBox(sealed)
+	box, w, err := parseBox(e.Payload[start+len(boxKey) : end])
 	if err != nil {
 		return nil, err
-	}
-	pv := reflect.New(s.goType)
-	if err := strictDecode(public, pv.Interface()); err != nil {
-		return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
 	}
 	var dataKey []byte
 	if r.keyring == nil {
@@ -699,10 +759,13 @@ func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event, start, 
 	} else {
 		dataKey, err = r.keyring.Unwrap(ctx, e.ID, w)
 	}
-	p := pv.Elem().Interface().(Payload)
 	switch {
 	case errors.Is(err, ErrErased):
-		return p, nil // the public fields only, unvalidated (see Decode)
+		pv := reflect.New(s.goType)
+		if err := strictDecode(public, pv.Interface()); err != nil {
+			return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
+		}
+		return pv.Elem().Interface().(Payload), nil // the public fields only, unvalidated (see Decode)
 	case err != nil:
 		return nil, fmt.Errorf("event %s %s: %w", e.Type, e.ID, err)
 	}
@@ -711,10 +774,22 @@ func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event, start, 
 	if err != nil {
 		return nil, err
 	}
-	if err := strictDecode(plain, pv.Interface()); err != nil {
-		return nil, Invalid("payload.sealed", "event %s v%d: %v", e.Type, s.version, err)
+	// One strict decode of both halves as one object: a member in both
+	// ends as the box's, as when they are decoded one after the other,
+	// which is done when the joined decode fails, to say which half is at
+	// fault.
+	pv := reflect.New(s.goType)
+	all, ok := joinObjects(public, plain)
+	if !ok || strictDecode(all, pv.Interface()) != nil {
+		pv = reflect.New(s.goType)
+		if err := strictDecode(public, pv.Interface()); err != nil {
+			return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
+		}
+		if err := strictDecode(plain, pv.Interface()); err != nil {
+			return nil, Invalid("payload.sealed", "event %s v%d: %v", e.Type, s.version, err)
+		}
 	}
-	p = pv.Elem().Interface().(Payload)
+	p := pv.Elem().Interface().(Payload)
 	if err := p.Validate(); err != nil {
 		return nil, prefixField("payload", err)
 	}

@@ -364,3 +364,51 @@ func TestOpenAgreesWithDecode(t *testing.T) {
 		t.Fatalf("DataKey %x, %v; OpenFields gave %x", key, err, o.Key)
 	}
 }
+
+func TestJoinObjects(t *testing.T) {
+	tests := []struct{ a, b, joined string }{
+		{`{"a":1}`, `{"b":2}   `, `{"a":1,"b":2}`},
+		{`{}`, `{"b":2}`, `{"b":2}`},
+		{`{"a":1}`, `{}  `, `{"a":1}`},
+		{`{"a":1}`, `{"b":2} x`, ``},
+		{`{"a":1}`, `["b"]`, ``},
+		{`"a"`, `{"b":2}`, ``},
+	}
+	for _, tt := range tests {
+		got, ok := joinObjects([]byte(tt.a), []byte(tt.b))
+		if ok != (tt.joined != "") || string(got) != tt.joined {
+			t.Errorf("joinObjects(%s, %s) = %s, %v; want %s", tt.a, tt.b, got, ok, tt.joined)
+		}
+	}
+	for obj, n := range map[string]int{`{}`: 0, `{"a":1}`: 1, `{"a":[1,2],"b":{"c":1,"d":2},"e":"x,\",y"}`: 3, `{"a":1,"a":2}`: 2} {
+		if got := countMembers([]byte(obj)); got != n {
+			t.Errorf("countMembers(%s) = %d, want %d", obj, got, n)
+		}
+	}
+}
+
+// TestFieldInBothHalves: a box holding a field the public part also holds
+// is refused by OpenFields; Decode takes the box's, as it always did.
+func TestFieldInBothHalves(t *testing.T) {
+	ctx := context.Background()
+	k := NewMemoryKeyring()
+	r := sealedRegistry(k)
+	e := newDeclared(t, r, "p-1")
+	dataKey := make([]byte, 32)
+	box, err := boxSeal(dataKey, e.ID, e.Type, pad([]byte(`{"community":"110105001002","person":"p-1"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := k.Wrap(ctx, "p-1", e.ID, dataKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Payload = json.RawMessage(`{"community":"110105001001","sealed":{"box":"` + b64(box) + `","key":"` + b64(w.Key) + `","to":"` + b64(w.To) + `"}}`)
+	if _, err := r.OpenFields(ctx, e); err == nil || !strings.Contains(err.Error(), "both public and sealed") {
+		t.Fatalf("OpenFields: %v, want a field in both halves refused", err)
+	}
+	got, err := DecodeAs[declared](ctx, r, e)
+	if err != nil || got.Community != "110105001002" || got.Person != "p-1" {
+		t.Fatalf("Decode: %+v, %v", got, err)
+	}
+}
