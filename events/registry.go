@@ -158,8 +158,10 @@ func (r *Registry) Decode(ctx context.Context, e Event) (Payload, error) {
 	if e.Version > s.version {
 		return nil, Invalid("v", "event %s has schema version %d, newer than this build's %d", e.Type, e.Version, s.version)
 	}
-	if e.Version == s.version && IsSealed(e) {
-		return r.decodeSealed(ctx, s, e)
+	if e.Version == s.version {
+		if start, end, ok := findBox(e.Payload); ok {
+			return r.decodeSealed(ctx, s, e, start, end)
+		}
 	}
 	raw, withheld, err := r.Open(ctx, e)
 	if err != nil {

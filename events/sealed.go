@@ -245,19 +245,12 @@ type Opened struct {
 // OpenFields opens e's box once and returns its fields and data key: what
 // an exporter needs of a cited entry, without opening it twice.
 func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
-	if !bytes.Contains(e.Payload, []byte(`"`+SealedMember+`"`)) {
-		return Opened{}, nil
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(e.Payload, &fields); err != nil {
-		return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
-	}
-	sealed, ok := fields[SealedMember]
+	start, end, ok := findBox(e.Payload)
 	if !ok {
 		return Opened{}, nil
 	}
-	delete(fields, SealedMember)
-	box, w, err := parseBox(sealed)
+	public := withoutBox(e.Payload, start, end)
+	box, w, err := parseBox(e.Payload[start+len(boxKey) : end])
 	if err != nil {
 		return Opened{}, err
 	}
@@ -269,6 +262,10 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	}
 	switch {
 	case errors.Is(err, ErrErased):
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(public, &fields); err != nil {
+			return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
+		}
 		return Opened{Fields: fields, Withheld: true}, nil
 	case err != nil:
 		return Opened{}, fmt.Errorf("event %s %s: %w", e.Type, e.ID, err)
@@ -277,7 +274,19 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	if err != nil {
 		return Opened{}, err
 	}
-	var hidden map[string]json.RawMessage
+	// One decode of both halves as one object; if that fails, or a field
+	// was in both (fewer fields than members), decode them apart to say
+	// what is wrong.
+	if all, ok := joinObjects(public, plain); ok {
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(all, &fields) == nil && len(fields) == countMembers(all) {
+			return Opened{Fields: fields, Key: dataKey}, nil
+		}
+	}
+	var fields, hidden map[string]json.RawMessage
+	if err := json.Unmarshal(public, &fields); err != nil {
+		return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
+	}
 	if err := json.Unmarshal(plain, &hidden); err != nil {
 		return Opened{}, Invalid("payload.sealed", "event %s: sealed fields are not a JSON object", e.ID)
 	}
@@ -290,16 +299,71 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	return Opened{Fields: fields, Key: dataKey}, nil
 }
 
+// joinObjects returns one JSON object with the members of a and then those
+// of b: a as findBox's caller cut it, b an opened box (its padding is
+// insignificant spaces). ok is false when either is not an object's text.
+func joinObjects(a, b []byte) (joined []byte, ok bool) {
+	b = bytes.TrimRight(b, " ")
+	if len(a) < 2 || a[0] != '{' || a[len(a)-1] != '}' || len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return nil, false
+	}
+	switch {
+	case len(a) == 2:
+		return b, true
+	case len(b) == 2:
+		return a, true
+	}
+	joined = make([]byte, 0, len(a)+len(b))
+	joined = append(append(joined, a[:len(a)-1]...), ',')
+	return append(joined, b[1:]...), true
+}
+
+// countMembers counts the members of obj, a JSON object without
+// insignificant whitespace.
+func countMembers(obj []byte) int {
+	if len(obj) <= 2 {
+		return 0
+	}
+	n, depth := 1, 0
+	for i := 0; i < len(obj); i++ {
+		switch obj[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		case '"':
+			i = stringEnd(obj, i) - 1
+		}
+	}
+	return n
+}
+
+// stringEnd returns the index just past the JSON string starting at b[i]
+// (len(b) if it does not end).
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
 // DataKey returns the data key of a sealed event, for a bundle that
 // discloses it; nil if e has no sealed box.
 func (r *Registry) DataKey(ctx context.Context, e Event) ([]byte, error) {
-	var p struct {
-		Sealed json.RawMessage `json:"sealed"`
-	}
-	if err := json.Unmarshal(e.Payload, &p); err != nil || p.Sealed == nil {
+	start, end, ok := findBox(e.Payload)
+	if !ok {
 		return nil, nil
 	}
-	_, w, err := parseBox(p.Sealed)
+	_, w, err := parseBox(e.Payload[start+len(boxKey) : end])
 	if err != nil {
 		return nil, err
 	}
@@ -309,12 +373,64 @@ func (r *Registry) DataKey(ctx context.Context, e Event) ([]byte, error) {
 	return r.keyring.Unwrap(ctx, e.ID, w)
 }
 
-// IsSealed reports whether e's payload carries a sealed box. In canonical
-// bytes (RFC 8785: sorted keys, quotes inside strings escaped) the box
-// reads exactly so, and nothing inside a string can.
-func IsSealed(e Event) bool { return bytes.Contains(e.Payload, []byte(sealedMarker)) }
+// IsSealed reports whether e's payload carries a sealed box.
+func IsSealed(e Event) bool {
+	_, _, ok := findBox(e.Payload)
+	return ok
+}
 
-const sealedMarker = `"` + SealedMember + `":{"box":"`
+// In a payload without insignificant whitespace (canonical bytes, or as
+// json.Marshal writes them) a box reads exactly so, and nothing inside a
+// string can (quotes there are escaped).
+const (
+	boxKey       = `"` + SealedMember + `":`
+	sealedMarker = boxKey + `{"box":"`
+)
+
+// findBox finds the box of payload, a JSON object without insignificant
+// whitespace: the member "sealed" of the object itself, not of one nested
+// in it. The member spans payload[start:end]; its value starts at
+// start+len(boxKey). It is read without a JSON decoder: every projector
+// and exporter looks for one per event.
+func findBox(payload []byte) (start, end int, ok bool) {
+	if !bytes.Contains(payload, []byte(sealedMarker)) {
+		return 0, 0, false
+	}
+	depth := 0
+	for i := 0; i < len(payload); i++ {
+		switch payload[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			if depth == 1 && (payload[i-1] == '{' || payload[i-1] == ',') && bytes.HasPrefix(payload[i:], []byte(sealedMarker)) {
+				// Base64 holds no quote: the box ends at the first "}.
+				n := bytes.Index(payload[i+len(sealedMarker):], []byte(`"}`))
+				if n < 0 {
+					return 0, 0, false
+				}
+				return i, i + len(sealedMarker) + n + 2, true
+			}
+			i = stringEnd(payload, i) - 1
+		}
+	}
+	return 0, 0, false
+}
+
+// withoutBox returns a copy of payload without its box (findBox's span)
+// and the comma that separated it.
+func withoutBox(payload []byte, start, end int) []byte {
+	public := make([]byte, 0, len(payload)-(end-start))
+	switch {
+	case payload[start-1] == ',':
+		return append(append(public, payload[:start-1]...), payload[end:]...)
+	case end < len(payload) && payload[end] == ',':
+		return append(append(public, payload[:start]...), payload[end+1:]...)
+	default:
+		return append(append(public, payload[:start]...), payload[end:]...)
+	}
+}
 
 // parseBox reads a box in its one canonical form,
 // {"box":"<base64>","key":"<base64>","to":"<base64>"}: exactly the three
@@ -339,10 +455,13 @@ func parseBox(raw json.RawMessage) ([]byte, Wrapped, error) {
 	if !ok {
 		return nil, Wrapped{}, bad
 	}
+	enc := base64.StdEncoding
+	buf := make([]byte, enc.DecodedLen(len(b64box))+enc.DecodedLen(len(b64key))+enc.DecodedLen(len(b64to)))
 	dec := func(b []byte) ([]byte, error) {
-		out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
-		n, err := base64.StdEncoding.Decode(out, b)
-		return out[:n], err
+		n, err := enc.Decode(buf, b)
+		out := buf[:n:n]
+		buf = buf[enc.DecodedLen(len(b)):]
+		return out, err
 	}
 	box, err1 := dec(b64box)
 	key, err2 := dec(b64key)
@@ -628,30 +747,11 @@ func (p publicReader) Scan(ctx context.Context, from, to uint64, fn func(Recorde
 // projector does for every event): the public fields, the box cut out of
 // the canonical bytes, and the opened sealed fields are decoded into the
 // same value, each strictly.
-func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event) (Payload, error) {
-	i := bytes.Index(e.Payload, []byte(sealedMarker))
-	end := bytes.Index(e.Payload[i:], []byte(`"}`)) // base64 holds no quote: the box's end
-	if end < 0 {
-		return nil, Invalid("payload.sealed", "event %s: not a sealed box", e.ID)
-	}
-	end += i + 2
-	sealed := e.Payload[i+len(`"`+SealedMember+`":`) : end]
-	public := make([]byte, 0, len(e.Payload)-(end-i))
-	switch {
-	case e.Payload[i-1] == ',':
-		public = append(append(public, e.Payload[:i-1]...), e.Payload[end:]...)
-	case e.Payload[end] == ',':
-		public = append(append(public, e.Payload[:i]...), e.Payload[end+1:]...)
-	default:
-		public = append(append(public, e.Payload[:i]...), e.Payload[end:]...)
-	}
-	box, w, err := parseBox(sealed)
+func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event, start, end int) (Payload, error) {
+	public := withoutBox(e.Payload, start, end)
+	box, w, err := parseBox(e.Payload[start+len(boxKey) : end])
 	if err != nil {
 		return nil, err
-	}
-	pv := reflect.New(s.goType)
-	if err := strictDecode(public, pv.Interface()); err != nil {
-		return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
 	}
 	var dataKey []byte
 	if r.keyring == nil {
@@ -659,10 +759,13 @@ func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event) (Payloa
 	} else {
 		dataKey, err = r.keyring.Unwrap(ctx, e.ID, w)
 	}
-	p := pv.Elem().Interface().(Payload)
 	switch {
 	case errors.Is(err, ErrErased):
-		return p, nil // the public fields only, unvalidated (see Decode)
+		pv := reflect.New(s.goType)
+		if err := strictDecode(public, pv.Interface()); err != nil {
+			return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
+		}
+		return pv.Elem().Interface().(Payload), nil // the public fields only, unvalidated (see Decode)
 	case err != nil:
 		return nil, fmt.Errorf("event %s %s: %w", e.Type, e.ID, err)
 	}
@@ -671,10 +774,22 @@ func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event) (Payloa
 	if err != nil {
 		return nil, err
 	}
-	if err := strictDecode(plain, pv.Interface()); err != nil {
-		return nil, Invalid("payload.sealed", "event %s v%d: %v", e.Type, s.version, err)
+	// One strict decode of both halves as one object: a member in both
+	// ends as the box's, as when they are decoded one after the other,
+	// which is done when the joined decode fails, to say which half is at
+	// fault.
+	pv := reflect.New(s.goType)
+	all, ok := joinObjects(public, plain)
+	if !ok || strictDecode(all, pv.Interface()) != nil {
+		pv = reflect.New(s.goType)
+		if err := strictDecode(public, pv.Interface()); err != nil {
+			return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
+		}
+		if err := strictDecode(plain, pv.Interface()); err != nil {
+			return nil, Invalid("payload.sealed", "event %s v%d: %v", e.Type, s.version, err)
+		}
 	}
-	p = pv.Elem().Interface().(Payload)
+	p := pv.Elem().Interface().(Payload)
 	if err := p.Validate(); err != nil {
 		return nil, prefixField("payload", err)
 	}

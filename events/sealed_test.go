@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -259,5 +260,155 @@ func TestBoxKnownAnswer(t *testing.T) {
 	}
 	if _, err := boxOpen(key, id, "pass.issued", box); err == nil {
 		t.Error("a box opened as another type's")
+	}
+}
+
+// BenchmarkDecode: what a projector pays per event to parse and decode a
+// sealed payload, against the same payload recorded in clear.
+func BenchmarkDecode(b *testing.B) {
+	ctx := context.Background()
+	r := sealedRegistry(NewMemoryKeyring())
+	sealed, err := r.New(ctx, "health.declared", Meta{Aggregate: Aggregate{Kind: "resident", ID: "r1"},
+		Region: "110105001001", Actor: Actor{Role: "resident"}, Time: time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC), SealTo: "p-1"},
+		declared{Person: "p-1", Temperature: 37.9, Symptoms: []string{"cough"}, Community: "110105001001"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inClear := sealed
+	inClear.Payload = json.RawMessage(`{"community":"110105001001","person":"p-1","symptoms":["cough"],"temperature":37.9}`)
+	for _, bm := range []struct {
+		name string
+		e    Event
+	}{{"clear", inClear}, {"sealed", sealed}} {
+		raw, err := bm.e.Canonical()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				e, err := Parse(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := r.Decode(ctx, e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestFindBox(t *testing.T) {
+	const box = `"sealed":{"box":"AAAA","key":"BB==","to":"CC=="}`
+	tests := []struct {
+		payload, public string // public "": no box found
+	}{
+		{`{` + box + `}`, `{}`},
+		{`{"a":1,` + box + `}`, `{"a":1}`},
+		{`{` + box + `,"z":1}`, `{"z":1}`},
+		{`{"a":"x","b":[1,{"c":2}],` + box + `,"z":{"y":[]}}`, `{"a":"x","b":[1,{"c":2}],"z":{"y":[]}}`},
+		{`{"a":"\"` + box + `\"",` + box + `}`, `{"a":"\"` + box + `\""}`},
+		{`{"a":"\\",` + box + `}`, `{"a":"\\"}`},
+		// Not the payload's own member: nested, or inside a string.
+		{`{"a":{` + box + `}}`, ``},
+		{`{"a":[{` + box + `}]}`, ``},
+		{`{"a":"` + strings.ReplaceAll(box, `"`, `\"`) + `"}`, ``},
+		{`{"a":1}`, ``},
+		{`{"sealed": {"box":"AAAA","key":"BB==","to":"CC=="}}`, ``},
+		{`{"sealed":{"box":"AAAA`, ``},
+	}
+	for _, tt := range tests {
+		start, end, ok := findBox([]byte(tt.payload))
+		if ok != (tt.public != "") {
+			t.Errorf("findBox(%s): found %v", tt.payload, ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if got := tt.payload[start:end]; got != box {
+			t.Errorf("findBox(%s) = %s, want %s", tt.payload, got, box)
+		}
+		if got := string(withoutBox([]byte(tt.payload), start, end)); got != tt.public {
+			t.Errorf("withoutBox(%s) = %s, want %s", tt.payload, got, tt.public)
+		}
+	}
+}
+
+// TestOpenAgreesWithDecode: the exporter's reading of a sealed payload
+// (OpenFields) and the projectors' (Decode) give the same fields.
+func TestOpenAgreesWithDecode(t *testing.T) {
+	ctx := context.Background()
+	r := sealedRegistry(NewMemoryKeyring())
+	e := newDeclared(t, r, "p-1")
+	o, err := r.OpenFields(ctx, e)
+	if err != nil || o.Fields == nil || o.Key == nil {
+		t.Fatalf("OpenFields: %+v, %v", o, err)
+	}
+	merged, err := json.Marshal(o.Fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var viaOpen declared
+	if err := json.Unmarshal(merged, &viaOpen); err != nil {
+		t.Fatal(err)
+	}
+	viaDecode, err := DecodeAs[declared](ctx, r, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(viaOpen) != fmt.Sprint(viaDecode) {
+		t.Fatalf("OpenFields gives %+v, Decode %+v", viaOpen, viaDecode)
+	}
+	if key, err := r.DataKey(ctx, e); err != nil || !bytes.Equal(key, o.Key) {
+		t.Fatalf("DataKey %x, %v; OpenFields gave %x", key, err, o.Key)
+	}
+}
+
+func TestJoinObjects(t *testing.T) {
+	tests := []struct{ a, b, joined string }{
+		{`{"a":1}`, `{"b":2}   `, `{"a":1,"b":2}`},
+		{`{}`, `{"b":2}`, `{"b":2}`},
+		{`{"a":1}`, `{}  `, `{"a":1}`},
+		{`{"a":1}`, `{"b":2} x`, ``},
+		{`{"a":1}`, `["b"]`, ``},
+		{`"a"`, `{"b":2}`, ``},
+	}
+	for _, tt := range tests {
+		got, ok := joinObjects([]byte(tt.a), []byte(tt.b))
+		if ok != (tt.joined != "") || string(got) != tt.joined {
+			t.Errorf("joinObjects(%s, %s) = %s, %v; want %s", tt.a, tt.b, got, ok, tt.joined)
+		}
+	}
+	for obj, n := range map[string]int{`{}`: 0, `{"a":1}`: 1, `{"a":[1,2],"b":{"c":1,"d":2},"e":"x,\",y"}`: 3, `{"a":1,"a":2}`: 2} {
+		if got := countMembers([]byte(obj)); got != n {
+			t.Errorf("countMembers(%s) = %d, want %d", obj, got, n)
+		}
+	}
+}
+
+// TestFieldInBothHalves: a box holding a field the public part also holds
+// is refused by OpenFields; Decode takes the box's, as it always did.
+func TestFieldInBothHalves(t *testing.T) {
+	ctx := context.Background()
+	k := NewMemoryKeyring()
+	r := sealedRegistry(k)
+	e := newDeclared(t, r, "p-1")
+	dataKey := make([]byte, 32)
+	box, err := boxSeal(dataKey, e.ID, e.Type, pad([]byte(`{"community":"110105001002","person":"p-1"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := k.Wrap(ctx, "p-1", e.ID, dataKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Payload = json.RawMessage(`{"community":"110105001001","sealed":{"box":"` + b64(box) + `","key":"` + b64(w.Key) + `","to":"` + b64(w.To) + `"}}`)
+	if _, err := r.OpenFields(ctx, e); err == nil || !strings.Contains(err.Error(), "both public and sealed") {
+		t.Fatalf("OpenFields: %v, want a field in both halves refused", err)
+	}
+	got, err := DecodeAs[declared](ctx, r, e)
+	if err != nil || got.Community != "110105001002" || got.Person != "p-1" {
+		t.Fatalf("Decode: %+v, %v", got, err)
 	}
 }

@@ -50,7 +50,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	groupReps := fs.Int("group-reps", def.GroupReps, "repetitions of the group commit part, each way")
 	conc := fs.Int("concurrency", def.Concurrency, "concurrent appenders and raw publishers")
 	sync := fs.String("nats-sync", "always", "embedded JetStream sync policy, as the backend's --nats-sync: always (fsync before ack, the backend's default) or an interval such as 2m")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file, and one of each export child's timed call beside it")
 	only := fs.String("only", "", "comma-separated subset of "+strings.Join(bench.Names, ",")+" (seal also runs append: its ratio is over the append rate)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -96,6 +96,7 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	cfg.Log = env.log
 
 	if *cpuprofile != "" {
+		cfg.ChildCPUProfile = *cpuprofile
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -221,31 +222,32 @@ func (b *bundleCheck) inTree(leaf tlog.Hash, index uint64) error {
 }
 
 // next returns the next entry that verifies (canonical bytes, its data
-// key disclosed if sealed, in the checkpoint's tree), reporting those that
-// do not; ok is false at the end (or when there are too many problems).
-func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
+// key disclosed if sealed, in the checkpoint's tree), as the event it
+// parses to, reporting those that do not; ok is false at the end (or when
+// there are too many problems).
+func (b *bundleCheck) next() (index uint64, e events.Event, ok bool) {
 	for b.scan.Scan() {
 		b.line++
-		var ent struct {
-			Index  uint64          `json:"index"`
-			Event  json.RawMessage `json:"event"`
-			Key    []byte          `json:"key"`    // the data key of its sealed fields
-			Erased bool            `json:"erased"` // its subject was erased: sealed fields unreadable
-		}
-		if err := json.Unmarshal(b.scan.Bytes(), &ent); err != nil {
-			if !b.problem("entries.ndjson line %d: %v", b.line, err) {
-				return 0, nil, false
+		ent, e, parsed := readLine(b.scan.Bytes())
+		if !parsed {
+			if err := json.Unmarshal(b.scan.Bytes(), &ent); err != nil {
+				if !b.problem("entries.ndjson line %d: %v", b.line, err) {
+					return 0, events.Event{}, false
+				}
+				continue
 			}
-			continue
 		}
 		b.rep.Entries++
 		if b.progress != nil && b.rep.Entries%4096 == 0 {
 			b.progress(uint64(b.rep.Entries), uint64(b.rep.Manifest.EntryCount))
 		}
-		e, err := events.Parse(ent.Event)
+		var err error
+		if !parsed {
+			e, err = events.Parse(ent.Event)
+		}
 		if err != nil {
 			if !b.problem("entries.ndjson line %d (leaf %d): not a canonical event: %v", b.line, ent.Index, err) {
-				return 0, nil, false
+				return 0, events.Event{}, false
 			}
 			continue
 		}
@@ -257,7 +259,7 @@ func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
 				b.keys[e.ID] = ent.Key
 			default:
 				if !b.problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", b.line, ent.Index) {
-					return 0, nil, false
+					return 0, events.Event{}, false
 				}
 				continue
 			}
@@ -266,16 +268,84 @@ func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
 		}
 		if err := b.inTree(tlog.RecordHash(ent.Event), ent.Index); err != nil {
 			if !b.problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", b.line, ent.Index, err) {
-				return 0, nil, false
+				return 0, events.Event{}, false
 			}
 			continue
 		}
-		return ent.Index, ent.Event, true
+		return ent.Index, e, true
 	}
 	if err := b.scan.Err(); err != nil {
 		b.problem("entries.ndjson: %v", err)
 	}
-	return 0, nil, false
+	return 0, events.Event{}, false
+}
+
+// entryLine is a line of entries.ndjson.
+type entryLine struct {
+	Index  uint64          `json:"index"`
+	Event  json.RawMessage `json:"event"`
+	Key    []byte          `json:"key"`    // the data key of its sealed fields
+	Erased bool            `json:"erased"` // its subject was erased: sealed fields unreadable
+}
+
+// readLine reads a line as writeEntry writes it, without a JSON decoder,
+// and its event with events.Parse; parsed is false when the line is not
+// exactly in that form or its event does not parse, and the caller then
+// reads it with encoding/json, which accepts the same lines and more, and
+// reports what is wrong.
+func readLine(line []byte) (ent entryLine, e events.Event, parsed bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(lineIndex))
+	if !ok {
+		return ent, e, false
+	}
+	i := bytes.IndexByte(rest, ',')
+	if i < 1 || i > 20 || (rest[0] == '0' && i > 1) {
+		return ent, e, false
+	}
+	for _, c := range rest[:i] {
+		if c < '0' || c > '9' {
+			return ent, e, false
+		}
+	}
+	idx, err := strconv.ParseUint(string(rest[:i]), 10, 64)
+	if err != nil {
+		return ent, e, false
+	}
+	if rest, ok = bytes.CutPrefix(rest[i:], []byte(lineEvent)); !ok {
+		return ent, e, false
+	}
+	if rest, ok = bytes.CutSuffix(rest, []byte(`}`)); !ok {
+		return ent, e, false
+	}
+	ent.Index = idx
+	switch {
+	case bytes.HasSuffix(rest, []byte(lineErased)):
+		ent.Erased = true
+		rest = rest[:len(rest)-len(lineErased)]
+	case bytes.HasSuffix(rest, []byte(`"`)):
+		k := bytes.LastIndex(rest, []byte(lineKey))
+		if k < 0 {
+			return ent, e, false
+		}
+		b64 := rest[k+len(lineKey) : len(rest)-1]
+		for _, c := range b64 {
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+				return ent, e, false
+			}
+		}
+		ent.Key = make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+		n, err := base64.StdEncoding.Decode(ent.Key, b64)
+		if err != nil {
+			return ent, e, false
+		}
+		ent.Key = ent.Key[:n]
+		rest = rest[:k]
+	}
+	if e, err = events.Parse(rest); err != nil {
+		return ent, e, false
+	}
+	ent.Event = rest
+	return ent, e, true
 }
 
 // rows checks that every row follows from its entries (step 5). An
@@ -285,14 +355,14 @@ func (b *bundleCheck) next() (index uint64, raw []byte, ok bool) {
 // memory than verifying ten.
 func (b *bundleCheck) rows(ctx context.Context, ps []projections.Projection, rowsFile string) error {
 	m := b.rep.Manifest
-	entries := map[uint64][]byte{}
+	entries := map[uint64]events.Event{} // verified entries, parsed (Parse copies what it keeps)
 	if m.Kind == "aggregate" {
 		for {
-			i, raw, ok := b.next()
+			i, e, ok := b.next()
 			if !ok {
 				break
 			}
-			entries[i] = bytes.Clone(raw)
+			entries[i] = e
 		}
 	}
 	v, ok := viewOf(m, ps)
@@ -328,8 +398,8 @@ func (b *bundleCheck) rows(ctx context.Context, ps []projections.Projection, row
 		if !v.Aggregate() { // the row's one entry is the next one
 			clear(entries)
 			clear(b.keys)
-			if i, raw, ok := b.next(); ok {
-				entries[i] = raw
+			if i, e, ok := b.next(); ok {
+				entries[i] = e
 			}
 		}
 		if msg := checkRow(ctx, v, r, entries, b.reg, csvFile, b.rep.Rows); msg != "" {
@@ -358,7 +428,7 @@ func viewOf(m Manifest, ps []projections.Projection) (View, bool) {
 
 // checkRow re-derives one row from its entries and names the first cell
 // that differs; "" if it matches.
-func checkRow(ctx context.Context, v View, r []string, entries map[uint64][]byte, reg *events.Registry, csvFile bool, n int64) string {
+func checkRow(ctx context.Context, v View, r []string, entries map[uint64]events.Event, reg *events.Registry, csvFile bool, n int64) string {
 	cols := header(v.Columns())
 	if len(r) != len(cols) {
 		return fmt.Sprintf("%d cells, want %d", len(r), len(cols))
@@ -378,11 +448,10 @@ func checkRow(ctx context.Context, v View, r []string, entries map[uint64][]byte
 	if v.Aggregate() {
 		state := v.Projection.NewState()
 		for _, i := range idx {
-			raw, ok := entries[i]
+			e, ok := entries[i]
 			if !ok {
 				return fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", i)
 			}
-			e, _ := events.Parse(raw)
 			var pl events.Payload
 			if reg.Version(e.Type) > 0 {
 				if pl, err = reg.Decode(ctx, e); err != nil {
@@ -403,11 +472,10 @@ func checkRow(ctx context.Context, v View, r []string, entries map[uint64][]byte
 		if len(idx) != 1 {
 			return "an event row cites exactly one entry"
 		}
-		raw, ok := entries[idx[0]]
+		e, ok := entries[idx[0]]
 		if !ok {
 			return fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", idx[0])
 		}
-		e, _ := events.Parse(raw)
 		if e.Type != v.EventType || e.ID != id {
 			return fmt.Sprintf("column id: %q, but leaf %d is event %s of type %s", id, idx[0], e.ID, e.Type)
 		}

@@ -194,15 +194,13 @@ func (w *writer) scan(ctx context.Context, fn func(rec events.Recorded, e events
 		if w.progress != nil && rec.Seq%4096 == 0 {
 			w.progress(done, size)
 		}
-		// A plain decode: the ledger only holds canonical events (checked
-		// at append and by ops verify), and the bundle's verifier checks
-		// every cited entry's canonical form again; re-encoding each one
-		// here took a third of an export's time.
-		var e events.Event
-		if err := json.Unmarshal(rec.Raw, &e); err != nil {
+		// Parse checks the canonical form in one read of the bytes, faster
+		// than a plain json.Unmarshal of the envelope, so the exporter
+		// checks what it cites as the bundle's verifier will.
+		e, err := events.Parse(rec.Raw)
+		if err != nil {
 			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 		}
-		e.Time = e.Time.UTC()
 		if !w.q.covers(e) {
 			return nil
 		}
@@ -236,21 +234,31 @@ func (w *writer) writeEntry(rec events.Recorded, key []byte, erased bool) error 
 	w.tiles0[int64(idx)>>seal.TileHeight] = true
 	w.nEntries++
 	bw := w.entries.w
-	bw.WriteString(`{"index":`)
+	bw.WriteString(lineIndex)
 	bw.WriteString(strconv.FormatUint(idx, 10))
-	bw.WriteString(`,"event":`)
+	bw.WriteString(lineEvent)
 	bw.Write(rec.Raw)
 	switch {
 	case key != nil:
-		bw.WriteString(`,"key":"`)
+		bw.WriteString(lineKey)
 		bw.WriteString(base64.StdEncoding.EncodeToString(key))
 		bw.WriteString(`"`)
 	case erased:
-		bw.WriteString(`,"erased":true`)
+		bw.WriteString(lineErased)
 	}
 	_, err := bw.WriteString("}\n")
 	return err
 }
+
+// A line of entries.ndjson, as writeEntry writes it:
+// {"index":N,"event":EVENT} with ,"key":"BASE64" or ,"erased":true before
+// the closing brace when the event is sealed.
+const (
+	lineIndex  = `{"index":`
+	lineEvent  = `,"event":`
+	lineKey    = `,"key":"`
+	lineErased = `,"erased":true`
+)
 
 func (w *writer) eventRows(ctx context.Context, rows rowWriter) error {
 	var n int64

@@ -134,6 +134,10 @@ type Config struct {
 	// of its own (its mode and flags are appended), e.g. [ops-binary
 	// bench export-child]; ChildEnv is added to its environment too.
 	ExportChildCommand []string
+	// ChildCPUProfile, if set, has each export child write a CPU profile
+	// of its export or verification to ChildCPUProfile plus
+	// ".export-<clear|sealed>-<write|verify>-<csv|xlsx>".
+	ChildCPUProfile string
 
 	Progress io.Writer    // progress lines while phases run; nil: none
 	Log      *slog.Logger // nil: slog.Default()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -227,6 +228,7 @@ func (r *runner) benchExportOf(ctx context.Context, rep *Report, gen *generator,
 // XLSX bundle's events and another the whole ledger, and the seal key in
 // a file for the export children.
 type exportLedger struct {
+	tag     string // clear or sealed: names the children's CPU profiles
 	env     *natsEnv
 	vkey    string
 	keyFile string
@@ -250,7 +252,11 @@ func (r *runner) exportLedger(ctx context.Context, rep *Report, w exportWorkload
 	if err != nil {
 		return nil, err
 	}
-	l = &exportLedger{env: env, close: func() {
+	tag := "sealed"
+	if w.gen.clear {
+		tag = "clear"
+	}
+	l = &exportLedger{tag: tag, env: env, close: func() {
 		env.close()
 		_ = os.RemoveAll(subdir(r.dir, "export")) // a million events: free the disk now
 	}}
@@ -369,7 +375,7 @@ func (r *runner) exportCSV(ctx context.Context, l *exportLedger, w exportWorkloa
 		{"raw read", rawRead},
 		{"raw csv", rawCSV},
 		{"export csv", func() error {
-			c, err := r.exportChild(ctx, "write", "--nats-url", env.url(), "--seal-key", keyFile,
+			c, err := r.exportChild(ctx, l.tag, "write", "--nats-url", env.url(), "--seal-key", keyFile,
 				"--size", strconv.FormatUint(total, 10), "--format", exports.CSV, "--out", bundle)
 			if err != nil {
 				return err
@@ -384,7 +390,7 @@ func (r *runner) exportCSV(ctx context.Context, l *exportLedger, w exportWorkloa
 		{"raw csv", rawCSV},
 		{"raw read", rawRead},
 		{"verify csv", func() error {
-			c, err := r.exportChild(ctx, "verify", "--dir", bundle, "--key", vkey)
+			c, err := r.exportChild(ctx, l.tag, "verify", "--dir", bundle, "--key", vkey, "--format", exports.CSV)
 			if err != nil {
 				return err
 			}
@@ -414,7 +420,7 @@ func (r *runner) exportXLSX(ctx context.Context, l *exportLedger, res *ExportRes
 	xbundle := filepath.Join(r.dir, "export-xlsx")
 	defer os.RemoveAll(xbundle)
 	r.log.Info("bench: export: export xlsx", "rows", res.XLSXRows)
-	c, err := r.exportChild(ctx, "write", "--nats-url", l.env.url(), "--seal-key", l.keyFile,
+	c, err := r.exportChild(ctx, l.tag, "write", "--nats-url", l.env.url(), "--seal-key", l.keyFile,
 		"--size", strconv.FormatUint(res.XLSXTreeSize, 10), "--format", exports.XLSX, "--out", xbundle)
 	if err != nil {
 		return fmt.Errorf("export xlsx: %w", err)
@@ -424,7 +430,7 @@ func (r *runner) exportXLSX(ctx context.Context, l *exportLedger, res *ExportRes
 		return fmt.Errorf("export: the XLSX bundle has %d rows, want %d", c.Rows, res.XLSXRows)
 	}
 	r.log.Info("bench: export: verify xlsx")
-	if c, err = r.exportChild(ctx, "verify", "--dir", xbundle, "--key", l.vkey); err != nil {
+	if c, err = r.exportChild(ctx, l.tag, "verify", "--dir", xbundle, "--key", l.vkey, "--format", exports.XLSX); err != nil {
 		return fmt.Errorf("verify xlsx: %w", err)
 	}
 	res.XLSXVerify = c.run()
@@ -535,8 +541,8 @@ var processStart = time.Now()
 // scans view with exports.Write, "verify" checks one with exports.Verify;
 // each prints an ExportChildReport as JSON.
 //
-//	write  --nats-url URL --seal-key FILE --size N --format csv|xlsx --out DIR
-//	verify --dir DIR --key VERIFIER-KEY
+//	write  --nats-url URL --seal-key FILE --size N --format csv|xlsx --out DIR [--cpuprofile FILE]
+//	verify --dir DIR --key VERIFIER-KEY [--format csv|xlsx] [--cpuprofile FILE]
 //
 // write makes the bundle against the published checkpoint of size N and
 // signs its manifest with the key in FILE.
@@ -571,6 +577,7 @@ func exportWriteChild(ctx context.Context, args []string, stderr io.Writer) (Exp
 	size := fs.Uint64("size", 0, "tree size of the checkpoint to export against")
 	format := fs.String("format", exports.CSV, "csv or xlsx")
 	out := fs.String("out", "", "bundle directory")
+	prof := fs.String("cpuprofile", "", "write a CPU profile of the export to this file")
 	if err := fs.Parse(args); err != nil {
 		return rep, err
 	}
@@ -610,9 +617,14 @@ func exportWriteChild(ctx context.Context, args []string, stderr io.Writer) (Exp
 	src := exports.Source{JS: js, Stream: "LEDGER", Reg: schemas.Registry().WithKeyring(benchKeyring()), Tiles: tiles, Checkpoint: cp, Signer: signer}
 	var done atomic.Uint64
 	stop := track(stderr, "export: write "+*format+" (separate process)", 0, cp.Size, done.Load)
+	stopProfile, err := startCPUProfile(*prof)
+	if err != nil {
+		return rep, err
+	}
 	start := time.Now()
 	m, err := exports.Write(ctx, src, v, exports.Query{}, *format, *out, func(d, _ uint64) { done.Store(d) })
 	rep.Seconds = time.Since(start).Seconds()
+	stopProfile()
 	stop()
 	if err != nil {
 		return rep, err
@@ -643,6 +655,8 @@ func exportVerifyChild(args []string, stderr io.Writer) (ExportChildReport, erro
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "bundle directory")
 	key := fs.String("key", "", "verifier key")
+	fs.String("format", exports.CSV, "the bundle's rows format (for the profile's name only)")
+	prof := fs.String("cpuprofile", "", "write a CPU profile of the verification to this file")
 	if err := fs.Parse(args); err != nil {
 		return rep, err
 	}
@@ -652,9 +666,14 @@ func exportVerifyChild(args []string, stderr io.Writer) (ExportChildReport, erro
 	}
 	var done atomic.Uint64
 	stop := track(stderr, "export: verify (separate process)", 0, uint64(m.EntryCount), done.Load)
+	stopProfile, err := startCPUProfile(*prof)
+	if err != nil {
+		return rep, err
+	}
 	start := time.Now()
 	vr, err := exports.Verify(context.Background(), *dir, *key, app.Projections(), schemas.Registry(), func(d, _ uint64) { done.Store(d) })
 	rep.Seconds = time.Since(start).Seconds()
+	stopProfile()
 	stop()
 	if err != nil {
 		return rep, err
@@ -668,9 +687,18 @@ func exportVerifyChild(args []string, stderr io.Writer) (ExportChildReport, erro
 
 // exportChild runs ExportChild in a process of its own
 // (Config.ExportChildCommand) and returns its report.
-func (r *runner) exportChild(ctx context.Context, mode string, args ...string) (ExportChildReport, error) {
+func (r *runner) exportChild(ctx context.Context, tag, mode string, args ...string) (ExportChildReport, error) {
 	var rep ExportChildReport
 	argv := append(append(append([]string(nil), r.cfg.ExportChildCommand[1:]...), mode), args...)
+	if r.cfg.ChildCPUProfile != "" {
+		format := exports.CSV
+		for i, a := range args[:len(args)-1] {
+			if a == "--format" {
+				format = args[i+1]
+			}
+		}
+		argv = append(argv, "--cpuprofile", r.cfg.ChildCPUProfile+".export-"+tag+"-"+mode+"-"+format)
+	}
 	cmd := exec.CommandContext(ctx, r.cfg.ExportChildCommand[0], argv...)
 	cmd.Env = append(os.Environ(), r.cfg.ChildEnv...)
 	var out, errOut bytes.Buffer
@@ -788,3 +816,23 @@ func (x *ExportResult) rows() []Row {
 // TargetSealed is what sealing may cost an export or its verification:
 // at least this fraction of the rate over clear payloads.
 const TargetSealed = 0.8
+
+// startCPUProfile starts a CPU profile to path ("": none) and returns
+// what stops it.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}

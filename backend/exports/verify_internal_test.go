@@ -1,0 +1,57 @@
+package exports
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/onebook/onebook/events"
+)
+
+// TestReadLine: whatever readLine reads without a JSON decoder, encoding/json
+// reads the same; lines in any other form are left to encoding/json.
+func TestReadLine(t *testing.T) {
+	const ev = `{"actor":{"id":"op7","role":"gate_operator"},"aggregate":{"id":"g-east-1","kind":"gate"},"id":"01936b2e-7c1a-7d3e-8f00-0123456789ab","payload":{"a":"\"key\":\"","sealed":{"box":"AAAA","key":"BB==","to":"CC=="}},"region":"110105001001","time":"2026-02-03T04:05:06.789Z","type":"pass.scanned","v":2}`
+	tests := []struct {
+		line string
+		fast bool
+	}{
+		{`{"index":0,"event":` + ev + `}`, true},
+		{`{"index":41,"event":` + ev + `,"key":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}`, true},
+		{`{"index":41,"event":` + ev + `,"key":""}`, true},
+		{`{"index":18446744073709551615,"event":` + ev + `,"erased":true}`, true},
+		// Valid JSON in another form: encoding/json reads it.
+		{`{"event":` + ev + `,"index":41}`, false},
+		{`{"index":41, "event":` + ev + `}`, false},
+		{`{"index":41,"event":` + ev + `,"key":"AAEC\/w=="}`, false},
+		{`{"index":41,"event":` + ev + `,"key":"AA","erased":true}`, false},
+		{`{"index":41,"event":` + ev + `,"extra":1}`, false},
+		// Not valid: encoding/json says why.
+		{`{"index":041,"event":` + ev + `}`, false},
+		{`{"index":-1,"event":` + ev + `}`, false},
+		{`{"index":41,"event":` + ev + `,"key":"A=A="}`, false},
+		{`{"index":41,"event":` + strings.Replace(ev, `"v":2`, `"v":02`, 1) + `}`, false},
+		{`{"index":41,"event":` + ev, false},
+	}
+	for _, tt := range tests {
+		got, e, ok := readLine([]byte(tt.line))
+		if ok != tt.fast {
+			t.Errorf("readLine(%s): read %v, want %v", tt.line, ok, tt.fast)
+		}
+		if !ok {
+			continue
+		}
+		var want entryLine
+		if err := json.Unmarshal([]byte(tt.line), &want); err != nil {
+			t.Errorf("readLine reads %s, encoding/json refuses it: %v", tt.line, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("readLine(%s) = %+v, encoding/json reads %+v", tt.line, got, want)
+		}
+		if ev, err := events.Parse(got.Event); err != nil || !reflect.DeepEqual(e, ev) {
+			t.Errorf("readLine(%s): event %+v, want %+v (%v)", tt.line, e, ev, err)
+		}
+	}
+}
