@@ -125,12 +125,22 @@ func TestNodeFaults(t *testing.T) {
 		if err := waitCaughtUp(ctx, old, nodes); err != nil {
 			t.Fatal(err)
 		}
-		st, err := js.Stream(ctx, LedgerStream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := st.CachedInfo().State.Msgs; got != sent {
-			t.Fatalf("after %s: %d messages, want %d", f.name, got, sent)
+		// Asked of the majority: a node just back may answer from its own
+		// stale view for a moment. Nothing acknowledged may be missing once
+		// the leader's view settles.
+		for {
+			st, err := majority.Stream(ctx, LedgerStream)
+			if err == nil && st.CachedInfo().State.Msgs == sent {
+				break
+			}
+			if ctx.Err() != nil {
+				msgs := uint64(0)
+				if err == nil {
+					msgs = st.CachedInfo().State.Msgs
+				}
+				t.Fatalf("after %s: %d messages (%v), want %d", f.name, msgs, err, sent)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	for _, n := range nodes {
