@@ -241,36 +241,95 @@ func (pr *Projector) run(ctx context.Context) error {
 	pr.stop = it.Stop
 	pr.mu.Unlock()
 
-	batch := make([]jetstream.Msg, 0, pr.Batch)
-	for {
-		batch = batch[:0]
-		m, err := it.Next(jetstream.NextMaxWait(pr.IdleCheck))
-		if errors.Is(err, nats.ErrTimeout) {
-			// Idle: make sure nobody reset the projection meanwhile.
-			now, err := pr.Store.Checkpoint(ctx, cp.Name)
-			if err != nil {
-				return fmt.Errorf("read checkpoint: %w", err)
+	// Reading and opening the next batch overlaps with folding and
+	// writing this one: on a sealed ledger, parsing and unsealing a batch
+	// costs about as much as its bulk write. The reader runs at most one
+	// batch ahead, so at most three batches are unacknowledged, under the
+	// consumer's MaxAckPending of four.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan readBatch, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- pr.read(ctx, it, cp.Seq, batches)
+	}()
+	for b := range batches {
+		if err := pr.apply(ctx, &cp, b); err != nil {
+			cancel()
+			it.Stop()
+			for range batches { // let the reader see the stop and return
 			}
-			if now.Version != cp.Version || now.Seq != cp.Seq {
-				return fmt.Errorf("checkpoint: %w", ErrCheckpointMoved)
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("next: %w", err)
-		}
-		batch = append(batch, m)
-		for len(batch) < pr.Batch {
-			m, err := it.Next(jetstream.NextMaxWait(pr.MaxWait))
-			if err != nil {
-				break // timeout: apply what we have
-			}
-			batch = append(batch, m)
-		}
-		if err := pr.apply(ctx, &cp, batch); err != nil {
 			return err
 		}
 	}
+	return <-readErr
+}
+
+// readBatch is one batch taken from the consumer, parsed and routed, on its
+// way to apply; or, when idle, the reader's note that nothing came.
+type readBatch struct {
+	items     []pending
+	last      jetstream.Msg // acknowledging it acknowledges the batch (AckAll)
+	lastSeq   uint64        // stream sequence of last
+	remaining uint64        // the consumer's pending count after last
+	idle      bool
+}
+
+// read takes batches of up to pr.Batch messages from it, checks that each
+// is the consumer's next delivery, prepares those after from (the
+// checkpoint this consumer started at) and sends them to out, in order.
+func (pr *Projector) read(ctx context.Context, it jetstream.MessagesContext, from int64, out chan<- readBatch) error {
+	for {
+		m, err := it.Next(jetstream.NextMaxWait(pr.IdleCheck))
+		b := readBatch{idle: errors.Is(err, nats.ErrTimeout)}
+		if err != nil && !b.idle {
+			return fmt.Errorf("next: %w", err)
+		}
+		for n := 0; !b.idle && n < pr.Batch; n++ {
+			if err := pr.take(ctx, &b, m, from); err != nil {
+				return err
+			}
+			if n+1 < pr.Batch {
+				if m, err = it.Next(jetstream.NextMaxWait(pr.MaxWait)); err != nil {
+					break // timeout: apply what we have
+				}
+			}
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// take adds message m to batch b.
+func (pr *Projector) take(ctx context.Context, b *readBatch, m jetstream.Msg, from int64) error {
+	md, err := m.Metadata()
+	if err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
+	// Each message must be the consumer's next delivery: a gap is a
+	// delivery lost in transit (which AckAll would then acknowledge
+	// unseen), a repeat is a redelivery that may come after later events.
+	if md.Sequence.Consumer != pr.delivered+1 {
+		return fmt.Errorf("%w: delivery %d (stream sequence %d, delivered %d times) after delivery %d",
+			errOutOfTurn, md.Sequence.Consumer, md.Sequence.Stream, md.NumDelivered, pr.delivered)
+	}
+	pr.delivered = md.Sequence.Consumer
+	b.last, b.lastSeq, b.remaining = m, md.Sequence.Stream, md.NumPending
+	if int64(b.lastSeq) <= from {
+		return nil // redelivered, already applied
+	}
+	it, err := prepare(ctx, pr.P, pr.Reg, events.Recorded{Seq: b.lastSeq, Raw: m.Data()})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrHalted, err)
+	}
+	if len(it.keys) > 0 {
+		b.items = append(b.items, it)
+	}
+	return nil
 }
 
 type pending struct {
@@ -279,50 +338,67 @@ type pending struct {
 	keys []string
 }
 
-// apply folds one batch and writes it.
-func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstream.Msg) error {
-	items := make([]pending, 0, len(batch))
+// apply folds one batch and writes it; for an idle note, it checks that
+// nobody reset the projection meanwhile.
+func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, b readBatch) error {
+	if b.idle {
+		now, err := pr.Store.Checkpoint(ctx, cp.Name)
+		if err != nil {
+			return fmt.Errorf("read checkpoint: %w", err)
+		}
+		if now.Version != cp.Version || now.Seq != cp.Seq {
+			return fmt.Errorf("checkpoint: %w", ErrCheckpointMoved)
+		}
+		return nil
+	}
+	order, err := pr.foldItems(ctx, b.items)
+	if err != nil {
+		return err
+	}
+	if len(order) > 0 {
+		if err := pr.Store.Put(ctx, pr.P, order); err != nil {
+			return fmt.Errorf("bulk write %d documents: %w", len(order), err)
+		}
+		for _, d := range order {
+			d.New = false
+			pr.cache.Add(d.ID, d)
+		}
+	}
+	if int64(b.lastSeq) > cp.Seq {
+		next := Checkpoint{Name: cp.Name, Version: cp.Version, Seq: int64(b.lastSeq), Updated: now()}
+		if err := pr.Store.AdvanceCheckpoint(ctx, *cp, next); err != nil {
+			// ErrCheckpointMoved: an operator reset the projection; run
+			// restarts, and start rebuilds it.
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		*cp = next
+	}
+	// AckAll: acknowledging the last message acknowledges the batch. A lost
+	// ack only means a harmless redelivery.
+	if err := b.last.Ack(); err != nil {
+		pr.Log.Debug("ack failed", "err", err)
+	}
+	pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, b.remaining, "" })
+	return nil
+}
+
+// foldItems loads the documents items touch that are not cached, folds items
+// into them and returns those that changed, in the order first touched.
+func (pr *Projector) foldItems(ctx context.Context, items []pending) ([]*Doc, error) {
 	var need []string
 	seen := map[string]bool{}
-	var lastSeq, remaining uint64
-	for _, m := range batch {
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("metadata: %w", err)
-		}
-		// Each message must be the consumer's next delivery: a gap is a
-		// delivery lost in transit (which AckAll would then acknowledge
-		// unseen), a repeat is a redelivery that may come after later
-		// events.
-		if md.Sequence.Consumer != pr.delivered+1 {
-			return fmt.Errorf("%w: delivery %d (stream sequence %d, delivered %d times) after delivery %d",
-				errOutOfTurn, md.Sequence.Consumer, md.Sequence.Stream, md.NumDelivered, pr.delivered)
-		}
-		pr.delivered = md.Sequence.Consumer
-		lastSeq, remaining = md.Sequence.Stream, md.NumPending
-		if int64(lastSeq) <= cp.Seq {
-			continue // redelivered, already applied
-		}
-		rec := events.Recorded{Seq: lastSeq, Raw: m.Data()}
-		it, err := prepare(ctx, pr.P, pr.Reg, rec)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrHalted, err)
-		}
-		if len(it.keys) == 0 {
-			continue
-		}
+	for _, it := range items {
 		for _, k := range it.keys {
 			if !seen[k] && !pr.cache.Contains(k) {
 				seen[k] = true
 				need = append(need, k)
 			}
 		}
-		items = append(items, it)
 	}
 	if len(need) > 0 && !pr.fresh {
 		got, err := pr.Store.Get(ctx, pr.P, need)
 		if err != nil {
-			return fmt.Errorf("load documents: %w", err)
+			return nil, fmt.Errorf("load documents: %w", err)
 		}
 		for id, d := range got {
 			pr.cache.Add(id, d)
@@ -345,7 +421,7 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 			}
 			changed, err := fold(pr.P, d, it.rec, it.pl, leaf)
 			if err != nil {
-				return fmt.Errorf("%w: fold event %d into %s: %v", ErrHalted, it.rec.Seq, k, err)
+				return nil, fmt.Errorf("%w: fold event %d into %s: %v", ErrHalted, it.rec.Seq, k, err)
 			}
 			if changed && !ok {
 				dirty[k] = d
@@ -353,31 +429,7 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 			}
 		}
 	}
-	if len(order) > 0 {
-		if err := pr.Store.Put(ctx, pr.P, order); err != nil {
-			return fmt.Errorf("bulk write %d documents: %w", len(order), err)
-		}
-		for _, d := range order {
-			d.New = false
-			pr.cache.Add(d.ID, d)
-		}
-	}
-	if int64(lastSeq) > cp.Seq {
-		next := Checkpoint{Name: cp.Name, Version: cp.Version, Seq: int64(lastSeq), Updated: now()}
-		if err := pr.Store.AdvanceCheckpoint(ctx, *cp, next); err != nil {
-			// ErrCheckpointMoved: an operator reset the projection; run
-			// restarts, and start rebuilds it.
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		*cp = next
-	}
-	// AckAll: acknowledging the last message acknowledges the batch. A lost
-	// ack only means a harmless redelivery.
-	if err := batch[len(batch)-1].Ack(); err != nil {
-		pr.Log.Debug("ack failed", "err", err)
-	}
-	pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, remaining, "" })
-	return nil
+	return order, nil
 }
 
 // prepare parses a recorded event and routes it for p: it returns the
