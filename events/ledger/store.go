@@ -327,3 +327,20 @@ func scan(ctx context.Context, js jetstream.JetStream, name string, cfg jetstrea
 
 // errStop ends a scan early (scan).
 var errStop = errors.New("stop scanning")
+
+// Last returns the latest event of one aggregate, ok false if it has none:
+// what a decision that depends only on an aggregate's newest event (the
+// national log's head of a province log) reads, in one request however
+// long the aggregate's history is.
+func (s *Store) Last(ctx context.Context, region events.Region, agg events.Aggregate) (rec events.Recorded, ok bool, err error) {
+	probe := events.Event{Region: region, Aggregate: agg}
+	m, err := s.stream.GetLastMsgForSubject(ctx, probe.Subject())
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return events.Recorded{}, false, nil
+	}
+	if err != nil {
+		return events.Recorded{}, false, &events.Error{Code: events.CodeUnavailable, Message: "last event of " + agg.String(), Err: err}
+	}
+	rec, err = parse(m.Sequence, m.Data)
+	return rec, err == nil, err
+}
