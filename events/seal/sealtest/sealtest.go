@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -74,11 +75,12 @@ func Key(t testing.TB, origin string) string {
 	return skey
 }
 
-// Event is test event n of a region: distinct bytes per (salt, n), so
-// that two logs given different salts from some n on differ from there.
+// Event is test event n of a region: the same bytes for the same (salt,
+// n), distinct otherwise, so that two logs given the same events up to
+// some n and different salts from there share a prefix and then differ.
 func Event(region events.Region, salt string, n int) events.Event {
 	return events.Event{
-		ID:        events.NewID(),
+		ID:        uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "%s/%s/%d", region, salt, n)).String(),
 		Type:      "test.appended",
 		Version:   1,
 		Aggregate: events.Aggregate{Kind: "test", ID: fmt.Sprintf("a%d", n%7)},
