@@ -17,6 +17,7 @@ import (
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/nationevents"
 	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/miniapp-api/api"
@@ -57,7 +58,9 @@ type cell struct {
 
 // nationalTypes are the event types the national ledger admits: only
 // what the provinces publish to the nation (partition.National).
-func nationalTypes() []string { return nil }
+func nationalTypes() []string {
+	return []string{nationevents.TypeCheckpoint, nationevents.TypeFork}
+}
 
 // admit is the routing rule of the ledger of cell (partition), nil for the
 // single ledger.
@@ -176,7 +179,7 @@ func startCells(ctx, bg context.Context, wg *sync.WaitGroup, cfg config.Config, 
 		cells = append(cells, c)
 		clog := log.With("cell", partition.Name(cc.Cell))
 		if c.code == partition.Nation {
-			err = c.startNation(ctx, bg, wg, clog)
+			err = c.startNation(ctx, bg, wg, clog, cells[:len(cells)-1])
 		} else {
 			err = c.start(ctx, bg, wg, clog, wx)
 		}
@@ -220,7 +223,7 @@ func (c *cell) setApp(a *App) {
 
 // startNation opens the national cell: its ledger (which admits only
 // nationalTypes), its seal and sealer, and the public audit surface.
-func (c *cell) startNation(ctx, bg context.Context, wg *sync.WaitGroup, log *slog.Logger) error {
+func (c *cell) startNation(ctx, bg context.Context, wg *sync.WaitGroup, log *slog.Logger, provinces []*cell) error {
 	a, err := openSealed(ctx, c.cfg, log, c.servers)
 	if err != nil {
 		return err
@@ -233,6 +236,9 @@ func (c *cell) startNation(ctx, bg context.Context, wg *sync.WaitGroup, log *slo
 			log.Error("sealer stopped", "err", err)
 		}
 	}()
+	if err := c.recordProvinces(bg, wg, log, provinces); err != nil {
+		return err
+	}
 	led := a.ledger
 	c.http = api.NewLog(api.Config{Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, schemas.Registry()), Health: a,
 		Metrics: a.metrics, MetricsToken: c.cfg.MetricsToken, RequestTimeout: c.cfg.RequestTimeout, ExportTimeout: c.cfg.ExportTimeout,

@@ -53,6 +53,9 @@ type Config struct {
 	Replicas     int    // JetStream stream replicas: 1 single machine, 3 cluster
 	DedupWindow  time.Duration
 	SealInterval time.Duration // minimum time between checkpoints while busy
+	// NationInterval is how often the national cell records each
+	// province's newest checkpoint in the national log of logs.
+	NationInterval time.Duration
 
 	SnapshotEvery    uint64        // events after which a state is snapshotted again; 0: not by count
 	SnapshotInterval time.Duration // time after which a state that moved is snapshotted again; 0: not by time
@@ -121,6 +124,7 @@ func Vars() []Var {
 		{"ONEBOOK_REPLICAS", "replicas", "1", "JetStream replicas of the ledger streams and buckets (3 in a cluster)"},
 		{"ONEBOOK_DEDUP_WINDOW", "dedup-window", "1h", "JetStream duplicate window for event ids"},
 		{"ONEBOOK_SEAL_INTERVAL", "seal-interval", "500ms", "minimum time between checkpoints while events keep arriving"},
+		{"ONEBOOK_NATION_INTERVAL", "nation-interval", "10s", "with ONEBOOK_PARTITIONS: how often the national cell records each province's newest signed checkpoint in the national log of logs"},
 		{"ONEBOOK_SNAPSHOT_EVERY", "snapshot-every", "10000", "snapshot each in-memory decision state (bucket 'snapshots') once it has applied this many events since its last snapshot; 0: not by count"},
 		{"ONEBOOK_SNAPSHOT_INTERVAL", "snapshot-interval", "5m", "snapshot each in-memory decision state that moved at least this often; 0: not by time (snapshots are also written on a clean shutdown)"},
 		{"ONEBOOK_WITNESSES", "witnesses", "", "comma-separated verifier keys (name+hash+base64) of the witnesses allowed to cosign checkpoints (POST /ledger/cosignatures)"},
@@ -172,7 +176,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		NATSCreds: v.str("nats-creds"), NATSNKey: v.str("nats-nkey"), NATSCA: v.str("nats-ca"), NATSCert: v.str("nats-cert"), NATSKey: v.str("nats-key"),
 		MongoURI: v.str("mongo-uri"), MongoDB: v.str("mongo-db"), MongoPort: v.port("mongo-port"),
 		DedupWindow: v.duration("dedup-window", time.Nanosecond), SealInterval: v.duration("seal-interval", 0),
-		SnapshotEvery: v.count("snapshot-every", "events"), SnapshotInterval: v.duration("snapshot-interval", 0),
+		NationInterval: v.duration("nation-interval", time.Millisecond),
+		SnapshotEvery:  v.count("snapshot-every", "events"), SnapshotInterval: v.duration("snapshot-interval", 0),
 		Projectors: v.boolean("projectors"), Demo: v.boolean("demo"),
 		WeChatAppID: v.str("wechat-appid"), WeChatSecret: v.str("wechat-secret"), WeChatAPIBase: v.str("wechat-api-base"), WxmockPort: v.port("wxmock-port"),
 		TemplateVisit: v.str("wechat-tpl-visit"), TemplateRevoked: v.str("wechat-tpl-revoked"), TemplateAlert: v.str("wechat-tpl-alert"),

@@ -25,8 +25,11 @@ type Followed struct {
 	Source Source
 }
 
+// DefaultInterval is Follow's interval when none is given.
+const DefaultInterval = 10 * time.Second
+
 // Follow records each followed province's newest checkpoint, polling
-// every interval, until ctx ends. Polling the newest checkpoint rather
+// every interval (DefaultInterval if 0), until ctx ends. Polling the newest checkpoint rather
 // than consuming every one is what survives restarts without state of its
 // own: after a restart (of either side) the next poll records the newest
 // checkpoint with a consistency proof from the nation's head, which covers
@@ -37,6 +40,9 @@ type Followed struct {
 // interval and the national sealer's delay. Errors are logged and retried
 // at the next poll; a refused signature or a fork is logged as an error.
 func Follow(ctx context.Context, rec *Recorder, provinces []Followed, interval time.Duration, log *slog.Logger) {
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
 	var wg sync.WaitGroup
 	for _, p := range provinces {
 		wg.Add(1)
