@@ -45,7 +45,7 @@ type Checkpoint struct {
 	Size     uint64   `json:"size" disclose:"public"`
 	Root     string   `json:"root" disclose:"public"` // standard base64 of the root hash
 	Note     string   `json:"note" disclose:"public"` // the signed note, exactly as the province published it
-	Previous uint64   `json:"previous" disclose:"public"`
+	Previous uint64   `json:"previous_size" disclose:"public"`
 	Proof    []string `json:"proof" disclose:"public"` // base64 hashes; empty when Previous is 0
 }
 
@@ -82,7 +82,7 @@ func (p Checkpoint) Validate() error {
 		return events.Invalid("note", "the note says %s/%d, the record %s/%d: they must agree", cp.Origin, cp.Size, p.Origin, p.Size)
 	}
 	if p.Size >= maxSize || p.Previous > p.Size {
-		return events.Invalid("previous", "previous size %d must not exceed size %d (< 2^53)", p.Previous, p.Size)
+		return events.Invalid("previous_size", "previous size %d must not exceed size %d (< 2^53)", p.Previous, p.Size)
 	}
 	if _, err := DecodeProof(p.Proof, "proof"); err != nil {
 		return err
