@@ -64,10 +64,13 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 	quorum := fs.Int("witness-quorum", 0, "witness policy: fail unless at least this many of --witnesses cosigned the latest checkpoint (0: report only)")
 	var nat nationalFlags
 	nat.flags(fs, env)
-	if err := fs.Parse(args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if nat.url != "" {
+		if c.cell != "" {
+			return fmt.Errorf("--national audits every cell from their URLs; it takes no --cell")
+		}
 		return runVerifyNational(ctx, env, &nat, c.data, *asJSON)
 	}
 	if *quorum < 0 || *quorum > 0 && *witnesses == "" {
