@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/seal"
 )
 
@@ -34,11 +35,27 @@ type Config struct {
 	MongoPort                                      int    // embedded FerretDB port (loopback)
 	MongoDB                                        string // database name
 
+	// Partitions are the provinces that each get a ledger of their own
+	// (ONEBOOK_PARTITIONS); none (the default) runs the single ledger of
+	// today. With some, the process runs one cell per province plus the
+	// national cell, each with the configuration ForCell derives.
+	Partitions []events.Region
+	// NATSCredsDir holds one credentials file per cell, <name>.creds or
+	// <name>.nkey (name: partition.Name); with the embedded NATS server it
+	// defaults to DATA/nats-users, where onebook creates nkeys.
+	NATSCredsDir string
+	// Cell is the cell this configuration is of (set by ForCell): "" for the
+	// single ledger, a province code, or events.National.
+	Cell events.Region
+
 	SealKeyFile  string // Ed25519 signed-note private key; created on first start if missing
 	Origin       string // checkpoint origin line (the log's name)
 	Replicas     int    // JetStream stream replicas: 1 single machine, 3 cluster
 	DedupWindow  time.Duration
 	SealInterval time.Duration // minimum time between checkpoints while busy
+	// NationInterval is how often the national cell records each
+	// province's newest checkpoint in the national log of logs.
+	NationInterval time.Duration
 
 	SnapshotEvery    uint64        // events after which a state is snapshotted again; 0: not by count
 	SnapshotInterval time.Duration // time after which a state that moved is snapshotted again; 0: not by time
@@ -100,11 +117,14 @@ func Vars() []Var {
 		{"MONGO_URI", "mongo-uri", "", "MongoDB connection URI; empty starts an embedded FerretDB (SQLite)"},
 		{"ONEBOOK_MONGO_PORT", "mongo-port", "27017", "port of the embedded FerretDB (127.0.0.1)"},
 		{"MONGO_DB", "mongo-db", "onebook", "MongoDB database of the projections"},
+		{"ONEBOOK_PARTITIONS", "partitions", "", "comma-separated 2-digit province codes (e.g. 11,31,44,51): a ledger per province, each with its own NATS account, stream, Merkle log, origin ORIGIN/p/NN, seal key DATA/pNN/seal.key, database MONGO_DB_pNN and API under /p/NN/, plus a national ledger under /national/; empty: the single ledger"},
+		{"ONEBOOK_NATS_CREDS_DIR", "nats-creds-dir", "", "with ONEBOOK_PARTITIONS: a folder with one NATS credentials file per cell, pNN.creds or pNN.nkey and nation.creds or nation.nkey (required with NATS_URL); default with the embedded server DATA/nats-users, created"},
 		{"ONEBOOK_SEAL_KEY", "seal-key", "", "checkpoint signing key file (signed-note PRIVATE+KEY format); default DATA/seal.key, created if missing"},
 		{"ONEBOOK_ORIGIN", "origin", "onebook.local/ledger", "checkpoint origin: the name of this log"},
 		{"ONEBOOK_REPLICAS", "replicas", "1", "JetStream replicas of the ledger streams and buckets (3 in a cluster)"},
 		{"ONEBOOK_DEDUP_WINDOW", "dedup-window", "1h", "JetStream duplicate window for event ids"},
 		{"ONEBOOK_SEAL_INTERVAL", "seal-interval", "500ms", "minimum time between checkpoints while events keep arriving"},
+		{"ONEBOOK_NATION_INTERVAL", "nation-interval", "10s", "with ONEBOOK_PARTITIONS: how often the national cell records each province's newest signed checkpoint in the national log of logs"},
 		{"ONEBOOK_SNAPSHOT_EVERY", "snapshot-every", "10000", "snapshot each in-memory decision state (bucket 'snapshots') once it has applied this many events since its last snapshot; 0: not by count"},
 		{"ONEBOOK_SNAPSHOT_INTERVAL", "snapshot-interval", "5m", "snapshot each in-memory decision state that moved at least this often; 0: not by time (snapshots are also written on a clean shutdown)"},
 		{"ONEBOOK_WITNESSES", "witnesses", "", "comma-separated verifier keys (name+hash+base64) of the witnesses allowed to cosign checkpoints (POST /ledger/cosignatures)"},
@@ -156,7 +176,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		NATSCreds: v.str("nats-creds"), NATSNKey: v.str("nats-nkey"), NATSCA: v.str("nats-ca"), NATSCert: v.str("nats-cert"), NATSKey: v.str("nats-key"),
 		MongoURI: v.str("mongo-uri"), MongoDB: v.str("mongo-db"), MongoPort: v.port("mongo-port"),
 		DedupWindow: v.duration("dedup-window", time.Nanosecond), SealInterval: v.duration("seal-interval", 0),
-		SnapshotEvery: v.count("snapshot-every", "events"), SnapshotInterval: v.duration("snapshot-interval", 0),
+		NationInterval: v.duration("nation-interval", time.Millisecond),
+		SnapshotEvery:  v.count("snapshot-every", "events"), SnapshotInterval: v.duration("snapshot-interval", 0),
 		Projectors: v.boolean("projectors"), Demo: v.boolean("demo"),
 		WeChatAppID: v.str("wechat-appid"), WeChatSecret: v.str("wechat-secret"), WeChatAPIBase: v.str("wechat-api-base"), WxmockPort: v.port("wxmock-port"),
 		TemplateVisit: v.str("wechat-tpl-visit"), TemplateRevoked: v.str("wechat-tpl-revoked"), TemplateAlert: v.str("wechat-tpl-alert"),
@@ -166,9 +187,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		RequestTimeout: v.duration("request-timeout", time.Nanosecond), ExportTimeout: v.duration("export-timeout", time.Nanosecond),
 		TrustedProxies: list(v, "trusted-proxies", addressOrRange),
 		LimitSignIn:    v.perMinute("limit-signin"), LimitClient: v.perMinute("limit-client"), LimitAccount: v.perMinute("limit-account"),
-		RiskRegions: list(v, "risk-regions", events.ParseRegion),
-		Witnesses:   list(v, "witnesses", witnessKey),
-		PassTTL:     v.duration("pass-ttl", time.Minute), SessionTTL: v.duration("session-ttl", time.Minute),
+		RiskRegions: list(v, "risk-regions", events.ParseRegion), NATSCredsDir: v.str("nats-creds-dir"),
+		Witnesses: list(v, "witnesses", witnessKey),
+		PassTTL:   v.duration("pass-ttl", time.Minute), SessionTTL: v.duration("session-ttl", time.Minute),
 	}
 	if c.Replicas = int(v.count("replicas", "replicas")); c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
 		v.fail("replicas", "must be 1, 3 or 5, got %q", v.str("replicas"))
@@ -188,6 +209,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	if c.WitnessPush, err = ParseWitnessPush(v.str("witness-push")); err != nil {
 		v.fail("witness-push", "%w", err)
 	}
+	if c.Partitions, err = partition.Parse(v.str("partitions")); err != nil {
+		v.fail("partitions", "%w", err)
+	}
 	if v.err != nil {
 		return Config{}, v.err
 	}
@@ -197,6 +221,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 // complete fills the settings that default to others and checks those
 // that depend on each other.
 func (c *Config) complete() error {
+	if err := c.checkPartitions(); err != nil {
+		return err
+	}
 	if c.SealKeyFile == "" {
 		c.SealKeyFile = filepath.Join(c.DataDir, "seal.key")
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/onebook/onebook/events/alertevents"
 	"github.com/onebook/onebook/events/caseevents"
 	"github.com/onebook/onebook/events/donationevents"
+	"github.com/onebook/onebook/events/nationevents"
 	"github.com/onebook/onebook/events/orgs"
 	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/residents"
@@ -28,5 +29,6 @@ func Registry() *events.Registry {
 	caseevents.Register(r)
 	alertevents.Register(r)
 	donationevents.Register(r)
+	nationevents.Register(r)
 	return r
 }
