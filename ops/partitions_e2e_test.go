@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -177,7 +178,8 @@ func TestAuthzCells(t *testing.T) {
 // ledger lies in that province), the national ledger holds no raw event,
 // one province's cell refuses another's household with a 4xx naming
 // region, and each province's log verifies on its own (ops verify --cell),
-// against its own verifier key and not another's.
+// against its own verifier key and not another's, and, without -short,
+// by tessera's fsck over its tlog-tiles under /p/NN/.
 func TestPartitionsCluster(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -233,6 +235,7 @@ func TestPartitionsCluster(t *testing.T) {
 		if cell != partition.Nation && !slices.Contains(regions, events.Region(communities[cell])) {
 			t.Errorf("the household of community %s is not in the ledger of %s (regions %v)", communities[cell], partition.Name(cell), regions)
 		}
+		t.Logf("ledger of %s: %d events", partition.Name(cell), len(regions))
 	}
 
 	h := cellsReady(t, addr, true)
@@ -243,6 +246,17 @@ func TestPartitionsCluster(t *testing.T) {
 		}
 		if code, out := ops(t, append([]string{"verify", "--cell", string(p)}, conn...)...); code != 0 {
 			t.Errorf("ops verify --cell %s (%d):\n%s", p, code, out)
+		}
+	}
+	// Each province's tlog-tiles, audited by tessera's fsck with only its
+	// verifier key and origin (as TestOffTheShelfFsckAuditsTheLog does
+	// for the single ledger; it builds fsck, so not with -short).
+	if _, err := exec.LookPath("go"); err == nil && !testing.Short() {
+		for _, p := range provinces {
+			cc := c.CellConfig(p)
+			if out, ok := runFsck(t, cellBase(addr, p), cc.SealKeyFile+".pub", cc.Origin); !ok {
+				t.Errorf("fsck of province %s's log failed:\n%s", p, out)
+			}
 		}
 	}
 	other := filepath.Join(c.KeysDir(), "p11", "seal.key.pub")

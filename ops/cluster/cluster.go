@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -107,7 +108,12 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		cfg.APIs = 0
 	}
 	c = &Cluster{dir: cfg.Dir, log: cfg.Log}
-	c.cells = config.Config{Partitions: cfg.Partitions, NATSCredsDir: filepath.Join(c.KeysDir(), "nats-users")}
+	// The replicas' settings that name the cells: the defaults (origin,
+	// database), their data folder and the cells' credentials.
+	if c.cells, err = config.Load(nil, func(string) string { return "" }, io.Discard); err != nil {
+		return nil, err
+	}
+	c.cells.DataDir, c.cells.Partitions, c.cells.NATSCredsDir = c.KeysDir(), cfg.Partitions, filepath.Join(c.KeysDir(), "nats-users")
 	started := c
 	defer func() {
 		if err != nil {
@@ -247,11 +253,7 @@ func (c *Cluster) JetStream() jetstream.JetStream { return c.js }
 // CellConfig is the configuration of one cell of a partitioned cluster,
 // as its replicas derive it (config.Config.ForCell): its data folder under
 // KeysDir, its database and its NATS user.
-func (c *Cluster) CellConfig(cell events.Region) config.Config {
-	cc := c.cells
-	cc.DataDir, cc.MongoDB = c.KeysDir(), "onebook"
-	return cc.ForCell(cell)
-}
+func (c *Cluster) CellConfig(cell events.Region) config.Config { return c.cells.ForCell(cell) }
 
 // CellJetStream connects to the cluster as cell's user, in its account;
 // the caller closes the connection.
