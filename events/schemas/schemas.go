@@ -7,6 +7,7 @@ package schemas
 import (
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
+	"github.com/onebook/onebook/events/aggregates"
 	"github.com/onebook/onebook/events/alertevents"
 	"github.com/onebook/onebook/events/caseevents"
 	"github.com/onebook/onebook/events/donationevents"
@@ -28,5 +29,6 @@ func Registry() *events.Registry {
 	caseevents.Register(r)
 	alertevents.Register(r)
 	donationevents.Register(r)
+	aggregates.Register(r)
 	return r
 }
