@@ -150,7 +150,9 @@ func TestCountDonation(t *testing.T) {
 	line := func(item string, q int64) donationevents.Line {
 		return donationevents.Line{Item: item, Spec: "x", Quantity: q}
 	}
-	lot := func(item string, q int64) donationevents.Lot { return donationevents.Lot{Line: line(item, q), Batch: "B1"} }
+	lot := func(item string, q int64) donationevents.Lot {
+		return donationevents.Lot{Line: line(item, q), Batch: "B1"}
+	}
 	var tot DonationTotals
 	for _, p := range []events.Payload{
 		donationevents.Pledged{Lines: []donationevents.Line{line("mask_n95", 1000), line("gloves", 50)}},
