@@ -17,7 +17,7 @@ func runCheckpoint(ctx context.Context, env *environ, args []string) error {
 	fs.SetOutput(env.stderr)
 	var c conn
 	c.flags(fs, env)
-	if err := fs.Parse(args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	lc, err := c.openLedger(ctx)

@@ -19,6 +19,7 @@ import (
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/projections/mongostore"
 )
@@ -28,6 +29,9 @@ import (
 type conn struct {
 	natsURL, mongoURI, mongoDB, key, data string
 	natsAuth                              app.NATSAuth
+	// With ONEBOOK_PARTITIONS: the cell to work on and the folder of the
+	// cells' NATS credentials (parse derives the rest).
+	cell, credsDir string
 }
 
 func (c *conn) flags(fs *flag.FlagSet, env *environ) {
@@ -46,7 +50,41 @@ func (c *conn) flags(fs *flag.FlagSet, env *environ) {
 	fs.StringVar(&c.mongoURI, "mongo-uri", def("MONGO_URI", "mongodb://127.0.0.1:"+def("ONEBOOK_MONGO_PORT", "27017")+"/"), "MongoDB URI ($MONGO_URI)")
 	fs.StringVar(&c.mongoDB, "mongo-db", def("MONGO_DB", "onebook"), "MongoDB database ($MONGO_DB)")
 	fs.StringVar(&c.data, "data", def("ONEBOOK_DATA", "./data"), "backend data directory, where seal.key.pub is looked for ($ONEBOOK_DATA)")
+	fs.StringVar(&c.cell, "cell", def("ONEBOOK_CELL", ""), "with ONEBOOK_PARTITIONS: the ledger to work on, a province code (31) or CN for the national one; --data, --mongo-db and the NATS user are then that cell's (DATA/p31, MONGO_DB_p31, NATS_CREDS_DIR/p31.nkey or .creds) ($ONEBOOK_CELL)")
+	fs.StringVar(&c.credsDir, "nats-creds-dir", def("ONEBOOK_NATS_CREDS_DIR", ""), "with --cell: the folder of the cells' NATS credentials; default DATA/nats-users, the embedded server's ($ONEBOOK_NATS_CREDS_DIR)")
 	fs.StringVar(&c.key, "key", def("ONEBOOK_VERIFIER_KEY", ""), "checkpoint verifier key (name+hash+base64) or a file holding it; default DATA/seal.key.pub ($ONEBOOK_VERIFIER_KEY)")
+}
+
+// parse parses the command's flags and, with --cell, makes the
+// connection settings the cell's, as the backend derives them
+// (config.Config.ForCell, app.CellAuth).
+func (c *conn) parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.cell == "" {
+		return nil
+	}
+	code := events.Region(c.cell)
+	if code != events.National {
+		ps, err := partition.Parse(c.cell)
+		if err != nil || len(ps) != 1 {
+			return fmt.Errorf("--cell: %q is neither a 2-digit province code nor %s (%v)", c.cell, events.National, err)
+		}
+	}
+	if c.credsDir == "" {
+		c.credsDir = filepath.Join(c.data, "nats-users")
+	}
+	cc := config.Config{DataDir: c.data, MongoDB: c.mongoDB, NATSCredsDir: c.credsDir}.ForCell(code)
+	c.data, c.mongoDB = cc.DataDir, cc.MongoDB
+	if c.natsAuth.Creds == "" && c.natsAuth.NKey == "" {
+		auth, err := app.CellAuth(cc)
+		if err != nil {
+			return err
+		}
+		c.natsAuth.Creds, c.natsAuth.NKey = auth.Creds, auth.NKey
+	}
+	return nil
 }
 
 // verifierKey returns the key checkpoints must be signed with. It comes from
@@ -104,7 +142,7 @@ func (c *conn) openLedger(ctx context.Context) (*ledgerConn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("ledger stream: %w", err)
 	}
-	cfg := config.Config{Replicas: l.info.Config.Replicas, DedupWindow: l.info.Config.Duplicates}
+	cfg := config.Config{Replicas: l.info.Config.Replicas, DedupWindow: l.info.Config.Duplicates, Cell: events.Region(c.cell)} // a cell's ledger keeps its routing rule
 	if l.led, err = app.OpenLedger(ctx, js, cfg, vkey); err != nil {
 		nc.Close()
 		return nil, err

@@ -45,7 +45,7 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:], args[0]) // ops export VIEW --flags: the view may come first
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	views := exports.Views(app.Projections())

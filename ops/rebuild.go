@@ -24,7 +24,7 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 	var c conn
 	c.flags(fs, env)
 	leaseWait := fs.Duration("lease-wait", 3*time.Second, "how long to wait for the projection's lease")
-	if err := fs.Parse(args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

@@ -29,7 +29,7 @@ func runStaff(ctx context.Context, env *environ, args []string) error {
 	scope := fs.String("scope", "", "region code the account acts in (GB/T 2260 prefix)")
 	label := fs.String("label", "", "a label for the account, e.g. 东门保安 3号 (no personal data)")
 	org := fs.String("org", "", "the organisation the account acts for (hospital_reporter, hospital_reviewer: an approved hospital's id); the scope defaults to its region")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := c.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	lc, err := c.openLedger(ctx)

@@ -62,7 +62,7 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 	samples := fs.Int("proof-samples", 256, "inclusion and consistency proofs to request from the stored tiles and check")
 	witnesses := fs.String("witnesses", env.getenv("ONEBOOK_WITNESSES"), "comma-separated witness verifier keys: report which cosigned the latest checkpoint ($ONEBOOK_WITNESSES)")
 	quorum := fs.Int("witness-quorum", 0, "witness policy: fail unless at least this many of --witnesses cosigned the latest checkpoint (0: report only)")
-	if err := fs.Parse(args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *quorum < 0 || *quorum > 0 && *witnesses == "" {
