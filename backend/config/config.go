@@ -47,6 +47,9 @@ type Config struct {
 	// Cell is the cell this configuration is of (set by ForCell): "" for the
 	// single ledger, a province code, or events.National.
 	Cell events.Region
+	// Sourced, in the national cell's configuration (set by ForCell), are
+	// the provinces whose OUTBOX its ledger sources (events/outbox).
+	Sourced []events.Region
 
 	SealKeyFile  string // Ed25519 signed-note private key; created on first start if missing
 	Origin       string // checkpoint origin line (the log's name)

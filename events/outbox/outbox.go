@@ -108,7 +108,7 @@ func Open(ctx context.Context, js jetstream.JetStream, province events.Region, r
 // Sources are the sources of the national LEDGER: every province's OUTBOX,
 // across accounts. The national cell gives them to ledger.Config.Sources.
 func Sources(provinces []events.Region) []*jetstream.StreamSource {
-	out := make([]*jetstream.StreamSource, 0, len(provinces))
+	var out []*jetstream.StreamSource // nil for none: the single ledger's configuration stays as it was
 	for _, p := range provinces {
 		out = append(out, &jetstream.StreamSource{
 			Name:     Stream,
