@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -28,8 +29,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/backend/wechat/wxmock"
+	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/lease"
 )
 
@@ -58,6 +61,15 @@ type Config struct {
 	// cluster's own (e.g. --seal-interval 100ms).
 	Flags []string
 	Log   *slog.Logger
+	// Partitions, if any, give the cluster a ledger per province: the
+	// nodes have an account per cell (app.NATSAccounts, users' nkeys in
+	// KeysDir()/nats-users) and the replicas run with ONEBOOK_PARTITIONS.
+	// The worker-lease helpers (WaitLeases, LeaseHolder) and the ledger
+	// leader helpers are about the single ledger's global account; Start
+	// does not wait for a partitioned worker's leases.
+	Partitions []events.Region
+	// APIs is the number of API replicas: 0 means 2, -1 none.
+	APIs int
 }
 
 // Cluster is a running cluster.
@@ -68,6 +80,7 @@ type Cluster struct {
 
 	dir    string
 	log    *slog.Logger
+	cells  config.Config // the partitions and the cells' credentials; no partitions: the single ledger
 	mongo  *embedded.MongoServer
 	stopWx context.CancelFunc
 	wxURL  string
@@ -88,7 +101,19 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	switch cfg.APIs {
+	case 0:
+		cfg.APIs = 2
+	case -1:
+		cfg.APIs = 0
+	}
 	c = &Cluster{dir: cfg.Dir, log: cfg.Log}
+	// The replicas' settings that name the cells: the defaults (origin,
+	// database), their data folder and the cells' credentials.
+	if c.cells, err = config.Load(nil, func(string) string { return "" }, io.Discard); err != nil {
+		return nil, err
+	}
+	c.cells.DataDir, c.cells.Partitions, c.cells.NATSCredsDir = c.KeysDir(), cfg.Partitions, filepath.Join(c.KeysDir(), "nats-users")
 	started := c
 	defer func() {
 		if err != nil {
@@ -100,7 +125,13 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
-	if c.Nodes, err = startNodes(ctx, filepath.Join(cfg.Dir, "nats"), 3, cfg.Log); err != nil {
+	var accounts []embedded.Account
+	if len(cfg.Partitions) > 0 {
+		if accounts, err = app.NATSAccounts(c.cells); err != nil {
+			return nil, err
+		}
+	}
+	if c.Nodes, err = startNodes(ctx, filepath.Join(cfg.Dir, "nats"), 3, accounts, cfg.Log); err != nil {
 		return nil, err
 	}
 	if c.mongo, err = embedded.StartMongo(ctx, embedded.MongoOptions{Dir: filepath.Join(cfg.Dir, "ferretdb"), Logger: cfg.Log}); err != nil {
@@ -113,20 +144,29 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	wctx, stopWx := context.WithCancel(context.WithoutCancel(ctx))
 	c.stopWx, c.wxURL = stopWx, "http://"+ln.Addr().String()
 	go wxmock.New(WeChatAppID, WeChatSecret).Serve(wctx, ln)
-	if c.nc, err = nats.Connect(c.NATSURL(), nats.Name("onebook-cluster"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond)); err != nil {
-		return nil, err
-	}
-	if c.js, err = jetstream.New(c.nc); err != nil {
-		return nil, err
+	if len(cfg.Partitions) == 0 {
+		if c.nc, err = nats.Connect(c.NATSURL(), nats.Name("onebook-cluster"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond)); err != nil {
+			return nil, err
+		}
+		if c.js, err = jetstream.New(c.nc); err != nil {
+			return nil, err
+		}
 	}
 
-	ports, err := freePorts(2 + cfg.Workers)
+	ports, err := freePorts(cfg.APIs + cfg.Workers)
 	if err != nil {
 		return nil, err
 	}
 	common := []string{"--data", c.KeysDir(), "--nats-url", c.NATSURL(), "--mongo-uri", c.MongoURI(), "--replicas", "3",
 		"--wechat-appid", WeChatAppID, "--wechat-secret", WeChatSecret, "--wechat-api-base", c.wxURL,
 		"--metrics-addr", "off", "--limit-signin", "0", "--limit-client", "0", "--limit-account", "0"}
+	if len(cfg.Partitions) > 0 {
+		var codes []string
+		for _, p := range cfg.Partitions {
+			codes = append(codes, string(p))
+		}
+		common = append(common, "--partitions", strings.Join(codes, ","), "--nats-creds-dir", c.cells.NATSCredsDir)
+	}
 	replica := func(name string, role Role, port int) *Replica {
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		args := append(append([]string{}, common...), "--addr", addr, "--projectors", fmt.Sprint(role == Worker))
@@ -134,9 +174,9 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 			argv: append(append(append([]string{}, cfg.Command...), args...), cfg.Flags...)}
 	}
 	for i := range cfg.Workers {
-		c.Workers = append(c.Workers, replica(fmt.Sprintf("worker-%d", i+1), Worker, ports[2+i]))
+		c.Workers = append(c.Workers, replica(fmt.Sprintf("worker-%d", i+1), Worker, ports[cfg.APIs+i]))
 	}
-	for i := range 2 {
+	for i := range cfg.APIs {
 		c.APIs = append(c.APIs, replica(fmt.Sprintf("api-%d", i+1), API, ports[i]))
 	}
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
@@ -144,8 +184,10 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if err := c.Workers[0].Start(sctx); err != nil {
 		return nil, err
 	}
-	if err := c.WaitLeases(sctx, c.Workers[0]); err != nil {
-		return nil, err
+	if len(cfg.Partitions) == 0 {
+		if err := c.WaitLeases(sctx, c.Workers[0]); err != nil {
+			return nil, err
+		}
 	}
 	rest := append(append([]*Replica{}, c.APIs...), c.Workers[1:]...)
 	errs := make(chan error, len(rest))
@@ -205,8 +247,32 @@ func (c *Cluster) LogDir() string { return filepath.Join(c.dir, "logs") }
 func (c *Cluster) WeChatURL() string { return c.wxURL }
 
 // JetStream is the cluster's own client connection (it follows the nodes
-// through faults).
+// through faults); nil with partitions (see CellJetStream).
 func (c *Cluster) JetStream() jetstream.JetStream { return c.js }
+
+// CellConfig is the configuration of one cell of a partitioned cluster,
+// as its replicas derive it (config.Config.ForCell): its data folder under
+// KeysDir, its database and its NATS user.
+func (c *Cluster) CellConfig(cell events.Region) config.Config { return c.cells.ForCell(cell) }
+
+// CellJetStream connects to the cluster as cell's user, in its account;
+// the caller closes the connection.
+func (c *Cluster) CellJetStream(cell events.Region) (*nats.Conn, jetstream.JetStream, error) {
+	auth, err := app.CellAuth(c.CellConfig(cell))
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := auth.Connect(c.NATSURL(), nats.Name("onebook-cluster "+string(cell)), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
 
 // LedgerLeader is the node leading the ledger stream, nil during an
 // election. A partitioned node that still believes it leads is not it.

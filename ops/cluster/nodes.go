@@ -14,13 +14,17 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/onebook/onebook/backend/embedded"
 )
 
 // Name is the JetStream cluster's name.
 const Name = "onebook"
 
 // account is the NATS account onebook's streams live in: the global
-// account, since the replicas connect without credentials.
+// account, since the replicas connect without credentials. (With a ledger
+// per province each cell has its own account; the ledger leader helpers
+// below are about the single ledger.)
 const account = "$G"
 
 // Node is one nats-server of the cluster, running in this process. Its
@@ -28,8 +32,9 @@ const account = "$G"
 type Node struct {
 	Name string
 
-	base server.Options // as started: every route, no route authorization
-	log  *slog.Logger
+	base     server.Options     // as started: every route, no route authorization
+	accounts []embedded.Account // a ledger per province: an account per cell; none: the global account
+	log      *slog.Logger
 
 	mu  sync.Mutex
 	srv *server.Server // nil while down
@@ -39,7 +44,10 @@ type Node struct {
 // startNodes starts n nodes on loopback, each with its own store directory
 // under dir, routed to each other, JetStream syncing every write to disk
 // before acknowledging it (sync_interval: always).
-func startNodes(ctx context.Context, dir string, n int, log *slog.Logger) ([]*Node, error) {
+//
+// With accounts (a ledger per province), every node has them, and a client
+// must be one of their users.
+func startNodes(ctx context.Context, dir string, n int, accounts []embedded.Account, log *slog.Logger) ([]*Node, error) {
 	clientPorts, err := freePorts(n)
 	if err != nil {
 		return nil, err
@@ -55,7 +63,7 @@ func startNodes(ctx context.Context, dir string, n int, log *slog.Logger) ([]*No
 	nodes := make([]*Node, n)
 	for i := range nodes {
 		name := fmt.Sprintf("n%d", i+1)
-		nodes[i] = &Node{Name: name, log: log.With("node", name), base: server.Options{
+		nodes[i] = &Node{Name: name, log: log.With("node", name), accounts: accounts, base: server.Options{
 			ServerName: name,
 			Host:       "127.0.0.1",
 			Port:       clientPorts[i],
@@ -122,8 +130,11 @@ func (n *Node) Start(ctx context.Context) error {
 	if n.srv != nil {
 		return fmt.Errorf("node %s is running", n.Name)
 	}
-	opts := n.base
-	srv, err := server.NewServer(&opts)
+	opts, err := n.options()
+	if err != nil {
+		return err
+	}
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
@@ -140,6 +151,21 @@ func (n *Node) Start(ctx context.Context) error {
 	n.srv, n.cut = srv, false
 	n.log.Info("nats node started", "url", srv.ClientURL())
 	return nil
+}
+
+// options are the node's server options as started: base, with fresh
+// accounts (a server binds the accounts it is given, so each start and
+// reload parses them anew).
+func (n *Node) options() (*server.Options, error) {
+	opts := n.base
+	if len(n.accounts) > 0 {
+		acc, err := embedded.AccountOptions(n.accounts)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		opts.Accounts, opts.Nkeys = acc.Accounts, acc.Nkeys
+	}
+	return &opts, nil
 }
 
 // ClientURL is the node's client URL, whether it runs or not.
@@ -222,10 +248,13 @@ func (n *Node) Partition() error {
 	}
 	var secret [16]byte
 	_, _ = rand.Read(secret[:])
-	opts := n.base
+	opts, err := n.options()
+	if err != nil {
+		return err
+	}
 	opts.Routes = nil
 	opts.Cluster.Username, opts.Cluster.Password = "partitioned", hex.EncodeToString(secret[:])
-	if err := n.srv.ReloadOptions(&opts); err != nil {
+	if err := n.srv.ReloadOptions(opts); err != nil {
 		return fmt.Errorf("node %s: partition: %w", n.Name, err)
 	}
 	n.cut = true
@@ -246,8 +275,11 @@ func (n *Node) Heal() error {
 	if n.srv == nil {
 		return fmt.Errorf("node %s is down", n.Name)
 	}
-	opts := n.base
-	if err := n.srv.ReloadOptions(&opts); err != nil {
+	opts, err := n.options()
+	if err != nil {
+		return err
+	}
+	if err := n.srv.ReloadOptions(opts); err != nil {
 		return fmt.Errorf("node %s: heal: %w", n.Name, err)
 	}
 	n.cut = false

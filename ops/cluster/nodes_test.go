@@ -19,7 +19,7 @@ import (
 func TestNodeFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a bound on a hang, not a figure
 	defer cancel()
-	nodes, err := startNodes(ctx, t.TempDir(), 3, slog.New(slog.DiscardHandler))
+	nodes, err := startNodes(ctx, t.TempDir(), 3, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
