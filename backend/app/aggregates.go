@@ -71,7 +71,8 @@ func (c *cell) startReporting(ctx, bg context.Context, wg *sync.WaitGroup) error
 	if _, err := outbox.Open(ctx, c.servers.JS, c.code, c.cfg.Replicas); err != nil {
 		return err
 	}
-	pub := &reporting.Publisher{Province: c.code, Store: a.ledger.Store, Reg: a.reg, Views: a.docs, Log: a.log.With("component", "reporting")}
+	pub := &reporting.Publisher{Province: c.code, Store: a.ledger.Store, Reg: a.reg, Views: a.docs, Log: a.log.With("component", "reporting"),
+		SmallCell: int64(c.cfg.SmallCell), Interval: c.cfg.ReportInterval}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -161,7 +161,7 @@ func (p *Publisher) Figures(ctx context.Context, day string) ([]figure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("arrivals of the day before %s: %w", day, err)
 	}
-	totals, err := donationviews.ReadDaily(ctx, p.Views, p.Province, day)
+	totals, err := donationviews.ReadDaily(ctx, p.Views, day)
 	if err != nil {
 		return nil, fmt.Errorf("donations of %s: %w", day, err)
 	}

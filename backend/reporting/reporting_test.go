@@ -42,9 +42,9 @@ func views(t *testing.T, measles int64) *memstore.Store {
 	if err := st.Put(ctx, caseviews.Counts(), docs); err != nil {
 		t.Fatal(err)
 	}
-	don := &donationviews.DailyTotals{Province: "31", Day: day, Totals: aggregates.DonationTotals{
+	don := &donationviews.DailyTotals{Day: day, Totals: aggregates.DonationTotals{
 		Items: map[string]aggregates.ItemTotals{"mask_n95": {Pledged: 1000}}, Pledges: 1}}
-	if err := st.Put(ctx, donationviews.Daily(), []*projections.Doc{{ID: donationviews.DailyKey("31", day), State: don}}); err != nil {
+	if err := st.Put(ctx, donationviews.Daily(), []*projections.Doc{{ID: donationviews.DailyKey(day), State: don}}); err != nil {
 		t.Fatal(err)
 	}
 	return st
