@@ -61,6 +61,12 @@ func TestNationFromAggregates(t *testing.T) {
 		t.Error("the national ledger holds nothing")
 	}
 
+	// Province 11's views, its figures' sources among them, are what its
+	// ledger says.
+	if code, out := ops(t, append([]string{"verify", "--cell", "11"}, b.args()...)...); code != 0 || !strings.Contains(out, "province_arrivals") {
+		t.Errorf("ops verify --cell 11 (%d):\n%s", code, out)
+	}
+
 	// The other views answer, and a bad range names its field.
 	for _, p := range []string{"/cases", "/donations", "/alerts"} {
 		nation.json("GET", p+"?from="+today+"&to="+today, nil, 200, nil)
