@@ -161,7 +161,9 @@ func TestAuthzCells(t *testing.T) {
 	if code, out := nation.do("GET", "/checkpoint", nil); code != 200 || !strings.HasPrefix(string(out), "onebook.local/ledger/national\n") {
 		t.Fatalf("national checkpoint: %d %s", code, out)
 	}
-	for _, p := range []string{"/me", "/cases", "/communities/" + communityA + "/inside", "/exports/gate_hourly"} {
+	// (GET /national/cases is the national case counts, folded from the
+	// provinces' aggregates; a card, /cases/{id}, has no route there.)
+	for _, p := range []string{"/me", "/cases/c-1", "/communities/" + communityA + "/inside", "/exports/gate_hourly"} {
 		if code, _ := (client{t: t, base: nation.base, token: admin11.token}).do("GET", p, nil); code != 404 {
 			t.Errorf("GET /national%s: %d, want 404", p, code)
 		}
@@ -191,7 +193,7 @@ func TestPartitionsCluster(t *testing.T) {
 	ids := map[events.Region]string{"11": "11010519491231002X", "31": "110105201001010010", "44": "110105198001010024", "51": "110105199002150031"}
 	provinces := []events.Region{"11", "31", "44", "51"}
 	c, err := cluster.Start(ctx, cluster.Config{Dir: t.TempDir(), Command: []string{exe, "cluster", "replica"}, Env: replicaEnv(),
-		Partitions: provinces, APIs: -1, Flags: []string{"--seal-interval", "100ms"}})
+		Partitions: provinces, APIs: -1, Flags: []string{"--seal-interval", "100ms", "--small-cell", "1", "--report-interval", "200ms"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,8 +201,21 @@ func TestPartitionsCluster(t *testing.T) {
 	addr := c.Workers[0].Addr
 	for _, p := range provinces {
 		r := signIn(t, cellBase(addr, p), "cluster-resident-"+string(p))
+		var reg struct {
+			Household struct {
+				Members []struct {
+					PersonID string `json:"person_id"`
+				}
+			}
+			Session struct{ Token string }
+		}
 		r.json("PUT", "/me/household", map[string]any{"community": communities[p], "building": "1",
-			"members": []map[string]string{{"name": "张三", "id_number": ids[p], "phone": "13800138000"}}}, 200, nil)
+			"members": []map[string]string{{"name": "张三", "id_number": ids[p], "phone": "13800138000"}}}, 200, &reg)
+		if p == "31" { // a stay in Guangdong, declared in Shanghai: an arrival for the nation's flows
+			r.token = reg.Session.Token
+			r.json("POST", "/me/declarations", map[string]any{"person_id": reg.Household.Members[0].PersonID, "temperature": 36.5,
+				"visited": []string{"440305"}}, 201, nil)
+		}
 	}
 	stranger := signIn(t, cellBase(addr, "31"), "cluster-stranger")
 	code, out := stranger.do("PUT", "/me/household", map[string]any{"community": communities["44"], "building": "1",
@@ -218,9 +233,13 @@ func TestPartitionsCluster(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			if cell == partition.Nation && strings.HasPrefix(e.Type, "aggregate.") && slices.Contains(provinces, e.Region) {
+				regions = append(regions, e.Region) // what a province published to the nation: no raw event
+				return nil
+			}
 			// The national ledger holds what the provinces publish to the
-			// nation (their signed checkpoints, the log of logs), never a
-			// raw event.
+			// nation (their aggregates above, their signed checkpoints: the
+			// log of logs), never a raw event.
 			national := e.Type == nationevents.TypeCheckpoint || e.Type == nationevents.TypeFork
 			if cell == partition.Nation && !national || cell != partition.Nation && e.Region != events.National && e.Region.Province() != cell {
 				t.Errorf("the ledger of %s holds %s of region %s", partition.Name(cell), e.Type, e.Region)
@@ -236,6 +255,21 @@ func TestPartitionsCluster(t *testing.T) {
 			t.Errorf("the household of community %s is not in the ledger of %s (regions %v)", communities[cell], partition.Name(cell), regions)
 		}
 		t.Logf("ledger of %s: %d events", partition.Name(cell), len(regions))
+	}
+
+	// The arrival reached the nation through 31's OUTBOX, sourced across
+	// accounts into the national ledger on the cluster (R3).
+	nation := client{t: t, base: cellBase(addr, partition.Nation)}
+	today := events.Day(time.Now())
+	var flows []struct {
+		From, To string
+		Arrivals int64
+	}
+	for deadline := time.Now().Add(time.Minute); len(flows) == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		nation.json("GET", "/flows?from="+today+"&to="+today, nil, 200, &flows)
+	}
+	if len(flows) != 1 || flows[0].From != "44" || flows[0].To != "31" || flows[0].Arrivals != 1 {
+		t.Errorf("national flows on the cluster: %+v, want one arrival from 44 in 31", flows)
 	}
 
 	h := cellsReady(t, addr, true)

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/backend/app"
+	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/lease"
 	"github.com/onebook/onebook/projections"
 	"github.com/onebook/onebook/projections/mongostore"
@@ -29,13 +30,13 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 	}
 	if fs.NArg() != 1 {
 		names := ""
-		for _, p := range app.Projections() {
+		for _, p := range app.CellProjections(events.Region(c.cell)) {
 			names += " " + p.Name()
 		}
 		return fmt.Errorf("usage: ops rebuild NAME (one of:%s)", names)
 	}
 	var p projections.Projection
-	for _, q := range app.Projections() {
+	for _, q := range app.CellProjections(events.Region(c.cell)) {
 		if q.Name() == fs.Arg(0) {
 			p = q
 		}

@@ -135,7 +135,7 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 		if err != nil {
 			return err
 		}
-		rep.Projections, err = verify.Projections(ctx, led.Store, reg, app.Projections(), mongostore.New(db, 30*time.Second), size, *wait,
+		rep.Projections, err = verify.Projections(ctx, led.Store, reg, app.CellProjections(events.Region(c.cell)), mongostore.New(db, 30*time.Second), size, *wait,
 			progress(env.stderr, "verify: projections", size))
 		if err != nil {
 			return err

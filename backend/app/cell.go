@@ -16,6 +16,7 @@ import (
 
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/embedded"
+	"github.com/onebook/onebook/backend/national"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/nationevents"
 	"github.com/onebook/onebook/events/partition"
@@ -209,6 +210,11 @@ func (c *cell) start(ctx, bg context.Context, wg *sync.WaitGroup, log *slog.Logg
 		}
 	}
 	a.background(bg, wg, c.svcs)
+	if c.code != "" {
+		if err := c.startReporting(ctx, bg, wg); err != nil {
+			return err
+		}
+	}
 	c.http, err = a.http(ctx, c.svcs)
 	return err
 }
@@ -240,7 +246,8 @@ func (c *cell) startNation(ctx, bg context.Context, wg *sync.WaitGroup, log *slo
 		return err
 	}
 	led := a.ledger
-	c.http = api.NewLog(api.Config{Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, schemas.Registry()), Health: a,
+	views := &national.Service{State: c.startNationalViews(bg, wg)}
+	c.http = api.NewLog(api.Config{National: views, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, schemas.Registry()), Health: a,
 		Metrics: a.metrics, MetricsToken: c.cfg.MetricsToken, RequestTimeout: c.cfg.RequestTimeout, ExportTimeout: c.cfg.ExportTimeout,
 		Log: log.With("component", "http"), TrustedProxies: c.cfg.TrustedProxies,
 		Limits: api.Limits{SignIn: c.cfg.LimitSignIn, Client: c.cfg.LimitClient, Account: c.cfg.LimitAccount}})
@@ -262,7 +269,7 @@ func NATSAccounts(cfg config.Config) ([]embedded.Account, error) {
 		}
 		out = append(out, embedded.Account{Name: partition.Account(cc.Cell), Users: []string{pub}})
 	}
-	return out, nil
+	return withOutbox(out, cfg.Partitions), nil
 }
 
 // loadOrCreateNKey returns the public key of the nkey user whose seed is

@@ -32,6 +32,7 @@ import (
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/lease"
 	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/outbox"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/events/seal/witnesspush"
@@ -55,7 +56,8 @@ type Ledger struct {
 // read back. The ledger of a cell (cfg.Cell) refuses what does not belong
 // in it (admit).
 func OpenLedger(ctx context.Context, js jetstream.JetStream, cfg config.Config, verifierKey string) (*Ledger, error) {
-	st, err := ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DedupWindow, Admit: admit(cfg.Cell)})
+	st, err := ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DedupWindow, Admit: admit(cfg.Cell),
+		Sources: outbox.Sources(cfg.Sourced)})
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +142,7 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, servers *Ser
 		return nil, err
 	}
 	a.reg = schemas.Registry().WithKeyring(a.vault)
-	for _, p := range Projections() {
+	for _, p := range CellProjections(cfg.Cell) {
 		a.projectors = append(a.projectors, &projections.Projector{
 			P: p, Store: a.docs, JS: servers.JS, Stream: led.Store.Stream(), Reg: a.reg, Log: log.With("component", "projector"),
 		})
@@ -605,7 +607,7 @@ func (a *App) rebuildPersonal(ctx context.Context) error {
 	if err := a.snaps.discard(ctx, size); err != nil {
 		return err
 	}
-	for _, p := range Projections() {
+	for _, p := range CellProjections(a.cfg.Cell) {
 		if !projections.Personal(p) {
 			continue
 		}

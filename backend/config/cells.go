@@ -60,6 +60,9 @@ func (c Config) ForCell(code events.Region) Config {
 	name := partition.Name(code)
 	cell := c
 	cell.Partitions, cell.Cell = nil, code
+	if code == partition.Nation {
+		cell.Sourced = c.Partitions
+	}
 	cell.DataDir = filepath.Join(c.DataDir, name)
 	cell.SealKeyFile = filepath.Join(cell.DataDir, "seal.key")
 	cell.Origin = partition.Origin(c.Origin, code)

@@ -47,6 +47,13 @@ type Config struct {
 	// Cell is the cell this configuration is of (set by ForCell): "" for the
 	// single ledger, a province code, or events.National.
 	Cell events.Region
+	// Sourced, in the national cell's configuration (set by ForCell), are
+	// the provinces whose OUTBOX its ledger sources (events/outbox).
+	Sourced []events.Region
+	// SmallCell and ReportInterval configure a province's publisher
+	// (backend/reporting).
+	SmallCell      uint64
+	ReportInterval time.Duration
 
 	SealKeyFile  string // Ed25519 signed-note private key; created on first start if missing
 	Origin       string // checkpoint origin line (the log's name)
@@ -118,6 +125,8 @@ func Vars() []Var {
 		{"ONEBOOK_MONGO_PORT", "mongo-port", "27017", "port of the embedded FerretDB (127.0.0.1)"},
 		{"MONGO_DB", "mongo-db", "onebook", "MongoDB database of the projections"},
 		{"ONEBOOK_PARTITIONS", "partitions", "", "comma-separated 2-digit province codes (e.g. 11,31,44,51): a ledger per province, each with its own NATS account, stream, Merkle log, origin ORIGIN/p/NN, seal key DATA/pNN/seal.key, database MONGO_DB_pNN and API under /p/NN/, plus a national ledger under /national/; empty: the single ledger"},
+		{"ONEBOOK_SMALL_CELL", "small-cell", "5", "with ONEBOOK_PARTITIONS: counts below this are not shown cell by cell in the figures a province publishes to the nation (events/aggregates)"},
+		{"ONEBOOK_REPORT_INTERVAL", "report-interval", "5m", "with ONEBOOK_PARTITIONS: how often a province recomputes its figures for the nation and publishes those that changed"},
 		{"ONEBOOK_NATS_CREDS_DIR", "nats-creds-dir", "", "with ONEBOOK_PARTITIONS: a folder with one NATS credentials file per cell, pNN.creds or pNN.nkey and nation.creds or nation.nkey (required with NATS_URL); default with the embedded server DATA/nats-users, created"},
 		{"ONEBOOK_SEAL_KEY", "seal-key", "", "checkpoint signing key file (signed-note PRIVATE+KEY format); default DATA/seal.key, created if missing"},
 		{"ONEBOOK_ORIGIN", "origin", "onebook.local/ledger", "checkpoint origin: the name of this log"},
@@ -177,7 +186,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		MongoURI: v.str("mongo-uri"), MongoDB: v.str("mongo-db"), MongoPort: v.port("mongo-port"),
 		DedupWindow: v.duration("dedup-window", time.Nanosecond), SealInterval: v.duration("seal-interval", 0),
 		NationInterval: v.duration("nation-interval", time.Millisecond),
-		SnapshotEvery:  v.count("snapshot-every", "events"), SnapshotInterval: v.duration("snapshot-interval", 0),
+		SmallCell:      v.count("small-cell", "a count"), ReportInterval: v.duration("report-interval", 100*time.Millisecond),
+		SnapshotEvery: v.count("snapshot-every", "events"), SnapshotInterval: v.duration("snapshot-interval", 0),
 		Projectors: v.boolean("projectors"), Demo: v.boolean("demo"),
 		WeChatAppID: v.str("wechat-appid"), WeChatSecret: v.str("wechat-secret"), WeChatAPIBase: v.str("wechat-api-base"), WxmockPort: v.port("wxmock-port"),
 		TemplateVisit: v.str("wechat-tpl-visit"), TemplateRevoked: v.str("wechat-tpl-revoked"), TemplateAlert: v.str("wechat-tpl-alert"),
@@ -211,6 +221,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	if c.Partitions, err = partition.Parse(v.str("partitions")); err != nil {
 		v.fail("partitions", "%w", err)
+	}
+	if c.SmallCell < 1 || c.SmallCell > 100 {
+		v.fail("small-cell", "%d is not a threshold from 1 to 100", c.SmallCell) // aggregates.Cases refuses any other
 	}
 	if v.err != nil {
 		return Config{}, v.err

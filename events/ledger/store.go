@@ -32,6 +32,12 @@ type Config struct {
 	// (partition.Province, partition.National), so that no service can
 	// put an event in another cell's ledger.
 	Admit func(events.Event) error
+	// Sources, if any, are streams the ledger sources besides what is
+	// appended to it: the national ledger sources every province's
+	// OUTBOX (events/outbox.Sources). They are part of the stream's
+	// configuration, so that Open, which brings the configuration up to
+	// date, keeps them.
+	Sources []*jetstream.StreamSource
 }
 
 func (c Config) withDefaults() Config {
@@ -69,6 +75,7 @@ func (c Config) StreamConfig() jetstream.StreamConfig {
 		// Group commit (Store.AppendBatch). It leaves DenyPurge alone,
 		// unlike SubjectDeleteMarkerTTL and AllowMsgSchedules.
 		AllowAtomicPublish: true,
+		Sources:            c.Sources,
 	}
 }
 

@@ -7,6 +7,7 @@ package schemas
 import (
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
+	"github.com/onebook/onebook/events/aggregates"
 	"github.com/onebook/onebook/events/alertevents"
 	"github.com/onebook/onebook/events/caseevents"
 	"github.com/onebook/onebook/events/donationevents"
@@ -30,5 +31,6 @@ func Registry() *events.Registry {
 	alertevents.Register(r)
 	donationevents.Register(r)
 	nationevents.Register(r)
+	aggregates.Register(r)
 	return r
 }

@@ -7,7 +7,7 @@ import "testing"
 func TestEveryServiceRegistered(t *testing.T) {
 	r := Registry()
 	for _, typ := range []string{"pass.scanned", "resident.registered", "staff.created", "access.logged", "org.registered",
-		"case.filed", "alert.raised", "donation.pledged", "nation.checkpoint"} {
+		"case.filed", "alert.raised", "donation.pledged", "nation.checkpoint", "aggregate.cases"} {
 		if r.Version(typ) == 0 {
 			t.Errorf("%s is not registered", typ)
 		}

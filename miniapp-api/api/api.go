@@ -27,6 +27,7 @@ import (
 	"github.com/onebook/onebook/backend/communities"
 	"github.com/onebook/onebook/backend/consent"
 	"github.com/onebook/onebook/backend/donations"
+	"github.com/onebook/onebook/backend/national"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
@@ -174,6 +175,9 @@ type Config struct {
 
 	// Material donations.
 	Donations *donations.Service
+	// National, in the national cell (NewLog), serves the national views
+	// folded from the provinces' aggregates; nil: none.
+	National *national.Service
 
 	// Verifiable export bundles.
 	Exports Exporter
@@ -230,6 +234,7 @@ func New(cfg Config) *fiber.App {
 func NewLog(cfg Config) *fiber.App {
 	app, h := newApp(cfg)
 	h.ledgerRoutes(app)
+	h.nationalRoutes(app)
 	app.Use(notFound)
 	return app
 }

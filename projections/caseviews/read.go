@@ -311,3 +311,33 @@ func ReadStaffReads(ctx context.Context, ds projections.DocStore, staff, from, t
 	}
 	return out, nil
 }
+
+// ReadCities returns the counts of every residential city on one local day
+// (YYYY-MM-DD) whose cards this ledger holds, by 4-digit city code: the
+// national document names the provinces, and theirs the cities. It is
+// what a province reports to the nation (aggregates.CaseFigure).
+func ReadCities(ctx context.Context, ds projections.DocStore, day string) (map[string]ChildCounts, error) {
+	national, err := ReadCounts(ctx, ds, events.National, day, day)
+	if err != nil {
+		return nil, err
+	}
+	var provinces []events.Region
+	for p := range national[0].Children {
+		provinces = append(provinces, events.Region(p))
+	}
+	slices.Sort(provinces)
+	out := map[string]ChildCounts{}
+	for _, p := range provinces {
+		if err := checkCountRegion("region", p); err != nil {
+			continue // a malformed child: counted nationally, reported nowhere (never expected)
+		}
+		counts, err := ReadCounts(ctx, ds, p, day, day)
+		if err != nil {
+			return nil, err
+		}
+		for city, c := range counts[0].Children {
+			out[city] = c
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,220 @@
+package national
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/onebook/onebook/backend/auth"
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/aggregates"
+	"github.com/onebook/onebook/events/alertevents"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
+	"github.com/onebook/onebook/events/outbox"
+	"github.com/onebook/onebook/events/schemas"
+)
+
+var provinces = []events.Region{"31", "44"}
+
+// accounts is the accounts block of one server holding both provinces'
+// cells and the nation, with outbox.Grants between them.
+func accounts() string {
+	var b strings.Builder
+	var imports []string
+	b.WriteString("accounts {\n")
+	for _, p := range provinces {
+		acc := outbox.Account(p)
+		fmt.Fprintf(&b, "%s: {jetstream: enabled, users: [{user: %s, password: pw}], exports: [\n", acc, acc)
+		for _, g := range outbox.Grants(p) {
+			if g.Stream != "" {
+				fmt.Fprintf(&b, "{stream: %q, accounts: [NATION]}\n", g.Stream)
+				imports = append(imports, fmt.Sprintf("{stream: {account: %s, subject: %q}}", acc, g.Stream))
+				continue
+			}
+			fmt.Fprintf(&b, "{service: %q, accounts: [NATION]}\n", g.Service)
+			imp := fmt.Sprintf("{service: {account: %s, subject: %q}", acc, g.Service)
+			if g.To != "" {
+				imp += fmt.Sprintf(", to: %q", g.To)
+			}
+			imports = append(imports, imp+"}")
+		}
+		b.WriteString("]}\n")
+	}
+	fmt.Fprintf(&b, "NATION: {jetstream: enabled, users: [{user: NATION, password: pw}], imports: [\n%s\n]}\n}\n", strings.Join(imports, "\n"))
+	return b.String()
+}
+
+func jsOf(t *testing.T, srv *natstest.Server, account string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(srv.URL(), nats.UserInfo(account, "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// cases is a cases figure of one residential city: cards of disease and
+// of symptom group.
+func cases(province events.Region, day, city string, diseases, groups map[string]int64, revision int) aggregates.Cases {
+	cc := aggregates.CityCases{City: city, Diseases: diseases, Groups: groups}
+	total := int64(0)
+	for _, n := range diseases {
+		total += n
+	}
+	f := aggregates.Cases{Province: province, Day: day, Revision: revision, SmallCell: 5, Total: total, Cities: []aggregates.CityCases{cc}}
+	return f
+}
+
+// TestNationalAlertFromAggregates runs the whole path on one server with
+// three accounts: provinces 31 and 44 append aggregate figures to their
+// own ledgers, their OUTBOX streams carry them to the national ledger, and
+// the national state, following the national ledger alone, raises
+// alerts:
+//
+//   - first case: one cholera card among residents of Guangzhou (4401),
+//     filed by a hospital of Shanghai (31), shown from one card;
+//   - EARS C2 on the respiratory cards of residents of Guangdong (44),
+//     which 44's hospitals report at a steady 6 a day and which on the
+//     last day 31's hospitals add 6 to: 44's own figures (7 that day) stay
+//     under the bound; the nation's sum (13) does not;
+//
+// and a correction (31 revokes its cards: revision 2) takes both away.
+func TestNationalAlertFromAggregates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	srv := natstest.StartWith(t, func(o *server.Options) {
+		if err := o.ProcessConfigString(accounts()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	reg := schemas.Registry()
+	stores := map[events.Region]*ledger.Store{}
+	for _, p := range provinces {
+		js := jsOf(t, srv, outbox.Account(p))
+		st, err := ledger.Open(ctx, js, ledger.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := outbox.Open(ctx, js, p, 1); err != nil {
+			t.Fatal(err)
+		}
+		stores[p] = st
+	}
+	publish := func(f aggregates.Cases) {
+		t.Helper()
+		agg := aggregates.Aggregate(aggregates.FigureCases, f.Province, f.Day)
+		id, err := aggregates.EventID(agg, f.Revision, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := reg.New(ctx, aggregates.TypeCases, events.Meta{ID: id, Aggregate: agg, Region: f.Province,
+			Actor: events.Actor{Role: string(auth.System), ID: "province-publisher"}}, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := stores[f.Province].Append(ctx, e, events.ExpectAny()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var (
+		last  string
+		days  []string
+		alone []CaseDay // 44's figures only
+	)
+	for i := range 12 {
+		day := first.AddDate(0, 0, i).Format(time.DateOnly)
+		n := int64(6)
+		if i == 11 {
+			n = 7
+		}
+		f := cases("44", day, "4401", map[string]int64{"influenza": n}, map[string]int64{"respiratory": n}, 1)
+		publish(f)
+		last, days, alone = day, append(days, day), append(alone, SumCases(day, []aggregates.Cases{f}))
+	}
+	publish(cases("31", last, "4401", map[string]int64{"influenza": 6, "cholera": 1}, map[string]int64{"respiratory": 6}, 1))
+
+	njs := jsOf(t, srv, outbox.NationAccount)
+	nled, err := ledger.Open(ctx, njs, ledger.Config{Sources: outbox.Sources(provinces)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewState()
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = ledger.Follow(fctx, njs, nled.Stream(), reg, st) }()
+	if err := st.WaitFor(ctx, 13); err != nil {
+		t.Fatalf("national state: %v", err)
+	}
+
+	rules := Rules()
+	got := signals(t, st, rules, last)
+	for _, want := range []string{"first-case/cholera@4401", "ears-c2/respiratory@44"} {
+		if !got[want] {
+			t.Errorf("no national alert %s; got %v", want, got)
+		}
+	}
+	if got["ears-c2/respiratory@44"] {
+		s := find(t, st, rules, last, "ears-c2", "44")
+		if s.Result.Observed != 13 || len(s.Reporting) != 2 {
+			t.Errorf("EARS signal %+v: want 13 cards reported by 31 and 44", s)
+		}
+	}
+	// 44's own figures alone do not alarm: the signal needs 31's cards.
+	if s := Evaluate(rules, days, alone, len(days)-1); len(s) != 0 {
+		t.Errorf("44's figures alone raise %+v", s)
+	}
+
+	// 31 corrects its figure of the day: no card left.
+	publish(aggregates.Cases{Province: "31", Day: last, Revision: 2, SmallCell: 5, Cities: []aggregates.CityCases{}})
+	if err := st.WaitFor(ctx, 14); err != nil {
+		t.Fatal(err)
+	}
+	if got := signals(t, st, rules, last); len(got) != 0 {
+		t.Errorf("after the correction: alerts %v, want none", got)
+	}
+	if st.Anomalies() != 0 {
+		t.Errorf("%d anomalies", st.Anomalies())
+	}
+}
+
+// signals returns the national alerts of day as "rule/code@region".
+func signals(t *testing.T, st *State, rules map[string]alertevents.Rule, day string) map[string]bool {
+	t.Helper()
+	ss, err := st.Signals(rules, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, s := range ss {
+		out[s.Rule+"/"+s.Code+"@"+string(s.Region)] = true
+	}
+	return out
+}
+
+// find returns the signal of rule on region on day.
+func find(t *testing.T, st *State, rules map[string]alertevents.Rule, day, rule string, region events.Region) Signal {
+	t.Helper()
+	ss, err := st.Signals(rules, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ss {
+		if s.Rule == rule && s.Region == region {
+			return s
+		}
+	}
+	return Signal{}
+}
