@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// settleFor bounds how long a backend keeps trying to open its streams and
+// buckets while a JetStream cluster settles. A cluster just started (or one
+// that lost its meta leader) refuses placement or times out API calls for
+// seconds; under load, with a stream and a dozen buckets per cell, that is
+// longer than one API call's deadline. Past the bound the error stands, so
+// a misconfigured deployment still fails at start.
+const settleFor = 2 * time.Minute
+
+// JetStream API error codes a cluster gives while it settles (the
+// server's JSClusterNoPeersErrF and JSClusterNotAvailErr).
+const (
+	errCodeNoPeers      jetstream.ErrorCode = 10005 // no suitable peers for placement
+	errCodeNotAvailable jetstream.ErrorCode = 10008 // JetStream system temporarily unavailable
+)
+
+// transient reports whether err, from opening what the backend keeps in
+// JetStream, is one that opening again may not give: a cluster settling or
+// an API call timed out, with ctx itself still live.
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode == errCodeNoPeers || apiErr.ErrorCode == errCodeNotAvailable
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoHeartbeat)
+}
+
+// settle calls open until it succeeds, fails for good, or settleFor has
+// passed, backing off between attempts. open must be idempotent (creating
+// or updating streams and buckets is).
+func settle[T any](ctx context.Context, log *slog.Logger, what string, open func() (T, error)) (T, error) {
+	deadline := time.Now().Add(settleFor)
+	wait := 250 * time.Millisecond
+	for {
+		v, err := open()
+		if err == nil || !transient(ctx, err) || time.Now().Add(wait).After(deadline) {
+			return v, err
+		}
+		log.Warn("JetStream not ready; opening again", "what", what, "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
