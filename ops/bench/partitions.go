@@ -1,0 +1,458 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/seal"
+)
+
+// province is a partition of the partitions part: a province cell's NATS
+// account and the district its events are in.
+type province struct {
+	account  string
+	district events.Region
+}
+
+// provinces are the partitions, in the order the configurations take
+// them: 1 partition is the first, 2 the first two, 4 all.
+func provinces() []province {
+	return []province{
+		{"P11", "110105"}, // 北京市朝阳区
+		{"P31", "310104"}, // 上海市徐汇区
+		{"P44", "440106"}, // 广州市天河区
+		{"P51", "510107"}, // 成都市武侯区
+	}
+}
+
+// partitionCounts are the configurations measured, in partitions.
+func partitionCounts() []int { return []int{1, 2, 4} }
+
+// PartitionsResult is aggregate append throughput of the ledger split
+// into 1, 2 and 4 partitions on one server, each partition in a NATS
+// account of its own with its own ledger stream and ledger.Store, the
+// same total of events in each configuration, appended by Concurrency
+// clients spread evenly over the partitions, Batch events at a time; and
+// against each, the raw baseline of the same bytes published to as many
+// plain streams in the same accounts the same way. Then the sealer: one
+// partition's log sealed alone, and all four sealed in parallel.
+type PartitionsResult struct {
+	Events      int // per configuration, over all its partitions
+	Batch       int // events per append: 1 is Store.Append, more Store.AppendBatch
+	Concurrency int
+	AvgBytes    float64 // canonical bytes per event
+	Runs        []PartitionRun
+	// StoredBytes is the ledger streams' bytes per event on disk, as the
+	// server counts them (message, subject, headers and record overhead).
+	StoredBytes float64
+	// TileBytes is the tile buckets' bytes per event sealed (hashes at
+	// every level, and entry bundles: the event bytes again).
+	TileBytes float64
+	Seal      *PartitionSeal
+}
+
+// PartitionRun is one configuration: its aggregate rates.
+type PartitionRun struct {
+	Partitions int
+	Rate       float64 // events/s through the ledger stores, all partitions together
+	RawRate    float64 // messages/s of the raw baseline, all streams together
+}
+
+// Ratio is the ledger's rate over the raw rate.
+func (r PartitionRun) Ratio() float64 { return r.Rate / r.RawRate }
+
+// PartitionSeal is the sealer per partition: the first partition's log
+// sealed from scratch to half its size with no other sealer running, then
+// every partition's log sealed to its end, all at once, each by its own
+// sealer in its own account.
+type PartitionSeal struct {
+	AloneEvents uint64
+	AloneRate   float64   // events/s of the sealer alone
+	Events      []uint64  // per partition, sealed in parallel
+	Rates       []float64 // per partition: its events over its own time
+	Rate        float64   // all partitions' events over the wall time
+}
+
+// scaling is a run's rate over the first run's (1 partition).
+func (p PartitionsResult) scaling(r PartitionRun, raw bool) float64 {
+	if raw {
+		return r.RawRate / p.Runs[0].RawRate
+	}
+	return r.Rate / p.Runs[0].Rate
+}
+
+func (p PartitionsResult) metrics(m map[string]float64) {
+	m["partitions_events"] = float64(p.Events)
+	m["partitions_batch"] = float64(p.Batch)
+	m["partitions_stored_bytes"] = p.StoredBytes
+	m["partitions_event_bytes"] = p.AvgBytes
+	for _, r := range p.Runs {
+		k := fmt.Sprintf("partitions_%d_", r.Partitions)
+		m[k+"rate"] = r.Rate
+		m[k+"raw_rate"] = r.RawRate
+		m[k+"ratio"] = r.Ratio()
+		m[k+"scaling"] = p.scaling(r, false)
+		m[k+"raw_scaling"] = p.scaling(r, true)
+	}
+	if s := p.Seal; s != nil {
+		m["partitions_tile_bytes"] = p.TileBytes
+		m["partitions_seal_alone_rate"] = s.AloneRate
+		m["partitions_seal_parallel_rate"] = s.Rate
+		m["partitions_seal_scaling"] = s.Rate / s.AloneRate
+	}
+}
+
+func (p PartitionsResult) rows() []Row {
+	how := "Store.AppendBatch of %d events"
+	raw := "jetstreamext.PublishMsgBatch of the same %d messages"
+	if p.Batch == 1 {
+		how, raw = "Store.Append, %d event", "js.PublishMsg, %d message"
+	}
+	var rows []Row
+	for _, r := range p.Runs {
+		rows = append(rows, Row{
+			Name: fmt.Sprintf("partitions%d", r.Partitions),
+			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition",
+				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Concurrency, p.Batch, p.scaling(r, false), p.scaling(r, true)),
+			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s", r.Partitions, p.Batch, rate(r.RawRate)),
+			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1)", r.Partitions, rate(r.Rate), p.scaling(r, false)),
+			Ratio:    r.Ratio(), Target: "informational", Met: true,
+		})
+	}
+	if s := p.Seal; s != nil {
+		per := make([]string, len(s.Rates))
+		for i, x := range s.Rates {
+			per[i] = fmt.Sprintf("%s %s/s", provinces()[i].account, rate(x))
+		}
+		rows = append(rows, Row{
+			Name: "partitions seal",
+			Workload: fmt.Sprintf("the sealer of %s alone over %d events, then the %d sealers at once, each over its own log to its end (%v events; %.0f B of tiles per event)",
+				provinces()[0].account, s.AloneEvents, len(s.Rates), s.Events, p.TileBytes),
+			Baseline: fmt.Sprintf("1 sealer alone %s/s", rate(s.AloneRate)),
+			Measured: fmt.Sprintf("%d in parallel %s/s together (%v)", len(s.Rates), rate(s.Rate), per),
+			Ratio:    s.Rate / s.AloneRate, Target: "informational", Met: true,
+		})
+	}
+	return rows
+}
+
+func (c Config) checkPartitions() error {
+	most := slices.Max(partitionCounts())
+	switch {
+	case c.PartitionEvents < 2*cycles*most:
+		return fmt.Errorf("partitions: events must be at least %d, got %d", 2*cycles*most, c.PartitionEvents)
+	case c.PartitionBatch < 1 || c.PartitionBatch > ledger.MaxBatch:
+		return fmt.Errorf("partitions: batch must be 1 to %d, got %d", ledger.MaxBatch, c.PartitionBatch)
+	case c.Concurrency < most:
+		return fmt.Errorf("partitions: concurrency must be at least %d (a client per partition), got %d", most, c.Concurrency)
+	}
+	return nil
+}
+
+// partition is one partition's ledger and raw stream in its account.
+type partition struct {
+	province
+	js       jetstream.JetStream
+	store    *ledger.Store
+	appended uint64 // events given to its ledger so far
+	built    int    // events of its workload built so far
+}
+
+// benchPartitions runs the partitions part on a server of its own.
+func (r *runner) benchPartitions(ctx context.Context, rep *Report) (PartitionsResult, error) {
+	opts, err := r.cfg.syncOptions()
+	if err != nil {
+		return PartitionsResult{}, err
+	}
+	var names []string
+	for _, p := range provinces() {
+		names = append(names, p.account)
+	}
+	srv, err := startAccounts(ctx, subdir(r.dir, "partitions"), names, opts)
+	if err != nil {
+		return PartitionsResult{}, err
+	}
+	defer srv.close()
+	parts := make([]*partition, len(names))
+	for i, p := range provinces() {
+		pt := &partition{province: p}
+		if pt.js, err = srv.jetStream(p.account); err != nil {
+			return PartitionsResult{}, err
+		}
+		if pt.store, err = ledger.Open(ctx, pt.js, ledger.Config{}); err != nil {
+			return PartitionsResult{}, fmt.Errorf("%s: %w", p.account, err)
+		}
+		cfg := ledger.Config{Stream: RawStream}.StreamConfig()
+		cfg.Subjects, cfg.Description = []string{"raw.>"}, "onebook bench: raw publish baseline"
+		if _, err := pt.js.CreateStream(ctx, cfg); err != nil {
+			return PartitionsResult{}, fmt.Errorf("%s: raw stream: %w", p.account, err)
+		}
+		parts[i] = pt
+	}
+	res, err := r.partitionRuns(ctx, parts)
+	if err != nil {
+		return res, err
+	}
+	if res.StoredBytes, err = storedPerEvent(ctx, parts); err != nil {
+		return res, err
+	}
+	rep.note(fmt.Sprintf("partitions: one nats-server, an account per partition (%v), each with its ledger stream (ledger.Open) and a raw stream configured alike (subjects raw.>); the configurations and their baselines alternate raw, ledger, ledger, raw, the order of the configurations reversed every cycle, so that load from elsewhere and the streams' growth fall on all alike", names))
+	res.Seal, res.TileBytes, err = r.sealPartitions(ctx, parts)
+	return res, err
+}
+
+// partitionRuns times each configuration against its raw baseline.
+func (r *runner) partitionRuns(ctx context.Context, parts []*partition) (PartitionsResult, error) {
+	cfg := r.cfg
+	res := PartitionsResult{Events: cfg.PartitionEvents, Batch: cfg.PartitionBatch, Concurrency: cfg.Concurrency}
+	work := map[int][]*batch{} // by configuration: each partition's events
+	var bytes, count int
+	for _, k := range partitionCounts() {
+		for _, pt := range parts[:k] {
+			n := cfg.PartitionEvents / k
+			b, err := prepareFrom(ctx, r.gen.in(pt.district), pt.built, n)
+			if err != nil {
+				return res, err
+			}
+			pt.built += n
+			work[k] = append(work[k], b)
+			bytes, count = bytes+b.bytes, count+n
+		}
+	}
+	res.AvgBytes = float64(bytes) / float64(count)
+	ledgerTime, rawTime := map[int]time.Duration{}, map[int]time.Duration{}
+	for c := range cycles {
+		order := partitionCounts()
+		if c%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, k := range order {
+			n := cfg.PartitionEvents / k
+			lo, hi := n*c/cycles, n*(c+1)/cycles
+			mid := lo + (hi-lo)/2
+			for _, st := range []struct {
+				raw      bool
+				from, to int
+			}{{true, lo, mid}, {false, lo, mid}, {false, mid, hi}, {true, mid, hi}} {
+				took, err := r.partitionSlot(ctx, parts[:k], work[k], st.raw, st.from, st.to)
+				if err != nil {
+					return res, err
+				}
+				if st.raw {
+					rawTime[k] += took
+				} else {
+					ledgerTime[k] += took
+				}
+			}
+		}
+	}
+	for _, k := range partitionCounts() {
+		n := float64(cfg.PartitionEvents / k * k)
+		res.Runs = append(res.Runs, PartitionRun{Partitions: k, Rate: n / ledgerTime[k].Seconds(), RawRate: n / rawTime[k].Seconds()})
+	}
+	for _, pt := range parts {
+		size, err := pt.store.Size(ctx)
+		if err != nil {
+			return res, err
+		}
+		if size != pt.appended {
+			return res, fmt.Errorf("%s: the ledger holds %d events, %d were appended", pt.account, size, pt.appended)
+		}
+	}
+	return res, nil
+}
+
+// partitionSlot appends events from..to-1 of every partition's work (raw:
+// publishes their bytes to the partition's raw stream) with the run's
+// clients spread evenly over the partitions, Batch events at a time, and
+// returns how long it took.
+func (r *runner) partitionSlot(ctx context.Context, parts []*partition, work []*batch, raw bool, from, to int) (time.Duration, error) {
+	size := r.cfg.PartitionBatch
+	next := make([]atomic.Int64, len(parts)) // each partition's next event
+	for i := range next {
+		next[i].Store(int64(from))
+	}
+	var done atomic.Uint64
+	label := fmt.Sprintf("partitions %d: ledger", len(parts))
+	if raw {
+		label = fmt.Sprintf("partitions %d: raw", len(parts))
+	}
+	total := uint64((to - from) * len(parts))
+	stop := track(r.progress, label, 0, total, done.Load)
+	defer stop()
+	var wg sync.WaitGroup
+	errs := make([]error, r.cfg.Concurrency)
+	start := time.Now()
+	for c := range r.cfg.Concurrency {
+		p := c % len(parts)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				lo := int(next[p].Add(int64(size))) - size
+				if lo >= to {
+					return
+				}
+				hi := min(lo+size, to)
+				if err := parts[p].send(ctx, work[p], raw, lo, hi); err != nil {
+					errs[c] = err
+					return
+				}
+				done.Add(uint64(hi - lo))
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return took, err
+	}
+	if !raw {
+		for _, pt := range parts {
+			pt.appended += uint64(to - from)
+		}
+	}
+	return took, nil
+}
+
+// send appends events lo..hi-1 of b to the partition's ledger as the app
+// does (one Store.Append, or one Store.AppendBatch), or publishes their
+// bytes to its raw stream the same way.
+func (pt *partition) send(ctx context.Context, b *batch, raw bool, lo, hi int) error {
+	switch {
+	case raw && hi-lo == 1:
+		if _, err := pt.js.PublishMsg(ctx, &nats.Msg{Subject: b.subjects[lo], Data: b.raw[lo]}); err != nil {
+			return fmt.Errorf("%s: raw publish: %w", pt.account, err)
+		}
+	case raw:
+		msgs := make([]*nats.Msg, hi-lo)
+		for i := range msgs {
+			msgs[i] = &nats.Msg{Subject: b.subjects[lo+i], Data: b.raw[lo+i]}
+		}
+		if _, err := jetstreamext.PublishMsgBatch(ctx, pt.js, msgs); err != nil {
+			return fmt.Errorf("%s: raw batch: %w", pt.account, err)
+		}
+	case hi-lo == 1:
+		if _, err := pt.store.Append(ctx, b.evs[lo], events.ExpectAny()); err != nil {
+			return fmt.Errorf("%s: append: %w", pt.account, err)
+		}
+	default:
+		pend := make([]events.Pending, hi-lo)
+		for i := range pend {
+			pend[i] = events.Pending{Event: b.evs[lo+i], Expect: events.ExpectAny()}
+		}
+		recs, err := pt.store.AppendBatch(ctx, pend)
+		if err != nil {
+			return fmt.Errorf("%s: append batch: %w", pt.account, err)
+		}
+		if len(recs) != len(pend) {
+			return fmt.Errorf("%s: batch of %d recorded as %d events", pt.account, len(pend), len(recs))
+		}
+	}
+	return nil
+}
+
+// storedPerEvent is the bytes per message of the partitions' ledger
+// streams, as their servers count them.
+func storedPerEvent(ctx context.Context, parts []*partition) (float64, error) {
+	var bytes, msgs uint64
+	for _, pt := range parts {
+		st, err := pt.js.Stream(ctx, pt.store.Stream())
+		if err != nil {
+			return 0, err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		bytes, msgs = bytes+info.State.Bytes, msgs+info.State.Msgs
+	}
+	return float64(bytes) / float64(max(msgs, 1)), nil
+}
+
+// tilesBucket is the seal's tile bucket (seal.TilesConfig's default, as
+// openSeal opens it).
+const tilesBucket = "ledger_tiles"
+
+// sealPartitions seals the first partition's log from scratch to half its
+// size alone, then every partition's log to its end at once, each with a
+// sealer of its own in its account, and returns the rates and the tile
+// bytes per event sealed.
+func (r *runner) sealPartitions(ctx context.Context, parts []*partition) (*PartitionSeal, float64, error) {
+	sealers := make([]*seal.Sealer, len(parts))
+	for i, pt := range parts {
+		env, err := openSeal(ctx, pt.js)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", pt.account, err)
+		}
+		if sealers[i], err = env.sealer(pt.js, r.quiet); err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", pt.account, err)
+		}
+	}
+	res := &PartitionSeal{AloneEvents: parts[0].appended / 2, Events: make([]uint64, len(parts)), Rates: make([]float64, len(parts))}
+	stop := track(r.progress, "partitions: seal "+parts[0].account+" alone", 0, res.AloneEvents, func() uint64 { return sealers[0].Status().Size })
+	start := time.Now()
+	_, err := sealers[0].SealTo(ctx, res.AloneEvents)
+	res.AloneRate = float64(res.AloneEvents) / time.Since(start).Seconds()
+	stop()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: seal: %w", parts[0].account, err)
+	}
+	var total uint64
+	for i, pt := range parts {
+		res.Events[i] = pt.appended - sealers[i].Status().Size
+		total += res.Events[i]
+	}
+	sealed := func() uint64 {
+		var n uint64
+		for _, s := range sealers {
+			n += s.Status().Size
+		}
+		return n - res.AloneEvents
+	}
+	stop = track(r.progress, fmt.Sprintf("partitions: seal %d logs at once", len(parts)), 0, total, sealed)
+	defer stop()
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	start = time.Now()
+	for i, pt := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			if _, err := sealers[i].SealTo(ctx, pt.appended); err != nil {
+				errs[i] = fmt.Errorf("%s: seal: %w", pt.account, err)
+			}
+			res.Rates[i] = float64(res.Events[i]) / time.Since(t).Seconds()
+		}()
+	}
+	wg.Wait()
+	res.Rate = float64(total) / time.Since(start).Seconds()
+	if err := errors.Join(errs...); err != nil {
+		return nil, 0, err
+	}
+	var bytes, events uint64
+	for _, pt := range parts {
+		kv, err := pt.js.KeyValue(ctx, tilesBucket)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: tiles: %w", pt.account, err)
+		}
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: tiles: %w", pt.account, err)
+		}
+		bytes, events = bytes+st.Bytes(), events+pt.appended
+	}
+	return res, float64(bytes) / float64(events), nil
+}
