@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
@@ -60,6 +61,9 @@ type PartitionsResult struct {
 	// every level, and entry bundles: the event bytes again).
 	TileBytes float64
 	Seal      *PartitionSeal
+	// Retries and RawRetries count batches sent again because the
+	// stream had too many open (every configuration together).
+	Retries, RawRetries uint64
 }
 
 // PartitionRun is one configuration: its aggregate rates.
@@ -97,6 +101,8 @@ func (p PartitionsResult) metrics(m map[string]float64) {
 	m["partitions_batch"] = float64(p.Batch)
 	m["partitions_stored_bytes"] = p.StoredBytes
 	m["partitions_event_bytes"] = p.AvgBytes
+	m["partitions_retries"] = float64(p.Retries)
+	m["partitions_raw_retries"] = float64(p.RawRetries)
 	for _, r := range p.Runs {
 		k := fmt.Sprintf("partitions_%d_", r.Partitions)
 		m[k+"rate"] = r.Rate
@@ -123,8 +129,8 @@ func (p PartitionsResult) rows() []Row {
 	for _, r := range p.Runs {
 		rows = append(rows, Row{
 			Name: fmt.Sprintf("partitions%d", r.Partitions),
-			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition",
-				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Concurrency, p.Batch, p.scaling(r, false), p.scaling(r, true)),
+			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
+				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Concurrency, p.Batch, p.scaling(r, false), p.scaling(r, true), p.Retries, p.RawRetries),
 			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s", r.Partitions, p.Batch, rate(r.RawRate)),
 			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1)", r.Partitions, rate(r.Rate), p.scaling(r, false)),
 			Ratio:    r.Ratio(), Target: "informational", Met: true,
@@ -167,6 +173,41 @@ type partition struct {
 	store    *ledger.Store
 	appended uint64 // events given to its ledger so far
 	built    int    // events of its workload built so far
+	// retries counts batches refused because the stream had too many
+	// open (and sent again), raw and ledger.
+	rawRetries, retries atomic.Uint64
+}
+
+// tooManyOpen reports whether err is the server's refusal of an atomic
+// batch because too many are open on the stream (at most 50) or the
+// server (1000): the app's clients retry it (503), so does the benchmark.
+func tooManyOpen(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.ErrorCode(server.JSAtomicPublishTooManyInflight)
+}
+
+// openRetryWait is how long a client waits before sending a batch again
+// that was refused because too many were open.
+const openRetryWait = 2 * time.Millisecond
+
+// sendRetrying is send, again while the stream has too many batches open.
+func (pt *partition) sendRetrying(ctx context.Context, b *batch, raw bool, lo, hi int) error {
+	for {
+		err := pt.send(ctx, b, raw, lo, hi)
+		if !tooManyOpen(err) {
+			return err
+		}
+		if raw {
+			pt.rawRetries.Add(1)
+		} else {
+			pt.retries.Add(1)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(openRetryWait):
+		}
+	}
 }
 
 // benchPartitions runs the partitions part on a server of its own.
@@ -262,6 +303,8 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*partition) (Partiti
 		res.Runs = append(res.Runs, PartitionRun{Partitions: k, Rate: n / ledgerTime[k].Seconds(), RawRate: n / rawTime[k].Seconds()})
 	}
 	for _, pt := range parts {
+		res.Retries += pt.retries.Load()
+		res.RawRetries += pt.rawRetries.Load()
 		size, err := pt.store.Size(ctx)
 		if err != nil {
 			return res, err
@@ -305,7 +348,7 @@ func (r *runner) partitionSlot(ctx context.Context, parts []*partition, work []*
 					return
 				}
 				hi := min(lo+size, to)
-				if err := parts[p].send(ctx, work[p], raw, lo, hi); err != nil {
+				if err := parts[p].sendRetrying(ctx, work[p], raw, lo, hi); err != nil {
 					errs[c] = err
 					return
 				}
