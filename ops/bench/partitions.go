@@ -71,6 +71,11 @@ type PartitionRun struct {
 	Partitions int
 	Rate       float64 // events/s through the ledger stores, all partitions together
 	RawRate    float64 // messages/s of the raw baseline, all streams together
+	// Busy and RawBusy are the CPUs this process (clients and server
+	// alike) kept busy while the ledger, and the raw baseline, ran: its
+	// CPU time over the wall time. Well below the machine's CPUs, the
+	// rate is bound by something else: the disk's syncs, or waits.
+	Busy, RawBusy float64
 }
 
 // Ratio is the ledger's rate over the raw rate.
@@ -110,6 +115,8 @@ func (p PartitionsResult) metrics(m map[string]float64) {
 		m[k+"ratio"] = r.Ratio()
 		m[k+"scaling"] = p.scaling(r, false)
 		m[k+"raw_scaling"] = p.scaling(r, true)
+		m[k+"busy_cpus"] = r.Busy
+		m[k+"raw_busy_cpus"] = r.RawBusy
 	}
 	if s := p.Seal; s != nil {
 		m["partitions_tile_bytes"] = p.TileBytes
@@ -131,8 +138,8 @@ func (p PartitionsResult) rows() []Row {
 			Name: fmt.Sprintf("partitions%d", r.Partitions),
 			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
 				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Concurrency, p.Batch, p.scaling(r, false), p.scaling(r, true), p.Retries, p.RawRetries),
-			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s", r.Partitions, p.Batch, rate(r.RawRate)),
-			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1)", r.Partitions, rate(r.Rate), p.scaling(r, false)),
+			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s, %.2f CPUs busy", r.Partitions, p.Batch, rate(r.RawRate), r.RawBusy),
+			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1), %.2f CPUs busy", r.Partitions, rate(r.Rate), p.scaling(r, false), r.Busy),
 			Ratio:    r.Ratio(), Target: "informational", Met: true,
 		})
 	}
@@ -273,6 +280,7 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*partition) (Partiti
 	}
 	res.AvgBytes = float64(bytes) / float64(count)
 	ledgerTime, rawTime := map[int]time.Duration{}, map[int]time.Duration{}
+	ledgerCPU, rawCPU := map[int]float64{}, map[int]float64{}
 	for c := range cycles {
 		order := partitionCounts()
 		if c%2 == 1 {
@@ -286,21 +294,25 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*partition) (Partiti
 				raw      bool
 				from, to int
 			}{{true, lo, mid}, {false, lo, mid}, {false, mid, hi}, {true, mid, hi}} {
+				cpu := cpuSeconds()
 				took, err := r.partitionSlot(ctx, parts[:k], work[k], st.raw, st.from, st.to)
 				if err != nil {
 					return res, err
 				}
 				if st.raw {
 					rawTime[k] += took
+					rawCPU[k] += cpuSeconds() - cpu
 				} else {
 					ledgerTime[k] += took
+					ledgerCPU[k] += cpuSeconds() - cpu
 				}
 			}
 		}
 	}
 	for _, k := range partitionCounts() {
 		n := float64(cfg.PartitionEvents / k * k)
-		res.Runs = append(res.Runs, PartitionRun{Partitions: k, Rate: n / ledgerTime[k].Seconds(), RawRate: n / rawTime[k].Seconds()})
+		res.Runs = append(res.Runs, PartitionRun{Partitions: k, Rate: n / ledgerTime[k].Seconds(), RawRate: n / rawTime[k].Seconds(),
+			Busy: ledgerCPU[k] / ledgerTime[k].Seconds(), RawBusy: rawCPU[k] / rawTime[k].Seconds()})
 	}
 	for _, pt := range parts {
 		res.Retries += pt.retries.Load()
