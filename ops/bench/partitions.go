@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,10 @@ type PartitionsResult struct {
 	// every level, and entry bundles: the event bytes again).
 	TileBytes float64
 	Seal      *PartitionSeal
+	// Fsync is the median time of one 4 KiB write and fsync in the
+	// server's storage directory, measured before the runs: what one
+	// acknowledgement waits for at least with sync always.
+	Fsync time.Duration
 	// Retries and RawRetries count batches sent again because the
 	// stream had too many open (every configuration together).
 	Retries, RawRetries uint64
@@ -106,6 +111,7 @@ func (p PartitionsResult) metrics(m map[string]float64) {
 	m["partitions_batch"] = float64(p.Batch)
 	m["partitions_stored_bytes"] = p.StoredBytes
 	m["partitions_event_bytes"] = p.AvgBytes
+	m["partitions_fsync_ms"] = ms(p.Fsync)
 	m["partitions_retries"] = float64(p.Retries)
 	m["partitions_raw_retries"] = float64(p.RawRetries)
 	for _, r := range p.Runs {
@@ -136,8 +142,8 @@ func (p PartitionsResult) rows() []Row {
 	for _, r := range p.Runs {
 		rows = append(rows, Row{
 			Name: fmt.Sprintf("partitions%d", r.Partitions),
-			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
-				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Concurrency, p.Batch, p.scaling(r, false), p.scaling(r, true), p.Retries, p.RawRetries),
+			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; a 4 KiB write and fsync in the store's directory takes %.2f ms (median); batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
+				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Concurrency, p.Batch, p.scaling(r, false), p.scaling(r, true), ms(p.Fsync), p.Retries, p.RawRetries),
 			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s, %.2f CPUs busy", r.Partitions, p.Batch, rate(r.RawRate), r.RawBusy),
 			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1), %.2f CPUs busy", r.Partitions, rate(r.Rate), p.scaling(r, false), r.Busy),
 			Ratio:    r.Ratio(), Target: "informational", Met: true,
@@ -227,7 +233,12 @@ func (r *runner) benchPartitions(ctx context.Context, rep *Report) (PartitionsRe
 	for _, p := range provinces() {
 		names = append(names, p.account)
 	}
-	srv, err := startAccounts(ctx, subdir(r.dir, "partitions"), names, opts)
+	dir := subdir(r.dir, "partitions")
+	fsync, err := fsyncLatency(dir, fsyncSamples)
+	if err != nil {
+		return PartitionsResult{}, err
+	}
+	srv, err := startAccounts(ctx, dir, names, opts)
 	if err != nil {
 		return PartitionsResult{}, err
 	}
@@ -249,6 +260,7 @@ func (r *runner) benchPartitions(ctx context.Context, rep *Report) (PartitionsRe
 		parts[i] = pt
 	}
 	res, err := r.partitionRuns(ctx, parts)
+	res.Fsync = fsync
 	if err != nil {
 		return res, err
 	}
@@ -510,4 +522,34 @@ func (r *runner) sealPartitions(ctx context.Context, parts []*partition) (*Parti
 		bytes, events = bytes+st.Bytes(), events+pt.appended
 	}
 	return res, float64(bytes) / float64(events), nil
+}
+
+// fsyncSamples is how many writes fsyncLatency times.
+const fsyncSamples = 200
+
+// fsyncLatency times n writes of 4 KiB, each followed by an fsync, to a
+// file in dir (created, then removed) and returns the median.
+func fsyncLatency(dir string, n int) (time.Duration, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp(dir, "fsync-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	took := make([]time.Duration, n)
+	for i := range took {
+		start := time.Now()
+		if _, err := f.Write(buf); err != nil {
+			return 0, fmt.Errorf("fsync latency: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return 0, fmt.Errorf("fsync latency: %w", err)
+		}
+		took[i] = time.Since(start)
+	}
+	return median(took), nil
 }
