@@ -45,10 +45,14 @@ type Servers struct {
 
 	natsSrv  *embedded.NATSServer
 	mongoSrv *embedded.MongoServer
+	url      string // the NATS servers', for the cells' connections
+	cell     bool   // a cell's (ForCell): its own NATS connection, the process's Mongo client
 }
 
 // Connect starts the embedded servers that are not configured as external,
-// and connects to both.
+// and connects to both. With partitions (cfg.Partitions) the embedded NATS
+// server has an account per cell (NATSAccounts) and no connection is made
+// here: each cell makes its own (Servers.Cell).
 func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers, error) {
 	s := &Servers{}
 	natsURL := cfg.NATSURL
@@ -57,6 +61,12 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers
 		if !opts.SyncAlways {
 			opts.SyncInterval, _ = time.ParseDuration(cfg.NATSSync) // validated by config
 		}
+		if len(cfg.Partitions) > 0 {
+			var err error
+			if opts.Accounts, err = NATSAccounts(cfg); err != nil {
+				return nil, err
+			}
+		}
 		srv, err := embedded.StartNATS(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
@@ -64,24 +74,16 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers
 		s.natsSrv, natsURL = srv, srv.ClientURL()
 		log.Info("embedded NATS JetStream listening", "url", natsURL, "dir", filepath.Join(cfg.DataDir, "nats"))
 	}
-	connect := nats.Connect
-	if cfg.NATSURL != "" { // the embedded server is on loopback and needs none
-		connect = NATSAuth{Creds: cfg.NATSCreds, NKey: cfg.NATSNKey, CA: cfg.NATSCA, Cert: cfg.NATSCert, Key: cfg.NATSKey}.Connect
-	}
-	// The connection's name says which replica it is (as the leases do),
-	// so that a server's connection list tells replicas apart.
-	host, _ := os.Hostname()
-	nc, err := connect(natsURL, nats.Name(fmt.Sprintf("onebook %s:%d", host, os.Getpid())), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrl()) }))
-	if err != nil {
-		s.Close(ctx)
-		return nil, fmt.Errorf("connect NATS %s: %w", natsURL, err)
-	}
-	s.NC = nc
-	if s.JS, err = jetstream.New(nc); err != nil {
-		s.Close(ctx)
-		return nil, fmt.Errorf("jetstream: %w", err)
+	s.url = natsURL
+	if len(cfg.Partitions) == 0 {
+		connect := nats.Connect
+		if cfg.NATSURL != "" { // the embedded server is on loopback and needs none
+			connect = NATSAuth{Creds: cfg.NATSCreds, NKey: cfg.NATSNKey, CA: cfg.NATSCA, Cert: cfg.NATSCert, Key: cfg.NATSKey}.Connect
+		}
+		if err := s.connectNATS(connect, log); err != nil {
+			s.Close(ctx)
+			return nil, err
+		}
 	}
 	mongoURI := cfg.MongoURI
 	if mongoURI == "" {
@@ -102,10 +104,44 @@ func Connect(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers
 	return s, nil
 }
 
+// connectNATS connects to s.url with connect, reconnecting for ever.
+func (s *Servers) connectNATS(connect func(string, ...nats.Option) (*nats.Conn, error), log *slog.Logger) error {
+	// The connection's name says which replica it is (as the leases do),
+	// so that a server's connection list tells replicas apart.
+	host, _ := os.Hostname()
+	nc, err := connect(s.url, nats.Name(fmt.Sprintf("onebook %s:%d", host, os.Getpid())), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrl()) }))
+	if err != nil {
+		return fmt.Errorf("connect NATS %s: %w", s.url, err)
+	}
+	s.NC = nc
+	if s.JS, err = jetstream.New(nc); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	return nil
+}
+
+// Cell connects the cell of cfg (config.Config.ForCell) as its account's
+// user (CellAuth), and gives it its own database on the process's MongoDB
+// client. Closing it closes only its NATS connection.
+func (s *Servers) Cell(ctx context.Context, cfg config.Config, log *slog.Logger) (*Servers, error) {
+	c := &Servers{url: s.url, cell: true, Mongo: s.Mongo, DB: s.Mongo.Database(cfg.MongoDB)}
+	auth, err := CellAuth(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.connectNATS(auth.Connect, log.With("cell", cfg.Cell)); err != nil {
+		c.Close(ctx)
+		return nil, fmt.Errorf("cell %s: %w", cfg.Cell, err)
+	}
+	return c, nil
+}
+
 // Close disconnects and stops embedded servers, NATS last so that nothing
 // acknowledged is in flight when it goes down.
 func (s *Servers) Close(ctx context.Context) {
-	if s.Mongo != nil {
+	if s.Mongo != nil && !s.cell {
 		_ = s.Mongo.Disconnect(ctx)
 	}
 	if s.mongoSrv != nil {

@@ -52,9 +52,10 @@ type Ledger struct {
 
 // OpenLedger opens (creating if needed) the ledger stream, the checkpoint
 // stream, the tile and lease buckets. verifierKey checks every checkpoint
-// read back.
+// read back. The ledger of a cell (cfg.Cell) refuses what does not belong
+// in it (admit).
 func OpenLedger(ctx context.Context, js jetstream.JetStream, cfg config.Config, verifierKey string) (*Ledger, error) {
-	st, err := ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DedupWindow})
+	st, err := ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, DuplicateWindow: cfg.DedupWindow, Admit: admit(cfg.Cell)})
 	if err != nil {
 		return nil, err
 	}
@@ -124,101 +125,17 @@ func (w *warmup) Check() error {
 	return events.Errorf(events.CodeUnavailable, "this replica is still reading the ledger since it started; retry in a moment")
 }
 
-// Run starts everything and serves until ctx is cancelled, then shuts down
-// in the order that loses nothing acknowledged: stop taking requests and let
-// those in flight finish (their appends are acknowledged by JetStream before
-// they answer), stop the projectors and the sealer, then close the stores.
-// ready, if not nil, is called once the HTTP listener is bound.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
-	servers, err := Connect(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer servers.Close(context.WithoutCancel(ctx))
-	a, err := open(ctx, cfg, log, servers)
-	if err != nil {
-		return err
-	}
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	defer func() { // on every return: stop the background work, then wait for it
-		stopBG()
-		wg.Wait()
-	}()
-	s, err := a.services(ctx, bg, &wg)
-	if err != nil {
-		return err
-	}
-	if cfg.Demo {
-		if err := a.demo(ctx, s); err != nil {
-			return err
-		}
-	}
-	a.background(bg, &wg, s)
-	app, err := a.http(ctx, s)
-	if err != nil {
-		return err
-	}
-	if cfg.MetricsAddr != "" {
-		stop, err := serveMetrics(cfg.MetricsAddr, a.metrics, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	ln, err := listen(cfg.Addr)
-	if err != nil {
-		return err
-	}
-	log.Info("onebook HTTP API listening", "addr", ln.Addr().String(), "origin", cfg.Origin, "verifier_key", a.vkey)
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
-
-	select {
-	case <-ctx.Done():
-	case err = <-served:
-		log.Error("HTTP server stopped", "err", err)
-	}
-	log.Info("shutting down: draining HTTP requests")
-	if err := app.ShutdownWithTimeout(20 * time.Second); err != nil {
-		log.Warn("HTTP shutdown", "err", err)
-	}
-	stopBG()
-	wg.Wait()
-	log.Info("stopped", "sealed", a.sealer.Status().Size)
-	return err
-}
-
 // open opens what every part of the backend shares: the ledger and its
 // seal (with the signing key), the vault whose keys seal and open every
 // sealed payload (for the services, the projectors and the in-memory
 // states alike), the projectors, and the snapshots of the states.
 func open(ctx context.Context, cfg config.Config, log *slog.Logger, servers *Servers) (*App, error) {
-	skey, err := LoadOrCreateKey(cfg.SealKeyFile, cfg.Origin, log)
+	a, err := openSealed(ctx, cfg, log, servers)
 	if err != nil {
 		return nil, err
 	}
-	signer, vkey, err := seal.LoadSigner(skey)
-	if err != nil {
-		return nil, fmt.Errorf("seal key %s: %w", cfg.SealKeyFile, err)
-	}
-	led, err := OpenLedger(ctx, servers.JS, cfg, vkey)
-	if err != nil {
-		return nil, err
-	}
-	host, _ := os.Hostname()
-	sealer, err := seal.NewSealer(servers.JS, seal.SealerConfig{
-		Ledger: led.Store.Stream(), Signer: signer, Tiles: led.Tiles, Checkpoints: led.Checkpoints,
-		Leases: led.Leases, Holder: fmt.Sprintf("%s:%d", host, os.Getpid()), Interval: cfg.SealInterval, Logger: log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	a := &App{cfg: cfg, log: log, servers: servers, ledger: led, sealer: sealer, signer: signer, vkey: vkey,
-		docs: mongostore.New(servers.DB, 30*time.Second), metrics: api.NewMetrics()}
+	led := a.ledger
+	a.docs = mongostore.New(servers.DB, 30*time.Second)
 	if a.vault, err = OpenVault(ctx, servers.JS, cfg.DataDir, cfg.Replicas, true); err != nil {
 		return nil, err
 	}
@@ -242,6 +159,32 @@ func open(ctx context.Context, cfg config.Config, log *slog.Logger, servers *Ser
 	return a, nil
 }
 
+// openSealed opens the ledger and its seal, with the signing key (created
+// on first start): what every cell has, the national one included.
+func openSealed(ctx context.Context, cfg config.Config, log *slog.Logger, servers *Servers) (*App, error) {
+	skey, err := LoadOrCreateKey(cfg.SealKeyFile, cfg.Origin, log)
+	if err != nil {
+		return nil, err
+	}
+	signer, vkey, err := seal.LoadSigner(skey)
+	if err != nil {
+		return nil, fmt.Errorf("seal key %s: %w", cfg.SealKeyFile, err)
+	}
+	led, err := OpenLedger(ctx, servers.JS, cfg, vkey)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	sealer, err := seal.NewSealer(servers.JS, seal.SealerConfig{
+		Ledger: led.Store.Stream(), Signer: signer, Tiles: led.Tiles, Checkpoints: led.Checkpoints,
+		Leases: led.Leases, Holder: fmt.Sprintf("%s:%d", host, os.Getpid()), Interval: cfg.SealInterval, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &App{cfg: cfg, log: log, servers: servers, ledger: led, sealer: sealer, signer: signer, vkey: vkey, metrics: api.NewMetrics()}, nil
+}
+
 // services are the backend's services, wired to each other.
 type services struct {
 	accState *accounts.State
@@ -260,11 +203,12 @@ type services struct {
 	tracer   *tracing.Service
 }
 
-// services builds the services over their in-memory decision states,
+// services builds the services over their in-memory decision states
+// (with wx, the process's WeChat client),
 // each restored from its latest snapshot, and starts the one reader that
 // applies the ledger to all of them, so that each event is parsed and
 // unsealed once, not once per state.
-func (a *App) services(ctx, bg context.Context, wg *sync.WaitGroup) (*services, error) {
+func (a *App) services(ctx, bg context.Context, wg *sync.WaitGroup, wx wechatAdapter) (*services, error) {
 	s := &services{accState: accounts.NewState(), passes: passes.NewState()}
 	a.snaps.restore(ctx, SnapshotAccounts, s.accState, a.warm.size)
 	a.snaps.restore(ctx, SnapshotPasses, s.passes, a.warm.size)
@@ -274,13 +218,7 @@ func (a *App) services(ctx, bg context.Context, wg *sync.WaitGroup) (*services, 
 		return nil, err
 	}
 	s.acc = &accounts.Service{Store: a.ledger.Store, Reg: a.reg, State: s.accState, Vault: s.svc.Vault, Passes: s.svc}
-	if a.cfg.Development() {
-		a.log.Warn("development mode: WECHAT_APPID is not set, so a fake WeChat API runs in-process, signs in any code "+
-			"(the demo's sign-in codes too) and the API listens on loopback only; set WECHAT_APPID and WECHAT_SECRET for production", "addr", a.cfg.Addr)
-	}
-	if s.wx, err = startWeChat(bg, a.cfg, a.log); err != nil {
-		return nil, err
-	}
+	s.wx = wx
 	s.notes, err = openNotifier(ctx, a.servers.JS, a.cfg.Replicas, s.wx.c, s.wx.templates, a.log.With("component", "notify"),
 		func(account string) string { return a.vault.Pseudonym(personal.DomainDonations, account) })
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/seal"
 )
 
@@ -33,6 +34,19 @@ type Config struct {
 	MongoURI                                       string // external MongoDB; "" starts embedded FerretDB
 	MongoPort                                      int    // embedded FerretDB port (loopback)
 	MongoDB                                        string // database name
+
+	// Partitions are the provinces that each get a ledger of their own
+	// (ONEBOOK_PARTITIONS); none (the default) runs the single ledger of
+	// today. With some, the process runs one cell per province plus the
+	// national cell, each with the configuration ForCell derives.
+	Partitions []events.Region
+	// NATSCredsDir holds one credentials file per cell, <name>.creds or
+	// <name>.nkey (name: partition.Name); with the embedded NATS server it
+	// defaults to DATA/nats-users, where onebook creates nkeys.
+	NATSCredsDir string
+	// Cell is the cell this configuration is of (set by ForCell): "" for the
+	// single ledger, a province code, or events.National.
+	Cell events.Region
 
 	SealKeyFile  string // Ed25519 signed-note private key; created on first start if missing
 	Origin       string // checkpoint origin line (the log's name)
@@ -100,6 +114,8 @@ func Vars() []Var {
 		{"MONGO_URI", "mongo-uri", "", "MongoDB connection URI; empty starts an embedded FerretDB (SQLite)"},
 		{"ONEBOOK_MONGO_PORT", "mongo-port", "27017", "port of the embedded FerretDB (127.0.0.1)"},
 		{"MONGO_DB", "mongo-db", "onebook", "MongoDB database of the projections"},
+		{"ONEBOOK_PARTITIONS", "partitions", "", "comma-separated 2-digit province codes (e.g. 11,31,44,51): a ledger per province, each with its own NATS account, stream, Merkle log, origin ORIGIN/p/NN, seal key DATA/pNN/seal.key, database MONGO_DB_pNN and API under /p/NN/, plus a national ledger under /national/; empty: the single ledger"},
+		{"ONEBOOK_NATS_CREDS_DIR", "nats-creds-dir", "", "with ONEBOOK_PARTITIONS: a folder with one NATS credentials file per cell, pNN.creds or pNN.nkey and nation.creds or nation.nkey (required with NATS_URL); default with the embedded server DATA/nats-users, created"},
 		{"ONEBOOK_SEAL_KEY", "seal-key", "", "checkpoint signing key file (signed-note PRIVATE+KEY format); default DATA/seal.key, created if missing"},
 		{"ONEBOOK_ORIGIN", "origin", "onebook.local/ledger", "checkpoint origin: the name of this log"},
 		{"ONEBOOK_REPLICAS", "replicas", "1", "JetStream replicas of the ledger streams and buckets (3 in a cluster)"},
@@ -166,9 +182,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		RequestTimeout: v.duration("request-timeout", time.Nanosecond), ExportTimeout: v.duration("export-timeout", time.Nanosecond),
 		TrustedProxies: list(v, "trusted-proxies", addressOrRange),
 		LimitSignIn:    v.perMinute("limit-signin"), LimitClient: v.perMinute("limit-client"), LimitAccount: v.perMinute("limit-account"),
-		RiskRegions: list(v, "risk-regions", events.ParseRegion),
-		Witnesses:   list(v, "witnesses", witnessKey),
-		PassTTL:     v.duration("pass-ttl", time.Minute), SessionTTL: v.duration("session-ttl", time.Minute),
+		RiskRegions: list(v, "risk-regions", events.ParseRegion), NATSCredsDir: v.str("nats-creds-dir"),
+		Witnesses: list(v, "witnesses", witnessKey),
+		PassTTL:   v.duration("pass-ttl", time.Minute), SessionTTL: v.duration("session-ttl", time.Minute),
 	}
 	if c.Replicas = int(v.count("replicas", "replicas")); c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
 		v.fail("replicas", "must be 1, 3 or 5, got %q", v.str("replicas"))
@@ -188,6 +204,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	if c.WitnessPush, err = ParseWitnessPush(v.str("witness-push")); err != nil {
 		v.fail("witness-push", "%w", err)
 	}
+	if c.Partitions, err = partition.Parse(v.str("partitions")); err != nil {
+		v.fail("partitions", "%w", err)
+	}
 	if v.err != nil {
 		return Config{}, v.err
 	}
@@ -197,6 +216,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 // complete fills the settings that default to others and checks those
 // that depend on each other.
 func (c *Config) complete() error {
+	if err := c.checkPartitions(); err != nil {
+		return err
+	}
 	if c.SealKeyFile == "" {
 		c.SealKeyFile = filepath.Join(c.DataDir, "seal.key")
 	}

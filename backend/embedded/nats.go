@@ -34,6 +34,12 @@ type NATSOptions struct {
 	// SyncInterval, if not zero and SyncAlways is off, overrides the
 	// server's periodic sync interval.
 	SyncInterval time.Duration
+	// Accounts, if any, are the server's accounts, each with JetStream
+	// and nkey users (a deployment with a ledger per province: one per
+	// cell). A client must then authenticate as one of their users;
+	// without Accounts the server has only the global account and
+	// takes clients without credentials, as a single ledger needs.
+	Accounts []Account
 }
 
 // NATSServer is a running embedded nats-server with JetStream enabled.
@@ -70,16 +76,15 @@ func StartNATS(ctx context.Context, opts NATSOptions) (*NATSServer, error) {
 	}
 	logger := loggerOrDefault(opts.Logger).With(slog.String("component", "nats"))
 
-	srv, err := server.NewServer(&server.Options{
-		ServerName:   opts.ServerName,
-		Host:         host,
-		Port:         port,
-		JetStream:    true,
-		StoreDir:     dir,
-		NoSigs:       true,
-		SyncAlways:   opts.SyncAlways,
-		SyncInterval: opts.SyncInterval,
-	})
+	so := &server.Options{}
+	if len(opts.Accounts) > 0 {
+		if so, err = AccountOptions(opts.Accounts); err != nil {
+			return nil, fmt.Errorf("start nats: %w", err)
+		}
+	}
+	so.ServerName, so.Host, so.Port, so.JetStream, so.StoreDir, so.NoSigs = opts.ServerName, host, port, true, dir, true
+	so.SyncAlways, so.SyncInterval = opts.SyncAlways, opts.SyncInterval
+	srv, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("start nats: configure server: %w", err)
 	}

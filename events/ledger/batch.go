@@ -70,6 +70,11 @@ func (s *Store) AppendBatch(ctx context.Context, b []events.Pending) ([]events.R
 	subjects := make(map[string]bool)
 	for i, p := range b {
 		e := p.Event
+		if s.admit != nil {
+			if err := s.admit(e); err != nil {
+				return nil, err
+			}
+		}
 		if ids[e.ID] {
 			return nil, fmt.Errorf("append batch: event %s appears twice", e.ID)
 		}

@@ -26,6 +26,12 @@ type Config struct {
 	Stream          string        // stream name; default "LEDGER"
 	Replicas        int           // 1 on a single machine, 3 in a cluster
 	DuplicateWindow time.Duration // dedup window for event ids; default 1h
+	// Admit, if set, is asked about every event before it is appended;
+	// its error refuses the event and nothing is sent. A cell of a
+	// partitioned deployment sets its routing rule here
+	// (partition.Province, partition.National), so that no service can
+	// put an event in another cell's ledger.
+	Admit func(events.Event) error
 }
 
 func (c Config) withDefaults() Config {
@@ -73,6 +79,7 @@ type Store struct {
 	name      string
 	dupWindow time.Duration
 	maxBatch  atomic.Int64 // MaxBatch, or less once a server said so
+	admit     func(events.Event) error
 }
 
 var _ events.Store = (*Store)(nil)
@@ -86,7 +93,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("ledger stream %s: %w", cfg.Stream, err)
 	}
-	s := &Store{js: js, stream: st, name: cfg.Stream, dupWindow: cfg.DuplicateWindow}
+	s := &Store{js: js, stream: st, name: cfg.Stream, dupWindow: cfg.DuplicateWindow, admit: cfg.Admit}
 	s.maxBatch.Store(MaxBatch)
 	return s, nil
 }
@@ -105,6 +112,11 @@ func (s *Store) Append(ctx context.Context, e events.Event, x events.Expect) (ev
 
 // AppendCanonical appends e whose canonical bytes raw the caller already has.
 func (s *Store) AppendCanonical(ctx context.Context, e events.Event, raw []byte, x events.Expect) (events.Recorded, error) {
+	if s.admit != nil {
+		if err := s.admit(e); err != nil {
+			return events.Recorded{}, err
+		}
+	}
 	msg := &nats.Msg{Subject: e.Subject(), Data: raw, Header: nats.Header{}}
 	opts := []jetstream.PublishOpt{jetstream.WithMsgID(e.ID), jetstream.WithExpectStream(s.name)}
 	seq, check := x.Check()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/ledger/natstest"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/passevents"
 )
 
@@ -262,5 +264,30 @@ func TestScanStreamNoMatch(t *testing.T) {
 	err := ledger.ScanStream(ctx, js, st.Stream(), []string{"ledger.*.nothing.*"}, 1, 100, func(events.Recorded) error { calls++; return nil })
 	if err != nil || calls != 0 {
 		t.Fatalf("empty stream: %v, %d calls", err, calls)
+	}
+}
+
+// TestAdmitRefusesBeforeSending checks the store's routing rule
+// (Config.Admit, a province cell's partition.Province): an event of another
+// province is refused, alone or in a batch, naming its region, and nothing
+// of it reaches the stream.
+func TestAdmitRefusesBeforeSending(t *testing.T) {
+	ctx := context.Background()
+	srv := natstest.Start(t)
+	_, js := srv.Connect()
+	st, err := ledger.Open(ctx, js, ledger.Config{Admit: partition.Province("44")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry()
+	e := scan(t, reg, "g1", 1) // region 110105001001: Beijing's
+	if _, err := st.Append(ctx, e, events.ExpectAny()); events.ErrorCode(err) != events.CodeInvalid || !strings.Contains(err.Error(), "region") {
+		t.Fatalf("append of province 11's event to province 44's ledger: %v", err)
+	}
+	if _, err := st.AppendBatch(ctx, []events.Pending{{Event: scan(t, reg, "g1", 2)}}); events.ErrorCode(err) != events.CodeInvalid {
+		t.Fatalf("batch of province 11's event to province 44's ledger: %v", err)
+	}
+	if size, err := st.Size(ctx); err != nil || size != 0 {
+		t.Fatalf("the refused events reached the stream: size %d %v", size, err)
 	}
 }

@@ -209,6 +209,34 @@ type Subscriptions interface {
 
 // New returns the Fiber app with every route mounted.
 func New(cfg Config) *fiber.App {
+	app, h := newApp(cfg)
+	h.ledgerRoutes(app)
+	h.passRoutes(app)
+	h.govRoutes(app)
+	h.viewRoutes(app)
+	h.caseRoutes(app)
+	h.donationRoutes(app)
+	h.exportRoutes(app)
+	h.dashboardRoutes(app)
+	app.Use(notFound)
+	return app
+}
+
+// NewLog returns the Fiber app of a ledger with no services on it (the
+// national cell of a deployment with a ledger per province): health, the
+// ledger's checkpoints, proofs and public events, and its C2SP tlog-tiles.
+// Its Config needs Ledger, Events, Health and Tiles; Idempotency and
+// Cosignatures are optional.
+func NewLog(cfg Config) *fiber.App {
+	app, h := newApp(cfg)
+	h.ledgerRoutes(app)
+	app.Use(notFound)
+	return app
+}
+
+// newApp is the Fiber app with its middleware and health routes, and the
+// handlers the routes of New and NewLog are methods of.
+func newApp(cfg Config) (*fiber.App, *handlers) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -245,6 +273,12 @@ func New(cfg Config) *fiber.App {
 	app.Get("/healthz", h.healthz)
 	app.Get("/readyz", h.readyz)
 	app.Get("/openapi.json", serveOpenAPI)
+	return app, h
+}
+
+// ledgerRoutes serve the ledger's checkpoints, proofs and public events,
+// and the C2SP tlog-tiles.
+func (h *handlers) ledgerRoutes(app *fiber.App) {
 	led := app.Group("/ledger")
 	led.Get("/checkpoint", h.checkpoint)
 	led.Get("/key", h.key)
@@ -253,15 +287,6 @@ func New(cfg Config) *fiber.App {
 	led.Get("/proof/consistency", h.consistency)
 	led.Get("/events/:index", h.event)
 	h.tileRoutes(app)
-	h.passRoutes(app)
-	h.govRoutes(app)
-	h.viewRoutes(app)
-	h.caseRoutes(app)
-	h.donationRoutes(app)
-	h.exportRoutes(app)
-	h.dashboardRoutes(app)
-	app.Use(notFound)
-	return app
 }
 
 // notFound is the answer of a route that does not exist.
