@@ -17,25 +17,31 @@ import (
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/seal"
 )
 
-// province is a partition of the partitions part: a province cell's NATS
-// account and the district its events are in.
+// province is a partition of the partitions part: a province cell and
+// the district its events are in.
 type province struct {
-	account  string
+	cell     events.Region // 2-digit GB/T 2260 code
 	district events.Region
+	account  string // partition.Account(cell)
 }
 
 // provinces are the partitions, in the order the configurations take
 // them: 1 partition is the first, 2 the first two, 4 all.
 func provinces() []province {
-	return []province{
-		{"P11", "110105"}, // 北京市朝阳区
-		{"P31", "310104"}, // 上海市徐汇区
-		{"P44", "440106"}, // 广州市天河区
-		{"P51", "510107"}, // 成都市武侯区
+	ps := []province{
+		{cell: "11", district: "110105"}, // 北京市朝阳区
+		{cell: "31", district: "310104"}, // 上海市徐汇区
+		{cell: "44", district: "440106"}, // 广州市天河区
+		{cell: "51", district: "510107"}, // 成都市武侯区
 	}
+	for i := range ps {
+		ps[i].account = partition.Account(ps[i].cell)
+	}
+	return ps
 }
 
 // partitionCounts are the configurations measured, in partitions.
@@ -179,8 +185,8 @@ func (c Config) checkPartitions() error {
 	return nil
 }
 
-// partition is one partition's ledger and raw stream in its account.
-type partition struct {
+// cellLedger is one partition: its ledger and raw stream in its account.
+type cellLedger struct {
 	province
 	js       jetstream.JetStream
 	store    *ledger.Store
@@ -204,7 +210,7 @@ func tooManyOpen(err error) bool {
 const openRetryWait = 2 * time.Millisecond
 
 // sendRetrying is send, again while the stream has too many batches open.
-func (pt *partition) sendRetrying(ctx context.Context, b *batch, raw bool, lo, hi int) error {
+func (pt *cellLedger) sendRetrying(ctx context.Context, b *batch, raw bool, lo, hi int) error {
 	for {
 		err := pt.send(ctx, b, raw, lo, hi)
 		if !tooManyOpen(err) {
@@ -229,27 +235,30 @@ func (r *runner) benchPartitions(ctx context.Context, rep *Report) (PartitionsRe
 	if err != nil {
 		return PartitionsResult{}, err
 	}
+	var cells []events.Region
 	var names []string
 	for _, p := range provinces() {
-		names = append(names, p.account)
+		cells, names = append(cells, p.cell), append(names, p.account)
 	}
 	dir := subdir(r.dir, "partitions")
 	fsync, err := fsyncLatency(dir, fsyncSamples)
 	if err != nil {
 		return PartitionsResult{}, err
 	}
-	srv, err := startAccounts(ctx, dir, names, opts)
+	srv, err := startAccounts(ctx, dir, cells, opts, r.quiet)
 	if err != nil {
 		return PartitionsResult{}, err
 	}
 	defer srv.close()
-	parts := make([]*partition, len(names))
+	parts := make([]*cellLedger, len(names))
 	for i, p := range provinces() {
-		pt := &partition{province: p}
-		if pt.js, err = srv.jetStream(p.account); err != nil {
+		pt := &cellLedger{province: p}
+		if pt.js, err = srv.jetStream(p.cell); err != nil {
 			return PartitionsResult{}, err
 		}
-		if pt.store, err = ledger.Open(ctx, pt.js, ledger.Config{}); err != nil {
+		// The cell's routing rule, as the backend's province cells
+		// check it on every append.
+		if pt.store, err = ledger.Open(ctx, pt.js, ledger.Config{Admit: partition.Province(p.cell)}); err != nil {
 			return PartitionsResult{}, fmt.Errorf("%s: %w", p.account, err)
 		}
 		cfg := ledger.Config{Stream: RawStream}.StreamConfig()
@@ -267,13 +276,13 @@ func (r *runner) benchPartitions(ctx context.Context, rep *Report) (PartitionsRe
 	if res.StoredBytes, err = storedPerEvent(ctx, parts); err != nil {
 		return res, err
 	}
-	rep.note(fmt.Sprintf("partitions: one nats-server, an account per partition (%v), each with its ledger stream (ledger.Open) and a raw stream configured alike (subjects raw.>); the configurations and their baselines alternate raw, ledger, ledger, raw, the order of the configurations reversed every cycle, so that load from elsewhere and the streams' growth fall on all alike", names))
+	rep.note(fmt.Sprintf("partitions: one embedded nats-server, an account per partition as the backend's province cells have (%v, each with an nkey user), each with its ledger stream (ledger.Open with the cell's routing rule) and a raw stream configured alike (subjects raw.>); the configurations and their baselines alternate raw, ledger, ledger, raw, the order of the configurations reversed every cycle, so that load from elsewhere and the streams' growth fall on all alike", names))
 	res.Seal, res.TileBytes, err = r.sealPartitions(ctx, parts)
 	return res, err
 }
 
 // partitionRuns times each configuration against its raw baseline.
-func (r *runner) partitionRuns(ctx context.Context, parts []*partition) (PartitionsResult, error) {
+func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (PartitionsResult, error) {
 	cfg := r.cfg
 	res := PartitionsResult{Events: cfg.PartitionEvents, Batch: cfg.PartitionBatch, Concurrency: cfg.Concurrency}
 	work := map[int][]*batch{} // by configuration: each partition's events
@@ -344,7 +353,7 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*partition) (Partiti
 // publishes their bytes to the partition's raw stream) with the run's
 // clients spread evenly over the partitions, Batch events at a time, and
 // returns how long it took.
-func (r *runner) partitionSlot(ctx context.Context, parts []*partition, work []*batch, raw bool, from, to int) (time.Duration, error) {
+func (r *runner) partitionSlot(ctx context.Context, parts []*cellLedger, work []*batch, raw bool, from, to int) (time.Duration, error) {
 	size := r.cfg.PartitionBatch
 	next := make([]atomic.Int64, len(parts)) // each partition's next event
 	for i := range next {
@@ -396,7 +405,7 @@ func (r *runner) partitionSlot(ctx context.Context, parts []*partition, work []*
 // send appends events lo..hi-1 of b to the partition's ledger as the app
 // does (one Store.Append, or one Store.AppendBatch), or publishes their
 // bytes to its raw stream the same way.
-func (pt *partition) send(ctx context.Context, b *batch, raw bool, lo, hi int) error {
+func (pt *cellLedger) send(ctx context.Context, b *batch, raw bool, lo, hi int) error {
 	switch {
 	case raw && hi-lo == 1:
 		if _, err := pt.js.PublishMsg(ctx, &nats.Msg{Subject: b.subjects[lo], Data: b.raw[lo]}); err != nil {
@@ -432,7 +441,7 @@ func (pt *partition) send(ctx context.Context, b *batch, raw bool, lo, hi int) e
 
 // storedPerEvent is the bytes per message of the partitions' ledger
 // streams, as their servers count them.
-func storedPerEvent(ctx context.Context, parts []*partition) (float64, error) {
+func storedPerEvent(ctx context.Context, parts []*cellLedger) (float64, error) {
 	var bytes, msgs uint64
 	for _, pt := range parts {
 		st, err := pt.js.Stream(ctx, pt.store.Stream())
@@ -456,7 +465,7 @@ const tilesBucket = "ledger_tiles"
 // size alone, then every partition's log to its end at once, each with a
 // sealer of its own in its account, and returns the rates and the tile
 // bytes per event sealed.
-func (r *runner) sealPartitions(ctx context.Context, parts []*partition) (*PartitionSeal, float64, error) {
+func (r *runner) sealPartitions(ctx context.Context, parts []*cellLedger) (*PartitionSeal, float64, error) {
 	sealers := make([]*seal.Sealer, len(parts))
 	for i, pt := range parts {
 		env, err := openSeal(ctx, pt.js)
