@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +90,11 @@ type PartitionRun struct {
 	// CPU time over the wall time. Well below the machine's CPUs, the
 	// rate is bound by something else: the disk's syncs, or waits.
 	Busy, RawBusy float64
+	// Starved and RawStarved are how many of this process's threads
+	// were, on average, ready to run but waiting for a CPU (the kernel's
+	// run-queue delay, /proc/self/task/*/schedstat, over the wall time):
+	// on a machine shared with other work, the CPU it did not get.
+	Starved, RawStarved float64
 }
 
 // Ratio is the ledger's rate over the raw rate.
@@ -129,6 +137,8 @@ func (p PartitionsResult) metrics(m map[string]float64) {
 		m[k+"raw_scaling"] = p.scaling(r, true)
 		m[k+"busy_cpus"] = r.Busy
 		m[k+"raw_busy_cpus"] = r.RawBusy
+		m[k+"starved_threads"] = r.Starved
+		m[k+"raw_starved_threads"] = r.RawStarved
 	}
 	if s := p.Seal; s != nil {
 		m["partitions_tile_bytes"] = p.TileBytes
@@ -150,8 +160,8 @@ func (p PartitionsResult) rows() []Row {
 			Name: fmt.Sprintf("partitions%d", r.Partitions),
 			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; a 4 KiB write and fsync in the store's directory takes %.2f ms (median); batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
 				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Concurrency, p.Batch, p.scaling(r, false), p.scaling(r, true), ms(p.Fsync), p.Retries, p.RawRetries),
-			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s, %.2f CPUs busy", r.Partitions, p.Batch, rate(r.RawRate), r.RawBusy),
-			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1), %.2f CPUs busy", r.Partitions, rate(r.Rate), p.scaling(r, false), r.Busy),
+			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s, %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, p.Batch, rate(r.RawRate), r.RawBusy, r.RawStarved),
+			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1), %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, rate(r.Rate), p.scaling(r, false), r.Busy, r.Starved),
 			Ratio:    r.Ratio(), Target: "informational", Met: true,
 		})
 	}
@@ -302,6 +312,7 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 	res.AvgBytes = float64(bytes) / float64(count)
 	ledgerTime, rawTime := map[int]time.Duration{}, map[int]time.Duration{}
 	ledgerCPU, rawCPU := map[int]float64{}, map[int]float64{}
+	ledgerWait, rawWait := map[int]float64{}, map[int]float64{}
 	for c := range cycles {
 		order := partitionCounts()
 		if c%2 == 1 {
@@ -315,7 +326,7 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 				raw      bool
 				from, to int
 			}{{true, lo, mid}, {false, lo, mid}, {false, mid, hi}, {true, mid, hi}} {
-				cpu := cpuSeconds()
+				cpu, wait := cpuSeconds(), runQueueSeconds()
 				took, err := r.partitionSlot(ctx, parts[:k], work[k], st.raw, st.from, st.to)
 				if err != nil {
 					return res, err
@@ -323,9 +334,11 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 				if st.raw {
 					rawTime[k] += took
 					rawCPU[k] += cpuSeconds() - cpu
+					rawWait[k] += runQueueSeconds() - wait
 				} else {
 					ledgerTime[k] += took
 					ledgerCPU[k] += cpuSeconds() - cpu
+					ledgerWait[k] += runQueueSeconds() - wait
 				}
 			}
 		}
@@ -333,7 +346,8 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 	for _, k := range partitionCounts() {
 		n := float64(cfg.PartitionEvents / k * k)
 		res.Runs = append(res.Runs, PartitionRun{Partitions: k, Rate: n / ledgerTime[k].Seconds(), RawRate: n / rawTime[k].Seconds(),
-			Busy: ledgerCPU[k] / ledgerTime[k].Seconds(), RawBusy: rawCPU[k] / rawTime[k].Seconds()})
+			Busy: ledgerCPU[k] / ledgerTime[k].Seconds(), RawBusy: rawCPU[k] / rawTime[k].Seconds(),
+			Starved: ledgerWait[k] / ledgerTime[k].Seconds(), RawStarved: rawWait[k] / rawTime[k].Seconds()})
 	}
 	for _, pt := range parts {
 		res.Retries += pt.retries.Load()
@@ -561,4 +575,23 @@ func fsyncLatency(dir string, n int) (time.Duration, error) {
 		took[i] = time.Since(start)
 	}
 	return median(took), nil
+}
+
+// runQueueSeconds is the time this process's threads have spent ready to
+// run but waiting for a CPU, summed over its threads alive now (the second
+// field of /proc/self/task/*/schedstat); 0 where there is no such file.
+func runQueueSeconds() float64 {
+	paths, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var ns uint64
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread is gone
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			v, _ := strconv.ParseUint(f[1], 10, 64)
+			ns += v
+		}
+	}
+	return float64(ns) / 1e9
 }
