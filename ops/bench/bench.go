@@ -126,9 +126,10 @@ type Config struct {
 
 	// The partitions part: PartitionEvents events in each configuration
 	// (1, 2 and 4 partitions), appended PartitionBatch at a time by
-	// Concurrency clients.
-	PartitionEvents int
-	PartitionBatch  int
+	// PartitionClients clients spread evenly over the partitions.
+	PartitionEvents  int
+	PartitionBatch   int
+	PartitionClients int
 
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
@@ -161,7 +162,7 @@ func Defaults() Config {
 		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000,
 		TraceLeaves: 1_000_000, TraceDonations: 200, TraceSamples: 2000,
 		ExportRows: 1_000_000, SnapshotEvents: 1_000_000, WitnessCheckpoints: 100, GroupScans: 500, GroupReps: 7,
-		PartitionEvents: 48_000, PartitionBatch: 100}
+		PartitionEvents: 48_000, PartitionBatch: 100, PartitionClients: 48}
 }
 
 // Quick returns small sizes, for tests and a quick look.
@@ -171,7 +172,7 @@ func Quick() Config {
 		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400,
 		TraceLeaves: 20_000, TraceDonations: 20, TraceSamples: 200,
 		ExportRows: 5000, SnapshotEvents: 5000, WitnessCheckpoints: 6, GroupScans: 500, GroupReps: 3,
-		PartitionEvents: 4800, PartitionBatch: 100}
+		PartitionEvents: 4800, PartitionBatch: 100, PartitionClients: 48}
 }
 
 // selected returns the benchmarks to run.
@@ -404,7 +405,7 @@ func parts() []part {
 			}},
 		{Partitions, Config.checkPartitions,
 			func(c Config) []any {
-				return []any{"events", c.PartitionEvents, "batch", c.PartitionBatch, "concurrency", c.Concurrency}
+				return []any{"events", c.PartitionEvents, "batch", c.PartitionBatch, "clients", c.PartitionClients}
 			},
 			func(ctx context.Context, r *runner, rep *Report) error {
 				return into(&rep.Partitions)(r.benchPartitions(ctx, rep))

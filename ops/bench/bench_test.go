@@ -76,7 +76,7 @@ func TestSuiteQuick(t *testing.T) {
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
 		ExportRows: 3000, SnapshotEvents: 2000, WitnessCheckpoints: 4, GroupScans: 100, GroupReps: 2,
-		PartitionEvents: 400, PartitionBatch: 20,
+		PartitionEvents: 400, PartitionBatch: 20, PartitionClients: 8,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -242,8 +242,8 @@ func TestPartitionsPart(t *testing.T) {
 	}
 	for _, batch := range []int{1, 10} {
 		t.Run(fmt.Sprintf("batch%d", batch), func(t *testing.T) {
-			cfg := Config{Events: 2, ProofLeaves: 2, ProjectEvents: 1, ProofSamples: 1, Concurrency: 8, Only: []string{Partitions},
-				PartitionEvents: 160, PartitionBatch: batch,
+			cfg := Config{Events: 2, ProofLeaves: 2, ProjectEvents: 1, ProofSamples: 1, Concurrency: 1, Only: []string{Partitions},
+				PartitionEvents: 160, PartitionBatch: batch, PartitionClients: 8,
 				Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), TempDir: t.TempDir()}
 			rep, err := Run(t.Context(), cfg)
 			if err != nil {

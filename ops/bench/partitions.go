@@ -53,17 +53,17 @@ func partitionCounts() []int { return []int{1, 2, 4} }
 // PartitionsResult is aggregate append throughput of the ledger split
 // into 1, 2 and 4 partitions on one server, each partition in a NATS
 // account of its own with its own ledger stream and ledger.Store, the
-// same total of events in each configuration, appended by Concurrency
+// same total of events in each configuration, appended by Clients
 // clients spread evenly over the partitions, Batch events at a time; and
 // against each, the raw baseline of the same bytes published to as many
 // plain streams in the same accounts the same way. Then the sealer: one
 // partition's log sealed alone, and all four sealed in parallel.
 type PartitionsResult struct {
-	Events      int // per configuration, over all its partitions
-	Batch       int // events per append: 1 is Store.Append, more Store.AppendBatch
-	Concurrency int
-	AvgBytes    float64 // canonical bytes per event
-	Runs        []PartitionRun
+	Events   int // per configuration, over all its partitions
+	Batch    int // events per append: 1 is Store.Append, more Store.AppendBatch
+	Clients  int
+	AvgBytes float64 // canonical bytes per event
+	Runs     []PartitionRun
 	// StoredBytes is the ledger streams' bytes per event on disk, as the
 	// server counts them (message, subject, headers and record overhead).
 	StoredBytes float64
@@ -159,7 +159,7 @@ func (p PartitionsResult) rows() []Row {
 		rows = append(rows, Row{
 			Name: fmt.Sprintf("partitions%d", r.Partitions),
 			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; a 4 KiB write and fsync in the store's directory takes %.2f ms (median); batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
-				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Concurrency, p.Batch, p.scaling(r, false), p.scaling(r, true), ms(p.Fsync), p.Retries, p.RawRetries),
+				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Clients, p.Batch, p.scaling(r, false), p.scaling(r, true), ms(p.Fsync), p.Retries, p.RawRetries),
 			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s, %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, p.Batch, rate(r.RawRate), r.RawBusy, r.RawStarved),
 			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1), %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, rate(r.Rate), p.scaling(r, false), r.Busy, r.Starved),
 			Ratio:    r.Ratio(), Target: "informational", Met: true,
@@ -189,8 +189,11 @@ func (c Config) checkPartitions() error {
 		return fmt.Errorf("partitions: events must be at least %d, got %d", 2*cycles*most, c.PartitionEvents)
 	case c.PartitionBatch < 1 || c.PartitionBatch > ledger.MaxBatch:
 		return fmt.Errorf("partitions: batch must be 1 to %d, got %d", ledger.MaxBatch, c.PartitionBatch)
-	case c.Concurrency < most:
-		return fmt.Errorf("partitions: concurrency must be at least %d (a client per partition), got %d", most, c.Concurrency)
+	case c.PartitionClients < most:
+		return fmt.Errorf("partitions: clients must be at least %d (one per partition), got %d", most, c.PartitionClients)
+	case c.PartitionBatch > 1 && c.PartitionClients > maxOpenBatches:
+		return fmt.Errorf("partitions: at most %d clients with batches (all on one stream in the 1-partition run, and nats-server keeps at most %d atomic batches open per stream), got %d",
+			maxOpenBatches, maxOpenBatches, c.PartitionClients)
 	}
 	return nil
 }
@@ -214,6 +217,12 @@ func tooManyOpen(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.ErrorCode(server.JSAtomicPublishTooManyInflight)
 }
+
+// maxOpenBatches is nats-server's default limit of atomic batches open at
+// once on one stream (max_batch_inflight_per_stream; more are refused with
+// 10210). The partitions part keeps its clients within it: beyond, the
+// 1-partition run would measure refusals and retries, not the stream.
+const maxOpenBatches = 50
 
 // openRetryWait is how long a client waits before sending a batch again
 // that was refused because too many were open.
@@ -294,7 +303,7 @@ func (r *runner) benchPartitions(ctx context.Context, rep *Report) (PartitionsRe
 // partitionRuns times each configuration against its raw baseline.
 func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (PartitionsResult, error) {
 	cfg := r.cfg
-	res := PartitionsResult{Events: cfg.PartitionEvents, Batch: cfg.PartitionBatch, Concurrency: cfg.Concurrency}
+	res := PartitionsResult{Events: cfg.PartitionEvents, Batch: cfg.PartitionBatch, Clients: cfg.PartitionClients}
 	work := map[int][]*batch{} // by configuration: each partition's events
 	var bytes, count int
 	for _, k := range partitionCounts() {
@@ -382,9 +391,9 @@ func (r *runner) partitionSlot(ctx context.Context, parts []*cellLedger, work []
 	stop := track(r.progress, label, 0, total, done.Load)
 	defer stop()
 	var wg sync.WaitGroup
-	errs := make([]error, r.cfg.Concurrency)
+	errs := make([]error, r.cfg.PartitionClients)
 	start := time.Now()
-	for c := range r.cfg.Concurrency {
+	for c := range r.cfg.PartitionClients {
 		p := c % len(parts)
 		wg.Add(1)
 		go func() {

@@ -293,7 +293,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		"alert_reports": r.Config.AlertReports, "alert_concurrency": r.Config.AlertConcurrency, "alert_samples": r.Config.AlertSamples,
 		"trace_leaves": r.Config.TraceLeaves, "trace_donations": r.Config.TraceDonations, "trace_samples": r.Config.TraceSamples,
 		"export_rows": r.Config.ExportRows, "witness_checkpoints": r.Config.WitnessCheckpoints, "group_scans": r.Config.GroupScans, "group_reps": r.Config.GroupReps,
-		"partition_events": r.Config.PartitionEvents, "partition_batch": r.Config.PartitionBatch,
+		"partition_events": r.Config.PartitionEvents, "partition_batch": r.Config.PartitionBatch, "partition_clients": r.Config.PartitionClients,
 		"cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
 	}
 	return json.Marshal(out)
