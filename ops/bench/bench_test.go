@@ -57,7 +57,7 @@ var wantKeys = []string{
 	"partitions_events", "partitions_batch", "partitions_stored_bytes", "partitions_event_bytes", "partitions_tile_bytes",
 	"partitions_1_rate", "partitions_1_raw_rate", "partitions_1_ratio", "partitions_2_rate", "partitions_2_raw_rate", "partitions_2_ratio",
 	"partitions_4_rate", "partitions_4_raw_rate", "partitions_4_ratio", "partitions_4_scaling", "partitions_4_raw_scaling",
-	"partitions_seal_alone_rate", "partitions_seal_parallel_rate", "partitions_seal_scaling", "partitions_fsync_ms",
+	"partitions_seal_alone_rate", "partitions_seal_parallel_rate", "partitions_seal_scaling", "partitions_fsync_ms", "partitions_s2_ratio",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -264,8 +264,8 @@ func TestPartitionsPart(t *testing.T) {
 			if s == nil || s.AloneEvents != 140 || !slices.Equal(s.Events, []uint64{140, 120, 40, 40}) || !(s.Rate > 0) {
 				t.Errorf("seal: %+v", s)
 			}
-			if !(p.StoredBytes > p.AvgBytes) || !(p.TileBytes >= 32) || !(p.Fsync > 0) {
-				t.Errorf("stored %.0f B per event of %.0f B canonical, %.1f B of tiles, fsync %v", p.StoredBytes, p.AvgBytes, p.TileBytes, p.Fsync)
+			if !(p.StoredBytes > p.AvgBytes) || !(p.TileBytes >= 32) || !(p.Fsync > 0) || !(p.S2 > 0 && p.S2 < 1) {
+				t.Errorf("stored %.0f B per event of %.0f B canonical, %.1f B of tiles, fsync %v, s2 %.2f", p.StoredBytes, p.AvgBytes, p.TileBytes, p.Fsync, p.S2)
 			}
 			for k := range rep.Metrics() {
 				if !strings.HasPrefix(k, "partitions_") {

@@ -71,6 +71,10 @@ type PartitionsResult struct {
 	// every level, and entry bundles: the event bytes again).
 	TileBytes float64
 	Seal      *PartitionSeal
+	// S2 is the stored size with the stream option compression: s2 over
+	// the size without, for the events' canonical bytes in blocks of the
+	// file store's size, compressed as it compresses a block.
+	S2 float64
 	// Fsync is the median time of one 4 KiB write and fsync in the
 	// server's storage directory, measured before the runs: what one
 	// acknowledgement waits for at least with sync always.
@@ -126,6 +130,7 @@ func (p PartitionsResult) metrics(m map[string]float64) {
 	m["partitions_stored_bytes"] = p.StoredBytes
 	m["partitions_event_bytes"] = p.AvgBytes
 	m["partitions_fsync_ms"] = ms(p.Fsync)
+	m["partitions_s2_ratio"] = p.S2
 	m["partitions_retries"] = float64(p.Retries)
 	m["partitions_raw_retries"] = float64(p.RawRetries)
 	for _, r := range p.Runs {
@@ -158,8 +163,8 @@ func (p PartitionsResult) rows() []Row {
 	for _, r := range p.Runs {
 		rows = append(rows, Row{
 			Name: fmt.Sprintf("partitions%d", r.Partitions),
-			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; a 4 KiB write and fsync in the store's directory takes %.2f ms (median); batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
-				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Clients, p.Batch, p.scaling(r, false), p.scaling(r, true), ms(p.Fsync), p.Retries, p.RawRetries),
+			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; a 4 KiB write and fsync in the store's directory takes %.2f ms (median); the events' bytes compress to %.2f with the streams' compression: s2 (not used here); batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
+				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Clients, p.Batch, p.scaling(r, false), p.scaling(r, true), ms(p.Fsync), p.S2, p.Retries, p.RawRetries),
 			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s, %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, p.Batch, rate(r.RawRate), r.RawBusy, r.RawStarved),
 			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1), %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, rate(r.Rate), p.scaling(r, false), r.Busy, r.Starved),
 			Ratio:    r.Ratio(), Target: "informational", Met: true,
@@ -319,6 +324,10 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 		}
 	}
 	res.AvgBytes = float64(bytes) / float64(count)
+	var err error
+	if res.S2, err = s2Ratio(work[slices.Max(partitionCounts())]); err != nil {
+		return res, err
+	}
 	ledgerTime, rawTime := map[int]time.Duration{}, map[int]time.Duration{}
 	ledgerCPU, rawCPU := map[int]float64{}, map[int]float64{}
 	ledgerWait, rawWait := map[int]float64{}, map[int]float64{}
@@ -603,4 +612,44 @@ func runQueueSeconds() float64 {
 		}
 	}
 	return float64(ns) / 1e9
+}
+
+// storeBlock is the block size of the ledger stream's file store
+// (nats-server's defaultLargeBlockSize, for streams without limits).
+const storeBlock = 8 << 20
+
+// s2Ratio compresses the canonical bytes of bs, one event after another in
+// blocks of storeBlock, with the function nats-server's file store
+// compresses a block with when a stream has compression: s2, and returns
+// the compressed size over the plain size.
+func s2Ratio(bs []*batch) (float64, error) {
+	const checksum = 8 // the block's trailing checksum, which stays as it is
+	var plain, packed int
+	block := make([]byte, 0, storeBlock+checksum)
+	flush := func() error {
+		if len(block) == 0 {
+			return nil
+		}
+		out, err := server.S2Compression.Compress(append(block, make([]byte, checksum)...))
+		if err != nil {
+			return fmt.Errorf("s2: %w", err)
+		}
+		plain, packed = plain+len(block), packed+len(out)-checksum
+		block = block[:0]
+		return nil
+	}
+	for _, b := range bs {
+		for _, raw := range b.raw {
+			if len(block)+len(raw) > storeBlock {
+				if err := flush(); err != nil {
+					return 0, err
+				}
+			}
+			block = append(block, raw...)
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	return float64(packed) / float64(max(plain, 1)), nil
 }
