@@ -67,8 +67,15 @@ func (s *accountsServer) jetStream(c events.Region) (jetstream.JetStream, error)
 	if !ok {
 		return nil, errors.New("no account for cell " + string(c))
 	}
-	return jetstream.New(nc)
+	return jetstream.New(nc, jetstream.WithDefaultTimeout(appendTimeout))
 }
+
+// appendTimeout bounds one append or publish of the partitions part. A
+// stream kept saturated by many clients queues their appends (each waits
+// for those before it), well past the client's 5 s default on a loaded
+// machine; the part measures throughput, and reports the waits as
+// latencies.
+const appendTimeout = time.Minute
 
 func (s *accountsServer) close() {
 	for _, nc := range s.conns {

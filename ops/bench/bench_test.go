@@ -254,7 +254,7 @@ func TestPartitionsPart(t *testing.T) {
 				t.Fatalf("partitions result: %+v", p)
 			}
 			for i, r := range p.Runs {
-				if r.Partitions != partitionCounts()[i] || !(r.Rate > 0) || !(r.RawRate > 0) {
+				if r.Partitions != partitionCounts()[i] || !(r.Rate > 0) || !(r.RawRate > 0) || r.P50 <= 0 || r.P99 < r.P50 || r.RawP50 <= 0 {
 					t.Errorf("run %d: %+v", i, r)
 				}
 			}

@@ -99,6 +99,9 @@ type PartitionRun struct {
 	// run-queue delay, /proc/self/task/*/schedstat, over the wall time):
 	// on a machine shared with other work, the CPU it did not get.
 	Starved, RawStarved float64
+	// Latency of one append (one batch, or one event), retries
+	// included, over all the run's ledger appends, and of one raw publish.
+	P50, P99, RawP50, RawP99 time.Duration
 }
 
 // Ratio is the ledger's rate over the raw rate.
@@ -142,6 +145,8 @@ func (p PartitionsResult) metrics(m map[string]float64) {
 		m[k+"raw_scaling"] = p.scaling(r, true)
 		m[k+"busy_cpus"] = r.Busy
 		m[k+"raw_busy_cpus"] = r.RawBusy
+		m[k+"p50_ms"], m[k+"p99_ms"] = ms(r.P50), ms(r.P99)
+		m[k+"raw_p50_ms"], m[k+"raw_p99_ms"] = ms(r.RawP50), ms(r.RawP99)
 		m[k+"starved_threads"] = r.Starved
 		m[k+"raw_starved_threads"] = r.RawStarved
 	}
@@ -165,8 +170,8 @@ func (p PartitionsResult) rows() []Row {
 			Name: fmt.Sprintf("partitions%d", r.Partitions),
 			Workload: fmt.Sprintf("%d pass.issued/pass.scanned events (avg %.0f B canonical, %.0f B stored per event) over %d ledger(s), each in a NATS account of its own on one server; %d clients spread over them, each appending "+how+" at a time; ledger × %.2f and raw × %.2f the rate of 1 partition; a 4 KiB write and fsync in the store's directory takes %.2f ms (median); the events' bytes compress to %.2f with the streams' compression: s2 (not used here); batches refused as too many open and sent again, all configurations: ledger %d, raw %d",
 				p.Events, p.AvgBytes, p.StoredBytes, r.Partitions, p.Clients, p.Batch, p.scaling(r, false), p.scaling(r, true), ms(p.Fsync), p.S2, p.Retries, p.RawRetries),
-			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s, %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, p.Batch, rate(r.RawRate), r.RawBusy, r.RawStarved),
-			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1), %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, rate(r.Rate), p.scaling(r, false), r.Busy, r.Starved),
+			Baseline: fmt.Sprintf("%d stream(s), "+raw+": %s/s, p50 %.0f ms, p99 %.0f ms; %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, p.Batch, rate(r.RawRate), ms(r.RawP50), ms(r.RawP99), r.RawBusy, r.RawStarved),
+			Measured: fmt.Sprintf("%d ledger(s): %s/s (× %.2f of 1), p50 %.0f ms, p99 %.0f ms; %.2f CPUs busy, %.2f threads waiting for one", r.Partitions, rate(r.Rate), p.scaling(r, false), ms(r.P50), ms(r.P99), r.Busy, r.Starved),
 			Ratio:    r.Ratio(), Target: "informational", Met: true,
 		})
 	}
@@ -331,6 +336,7 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 	ledgerTime, rawTime := map[int]time.Duration{}, map[int]time.Duration{}
 	ledgerCPU, rawCPU := map[int]float64{}, map[int]float64{}
 	ledgerWait, rawWait := map[int]float64{}, map[int]float64{}
+	ledgerLat, rawLat := map[int][]time.Duration{}, map[int][]time.Duration{}
 	for c := range cycles {
 		order := partitionCounts()
 		if c%2 == 1 {
@@ -345,15 +351,17 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 				from, to int
 			}{{true, lo, mid}, {false, lo, mid}, {false, mid, hi}, {true, mid, hi}} {
 				cpu, wait := cpuSeconds(), runQueueSeconds()
-				took, err := r.partitionSlot(ctx, parts[:k], work[k], st.raw, st.from, st.to)
+				took, lat, err := r.partitionSlot(ctx, parts[:k], work[k], st.raw, st.from, st.to)
 				if err != nil {
 					return res, err
 				}
 				if st.raw {
+					rawLat[k] = append(rawLat[k], lat...)
 					rawTime[k] += took
 					rawCPU[k] += cpuSeconds() - cpu
 					rawWait[k] += runQueueSeconds() - wait
 				} else {
+					ledgerLat[k] = append(ledgerLat[k], lat...)
 					ledgerTime[k] += took
 					ledgerCPU[k] += cpuSeconds() - cpu
 					ledgerWait[k] += runQueueSeconds() - wait
@@ -365,7 +373,8 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 		n := float64(cfg.PartitionEvents / k * k)
 		res.Runs = append(res.Runs, PartitionRun{Partitions: k, Rate: n / ledgerTime[k].Seconds(), RawRate: n / rawTime[k].Seconds(),
 			Busy: ledgerCPU[k] / ledgerTime[k].Seconds(), RawBusy: rawCPU[k] / rawTime[k].Seconds(),
-			Starved: ledgerWait[k] / ledgerTime[k].Seconds(), RawStarved: rawWait[k] / rawTime[k].Seconds()})
+			Starved: ledgerWait[k] / ledgerTime[k].Seconds(), RawStarved: rawWait[k] / rawTime[k].Seconds(),
+			P50: quantileOf(ledgerLat[k], 0.5), P99: quantileOf(ledgerLat[k], 0.99), RawP50: quantileOf(rawLat[k], 0.5), RawP99: quantileOf(rawLat[k], 0.99)})
 	}
 	for _, pt := range parts {
 		res.Retries += pt.retries.Load()
@@ -384,8 +393,8 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 // partitionSlot appends events from..to-1 of every partition's work (raw:
 // publishes their bytes to the partition's raw stream) with the run's
 // clients spread evenly over the partitions, Batch events at a time, and
-// returns how long it took.
-func (r *runner) partitionSlot(ctx context.Context, parts []*cellLedger, work []*batch, raw bool, from, to int) (time.Duration, error) {
+// returns how long it took and how long each append took.
+func (r *runner) partitionSlot(ctx context.Context, parts []*cellLedger, work []*batch, raw bool, from, to int) (time.Duration, []time.Duration, error) {
 	size := r.cfg.PartitionBatch
 	next := make([]atomic.Int64, len(parts)) // each partition's next event
 	for i := range next {
@@ -401,6 +410,7 @@ func (r *runner) partitionSlot(ctx context.Context, parts []*cellLedger, work []
 	defer stop()
 	var wg sync.WaitGroup
 	errs := make([]error, r.cfg.PartitionClients)
+	lats := make([][]time.Duration, r.cfg.PartitionClients)
 	start := time.Now()
 	for c := range r.cfg.PartitionClients {
 		p := c % len(parts)
@@ -413,10 +423,12 @@ func (r *runner) partitionSlot(ctx context.Context, parts []*cellLedger, work []
 					return
 				}
 				hi := min(lo+size, to)
+				t := time.Now()
 				if err := parts[p].sendRetrying(ctx, work[p], raw, lo, hi); err != nil {
 					errs[c] = err
 					return
 				}
+				lats[c] = append(lats[c], time.Since(t))
 				done.Add(uint64(hi - lo))
 			}
 		}()
@@ -424,14 +436,24 @@ func (r *runner) partitionSlot(ctx context.Context, parts []*cellLedger, work []
 	wg.Wait()
 	took := time.Since(start)
 	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
-		return took, err
+		return took, nil, err
 	}
 	if !raw {
 		for _, pt := range parts {
 			pt.appended += uint64(to - from)
 		}
 	}
-	return took, nil
+	return took, slices.Concat(lats...), nil
+}
+
+// quantileOf is the q-quantile of ds (sorted here).
+func quantileOf(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return quantile(s, q)
 }
 
 // send appends events lo..hi-1 of b to the partition's ledger as the app
