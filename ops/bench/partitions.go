@@ -314,22 +314,17 @@ func (r *runner) benchPartitions(ctx context.Context, rep *Report) (PartitionsRe
 func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (PartitionsResult, error) {
 	cfg := r.cfg
 	res := PartitionsResult{Events: cfg.PartitionEvents, Batch: cfg.PartitionBatch, Clients: cfg.PartitionClients}
-	work := map[int][]*batch{} // by configuration: each partition's events
+	work, err := r.partitionWork(ctx, parts)
+	if err != nil {
+		return res, err
+	}
 	var bytes, count int
-	for _, k := range partitionCounts() {
-		for _, pt := range parts[:k] {
-			n := cfg.PartitionEvents / k
-			b, err := prepareFrom(ctx, r.gen.in(pt.district), pt.built, n)
-			if err != nil {
-				return res, err
-			}
-			pt.built += n
-			work[k] = append(work[k], b)
-			bytes, count = bytes+b.bytes, count+n
+	for _, bs := range work {
+		for _, b := range bs {
+			bytes, count = bytes+b.bytes, count+len(b.evs)
 		}
 	}
 	res.AvgBytes = float64(bytes) / float64(count)
-	var err error
 	if res.S2, err = s2Ratio(work[slices.Max(partitionCounts())]); err != nil {
 		return res, err
 	}
@@ -388,6 +383,26 @@ func (r *runner) partitionRuns(ctx context.Context, parts []*cellLedger) (Partit
 		}
 	}
 	return res, nil
+}
+
+// partitionWork builds the events of each configuration (by its number
+// of partitions): PartitionEvents split evenly over its partitions, each
+// partition's in its own province and following on from the events built
+// for it before.
+func (r *runner) partitionWork(ctx context.Context, parts []*cellLedger) (map[int][]*batch, error) {
+	work := map[int][]*batch{}
+	for _, k := range partitionCounts() {
+		for _, pt := range parts[:k] {
+			n := r.cfg.PartitionEvents / k
+			b, err := prepareFrom(ctx, r.gen.in(pt.district), pt.built, n)
+			if err != nil {
+				return nil, err
+			}
+			pt.built += n
+			work[k] = append(work[k], b)
+		}
+	}
+	return work, nil
 }
 
 // partitionSlot appends events from..to-1 of every partition's work (raw:
