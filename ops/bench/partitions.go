@@ -144,6 +144,7 @@ func (p PartitionsResult) metrics(m map[string]float64) {
 		m[k+"scaling"] = p.scaling(r, false)
 		m[k+"raw_scaling"] = p.scaling(r, true)
 		m[k+"busy_cpus"] = r.Busy
+		m[k+"events_per_cpu_second"] = r.Rate / r.Busy // what carries over to other hardware better than the rate
 		m[k+"raw_busy_cpus"] = r.RawBusy
 		m[k+"p50_ms"], m[k+"p99_ms"] = ms(r.P50), ms(r.P99)
 		m[k+"raw_p50_ms"], m[k+"raw_p99_ms"] = ms(r.RawP50), ms(r.RawP99)
