@@ -48,6 +48,9 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	witnessCheckpoints := fs.Int("witness-checkpoints", def.WitnessCheckpoints, "checkpoints of the witness part timed to their cosignatures, per pusher poll interval")
 	groupScans := fs.Int("group-scans", def.GroupScans, "scans of the group commit part's upload (one atomic batch against one append after another)")
 	groupReps := fs.Int("group-reps", def.GroupReps, "repetitions of the group commit part, each way")
+	partEvents := fs.Int("partition-events", def.PartitionEvents, "events of each configuration of the partitions part (1, 2 and 4 partitions)")
+	partBatch := fs.Int("partition-batch", def.PartitionBatch, "events per append of the partitions part: 1 is Store.Append, more one Store.AppendBatch")
+	partClients := fs.Int("partition-clients", def.PartitionClients, "clients of the partitions part, spread evenly over the partitions (at most 50 with batches: nats-server's open batches per stream)")
 	conc := fs.Int("concurrency", def.Concurrency, "concurrent appenders and raw publishers")
 	sync := fs.String("nats-sync", "always", "embedded JetStream sync policy, as the backend's --nats-sync: always (fsync before ack, the backend's default) or an interval such as 2m")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file, and one of each export child's timed call beside it")
@@ -82,6 +85,9 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	set("witness-checkpoints", &cfg.WitnessCheckpoints, *witnessCheckpoints)
 	set("group-scans", &cfg.GroupScans, *groupScans)
 	set("group-reps", &cfg.GroupReps, *groupReps)
+	set("partition-events", &cfg.PartitionEvents, *partEvents)
+	set("partition-batch", &cfg.PartitionBatch, *partBatch)
+	set("partition-clients", &cfg.PartitionClients, *partClients)
 	cfg.NATSSync = *sync
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")

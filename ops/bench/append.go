@@ -30,10 +30,16 @@ type batch struct {
 
 // prepare builds events 0..n-1 of the mixed workload on all CPUs.
 func prepare(ctx context.Context, gen *generator, n int) (*batch, error) {
+	return prepareFrom(ctx, gen, 0, n)
+}
+
+// prepareFrom builds events from..from+n-1 of the mixed workload on all
+// CPUs, at indices 0..n-1 of the batch.
+func prepareFrom(ctx context.Context, gen *generator, from, n int) (*batch, error) {
 	b := &batch{evs: make([]events.Event, n), raw: make([][]byte, n), subjects: make([]string, n)}
 	var size atomic.Int64
 	err := parallel(ctx, 0, n, runtime.NumCPU(), nil, func(_ context.Context, i int) error {
-		e, err := gen.mixed(uint64(i))
+		e, err := gen.mixed(uint64(from + i))
 		if err != nil {
 			return fmt.Errorf("build event %d: %w", i, err)
 		}

@@ -56,6 +56,10 @@ const (
 	// Group is group commit: an offline upload of scans as one atomic
 	// batch against the same scans appended one by one.
 	Group = "group"
+	// Partitions is aggregate append throughput of the ledger split
+	// into 1, 2 and 4 partitions (issue 17), each in a NATS account of
+	// its own, with the sealer per partition.
+	Partitions = "partitions"
 )
 
 // cycles is how often a measurement and its baseline alternate in the
@@ -64,7 +68,7 @@ const (
 const cycles = 2
 
 // Names lists every benchmark.
-var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export, Snapshot, Witness, Group}
+var Names = []string{Append, Seal, Verify, Proof, Fsck, Project, Warning, Alert, Trace, Export, Snapshot, Witness, Group, Partitions}
 
 // Config says what to run and how big. Memory stays bounded: the append
 // part holds its Events prepared events (about 1 KiB each with their
@@ -120,6 +124,13 @@ type Config struct {
 	GroupScans int
 	GroupReps  int
 
+	// The partitions part: PartitionEvents events in each configuration
+	// (1, 2 and 4 partitions), appended PartitionBatch at a time by
+	// PartitionClients clients spread evenly over the partitions.
+	PartitionEvents  int
+	PartitionBatch   int
+	PartitionClients int
+
 	// NATSSync is the embedded JetStream's sync policy, as the backend's
 	// ONEBOOK_NATS_SYNC: "always" (fsync before acknowledging, the
 	// backend's default) or a sync interval such as "2m". "" is "always".
@@ -150,7 +161,8 @@ func Defaults() Config {
 		WarningDistricts: 3000, WarningGroups: 50, WarningDays: 365, WarningSamples: 100_000,
 		AlertReports: 2000, AlertConcurrency: 8, AlertSamples: 2000,
 		TraceLeaves: 1_000_000, TraceDonations: 200, TraceSamples: 2000,
-		ExportRows: 1_000_000, SnapshotEvents: 1_000_000, WitnessCheckpoints: 100, GroupScans: 500, GroupReps: 7}
+		ExportRows: 1_000_000, SnapshotEvents: 1_000_000, WitnessCheckpoints: 100, GroupScans: 500, GroupReps: 7,
+		PartitionEvents: 48_000, PartitionBatch: 100, PartitionClients: 48}
 }
 
 // Quick returns small sizes, for tests and a quick look.
@@ -159,7 +171,8 @@ func Quick() Config {
 		WarningDistricts: 100, WarningGroups: 10, WarningDays: 365, WarningSamples: 4000,
 		AlertReports: 100, AlertConcurrency: 8, AlertSamples: 400,
 		TraceLeaves: 20_000, TraceDonations: 20, TraceSamples: 200,
-		ExportRows: 5000, SnapshotEvents: 5000, WitnessCheckpoints: 6, GroupScans: 500, GroupReps: 3}
+		ExportRows: 5000, SnapshotEvents: 5000, WitnessCheckpoints: 6, GroupScans: 500, GroupReps: 3,
+		PartitionEvents: 4800, PartitionBatch: 100, PartitionClients: 48}
 }
 
 // selected returns the benchmarks to run.
@@ -295,7 +308,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Config: cfg, Selected: sel}
 	// The note on syncing concerns the parts on servers (warning has none;
 	// trace notes its own).
-	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Fsck] || sel[Project] || sel[Alert] || sel[Witness] || sel[Group] {
+	if opts, _ := cfg.syncOptions(); sel[Append] || sel[Seal] || sel[Verify] || sel[Proof] || sel[Fsck] || sel[Project] || sel[Alert] || sel[Witness] || sel[Group] || sel[Partitions] {
 		if opts.SyncAlways {
 			rep.note("embedded JetStream syncs always (fsync before every acknowledgement), the backend's default (ONEBOOK_NATS_SYNC=always): the append rates are bound by the disk's fsync latency; --nats-sync 2m gives the CPU-bound figures")
 		} else {
@@ -389,6 +402,13 @@ func parts() []part {
 			func(c Config) []any { return []any{"scans", c.GroupScans, "repetitions", c.GroupReps} },
 			func(ctx context.Context, r *runner, rep *Report) error {
 				return into(&rep.Group)(r.benchGroup(ctx, r.cfg.GroupScans, r.cfg.GroupReps))
+			}},
+		{Partitions, Config.checkPartitions,
+			func(c Config) []any {
+				return []any{"events", c.PartitionEvents, "batch", c.PartitionBatch, "clients", c.PartitionClients}
+			},
+			func(ctx context.Context, r *runner, rep *Report) error {
+				return into(&rep.Partitions)(r.benchPartitions(ctx, rep))
 			}},
 	}
 }

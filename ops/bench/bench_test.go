@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,10 @@ var wantKeys = []string{
 	"witness_append_rate", "witness_seal_rate", "witness_seal_rate_with", "witness_seal_ratio_with", "witness_round_p50_ms",
 	"witness_cosigned_poll250ms_p50_ms", "witness_cosigned_poll20ms_p50_ms", "witness_cosigned_poll250ms_covered",
 	"group_scans", "group_reps", "group_batch_ms", "group_one_by_one_ms", "group_batch_rate", "group_one_by_one_rate", "group_ratio",
+	"partitions_events", "partitions_batch", "partitions_stored_bytes", "partitions_event_bytes", "partitions_tile_bytes",
+	"partitions_1_rate", "partitions_1_raw_rate", "partitions_1_ratio", "partitions_2_rate", "partitions_2_raw_rate", "partitions_2_ratio",
+	"partitions_4_rate", "partitions_4_raw_rate", "partitions_4_ratio", "partitions_4_scaling", "partitions_4_raw_scaling",
+	"partitions_seal_alone_rate", "partitions_seal_parallel_rate", "partitions_seal_scaling", "partitions_fsync_ms", "partitions_s2_ratio",
 }
 
 // TestSuiteQuick runs every benchmark at tiny sizes and checks that the
@@ -71,6 +76,7 @@ func TestSuiteQuick(t *testing.T) {
 		AlertReports: 40, AlertConcurrency: 4, AlertSamples: 100,
 		TraceLeaves: 3000, TraceDonations: 6, TraceSamples: 40,
 		ExportRows: 3000, SnapshotEvents: 2000, WitnessCheckpoints: 4, GroupScans: 100, GroupReps: 2,
+		PartitionEvents: 400, PartitionBatch: 20, PartitionClients: 8,
 		ChildCommand: []string{exe}, ChildEnv: []string{childEnv + "=1"}, ExportChildCommand: []string{exe, "export-child"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TempDir: t.TempDir()}
@@ -101,8 +107,8 @@ func TestSuiteQuick(t *testing.T) {
 		x.XLSX.Rows != int64(cfg.ExportRows/10) || x.XLSXVerify.Rows != int64(cfg.ExportRows/10) || x.RawReadMsgs != uint64(cfg.ExportRows+x.Gates) {
 		t.Errorf("export: %+v", x)
 	}
-	if rows, _ := got["results"].([]any); len(rows) != 28 { // the export part's sealed ÷ clear rows, fsck, snapshot, the witness part's 4 and group included
-		t.Errorf("results has %d rows, want 28: %s", len(rows), b)
+	if rows, _ := got["results"].([]any); len(rows) != 32 { // the export part's sealed ÷ clear rows, fsck, snapshot, the witness part's 4, group and the partitions part's 4 included
+		t.Errorf("results has %d rows, want 32: %s", len(rows), b)
 	}
 	if w := rep.Witness; w == nil || len(w.Latency) != 2 || w.Latency[0].Covered == 0 || w.Latency[1].Covered == 0 || w.Rounds == 0 {
 		t.Errorf("witness: %+v", w)
@@ -223,4 +229,52 @@ func runReported(t *testing.T, cfg Config, want []string) (*Report, map[string]a
 		}
 	}
 	return rep, got, b
+}
+
+// TestPartitionsPart runs the partitions part alone at a tiny size, both
+// ways (single appends and atomic batches): every configuration is
+// measured against its baseline, each partition's ledger holds exactly
+// what was appended to it (benchPartitions checks), every log is sealed
+// to its end, and only the part's keys are reported.
+func TestPartitionsPart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts embedded NATS")
+	}
+	for _, batch := range []int{1, 10} {
+		t.Run(fmt.Sprintf("batch%d", batch), func(t *testing.T) {
+			cfg := Config{Events: 2, ProofLeaves: 2, ProjectEvents: 1, ProofSamples: 1, Concurrency: 1, Only: []string{Partitions},
+				PartitionEvents: 160, PartitionBatch: batch, PartitionClients: 8,
+				Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), TempDir: t.TempDir()}
+			rep, err := Run(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := rep.Partitions
+			if p == nil || p.Events != 160 || p.Batch != batch || len(p.Runs) != 3 {
+				t.Fatalf("partitions result: %+v", p)
+			}
+			for i, r := range p.Runs {
+				if r.Partitions != partitionCounts()[i] || !(r.Rate > 0) || !(r.RawRate > 0) || r.P50 <= 0 || r.P99 < r.P50 || r.RawP50 <= 0 {
+					t.Errorf("run %d: %+v", i, r)
+				}
+			}
+			// 160 events in each configuration: P11 has a share of all
+			// three (160 + 80 + 40), P31 of two (80 + 40), the others 40.
+			s := p.Seal
+			if s == nil || s.AloneEvents != 140 || !slices.Equal(s.Events, []uint64{140, 120, 40, 40}) || !(s.Rate > 0) {
+				t.Errorf("seal: %+v", s)
+			}
+			if !(p.StoredBytes > p.AvgBytes) || !(p.TileBytes >= 32) || !(p.Fsync > 0) || !(p.S2 > 0 && p.S2 < 1) {
+				t.Errorf("stored %.0f B per event of %.0f B canonical, %.1f B of tiles, fsync %v, s2 %.2f", p.StoredBytes, p.AvgBytes, p.TileBytes, p.Fsync, p.S2)
+			}
+			for k := range rep.Metrics() {
+				if !strings.HasPrefix(k, "partitions_") {
+					t.Errorf("--only partitions reported %s", k)
+				}
+			}
+			if rows := rep.Rows(); len(rows) != 4 || rows[0].Name != "partitions1" || rows[3].Name != "partitions seal" {
+				t.Errorf("rows: %+v", rows)
+			}
+		})
+	}
 }

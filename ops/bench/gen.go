@@ -25,6 +25,9 @@ import (
 type generator struct {
 	reg   *events.Registry
 	epoch time.Time
+	// district is where the communities are (6 digits, GB/T 2260): the
+	// partitions part gives each province's ledger events of its own.
+	district events.Region
 	// clear makes the events as a ledger recorded before sealing holds
 	// them: every field in clear (the export part's baseline).
 	clear bool
@@ -40,7 +43,14 @@ func (g *generator) payloadInClear(e events.Event, err error, p events.Payload) 
 }
 
 func newGenerator(reg *events.Registry) *generator {
-	return &generator{reg: reg, epoch: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+	return &generator{reg: reg, epoch: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), district: district}
+}
+
+// in returns a copy of g whose communities are in district d.
+func (g *generator) in(d events.Region) *generator {
+	c := *g
+	c.district = d
+	return &c
 }
 
 const (
@@ -49,8 +59,11 @@ const (
 	gatesPer    = 3
 )
 
-func community(n uint64) events.Region {
-	return events.Region(fmt.Sprintf("%s%03d%03d", district, 1+n/12, 1+n%12))
+func community(n uint64) events.Region { return communityIn(district, n) }
+
+// communityIn is community n of district d.
+func communityIn(d events.Region, n uint64) events.Region {
+	return events.Region(fmt.Sprintf("%s%03d%03d", d, 1+n/12, 1+n%12))
 }
 
 // holder is a person token: a keyed hash (blind index), never personal data.
@@ -72,7 +85,7 @@ func (g *generator) mixed(i uint64) (events.Event, error) {
 
 // issued returns the pass.issued event of pass n (one aggregate per pass).
 func (g *generator) issued(n uint64) (events.Event, error) {
-	c := community(n % communities)
+	c := communityIn(g.district, n%communities)
 	at := g.epoch.Add(time.Duration(n) * 7 * time.Second)
 	p := passevents.Issued{
 		Holder:    holder(n),
@@ -96,7 +109,7 @@ func (g *generator) issued(n uint64) (events.Event, error) {
 func (g *generator) scanned(i uint64) (events.Event, error) {
 	rng := rand.New(rand.NewPCG(i, 0x0b00c))
 	n := rng.Uint64N(i/10 + 1) // a pass issued before this scan
-	c := community(n % communities)
+	c := communityIn(g.district, n%communities)
 	gate := fmt.Sprintf("g%s-%d", c[6:], 1+rng.IntN(gatesPer))
 	p := passevents.Scanned{
 		ScanID:    events.NewID(),

@@ -39,6 +39,8 @@ type Report struct {
 	Witness  *WitnessResult
 	Group    *GroupResult
 
+	Partitions *PartitionsResult
+
 	Notes     []string // how the run was made, where that matters for reading it
 	CPUs      int
 	LoadStart float64 // 1-minute load average when the run started
@@ -124,6 +126,9 @@ func (r *Report) Metrics() map[string]float64 {
 		x.metrics(m)
 	}
 	if x := r.Group; x != nil {
+		x.metrics(m)
+	}
+	if x := r.Partitions; x != nil {
 		x.metrics(m)
 	}
 	return m
@@ -214,6 +219,9 @@ func (r *Report) Rows() []Row {
 	if x := r.Group; x != nil {
 		rows = append(rows, x.row())
 	}
+	if x := r.Partitions; x != nil {
+		rows = append(rows, x.rows()...)
+	}
 	return rows
 }
 
@@ -251,7 +259,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "%-10s %s\n", row.Name+":", row.Workload)
 	}
 	where := "; embedded NATS and FerretDB on loopback, file storage in a temporary directory"
-	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export] || r.Selected[Snapshot] || r.Selected[Witness] || r.Selected[Group]) {
+	if !(r.Selected[Append] || r.Selected[Seal] || r.Selected[Verify] || r.Selected[Proof] || r.Selected[Fsck] || r.Selected[Project] || r.Selected[Alert] || r.Selected[Trace] || r.Selected[Export] || r.Selected[Snapshot] || r.Selected[Witness] || r.Selected[Group] || r.Selected[Partitions]) {
 		where = "; no servers (warning only)"
 	}
 	fmt.Fprintf(w, "\n%d CPUs (load average %.1f at the start, %.1f at the end), %s%s.\n",
@@ -285,6 +293,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		"alert_reports": r.Config.AlertReports, "alert_concurrency": r.Config.AlertConcurrency, "alert_samples": r.Config.AlertSamples,
 		"trace_leaves": r.Config.TraceLeaves, "trace_donations": r.Config.TraceDonations, "trace_samples": r.Config.TraceSamples,
 		"export_rows": r.Config.ExportRows, "witness_checkpoints": r.Config.WitnessCheckpoints, "group_scans": r.Config.GroupScans, "group_reps": r.Config.GroupReps,
+		"partition_events": r.Config.PartitionEvents, "partition_batch": r.Config.PartitionBatch, "partition_clients": r.Config.PartitionClients,
 		"cpus": r.CPUs, "go": r.GoVersion, "loadavg_start": r.LoadStart, "loadavg_end": r.LoadEnd,
 	}
 	return json.Marshal(out)
