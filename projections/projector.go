@@ -279,34 +279,78 @@ type pending struct {
 	keys []string
 }
 
-// apply folds one batch and writes it.
+// apply folds one batch and writes it: read the batch in delivery order,
+// load the documents it touches that the cache lacks, fold, write every
+// touched document once, then advance the checkpoint and acknowledge.
 func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstream.Msg) error {
-	items := make([]pending, 0, len(batch))
-	var need []string
+	r, err := pr.read(ctx, *cp, batch)
+	if err != nil {
+		return err
+	}
+	if err := pr.load(ctx, r.need); err != nil {
+		return err
+	}
+	order, err := pr.foldItems(r.items)
+	if err != nil {
+		return err
+	}
+	if err := pr.write(ctx, order); err != nil {
+		return err
+	}
+	if int64(r.lastSeq) > cp.Seq {
+		next := Checkpoint{Name: cp.Name, Version: cp.Version, Seq: int64(r.lastSeq), Updated: now()}
+		if err := pr.Store.AdvanceCheckpoint(ctx, *cp, next); err != nil {
+			// ErrCheckpointMoved: an operator reset the projection; run
+			// restarts, and start rebuilds it.
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		*cp = next
+	}
+	// AckAll: acknowledging the last message acknowledges the batch. A lost
+	// ack only means a harmless redelivery.
+	if err := batch[len(batch)-1].Ack(); err != nil {
+		pr.Log.Debug("ack failed", "err", err)
+	}
+	pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, r.remaining, "" })
+	return nil
+}
+
+// batchRead is a batch as read: the events to fold, the document keys they
+// touch that the cache lacks, and the batch's last stream sequence and the
+// messages pending after it.
+type batchRead struct {
+	items              []pending
+	need               []string
+	lastSeq, remaining uint64
+}
+
+// read checks that each message of the batch is the consumer's next
+// delivery and prepares those after the checkpoint cp.
+func (pr *Projector) read(ctx context.Context, cp Checkpoint, batch []jetstream.Msg) (batchRead, error) {
+	r := batchRead{items: make([]pending, 0, len(batch))}
 	seen := map[string]bool{}
-	var lastSeq, remaining uint64
 	for _, m := range batch {
 		md, err := m.Metadata()
 		if err != nil {
-			return fmt.Errorf("metadata: %w", err)
+			return r, fmt.Errorf("metadata: %w", err)
 		}
 		// Each message must be the consumer's next delivery: a gap is a
 		// delivery lost in transit (which AckAll would then acknowledge
 		// unseen), a repeat is a redelivery that may come after later
 		// events.
 		if md.Sequence.Consumer != pr.delivered+1 {
-			return fmt.Errorf("%w: delivery %d (stream sequence %d, delivered %d times) after delivery %d",
+			return r, fmt.Errorf("%w: delivery %d (stream sequence %d, delivered %d times) after delivery %d",
 				errOutOfTurn, md.Sequence.Consumer, md.Sequence.Stream, md.NumDelivered, pr.delivered)
 		}
 		pr.delivered = md.Sequence.Consumer
-		lastSeq, remaining = md.Sequence.Stream, md.NumPending
-		if int64(lastSeq) <= cp.Seq {
+		r.lastSeq, r.remaining = md.Sequence.Stream, md.NumPending
+		if int64(r.lastSeq) <= cp.Seq {
 			continue // redelivered, already applied
 		}
-		rec := events.Recorded{Seq: lastSeq, Raw: m.Data()}
+		rec := events.Recorded{Seq: r.lastSeq, Raw: m.Data()}
 		it, err := prepare(ctx, pr.P, pr.Reg, rec)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrHalted, err)
+			return r, fmt.Errorf("%w: %v", ErrHalted, err)
 		}
 		if len(it.keys) == 0 {
 			continue
@@ -314,20 +358,33 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 		for _, k := range it.keys {
 			if !seen[k] && !pr.cache.Contains(k) {
 				seen[k] = true
-				need = append(need, k)
+				r.need = append(r.need, k)
 			}
 		}
-		items = append(items, it)
+		r.items = append(r.items, it)
 	}
-	if len(need) > 0 && !pr.fresh {
-		got, err := pr.Store.Get(ctx, pr.P, need)
-		if err != nil {
-			return fmt.Errorf("load documents: %w", err)
-		}
-		for id, d := range got {
-			pr.cache.Add(id, d)
-		}
+	return r, nil
+}
+
+// load reads the documents need into the cache; a fresh projection has
+// none stored to read.
+func (pr *Projector) load(ctx context.Context, need []string) error {
+	if len(need) == 0 || pr.fresh {
+		return nil
 	}
+	got, err := pr.Store.Get(ctx, pr.P, need)
+	if err != nil {
+		return fmt.Errorf("load documents: %w", err)
+	}
+	for id, d := range got {
+		pr.cache.Add(id, d)
+	}
+	return nil
+}
+
+// foldItems folds each event into the documents it touches and returns the
+// documents that changed, each once, in the order they first changed.
+func (pr *Projector) foldItems(items []pending) ([]*Doc, error) {
 	dirty := map[string]*Doc{}
 	var order []*Doc
 	for _, it := range items {
@@ -345,7 +402,7 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 			}
 			changed, err := fold(pr.P, d, it.rec, it.pl, leaf)
 			if err != nil {
-				return fmt.Errorf("%w: fold event %d into %s: %v", ErrHalted, it.rec.Seq, k, err)
+				return nil, fmt.Errorf("%w: fold event %d into %s: %v", ErrHalted, it.rec.Seq, k, err)
 			}
 			if changed && !ok {
 				dirty[k] = d
@@ -353,30 +410,22 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 			}
 		}
 	}
-	if len(order) > 0 {
-		if err := pr.Store.Put(ctx, pr.P, order); err != nil {
-			return fmt.Errorf("bulk write %d documents: %w", len(order), err)
-		}
-		for _, d := range order {
-			d.New = false
-			pr.cache.Add(d.ID, d)
-		}
+	return order, nil
+}
+
+// write stores the changed documents with one bulk write and keeps them in
+// the cache as stored.
+func (pr *Projector) write(ctx context.Context, order []*Doc) error {
+	if len(order) == 0 {
+		return nil
 	}
-	if int64(lastSeq) > cp.Seq {
-		next := Checkpoint{Name: cp.Name, Version: cp.Version, Seq: int64(lastSeq), Updated: now()}
-		if err := pr.Store.AdvanceCheckpoint(ctx, *cp, next); err != nil {
-			// ErrCheckpointMoved: an operator reset the projection; run
-			// restarts, and start rebuilds it.
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-		*cp = next
+	if err := pr.Store.Put(ctx, pr.P, order); err != nil {
+		return fmt.Errorf("bulk write %d documents: %w", len(order), err)
 	}
-	// AckAll: acknowledging the last message acknowledges the batch. A lost
-	// ack only means a harmless redelivery.
-	if err := batch[len(batch)-1].Ack(); err != nil {
-		pr.Log.Debug("ack failed", "err", err)
+	for _, d := range order {
+		d.New = false
+		pr.cache.Add(d.ID, d)
 	}
-	pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, remaining, "" })
 	return nil
 }
 
