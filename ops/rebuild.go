@@ -28,20 +28,11 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		names := ""
-		for _, p := range app.Projections() {
-			names += " " + p.Name()
-		}
-		return fmt.Errorf("usage: ops rebuild NAME (one of:%s)", names)
+		return fmt.Errorf("usage: ops rebuild NAME (one of:%s)", projectionNames())
 	}
-	var p projections.Projection
-	for _, q := range app.Projections() {
-		if q.Name() == fs.Arg(0) {
-			p = q
-		}
-	}
-	if p == nil {
-		return fmt.Errorf("no projection %q", fs.Arg(0))
+	p, err := findProjection(fs.Arg(0))
+	if err != nil {
+		return err
 	}
 	nc, js, err := c.nats(ctx)
 	if err != nil {
@@ -80,6 +71,35 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 		return rebuildRemote(ctx, env, store, js, p, info.State.LastSeq)
 	}
 	defer l.Release(context.WithoutCancel(ctx))
+	return rebuildLocal(ctx, env, &c, store, js, p, info.State.LastSeq)
+}
+
+// projectionNames lists the names of the app's projections, each after a space.
+func projectionNames() string {
+	names := ""
+	for _, p := range app.Projections() {
+		names += " " + p.Name()
+	}
+	return names
+}
+
+// findProjection returns the app's projection of that name.
+func findProjection(name string) (projections.Projection, error) {
+	var p projections.Projection
+	for _, q := range app.Projections() {
+		if q.Name() == name {
+			p = q
+		}
+	}
+	if p == nil {
+		return nil, fmt.Errorf("no projection %q", name)
+	}
+	return p, nil
+}
+
+// rebuildLocal drops p's documents and folds the ledger again in this
+// process, up to ledgerSize, with the projection's lease already held.
+func rebuildLocal(ctx context.Context, env *environ, c *conn, store *mongostore.Store, js jetstream.JetStream, p projections.Projection, ledgerSize uint64) error {
 	if err := store.Drop(ctx, p); err != nil {
 		return err
 	}
@@ -96,7 +116,7 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- pr.Run(rctx) }()
-	report := progress(env.stderr, "rebuild "+p.Name()+": ledger sequence", info.State.LastSeq)
+	report := progress(env.stderr, "rebuild "+p.Name()+": ledger sequence", ledgerSize)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
