@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/witness/persistence/inmemory"
 	"github.com/transparency-dev/witness/witness"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/seal/sealtest"
 )
 
 // answer is one add-checkpoint exchange with the real witness, as the wire
@@ -47,25 +47,15 @@ type realWitness struct {
 
 func startRealWitness(t *testing.T, name, logKey string) *realWitness {
 	t.Helper()
-	skey, vkey, err := seal.GenerateKey(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := fnote.NewSignerForCosignatureV1(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := fnote.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wit := sealtest.NewWitness(t, name)
+	key := wit.Key
 	logV, err := note.NewVerifier(logKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w, err := witness.New(context.Background(), witness.Opts{
 		Persistence: inmemory.New(),
-		Signers:     []note.Signer{signer},
+		Signers:     []note.Signer{wit.Signer},
 		VerifierForLog: func(_ context.Context, origin string) (note.Verifier, bool, error) {
 			if origin != logV.Name() { // onebook's key is named for its origin
 				return nil, false, nil
