@@ -123,6 +123,14 @@ func cosigners(t *testing.T, msg []byte, logKey string, ws []servedWitness) []st
 
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
+	if err := json.Unmarshal(getOK(t, url), v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// getOK returns the body of GET url, failing the test unless it is 200.
+func getOK(t *testing.T, url string) []byte {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -132,9 +140,7 @@ func getJSON(t *testing.T, url string, v any) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s %s", url, resp.Status, body)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
+	return body
 }
 
 // waitFor polls cond until it holds or the deadline passes.
