@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"strconv"
+	"time"
 
 	"github.com/gowebpki/jcs"
 )
@@ -77,80 +78,31 @@ const timeFormat = "2006-01-02T15:04:05.999999999Z07:00"
 // ok only if b is exactly the canonical bytes of the event it returns;
 // otherwise the caller must decide by re-encoding (see above).
 func parseCanonical(b []byte) (e Event, ok bool) {
-	rest := b
-	// field cuts the next field: the text up to sep, after the literal
-	// that precedes it has been consumed.
-	cut := func(prefix, sep string) (string, bool) {
-		var ok bool
-		if rest, ok = bytes.CutPrefix(rest, []byte(prefix)); !ok {
-			return "", false
-		}
-		i := bytes.Index(rest, []byte(sep))
-		if i < 0 {
-			return "", false
-		}
-		s := string(rest[:i])
-		rest = rest[i:]
-		return s, true
-	}
-	var okAll bool
-	if e.Actor.ID, okAll = cut(envActorID, envRole); !okAll {
+	r := canonicalReader{b: b, rest: b}
+	if !r.head(&e) {
 		return Event{}, false
 	}
-	if e.Actor.Role, okAll = cut(envRole, envAggID); !okAll {
+	r.rest = r.rest[len(envPayload):]
+	end, ok := canonicalValue(r.rest, 0, 0)
+	if !ok || len(r.rest) == 0 || r.rest[0] != '{' {
 		return Event{}, false
 	}
-	if e.Aggregate.ID, okAll = cut(envAggID, envKind); !okAll {
-		return Event{}, false
-	}
-	if e.Aggregate.Kind, okAll = cut(envKind, envID); !okAll {
-		return Event{}, false
-	}
-	if e.ID, okAll = cut(envID, envPayload); !okAll {
-		return Event{}, false
-	}
-	rest = rest[len(envPayload):]
-	end, ok := canonicalValue(rest, 0, 0)
-	if !ok || len(rest) == 0 || rest[0] != '{' {
-		return Event{}, false
-	}
-	payload := rest[:end]
-	rest = rest[end:]
-	region, ok := cut(envRegion, envTime)
+	payload := r.rest[:end]
+	r.rest = r.rest[end:]
+	region, ok := r.cut(envRegion, envTime)
 	if !ok {
 		return Event{}, false
 	}
 	e.Region = Region(region)
-	rest = rest[len(envTime):]
-	i := bytes.IndexByte(rest, '"')
-	if i < 0 {
+	if e.Time, ok = r.time(); !ok {
 		return Event{}, false
 	}
-	// The time is read as the slow path reads it (encoding/json calls
-	// UnmarshalJSON); the comparison below checks it writes back the same.
-	if err := e.Time.UnmarshalJSON(b[len(b)-len(rest)-1 : len(b)-len(rest)+i+1]); err != nil {
+	if e.Type, ok = r.cut(envType, envVersion); !ok {
 		return Event{}, false
 	}
-	e.Time = e.Time.UTC()
-	rest = rest[i:]
-	if e.Type, ok = cut(envType, envVersion); !ok {
+	if e.Version, ok = r.version(); !ok {
 		return Event{}, false
 	}
-	rest = rest[len(envVersion):]
-	v, ok := bytes.CutSuffix(rest, []byte(envClose))
-	if !ok || len(v) == 0 || len(v) > 9 {
-		return Event{}, false
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return Event{}, false
-		}
-	}
-	n, err := strconv.Atoi(string(v))
-	if err != nil {
-		return Event{}, false
-	}
-	e.Version = n
 	e.Payload = payload
 	if e.Validate() != nil {
 		return Event{}, false
@@ -163,6 +115,84 @@ func parseCanonical(b []byte) (e Event, ok bool) {
 	}
 	e.Payload = bytes.Clone(payload)
 	return e, true
+}
+
+// canonicalReader reads the fields of b in the layout appendCanonical
+// writes; rest is what is left of b to read.
+type canonicalReader struct {
+	b, rest []byte
+}
+
+// cut cuts the next field: the text up to sep, after the literal prefix
+// that precedes it.
+func (r *canonicalReader) cut(prefix, sep string) (string, bool) {
+	var ok bool
+	if r.rest, ok = bytes.CutPrefix(r.rest, []byte(prefix)); !ok {
+		return "", false
+	}
+	i := bytes.Index(r.rest, []byte(sep))
+	if i < 0 {
+		return "", false
+	}
+	s := string(r.rest[:i])
+	r.rest = r.rest[i:]
+	return s, true
+}
+
+// head reads the fields before the payload: the actor, the aggregate and
+// the event's id.
+func (r *canonicalReader) head(e *Event) bool {
+	var ok bool
+	if e.Actor.ID, ok = r.cut(envActorID, envRole); !ok {
+		return false
+	}
+	if e.Actor.Role, ok = r.cut(envRole, envAggID); !ok {
+		return false
+	}
+	if e.Aggregate.ID, ok = r.cut(envAggID, envKind); !ok {
+		return false
+	}
+	if e.Aggregate.Kind, ok = r.cut(envKind, envID); !ok {
+		return false
+	}
+	e.ID, ok = r.cut(envID, envPayload)
+	return ok
+}
+
+// time reads the time, in UTC, as the slow path reads it (encoding/json
+// calls UnmarshalJSON); parseCanonical's comparison checks it writes back
+// the same.
+func (r *canonicalReader) time() (time.Time, bool) {
+	r.rest = r.rest[len(envTime):]
+	i := bytes.IndexByte(r.rest, '"')
+	if i < 0 {
+		return time.Time{}, false
+	}
+	var t time.Time
+	if err := t.UnmarshalJSON(r.b[len(r.b)-len(r.rest)-1 : len(r.b)-len(r.rest)+i+1]); err != nil {
+		return time.Time{}, false
+	}
+	r.rest = r.rest[i:]
+	return t.UTC(), true
+}
+
+// version reads the version, the last field: up to nine digits.
+func (r *canonicalReader) version() (int, bool) {
+	r.rest = r.rest[len(envVersion):]
+	v, ok := bytes.CutSuffix(r.rest, []byte(envClose))
+	if !ok || len(v) == 0 || len(v) > 9 {
+		return 0, false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }
 
 // canonicalValue checks that the JSON value at b[i:] is in RFC 8785 form

@@ -254,12 +254,7 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	if err != nil {
 		return Opened{}, err
 	}
-	var dataKey []byte
-	if r.keyring == nil {
-		err = ErrNoKey
-	} else {
-		dataKey, err = r.keyring.Unwrap(ctx, e.ID, w)
-	}
+	dataKey, err := r.unwrap(ctx, e.ID, w)
 	switch {
 	case errors.Is(err, ErrErased):
 		var fields map[string]json.RawMessage
@@ -367,10 +362,16 @@ func (r *Registry) DataKey(ctx context.Context, e Event) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.unwrap(ctx, e.ID, w)
+}
+
+// unwrap returns the data key of event id from its wrapped form w; without
+// a keyring, ErrNoKey.
+func (r *Registry) unwrap(ctx context.Context, id string, w Wrapped) ([]byte, error) {
 	if r.keyring == nil {
 		return nil, ErrNoKey
 	}
-	return r.keyring.Unwrap(ctx, e.ID, w)
+	return r.keyring.Unwrap(ctx, id, w)
 }
 
 // IsSealed reports whether e's payload carries a sealed box.
@@ -753,12 +754,7 @@ func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event, start, 
 	if err != nil {
 		return nil, err
 	}
-	var dataKey []byte
-	if r.keyring == nil {
-		err = ErrNoKey
-	} else {
-		dataKey, err = r.keyring.Unwrap(ctx, e.ID, w)
-	}
+	dataKey, err := r.unwrap(ctx, e.ID, w)
 	switch {
 	case errors.Is(err, ErrErased):
 		pv := reflect.New(s.goType)

@@ -32,6 +32,56 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	if len(args) > 0 && args[0] == "scan" {
 		return runScanBench(ctx, env, args[1:]) // ops bench scan = ops bench-scan
 	}
+	cfg, out, err := benchFlags(env, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable for the verify child: %w", err)
+	}
+	cfg.ChildCommand = []string{exe, "bench", "verify-child"}
+	cfg.ExportChildCommand = []string{exe, "bench", "export-child"}
+	cfg.Progress = env.stderr
+	cfg.Log = env.log
+
+	if out.cpuprofile != "" {
+		cfg.ChildCPUProfile = out.cpuprofile
+		f, err := os.Create(out.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if out.asJSON {
+		if err := rep.WriteTable(env.stderr); err != nil {
+			return err
+		}
+		return json.NewEncoder(env.stdout).Encode(rep)
+	}
+	return rep.WriteTable(env.stdout)
+}
+
+// benchOutput is where runBench writes what it measured.
+type benchOutput struct {
+	asJSON     bool   // one JSON object on stdout, the table on stderr
+	cpuprofile string // a CPU profile of the whole run, when not empty
+}
+
+// benchFlags reads runBench's flags: the sizes of each part (--quick's
+// unless given) and where the results go.
+func benchFlags(env *environ, args []string) (cfg bench.Config, out benchOutput, err error) {
 	def := bench.Defaults()
 	quickDef := bench.Quick()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -56,15 +106,12 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (servers included) to this file, and one of each export child's timed call beside it")
 	only := fs.String("only", "", "comma-separated subset of "+strings.Join(bench.Names, ",")+" (seal also runs append: its ratio is over the append rate)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return cfg, out, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return cfg, out, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := def
+	cfg = def
 	if *quick {
 		cfg = quickDef
 	}
@@ -92,36 +139,5 @@ func runBench(ctx context.Context, env *environ, args []string) error {
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find own executable for the verify child: %w", err)
-	}
-	cfg.ChildCommand = []string{exe, "bench", "verify-child"}
-	cfg.ExportChildCommand = []string{exe, "bench", "export-child"}
-	cfg.Progress = env.stderr
-	cfg.Log = env.log
-
-	if *cpuprofile != "" {
-		cfg.ChildCPUProfile = *cpuprofile
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	rep, err := bench.Run(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		if err := rep.WriteTable(env.stderr); err != nil {
-			return err
-		}
-		return json.NewEncoder(env.stdout).Encode(rep)
-	}
-	return rep.WriteTable(env.stdout)
+	return cfg, benchOutput{asJSON: *asJSON, cpuprofile: *cpuprofile}, nil
 }

@@ -369,34 +369,36 @@ func TestCaseBadInputOverHTTP(t *testing.T) {
 	b.settled()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := ledgerSize(t, b)
-			tt.c.t = t
-			var body *strings.Reader
-			if tt.method != "GET" {
-				body = strings.NewReader(tt.body)
-			}
-			path := tt.path
-			if u, q, ok := strings.Cut(path, "?"); ok {
-				path = u + "?" + encodeQuery(q)
-			}
-			var code int
-			var out string
-			if body == nil {
-				code, out = doRaw(t, tt.c, tt.method, path, nil, "")
-			} else {
-				code, out = doRaw(t, tt.c, tt.method, path, body, "application/json")
-			}
-			if code != tt.code {
-				t.Fatalf("%d %s, want %d", code, out, tt.code)
-			}
-			if f := errorField(t, out); f != tt.field && !(tt.field == "" && !tt.noField) {
+			if f, out := refused(t, b, tt.c, tt.method, tt.path, tt.body, tt.code); f != tt.field && !(tt.field == "" && !tt.noField) {
 				t.Fatalf("error names field %q, want %q: %s", f, tt.field, out)
-			}
-			if after := ledgerSize(t, b); after != before {
-				t.Fatalf("the ledger grew from %d to %d", before, after)
 			}
 		})
 	}
+}
+
+// refused sends a request (a GET without its body; the query escaped by
+// encodeQuery) that must be answered with code and must append nothing to
+// the ledger, and returns the field its error names and the answer.
+func refused(t *testing.T, b *backend, c client, method, path, body string, code int) (field, out string) {
+	t.Helper()
+	before := ledgerSize(t, b)
+	c.t = t
+	if u, q, ok := strings.Cut(path, "?"); ok {
+		path = u + "?" + encodeQuery(q)
+	}
+	var got int
+	if method == "GET" {
+		got, out = doRaw(t, c, method, path, nil, "")
+	} else {
+		got, out = doRaw(t, c, method, path, strings.NewReader(body), "application/json")
+	}
+	if got != code {
+		t.Fatalf("%d %s, want %d", got, out, code)
+	}
+	if after := ledgerSize(t, b); after != before {
+		t.Fatalf("the ledger grew from %d to %d", before, after)
+	}
+	return errorField(t, out), out
 }
 
 // encodeQuery escapes the values of a raw query written for reading.

@@ -505,88 +505,115 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 // res what it struck and how long the cluster took to recover; a worker
 // to start again afterwards is left in restart.
 func (g *faultRig) strike(ctx context.Context, name string, l *scanLoad, res *faultResult, restart **cluster.Replica) error {
-	quarter := g.cfg.Scans / 4
-	var err error
 	switch name {
 	case "leader-shutdown", "leader-kill":
-		n := g.c.LedgerLeader()
-		if n == nil {
-			return errors.New("no node leads the ledger")
+		return g.leaderLoss(ctx, name == "leader-kill", l, res)
+	case "node-restart":
+		return g.followerKill(ctx, l, res)
+	case "partition":
+		return g.partition(ctx, l, res)
+	case "worker-kill":
+		return g.workerKill(ctx, l, res, restart)
+	default:
+		return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames, ", "))
+	}
+}
+
+// leaderLoss stops the ledger's leader (kill: at once; else a clean
+// shutdown), times the election and the first acknowledged append after
+// it, and once a quarter of the scans more are acknowledged starts the
+// node again and times its catch-up.
+func (g *faultRig) leaderLoss(ctx context.Context, kill bool, l *scanLoad, res *faultResult) error {
+	quarter := g.cfg.Scans / 4
+	var err error
+	n := g.c.LedgerLeader()
+	if n == nil {
+		return errors.New("no node leads the ledger")
+	}
+	res.Target, res.FailoverOf = n.Name, "leader loss → first acknowledged append"
+	t0 := time.Now()
+	if kill {
+		n.Kill()
+	} else if err := g.c.Shutdown(ctx, n); err != nil {
+		return err
+	}
+	if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
+		return err
+	}
+	res.Election = time.Since(t0)
+	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+		return err
+	}
+	if err := l.waitAcked(ctx, quarter); err != nil {
+		return err
+	}
+	if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
+		return err
+	}
+	return nil
+}
+
+// followerKill kills a node that does not lead the ledger, times the
+// first acknowledged append after, and once a quarter of the scans more
+// are acknowledged starts the node again and times its catch-up.
+func (g *faultRig) followerKill(ctx context.Context, l *scanLoad, res *faultResult) error {
+	quarter := g.cfg.Scans / 4
+	var err error
+	var n *cluster.Node
+	for _, nd := range g.c.Nodes {
+		if !nd.LeadsLedger() {
+			n = nd
 		}
-		res.Target, res.FailoverOf = n.Name, "leader loss → first acknowledged append"
-		t0 := time.Now()
-		if name == "leader-kill" {
-			n.Kill()
-		} else if err := g.c.Shutdown(ctx, n); err != nil {
-			return err
-		}
+	}
+	res.Target, res.FailoverOf = n.Name, "follower killed → first acknowledged append"
+	t0 := time.Now()
+	n.Kill()
+	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+		return err
+	}
+	if err := l.waitAcked(ctx, quarter); err != nil { // the others go on without it
+		return err
+	}
+	if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
+		return err
+	}
+	return nil
+}
+
+// partition cuts a node off the others (the election timed if it led
+// the ledger), times the first acknowledged append after, and once a
+// quarter of the scans more are acknowledged heals it and times its
+// catch-up.
+func (g *faultRig) partition(ctx context.Context, l *scanLoad, res *faultResult) error {
+	quarter := g.cfg.Scans / 4
+	var err error
+	n := g.partitionTarget()
+	res.Target, res.FailoverOf = n.Name, "partition → first acknowledged append"
+	t0 := time.Now()
+	leader := n.LeadsLedger()
+	if err := n.Partition(); err != nil {
+		return err
+	}
+	if leader {
 		if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
 			return err
 		}
 		res.Election = time.Since(t0)
-		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return err
-		}
-		if err := l.waitAcked(ctx, quarter); err != nil {
-			return err
-		}
-		if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
-			return err
-		}
-	case "node-restart":
-		var n *cluster.Node
-		for _, nd := range g.c.Nodes {
-			if !nd.LeadsLedger() {
-				n = nd
-			}
-		}
-		res.Target, res.FailoverOf = n.Name, "follower killed → first acknowledged append"
-		t0 := time.Now()
-		n.Kill()
-		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return err
-		}
-		if err := l.waitAcked(ctx, quarter); err != nil { // the others go on without it
-			return err
-		}
-		if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
-			return err
-		}
-	case "partition":
-		n := g.partitionTarget()
-		res.Target, res.FailoverOf = n.Name, "partition → first acknowledged append"
-		t0 := time.Now()
-		leader := n.LeadsLedger()
-		if err := n.Partition(); err != nil {
-			return err
-		}
-		if leader {
-			if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
-				return err
-			}
-			res.Election = time.Since(t0)
-		}
-		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return err
-		}
-		if err := l.waitAcked(ctx, quarter); err != nil { // the majority goes on
-			return err
-		}
-		t1 := time.Now()
-		if err := n.Heal(); err != nil {
-			return err
-		}
-		if err := g.c.WaitCaughtUp(ctx, n); err != nil {
-			return err
-		}
-		res.CatchUp = time.Since(t1)
-	case "worker-kill":
-		if err := g.workerKill(ctx, l, res, restart); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames, ", "))
 	}
+	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+		return err
+	}
+	if err := l.waitAcked(ctx, quarter); err != nil { // the majority goes on
+		return err
+	}
+	t1 := time.Now()
+	if err := n.Heal(); err != nil {
+		return err
+	}
+	if err := g.c.WaitCaughtUp(ctx, n); err != nil {
+		return err
+	}
+	res.CatchUp = time.Since(t1)
 	return nil
 }
 
@@ -758,25 +785,7 @@ func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) ([
 	if err != nil {
 		return nil, err
 	}
-	reg, err := (&conn{data: g.c.KeysDir()}).sealedRegistry(ctx, g.c.JetStream())
-	if err != nil {
-		return nil, err
-	}
-	seqs := map[string][]uint64{}
-	err = ledger.ScanStream(ctx, g.c.JetStream(), cluster.LedgerStream, nil, from+1, to, func(r events.Recorded) error {
-		e, err := events.Parse(r.Raw)
-		if err != nil || e.Type != passevents.TypeScanned {
-			return err
-		}
-		p, err := events.DecodeAs[passevents.Scanned](ctx, reg, e)
-		if err != nil {
-			return fmt.Errorf("scan at %d: %w", r.Seq, err)
-		}
-		if strings.HasPrefix(p.ScanID, l.prefix+"-") {
-			seqs[p.ScanID] = append(seqs[p.ScanID], r.Seq)
-		}
-		return nil
-	})
+	seqs, err := g.scansIn(ctx, l.prefix, from+1, to)
 	if err != nil {
 		return nil, err
 	}
@@ -784,12 +793,7 @@ func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) ([
 	if err != nil {
 		return nil, err
 	}
-	var probs []string
-	add := func(format string, args ...any) {
-		if len(probs) < 20 {
-			probs = append(probs, fmt.Sprintf(format, args...))
-		}
-	}
+	var probs problemList
 	ids := make([]string, 0, len(l.acked))
 	for id := range l.acked {
 		ids = append(ids, id)
@@ -807,23 +811,67 @@ func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) ([
 			} else if e, err := events.Parse(m.Data); err == nil {
 				what = fmt.Sprintf("event %s (%s)", e.ID, e.Type)
 			}
-			add("acknowledged scan %s (answered with sequence %d, ledger read %d..%d) is not in the ledger; at %d: %s", id, l.acked[id], from+1, to, l.acked[id], what)
+			probs.add("acknowledged scan %s (answered with sequence %d, ledger read %d..%d) is not in the ledger; at %d: %s", id, l.acked[id], from+1, to, l.acked[id], what)
 		case len(s) != 1:
-			add("acknowledged scan %s is in the ledger %d times", id, len(s))
+			probs.add("acknowledged scan %s is in the ledger %d times", id, len(s))
 		case l.acked[id] != 0 && s[0] != l.acked[id]:
-			add("acknowledged scan %s was answered with sequence %d but is at %d", id, l.acked[id], s[0])
+			probs.add("acknowledged scan %s was answered with sequence %d but is at %d", id, l.acked[id], s[0])
 		}
 	}
+	probs.strays(l, seqs)
+	return probs, nil
+}
+
+// scansIn reads the ledger's sequences from..to and returns where each
+// scan whose id starts with prefix+"-" is.
+func (g *faultRig) scansIn(ctx context.Context, prefix string, from, to uint64) (map[string][]uint64, error) {
+	reg, err := (&conn{data: g.c.KeysDir()}).sealedRegistry(ctx, g.c.JetStream())
+	if err != nil {
+		return nil, err
+	}
+	seqs := map[string][]uint64{}
+	err = ledger.ScanStream(ctx, g.c.JetStream(), cluster.LedgerStream, nil, from, to, func(r events.Recorded) error {
+		e, err := events.Parse(r.Raw)
+		if err != nil || e.Type != passevents.TypeScanned {
+			return err
+		}
+		p, err := events.DecodeAs[passevents.Scanned](ctx, reg, e)
+		if err != nil {
+			return fmt.Errorf("scan at %d: %w", r.Seq, err)
+		}
+		if strings.HasPrefix(p.ScanID, prefix+"-") {
+			seqs[p.ScanID] = append(seqs[p.ScanID], r.Seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return seqs, nil
+}
+
+// problemList is a report's problems, the first 20 of them.
+type problemList []string
+
+func (p *problemList) add(format string, args ...any) {
+	if len(*p) < 20 {
+		*p = append(*p, fmt.Sprintf(format, args...))
+	}
+}
+
+// strays adds the scans in the ledger (seqs) that no client sent or that
+// are there twice, and the scans of l never acknowledged.
+func (p *problemList) strays(l *scanLoad, seqs map[string][]uint64) {
 	sent := map[string]bool{}
 	for _, id := range l.unacked {
 		sent[id] = true
 	}
 	for id, s := range seqs {
 		if _, ok := l.acked[id]; !ok && !sent[id] {
-			add("scan %s is in the ledger (%v) but no client sent it", id, s)
+			p.add("scan %s is in the ledger (%v) but no client sent it", id, s)
 		}
 		if len(s) > 1 {
-			add("scan %s is in the ledger %d times", id, len(s))
+			p.add("scan %s is in the ledger %d times", id, len(s))
 		}
 	}
 	if len(l.unacked) > 0 {
@@ -833,9 +881,8 @@ func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) ([
 				in++
 			}
 		}
-		add("%d scans never acknowledged before the load's deadline (%d of them in the ledger)", len(l.unacked), in)
+		p.add("%d scans never acknowledged before the load's deadline (%d of them in the ledger)", len(l.unacked), in)
 	}
-	return probs, nil
 }
 
 func tail(s string, n int) string {

@@ -421,26 +421,7 @@ func TestDonationBadInputOverHTTP(t *testing.T) {
 	b.settled()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := ledgerSize(t, b)
-			tt.c.t = t
-			path := tt.path
-			if u, q, ok := strings.Cut(path, "?"); ok {
-				path = u + "?" + encodeQuery(q)
-			}
-			var code int
-			var out string
-			if tt.method == "GET" {
-				code, out = doRaw(t, tt.c, tt.method, path, nil, "")
-			} else {
-				code, out = doRaw(t, tt.c, tt.method, path, strings.NewReader(tt.body), "application/json")
-			}
-			if code != tt.code {
-				t.Fatalf("%d %s, want %d", code, out, tt.code)
-			}
-			f := errorField(t, out)
-			if after := ledgerSize(t, b); after != before {
-				t.Fatalf("the ledger grew from %d to %d", before, after)
-			}
+			f, out := refused(t, b, tt.c, tt.method, tt.path, tt.body, tt.code)
 			if f != tt.field && !(tt.field == "" && !tt.noField) {
 				if tt.bug != "" {
 					t.Skipf("known bug: %s (field %q, want %q): %s", tt.bug, f, tt.field, out)

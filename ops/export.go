@@ -66,38 +66,18 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *sealKey == "" {
-		*sealKey = filepath.Join(c.data, "seal.key")
-	}
-	skey, err := os.ReadFile(*sealKey)
+	signer, err := manifestSigner(*sealKey, c.data)
 	if err != nil {
-		return fmt.Errorf("the manifest is signed with the seal key: %w (give --seal-key)", err)
-	}
-	signer, _, err := seal.LoadSigner(strings.TrimSpace(string(skey)))
-	if err != nil {
-		return fmt.Errorf("seal key %s: %w", *sealKey, err)
+		return err
 	}
 	lc, err := c.openLedger(ctx)
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
-	cp, err := lc.led.Prover.Checkpoint(ctx)
+	cp, err := exportCheckpoint(ctx, env, lc, *witnesses)
 	if err != nil {
-		return fmt.Errorf("latest checkpoint: %w", err)
-	}
-	if *witnesses != "" {
-		cos, err := seal.BindCosignatures(ctx, lc.js, lc.led.Checkpoints, seal.CosignaturesConfig{Witnesses: strings.Split(*witnesses, ",")})
-		switch {
-		case events.ErrorCode(err) == events.CodeNotFound:
-			fmt.Fprintln(env.stderr, "export: nothing was ever cosigned; the bundle is made against the latest checkpoint")
-		case err != nil:
-			return err
-		default:
-			if cp, err = cos.Witnessed(ctx); err != nil {
-				return fmt.Errorf("witnessed checkpoint: %w", err)
-			}
-		}
+		return err
 	}
 	dir := *out
 	if dir == "" {
@@ -119,6 +99,48 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 		dir, m.RowCount, m.EntryCount, m.TileCount, m.TreeSize, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintln(env.stdout, dir)
 	return nil
+}
+
+// manifestSigner loads the seal's signing key from the file sealKey
+// (default DATA/seal.key), which signs an export's manifest.
+func manifestSigner(sealKey, data string) (note.Signer, error) {
+	if sealKey == "" {
+		sealKey = filepath.Join(data, "seal.key")
+	}
+	skey, err := os.ReadFile(sealKey)
+	if err != nil {
+		return nil, fmt.Errorf("the manifest is signed with the seal key: %w (give --seal-key)", err)
+	}
+	signer, _, err := seal.LoadSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, fmt.Errorf("seal key %s: %w", sealKey, err)
+	}
+	return signer, nil
+}
+
+// exportCheckpoint is the checkpoint an export is made against: the
+// latest, or with witnesses (comma-separated verifier keys) the newest
+// they cosigned, unless nothing was ever cosigned.
+func exportCheckpoint(ctx context.Context, env *environ, lc *ledgerConn, witnesses string) (seal.SignedCheckpoint, error) {
+	cp, err := lc.led.Prover.Checkpoint(ctx)
+	if err != nil {
+		return cp, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	if witnesses == "" {
+		return cp, nil
+	}
+	cos, err := seal.BindCosignatures(ctx, lc.js, lc.led.Checkpoints, seal.CosignaturesConfig{Witnesses: strings.Split(witnesses, ",")})
+	switch {
+	case events.ErrorCode(err) == events.CodeNotFound:
+		fmt.Fprintln(env.stderr, "export: nothing was ever cosigned; the bundle is made against the latest checkpoint")
+		return cp, nil
+	case err != nil:
+		return cp, err
+	}
+	if cp, err = cos.Witnessed(ctx); err != nil {
+		return cp, fmt.Errorf("witnessed checkpoint: %w", err)
+	}
+	return cp, nil
 }
 
 // exportQuery parses the query flags (also the API's query parameters).

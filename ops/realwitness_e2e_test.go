@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/witness/persistence/inmemory"
 	"github.com/transparency-dev/witness/witness"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/seal/sealtest"
 )
 
 // answer is one add-checkpoint exchange with the real witness, as the wire
@@ -47,25 +47,15 @@ type realWitness struct {
 
 func startRealWitness(t *testing.T, name, logKey string) *realWitness {
 	t.Helper()
-	skey, vkey, err := seal.GenerateKey(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := fnote.NewSignerForCosignatureV1(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := fnote.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wit := sealtest.NewWitness(t, name)
+	key := wit.Key
 	logV, err := note.NewVerifier(logKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w, err := witness.New(context.Background(), witness.Opts{
 		Persistence: inmemory.New(),
-		Signers:     []note.Signer{signer},
+		Signers:     []note.Signer{wit.Signer},
 		VerifierForLog: func(_ context.Context, origin string) (note.Verifier, bool, error) {
 			if origin != logV.Name() { // onebook's key is named for its origin
 				return nil, false, nil
@@ -200,32 +190,7 @@ func TestRealWitnessCosignsOnebook(t *testing.T) {
 		}
 	}
 
-	// A checkpoint of onebook's origin signed by another key: C2SP says
-	// 403, and ours says so; this version of the real witness says 500
-	// (its signature check's error is not ErrNoValidSignature). Neither
-	// cosigns it.
-	other, _, err := seal.GenerateKey("onebook.local/ledger")
-	if err != nil {
-		t.Fatal(err)
-	}
-	osigner, _, err := seal.LoadSigner(other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged, err := seal.Sign(seal.Checkpoint{Origin: "onebook.local/ledger", Size: cp.Size + 1, Hash: cp.Hash}, osigner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range both {
-		status, body := postAdd(t, w.url, fmt.Sprintf("old %d\n\n%s", cp.Size, forged))
-		switch {
-		case w.key == ours.key && status != http.StatusForbidden:
-			t.Fatalf("ours to a checkpoint signed by another key: %d %q, want 403", status, body)
-		case status == http.StatusOK:
-			t.Fatalf("%s cosigned a checkpoint signed by another key", w.url)
-		}
-		t.Logf("a checkpoint signed by another key, to %s: %d %q", w.url, status, body)
-	}
+	forgedRefused(t, both, ours, cp)
 
 	// A restart: the log side starts at old 0, and the real witness's 409
 	// (text/x.tlog.size) tells it the size to prove consistency from.
@@ -253,16 +218,60 @@ func TestRealWitnessCosignsOnebook(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The same key, another history. (One backend at a time: they share
-	// the process's fake WeChat.)
 	b.stop()
+	forkRefused(t, skey, logKey, theirs, ours, cp)
+
+	// The honest log goes on, cosigned by both.
+	b.startWith("--witness-push", push)
+	appendScans(t, b, 2)
+	waitFor(t, "both cosignatures on the honest log after the fork", 20*time.Second, cosignedBy(b, both))
+}
+
+// forgedRefused sends each witness a checkpoint of onebook's origin,
+// one leaf past cp, signed by another key. C2SP says 403, and ours says
+// so; this version of the real witness says 500 (its signature check's
+// error is not ErrNoValidSignature). Neither cosigns it.
+func forgedRefused(t *testing.T, both []servedWitness, ours servedWitness, cp seal.Checkpoint) {
+	t.Helper()
+	other, _, err := seal.GenerateKey("onebook.local/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	osigner, _, err := seal.LoadSigner(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := seal.Sign(seal.Checkpoint{Origin: "onebook.local/ledger", Size: cp.Size + 1, Hash: cp.Hash}, osigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range both {
+		status, body := postAdd(t, w.url, fmt.Sprintf("old %d\n\n%s", cp.Size, forged))
+		switch {
+		case w.key == ours.key && status != http.StatusForbidden:
+			t.Fatalf("ours to a checkpoint signed by another key: %d %q, want 403", status, body)
+		case status == http.StatusOK:
+			t.Fatalf("%s cosigned a checkpoint signed by another key", w.url)
+		}
+		t.Logf("a checkpoint signed by another key, to %s: %d %q", w.url, status, body)
+	}
+}
+
+// forkRefused runs a backend with the same key skey and another history,
+// pushing to the real witness only, and checks that neither witness
+// cosigns its checkpoints: smaller than cp, at cp's size with another
+// root, and larger. (One backend at a time: they share the process's fake
+// WeChat; the caller stops the honest one first.)
+func forkRefused(t *testing.T, skey, logKey string, theirs *realWitness, ours servedWitness, cp seal.Checkpoint) {
+	t.Helper()
+	both := []servedWitness{theirs.servedWitness, ours}
 	forked, _ := newKeyedBackend(t, skey)
-	mark = theirs.count()
+	mark := theirs.count()
 	forked.startWith("--witness-push", theirs.key+"="+theirs.url)
 	appendScans(t, forked, 1)
-	// refused: the real witness answered status to the log side's push of
+	// answered: the real witness answered status to the log side's push of
 	// a forked checkpoint of a size that satisfies size.
-	refused := func(status int, size func(uint64) bool) func() bool {
+	answered := func(status int, size func(uint64) bool) func() bool {
 		return func() bool {
 			for _, a := range theirs.since(mark) {
 				if n, err := strconv.ParseUint(a.size, 10, 64); err == nil && size(n) && a.status == status {
@@ -272,7 +281,7 @@ func TestRealWitnessCosignsOnebook(t *testing.T) {
 			return false
 		}
 	}
-	waitFor(t, "the real witness's 409 to the smaller forked tree", 20*time.Second, refused(http.StatusConflict, func(n uint64) bool { return n < cp.Size }))
+	waitFor(t, "the real witness's 409 to the smaller forked tree", 20*time.Second, answered(http.StatusConflict, func(n uint64) bool { return n < cp.Size }))
 	fst := forked.settled()
 	if fst.Ledger.Size >= cp.Size {
 		t.Fatalf("the forked backend is not behind: %d >= %d", fst.Ledger.Size, cp.Size)
@@ -302,7 +311,7 @@ func TestRealWitnessCosignsOnebook(t *testing.T) {
 		t.Fatalf("ours kept %v as evidence of the fork", ev)
 	}
 	appendScans(t, forked, 3)
-	waitFor(t, "the real witness's 422 to the forked tree's proof", 20*time.Second, refused(http.StatusUnprocessableEntity, func(n uint64) bool { return n > cp.Size }))
+	waitFor(t, "the real witness's 422 to the forked tree's proof", 20*time.Second, answered(http.StatusUnprocessableEntity, func(n uint64) bool { return n > cp.Size }))
 	for _, a := range theirs.since(mark) {
 		if a.status == http.StatusOK {
 			t.Fatalf("the real witness cosigned the fork: %s", statuses(theirs.since(mark)))
@@ -316,9 +325,5 @@ func TestRealWitnessCosignsOnebook(t *testing.T) {
 		t.Fatalf("the fork carries cosignatures by %v", got)
 	}
 
-	// The honest log goes on, cosigned by both.
 	forked.stop()
-	b.startWith("--witness-push", push)
-	appendScans(t, b, 2)
-	waitFor(t, "both cosignatures on the honest log after the fork", 20*time.Second, cosignedBy(b, both))
 }

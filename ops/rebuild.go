@@ -28,21 +28,13 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
+	cell := events.Region(c.cell)
 	if fs.NArg() != 1 {
-		names := ""
-		for _, p := range app.CellProjections(events.Region(c.cell)) {
-			names += " " + p.Name()
-		}
-		return fmt.Errorf("usage: ops rebuild NAME (one of:%s)", names)
+		return fmt.Errorf("usage: ops rebuild NAME (one of:%s)", projectionNames(cell))
 	}
-	var p projections.Projection
-	for _, q := range app.CellProjections(events.Region(c.cell)) {
-		if q.Name() == fs.Arg(0) {
-			p = q
-		}
-	}
-	if p == nil {
-		return fmt.Errorf("no projection %q", fs.Arg(0))
+	p, err := findProjection(cell, fs.Arg(0))
+	if err != nil {
+		return err
 	}
 	nc, js, err := c.nats(ctx)
 	if err != nil {
@@ -81,6 +73,35 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 		return rebuildRemote(ctx, env, store, js, p, info.State.LastSeq)
 	}
 	defer l.Release(context.WithoutCancel(ctx))
+	return rebuildLocal(ctx, env, &c, store, js, p, info.State.LastSeq)
+}
+
+// projectionNames lists the names of the projections of cell's backend, each after a space.
+func projectionNames(cell events.Region) string {
+	names := ""
+	for _, p := range app.CellProjections(cell) {
+		names += " " + p.Name()
+	}
+	return names
+}
+
+// findProjection returns the projection of that name of cell's backend.
+func findProjection(cell events.Region, name string) (projections.Projection, error) {
+	var p projections.Projection
+	for _, q := range app.CellProjections(cell) {
+		if q.Name() == name {
+			p = q
+		}
+	}
+	if p == nil {
+		return nil, fmt.Errorf("no projection %q", name)
+	}
+	return p, nil
+}
+
+// rebuildLocal drops p's documents and folds the ledger again in this
+// process, up to ledgerSize, with the projection's lease already held.
+func rebuildLocal(ctx context.Context, env *environ, c *conn, store *mongostore.Store, js jetstream.JetStream, p projections.Projection, ledgerSize uint64) error {
 	if err := store.Drop(ctx, p); err != nil {
 		return err
 	}
@@ -97,7 +118,7 @@ func runRebuild(ctx context.Context, env *environ, args []string) error {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- pr.Run(rctx) }()
-	report := progress(env.stderr, "rebuild "+p.Name()+": ledger sequence", info.State.LastSeq)
+	report := progress(env.stderr, "rebuild "+p.Name()+": ledger sequence", ledgerSize)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {

@@ -83,15 +83,7 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 	defer lc.Close()
 	js, verifier, led, info := lc.js, lc.verifier, lc.led, lc.info
 
-	var rep Report
-	const streamName = "LEDGER"
-	// The guard rails as they were before anything could re-apply them.
-	if !info.Config.DenyDelete || !info.Config.DenyPurge {
-		rep.StreamProblems = append(rep.StreamProblems, fmt.Sprintf("stream %s allows deletes or purges (deny_delete=%v deny_purge=%v)", streamName, info.Config.DenyDelete, info.Config.DenyPurge))
-	}
-	if info.State.FirstSeq > 1 || info.State.NumDeleted > 0 {
-		rep.StreamProblems = append(rep.StreamProblems, fmt.Sprintf("stream %s has lost events: first sequence %d, %d deleted", streamName, info.State.FirstSeq, info.State.NumDeleted))
-	}
+	rep := Report{StreamProblems: streamProblems(info)}
 	size := info.State.LastSeq
 
 	// Every stored checkpoint, each signature checked by us.
@@ -106,62 +98,111 @@ func runVerify(ctx context.Context, env *environ, args []string) error {
 	for i, cp := range cps {
 		vcps[i] = verify.Checkpoint{Size: cp.Size, Hash: cp.Hash}
 	}
-	rep.Ledger, err = verify.Ledger(ctx, js, streamName, size, vcps, progress(env.stderr, "verify: ledger", size))
+	rep.Ledger, err = verify.Ledger(ctx, js, ledgerStream, size, vcps, progress(env.stderr, "verify: ledger", size))
 	if err != nil {
 		return err
 	}
 	rep.ProofsChecked, rep.ProofProblems = checkProofs(ctx, led.Prover, cps, *samples)
 	if *witnesses != "" {
-		var latest uint64
-		for _, cp := range cps {
-			latest = max(latest, cp.Size)
-		}
-		if rep.Witnesses, rep.CosignatureProblems, err = checkCosignatures(ctx, js, led.Checkpoints, strings.Split(*witnesses, ","), latest); err != nil {
+		if rep.Witnesses, rep.CosignatureProblems, err = checkWitnessPolicy(ctx, js, led, cps, strings.Split(*witnesses, ","), *quorum); err != nil {
 			return err
 		}
-		if p := quorumProblem(rep.Witnesses, *quorum, latest); p != "" {
-			rep.CosignatureProblems = append(rep.CosignatureProblems, p)
-		}
 	}
-
 	if !*ledgerOnly {
-		client, db, err := c.mongo(ctx)
-		if err != nil {
-			return err
-		}
-		defer client.Disconnect(context.WithoutCancel(ctx))
-		// Projections fold sealed fields: recomputing them takes the keys.
-		reg, err := c.sealedRegistry(ctx, js)
-		if err != nil {
-			return err
-		}
-		rep.Projections, err = verify.Projections(ctx, led.Store, reg, app.CellProjections(events.Region(c.cell)), mongostore.New(db, 30*time.Second), size, *wait,
-			progress(env.stderr, "verify: projections", size))
-		if err != nil {
-			return err
-		}
-		if rep.Snapshots, err = checkSnapshots(ctx, js, c.data, led.Store, reg, size); err != nil {
+		if rep.Projections, rep.Snapshots, err = verifyViews(ctx, env, &c, js, led, size, *wait); err != nil {
 			return err
 		}
 	}
-	rep.OK = len(rep.StreamProblems) == 0 && len(rep.BadCheckpoints) == 0 && rep.Ledger.OK() && len(rep.ProofProblems) == 0 && len(rep.CosignatureProblems) == 0
-	for _, d := range rep.Projections {
-		rep.OK = rep.OK && d.OK()
-	}
-	for _, c := range rep.Snapshots {
-		rep.OK = rep.OK && c.OK()
-	}
-	if *asJSON {
-		enc := json.NewEncoder(env.stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-	} else {
-		printReport(env, rep)
-	}
+	rep.OK = rep.ok()
+	writeReport(env, rep, *asJSON)
 	if !rep.OK {
 		return failed{"the ledger, its seal, a projection or a snapshot does not verify"}
 	}
 	return nil
+}
+
+// ledgerStream is the JetStream stream that holds the ledger.
+const ledgerStream = "LEDGER"
+
+// streamProblems checks the ledger stream's guard rails as they were
+// before anything could re-apply them: no deletes, no purges, nothing lost.
+func streamProblems(info *jetstream.StreamInfo) []string {
+	var out []string
+	if !info.Config.DenyDelete || !info.Config.DenyPurge {
+		out = append(out, fmt.Sprintf("stream %s allows deletes or purges (deny_delete=%v deny_purge=%v)", ledgerStream, info.Config.DenyDelete, info.Config.DenyPurge))
+	}
+	if info.State.FirstSeq > 1 || info.State.NumDeleted > 0 {
+		out = append(out, fmt.Sprintf("stream %s has lost events: first sequence %d, %d deleted", ledgerStream, info.State.FirstSeq, info.State.NumDeleted))
+	}
+	return out
+}
+
+// checkWitnessPolicy reports which of the witnesses cosigned the latest of
+// cps, the stored cosignatures that do not verify, and a shortfall against
+// the quorum (0: report only).
+func checkWitnessPolicy(ctx context.Context, js jetstream.JetStream, led *app.Ledger, cps []seal.Checkpoint, witnesses []string, quorum int) ([]WitnessStatus, []string, error) {
+	var latest uint64
+	for _, cp := range cps {
+		latest = max(latest, cp.Size)
+	}
+	status, problems, err := checkCosignatures(ctx, js, led.Checkpoints, witnesses, latest)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p := quorumProblem(status, quorum, latest); p != "" {
+		problems = append(problems, p)
+	}
+	return status, problems, nil
+}
+
+// verifyViews recomputes every projection up to size and lists each
+// MongoDB document that differs, then checks the latest snapshot of each
+// in-memory state. Projections fold sealed fields: recomputing them takes
+// the keys.
+func verifyViews(ctx context.Context, env *environ, c *conn, js jetstream.JetStream, led *app.Ledger, size uint64, wait time.Duration) ([]projections.Diff, []verify.SnapshotCheck, error) {
+	client, db, err := c.mongo(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+	// Projections fold sealed fields: recomputing them takes the keys.
+	reg, err := c.sealedRegistry(ctx, js)
+	if err != nil {
+		return nil, nil, err
+	}
+	diffs, err := verify.Projections(ctx, led.Store, reg, app.CellProjections(events.Region(c.cell)), mongostore.New(db, 30*time.Second), size, wait,
+		progress(env.stderr, "verify: projections", size))
+	if err != nil {
+		return nil, nil, err
+	}
+	snaps, err := checkSnapshots(ctx, js, c.data, led.Store, reg, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	return diffs, snaps, nil
+}
+
+// ok says whether everything the report checked holds.
+func (r Report) ok() bool {
+	ok := len(r.StreamProblems) == 0 && len(r.BadCheckpoints) == 0 && r.Ledger.OK() && len(r.ProofProblems) == 0 && len(r.CosignatureProblems) == 0
+	for _, d := range r.Projections {
+		ok = ok && d.OK()
+	}
+	for _, c := range r.Snapshots {
+		ok = ok && c.OK()
+	}
+	return ok
+}
+
+// writeReport prints the report as indented JSON or as text.
+func writeReport(env *environ, rep Report, asJSON bool) {
+	if !asJSON {
+		printReport(env, rep)
+		return
+	}
+	enc := json.NewEncoder(env.stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(rep)
 }
 
 // checkSnapshots checks the latest snapshot of each in-memory state

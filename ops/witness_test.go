@@ -54,16 +54,7 @@ func appendScans(t *testing.T, b *backend, n int) {
 // servedCheckpoint fetches GET /ledger/checkpoint (with query q).
 func servedCheckpoint(t *testing.T, b *backend, q string) []byte {
 	t.Helper()
-	resp, err := http.Get("http://" + b.httpAddr + "/ledger/checkpoint" + q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /ledger/checkpoint%s: %s %s", q, resp.Status, body)
-	}
-	return body
+	return getOK(t, "http://"+b.httpAddr+"/ledger/checkpoint"+q)
 }
 
 func verifierList(t *testing.T, keys ...string) note.Verifiers {

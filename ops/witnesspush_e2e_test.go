@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/seal/sealtest"
 	"github.com/onebook/onebook/events/seal/witnesspush"
 )
 
@@ -95,23 +96,13 @@ func (w *loopWitness) add(r *http.Request) (int, string, string) {
 // transparency-dev/formats' cosignature/v1 verifier.
 func TestWitnessPush(t *testing.T) {
 	b := newBackend(t)
-	skey, vkey, err := seal.GenerateKey("cdc.test/c2sp")
+	wit := sealtest.NewWitness(t, "cdc.test/c2sp")
+	key := wit.Key
+	v, err := sealtest.CosigV1Verifier(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := note.NewSignerForCosignatureV1(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := note.VKeyToCosignatureV1(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := note.NewVerifierForCosignatureV1(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &loopWitness{keyFile: filepath.Join(b.dir, "seal.key.pub"), signer: signer, status: map[int]int{}}
+	w := &loopWitness{keyFile: filepath.Join(b.dir, "seal.key.pub"), signer: wit.Signer, status: map[int]int{}}
 	srv := httptest.NewServer(w)
 	defer srv.Close()
 	b.startWith("--witness-push", key+"="+srv.URL)

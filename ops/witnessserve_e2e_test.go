@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/seal/sealtest"
 )
 
 // servedWitness is an `ops witness serve` running in this test process.
@@ -36,7 +36,7 @@ func serveWitness(t *testing.T, name, logKey string) servedWitness {
 		t.Fatalf("witness keygen (%d):\n%s", code, out)
 	}
 	key := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
-	if _, err := fnote.NewVerifierForCosignatureV1(key); err != nil {
+	if _, err := sealtest.CosigV1Verifier(key); err != nil {
 		t.Fatalf("keygen printed %q, not a cosignature/v1 key: %v", key, err)
 	}
 	state := t.TempDir()
@@ -102,7 +102,7 @@ func cosigners(t *testing.T, msg []byte, logKey string, ws []servedWitness) []st
 	}
 	vs := []note.Verifier{lv}
 	for _, w := range ws {
-		v, err := fnote.NewVerifierForCosignatureV1(w.key)
+		v, err := sealtest.CosigV1Verifier(w.key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,6 +123,14 @@ func cosigners(t *testing.T, msg []byte, logKey string, ws []servedWitness) []st
 
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
+	if err := json.Unmarshal(getOK(t, url), v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// getOK returns the body of GET url, failing the test unless it is 200.
+func getOK(t *testing.T, url string) []byte {
+	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -132,9 +140,7 @@ func getJSON(t *testing.T, url string, v any) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s %s", url, resp.Status, body)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
+	return body
 }
 
 // waitFor polls cond until it holds or the deadline passes.

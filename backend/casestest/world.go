@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	jsapi "github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/backend/accounts"
@@ -47,7 +47,7 @@ type World struct {
 	Alerts    *alerts.Service
 	Donations *donations.Service
 	Prover    *seal.Prover
-	JS        jsapi.JetStream
+	JS        jetstream.JetStream
 	Tiles     *seal.Tiles
 	// SealSigner and VerifierKey are the checkpoint key pair.
 	SealSigner  note.Signer
@@ -225,7 +225,7 @@ func Name(n int) string {
 
 // startSealer runs a sealer over the ledger for the test's lifetime (real
 // time: checkpoints every 50 ms while events arrive) and returns a prover.
-func startSealer(t testing.TB, ctx context.Context, js jsapi.JetStream) (*seal.Prover, *seal.Tiles, note.Signer, string) {
+func startSealer(t testing.TB, ctx context.Context, js jetstream.JetStream) (*seal.Prover, *seal.Tiles, note.Signer, string) {
 	t.Helper()
 	skey, vkey, err := seal.GenerateKey("casestest/ledger")
 	if err != nil {

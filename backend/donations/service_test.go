@@ -79,8 +79,51 @@ func TestDonationJourney(t *testing.T) {
 		t.Errorf("donation %+v", d)
 	}
 
-	// Hop 1: the charity sends 6000 in two batches to the logistics company.
-	_, err = svc.Dispatch(ctx, w.char, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.logistics.ID}, Lots: []donationevents.Lot{lot(6001, "B1")}})
+	ship(t, w, d)
+	need, _ = w.Donations.State.Need(need.ID)
+	if need.Pledged != 6000 || need.Received != 5990 {
+		t.Errorf("need pledged %d received %d", need.Pledged, need.Received)
+	}
+	if st := w.Donations.State.Stock(w.warehouse.ID); len(st) != 1 || st[0].OnHand != 0 {
+		t.Errorf("warehouse stock after passing everything on: %+v", st)
+	}
+
+	consume(t, w)
+
+	r1 := reviewTwice(t, w, d)
+
+	// The public trace: every step proven against the signed checkpoint.
+	w.WaitSealed()
+	tr, err := svc.Trace(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Steps) != 10 { // pledge, 3 × (dispatch, receipt), 2 reviews, escalation
+		t.Fatalf("%d steps", len(tr.Steps))
+	}
+	verifyTrace(t, tr)
+
+	// Supervision.
+	list, err := svc.Supervise(ctx, r1, donations.SuperviseInput{Org: w.warehouse.ID, Item: "mask_n95"})
+	if err != nil || len(list) != 1 {
+		t.Errorf("supervise by warehouse: %v %d", err, len(list))
+	}
+	list, err = svc.Supervise(ctx, r1, donations.SuperviseInput{Item: "gloves"})
+	if err != nil || len(list) != 0 {
+		t.Errorf("supervise by gloves: %v %d", err, len(list))
+	}
+	_, err = svc.Supervise(ctx, w.hosp, donations.SuperviseInput{})
+	code(t, err, events.CodeForbidden, "a hospital supervises")
+	agree(t, w)
+}
+
+// ship takes the donation d along its chain: the charity to the logistics
+// company (in two batches, 10 short on receipt), then to the warehouse,
+// then to the hospital's ward, with the refusals on the way.
+func ship(t *testing.T, w *world, d donations.Donation) {
+	t.Helper()
+	ctx, svc := w.Ctx, w.Donations
+	_, err := svc.Dispatch(ctx, w.char, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.logistics.ID}, Lots: []donationevents.Lot{lot(6001, "B1")}})
 	code(t, err, events.CodeInvalid, "dispatching more than pledged")
 	_, err = svc.Dispatch(ctx, w.logi, d.ID, donations.DispatchInput{To: donationevents.Receiver{Org: w.warehouse.ID}, Lots: []donationevents.Lot{lot(1, "B1")}})
 	code(t, err, events.CodeForbidden, "dispatching before holding anything")
@@ -123,16 +166,14 @@ func TestDonationJourney(t *testing.T) {
 			t.Fatalf("receipt %d: %v", i+2, err)
 		}
 	}
-	need, _ = w.Donations.State.Need(need.ID)
-	if need.Pledged != 6000 || need.Received != 5990 {
-		t.Errorf("need pledged %d received %d", need.Pledged, need.Received)
-	}
-	if st := w.Donations.State.Stock(w.warehouse.ID); len(st) != 1 || st[0].OnHand != 0 {
-		t.Errorf("warehouse stock after passing everything on: %+v", st)
-	}
+}
 
-	// Consumption against the hospital's stock.
-	_, err = svc.Consume(ctx, w.hosp, donations.ConsumeInput{Item: "mask_n95", Spec: "N95", Quantity: 5991})
+// consume records three days of consumption against the hospital's stock,
+// with the refusals, and checks the stock and days left.
+func consume(t *testing.T, w *world) {
+	t.Helper()
+	ctx, svc := w.Ctx, w.Donations
+	_, err := svc.Consume(ctx, w.hosp, donations.ConsumeInput{Item: "mask_n95", Spec: "N95", Quantity: 5991})
 	code(t, err, events.CodeInvalid, "consuming more than on hand")
 	_, err = svc.Consume(ctx, w.ware, donations.ConsumeInput{Item: "mask_n95", Spec: "N95", Quantity: 1})
 	code(t, err, events.CodeForbidden, "a warehouse records consumption")
@@ -154,11 +195,17 @@ func TestDonationJourney(t *testing.T) {
 	_, err = svc.StockOf(w.ware, w.hospital.ID)
 	code(t, err, events.CodeForbidden, "another organisation's stock")
 
-	// Review and re-review.
+}
+
+// reviewTwice reviews the donation d and has a second reviewer disagree,
+// which escalates it, with the refusals; it returns the first reviewer.
+func reviewTwice(t *testing.T, w *world, d donations.Donation) auth.Principal {
+	t.Helper()
+	ctx, svc := w.Ctx, w.Donations
 	r1 := w.Staff(auth.DonationReviewer, "42", "")
 	r2 := w.Staff(auth.DonationReviewer, "4201", "")
 	far := w.Staff(auth.DonationReviewer, "11", "")
-	_, err = svc.Review(ctx, far, d.ID, donations.ReviewInput{Verdict: donationevents.Consistent})
+	_, err := svc.Review(ctx, far, d.ID, donations.ReviewInput{Verdict: donationevents.Consistent})
 	code(t, err, events.CodeForbidden, "a reviewer out of scope")
 	if _, err := svc.Review(ctx, r1, d.ID, donations.ReviewInput{Verdict: donationevents.Consistent}); err != nil {
 		t.Fatal(err)
@@ -167,37 +214,14 @@ func TestDonationJourney(t *testing.T) {
 	code(t, err, events.CodeForbidden, "re-review by the same reviewer")
 	_, err = svc.Review(ctx, r2, d.ID, donations.ReviewInput{Verdict: donationevents.Inconsistent})
 	code(t, err, events.CodeInvalid, "inconsistent without a note")
-	got, err = svc.Review(ctx, r2, d.ID, donations.ReviewInput{Verdict: donationevents.Inconsistent, Note: "10只去向不明"})
+	got, err := svc.Review(ctx, r2, d.ID, donations.ReviewInput{Verdict: donationevents.Inconsistent, Note: "10只去向不明"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Escalated == "" || got.Status() != "escalated" {
 		t.Errorf("disagreement not escalated: %+v", got)
 	}
-
-	// The public trace: every step proven against the signed checkpoint.
-	w.WaitSealed()
-	tr, err := svc.Trace(ctx, d.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tr.Steps) != 10 { // pledge, 3 × (dispatch, receipt), 2 reviews, escalation
-		t.Fatalf("%d steps", len(tr.Steps))
-	}
-	verifyTrace(t, tr)
-
-	// Supervision.
-	list, err := svc.Supervise(ctx, r1, donations.SuperviseInput{Org: w.warehouse.ID, Item: "mask_n95"})
-	if err != nil || len(list) != 1 {
-		t.Errorf("supervise by warehouse: %v %d", err, len(list))
-	}
-	list, err = svc.Supervise(ctx, r1, donations.SuperviseInput{Item: "gloves"})
-	if err != nil || len(list) != 0 {
-		t.Errorf("supervise by gloves: %v %d", err, len(list))
-	}
-	_, err = svc.Supervise(ctx, w.hosp, donations.SuperviseInput{})
-	code(t, err, events.CodeForbidden, "a hospital supervises")
-	agree(t, w)
+	return r1
 }
 
 // verifyTrace checks every step as an outsider would: each event's bytes

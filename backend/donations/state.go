@@ -153,57 +153,11 @@ func (s *State) apply(rec events.Recorded, p events.Payload) {
 			n.Closed, n.CloseNote, n.LastSeq = true, p.Reason, rec.Seq
 		}
 	case donationevents.Pledged:
-		d := &Donation{ID: e.Aggregate.ID, Donor: p.Donor, Pledger: pledger(e, p), Need: p.Need, Lines: p.Lines, Region: e.Region,
-			Pledged: e.Time, holdings: map[string]map[lotKey]int64{}}
-		h := map[lotKey]int64{}
-		for _, l := range p.Lines {
-			h[lotKey{l.Item, l.Spec, ""}] += l.Quantity
-		}
-		d.holdings[holderKey(p.Donor)] = h
-		if n := s.needs[p.Need]; n != nil {
-			for _, l := range p.Lines {
-				if l.Item == n.Line.Item && l.Spec == n.Line.Spec {
-					n.Pledged += l.Quantity
-				}
-			}
-		}
-		s.donations[d.ID] = d
-		s.touch(d, rec.Seq)
+		s.pledge(rec, p)
 	case donationevents.Dispatched:
-		d := s.donations[e.Aggregate.ID]
-		if d == nil {
-			return
-		}
-		d.Hops = append(d.Hops, Hop{N: p.Hop, From: p.From, To: p.To, Lots: p.Lots, Via: p.Via, Dispatched: e.Time, By: e.Actor.ID})
-		from := d.holdings[holderKey(p.From)]
-		for _, l := range p.Lots {
-			k := lotKey{l.Item, l.Spec, l.Batch}
-			if from[k] < l.Quantity { // the donor's pledge has no batch
-				k.Batch = ""
-			}
-			if from != nil {
-				from[k] -= l.Quantity
-			}
-		}
-		s.touch(d, rec.Seq)
+		s.dispatch(rec, p)
 	case donationevents.Received:
-		d := s.donations[e.Aggregate.ID]
-		if d == nil || p.Hop < 1 || p.Hop > len(d.Hops) {
-			return
-		}
-		hop := &d.Hops[p.Hop-1]
-		hop.Receipt = &Receipt{Lots: p.Lots, Condition: p.Condition, PhotoHash: p.PhotoHash, Flags: p.Flags, Note: p.Note, Time: e.Time, By: e.Actor.ID}
-		to := orgHolder(hop.To.Org)
-		if d.holdings[to] == nil {
-			d.holdings[to] = map[lotKey]int64{}
-		}
-		for _, l := range p.Lots {
-			d.holdings[to][lotKey{l.Item, l.Spec, l.Batch}] += l.Quantity
-			if n := s.needs[d.Need]; n != nil && n.Hospital == hop.To.Org && l.Item == n.Line.Item && l.Spec == n.Line.Spec {
-				n.Received += l.Quantity
-			}
-		}
-		s.touch(d, rec.Seq)
+		s.receive(rec, p)
 	case donationevents.Reviewed:
 		if d := s.donations[e.Aggregate.ID]; d != nil {
 			d.Reviews = append(d.Reviews, Review{Round: p.Round, Verdict: p.Verdict, Note: p.Note, Reviewer: e.Actor.ID, Time: e.Time})
@@ -223,6 +177,73 @@ func (s *State) apply(rec events.Recorded, p events.Payload) {
 		s.daily[k][p.Day] += p.Quantity
 		s.stockSeq[e.Aggregate.ID] = rec.Seq
 	}
+}
+
+// pledge adds a donation, held by its donor, and counts its lines toward
+// the need it answers.
+func (s *State) pledge(rec events.Recorded, p donationevents.Pledged) {
+	e := rec.Event
+	d := &Donation{ID: e.Aggregate.ID, Donor: p.Donor, Pledger: pledger(e, p), Need: p.Need, Lines: p.Lines, Region: e.Region,
+		Pledged: e.Time, holdings: map[string]map[lotKey]int64{}}
+	h := map[lotKey]int64{}
+	for _, l := range p.Lines {
+		h[lotKey{l.Item, l.Spec, ""}] += l.Quantity
+	}
+	d.holdings[holderKey(p.Donor)] = h
+	if n := s.needs[p.Need]; n != nil {
+		for _, l := range p.Lines {
+			if l.Item == n.Line.Item && l.Spec == n.Line.Spec {
+				n.Pledged += l.Quantity
+			}
+		}
+	}
+	s.donations[d.ID] = d
+	s.touch(d, rec.Seq)
+}
+
+// dispatch adds a hop and takes its lots from the sender's holdings.
+func (s *State) dispatch(rec events.Recorded, p donationevents.Dispatched) {
+	e := rec.Event
+	d := s.donations[e.Aggregate.ID]
+	if d == nil {
+		return
+	}
+	d.Hops = append(d.Hops, Hop{N: p.Hop, From: p.From, To: p.To, Lots: p.Lots, Via: p.Via, Dispatched: e.Time, By: e.Actor.ID})
+	from := d.holdings[holderKey(p.From)]
+	for _, l := range p.Lots {
+		k := lotKey{l.Item, l.Spec, l.Batch}
+		if from[k] < l.Quantity { // the donor's pledge has no batch
+			k.Batch = ""
+		}
+		if from != nil {
+			from[k] -= l.Quantity
+		}
+	}
+	s.touch(d, rec.Seq)
+}
+
+// receive records a hop's receipt, adds its lots to the receiver's
+// holdings and counts them toward the need when the receiver is the
+// hospital that published it.
+func (s *State) receive(rec events.Recorded, p donationevents.Received) {
+	e := rec.Event
+	d := s.donations[e.Aggregate.ID]
+	if d == nil || p.Hop < 1 || p.Hop > len(d.Hops) {
+		return
+	}
+	hop := &d.Hops[p.Hop-1]
+	hop.Receipt = &Receipt{Lots: p.Lots, Condition: p.Condition, PhotoHash: p.PhotoHash, Flags: p.Flags, Note: p.Note, Time: e.Time, By: e.Actor.ID}
+	to := orgHolder(hop.To.Org)
+	if d.holdings[to] == nil {
+		d.holdings[to] = map[lotKey]int64{}
+	}
+	for _, l := range p.Lots {
+		d.holdings[to][lotKey{l.Item, l.Spec, l.Batch}] += l.Quantity
+		if n := s.needs[d.Need]; n != nil && n.Hospital == hop.To.Org && l.Item == n.Line.Item && l.Spec == n.Line.Spec {
+			n.Received += l.Quantity
+		}
+	}
+	s.touch(d, rec.Seq)
 }
 
 func (s *State) touch(d *Donation, seq uint64) {

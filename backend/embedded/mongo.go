@@ -97,23 +97,9 @@ type MongoServer struct {
 // has no deadline). FerretDB telemetry is off: the embedded build disables
 // and locks it.
 func StartMongo(ctx context.Context, opts MongoOptions) (*MongoServer, error) {
-	if opts.Dir == "" {
-		return nil, fmt.Errorf("start ferretdb: %w", errNoDir())
-	}
-	dir, err := filepath.Abs(opts.Dir)
+	dir, err := mongoDir(opts.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("start ferretdb: resolve dir %q: %w", opts.Dir, err)
-	}
-	// FerretDB wants a "file:" URI naming a directory with a trailing slash.
-	// It decodes that URI and hands SQLite the path unescaped, so '#' and '?'
-	// silently put the data somewhere else and '%' fails at first write;
-	// refuse them rather than lose data.
-	if strings.ContainsAny(dir, "#?%") {
-		return nil, fmt.Errorf("start ferretdb: dir %q: FerretDB cannot use a path containing '#', '?' or '%%'", dir)
-	}
-	// FerretDB refuses a SQLite directory that does not exist yet.
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("start ferretdb: create dir: %w", err)
+		return nil, err
 	}
 	host := opts.Host
 	if host == "" {
@@ -176,6 +162,30 @@ func StartMongo(ctx context.Context, opts MongoOptions) (*MongoServer, error) {
 	}
 	logger.Info("embedded ferretdb started", slog.String("uri", m.uri), slog.String("dir", dir))
 	return m, nil
+}
+
+// mongoDir resolves the data directory dir, refuses a path FerretDB
+// would misplace, and creates it.
+func mongoDir(dir string) (string, error) {
+	if dir == "" {
+		return "", fmt.Errorf("start ferretdb: %w", errNoDir())
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("start ferretdb: resolve dir %q: %w", dir, err)
+	}
+	// FerretDB wants a "file:" URI naming a directory with a trailing slash.
+	// It decodes that URI and hands SQLite the path unescaped, so '#' and '?'
+	// silently put the data somewhere else and '%' fails at first write;
+	// refuse them rather than lose data.
+	if strings.ContainsAny(abs, "#?%") {
+		return "", fmt.Errorf("start ferretdb: dir %q: FerretDB cannot use a path containing '#', '?' or '%%'", abs)
+	}
+	// FerretDB refuses a SQLite directory that does not exist yet.
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return "", fmt.Errorf("start ferretdb: create dir: %w", err)
+	}
+	return abs, nil
 }
 
 // waitReady dials the listening address until a TCP connection succeeds.

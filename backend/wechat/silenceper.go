@@ -15,12 +15,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/onebook/onebook/backend/wechat/sdkcontext"
 	"github.com/onebook/onebook/events"
 	"github.com/silenceper/wechat/v2/cache"
 	"github.com/silenceper/wechat/v2/miniprogram/auth"
 	"github.com/silenceper/wechat/v2/miniprogram/business"
-	mpconfig "github.com/silenceper/wechat/v2/miniprogram/config"
-	mpcontext "github.com/silenceper/wechat/v2/miniprogram/context"
 	"github.com/silenceper/wechat/v2/miniprogram/qrcode"
 	"github.com/silenceper/wechat/v2/miniprogram/security"
 	"github.com/silenceper/wechat/v2/miniprogram/subscribe"
@@ -74,10 +73,7 @@ func New(cfg Config) (Client, error) {
 	}
 	mem := &lockedCache{m: cache.NewMemory()}
 	tokens := newTokenSource(cfg.AppID, cfg.AppSecret, mem)
-	mc := &mpcontext.Context{
-		Config:                   &mpconfig.Config{AppID: cfg.AppID, AppSecret: cfg.AppSecret, Cache: mem},
-		AccessTokenContextHandle: tokens,
-	}
+	mc := sdkcontext.New(cfg.AppID, cfg.AppSecret, mem, tokens)
 	return &client{
 		appID:     cfg.AppID,
 		secret:    cfg.AppSecret,

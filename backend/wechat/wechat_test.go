@@ -322,7 +322,9 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 }
 
-func TestTimeouts(t *testing.T) {
+// hang makes every request to the fake WeChat hang until its client gives
+// up or the test ends.
+func hang(t *testing.T) {
 	release := make(chan struct{})
 	setFault(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -331,6 +333,10 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
+}
+
+func TestTimeouts(t *testing.T) {
+	hang(t)
 	c := newClient(t, Config{Timeout: 50 * time.Millisecond})
 	ctx := t.Context()
 
@@ -556,14 +562,7 @@ func TestURLQueryEscapeRoundTrip(t *testing.T) {
 // callers still give up at their own deadline. With silenceper's
 // DefaultAccessToken they waited for the transport's 30 s backstop.
 func TestTokenFetchDoesNotStallOthers(t *testing.T) {
-	release := make(chan struct{})
-	setFault(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
-	t.Cleanup(func() { close(release) })
+	hang(t)
 	c := newClient(t, Config{Timeout: 50 * time.Millisecond}).(*client)
 	started := make(chan struct{})
 	go func() {

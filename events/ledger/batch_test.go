@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	njs "github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
@@ -302,7 +302,7 @@ func TestOpenEnablesAtomicPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := info.Config; !c.AllowAtomicPublish || !c.DenyDelete || !c.DenyPurge || c.Discard != njs.DiscardNew {
+	if c := info.Config; !c.AllowAtomicPublish || !c.DenyDelete || !c.DenyPurge || c.Discard != jetstream.DiscardNew {
 		t.Fatalf("stream after update: atomic %v, deny delete %v, deny purge %v, discard %v", c.AllowAtomicPublish, c.DenyDelete, c.DenyPurge, c.Discard)
 	}
 	if _, err := st.AppendBatch(ctx, pending(t, reg, "g1", 0, 2)); err != nil {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	njs "github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
@@ -19,7 +19,7 @@ import (
 	"github.com/onebook/onebook/events/passevents"
 )
 
-func newStore(t *testing.T) (*natstest.Server, njs.JetStream, *ledger.Store) {
+func newStore(t *testing.T) (*natstest.Server, jetstream.JetStream, *ledger.Store) {
 	t.Helper()
 	srv := natstest.Start(t)
 	_, js := srv.Connect()

@@ -330,29 +330,11 @@ func (s *Sealer) seal(ctx context.Context, until int64) (SignedCheckpoint, error
 		return st.cp, err
 	}
 
-	cons, err := s.js.OrderedConsumer(ctx, s.cfg.Ledger, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   uint64(st.n) + 1,
-	})
+	it, closeLedger, err := s.follow(ctx, uint64(st.n)+1)
 	if err != nil {
-		return st.cp, &events.Error{Code: events.CodeUnavailable, Message: "read ledger " + s.cfg.Ledger, Err: err}
+		return st.cp, err
 	}
-	defer func() {
-		if info := cons.CachedInfo(); info != nil {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			_ = s.js.DeleteConsumer(dctx, s.cfg.Ledger, info.Name)
-			cancel()
-		}
-	}()
-	// Bound the client's buffer by bytes, not messages: events may be up
-	// to events.MaxEventSize each.
-	it, err := cons.Messages(jetstream.PullMaxBytes(16 << 20))
-	if err != nil {
-		return st.cp, &events.Error{Code: events.CodeUnavailable, Message: "read ledger " + s.cfg.Ledger, Err: err}
-	}
-	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
+	defer closeLedger()
 
 	caughtUp := ledgerSize <= uint64(st.n)
 	for {
@@ -360,59 +342,110 @@ func (s *Sealer) seal(ctx context.Context, until int64) (SignedCheckpoint, error
 			err := s.checkpoint(ctx, st) // before reading st.cp, which it updates
 			return st.cp, err
 		}
-		var m jetstream.Msg
-		dirty := st.cp.Seq == 0 || st.n > int64(st.cp.Size)
-		if dirty && caughtUp {
-			// Idle with news: checkpoint when Interval has passed since
-			// the last one, unless more events come first.
-			wait := time.Until(st.cp.Time.Add(s.cfg.Interval))
-			if wait <= 0 {
-				if err := s.checkpoint(ctx, st); err != nil {
-					return st.cp, err
-				}
-				continue
-			}
-			m, err = it.Next(jetstream.NextMaxWait(wait))
-			if errors.Is(err, nats.ErrTimeout) {
-				continue
-			}
-		} else {
-			m, err = it.Next()
-		}
+		m, err := s.next(ctx, it, st, caughtUp)
 		if err != nil {
-			if ctx.Err() != nil {
-				return st.cp, ctx.Err()
-			}
-			return st.cp, &events.Error{Code: events.CodeUnavailable, Message: "read ledger " + s.cfg.Ledger, Err: err}
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return st.cp, fmt.Errorf("seal: ledger message metadata: %w", err)
-		}
-		if seq := md.Sequence.Stream; seq != uint64(st.n)+1 {
-			// The tree is over a gap-free sequence; a gap means the
-			// stream lost events, which the seal must not paper over.
-			return st.cp, &events.Error{Code: events.CodeInternal, Message: fmt.Sprintf("ledger %s: expected sequence %d, got %d", s.cfg.Ledger, st.n+1, seq)}
-		}
-		if err := st.add(tlog.RecordHash(m.Data())); err != nil {
 			return st.cp, err
 		}
-		caughtUp = md.NumPending == 0
-		full := st.n-st.tree.N >= int64(s.cfg.BatchSize)
-		if !full && !caughtUp {
+		if m == nil {
 			continue
 		}
-		// End of a batch.
-		if time.Since(st.cp.Time) >= s.cfg.Interval {
-			if err := s.checkpoint(ctx, st); err != nil {
-				return st.cp, err
-			}
-		} else if full {
-			if err := s.flush(ctx, st); err != nil {
-				return st.cp, err
-			}
+		if caughtUp, err = s.take(ctx, st, m); err != nil {
+			return st.cp, err
 		}
 	}
+}
+
+// follow reads the ledger from sequence from on, through an ordered
+// consumer that done stops and deletes.
+func (s *Sealer) follow(ctx context.Context, from uint64) (it jetstream.MessagesContext, done func(), err error) {
+	cons, err := s.js.OrderedConsumer(ctx, s.cfg.Ledger, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+	})
+	if err != nil {
+		return nil, nil, &events.Error{Code: events.CodeUnavailable, Message: "read ledger " + s.cfg.Ledger, Err: err}
+	}
+	deleteConsumer := func() {
+		if info := cons.CachedInfo(); info != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_ = s.js.DeleteConsumer(dctx, s.cfg.Ledger, info.Name)
+			cancel()
+		}
+	}
+	// Bound the client's buffer by bytes, not messages: events may be up
+	// to events.MaxEventSize each.
+	it, err = cons.Messages(jetstream.PullMaxBytes(16 << 20))
+	if err != nil {
+		deleteConsumer()
+		return nil, nil, &events.Error{Code: events.CodeUnavailable, Message: "read ledger " + s.cfg.Ledger, Err: err}
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	return it, func() {
+		stop()
+		it.Stop()
+		deleteConsumer()
+	}, nil
+}
+
+// next waits for the ledger's next message. Idle with news (caught up,
+// with events the last checkpoint does not cover), it checkpoints when
+// Interval has passed since the last one, unless more events come first;
+// it then returns no message, for the caller to look again.
+func (s *Sealer) next(ctx context.Context, it jetstream.MessagesContext, st *state, caughtUp bool) (jetstream.Msg, error) {
+	var m jetstream.Msg
+	var err error
+	dirty := st.cp.Seq == 0 || st.n > int64(st.cp.Size)
+	if dirty && caughtUp {
+		wait := time.Until(st.cp.Time.Add(s.cfg.Interval))
+		if wait <= 0 {
+			return nil, s.checkpoint(ctx, st)
+		}
+		m, err = it.Next(jetstream.NextMaxWait(wait))
+		if errors.Is(err, nats.ErrTimeout) {
+			return nil, nil
+		}
+	} else {
+		m, err = it.Next()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &events.Error{Code: events.CodeUnavailable, Message: "read ledger " + s.cfg.Ledger, Err: err}
+	}
+	return m, nil
+}
+
+// take adds the ledger message m, which must be the next sequence, to the
+// tree, and at the end of a batch (BatchSize events, or the ledger's end)
+// checkpoints when Interval has passed since the last checkpoint, or else
+// writes the full tiles. It reports whether the ledger held nothing more.
+func (s *Sealer) take(ctx context.Context, st *state, m jetstream.Msg) (caughtUp bool, err error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return false, fmt.Errorf("seal: ledger message metadata: %w", err)
+	}
+	if seq := md.Sequence.Stream; seq != uint64(st.n)+1 {
+		// The tree is over a gap-free sequence; a gap means the
+		// stream lost events, which the seal must not paper over.
+		return false, &events.Error{Code: events.CodeInternal, Message: fmt.Sprintf("ledger %s: expected sequence %d, got %d", s.cfg.Ledger, st.n+1, seq)}
+	}
+	if err := st.add(tlog.RecordHash(m.Data())); err != nil {
+		return false, err
+	}
+	caughtUp = md.NumPending == 0
+	full := st.n-st.tree.N >= int64(s.cfg.BatchSize)
+	if !full && !caughtUp {
+		return caughtUp, nil
+	}
+	// End of a batch.
+	if time.Since(st.cp.Time) >= s.cfg.Interval {
+		return caughtUp, s.checkpoint(ctx, st)
+	}
+	if full {
+		return caughtUp, s.flush(ctx, st)
+	}
+	return caughtUp, nil
 }
 
 // resume loads the latest checkpoint and checks that the tiles support it

@@ -430,56 +430,10 @@ func (r *runner) alertLatency(ctx context.Context, res *AlertResult, rep *Report
 
 	nextReport, nextRaw := 0, 0
 	for _, conc := range concs {
-		l := AlertLatency{Concurrency: conc, Reports: per * 2 * cycles, RawSamples: per * 2 * cycles, RawBytes: len(data)}
-		lat := make([]time.Duration, 0, l.Reports)
-		raw := make([]time.Duration, 0, l.RawSamples)
-		var mu sync.Mutex
-		var took time.Duration
-		for _, kind := range abba(cycles, "raw", "alert") {
-			base := nextRaw
-			if kind == "alert" {
-				base = nextReport
-			}
-			var done atomic.Uint64
-			label := fmt.Sprintf("alert: %s (%d concurrent)", map[string]string{"raw": "raw round trips", "alert": "reports"}[kind], conc)
-			stop := track(r.progress, label, 0, uint64(per), done.Load)
-			start := time.Now()
-			err := parallel(ctx, base, base+per, conc, &done, func(ctx context.Context, i int) error {
-				var d time.Duration
-				var err error
-				if kind == "raw" {
-					d, err = echo.roundTrip(ctx, i)
-				} else {
-					d, err = w.report(ctx, reporters[(i-base)%conc], i)
-				}
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				if kind == "raw" {
-					raw = append(raw, d)
-				} else {
-					lat = append(lat, d)
-				}
-				mu.Unlock()
-				return nil
-			})
-			if kind == "alert" {
-				took += time.Since(start)
-				nextReport += per
-			} else {
-				nextRaw += per
-			}
-			stop()
-			if err != nil {
-				return err
-			}
+		l, err := r.alertRound(ctx, w, echo, reporters, conc, per, len(data), &nextReport, &nextRaw)
+		if err != nil {
+			return err
 		}
-		slices.Sort(lat)
-		slices.Sort(raw)
-		l.P50, l.P99, l.Max = quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1]
-		l.RawP50, l.RawP99, l.RawMax = quantile(raw, 0.50), quantile(raw, 0.99), raw[len(raw)-1]
-		l.Seconds = took.Seconds()
 		res.Latency = append(res.Latency, l)
 	}
 	// Every alert is notified too (after its alert.raised, so not yet
@@ -492,6 +446,64 @@ func (r *runner) alertLatency(ctx context.Context, res *AlertResult, rep *Report
 	}
 	rep.note(fmt.Sprintf("alert latency: each report is a card of a class-A disease or pneumonia of unknown cause in a district of its own (the default first-case rule, a new signal each); the time runs from cases.Service.File returning to the engine (following the ledger) applying the alert.raised event whose Trigger is the card, seen by a waiter woken on the engine's per-event broadcast (no polling); alerts.Service.Run, woken by File, raises it (a stream-info request to catch up, then one acknowledged append) and then appends alert.notified (one recipient, a no-op sender) before it looks again, so concurrent reports queue behind one raiser; the raw baseline is js.PublishMsg of one %d-byte alert.raised event to a stream configured like the ledger until an ordered consumer (as the engine follows the ledger) receives it, with as many concurrent publishers", len(data)))
 	return nil
+}
+
+// alertRound times reports and raw round trips (of rawBytes each) at
+// concurrency conc, per of a kind at a time in abba order over cycles, and
+// returns their quantiles. Reports and raw samples are numbered from
+// *nextReport and *nextRaw on, which it advances.
+func (r *runner) alertRound(ctx context.Context, w *alertWorld, echo *rawEcho, reporters []auth.Principal, conc, per, rawBytes int, nextReport, nextRaw *int) (AlertLatency, error) {
+	l := AlertLatency{Concurrency: conc, Reports: per * 2 * cycles, RawSamples: per * 2 * cycles, RawBytes: rawBytes}
+	lat := make([]time.Duration, 0, l.Reports)
+	raw := make([]time.Duration, 0, l.RawSamples)
+	var mu sync.Mutex
+	var took time.Duration
+	for _, kind := range abba(cycles, "raw", "alert") {
+		base := *nextRaw
+		if kind == "alert" {
+			base = *nextReport
+		}
+		var done atomic.Uint64
+		label := fmt.Sprintf("alert: %s (%d concurrent)", map[string]string{"raw": "raw round trips", "alert": "reports"}[kind], conc)
+		stop := track(r.progress, label, 0, uint64(per), done.Load)
+		start := time.Now()
+		err := parallel(ctx, base, base+per, conc, &done, func(ctx context.Context, i int) error {
+			var d time.Duration
+			var err error
+			if kind == "raw" {
+				d, err = echo.roundTrip(ctx, i)
+			} else {
+				d, err = w.report(ctx, reporters[(i-base)%conc], i)
+			}
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			if kind == "raw" {
+				raw = append(raw, d)
+			} else {
+				lat = append(lat, d)
+			}
+			mu.Unlock()
+			return nil
+		})
+		if kind == "alert" {
+			took += time.Since(start)
+			*nextReport += per
+		} else {
+			*nextRaw += per
+		}
+		stop()
+		if err != nil {
+			return l, err
+		}
+	}
+	slices.Sort(lat)
+	slices.Sort(raw)
+	l.P50, l.P99, l.Max = quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1]
+	l.RawP50, l.RawP99, l.RawMax = quantile(raw, 0.50), quantile(raw, 0.99), raw[len(raw)-1]
+	l.Seconds = took.Seconds()
+	return l, nil
 }
 
 // historyCards is the mix of the incremental-cost part: a few diseases

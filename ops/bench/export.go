@@ -329,41 +329,8 @@ func (r *runner) exportCSV(ctx context.Context, l *exportLedger, w exportWorkloa
 	}
 	subjects := []string{events.SubjectPrefix + ".*." + passevents.KindGate + ".*"}
 	bundle := filepath.Join(r.dir, "export-csv")
-	rawRead := func() error {
-		var n atomic.Uint64
-		stop := track(r.progress, "export: raw read", 0, total, n.Load)
-		start := time.Now()
-		err := ledger.ScanStream(ctx, env.js, "LEDGER", subjects, 1, total, func(events.Recorded) error {
-			n.Add(1)
-			return nil
-		})
-		took := time.Since(start)
-		stop()
-		if err != nil {
-			return err
-		}
-		if want := w.rows + w.gates(); n.Load() != want {
-			return fmt.Errorf("export: the raw read got %d messages, want %d", n.Load(), want)
-		}
-		res.RawReadMsgs = n.Load()
-		res.RawRead.Runs++
-		res.RawRead.Seconds += took.Seconds()
-		return nil
-	}
-	rawCSV := func() error {
-		path := filepath.Join(r.dir, "export-raw.csv")
-		defer os.Remove(path)
-		start := time.Now()
-		n, err := writeRawCSV(path, sample, int64(w.rows))
-		took := time.Since(start)
-		if err != nil {
-			return err
-		}
-		res.RawCSVBytes = n
-		res.RawCSV.Runs++
-		res.RawCSV.Seconds += took.Seconds()
-		return nil
-	}
+	rawRead := func() error { return r.exportRawRead(ctx, env.js, subjects, total, w.rows+w.gates(), res) }
+	rawCSV := func() error { return r.exportRawCSV(sample, w.rows, res) }
 	// Raw read, raw CSV, export, raw CSV, raw read: the baselines right
 	// before and after the export, then the verification, which has no
 	// baseline (with the verification in between, in a run where it took
@@ -410,6 +377,48 @@ func (r *runner) exportCSV(ctx context.Context, l *exportLedger, w exportWorkloa
 	res.RawRead.Rate = float64(res.RawRead.Runs) * float64(w.rows) / res.RawRead.Seconds
 	res.RawCSV.Rate = float64(res.RawCSV.Runs) * float64(w.rows) / res.RawCSV.Seconds
 
+	return nil
+}
+
+// exportRawRead is the raw read baseline: every message of subjects in the
+// ledger's sequences 1..total read and counted, want of them, nothing
+// decoded. It adds the run to res.
+func (r *runner) exportRawRead(ctx context.Context, js jetstream.JetStream, subjects []string, total, want uint64, res *ExportResult) error {
+	var n atomic.Uint64
+	stop := track(r.progress, "export: raw read", 0, total, n.Load)
+	start := time.Now()
+	err := ledger.ScanStream(ctx, js, "LEDGER", subjects, 1, total, func(events.Recorded) error {
+		n.Add(1)
+		return nil
+	})
+	took := time.Since(start)
+	stop()
+	if err != nil {
+		return err
+	}
+	if n.Load() != want {
+		return fmt.Errorf("export: the raw read got %d messages, want %d", n.Load(), want)
+	}
+	res.RawReadMsgs = n.Load()
+	res.RawRead.Runs++
+	res.RawRead.Seconds += took.Seconds()
+	return nil
+}
+
+// exportRawCSV is the raw CSV baseline: rows lines of the sample written
+// with encoding/csv to a file removed after. It adds the run to res.
+func (r *runner) exportRawCSV(sample [][]string, rows uint64, res *ExportResult) error {
+	path := filepath.Join(r.dir, "export-raw.csv")
+	defer os.Remove(path)
+	start := time.Now()
+	n, err := writeRawCSV(path, sample, int64(rows))
+	took := time.Since(start)
+	if err != nil {
+		return err
+	}
+	res.RawCSVBytes = n
+	res.RawCSV.Runs++
+	res.RawCSV.Seconds += took.Seconds()
 	return nil
 }
 

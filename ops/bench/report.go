@@ -139,61 +139,20 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // Rows returns the table.
 func (r *Report) Rows() []Row {
 	var rows []Row
-	if a := r.Append; a != nil {
-		rows = append(rows, Row{
-			Name:     fmt.Sprintf("append%d", a.Concurrency),
-			Workload: fmt.Sprintf("%d pass.scanned/pass.issued events (avg %.0f B canonical), %d concurrent publishers, ExpectAny", a.Events, a.AvgBytes, a.Concurrency),
-			Baseline: fmt.Sprintf("js.PublishMsg %s/s", rate(a.RawRate)),
-			Measured: fmt.Sprintf("Store.Append %s/s", rate(a.Rate)),
-			Ratio:    a.Ratio(), Target: fmt.Sprintf("≥ %.1f", TargetAppend), Met: a.Ratio() >= TargetAppend,
-		})
+	if x := r.Append; x != nil {
+		rows = append(rows, x.row())
 	}
-	if s := r.Seal; s != nil {
-		rows = append(rows, Row{
-			Name:     "seal",
-			Workload: fmt.Sprintf("seal %d events from scratch (SealTo; %d checkpoints)", s.Events, s.Checkpoints),
-			Baseline: fmt.Sprintf("append %s/s", rate(s.AppendRate)),
-			Measured: fmt.Sprintf("seal %s/s", rate(s.Rate)),
-			Ratio:    s.Ratio(), Target: fmt.Sprintf("≥ %.0f", TargetSeal), Met: s.Ratio() >= TargetSeal,
-		})
+	if x := r.Seal; x != nil {
+		rows = append(rows, x.row())
 	}
-	if v := r.Verify; v != nil {
-		rows = append(rows, Row{
-			Name:     "verify",
-			Workload: fmt.Sprintf("ledger-only verify of %d events against %d stored checkpoints", v.Events, v.Checkpoints),
-			Baseline: fmt.Sprintf("ScanStream %s/s", rate(v.RawRate)),
-			Measured: fmt.Sprintf("verify.Ledger %s/s", rate(v.Rate)),
-			Ratio:    v.Ratio(), Target: fmt.Sprintf("≥ %.1f", TargetVerify), Met: v.Ratio() >= TargetVerify,
-		})
-		if v.RSSEvents > 0 {
-			rows = append(rows, Row{
-				Name:     "verify RSS",
-				Workload: fmt.Sprintf("ledger-only verify of %d events in a separate process (%.1f s, %s events/s, start-up included)", v.RSSEvents, v.ChildSeconds, rate(v.ChildRate)),
-				Baseline: "-",
-				Measured: fmt.Sprintf("peak RSS %.1f MiB (ru_maxrss %.0f MiB: the parent's, see notes)", v.PeakRSSMiB, v.RusageMaxRSSMiB),
-				Target:   "bounded (informational)", Met: true,
-			})
-		}
+	if x := r.Verify; x != nil {
+		rows = append(rows, x.rows()...)
 	}
-	if p := r.Proof; p != nil {
-		rows = append(rows, Row{
-			Name: "proof",
-			Workload: fmt.Sprintf("%d inclusion proofs of random leaves in %d leaves (%d level-0 tiles; fresh prover, tile cache %d); all verified, %d leaf hashes checked against the stored events",
-				p.Samples, p.Leaves, p.Level0Tiles, p.CacheTiles, p.LeavesRead),
-			Baseline: "-",
-			Measured: fmt.Sprintf("p50 %.3f ms, p99 %.3f ms, max %.3f ms", ms(p.P50), ms(p.P99), ms(p.Max)),
-			Target:   fmt.Sprintf("p99 < %.0f ms", TargetProofP99MS), Met: ms(p.P99) < TargetProofP99MS,
-		})
+	if x := r.Proof; x != nil {
+		rows = append(rows, x.row())
 	}
-	if p := r.Project; p != nil {
-		rows = append(rows, Row{
-			Name: "project",
-			Workload: fmt.Sprintf("passes projection over %d pass.issued events for %d distinct passes (one new document each), batch %d, into embedded FerretDB (SQLite); N is set apart from --events (--project-events) because FerretDB writes far slower than JetStream",
-				p.Events, p.Docs, p.Batch),
-			Baseline: fmt.Sprintf("Store.Put of the same documents %s/s", rate(p.RawRate)),
-			Measured: fmt.Sprintf("Projector %s/s", rate(p.Rate)),
-			Ratio:    p.Ratio(), Target: fmt.Sprintf("≥ %.1f", TargetProject), Met: p.Ratio() >= TargetProject,
-		})
+	if x := r.Project; x != nil {
+		rows = append(rows, x.row())
 	}
 	if w := r.Warning; w != nil {
 		rows = append(rows, w.rows()...)
@@ -223,6 +182,74 @@ func (r *Report) Rows() []Row {
 		rows = append(rows, x.rows()...)
 	}
 	return rows
+}
+
+// row is the append part's row.
+func (a *AppendResult) row() Row {
+	return Row{
+		Name:     fmt.Sprintf("append%d", a.Concurrency),
+		Workload: fmt.Sprintf("%d pass.scanned/pass.issued events (avg %.0f B canonical), %d concurrent publishers, ExpectAny", a.Events, a.AvgBytes, a.Concurrency),
+		Baseline: fmt.Sprintf("js.PublishMsg %s/s", rate(a.RawRate)),
+		Measured: fmt.Sprintf("Store.Append %s/s", rate(a.Rate)),
+		Ratio:    a.Ratio(), Target: fmt.Sprintf("≥ %.1f", TargetAppend), Met: a.Ratio() >= TargetAppend,
+	}
+}
+
+// row is the seal part's row.
+func (s *SealResult) row() Row {
+	return Row{
+		Name:     "seal",
+		Workload: fmt.Sprintf("seal %d events from scratch (SealTo; %d checkpoints)", s.Events, s.Checkpoints),
+		Baseline: fmt.Sprintf("append %s/s", rate(s.AppendRate)),
+		Measured: fmt.Sprintf("seal %s/s", rate(s.Rate)),
+		Ratio:    s.Ratio(), Target: fmt.Sprintf("≥ %.0f", TargetSeal), Met: s.Ratio() >= TargetSeal,
+	}
+}
+
+// rows are the verify part's rows: the rate, and the peak RSS when measured.
+func (v *VerifyResult) rows() []Row {
+	var rows []Row
+	rows = append(rows, Row{
+		Name:     "verify",
+		Workload: fmt.Sprintf("ledger-only verify of %d events against %d stored checkpoints", v.Events, v.Checkpoints),
+		Baseline: fmt.Sprintf("ScanStream %s/s", rate(v.RawRate)),
+		Measured: fmt.Sprintf("verify.Ledger %s/s", rate(v.Rate)),
+		Ratio:    v.Ratio(), Target: fmt.Sprintf("≥ %.1f", TargetVerify), Met: v.Ratio() >= TargetVerify,
+	})
+	if v.RSSEvents > 0 {
+		rows = append(rows, Row{
+			Name:     "verify RSS",
+			Workload: fmt.Sprintf("ledger-only verify of %d events in a separate process (%.1f s, %s events/s, start-up included)", v.RSSEvents, v.ChildSeconds, rate(v.ChildRate)),
+			Baseline: "-",
+			Measured: fmt.Sprintf("peak RSS %.1f MiB (ru_maxrss %.0f MiB: the parent's, see notes)", v.PeakRSSMiB, v.RusageMaxRSSMiB),
+			Target:   "bounded (informational)", Met: true,
+		})
+	}
+	return rows
+}
+
+// row is the proof part's row.
+func (p *ProofResult) row() Row {
+	return Row{
+		Name: "proof",
+		Workload: fmt.Sprintf("%d inclusion proofs of random leaves in %d leaves (%d level-0 tiles; fresh prover, tile cache %d); all verified, %d leaf hashes checked against the stored events",
+			p.Samples, p.Leaves, p.Level0Tiles, p.CacheTiles, p.LeavesRead),
+		Baseline: "-",
+		Measured: fmt.Sprintf("p50 %.3f ms, p99 %.3f ms, max %.3f ms", ms(p.P50), ms(p.P99), ms(p.Max)),
+		Target:   fmt.Sprintf("p99 < %.0f ms", TargetProofP99MS), Met: ms(p.P99) < TargetProofP99MS,
+	}
+}
+
+// row is the projection part's row.
+func (p *ProjectResult) row() Row {
+	return Row{
+		Name: "project",
+		Workload: fmt.Sprintf("passes projection over %d pass.issued events for %d distinct passes (one new document each), batch %d, into embedded FerretDB (SQLite); N is set apart from --events (--project-events) because FerretDB writes far slower than JetStream",
+			p.Events, p.Docs, p.Batch),
+		Baseline: fmt.Sprintf("Store.Put of the same documents %s/s", rate(p.RawRate)),
+		Measured: fmt.Sprintf("Projector %s/s", rate(p.Rate)),
+		Ratio:    p.Ratio(), Target: fmt.Sprintf("≥ %.1f", TargetProject), Met: p.Ratio() >= TargetProject,
+	}
 }
 
 func rate(x float64) string {

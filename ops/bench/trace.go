@@ -443,78 +443,18 @@ func (r *runner) benchTrace(ctx context.Context, rep *Report) (TraceResult, erro
 	res.Setup = int(setup)
 	steps := &donationSteps{svc: w.svc, orgs: chainOrgs, members: members, ids: make([]string, c.TraceDonations)}
 	r.log.Info("bench: trace: filling the ledger", "background", c.TraceLeaves, "donations", c.TraceDonations, "steps", c.TraceDonations*traceSteps)
-	start := time.Now()
-	if err := r.traceFill(ctx, w.env, c.TraceLeaves, steps); err != nil {
-		return res, err
-	}
-	res.FillSeconds = time.Since(start).Seconds()
-	res.FillRate = float64(c.TraceLeaves+c.TraceDonations*traceSteps) / res.FillSeconds
-	size, err := w.env.ledgerSize(ctx)
+	size, err := r.traceFillAll(ctx, w, steps, &res)
 	if err != nil {
 		return res, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	err = w.dstate.WaitFor(wctx, size)
-	cancel()
-	if err != nil {
-		return res, fmt.Errorf("trace: the donation state did not catch up with the ledger: %w", err)
-	}
-
-	// Seal the whole ledger with the runner's seal helper, pointed at
-	// this part's server for the while.
-	savedNATS, savedSeal := r.nats, r.seal
-	r.nats, r.seal = w.env, w.seal
-	took, _, err := r.sealTo(ctx, "trace: seal (not timed)", size)
-	r.nats, r.seal = savedNATS, savedSeal
+	prover, sc, cp, err := r.traceSeal(ctx, w, size, &res)
 	if err != nil {
 		return res, err
 	}
-	res.SealSeconds = took.Seconds()
-
-	tiles, err := seal.OpenTiles(ctx, w.env.js, seal.TilesConfig{CacheTiles: proofCacheTiles})
+	seqs, err := traceSpread(w, steps.ids, &res)
 	if err != nil {
 		return res, err
 	}
-	prover := seal.NewProver(w.seal.cps, tiles)
-	w.svc.Prover = prover
-	sc, err := prover.Checkpoint(ctx)
-	if err != nil {
-		return res, err
-	}
-	if sc.Size != size {
-		return res, fmt.Errorf("trace: the latest checkpoint has %d leaves, the ledger %d", sc.Size, size)
-	}
-	// The outsider's check of the checkpoint, once: its signature against
-	// the verifier key.
-	v, err := note.NewVerifier(w.seal.vkey)
-	if err != nil {
-		return res, err
-	}
-	cp, _, err := seal.OpenCheckpoint(sc.Note, note.VerifierList(v), Origin)
-	if err != nil {
-		return res, err
-	}
-	res.TreeSize, res.Level0Tiles = cp.Size, (cp.Size+255)/256
-
-	seqs := make(map[string][]uint64, len(steps.ids))
-	tilesUsed := map[uint64]bool{}
-	var gaps, ngaps float64
-	for _, id := range steps.ids {
-		d, ok := w.dstate.Donation(id)
-		if !ok || len(d.Seqs) != traceSteps || d.Status() != "delivered" {
-			return res, fmt.Errorf("trace: donation %s has %d events (%s), want %d, delivered", id, len(d.Seqs), d.Status(), traceSteps)
-		}
-		seqs[id] = d.Seqs
-		for j, s := range d.Seqs {
-			tilesUsed[(s-1)/256] = true
-			if j > 0 {
-				gaps += float64(s - d.Seqs[j-1])
-				ngaps++
-			}
-		}
-	}
-	res.Tiles, res.Spacing = len(tilesUsed), gaps/ngaps
-
 	m := &traceMeasure{w: w, prover: prover, cp: cp, note: string(sc.Note), seqs: seqs, res: &res}
 	if err := m.startHTTP(ctx, r.quiet); err != nil {
 		return res, err
@@ -527,6 +467,96 @@ func (r *runner) benchTrace(ctx context.Context, rep *Report) (TraceResult, erro
 		res.Donations, res.Hops, res.Steps, res.Hops-1, res.Background, res.Donations*res.Steps, traceAhead, res.Spacing,
 		res.Donations*res.Steps, res.Tiles, res.Level0Tiles, res.FillSeconds, rate(res.FillRate), res.TreeSize, res.SealSeconds, len(traceOrgs), res.Setup))
 	return res, nil
+}
+
+// traceFillAll fills the trace world's ledger (the background and the
+// donations' steps, interleaved), records how long that took in res, and
+// waits for the donation state to reach the ledger's size, which it returns.
+func (r *runner) traceFillAll(ctx context.Context, w *traceWorld, steps *donationSteps, res *TraceResult) (uint64, error) {
+	c := r.cfg
+	start := time.Now()
+	if err := r.traceFill(ctx, w.env, c.TraceLeaves, steps); err != nil {
+		return 0, err
+	}
+	res.FillSeconds = time.Since(start).Seconds()
+	res.FillRate = float64(c.TraceLeaves+c.TraceDonations*traceSteps) / res.FillSeconds
+	size, err := w.env.ledgerSize(ctx)
+	if err != nil {
+		return 0, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	err = w.dstate.WaitFor(wctx, size)
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("trace: the donation state did not catch up with the ledger: %w", err)
+	}
+	return size, nil
+}
+
+// traceSeal seals the whole trace ledger of size leaves, gives the
+// donation service a prover over its tiles, and checks the latest
+// checkpoint as an outsider would, once: its signature against the
+// verifier key.
+func (r *runner) traceSeal(ctx context.Context, w *traceWorld, size uint64, res *TraceResult) (*seal.Prover, seal.SignedCheckpoint, seal.Checkpoint, error) {
+	// Seal with the runner's seal helper, pointed at this part's server
+	// for the while.
+	savedNATS, savedSeal := r.nats, r.seal
+	r.nats, r.seal = w.env, w.seal
+	took, _, err := r.sealTo(ctx, "trace: seal (not timed)", size)
+	r.nats, r.seal = savedNATS, savedSeal
+	if err != nil {
+		return nil, seal.SignedCheckpoint{}, seal.Checkpoint{}, err
+	}
+	res.SealSeconds = took.Seconds()
+
+	tiles, err := seal.OpenTiles(ctx, w.env.js, seal.TilesConfig{CacheTiles: proofCacheTiles})
+	if err != nil {
+		return nil, seal.SignedCheckpoint{}, seal.Checkpoint{}, err
+	}
+	prover := seal.NewProver(w.seal.cps, tiles)
+	w.svc.Prover = prover
+	sc, err := prover.Checkpoint(ctx)
+	if err != nil {
+		return nil, sc, seal.Checkpoint{}, err
+	}
+	if sc.Size != size {
+		return nil, sc, seal.Checkpoint{}, fmt.Errorf("trace: the latest checkpoint has %d leaves, the ledger %d", sc.Size, size)
+	}
+	v, err := note.NewVerifier(w.seal.vkey)
+	if err != nil {
+		return nil, sc, seal.Checkpoint{}, err
+	}
+	cp, _, err := seal.OpenCheckpoint(sc.Note, note.VerifierList(v), Origin)
+	if err != nil {
+		return nil, sc, seal.Checkpoint{}, err
+	}
+	res.TreeSize, res.Level0Tiles = cp.Size, (cp.Size+255)/256
+	return prover, sc, cp, nil
+}
+
+// traceSpread returns the ledger sequences of each donation's events,
+// checking that each was delivered in traceSteps events, and records in
+// res how many level-0 tiles they lie in and how far apart on average.
+func traceSpread(w *traceWorld, ids []string, res *TraceResult) (map[string][]uint64, error) {
+	seqs := make(map[string][]uint64, len(ids))
+	tilesUsed := map[uint64]bool{}
+	var gaps, ngaps float64
+	for _, id := range ids {
+		d, ok := w.dstate.Donation(id)
+		if !ok || len(d.Seqs) != traceSteps || d.Status() != "delivered" {
+			return nil, fmt.Errorf("trace: donation %s has %d events (%s), want %d, delivered", id, len(d.Seqs), d.Status(), traceSteps)
+		}
+		seqs[id] = d.Seqs
+		for j, s := range d.Seqs {
+			tilesUsed[(s-1)/256] = true
+			if j > 0 {
+				gaps += float64(s - d.Seqs[j-1])
+				ngaps++
+			}
+		}
+	}
+	res.Tiles, res.Spacing = len(tilesUsed), gaps/ngaps
+	return seqs, nil
 }
 
 // traceMeasure times the calls of the trace part.

@@ -154,29 +154,11 @@ func (r *runner) benchWitness(ctx context.Context, rep *Report) (WitnessResult, 
 	if err != nil {
 		return res, err
 	}
-	// Without witnesses.
-	var appendTime time.Duration
-	var sealA, sealB time.Duration
-	{
-		env, err := r.startNATS(ctx, "witness-a")
-		if err != nil {
-			return res, err
-		}
-		se, err := openSeal(ctx, env.js)
-		if err != nil {
-			env.close()
-			return res, err
-		}
-		took, err := r.appendBatch(ctx, env, b, "witness: fill (no witnesses)")
-		appendTime += took
-		if err == nil {
-			sealA, _, err = r.sealFresh(ctx, env, se, uint64(n), "witness: seal (no witnesses)")
-		}
-		env.close()
-		if err != nil {
-			return res, err
-		}
+	appendTime, sealA, err := r.witnessBaseline(ctx, b, n)
+	if err != nil {
+		return res, err
 	}
+	var sealB time.Duration
 	// With three witnesses: the pusher runs from the start, as in the
 	// backend, and pushes every checkpoint the sealer publishes.
 	env, err := r.startNATS(ctx, "witness-b")
@@ -225,22 +207,8 @@ func (r *runner) benchWitness(ctx context.Context, rep *Report) (WitnessResult, 
 	res.SealRate = float64(n) / sealA.Seconds()
 	res.SealRateWith = float64(n) / sealB.Seconds()
 
-	// Latency under load, with the backend's poll and a short one.
-	next := uint64(n)
-	for i, poll := range []time.Duration{0, 20 * time.Millisecond} {
-		if i > 0 {
-			stop = startPusher(poll)
-		}
-		lat, err := r.witnessLatency(ctx, env, se, cos, &next)
-		stop()
-		if err != nil {
-			return res, err
-		}
-		lat.Poll = poll
-		if poll == 0 {
-			lat.Poll = 250 * time.Millisecond // witnesspush's default
-		}
-		res.Latency = append(res.Latency, lat)
+	if res.Latency, err = r.witnessLatencies(ctx, env, se, cos, uint64(n), stop, startPusher); err != nil {
+		return res, err
 	}
 	rig.mu.Lock()
 	res.Rounds = len(rig.rounds)
@@ -248,6 +216,48 @@ func (r *runner) benchWitness(ctx context.Context, rep *Report) (WitnessResult, 
 	rig.mu.Unlock()
 	rep.note("witness: three in-process C2SP witnesses (ops/witness) on loopback, each fsyncing its state before it cosigns; the log side is witnesspush as in the backend (sealer interval 500 ms)")
 	return res, nil
+}
+
+// witnessBaseline appends b's n events to servers of their own without
+// witnesses and seals them, and returns the time of each.
+func (r *runner) witnessBaseline(ctx context.Context, b *batch, n int) (appendTime, sealTime time.Duration, err error) {
+	env, err := r.startNATS(ctx, "witness-a")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer env.close()
+	se, err := openSeal(ctx, env.js)
+	if err != nil {
+		return 0, 0, err
+	}
+	if appendTime, err = r.appendBatch(ctx, env, b, "witness: fill (no witnesses)"); err != nil {
+		return appendTime, 0, err
+	}
+	sealTime, _, err = r.sealFresh(ctx, env, se, uint64(n), "witness: seal (no witnesses)")
+	return appendTime, sealTime, err
+}
+
+// witnessLatencies times checkpoints to their cosignatures under load,
+// with the backend's poll and a short one; stop stops the pusher already
+// running with the backend's poll, and startPusher starts one.
+func (r *runner) witnessLatencies(ctx context.Context, env *natsEnv, se *sealEnv, cos *seal.Cosignatures, next uint64, stop func(), startPusher func(time.Duration) func()) ([]WitnessLatency, error) {
+	var out []WitnessLatency
+	for i, poll := range []time.Duration{0, 20 * time.Millisecond} {
+		if i > 0 {
+			stop = startPusher(poll)
+		}
+		lat, err := r.witnessLatency(ctx, env, se, cos, &next)
+		stop()
+		if err != nil {
+			return out, err
+		}
+		lat.Poll = poll
+		if poll == 0 {
+			lat.Poll = 250 * time.Millisecond // witnesspush's default
+		}
+		out = append(out, lat)
+	}
+	return out, nil
 }
 
 // appendBatch appends b's events with Store.Append and returns the time.

@@ -179,14 +179,24 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	for i := range cfg.APIs {
 		c.APIs = append(c.APIs, replica(fmt.Sprintf("api-%d", i+1), API, ports[i]))
 	}
+	if err := c.startReplicas(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startReplicas starts the first worker and waits until it holds the
+// leases, then starts the API replicas and the other workers together,
+// all within 3 minutes.
+func (c *Cluster) startReplicas(ctx context.Context) (err error) {
 	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	if err := c.Workers[0].Start(sctx); err != nil {
-		return nil, err
+		return err
 	}
-	if len(cfg.Partitions) == 0 {
+	if len(c.cells.Partitions) == 0 {
 		if err := c.WaitLeases(sctx, c.Workers[0]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	rest := append(append([]*Replica{}, c.APIs...), c.Workers[1:]...)
@@ -197,10 +207,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	for range rest {
 		err = errors.Join(err, <-errs)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return err
 }
 
 // Close stops the replicas (cleanly), the fake WeChat, the store and the

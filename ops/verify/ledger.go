@@ -54,57 +54,95 @@ func (r LedgerReport) OK() bool { return len(r.Mismatches) == 0 && len(r.Beyond)
 func Ledger(ctx context.Context, js jetstream.JetStream, stream string, size uint64, cps []Checkpoint, progress func(uint64)) (LedgerReport, error) {
 	cps = append([]Checkpoint(nil), cps...)
 	sort.Slice(cps, func(i, j int) bool { return cps[i].Size < cps[j].Size })
-	rep := LedgerReport{}
 	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
-	rng := rf.NewEmptyRange(0)
-	next := 0 // next checkpoint to compare
-
-	check := func() error {
-		for next < len(cps) && cps[next].Size == rng.End() {
-			root, err := rootOf(rng)
-			if err != nil {
-				return err
-			}
-			rep.Checkpoints++
-			if root != cps[next].Hash {
-				rep.Mismatches = append(rep.Mismatches, Mismatch{Size: cps[next].Size, Signed: b64(cps[next].Hash), Computed: b64(root)})
-			}
-			next++
-		}
-		return nil
+	r := &replay{cps: cps, rng: rf.NewEmptyRange(0)}
+	if err := r.check(); err != nil { // checkpoints of size 0
+		return r.rep, err
 	}
-	if err := check(); err != nil { // checkpoints of size 0
-		return rep, err
-	}
-
-	const batchSize = 1024
 	batches := make(chan [][]byte, 8)
 	hashed := make(chan error, 1)
-	go func() {
-		var err error
-		for b := range batches {
-			if err != nil {
-				continue // drain
+	go func() { hashed <- r.hash(batches, progress) }()
+	scanErr := readLedger(ctx, js, stream, size, batches)
+	hashErr := <-hashed
+	if scanErr != nil {
+		return r.rep, scanErr
+	}
+	if hashErr != nil {
+		return r.rep, hashErr
+	}
+	if r.rng.End() != size {
+		return r.rep, fmt.Errorf("read %d events, the ledger reported %d", r.rng.End(), size)
+	}
+	r.rep.Size = size
+	root, err := rootOf(r.rng)
+	if err != nil {
+		return r.rep, err
+	}
+	r.rep.Root = b64(root)
+	for ; r.next < len(r.cps); r.next++ {
+		r.rep.Beyond = append(r.rep.Beyond, r.cps[r.next].Size)
+	}
+	return r.rep, nil
+}
+
+// replay is a pass of Ledger: the compact range over the leaves hashed so
+// far, the checkpoints by size and the next one to compare.
+type replay struct {
+	cps  []Checkpoint
+	rng  *compact.Range
+	next int
+	rep  LedgerReport
+}
+
+// check compares the root of the range with each checkpoint of its size.
+func (r *replay) check() error {
+	for r.next < len(r.cps) && r.cps[r.next].Size == r.rng.End() {
+		root, err := rootOf(r.rng)
+		if err != nil {
+			return err
+		}
+		r.rep.Checkpoints++
+		if root != r.cps[r.next].Hash {
+			r.rep.Mismatches = append(r.rep.Mismatches, Mismatch{Size: r.cps[r.next].Size, Signed: b64(r.cps[r.next].Hash), Computed: b64(root)})
+		}
+		r.next++
+	}
+	return nil
+}
+
+// hash appends each event of each batch to the range as a leaf, checking
+// the checkpoints it reaches. After an error it drains the batches, so the
+// reader never blocks.
+func (r *replay) hash(batches <-chan [][]byte, progress func(uint64)) error {
+	var err error
+	for b := range batches {
+		if err != nil {
+			continue // drain
+		}
+		for _, raw := range b {
+			h := tlog.RecordHash(raw)
+			if err = r.rng.Append(h[:], nil); err != nil {
+				break
 			}
-			for _, raw := range b {
-				h := tlog.RecordHash(raw)
-				if err = rng.Append(h[:], nil); err != nil {
-					break
-				}
-				if err = check(); err != nil {
-					break
-				}
-			}
-			if progress != nil && err == nil {
-				progress(rng.End())
+			if err = r.check(); err != nil {
+				break
 			}
 		}
-		hashed <- err
-	}()
+		if progress != nil && err == nil {
+			progress(r.rng.End())
+		}
+	}
+	return err
+}
 
+// readLedger sends events 1..size of the stream, gap-free, in batches of
+// up to 1024, and closes batches.
+func readLedger(ctx context.Context, js jetstream.JetStream, stream string, size uint64, batches chan<- [][]byte) error {
+	const batchSize = 1024
+	defer close(batches)
 	batch := make([][]byte, 0, batchSize)
 	var want uint64 = 1
-	scanErr := ledger.ScanStream(ctx, js, stream, nil, 1, size, func(r events.Recorded) error {
+	err := ledger.ScanStream(ctx, js, stream, nil, 1, size, func(r events.Recorded) error {
 		if r.Seq != want {
 			return fmt.Errorf("ledger has a gap: expected sequence %d, read %d", want, r.Seq)
 		}
@@ -119,27 +157,7 @@ func Ledger(ctx context.Context, js jetstream.JetStream, stream string, size uin
 	if len(batch) > 0 {
 		batches <- batch
 	}
-	close(batches)
-	hashErr := <-hashed
-	if scanErr != nil {
-		return rep, scanErr
-	}
-	if hashErr != nil {
-		return rep, hashErr
-	}
-	if rng.End() != size {
-		return rep, fmt.Errorf("read %d events, the ledger reported %d", rng.End(), size)
-	}
-	rep.Size = size
-	root, err := rootOf(rng)
-	if err != nil {
-		return rep, err
-	}
-	rep.Root = b64(root)
-	for ; next < len(cps); next++ {
-		rep.Beyond = append(rep.Beyond, cps[next].Size)
-	}
-	return rep, nil
+	return err
 }
 
 func rootOf(r *compact.Range) (tlog.Hash, error) {

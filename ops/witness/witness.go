@@ -233,83 +233,19 @@ func (w *Witness) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // witness's cosignature line(s) on the checkpoint, or an *Error saying
 // why not. The checks and their order follow C2SP tlog-witness.
 func (w *Witness) AddCheckpoint(ctx context.Context, body io.Reader) ([]byte, error) {
-	raw, err := io.ReadAll(body)
+	sub, err := w.read(body)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, refuse(http.StatusRequestEntityTooLarge, "request body over %d bytes", tooBig.Limit)
-		}
-		return nil, refuse(http.StatusBadRequest, "read the request: %v", err)
+		return nil, err
 	}
-	req, err := witnesspush.ParseRequest(bytes.NewReader(raw))
-	if err != nil {
-		return nil, refuse(http.StatusBadRequest, "%v", err)
-	}
-	origin, _, _ := bytes.Cut(req.Text, []byte("\n"))
-	ls, found := w.logs[string(origin)]
-	if !found {
-		return nil, refuse(http.StatusNotFound, "unknown log %q", origin)
-	}
-	msg := append(append(append([]byte(nil), req.Text...), '\n'), req.Sigs...)
-	if _, err := note.Open(msg, note.VerifierList(ls.Key)); err != nil {
-		var unverified *note.UnverifiedNoteError
-		var invalid *note.InvalidSignatureError
-		if errors.As(err, &unverified) || errors.As(err, &invalid) {
-			return nil, refuse(http.StatusForbidden, "no valid signature by %s's key", ls.Origin)
-		}
-		return nil, refuse(http.StatusBadRequest, "the checkpoint is not a signed note: %v", err)
-	}
-	cp, err := seal.ParseCheckpoint(string(req.Text))
-	if err != nil {
-		return nil, refuse(http.StatusBadRequest, "%v", err)
-	}
-	if req.Old > cp.Size {
-		return nil, refuse(http.StatusBadRequest, "old size %d is larger than the checkpoint's size %d", req.Old, cp.Size)
-	}
-
+	ls, cp, msg := sub.ls, sub.cp, sub.msg
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	held := ls.cp
 	if !ls.have {
 		held = seal.Checkpoint{Origin: ls.Origin, Hash: emptyTree()}
 	}
-	ev := evidence{dir: ls.dir, held: ls.note, got: msg, req: raw, now: w.now()}
-	stale := &Error{Status: http.StatusConflict, Stale: true, Size: held.Size, Msg: "old size is not the size cosigned"}
-	switch {
-	case cp.Size < held.Size:
-		// A signed tree smaller than one the log had shown: a rollback,
-		// or a stale checkpoint sent late. Either way, never cosigned.
-		// (old ≤ cp.Size < held.Size: the old size is stale too.)
-		ev.keep(w.log, "rollback", cp, fmt.Sprintf("a checkpoint of size %d, smaller than size %d cosigned before", cp.Size, held.Size))
-		return nil, stale
-	case cp.Size == 0 && cp.Hash != emptyTree():
-		// C2SP tlog-witness (editor's draft; RFC 6962 §2.1 in any
-		// version): the tree of size 0 has the empty tree's root, else 422.
-		ev.keep(w.log, "fork", cp, fmt.Sprintf("a checkpoint of size 0 whose root %s is not the empty tree's", cp.Hash))
-		return nil, refuse(http.StatusUnprocessableEntity, "a checkpoint of size 0 has the empty tree's root")
-	case cp.Size == held.Size && cp.Hash != held.Hash:
-		ev.keep(w.log, "fork", cp, fmt.Sprintf("two checkpoints of size %d with different roots (%s cosigned, %s now)", cp.Size, held.Hash, cp.Hash))
-		if req.Old != held.Size {
-			return nil, stale
-		}
-		return nil, refuse(http.StatusConflict, "fork: another root for size %d, which this witness cosigned", held.Size)
-	case req.Old != held.Size:
-		return nil, stale
-	case cp.Size == held.Size:
-		if len(req.Proof) != 0 {
-			return nil, refuse(http.StatusUnprocessableEntity, "a proof between equal sizes is empty")
-		}
-		// The very checkpoint cosigned before: cosign it again.
-	case req.Old == 0:
-		if len(req.Proof) != 0 {
-			return nil, refuse(http.StatusUnprocessableEntity, "the proof from size 0 is empty")
-		}
-		w.log.Warn("first checkpoint of a log: cosigned on trust", "origin", ls.Origin, "size", cp.Size, "root", cp.Hash.String())
-	default:
-		if err := tlog.CheckTree(req.Proof, int64(cp.Size), cp.Hash, int64(held.Size), held.Hash); err != nil {
-			ev.keep(w.log, "fork", cp, fmt.Sprintf("the checkpoint of size %d is not consistent with size %d cosigned before: %v", cp.Size, held.Size, err))
-			return nil, refuse(http.StatusUnprocessableEntity, "the consistency proof from size %d does not verify", held.Size)
-		}
+	if err := w.judge(sub, held); err != nil {
+		return nil, err
 	}
 	if !ls.have || cp.Size != held.Size {
 		if err := writeState(ls.dir, msg); err != nil {
@@ -318,7 +254,102 @@ func (w *Witness) AddCheckpoint(ctx context.Context, body io.Reader) ([]byte, er
 		ls.have, ls.cp, ls.note = true, cp, msg
 	}
 	ts := uint64(w.now().Unix())
-	return []byte(seal.SignCosigV1(w.name, w.key, req.Text, ts)), nil
+	return []byte(seal.SignCosigV1(w.name, w.key, sub.req.Text, ts)), nil
+}
+
+// submission is an add-checkpoint request that passed the checks which
+// need no state of the log: a log this witness knows, signed by its key,
+// an old size no larger than the checkpoint's.
+type submission struct {
+	req witnesspush.Request
+	raw []byte          // the request body, kept as evidence
+	msg []byte          // the checkpoint as a signed note
+	cp  seal.Checkpoint // the checkpoint parsed
+	ls  *logState
+}
+
+// read reads and checks an add-checkpoint request body.
+func (w *Witness) read(body io.Reader) (submission, error) {
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return submission{}, refuse(http.StatusRequestEntityTooLarge, "request body over %d bytes", tooBig.Limit)
+		}
+		return submission{}, refuse(http.StatusBadRequest, "read the request: %v", err)
+	}
+	req, err := witnesspush.ParseRequest(bytes.NewReader(raw))
+	if err != nil {
+		return submission{}, refuse(http.StatusBadRequest, "%v", err)
+	}
+	origin, _, _ := bytes.Cut(req.Text, []byte("\n"))
+	ls, found := w.logs[string(origin)]
+	if !found {
+		return submission{}, refuse(http.StatusNotFound, "unknown log %q", origin)
+	}
+	msg := append(append(append([]byte(nil), req.Text...), '\n'), req.Sigs...)
+	if _, err := note.Open(msg, note.VerifierList(ls.Key)); err != nil {
+		var unverified *note.UnverifiedNoteError
+		var invalid *note.InvalidSignatureError
+		if errors.As(err, &unverified) || errors.As(err, &invalid) {
+			return submission{}, refuse(http.StatusForbidden, "no valid signature by %s's key", ls.Origin)
+		}
+		return submission{}, refuse(http.StatusBadRequest, "the checkpoint is not a signed note: %v", err)
+	}
+	cp, err := seal.ParseCheckpoint(string(req.Text))
+	if err != nil {
+		return submission{}, refuse(http.StatusBadRequest, "%v", err)
+	}
+	if req.Old > cp.Size {
+		return submission{}, refuse(http.StatusBadRequest, "old size %d is larger than the checkpoint's size %d", req.Old, cp.Size)
+	}
+	return submission{req: req, raw: raw, msg: msg, cp: cp, ls: ls}, nil
+}
+
+// judge decides, with the log's state locked, whether the submitted
+// checkpoint may be cosigned after held, the one cosigned before (the
+// empty tree at first), and keeps the evidence of a rollback or a fork.
+func (w *Witness) judge(sub submission, held seal.Checkpoint) error {
+	ls, cp, req := sub.ls, sub.cp, sub.req
+	ev := evidence{dir: ls.dir, held: ls.note, got: sub.msg, req: sub.raw, now: w.now()}
+	stale := &Error{Status: http.StatusConflict, Stale: true, Size: held.Size, Msg: "old size is not the size cosigned"}
+	switch {
+	case cp.Size < held.Size:
+		// A signed tree smaller than one the log had shown: a rollback,
+		// or a stale checkpoint sent late. Either way, never cosigned.
+		// (old ≤ cp.Size < held.Size: the old size is stale too.)
+		ev.keep(w.log, "rollback", cp, fmt.Sprintf("a checkpoint of size %d, smaller than size %d cosigned before", cp.Size, held.Size))
+		return stale
+	case cp.Size == 0 && cp.Hash != emptyTree():
+		// C2SP tlog-witness (editor's draft; RFC 6962 §2.1 in any
+		// version): the tree of size 0 has the empty tree's root, else 422.
+		ev.keep(w.log, "fork", cp, fmt.Sprintf("a checkpoint of size 0 whose root %s is not the empty tree's", cp.Hash))
+		return refuse(http.StatusUnprocessableEntity, "a checkpoint of size 0 has the empty tree's root")
+	case cp.Size == held.Size && cp.Hash != held.Hash:
+		ev.keep(w.log, "fork", cp, fmt.Sprintf("two checkpoints of size %d with different roots (%s cosigned, %s now)", cp.Size, held.Hash, cp.Hash))
+		if req.Old != held.Size {
+			return stale
+		}
+		return refuse(http.StatusConflict, "fork: another root for size %d, which this witness cosigned", held.Size)
+	case req.Old != held.Size:
+		return stale
+	case cp.Size == held.Size:
+		if len(req.Proof) != 0 {
+			return refuse(http.StatusUnprocessableEntity, "a proof between equal sizes is empty")
+		}
+		// The very checkpoint cosigned before: cosign it again.
+	case req.Old == 0:
+		if len(req.Proof) != 0 {
+			return refuse(http.StatusUnprocessableEntity, "the proof from size 0 is empty")
+		}
+		w.log.Warn("first checkpoint of a log: cosigned on trust", "origin", ls.Origin, "size", cp.Size, "root", cp.Hash.String())
+	default:
+		if err := tlog.CheckTree(req.Proof, int64(cp.Size), cp.Hash, int64(held.Size), held.Hash); err != nil {
+			ev.keep(w.log, "fork", cp, fmt.Sprintf("the checkpoint of size %d is not consistent with size %d cosigned before: %v", cp.Size, held.Size, err))
+			return refuse(http.StatusUnprocessableEntity, "the consistency proof from size %d does not verify", held.Size)
+		}
+	}
+	return nil
 }
 
 // emptyTree is the RFC 6962 root of the empty tree, SHA-256("").

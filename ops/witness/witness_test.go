@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/seal/sealtest"
 )
 
 // Known-answer vectors of the reference witness,
@@ -130,11 +130,11 @@ func post(t *testing.T, url, b string) (int, string, string) {
 // the witness key wPK.
 func formatsVerifier(t *testing.T) note.Verifier {
 	t.Helper()
-	k, err := fnote.VKeyToCosignatureV1(wPK)
+	k, err := sealtest.CosigV1Key(wPK)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := fnote.NewVerifierForCosignatureV1(k)
+	v, err := sealtest.CosigV1Verifier(k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func checkCosigned(t *testing.T, cp, lines string) {
 
 func TestVerifierKeyIsFormats(t *testing.T) {
 	w := newWitness(t, t.TempDir())
-	want, err := fnote.VKeyToCosignatureV1(wPK)
+	want, err := sealtest.CosigV1Key(wPK)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,82 +123,99 @@ func Alerts() projections.Projection {
 			}
 			return nil
 		},
-		Fold: func(id string, s *Alert, e events.Event, p events.Payload) error {
-			s.Alert = id
-			if s.Cases == nil {
-				s.Cases, s.Deliveries = []string{}, []Delivery{}
-			}
-			at := projections.FixedTime(e.Time)
-			if _, ok := p.(alertevents.Raised); !ok && (s.RaisedAt == "" || s.ClosedAt != "") {
-				s.Anomalies++ // before the raise, or after the closure
-			}
-			stage := ""
-			switch p := p.(type) {
-			case alertevents.Raised:
-				if s.RaisedAt != "" {
-					s.Anomalies++
-				}
-				ok1, ok2, ok3 := true, true, true
-				s.Rule, s.RuleVersion, s.RuleSeq = p.Rule, p.RuleVersion, int64(min(p.RuleSeq, math.MaxInt64))
-				s.Method, s.Target, s.Code, s.Region, s.Day = p.Method, p.Target, p.Code, string(p.Region), p.Day
-				s.Observed, ok1 = finite(p.Observed)
-				s.Statistic, ok2 = finite(p.Statistic)
-				s.Threshold, ok3 = finite(p.Threshold)
-				if !ok1 || !ok2 || !ok3 {
-					s.Anomalies++
-				}
-				s.Cases, s.MoreCases, s.Trigger = slices.Clone(p.Cases), p.MoreCases, p.Trigger
-				if s.Cases == nil {
-					s.Cases = []string{}
-				}
-				s.FiledAt, s.FiledSeq = "", int64(min(p.FiledSeq, math.MaxInt64))
-				if !p.FiledAt.IsZero() {
-					s.FiledAt = projections.FixedTime(p.FiledAt)
-				}
-				s.RaisedAt = at
-				stage = AlertRaised
-			case alertevents.Notified:
-				for _, d := range p.Deliveries {
-					if len(s.Deliveries) >= MaxDeliveries {
-						s.MoreDeliveries++
-						continue
-					}
-					s.Deliveries = append(s.Deliveries, Delivery{Time: at, Channel: d.Channel, Recipient: d.Recipient, OK: d.OK, Error: d.Error})
-				}
-				if s.NotifiedAt == "" {
-					s.NotifiedAt = at
-				}
-				stage = AlertNotified
-			case alertevents.Acknowledged:
-				if s.AcknowledgedAt != "" {
-					s.Anomalies++
-				} else {
-					a := actorOf(e)
-					s.AcknowledgedAt, s.AcknowledgedBy, s.AckNote = at, &a, p.Note
-				}
-				stage = AlertAcknowledged
-			case alertevents.Investigated:
-				if s.InvestigatedAt == "" {
-					s.InvestigatedAt = at
-				}
-				s.Findings = p.Findings
-				stage = AlertInvestigated
-			case alertevents.Closed:
-				if s.ClosedAt == "" {
-					a := actorOf(e)
-					s.ClosedAt, s.ClosedBy = at, &a
-				}
-				s.Outcome, s.CloseNote = p.Outcome, p.Note
-				stage = AlertClosed
-			default:
-				return nil
-			}
-			if slices.Index(alertOrder, stage) > slices.Index(alertOrder, s.Status) {
-				s.Status = stage
-			}
-			s.FileToAlert = seconds(s.FiledAt, s.RaisedAt)
-			s.AlertToAck = seconds(s.RaisedAt, s.AcknowledgedAt)
-			return nil
-		},
+		Fold: foldAlert,
 	})
+}
+
+// foldAlert folds one event of the alert id into s. An event out of the
+// life cycle's order (before the raise, after the closure, a second raise
+// or acknowledgement) is counted as an anomaly rather than refused: the
+// ledger is what happened.
+func foldAlert(id string, s *Alert, e events.Event, p events.Payload) error {
+	s.Alert = id
+	if s.Cases == nil {
+		s.Cases, s.Deliveries = []string{}, []Delivery{}
+	}
+	at := projections.FixedTime(e.Time)
+	if _, ok := p.(alertevents.Raised); !ok && (s.RaisedAt == "" || s.ClosedAt != "") {
+		s.Anomalies++ // before the raise, or after the closure
+	}
+	stage := ""
+	switch p := p.(type) {
+	case alertevents.Raised:
+		s.raise(p, at)
+		stage = AlertRaised
+	case alertevents.Notified:
+		s.notify(p, at)
+		stage = AlertNotified
+	case alertevents.Acknowledged:
+		if s.AcknowledgedAt != "" {
+			s.Anomalies++
+		} else {
+			a := actorOf(e)
+			s.AcknowledgedAt, s.AcknowledgedBy, s.AckNote = at, &a, p.Note
+		}
+		stage = AlertAcknowledged
+	case alertevents.Investigated:
+		if s.InvestigatedAt == "" {
+			s.InvestigatedAt = at
+		}
+		s.Findings = p.Findings
+		stage = AlertInvestigated
+	case alertevents.Closed:
+		if s.ClosedAt == "" {
+			a := actorOf(e)
+			s.ClosedAt, s.ClosedBy = at, &a
+		}
+		s.Outcome, s.CloseNote = p.Outcome, p.Note
+		stage = AlertClosed
+	default:
+		return nil
+	}
+	if slices.Index(alertOrder, stage) > slices.Index(alertOrder, s.Status) {
+		s.Status = stage
+	}
+	s.FileToAlert = seconds(s.FiledAt, s.RaisedAt)
+	s.AlertToAck = seconds(s.RaisedAt, s.AcknowledgedAt)
+	return nil
+}
+
+// raise takes what the raise recorded: the rule and its figures, the cases
+// behind it and when it was filed.
+func (s *Alert) raise(p alertevents.Raised, at string) {
+	if s.RaisedAt != "" {
+		s.Anomalies++
+	}
+	ok1, ok2, ok3 := true, true, true
+	s.Rule, s.RuleVersion, s.RuleSeq = p.Rule, p.RuleVersion, int64(min(p.RuleSeq, math.MaxInt64))
+	s.Method, s.Target, s.Code, s.Region, s.Day = p.Method, p.Target, p.Code, string(p.Region), p.Day
+	s.Observed, ok1 = finite(p.Observed)
+	s.Statistic, ok2 = finite(p.Statistic)
+	s.Threshold, ok3 = finite(p.Threshold)
+	if !ok1 || !ok2 || !ok3 {
+		s.Anomalies++
+	}
+	s.Cases, s.MoreCases, s.Trigger = slices.Clone(p.Cases), p.MoreCases, p.Trigger
+	if s.Cases == nil {
+		s.Cases = []string{}
+	}
+	s.FiledAt, s.FiledSeq = "", int64(min(p.FiledSeq, math.MaxInt64))
+	if !p.FiledAt.IsZero() {
+		s.FiledAt = projections.FixedTime(p.FiledAt)
+	}
+	s.RaisedAt = at
+}
+
+// notify adds the deliveries of a notification, up to MaxDeliveries.
+func (s *Alert) notify(p alertevents.Notified, at string) {
+	for _, d := range p.Deliveries {
+		if len(s.Deliveries) >= MaxDeliveries {
+			s.MoreDeliveries++
+			continue
+		}
+		s.Deliveries = append(s.Deliveries, Delivery{Time: at, Channel: d.Channel, Recipient: d.Recipient, OK: d.OK, Error: d.Error})
+	}
+	if s.NotifiedAt == "" {
+		s.NotifiedAt = at
+	}
 }

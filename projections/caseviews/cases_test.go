@@ -42,21 +42,10 @@ var (
 func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 
 // ledger builds validated events in ledger order.
-type ledger struct {
-	t   *testing.T
-	reg *events.Registry
-	evs []events.Event
-}
+type ledger struct{ *projectiontest.Ledger }
 
-func newLedger(t *testing.T) *ledger { return &ledger{t: t, reg: registry()} }
-
-func (l *ledger) add(typ string, agg events.Aggregate, region events.Region, actor events.Actor, at time.Time, p events.Payload) {
-	l.t.Helper()
-	e, err := l.reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: region, Actor: actor, Time: at}, p)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.evs = append(l.evs, e)
+func newLedger(t *testing.T) *ledger {
+	return &ledger{&projectiontest.Ledger{T: t, Reg: registry()}}
 }
 
 // hospitalRegion is the region of every reporting hospital here.
@@ -68,25 +57,25 @@ func card(residence events.Region, disease string, symptoms ...string) caseevent
 }
 
 func (l *ledger) file(id string, at time.Time, c caseevents.Card) {
-	l.t.Helper()
-	l.add(caseevents.TypeFiled, events.Aggregate{Kind: caseevents.Kind, ID: id}, hospitalRegion, reporter, at, caseevents.Filed{
+	l.T.Helper()
+	l.Add(caseevents.TypeFiled, events.Aggregate{Kind: caseevents.Kind, ID: id}, hospitalRegion, reporter, at, caseevents.Filed{
 		Hospital: "h-1", Patient: "p-" + id, Personal: residents.Sealed{KeyID: "k", Ciphertext: "c", IDIndex: "i"},
 		Card: c, Groups: caseevents.SymptomGroups(c.Symptoms)})
 }
 
 func (l *ledger) correct(id string, at time.Time, c caseevents.Card, previous caseevents.Counted) {
-	l.t.Helper()
-	l.add(caseevents.TypeCorrected, events.Aggregate{Kind: caseevents.Kind, ID: id}, hospitalRegion, reporter, at, caseevents.Corrected{
+	l.T.Helper()
+	l.Add(caseevents.TypeCorrected, events.Aggregate{Kind: caseevents.Kind, ID: id}, hospitalRegion, reporter, at, caseevents.Corrected{
 		Card: c, Groups: caseevents.SymptomGroups(c.Symptoms), Note: "residence corrected", Previous: previous})
 }
 
 func (l *ledger) review(id string, at time.Time, level, decision string, round int, counted *caseevents.Counted) {
-	l.t.Helper()
+	l.T.Helper()
 	p := caseevents.Reviewed{Level: level, Decision: decision, Round: round, Counted: counted}
 	if decision != caseevents.Approve {
 		p.Reason = "reason for " + decision
 	}
-	l.add(caseevents.TypeReviewed, events.Aggregate{Kind: caseevents.Kind, ID: id}, hospitalRegion, reviewer, at, p)
+	l.Add(caseevents.TypeReviewed, events.Aggregate{Kind: caseevents.Kind, ID: id}, hospitalRegion, reviewer, at, p)
 }
 
 // project folds the events through every projection of the package and
@@ -155,7 +144,7 @@ func TestCountsFiling(t *testing.T) {
 	l.file("c3", at(2), card("120101001001", "influenza", "fever"))
 	l.file("c4", at(3), card("110105", "hepatitis", "myalgia")) // no symptom group
 	l.file("c5", at(24*60), card("110105003001", "influenza", "cough"))
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	checkCounts(t, store, []counts{
 		{"110105@20261125", 2, m{"influenza": 1, "hepatitis": 1}, m{"respiratory": 1}, nil},
 		{"110106@20261125", 1, m{"covid19": 1}, m{"respiratory": 1, "gastrointestinal": 1}, nil},
@@ -195,7 +184,7 @@ func TestCountsCSTDay(t *testing.T) {
 		t.Run(tt.at.Format(time.RFC3339Nano), func(t *testing.T) {
 			l := newLedger(t)
 			l.file("c1", tt.at, card("110105001001", "influenza", "cough"))
-			store := project(t, l.reg, l.evs)
+			store := project(t, l.Reg, l.Events)
 			day := tt.key[len(tt.key)-8:]
 			checkCounts(t, store, []counts{
 				{tt.key, 1, m{"influenza": 1}, m{"respiratory": 1}, nil},
@@ -244,10 +233,10 @@ func TestCountsCorrectionMoves(t *testing.T) {
 			l.file("c1", at(0), first)
 			l.review("c1", at(10), caseevents.LevelHospital, caseevents.Return, 1, nil)
 			l.correct("c1", at(60), tt.moved, prev)
-			store := project(t, l.reg, l.evs)
+			store := project(t, l.Reg, l.Events)
 			checkCounts(t, store, tt.want)
-			e := l.evs[len(l.evs)-1]
-			pl, _ := l.reg.Decode(context.Background(), e)
+			e := l.Events[len(l.Events)-1]
+			pl, _ := l.Reg.Decode(context.Background(), e)
 			if keys := caseviews.Counts().Keys(e, pl); len(keys) != tt.keys {
 				t.Errorf("the correction touches %v, want %d documents", keys, tt.keys)
 			}
@@ -267,7 +256,7 @@ func TestCountsRevocation(t *testing.T) {
 	l.file("c2", at(1), c)
 	l.review("c1", at(5), caseevents.LevelHospital, caseevents.Approve, 1, nil)
 	l.review("c1", at(10), caseevents.LevelDistrict, caseevents.Revoke, 1, &counted)
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	checkCounts(t, store, []counts{
 		{"110105@20261125", 1, m{"influenza": 1}, m{"respiratory": 1}, nil},
 		{"1101@20261125", 1, m{"influenza": 1}, m{"respiratory": 1}, m{"110105": 1}},
@@ -277,7 +266,7 @@ func TestCountsRevocation(t *testing.T) {
 	// Removing what was never counted clamps at zero and is recorded.
 	l.review("c2", at(11), caseevents.LevelHospital, caseevents.Revoke, 1, &counted)
 	l.review("c3", at(12), caseevents.LevelHospital, caseevents.Revoke, 1, &counted) // never filed
-	store = project(t, l.reg, l.evs)
+	store = project(t, l.Reg, l.Events)
 	for _, k := range []string{"110105@20261125", "1101@20261125", "11@20261125", "CN@20261125"} {
 		s := get[caseviews.DayCounts](t, store, caseviews.Counts(), k)
 		if s.Total != 0 || len(s.Diseases) != 0 || len(s.Groups) != 0 || len(s.Children) != 0 || s.Anomalies != 1 {
@@ -313,17 +302,17 @@ func TestCardChain(t *testing.T) {
 		step(func() { l.review("c1", at(4+i), lv, caseevents.Approve, 2, nil) }, s)
 	}
 	for i, w := range want {
-		store := project(t, l.reg, l.evs[:i+1])
+		store := project(t, l.Reg, l.Events[:i+1])
 		c, found, err := caseviews.ReadCard(context.Background(), store, "c1")
 		if err != nil || !found {
 			t.Fatal(found, err)
 		}
 		got := state{c.Status, c.Level, c.Round, len(c.History)}
 		if got != w || c.Anomalies != 0 {
-			t.Errorf("after step %d (%s): %+v, anomalies %d; want %+v", i+1, l.evs[i].Type, got, c.Anomalies, w)
+			t.Errorf("after step %d (%s): %+v, anomalies %d; want %+v", i+1, l.Events[i].Type, got, c.Anomalies, w)
 		}
 	}
-	c, _, _ := caseviews.ReadCard(context.Background(), project(t, l.reg, l.evs), "c1")
+	c, _, _ := caseviews.ReadCard(context.Background(), project(t, l.Reg, l.Events), "c1")
 	if c.Hospital != "h-1" || c.HospitalRegion != string(hospitalRegion) || c.Patient != "p-c1" ||
 		c.Filed != "2026-11-25T02:00:00.000000000Z" || c.Updated != "2026-11-25T02:08:00.000000000Z" ||
 		!slices.Equal(c.Card.Symptoms, []string{"cough", "fever"}) || !slices.Equal(c.Groups, []string{"respiratory"}) {
@@ -392,7 +381,7 @@ func TestCardRevokedAndAnomalies(t *testing.T) {
 			l := newLedger(t)
 			l.file("c1", at(0), c)
 			tt.build(l)
-			got := get[caseviews.Card](t, project(t, l.reg, l.evs), caseviews.Cards(), "c1")
+			got := get[caseviews.Card](t, project(t, l.Reg, l.Events), caseviews.Cards(), "c1")
 			if got.Status != tt.status || got.Level != tt.level || (got.Counted != nil) != tt.counted || got.Anomalies != tt.anomalies {
 				t.Errorf("status %s level %s counted %v anomalies %d; want %s %s %v %d",
 					got.Status, got.Level, got.Counted, got.Anomalies, tt.status, tt.level, tt.counted, tt.anomalies)
@@ -408,7 +397,7 @@ func raised(trigger string, filedAt time.Time) alertevents.Raised {
 }
 
 func (l *ledger) alert(id string, at time.Time, actor events.Actor, p events.Payload) {
-	l.t.Helper()
+	l.T.Helper()
 	typ := map[reflect.Type]string{
 		reflect.TypeFor[alertevents.Raised]():       alertevents.TypeRaised,
 		reflect.TypeFor[alertevents.Notified]():     alertevents.TypeNotified,
@@ -416,7 +405,7 @@ func (l *ledger) alert(id string, at time.Time, actor events.Actor, p events.Pay
 		reflect.TypeFor[alertevents.Investigated](): alertevents.TypeInvestigated,
 		reflect.TypeFor[alertevents.Closed]():       alertevents.TypeClosed,
 	}[reflect.TypeOf(p)]
-	l.add(typ, events.Aggregate{Kind: alertevents.KindAlert, ID: id}, "110105", actor, at, p)
+	l.Add(typ, events.Aggregate{Kind: alertevents.KindAlert, ID: id}, "110105", actor, at, p)
 }
 
 func TestAlertLifecycle(t *testing.T) {
@@ -429,7 +418,7 @@ func TestAlertLifecycle(t *testing.T) {
 	l.alert("a1", at(90), epi, alertevents.Investigated{Findings: "two cases in one household"})
 	l.alert("a1", at(300), epi, alertevents.Closed{Outcome: alertevents.OutcomeCases, Note: "contained"})
 	l.alert("a2", at(5), system, raised("c2", time.Time{}))
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	ctx := context.Background()
 
 	a, found, err := caseviews.ReadAlert(ctx, store, "a1")
@@ -457,9 +446,9 @@ func TestAlertLifecycle(t *testing.T) {
 
 	// Each status as the lifecycle goes.
 	for i, want := range []string{caseviews.AlertRaised, caseviews.AlertNotified, caseviews.AlertAcknowledged, caseviews.AlertInvestigated, caseviews.AlertClosed} {
-		s := get[caseviews.Alert](t, project(t, l.reg, l.evs[:i+1]), caseviews.Alerts(), "a1")
+		s := get[caseviews.Alert](t, project(t, l.Reg, l.Events[:i+1]), caseviews.Alerts(), "a1")
 		if s.Status != want {
-			t.Errorf("after %s: status %s", l.evs[i].Type, s.Status)
+			t.Errorf("after %s: status %s", l.Events[i].Type, s.Status)
 		}
 	}
 
@@ -471,7 +460,7 @@ func TestAlertLifecycle(t *testing.T) {
 	l2.alert("a3", at(3), epi, alertevents.Acknowledged{})
 	l2.alert("a3", at(4), epi, alertevents.Closed{Outcome: alertevents.OutcomeFalseAlarm})
 	l2.alert("a3", at(5), epi, alertevents.Investigated{Findings: "late"})
-	s := get[caseviews.Alert](t, project(t, l2.reg, l2.evs), caseviews.Alerts(), "a3")
+	s := get[caseviews.Alert](t, project(t, l2.Reg, l2.Events), caseviews.Alerts(), "a3")
 	if s.Anomalies != 3 || s.Status != caseviews.AlertClosed || s.AcknowledgedAt != "2026-11-25T02:01:00.000000000Z" {
 		t.Errorf("out of order: %+v", s)
 	}
@@ -531,14 +520,14 @@ func TestRules(t *testing.T) {
 	rule := alertevents.Rule{Method: alertevents.EARSC1, Target: alertevents.TargetGroup, Codes: []string{"respiratory"}, Level: 6,
 		MinSigma: 0.5, Enabled: true, Description: "ILI"}
 	add := func(v int, r alertevents.Rule, min int) {
-		l.add(alertevents.TypeRulePublished, events.Aggregate{Kind: alertevents.KindRule, ID: "r1"}, events.National, admin, at(min),
+		l.Add(alertevents.TypeRulePublished, events.Aggregate{Kind: alertevents.KindRule, ID: "r1"}, events.National, admin, at(min),
 			alertevents.RulePublished{Version: v, Rule: r, Reason: fmt.Sprintf("version %d", v)})
 	}
 	add(1, rule, 0)
 	r2 := rule
 	r2.Method, r2.Z = alertevents.EARSC3, 2.5
 	add(2, r2, 10)
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	d, found, err := caseviews.ReadRule(context.Background(), store, "r1")
 	if err != nil || !found {
 		t.Fatal(found, err)
@@ -551,15 +540,15 @@ func TestRules(t *testing.T) {
 	// A version that skips one, and a stale one.
 	add(4, rule, 20)
 	add(3, r2, 30)
-	d = *get[caseviews.RuleDoc](t, project(t, l.reg, l.evs), caseviews.Rules(), "r1")
+	d = *get[caseviews.RuleDoc](t, project(t, l.Reg, l.Events), caseviews.Rules(), "r1")
 	if d.Version != 4 || !reflect.DeepEqual(d.Rule.Rule(), rule) || len(d.Versions) != 4 || d.Anomalies != 2 {
 		t.Errorf("rule after a skipped version: version %d, %d versions, anomalies %d", d.Version, len(d.Versions), d.Anomalies)
 	}
 }
 
 func (l *ledger) read(staff string, at time.Time, what string, subjects ...string) {
-	l.t.Helper()
-	l.add(access.TypeLogged, events.Aggregate{Kind: access.Kind, ID: staff}, "110105", events.Actor{Role: "cdc_staff", ID: staff}, at,
+	l.T.Helper()
+	l.Add(access.TypeLogged, events.Aggregate{Kind: access.Kind, ID: staff}, "110105", events.Actor{Role: "cdc_staff", ID: staff}, at,
 		access.Logged{What: what, Purpose: "case review", Query: map[string]string{"id": "x"}, Results: len(subjects),
 			Identity: "masked", Subjects: subjects})
 }
@@ -571,7 +560,7 @@ func TestReads(t *testing.T) {
 	l.read("s1", at(2), "trace.gate")                                               // not case data
 	l.read("s2", time.Date(2026, 11, 25, 16, 5, 0, 0, time.UTC), "case.card", "c2") // 00:05 CST on the 26th
 	l.read("s1", at(3), "case.search")                                              // nothing named
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	ctx := context.Background()
 
 	r, found, err := caseviews.ReadReads(ctx, store, "c1")
@@ -664,7 +653,7 @@ func TestReadCountsSeriesCompare(t *testing.T) {
 	l.file("c3", day(2), card("110105001001", "covid19", "cough"))
 	l.file("c4", day(2), card("110105001001", "influenza", "diarrhoea"))
 	l.file("c5", day(3), card("120101001001", "influenza", "cough"))
-	store := &projectiontest.OnlyGet{DocStore: project(t, l.reg, l.evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, l.Reg, l.Events)}
 	ctx := context.Background()
 
 	cs, err := caseviews.ReadCounts(ctx, store, "110105", "2026-11-19", "2026-11-23")
@@ -910,12 +899,12 @@ func TestBSON(t *testing.T) {
 	l.alert("a1", at(3), system, alertevents.Notified{Deliveries: []alertevents.Delivery{{Channel: "wechat", Recipient: "x", OK: true}}})
 	l.alert("a1", at(4), reviewer, alertevents.Acknowledged{})
 	l.alert("a2", at(4), system, raised("c2", time.Time{}))
-	l.add(alertevents.TypeRulePublished, events.Aggregate{Kind: alertevents.KindRule, ID: "r1"}, events.National, reviewer, at(5),
+	l.Add(alertevents.TypeRulePublished, events.Aggregate{Kind: alertevents.KindRule, ID: "r1"}, events.National, reviewer, at(5),
 		alertevents.RulePublished{Version: 1, Reason: "first", Rule: alertevents.Rule{Method: alertevents.Cluster, Target: alertevents.TargetDisease,
 			Codes: []string{"cholera"}, Level: 4, K: 3, Days: 7, Enabled: true}})
 	l.read("s1", at(6), "case.card", "c1")
 	l.read("s1", at(7), "case.search")
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	n := projectiontest.RoundTripBSON(t, store, caseviews.All())
 	if n != 14 { // 7 counts, 2 cards, 2 alerts, 1 rule, 2 reads
 		t.Errorf("%d documents checked, want 14", n)

@@ -24,7 +24,7 @@ func TestDaily(t *testing.T) {
 		Condition: donationevents.Intact, PhotoHash: photo, Flags: []string{donationevents.FlagShort}, Note: "10 missing"})
 	l.donation("d2", "CN", resident, at(30), donationevents.Pledged{Donor: person, Lines: []donationevents.Line{line("gloves", "M", 50)}})
 	l.consume("h-1", at(40), "mask_n95", "KN95", 300, "2026-11-24") // counts on the day it names
-	store := projectiontest.Fold(t, registry(), []projections.Projection{donationviews.Daily()}, l.evs)
+	store := projectiontest.Fold(t, registry(), []projections.Projection{donationviews.Daily()}, l.Events)
 
 	ctx := context.Background()
 	for _, tc := range []struct {

@@ -47,25 +47,20 @@ func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 const photo = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 // ledger builds validated events in ledger order.
-type ledger struct {
-	t   *testing.T
-	reg *events.Registry
-	evs []events.Event
+type ledger struct{ *projectiontest.Ledger }
+
+func newLedger(t *testing.T) *ledger {
+	return &ledger{&projectiontest.Ledger{T: t, Reg: registry()}}
 }
 
-func newLedger(t *testing.T) *ledger { return &ledger{t: t, reg: registry()} }
-
+// add appends an event on the aggregate of that kind and id.
 func (l *ledger) add(typ, kind, id string, region events.Region, actor events.Actor, at time.Time, p events.Payload) {
-	l.t.Helper()
-	e, err := l.reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: kind, ID: id}, Region: region, Actor: actor, Time: at}, p)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	l.evs = append(l.evs, e)
+	l.T.Helper()
+	l.Add(typ, events.Aggregate{Kind: kind, ID: id}, region, actor, at, p)
 }
 
 func (l *ledger) need(id string, at time.Time, p events.Payload) {
-	l.t.Helper()
+	l.T.Helper()
 	typ := map[reflect.Type]string{
 		reflect.TypeFor[donationevents.NeedPublished](): donationevents.TypeNeedPublished,
 		reflect.TypeFor[donationevents.NeedUpdated]():   donationevents.TypeNeedUpdated,
@@ -75,7 +70,7 @@ func (l *ledger) need(id string, at time.Time, p events.Payload) {
 }
 
 func (l *ledger) donation(id string, region events.Region, actor events.Actor, at time.Time, p events.Payload) {
-	l.t.Helper()
+	l.T.Helper()
 	typ := map[reflect.Type]string{
 		reflect.TypeFor[donationevents.Pledged]():    donationevents.TypePledged,
 		reflect.TypeFor[donationevents.Dispatched](): donationevents.TypeDispatched,
@@ -87,7 +82,7 @@ func (l *ledger) donation(id string, region events.Region, actor events.Actor, a
 }
 
 func (l *ledger) consume(org string, at time.Time, item, spec string, q int64, day string) {
-	l.t.Helper()
+	l.T.Helper()
 	l.add(donationevents.TypeConsumed, donationevents.KindStock, org, "110105", member1, at,
 		donationevents.Consumed{Line: donationevents.Line{Item: item, Spec: spec, Quantity: q}, Day: day})
 }
@@ -179,7 +174,7 @@ func journey(t *testing.T) *ledger {
 
 func TestJourney(t *testing.T) {
 	l := journey(t)
-	store := &projectiontest.OnlyGet{DocStore: project(t, l.reg, l.evs)}
+	store := &projectiontest.OnlyGet{DocStore: project(t, l.Reg, l.Events)}
 	ctx := context.Background()
 
 	// donation_needs: the need and a link per donation.
@@ -323,8 +318,8 @@ func TestJourney(t *testing.T) {
 
 	// The domain service, folding the same events, agrees.
 	st := donations.NewState()
-	for i, e := range l.evs {
-		pl, _ := l.reg.Decode(context.Background(), e)
+	for i, e := range l.Events {
+		pl, _ := l.Reg.Decode(context.Background(), e)
 		st.Apply(events.Recorded{Seq: uint64(i + 1), Event: e}, pl)
 	}
 	if sn, _ := st.Need("n1"); sn.Pledged != n.Pledged || sn.Received != n.Received || sn.Line.Quantity != n.Line.Quantity || !sn.Closed {
@@ -416,8 +411,8 @@ func TestSteps(t *testing.T) {
 	l := journey(t)
 	ctx := context.Background()
 	var statuses, needs []string
-	for i := range l.evs {
-		store := project(t, l.reg, l.evs[:i+1])
+	for i := range l.Events {
+		store := project(t, l.Reg, l.Events[:i+1])
 		d, _, err := donationviews.ReadDonation(ctx, store, "d1")
 		if err != nil {
 			t.Fatal(err)
@@ -459,7 +454,7 @@ func TestNeedAnomalies(t *testing.T) {
 	l.donation("d1", "110105", donorAcc, at(10), donationevents.Dispatched{Hop: 1, From: donorOrg, To: donationevents.Receiver{Org: "h-9"}, Lots: []donationevents.Lot{lot("mask_n95", "KN95", "B", 5)}})
 	l.donation("d1", "110105", member1, at(11), donationevents.Received{Hop: 1, Condition: donationevents.Intact, PhotoHash: photo, Lots: []donationevents.Lot{lot("mask_n95", "KN95", "B", 5)}})
 	l.donation("d1", "110105", member1, at(12), donationevents.Received{Hop: 1, Condition: donationevents.Intact, PhotoHash: photo, Lots: []donationevents.Lot{lot("mask_n95", "KN95", "B", 4)}})
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	n, found, err := donationviews.ReadNeed(context.Background(), store, "n1")
 	if err != nil || !found {
 		t.Fatal(found, err)
@@ -486,7 +481,7 @@ func TestNeedAnomalies(t *testing.T) {
 	// A need never published, only pledged against, is not found.
 	l2 := newLedger(t)
 	l2.donation("d0", "110105", donorAcc, at(0), donationevents.Pledged{Donor: donorOrg, Need: "n7", Lines: []donationevents.Line{line("mask_n95", "KN95", 5)}})
-	if n, found, err := donationviews.ReadNeed(context.Background(), project(t, l2.reg, l2.evs), "n7"); err != nil || !found || n.Published != "" || n.Anomalies != 1 {
+	if n, found, err := donationviews.ReadNeed(context.Background(), project(t, l2.Reg, l2.Events), "n7"); err != nil || !found || n.Published != "" || n.Anomalies != 1 {
 		t.Errorf("need pledged against only: %+v %v %v", n, found, err)
 	}
 }
@@ -500,7 +495,7 @@ func TestDonationAnomalies(t *testing.T) {
 	l.donation("d1", "11", member1, at(4), donationevents.Received{Hop: 2, Condition: donationevents.Intact, PhotoHash: photo,
 		Lots: []donationevents.Lot{lot("gloves", "S", "G", 6), lot("gloves", "M", "G", 1)}})
 	l.donation("d1", "11", donorAcc, at(5), donationevents.Dispatched{Hop: 1, From: donorOrg, To: donationevents.Receiver{Org: "h-2"}, Lots: []donationevents.Lot{lot("gloves", "S", "G", 1)}})
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	d := get[donationviews.Donation](t, store, donationviews.Donations(), "d1")
 	// Review before the pledge, re-review without review, second pledge,
 	// hop 2 first, more received than dispatched, hop 1 after hop 2.
@@ -675,9 +670,9 @@ func TestIndexKeys(t *testing.T) {
 	// A dispatch from an organisation to itself (refused by the service)
 	// counts both ways in one document.
 	l := newLedger(t)
-	l.reg = reg
+	l.Reg = reg
 	l.donation("d1", "11", member1, at(0), dis)
-	lv := get[donationviews.StockDoc](t, project(t, l.reg, l.evs), donationviews.Stock(), "h-1|mask_surgical|17.5cm×9.5cm").Level
+	lv := get[donationviews.StockDoc](t, project(t, l.Reg, l.Events), donationviews.Stock(), "h-1|mask_surgical|17.5cm×9.5cm").Level
 	if lv.Dispatched != 1 || lv.Sent != 1 || len(lv.Hops) != 1 {
 		t.Errorf("dispatch to itself: %+v", lv)
 	}
@@ -798,7 +793,7 @@ func TestReadUnavailable(t *testing.T) {
 	}
 	// The second read of ReadNeed and ReadStock fails too.
 	l := journey(t)
-	half := &failAfter{DocStore: project(t, l.reg, l.evs), n: 1}
+	half := &failAfter{DocStore: project(t, l.Reg, l.Events), n: 1}
 	if _, _, err := donationviews.ReadNeed(ctx, half, "n1"); events.ErrorCode(err) != events.CodeUnavailable || !errors.Is(err, projectiontest.ErrDown) {
 		t.Errorf("need links: %v", err)
 	}
@@ -826,7 +821,7 @@ func (s *failAfter) Get(ctx context.Context, p projections.Projection, ids []str
 // MongoDB or FerretDB: decoding and re-encoding gives the same document.
 func TestBSON(t *testing.T) {
 	l := journey(t)
-	store := project(t, l.reg, l.evs)
+	store := project(t, l.Reg, l.Events)
 	n := projectiontest.RoundTripBSON(t, store, donationviews.All())
 	if n != 3+2+12+15 { // needs, donations, stock, index
 		t.Errorf("%d documents checked, want 32", n)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/projections"
@@ -125,4 +126,23 @@ func Get[S any](t testing.TB, store projections.DocStore, p projections.Projecti
 		return nil
 	}
 	return docs[id].State.(*S)
+}
+
+// Ledger builds the events of a test in ledger order, for Fold: each made
+// and validated by Reg, its sealed fields sealed to one subject.
+type Ledger struct {
+	T      testing.TB
+	Reg    *events.Registry
+	Events []events.Event
+}
+
+// Add appends an event of type typ on the aggregate agg, recorded in region
+// by actor at the time at; the test fails if Reg refuses it.
+func (l *Ledger) Add(typ string, agg events.Aggregate, region events.Region, actor events.Actor, at time.Time, p events.Payload) {
+	l.T.Helper()
+	e, err := l.Reg.New(context.Background(), typ, events.Meta{SealTo: "t-subject", Aggregate: agg, Region: region, Actor: actor, Time: at}, p)
+	if err != nil {
+		l.T.Fatal(err)
+	}
+	l.Events = append(l.Events, e)
 }

@@ -1,6 +1,11 @@
-// Package sealtest opens sealed ledgers on test JetStream servers and
-// serves them as C2SP tlog-tiles over HTTP, for the tests of code that
-// audits logs from outside (the national log of logs, tlogclient).
+// Package sealtest is what the tests of the seal and of the code around it
+// share: sealed ledgers opened on test JetStream servers and served as
+// C2SP tlog-tiles over HTTP, for the tests of code that audits logs from
+// outside (the national log of logs, tlogclient); and a witness whose
+// cosignature/v1 (C2SP tlog-cosignature) keys are made and used by
+// transparency-dev/formats, the reference implementation, so that
+// onebook's own cosignature code is checked against another
+// implementation rather than against itself (witness.go).
 package sealtest
 
 import (

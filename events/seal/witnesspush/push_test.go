@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/events/seal/sealtest"
 )
 
 const origin = "onebook.test/ledger"
@@ -221,26 +222,15 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wSkey, wVkey, err := seal.GenerateKey("witness.test")
+	wit := sealtest.NewWitness(t, "witness.test")
+	v, err := seal.NewWitnessVerifier(wit.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := note.NewSignerForCosignatureV1(wSkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := note.VKeyToCosignatureV1(wVkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := seal.NewWitnessVerifier(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &c2spWitness{logV: logV, logHash: logV.KeyHash(), signer: signer}
+	w := &c2spWitness{logV: logV, logHash: logV.KeyHash(), signer: wit.Signer}
 	srv := httptest.NewServer(w)
 	t.Cleanup(srv.Close)
-	return &rig{log: &memLog{skey: logSkey}, store: &memStore{v: v, name: "witness.test", lines: map[uint64]string{}}, witness: w, key: key, url: srv.URL}
+	return &rig{log: &memLog{skey: logSkey}, store: &memStore{v: v, name: "witness.test", lines: map[uint64]string{}}, witness: w, key: wit.Key, url: srv.URL}
 }
 
 func (r *rig) run(t *testing.T, log *memLog) (stop func()) {
@@ -271,7 +261,7 @@ func TestPushCosignsEachCheckpoint(t *testing.T) {
 	r.log.grow(t, 3)
 	stop := r.run(t, r.log)
 	defer stop()
-	v, err := note.NewVerifierForCosignatureV1(r.key)
+	v, err := sealtest.CosigV1Verifier(r.key)
 	if err != nil {
 		t.Fatal(err)
 	}
