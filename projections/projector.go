@@ -376,7 +376,12 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, batch []jetstrea
 	if err := batch[len(batch)-1].Ack(); err != nil {
 		pr.Log.Debug("ack failed", "err", err)
 	}
-	pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, remaining, "" })
+	pr.setStatus(func(s *Status) {
+		if pr.reset {
+			return // Reset during this batch: behind until start has rebuilt
+		}
+		s.Seq, s.Pending, s.Err = cp.Seq, remaining, ""
+	})
 	return nil
 }
 

@@ -3,6 +3,7 @@ package seal
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/mod/sumdb/tlog"
@@ -29,6 +30,9 @@ type Bundles struct {
 	cache *lru.Cache[int64, []byte]
 	size  int64 // bytes in cache
 	max   int64
+	// last is the size of the last full bundle assembled: the next one's
+	// buffer starts that large, rather than growing entry by entry.
+	last atomic.Int64
 }
 
 // DefaultBundleCache is the byte budget of NewBundles's cache when none is
@@ -59,7 +63,7 @@ func (b *Bundles) Read(ctx context.Context, t tlog.Tile) ([]byte, error) {
 		}
 	}
 	first := uint64(t.N) << TileHeight
-	body := make([]byte, 0, t.W*512)
+	body := make([]byte, 0, max(t.W*512, int(b.last.Load())*t.W/(1<<TileHeight)+4096))
 	err := b.r.Scan(ctx, first+1, first+uint64(t.W), func(rec events.Recorded) error {
 		var err error
 		body, err = AppendEntry(body, rec.Raw)
@@ -69,6 +73,7 @@ func (b *Bundles) Read(ctx context.Context, t tlog.Tile) ([]byte, error) {
 		return nil, err
 	}
 	if full {
+		b.last.Store(int64(len(body)))
 		b.keep(t.N, body)
 	}
 	return body, nil
