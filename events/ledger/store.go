@@ -236,12 +236,8 @@ func (s *Store) Read(ctx context.Context, seq uint64) (events.Recorded, error) {
 }
 
 // Scan implements events.Reader with an ordered consumer, the fastest way to
-// read a stream in order, or for a short range (an entry bundle) with
-// batched direct gets, which need no consumer (readDirect).
+// read a stream in order.
 func (s *Store) Scan(ctx context.Context, from, to uint64, fn func(events.Recorded) error) error {
-	if directRange(from, to) {
-		return s.scanDirect(ctx, from, to, fn)
-	}
 	return ScanStream(ctx, s.js, s.name, nil, from, to, fn)
 }
 
