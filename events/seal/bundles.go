@@ -2,6 +2,7 @@ package seal
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -64,13 +65,20 @@ func (b *Bundles) Read(ctx context.Context, t tlog.Tile) ([]byte, error) {
 	}
 	first := uint64(t.N) << TileHeight
 	body := make([]byte, 0, max(t.W*512, int(b.last.Load())*t.W/(1<<TileHeight)+4096))
+	got := 0
 	err := b.r.Scan(ctx, first+1, first+uint64(t.W), func(rec events.Recorded) error {
+		got++
 		var err error
 		body, err = AppendEntry(body, rec.Raw)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if got != t.W {
+		// Never serve (or keep) a short bundle: its hash would not be the
+		// tree's.
+		return nil, &events.Error{Code: events.CodeUnavailable, Message: fmt.Sprintf("entry bundle %d: the ledger gave %d of its %d events", t.N, got, t.W)}
 	}
 	if full {
 		b.last.Store(int64(len(body)))

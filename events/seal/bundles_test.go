@@ -97,4 +97,11 @@ func TestBundles(t *testing.T) {
 	if r.read != 88 || b.Size() != 0 {
 		t.Errorf("partial bundle: read %d events, cache %d bytes; want 88 and 0", r.read, b.Size())
 	}
+	// A ledger that gives fewer events than the bundle holds (a replica
+	// behind) is an error, neither served nor kept.
+	short := &countingReader{n: 300, size: size}
+	b = NewBundles(short, 0)
+	if got, err := b.Read(ctx, tlog.Tile{H: TileHeight, L: -1, N: 1, W: 256}); events.ErrorCode(err) != events.CodeUnavailable || got != nil || b.Size() != 0 {
+		t.Errorf("short bundle: %d bytes, %v, cache %d bytes; want unavailable, nothing kept", len(got), err, b.Size())
+	}
 }
