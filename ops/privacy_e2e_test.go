@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -13,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/casestest"
+	"github.com/onebook/onebook/backend/passtoken"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/passevents"
@@ -115,16 +118,26 @@ func TestAnonymousCrawlerFindsNoPersonalData(t *testing.T) {
 	b := newBackend(t)
 	b.start(true)
 	b.settled()
+	// The QR codes of a few residents, as they show them (first: their
+	// passes are then in the crawl).
+	qrs := residentPassTokens(t, "http://"+b.httpAddr, 4)
+	b.settled()
 	anon := client{t: t, base: "http://" + b.httpAddr}
 	reg := schemas.Registry()
 	evs := crawlLedger(t, anon)
 	types := map[string]int{}
+	passIDs := map[string]bool{} // the aggregate ids of pass events, in clear in their envelopes
 	for i, raw := range evs {
 		checkPublic(t, fmt.Sprintf("ledger event %d", i), raw)
 		checkEvent(t, reg, i, raw)
 		e, _ := events.Parse(raw)
 		types[e.Type]++
+		if e.Aggregate.Kind == passevents.KindPass {
+			passIDs[e.Aggregate.ID] = true
+		}
 	}
+	_, revoked := anon.do("GET", "/passes/revocations", nil)
+	checkQRUnlinked(t, qrs, passIDs, evs, revoked)
 	// The demo exercises every kind of personal event: the crawl saw them.
 	for _, typ := range []string{"resident.registered", "health.declared", "pass.issued", "pass.scanned", "pass.revoked",
 		"visit.requested", "visit.decided", "resident.erased", "case.filed", "case.reviewed", "alert.raised", "access.logged"} {
@@ -205,6 +218,68 @@ func TestAnonymousCrawlerFindsNoPersonalData(t *testing.T) {
 			}
 		}
 	}
+}
+
+// servedQR is a pass token served to a resident, with the pass id the
+// resident's own answer names.
+type servedQR struct{ PassID, Token string }
+
+// residentPassTokens registers n one-person households over HTTP and
+// fetches the QR pass token of each, as the mini-program shows it.
+func residentPassTokens(t *testing.T, base string, n int) []servedQR {
+	t.Helper()
+	var out []servedQR
+	for i := 0; i < n; i++ {
+		res, person := oneMember(t, base, fmt.Sprintf("qr-%d", i), casestest.Name(200+i), casestest.IDNumber(districtA, 200+i), fmt.Sprintf("139%08d", 200+i))
+		var q struct {
+			PassID string `json:"pass_id"`
+			Token  string
+		}
+		res.json("GET", "/me/passes/"+person, nil, 200, &q)
+		out = append(out, servedQR{q.PassID, q.Token})
+	}
+	return out
+}
+
+// checkQRUnlinked fails if a QR token served shows a pass aggregate id of
+// the public ledger (as text, as UUID bytes, or as its token id), if a
+// token id of a served QR token appears in a ledger event, or if the
+// revocation list names a pass id: whoever saw a QR code must not find that
+// pass's events.
+func checkQRUnlinked(t *testing.T, qrs []servedQR, passIDs map[string]bool, ledger [][]byte, revocations []byte) {
+	t.Helper()
+	for _, q := range qrs {
+		if !passIDs[q.PassID] {
+			t.Fatalf("the pass %s of a served token is not in the crawled ledger: the check proves nothing", q.PassID)
+		}
+		c, _, err := passtoken.Parse(q.Token)
+		if err != nil || c.FormatOne() {
+			t.Fatalf("served token %s: %+v, %v", q.Token, c, err)
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(q.Token[len(passtoken.Prefix):])
+		for id := range passIDs {
+			u := uuid.MustParse(id)
+			if c.TokenID == passtoken.TokenID(u) || bytes.Contains(raw, u[:]) || strings.Contains(q.Token, id) {
+				t.Errorf("served token %s shows the pass aggregate id %s", q.Token, id)
+			}
+		}
+		tid, asUUID := c.TokenID.String(), uuid.UUID(c.TokenID).String()
+		if passIDs[asUUID] {
+			t.Errorf("the token id %s of a served token is a pass aggregate id", tid)
+		}
+		for i, body := range ledger {
+			if bytes.Contains(body, []byte(tid)) || bytes.Contains(body, []byte(asUUID)) {
+				t.Errorf("the token id %s of a served token is in ledger event %d: %.200s", tid, i, body)
+			}
+		}
+	}
+	// The revocation list names token ids, by design, and no pass id.
+	for id := range passIDs {
+		if bytes.Contains(revocations, []byte(id)) {
+			t.Errorf("the revocation list names the pass aggregate id %s: %s", id, revocations)
+		}
+	}
+	t.Logf("%d served QR tokens share nothing with %d pass aggregate ids", len(qrs), len(passIDs))
 }
 
 // TestCaseTracedToPassesOverHTTP: a resident passes a gate; a hospital

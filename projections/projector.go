@@ -378,7 +378,12 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, b readBatch) err
 	if err := b.last.Ack(); err != nil {
 		pr.Log.Debug("ack failed", "err", err)
 	}
-	pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err = cp.Seq, b.remaining, "" })
+	pr.setStatus(func(s *Status) {
+		if pr.reset {
+			return // Reset during this batch: behind until start has rebuilt
+		}
+		s.Seq, s.Pending, s.Err = cp.Seq, b.remaining, ""
+	})
 	return nil
 }
 

@@ -289,3 +289,67 @@ func sorted(a, b string) []string {
 	}
 	return []string{a, b}
 }
+
+// resetDuringBatch is a document store on which a reset (what an erasure
+// does: the checkpoint set back, then Projector.Reset) lands while the
+// projector's last batch is in flight, just after that batch advanced the
+// checkpoint. It records the projector's status when the projector next
+// reads its checkpoint, on its way to the rebuild.
+type resetDuringBatch struct {
+	*memstore.Store
+	pr     *projections.Projector
+	last   int64 // the sequence of the batch to reset during
+	fired  atomic.Bool
+	seen   atomic.Bool
+	status projections.Status
+}
+
+func (s *resetDuringBatch) AdvanceCheckpoint(ctx context.Context, prev, next projections.Checkpoint) error {
+	if err := s.Store.AdvanceCheckpoint(ctx, prev, next); err != nil {
+		return err
+	}
+	if next.Seq >= s.last && s.fired.CompareAndSwap(false, true) {
+		if err := s.Store.SetCheckpoint(ctx, projections.Checkpoint{Name: next.Name}); err != nil {
+			return err
+		}
+		s.pr.Reset()
+	}
+	return nil
+}
+
+func (s *resetDuringBatch) Checkpoint(ctx context.Context, name string) (projections.Checkpoint, error) {
+	if s.fired.Load() && s.seen.CompareAndSwap(false, true) {
+		s.status = s.pr.Status()
+	}
+	return s.Store.Checkpoint(ctx, name)
+}
+
+// TestResetDuringBatchIsNotCaughtUp: a reset that lands while a batch is in
+// flight leaves the projector behind until it has rebuilt. The batch's end
+// must not report it caught up (no pending events, a sequence): a health
+// check would call the view settled while it still holds what the reset
+// was to remove (TestResidentJourney's rare failure of ops verify after an
+// erasure).
+func TestResetDuringBatchIsNotCaughtUp(t *testing.T) {
+	f := newFixture(t)
+	f.fill(10, 50)
+	p := passviews.Passes()
+	ds := &resetDuringBatch{Store: memstore.New(), last: int64(lastRelevant(f, p))}
+	pr := f.projector(p, ds)
+	ds.pr = pr
+	if err := f.runUntilCaughtUp(pr); err != nil {
+		t.Fatal(err)
+	}
+	if !ds.fired.Load() {
+		t.Fatal("the reset never landed")
+	}
+	if !ds.seen.Load() {
+		t.Fatal("after a reset during its last batch, the projector reported itself caught up before its rebuild")
+	}
+	if st := ds.status; st.Pending == 0 || st.CaughtUp() {
+		t.Fatalf("after a reset during its last batch, the projector reported %+v: caught up before its rebuild", st)
+	}
+	if d := f.verify(ds, p)[0]; !d.OK() {
+		t.Fatalf("after the rebuild: %+v", d)
+	}
+}

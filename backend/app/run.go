@@ -367,7 +367,11 @@ func (a *App) passService(state *passes.State, accState *accounts.State, reg *ev
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tokens, err := newPassTokens(signer, state, a.cfg.PassTTL)
+	ids, err := vault.IDPermutation(personal.DomainQR)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tokens, err := newPassTokens(signer, ids, state, a.cfg.PassTTL)
 	if err != nil {
 		return nil, nil, nil, err
 	}

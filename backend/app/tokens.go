@@ -13,16 +13,22 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/passtoken"
+	"github.com/onebook/onebook/backend/personal"
 )
 
 // passTokens adapts backend/passtoken to what the pass service and the API
 // need: issuing and checking tokens, and serving keys and revocations to
-// offline scanners.
+// offline scanners. Tokens and the revocation list name a pass by its token
+// id, the pass id's pseudonym in the QR domain (ids): the pass service
+// sees pass ids only, the public token ids only.
 type passTokens struct {
 	signer *passtoken.Signer
 	keys   passtoken.KeySet
+	ids    personal.IDPermutation // pass id ↔ token id
 	state  *passes.State
 	ttl    time.Duration // token lifetime: a revoked pass's tokens are all dead ttl after revocation
 	now    func() time.Time
@@ -53,26 +59,49 @@ func loadPassSigner(path string) (*passtoken.Signer, error) {
 	return s, nil
 }
 
-func newPassTokens(signer *passtoken.Signer, state *passes.State, ttl time.Duration) (*passTokens, error) {
+func newPassTokens(signer *passtoken.Signer, ids personal.IDPermutation, state *passes.State, ttl time.Duration) (*passTokens, error) {
 	keys, err := passtoken.NewKeySet(signer.Key())
 	if err != nil {
 		return nil, err
 	}
-	return &passTokens{signer: signer, keys: keys, state: state, ttl: ttl, now: time.Now}, nil
+	return &passTokens{signer: signer, keys: keys, ids: ids, state: state, ttl: ttl, now: time.Now}, nil
+}
+
+// tokenID is the token id of the pass passID.
+func (t *passTokens) tokenID(passID string) (passtoken.TokenID, error) {
+	id, err := uuid.Parse(passID)
+	if err != nil {
+		return passtoken.TokenID{}, fmt.Errorf("pass id %q: %w", passID, err)
+	}
+	return t.ids.Pseudonym(id), nil
 }
 
 func (t *passTokens) Issue(c passes.PassClaims) (string, error) {
-	return passtoken.Issue(t.signer, passtoken.Claims{PassID: c.PassID, Visitor: c.Visitor, Community: c.Community, NotBefore: c.NotBefore, NotAfter: c.NotAfter})
+	id, err := t.tokenID(c.PassID)
+	if err != nil {
+		return "", err
+	}
+	return passtoken.Issue(t.signer, passtoken.Claims{TokenID: id, Visitor: c.Visitor, Community: c.Community, NotBefore: c.NotBefore, NotAfter: c.NotAfter})
 }
 
+// Verify checks the token and names its pass: the pass whose token id it
+// carries, or (a token of format 1, issued before token ids, admitted
+// until it expires) the pass id it carries. Revocations are the pass
+// service's check, against its state.
 func (t *passTokens) Verify(token string, now time.Time) (passes.PassClaims, error) {
 	c, err := passtoken.Verify(token, t.keys, nil, now)
-	pc := passes.PassClaims{PassID: c.PassID, Visitor: c.Visitor, Community: c.Community, NotBefore: c.NotBefore, NotAfter: c.NotAfter}
 	var d *passtoken.Denied
 	if errors.As(err, &d) {
-		return pc, &passes.Denial{Reason: string(d.Reason)}
+		return passes.PassClaims{}, &passes.Denial{Reason: string(d.Reason)}
 	}
-	return pc, err
+	if err != nil {
+		return passes.PassClaims{}, err
+	}
+	pc := passes.PassClaims{PassID: c.PassID, Visitor: c.Visitor, Community: c.Community, NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+	if !c.FormatOne() {
+		pc.PassID = uuid.UUID(t.ids.Reveal(c.TokenID)).String()
+	}
+	return pc, nil
 }
 
 func (t *passTokens) KeysJSON() ([]byte, error) { return json.Marshal(t.keys) }
@@ -131,7 +160,11 @@ func (t *passTokens) signList(now time.Time) (signedList, error) {
 		if !end.After(now) {
 			continue
 		}
-		l.Passes = append(l.Passes, p.ID)
+		id, err := t.tokenID(p.ID)
+		if err != nil {
+			return signedList{}, err
+		}
+		l.Tokens = append(l.Tokens, id)
 		if end.Before(renew) {
 			renew = end
 		}

@@ -3,13 +3,22 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/passtoken"
+	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/passevents"
 )
@@ -17,7 +26,7 @@ import (
 // TestRevocationListSignedWhenItChanges: the list is signed again only
 // when a revocation lands, a revoked pass's tokens have all expired, or
 // half its validity has passed; in between every request gets the same
-// bytes and entity tag. The list names pass ids only.
+// bytes and entity tag. The list names token ids only, never a pass id.
 func TestRevocationListSignedWhenItChanges(t *testing.T) {
 	const (
 		passA = "01936b2e-7c1a-7d3e-8f00-0123456789ab"
@@ -31,10 +40,7 @@ func TestRevocationListSignedWhenItChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := passes.NewState()
-	tokens, err := newPassTokens(signer, state, ttl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tokens := testTokens(t, signer, state, ttl)
 	now := t0
 	tokens.now = func() time.Time { return now }
 	seq := uint64(0)
@@ -64,6 +70,12 @@ func TestRevocationListSignedWhenItChanges(t *testing.T) {
 		if bytes.Contains(b, []byte(passevents.ReasonRedStatus)) {
 			t.Fatalf("served list names a revocation reason: %s", b)
 		}
+		for _, id := range []string{passA, passB} {
+			u := uuid.MustParse(id)
+			if bytes.Contains(b, []byte(id)) || bytes.Contains(b, []byte(hex.EncodeToString(u[:]))) {
+				t.Fatalf("served list names pass id %s: %s", id, b)
+			}
+		}
 		return served{b, etag, l}
 	}
 	same := func(step string, a, b served) {
@@ -74,13 +86,22 @@ func TestRevocationListSignedWhenItChanges(t *testing.T) {
 	}
 	changed := func(step string, a, b served, passes ...string) {
 		t.Helper()
-		if a.etag == b.etag || !b.list.Newer(a.list) || !slices.Equal(b.list.Passes, passes) {
-			t.Fatalf("%s: got %+v (etag %s), after %+v (etag %s); want passes %v", step, b.list, b.etag, a.list, a.etag, passes)
+		var want []passtoken.TokenID
+		for _, p := range passes {
+			id, err := tokens.tokenID(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, id)
+		}
+		slices.SortFunc(want, func(x, y passtoken.TokenID) int { return bytes.Compare(x[:], y[:]) })
+		if a.etag == b.etag || !b.list.Newer(a.list) || !slices.Equal(b.list.Tokens, want) {
+			t.Fatalf("%s: got %+v (etag %s), after %+v (etag %s); want the token ids of %v", step, b.list, b.etag, a.list, a.etag, passes)
 		}
 	}
 
 	first := fetch()
-	if len(first.list.Passes) != 0 || first.list.Seq != 0 || !first.list.Issued.Equal(t0) || !first.list.NotAfter.Equal(t0.Add(listValidity)) {
+	if len(first.list.Tokens) != 0 || first.list.Seq != 0 || !first.list.Issued.Equal(t0) || !first.list.NotAfter.Equal(t0.Add(listValidity)) {
 		t.Fatalf("first list %+v", first.list)
 	}
 	now = t0.Add(time.Minute)
@@ -121,5 +142,103 @@ func TestRevocationListSignedWhenItChanges(t *testing.T) {
 	changed("half its validity passed", quiet, renewed)
 	if renewed.list.Stale(now) || !renewed.list.NotAfter.After(quiet.list.NotAfter) {
 		t.Fatalf("renewed list %+v after %+v", renewed.list, quiet.list)
+	}
+}
+
+// testTokens is the token adapter of signer over state, with the token ids
+// of a fixed index key.
+func testTokens(t *testing.T, signer *passtoken.Signer, state *passes.State, ttl time.Duration) *passTokens {
+	t.Helper()
+	ids, err := personal.NewIDPermutation([]byte("tokens test index key..........."), personal.DomainQR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := newPassTokens(signer, ids, state, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens
+}
+
+// formatOneToken signs a token of format 1, which carried the pass id at
+// offset 5 (backend/passtoken's doc.go), as the backend issued them before
+// token ids: passtoken no longer issues them.
+func formatOneToken(t *testing.T, s *passtoken.Signer, passID string, community uint64, nb, na time.Time) string {
+	t.Helper()
+	f := strings.Split(passtoken.EncodeSigner(s), "+")
+	seed, err := base64.RawURLEncoding.DecodeString(f[len(f)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte{0x01}
+	body = binary.BigEndian.AppendUint32(body, uint32(s.KeyID()))
+	id := uuid.MustParse(passID)
+	body = append(body, id[:]...)
+	body = append(body, 0x00, byte(community>>32), byte(community>>24), byte(community>>16), byte(community>>8), byte(community))
+	body = binary.BigEndian.AppendUint32(body, uint32(nb.Unix()))
+	body = binary.BigEndian.AppendUint32(body, uint32(na.Unix()))
+	sig := ed25519.Sign(ed25519.NewKeyFromSeed(seed), append([]byte("onebook pass v1\x00"), body...))
+	return passtoken.PrefixFormat1 + base64.RawURLEncoding.EncodeToString(append(body, sig...))
+}
+
+// TestTokenNamesNoPassID: a token carries its pass's token id, which is not
+// the pass id (the aggregate id of the pass's events in the public ledger)
+// and from which only the key holder goes back to the pass; a token of
+// format 1, issued before token ids, still names its pass online until it
+// expires, while an offline check against the revocation list refuses it
+// as outdated.
+func TestTokenNamesNoPassID(t *testing.T) {
+	const passA = "01936b2e-7c1a-7d3e-8f00-0123456789ab"
+	t0 := time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC)
+	h := sha256.Sum256([]byte("tokens test"))
+	signer, err := passtoken.NewSigner(h[:], time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := testTokens(t, signer, passes.NewState(), time.Hour)
+	claims := passes.PassClaims{PassID: passA, Community: "110105001001", NotBefore: t0, NotAfter: t0.Add(time.Hour)}
+	tok, err := tokens.Issue(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := passtoken.Parse(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := uuid.MustParse(passA)
+	raw, _ := base64.RawURLEncoding.DecodeString(tok[len(passtoken.Prefix):])
+	if c.FormatOne() || c.TokenID == passtoken.TokenID(pass) || bytes.Contains(raw, pass[:]) || strings.Contains(tok, passA) {
+		t.Fatalf("token %s (claims %+v) shows the pass id %s", tok, c, passA)
+	}
+	other := testTokens(t, signer, passes.NewState(), time.Hour)
+	other.ids, _ = personal.NewIDPermutation([]byte("another index key..............."), personal.DomainQR)
+	if id, _ := other.tokenID(passA); id == c.TokenID {
+		t.Fatal("another index key gives the same token id")
+	}
+	for _, tt := range []struct{ name, tok string }{{"format 2", tok}, {"format 1", formatOneToken(t, signer, passA, 110105001001, t0, t0.Add(time.Hour))}} {
+		got, err := tokens.Verify(tt.tok, t0.Add(time.Minute))
+		if err != nil || got != claims {
+			t.Errorf("%s: Verify = %+v, %v; want %+v", tt.name, got, err, claims)
+		}
+		var d *passes.Denial
+		if _, err := tokens.Verify(tt.tok, t0.Add(time.Hour)); !errors.As(err, &d) || d.Reason != string(passtoken.ReasonExpired) {
+			t.Errorf("%s: Verify at its not_after = %v, want expired", tt.name, err)
+		}
+	}
+	// Offline, against the served list, format 1 is outdated.
+	body, _, err := tokens.Revocations(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := passtoken.VerifyList(body, tokens.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d *passtoken.Denied
+	if _, err := passtoken.Verify(formatOneToken(t, signer, passA, 110105001001, t0, t0.Add(time.Hour)), tokens.keys, l.Checker(), t0); !errors.As(err, &d) || d.Reason != passtoken.ReasonOutdated {
+		t.Fatalf("offline check of a format-1 token: %v, want outdated", err)
+	}
+	if _, err := passtoken.Verify(tok, tokens.keys, l.Checker(), t0); err != nil {
+		t.Fatalf("offline check of a format-2 token: %v", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -19,6 +18,9 @@ import (
 // whatever it accepts is the one encoding of its claims.
 func FuzzParse(f *testing.F) {
 	f.Add(Prefix)
+	if tok, err := Issue(fuzzSigners(f)[0], Claims{TokenID: tokB, Community: "110105001001", NotBefore: day0, NotAfter: day1}); err == nil {
+		f.Add(tok) // format 2 (the stored corpus predates it)
+	}
 	f.Fuzz(func(t *testing.T, token string) {
 		c, kid, err := Parse(token)
 		if err != nil {
@@ -32,7 +34,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse accepted claims that Issue refuses: %+v: %v", c, err)
 		}
-		raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(token, Prefix))
+		raw, _ := base64.RawURLEncoding.DecodeString(token[len(Prefix):]) // either prefix
 		if !bytes.Equal(body, raw[:bodyLen]) {
 			t.Fatalf("claims %+v re-encode to %x, token has %x", c, body, raw[:bodyLen])
 		}
@@ -62,8 +64,13 @@ func fuzzSigners(t testing.TB) []*Signer {
 func FuzzVerify(f *testing.F) {
 	signers := fuzzSigners(f)
 	ks := keySet(f, signers...)
-	revoked := fixedRevocations{passB: true}
+	revoked := fixedRevocations{tokB: true}
 	f.Add(Prefix, int64(0))
+	for _, id := range []TokenID{tokA, tokB} { // format 2, good and revoked
+		if tok, err := Issue(signers[0], Claims{TokenID: id, Community: "110105001001", NotBefore: day0, NotAfter: day1}); err == nil {
+			f.Add(tok, day0.Add(time.Hour).Unix())
+		}
+	}
 	f.Fuzz(func(t *testing.T, token string, now int64) {
 		at := time.Unix(now, 0)
 		c, err := Verify(token, ks, revoked, at)
@@ -73,7 +80,7 @@ func FuzzVerify(f *testing.F) {
 				t.Fatalf("Verify error %v is not a denial", err)
 			}
 			switch d.Reason {
-			case ReasonMalformed, ReasonForged, ReasonNotYetValid, ReasonExpired, ReasonRevoked:
+			case ReasonMalformed, ReasonForged, ReasonNotYetValid, ReasonExpired, ReasonRevoked, ReasonOutdated:
 			default:
 				t.Fatalf("unknown reason %q", d.Reason)
 			}
@@ -89,15 +96,18 @@ func FuzzVerify(f *testing.F) {
 		if signer == nil {
 			t.Fatalf("accepted a token of unknown key %s", kid)
 		}
-		again, err := Issue(signer, c)
+		again, err := issue(signer, c) // either format
 		if err != nil || again != token {
 			t.Fatalf("accepted %q, but key %s signs those claims as %q (%v)", token, kid, again, err)
 		}
 		if at.Before(c.NotBefore) || !at.Before(c.NotAfter) {
 			t.Fatalf("accepted at %s a pass valid %s..%s", at, c.NotBefore, c.NotAfter)
 		}
-		if revoked.Revoked(c.PassID) {
-			t.Fatalf("accepted revoked pass %s", c.PassID)
+		if c.FormatOne() {
+			t.Fatalf("accepted format-1 pass %s against a revocation list", c.PassID)
+		}
+		if revoked.Revoked(c.TokenID) {
+			t.Fatalf("accepted revoked token id %s", c.TokenID)
 		}
 	})
 }
@@ -119,7 +129,7 @@ func FuzzVerifyList(f *testing.F) {
 			t.Fatalf("accepted a list that SignList refuses: %+v: %v", l, err)
 		}
 		l2, err := VerifyList(again, ks)
-		if err != nil || l2.Seq != l.Seq || !l2.Issued.Equal(l.Issued) || !l2.NotAfter.Equal(l.NotAfter) || !slices.Equal(l2.Passes, l.Passes) {
+		if err != nil || l2.Seq != l.Seq || !l2.Issued.Equal(l.Issued) || !l2.NotAfter.Equal(l.NotAfter) || !slices.Equal(l2.Tokens, l.Tokens) {
 			t.Fatalf("re-signed list differs: %+v, %v; accepted %+v", l2, err, l)
 		}
 	})

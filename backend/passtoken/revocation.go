@@ -7,19 +7,19 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/onebook/onebook/events"
 )
 
 // listDomain separates list signatures from token signatures. Version 2
 // dropped each entry's reason and revocation time (a reason such as
 // red_status told every holder of the public list a resident's health) and
-// added the list's sequence and validity.
-const listDomain = "onebook revocations v2\x00"
+// added the list's sequence and validity; version 3 names token ids instead
+// of pass ids (a pass id is an aggregate id of the public ledger).
+const listDomain = "onebook revocations v3\x00"
 
-// RevocationList names the passes that must no longer open a gate, and
-// nothing else about them: a scanner refuses a token whose pass is listed,
+// RevocationList names the passes that must no longer open a gate, by
+// their token ids, and nothing else about them: a scanner refuses a token
+// whose token id is listed,
 // and needs neither why nor when the pass was revoked. The list is public
 // (anyone can fetch it, and it sits on every scanner phone), so it says no
 // more than that.
@@ -42,8 +42,8 @@ type RevocationList struct {
 	// holding no newer list still refuses what it lists, but must tell its
 	// operator that passes revoked since may open the gate (Stale).
 	NotAfter time.Time
-	// Passes are the revoked pass ids, canonical lower-case UUIDs.
-	Passes []string
+	// Tokens are the token ids of the revoked passes.
+	Tokens []TokenID
 }
 
 // Newer reports whether l supersedes old: it reflects a later revocation,
@@ -55,36 +55,36 @@ func (l RevocationList) Newer(old RevocationList) bool {
 // Stale reports whether l is out of date at now (at or after its NotAfter).
 func (l RevocationList) Stale(now time.Time) bool { return !now.Before(l.NotAfter) }
 
-// RevocationChecker tells whether a pass is revoked.
+// RevocationChecker tells whether the pass of a token id is revoked.
 type RevocationChecker interface {
-	Revoked(passID string) bool
+	Revoked(id TokenID) bool
 }
 
-// Checker returns an in-memory RevocationChecker of l's passes. Build it
-// from a list that VerifyList returned.
+// Checker returns an in-memory RevocationChecker of l's token ids. Build
+// it from a list that VerifyList returned.
 func (l RevocationList) Checker() RevocationChecker {
-	m := make(revocationSet, len(l.Passes))
-	for _, id := range l.Passes {
+	m := make(revocationSet, len(l.Tokens))
+	for _, id := range l.Tokens {
 		m[id] = struct{}{}
 	}
 	return m
 }
 
-type revocationSet map[string]struct{}
+type revocationSet map[TokenID]struct{}
 
-func (m revocationSet) Revoked(passID string) bool {
-	_, ok := m[passID]
+func (m revocationSet) Revoked(id TokenID) bool {
+	_, ok := m[id]
 	return ok
 }
 
 // wireList is the JSON form of a RevocationList, times in unix seconds:
 //
-//	{"seq":…,"issued":…,"not_after":…,"passes":["…",…]}
+//	{"seq":…,"issued":…,"not_after":…,"tokens":["…",…]}
 type wireList struct {
 	Seq      uint64   `json:"seq"`
 	Issued   int64    `json:"issued"`
 	NotAfter int64    `json:"not_after"`
-	Passes   []string `json:"passes"`
+	Tokens   []string `json:"tokens"`
 }
 
 // signedList is the served document: the list bytes with who signed them.
@@ -95,18 +95,18 @@ type signedList struct {
 }
 
 // SignList returns the signed, compact JSON form of l (see the package
-// documentation), passes sorted. It fails with an events CodeInvalid error
-// if a pass id is malformed or appears twice, l is not valid for a second
+// documentation), token ids sorted. It fails with an events CodeInvalid
+// error if a token id appears twice, l is not valid for a second
 // after it is issued, or l is valid beyond the signer's NotAfter.
 func SignList(s *Signer, l RevocationList) ([]byte, error) {
 	if s == nil {
 		return nil, events.Errorf(events.CodeInternal, "passtoken: no signer")
 	}
-	w := wireList{Seq: l.Seq, Issued: unixOrZero(l.Issued), NotAfter: unixOrZero(l.NotAfter), Passes: slices.Clone(l.Passes)}
-	if w.Passes == nil {
-		w.Passes = []string{} // "passes":[], not null
+	w := wireList{Seq: l.Seq, Issued: unixOrZero(l.Issued), NotAfter: unixOrZero(l.NotAfter), Tokens: make([]string, 0, len(l.Tokens))} // "tokens":[], not null
+	for _, id := range l.Tokens {
+		w.Tokens = append(w.Tokens, id.String())
 	}
-	slices.Sort(w.Passes)
+	slices.Sort(w.Tokens)
 	if err := w.check(); err != nil {
 		return nil, err
 	}
@@ -163,16 +163,20 @@ func VerifyList(data []byte, keys KeySet) (RevocationList, error) {
 	if !k.NotAfter.IsZero() && w.NotAfter > k.NotAfter.Unix() {
 		return RevocationList{}, events.Invalid("list.not_after", "list valid beyond its signing key's not_after")
 	}
+	ids := make([]TokenID, len(w.Tokens))
+	for i, s := range w.Tokens {
+		ids[i], _ = ParseTokenID(s) // check has parsed each
+	}
 	return RevocationList{
 		Seq:      w.Seq,
 		Issued:   time.Unix(w.Issued, 0).UTC(),
 		NotAfter: time.Unix(w.NotAfter, 0).UTC(),
-		Passes:   slices.Clip(w.Passes),
+		Tokens:   ids,
 	}, nil
 }
 
 // check validates the list: an issued time, a validity of at least a
-// second, canonical pass ids in strictly ascending order.
+// second, token ids in their text form in strictly ascending order.
 func (w *wireList) check() error {
 	if w.Issued <= 0 {
 		return events.Invalid("list.issued", "issued time is required")
@@ -180,12 +184,12 @@ func (w *wireList) check() error {
 	if w.NotAfter <= w.Issued {
 		return events.Invalid("list.not_after", "the list must be valid after it is issued")
 	}
-	for i, p := range w.Passes {
-		if id, err := uuid.Parse(p); err != nil || id.String() != p {
-			return events.Invalid(fmt.Sprintf("list.passes[%d]", i), "pass id %q is not a UUID in canonical lower-case form", p)
+	for i, p := range w.Tokens {
+		if _, err := ParseTokenID(p); err != nil {
+			return events.Invalid(fmt.Sprintf("list.tokens[%d]", i), "token id %q is not 32 lower-case hex digits", p)
 		}
-		if i > 0 && w.Passes[i-1] >= p {
-			return events.Invalid(fmt.Sprintf("list.passes[%d]", i), "passes must be sorted, each once (%s)", p)
+		if i > 0 && w.Tokens[i-1] >= p {
+			return events.Invalid(fmt.Sprintf("list.tokens[%d]", i), "token ids must be sorted, each once (%s)", p)
 		}
 	}
 	return nil

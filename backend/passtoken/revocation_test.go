@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,10 +13,16 @@ import (
 	"github.com/onebook/onebook/events"
 )
 
+// Token ids of the list tests, and their text forms.
+var (
+	tokA = vectorTokenID
+	tokB = TokenID{0x5f, 0x1c, 0x0a, 0x3e, 0x9b, 0x7d, 0x4c, 0x2e, 0x8a, 0x6f, 0x1b, 0x3d, 0x5c, 0x7e, 0x9a, 0x0c}
+	tokC = TokenID{0: 0x01, 15: 0xff}
+)
+
 const (
-	passA = "01936b2e-7c1a-7d3e-8f00-0123456789ab"
-	passB = "01936b2e-7c1a-7d3e-8f00-0123456789ac"
-	passC = "01936b2f-0000-7000-8000-000000000000"
+	textA = "5f1c0a3e9b7d4c2e8a6f1b3d5c7e9a0b"
+	textB = "5f1c0a3e9b7d4c2e8a6f1b3d5c7e9a0c"
 )
 
 func vectorList() RevocationList {
@@ -23,7 +30,7 @@ func vectorList() RevocationList {
 		Seq:      42,
 		Issued:   day0.Add(2 * time.Hour),
 		NotAfter: day1,
-		Passes:   []string{passB, passA}, // not sorted: SignList sorts
+		Tokens:   []TokenID{tokB, tokA}, // not sorted: SignList sorts
 	}
 }
 
@@ -36,32 +43,35 @@ func signBody(s *Signer, body string) []byte {
 
 // TestListKnownAnswer pins the signed form; the signature was computed
 // independently with Node's crypto (Ed25519 over
-// "onebook revocations v2\x00" || the list bytes).
+// "onebook revocations v3\x00" || the list bytes).
 func TestListKnownAnswer(t *testing.T) {
 	s := vectorSigner(t)
 	got, err := SignList(s, vectorList())
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"kid":"d7cacaaa","list":{"seq":42,"issued":1769911200,"not_after":1769990400,"passes":[` +
-		`"01936b2e-7c1a-7d3e-8f00-0123456789ab","01936b2e-7c1a-7d3e-8f00-0123456789ac"]},` +
-		`"sig":"UZFT4nPfAB7mS24Ro9B_3zCmUHM0jHR_GQ_ARy-pZyvGe3DF9J3LWwYNIIvC-tqtbE92V5dQYyraDQNwcX65AQ"}`
+	const want = `{"kid":"d7cacaaa","list":{"seq":42,"issued":1769911200,"not_after":1769990400,"tokens":[` +
+		`"5f1c0a3e9b7d4c2e8a6f1b3d5c7e9a0b","5f1c0a3e9b7d4c2e8a6f1b3d5c7e9a0c"]},` +
+		`"sig":"KAbqJBNLgYqE7KKr3daewkXFKl0_lvcA9nt-wZmR1nD26qzQvX21jpahN2Yqn7yjFXRlJFUY_DYrHjl0-mK8Cw"}`
 	if string(got) != want {
 		t.Fatalf("signed list\n got %s\nwant %s", got, want)
 	}
 }
 
-// TestListSaysNoMore: the public list carries pass ids and the list's own
+// TestListSaysNoMore: the public list carries token ids and the list's own
 // sequence and times, nothing about why or when a pass was revoked.
 func TestListSaysNoMore(t *testing.T) {
 	b, err := SignList(vectorSigner(t), vectorList())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, leak := range []string{"reason", "red_status", `"at"`, "entries"} {
+	for _, leak := range []string{"reason", "red_status", `"at"`, "entries", "passes"} {
 		if bytes.Contains(b, []byte(leak)) {
 			t.Errorf("signed list contains %s: %s", leak, b)
 		}
+	}
+	if m := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-`).Find(b); m != nil {
+		t.Errorf("signed list contains a UUID (a pass id?) %s: %s", m, b)
 	}
 }
 
@@ -75,7 +85,7 @@ func TestListRoundTrip(t *testing.T) {
 		{"empty, before any revocation", RevocationList{Issued: day0, NotAfter: day1}},
 		{"two", vectorList()},
 		{"sub-second times truncated", RevocationList{Seq: 1 << 60, Issued: day0.Add(time.Hour + 500*time.Millisecond),
-			NotAfter: day1.Add(time.Millisecond), Passes: []string{passC}}},
+			NotAfter: day1.Add(time.Millisecond), Tokens: []TokenID{tokC}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,19 +98,19 @@ func TestListRoundTrip(t *testing.T) {
 				t.Fatalf("VerifyList(%s): %v", b, err)
 			}
 			if got.Seq != tt.in.Seq || !got.Issued.Equal(tt.in.Issued.Truncate(time.Second)) ||
-				!got.NotAfter.Equal(tt.in.NotAfter.Truncate(time.Second)) || len(got.Passes) != len(tt.in.Passes) {
+				!got.NotAfter.Equal(tt.in.NotAfter.Truncate(time.Second)) || len(got.Tokens) != len(tt.in.Tokens) {
 				t.Fatalf("got %+v, want %+v", got, tt.in)
 			}
-			if !slices.IsSorted(got.Passes) {
-				t.Fatalf("passes not sorted: %v", got.Passes)
+			if !slices.IsSortedFunc(got.Tokens, func(a, b TokenID) int { return bytes.Compare(a[:], b[:]) }) {
+				t.Fatalf("token ids not sorted: %v", got.Tokens)
 			}
 			chk := got.Checker()
-			for _, id := range tt.in.Passes {
+			for _, id := range tt.in.Tokens {
 				if !chk.Revoked(id) {
 					t.Errorf("Revoked(%s) = false", id)
 				}
 			}
-			if chk.Revoked("00000000-0000-0000-0000-000000000000") {
+			if chk.Revoked(TokenID{}) {
 				t.Error("a pass not on the list is revoked")
 			}
 			again, err := SignList(s, got)
@@ -186,19 +196,21 @@ func TestListTampered(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokRaw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(tok, Prefix))
+	const passA = "01936b2e-7c1a-7d3e-8f00-0123456789ab"
 	v1 := `{"issued":1769911200,"entries":[{"pass":"` + passA + `","at":1769907600,"reason":"red_status","not_after":1769990400}]}`
+	v2 := `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":["` + passA + `"]}`
 
 	tests := []struct {
 		name string
 		data string
 		keys KeySet
 	}{
-		{"pass removed", strings.Replace(g, `"`+passA+`",`, ``, 1), ks},
-		{"pass changed", strings.Replace(g, "0123456789ac", "0123456789ad", 1), ks},
+		{"token id removed", strings.Replace(g, `"`+textA+`",`, ``, 1), ks},
+		{"token id changed", strings.Replace(g, textB, textB[:31]+"d", 1), ks},
 		{"seq rolled back", strings.Replace(g, `"seq":42`, `"seq":41`, 1), ks},
 		{"issued moved on", strings.Replace(g, "1769911200", "1769911201", 1), ks},
 		{"validity extended", strings.Replace(g, "1769990400", "1769990401", 1), ks},
-		{"whitespace inside the list", strings.Replace(g, `"passes":`, `"passes": `, 1), ks},
+		{"whitespace inside the list", strings.Replace(g, `"tokens":`, `"tokens": `, 1), ks},
 		{"kid of the other key", strings.Replace(g, s.KeyID().String(), other.KeyID().String(), 1), ks},
 		{"signature of the other key", strings.Replace(g, sigOf(good), sigOf(byOther), 1), ks},
 		{"unknown kid", g, keySet(t, other)},
@@ -213,16 +225,18 @@ func TestListTampered(t *testing.T) {
 		{"not json", "list", ks},
 		{"empty", "", ks},
 		// Signed by the right key, but not a list SignList would write.
-		{"version 1 list under the version 2 domain", string(signBody(s, v1)), ks},
-		{"unknown field in list", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":[],"x":1}`)), ks},
-		{"no issued", string(signBody(s, `{"seq":1,"not_after":1769990400,"passes":[]}`)), ks},
-		{"no not_after", string(signBody(s, `{"seq":1,"issued":1769911200,"passes":[]}`)), ks},
-		{"stale when issued", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769911200,"passes":[]}`)), ks},
-		{"negative seq", string(signBody(s, `{"seq":-1,"issued":1769911200,"not_after":1769990400,"passes":[]}`)), ks},
-		{"unsorted", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":["`+passB+`","`+passA+`"]}`)), ks},
-		{"pass twice", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":["`+passA+`","`+passA+`"]}`)), ks},
-		{"pass id upper case", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":["`+strings.ToUpper(passA)+`"]}`)), ks},
-		{"an entry with a reason", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"passes":[{"pass":"`+passA+`","reason":"red_status"}]}`)), ks},
+		{"version 1 list under the version 3 domain", string(signBody(s, v1)), ks},
+		{"version 2 list (pass ids) under the version 3 domain", string(signBody(s, v2)), ks},
+		{"unknown field in list", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"tokens":[],"x":1}`)), ks},
+		{"no issued", string(signBody(s, `{"seq":1,"not_after":1769990400,"tokens":[]}`)), ks},
+		{"no not_after", string(signBody(s, `{"seq":1,"issued":1769911200,"tokens":[]}`)), ks},
+		{"stale when issued", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769911200,"tokens":[]}`)), ks},
+		{"negative seq", string(signBody(s, `{"seq":-1,"issued":1769911200,"not_after":1769990400,"tokens":[]}`)), ks},
+		{"unsorted", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"tokens":["`+textB+`","`+textA+`"]}`)), ks},
+		{"token id twice", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"tokens":["`+textA+`","`+textA+`"]}`)), ks},
+		{"token id upper case", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"tokens":["`+strings.ToUpper(textA)+`"]}`)), ks},
+		{"a pass id as token id", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"tokens":["`+passA+`"]}`)), ks},
+		{"an entry with a reason", string(signBody(s, `{"seq":1,"issued":1769911200,"not_after":1769990400,"tokens":[{"token":"`+textA+`","reason":"red_status"}]}`)), ks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,9 +271,7 @@ func TestSignListInvalid(t *testing.T) {
 		{"no validity", func(l *RevocationList) { l.NotAfter = time.Time{} }, "list.not_after"},
 		{"stale when issued", func(l *RevocationList) { l.NotAfter = l.Issued.Add(999 * time.Millisecond) }, "list.not_after"},
 		{"valid beyond the key", func(l *RevocationList) { l.NotAfter = s.NotAfter().Add(time.Second) }, "list.not_after"},
-		{"pass twice", func(l *RevocationList) { l.Passes[1] = l.Passes[0] }, "list.passes[1]"},
-		{"bad pass id", func(l *RevocationList) { l.Passes[0] = "p1" }, "list.passes[1]"},
-		{"pass id upper case", func(l *RevocationList) { l.Passes[0] = strings.ToUpper(passA) }, "list.passes[0]"},
+		{"token id twice", func(l *RevocationList) { l.Tokens[1] = l.Tokens[0] }, "list.tokens[1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -273,7 +285,7 @@ func TestSignListInvalid(t *testing.T) {
 		})
 	}
 	l := vectorList()
-	if _, err := SignList(s, l); err != nil || l.Passes[0] != passB {
-		t.Fatalf("SignList changed its argument's passes or failed: %v, %v", l.Passes, err)
+	if _, err := SignList(s, l); err != nil || l.Tokens[0] != tokB {
+		t.Fatalf("SignList changed its argument's token ids or failed: %v, %v", l.Tokens, err)
 	}
 }

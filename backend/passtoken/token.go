@@ -4,8 +4,10 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,19 +15,26 @@ import (
 	"github.com/onebook/onebook/events"
 )
 
-// Prefix starts every version-1 token, so that a scanner recognises a pass
-// among the other QR codes it may be shown.
-const Prefix = "OB1."
+// Prefix starts every token issued now (format 2), so that a scanner
+// recognises a pass among the other QR codes it may be shown. Tokens of
+// format 1 start with PrefixFormat1.
+const Prefix = "OB2."
 
-// Len is the length of a version-1 token in characters: the prefix and 99
-// bytes in unpadded base64url.
+// PrefixFormat1 starts a format-1 token, which carried the pass id itself.
+// Format 1 is read (Parse, Verify) but no longer issued.
+const PrefixFormat1 = "OB1."
+
+// Len is the length of a token in characters, of either format: the
+// prefix and 99 bytes in unpadded base64url.
 const Len = len(Prefix) + (rawLen*8+5)/6
 
 const (
-	version1    = 0x01
-	bodyLen     = 35 // everything before the signature
-	rawLen      = bodyLen + ed25519.SignatureSize
-	tokenDomain = "onebook pass v1\x00"
+	version1      = 0x01
+	version2      = 0x02
+	bodyLen       = 35 // everything before the signature
+	rawLen        = bodyLen + ed25519.SignatureSize
+	tokenDomainV1 = "onebook pass v1\x00"
+	tokenDomain   = "onebook pass v2\x00"
 
 	holderResident = 0x00
 	holderVisitor  = 0x01
@@ -34,12 +43,46 @@ const (
 	maxUnix      = 1<<32 - 1
 )
 
-// Claims are what a pass token says. They carry no personal data: the pass
-// id leads to its holder only through the ledger.
+// domainOf is the signing domain of a token of format version v.
+func domainOf(v byte) string {
+	if v == version1 {
+		return tokenDomainV1
+	}
+	return tokenDomain
+}
+
+// TokenID names a pass in its tokens and on the revocation list. The
+// issuer derives it from the pass id with a key of its own (a keyed
+// pseudonym, see the package documentation), so that whoever sees a token
+// learns nothing that leads to the pass's events in the public ledger. Its
+// text form is 32 lower-case hex digits.
+type TokenID [16]byte
+
+func (id TokenID) String() string { return hex.EncodeToString(id[:]) }
+
+// ParseTokenID reads the text form of a token id.
+func ParseTokenID(s string) (TokenID, error) {
+	var id TokenID
+	if len(s) != 2*len(id) || strings.ToLower(s) != s {
+		return id, events.Invalid("token_id", "token id %q is not 32 lower-case hex digits", s)
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, events.Invalid("token_id", "token id %q is not 32 lower-case hex digits", s)
+	}
+	return id, nil
+}
+
+// Claims are what a pass token says. They carry no personal data, and
+// (format 2) nothing that leads to the pass in the public ledger without
+// the issuer's key.
 type Claims struct {
-	// PassID is the pass's UUID in canonical lower-case form
-	// (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), the aggregate id of its
-	// pass.issued event. A refreshed token may keep the pass id.
+	// TokenID names the pass: every token of one pass carries the same
+	// token id, and the revocation list names it.
+	TokenID TokenID
+	// PassID is set only in the claims of a format-1 token (read by Parse
+	// and Verify; TokenID is then zero): the pass's UUID in canonical
+	// lower-case form, the aggregate id of its pass.issued event. Issue
+	// refuses it.
 	PassID string
 	// Visitor marks a visitor's temporary pass; false is a resident's pass.
 	Visitor bool
@@ -52,6 +95,10 @@ type Claims struct {
 	// to absorb scanner clocks that run late.
 	NotBefore, NotAfter time.Time
 }
+
+// FormatOne reports whether c are the claims of a format-1 token, which
+// named its pass by the pass id.
+func (c Claims) FormatOne() bool { return c.PassID != "" }
 
 // CheckCommunity reports, as a *Denied with ReasonWrongCommunity, a pass that
 // belongs to another community than the gate's.
@@ -72,6 +119,7 @@ const (
 	ReasonNotYetValid    Reason = "not_yet_valid"   // before NotBefore
 	ReasonExpired        Reason = "expired"         // at or after NotAfter, or its key's NotAfter
 	ReasonRevoked        Reason = "revoked"         // on the revocation list
+	ReasonOutdated       Reason = "outdated"        // format 1, checked against a revocation list, which cannot clear it
 	ReasonWrongCommunity Reason = "wrong_community" // see Claims.CheckCommunity
 )
 
@@ -104,31 +152,48 @@ func deny(r Reason, format string, args ...any) *Denied {
 	return &Denied{Reason: r, Detail: fmt.Sprintf(format, args...)}
 }
 
-// Issue returns the token of c signed by s. It fails with an events
-// CodeInvalid error if c cannot be encoded: PassID not a canonical UUID,
-// Community not a 12-digit region code, an empty window after rounding to
-// seconds, times outside 1970..2106, or NotAfter beyond the signer's NotAfter.
+// Issue returns the format-2 token of c signed by s. It fails with an
+// events CodeInvalid error if c cannot be encoded: a PassID (format 1 is no
+// longer issued), Community not a 12-digit region code, an empty window
+// after rounding to seconds, times outside 1970..2106, or NotAfter beyond
+// the signer's NotAfter.
 func Issue(s *Signer, c Claims) (string, error) {
 	if s == nil {
 		return "", events.Errorf(events.CodeInternal, "passtoken: no signer")
 	}
+	if c.FormatOne() {
+		return "", events.Invalid("pass_id", "tokens carrying the pass id (format 1) are no longer issued: give the pass's token id")
+	}
 	if !s.notAfter.IsZero() && c.NotAfter.Unix() > s.notAfter.Unix() {
 		return "", events.Invalid("not_after", "pass would outlive its signing key %s (not_after %s)", s.id, s.notAfter.UTC().Format(time.RFC3339))
 	}
+	return issue(s, c)
+}
+
+// issue signs the token of c in the format its claims say (FormatOne).
+func issue(s *Signer, c Claims) (string, error) {
 	raw, err := encodeBody(s.id, c)
 	if err != nil {
 		return "", err
 	}
-	raw = append(raw, s.sign(tokenDomain, raw)...)
-	return Prefix + base64.RawURLEncoding.EncodeToString(raw), nil
+	raw = append(raw, s.sign(domainOf(raw[0]), raw)...)
+	prefix := Prefix
+	if raw[0] == version1 {
+		prefix = PrefixFormat1
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
 // encodeBody returns bytes 0..34 of the token of c under key id kid, with
-// room for the signature.
+// room for the signature: format 1 if c has a PassID, else format 2.
 func encodeBody(kid KeyID, c Claims) ([]byte, error) {
-	id, err := uuid.Parse(c.PassID)
-	if err != nil || id.String() != c.PassID {
-		return nil, events.Invalid("pass_id", "pass id %q is not a UUID in canonical lower-case form", c.PassID)
+	version, id := byte(version2), [16]byte(c.TokenID)
+	if c.FormatOne() {
+		u, err := uuid.Parse(c.PassID)
+		if err != nil || u.String() != c.PassID || c.TokenID != (TokenID{}) {
+			return nil, events.Invalid("pass_id", "pass id %q is not a UUID in canonical lower-case form (or comes with a token id)", c.PassID)
+		}
+		version, id = version1, u
 	}
 	if r, err := events.ParseRegion(string(c.Community)); err != nil || len(r) != 12 {
 		return nil, events.Invalid("community", "community must be a 12-digit region code, got %q", c.Community)
@@ -148,7 +213,7 @@ func encodeBody(kid KeyID, c Claims) ([]byte, error) {
 		return nil, events.Invalid("not_after", "validity window must be non-empty: not_before < not_after")
 	}
 	raw := make([]byte, bodyLen, rawLen)
-	raw[0] = version1
+	raw[0] = version
 	binary.BigEndian.PutUint32(raw[1:5], uint32(kid))
 	copy(raw[5:21], id[:])
 	if c.Visitor {
@@ -162,9 +227,9 @@ func encodeBody(kid KeyID, c Claims) ([]byte, error) {
 	return raw, nil
 }
 
-// Parse decodes the structure of token without checking its signature or its
-// time window: use it to route or log, never to admit. Any fault is a
-// *Denied with ReasonMalformed.
+// Parse decodes the structure of token (either format) without checking
+// its signature or its time window: use it to route or log, never to admit.
+// Any fault is a *Denied with ReasonMalformed.
 func Parse(token string) (Claims, KeyID, error) {
 	raw, err := decode(token)
 	if err != nil {
@@ -178,8 +243,11 @@ func Parse(token string) (Claims, KeyID, error) {
 // *Denied whose Reason is, for the first check that fails in this order:
 // ReasonMalformed (structure), ReasonForged (unknown key id, bad signature),
 // ReasonNotYetValid, ReasonExpired (past the token's or its key's NotAfter),
-// ReasonRevoked. A nil revoked means no pass is revoked. The community is
-// not checked here (see Claims.CheckCommunity).
+// ReasonOutdated (a format-1 token checked against a revocation list, which
+// names token ids and so cannot clear it), ReasonRevoked. A nil revoked
+// means no pass is revoked (the backend checks revocations against its own
+// state, and so admits format 1 until it expires). The community is not
+// checked here (see Claims.CheckCommunity).
 func Verify(token string, keys KeySet, revoked RevocationChecker, now time.Time) (Claims, error) {
 	raw, err := decode(token)
 	if err != nil {
@@ -193,7 +261,7 @@ func Verify(token string, keys KeySet, revoked RevocationChecker, now time.Time)
 	if !ok {
 		return Claims{}, deny(ReasonForged, "unknown key id %s", kid)
 	}
-	if !verify(k.Public, tokenDomain, raw[:bodyLen], raw[bodyLen:]) {
+	if !verify(k.Public, domainOf(raw[0]), raw[:bodyLen], raw[bodyLen:]) {
 		return Claims{}, deny(ReasonForged, "signature does not verify with key %s", kid)
 	}
 	switch {
@@ -205,16 +273,26 @@ func Verify(token string, keys KeySet, revoked RevocationChecker, now time.Time)
 		return Claims{}, deny(ReasonExpired, "signing key %s retired at %s", kid, k.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if revoked != nil {
-		if revoked.Revoked(c.PassID) {
-			return Claims{}, deny(ReasonRevoked, "pass %s is on the revocation list", c.PassID)
+		if c.FormatOne() {
+			return Claims{}, deny(ReasonOutdated, "a format-1 token (issued before token ids) cannot be checked against the revocation list: refresh the pass")
+		}
+		if revoked.Revoked(c.TokenID) {
+			return Claims{}, deny(ReasonRevoked, "token id %s is on the revocation list", c.TokenID)
 		}
 	}
 	return c, nil
 }
 
-// decode checks the text form and returns the 99 raw bytes.
+// decode checks the text form and returns the 99 raw bytes, whose version
+// byte matches the prefix.
 func decode(token string) ([]byte, error) {
-	if len(token) < len(Prefix) || token[:len(Prefix)] != Prefix {
+	var version byte
+	switch {
+	case strings.HasPrefix(token, Prefix):
+		version = version2
+	case strings.HasPrefix(token, PrefixFormat1):
+		version = version1
+	default:
 		return nil, deny(ReasonMalformed, "not an %q token", Prefix)
 	}
 	if len(token) != Len {
@@ -230,17 +308,24 @@ func decode(token string) ([]byte, error) {
 	if err != nil || len(raw) != rawLen {
 		return nil, deny(ReasonMalformed, "bad base64url")
 	}
+	if raw[0] != version {
+		return nil, deny(ReasonMalformed, "format version %d behind prefix %q", raw[0], token[:len(Prefix)])
+	}
 	return raw, nil
 }
 
 // parseBody decodes bytes 0..34 of a token.
 func parseBody(b []byte) (Claims, KeyID, error) {
-	if b[0] != version1 {
-		return Claims{}, 0, deny(ReasonMalformed, "format version %d, want %d", b[0], version1)
+	var c Claims
+	switch b[0] {
+	case version2:
+		c.TokenID = TokenID(b[5:21])
+	case version1:
+		c.PassID = uuid.UUID(b[5:21]).String()
+	default:
+		return Claims{}, 0, deny(ReasonMalformed, "format version %d, want %d", b[0], version2)
 	}
 	kid := KeyID(binary.BigEndian.Uint32(b[1:5]))
-	var c Claims
-	c.PassID = uuid.UUID(b[5:21]).String()
 	switch b[21] {
 	case holderResident:
 	case holderVisitor:

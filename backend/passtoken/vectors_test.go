@@ -29,7 +29,8 @@ type vectorsFile struct {
 type vectorToken struct {
 	Name      string `json:"name"`
 	Token     string `json:"token"`
-	PassID    string `json:"pass_id"`
+	TokenID   string `json:"token_id,omitempty"` // format 2
+	PassID    string `json:"pass_id,omitempty"`  // format 1
 	Visitor   bool   `json:"visitor"`
 	Community string `json:"community"`
 	NotBefore int64  `json:"not_before"`
@@ -58,24 +59,29 @@ func TestVectorsFile(t *testing.T) {
 		KeySet:         string(ks),
 		KeyNotAfter:    s.NotAfter().Unix(),
 		RevocationList: string(list),
-		List:           wireList{Seq: 42, Issued: day0.Add(2 * time.Hour).Unix(), NotAfter: day1.Unix(), Passes: []string{passA, passB}},
+		List:           wireList{Seq: 42, Issued: day0.Add(2 * time.Hour).Unix(), NotAfter: day1.Unix(), Tokens: []string{textA, textB}},
 	}
 	for _, c := range []struct {
 		name string
 		c    Claims
 	}{
 		{"resident", vectorClaims()},
-		{"visitor", Claims{PassID: passC, Visitor: true, Community: "310104002003", NotBefore: day0.Add(time.Hour), NotAfter: day0.Add(3 * time.Hour)}},
+		{"visitor", Claims{TokenID: tokC, Visitor: true, Community: "310104002003", NotBefore: day0.Add(time.Hour), NotAfter: day0.Add(3 * time.Hour)}},
+		{"format1", formatOneClaims()},
 	} {
-		tok, err := Issue(s, c.c)
+		tok, err := issue(s, c.c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Verify(tok, keySet(t, s), nil, c.c.NotBefore); err != nil {
 			t.Fatal(err)
 		}
-		want.Tokens = append(want.Tokens, vectorToken{Name: c.name, Token: tok, PassID: c.c.PassID, Visitor: c.c.Visitor, Community: string(c.c.Community),
-			NotBefore: c.c.NotBefore.Unix(), NotAfter: c.c.NotAfter.Unix()})
+		v := vectorToken{Name: c.name, Token: tok, PassID: c.c.PassID, Visitor: c.c.Visitor, Community: string(c.c.Community),
+			NotBefore: c.c.NotBefore.Unix(), NotAfter: c.c.NotAfter.Unix()}
+		if !c.c.FormatOne() {
+			v.TokenID = c.c.TokenID.String()
+		}
+		want.Tokens = append(want.Tokens, v)
 	}
 	if want.UnknownKey, err = Issue(other, vectorClaims()); err != nil {
 		t.Fatal(err)

@@ -577,6 +577,9 @@ func (d Data) normalise() (Data, error) {
 // allows it.
 const (
 	DomainDonations = "donations"
+	// DomainQR is the domain of the token ids that pass tokens (QR codes)
+	// carry instead of the pass id (IDPermutation).
+	DomainQR = "qr"
 )
 
 // Pseudonym returns id's pseudonym in domain: "u-" and 24 hex digits of

@@ -309,7 +309,10 @@ func scan(ctx context.Context, js jetstream.JetStream, name string, cfg jetstrea
 	} else if info.NumPending == 0 {
 		return nil
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
+	// Ask for no more than the range holds: the server sends a whole pull
+	// at once, so a pull of 4096 for a 256-event entry bundle read (and
+	// loaded, and sent) sixteen times what the scan uses.
+	it, err := cons.Messages(jetstream.PullMaxMessages(pullSize(cfg.OptStartSeq, to)))
 	if err != nil {
 		return err
 	}
@@ -342,6 +345,16 @@ func scan(ctx context.Context, js jetstream.JetStream, name string, cfg jetstrea
 			return nil
 		}
 	}
+}
+
+// pullSize is how many messages a scan from from to to asks for at once:
+// the range (when it is known and small) or 4096.
+func pullSize(from, to uint64) int {
+	const most = 4096
+	if from == 0 || to < from || to-from >= most {
+		return most
+	}
+	return int(to - from + 1)
 }
 
 // errStop ends a scan early (scan).

@@ -31,6 +31,7 @@ import (
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/tracing"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/seal"
 )
 
 // MaxBodySize is the largest request body accepted (an offline batch of 500
@@ -270,7 +271,7 @@ func newApp(cfg Config) (*fiber.App, *handlers) {
 		app.Use(cfg.Metrics.middleware)
 		app.Get("/metrics", cfg.Metrics.publicHandler(cfg.MetricsToken))
 	}
-	h := &handlers{cfg: cfg}
+	h := &handlers{cfg: cfg, bundles: seal.NewBundles(cfg.Events, 0)}
 	app.Use(h.deadline)
 	if cfg.Idempotency != nil {
 		app.Use(idempotent(cfg.Idempotency, cfg.Log))
@@ -327,7 +328,10 @@ func (h *handlers) deadline(c *fiber.Ctx) error {
 	return err
 }
 
-type handlers struct{ cfg Config }
+type handlers struct {
+	cfg     Config
+	bundles *seal.Bundles // the entry bundles of cfg.Events, full ones cached
+}
 
 // errorBody is the JSON shape of every error answer.
 type errorBody struct {

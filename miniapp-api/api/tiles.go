@@ -51,13 +51,7 @@ func (h *handlers) tile(c *fiber.Ctx) error {
 	}
 	var body []byte
 	if p.Entries {
-		first := uint64(p.Tile.N) << seal.TileHeight
-		body = make([]byte, 0, p.Tile.W*512)
-		err = h.cfg.Events.Scan(ctx, first+1, first+uint64(p.Tile.W), func(rec events.Recorded) error {
-			var err error
-			body, err = seal.AppendEntry(body, rec.Raw)
-			return err
-		})
+		body, err = h.bundles.Read(ctx, p.Tile)
 	} else if h.cfg.Tiles == nil {
 		return events.Errorf(events.CodeNotFound, "hash tiles are not served here")
 	} else {

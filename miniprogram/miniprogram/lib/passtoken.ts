@@ -1,20 +1,29 @@
 // The offline check of a pass token, as backend/passtoken does it (see its
 // doc.go for the layout): structure, key and signature, validity window,
-// revocation list, in that order, the first failure reported.
+// revocation list, in that order, the first failure reported. A token of
+// format 2 ("OB2.") names its pass by a token id, the pass id's keyed
+// pseudonym, which the signed revocation list names; a token of format 1
+// ("OB1.", the pass id itself, no longer issued) cannot be checked against
+// that list and is refused as outdated when a list is held.
 import { concat, equal, fromBase64url, hex, utf8 } from './bytes';
 import { verify } from './ed25519';
 import { sha256 } from './sha256';
 
-export const PREFIX = 'OB1.';
+export const PREFIX = 'OB2.';
+export const PREFIX_FORMAT1 = 'OB1.';
 export const TOKEN_LEN = 136;
 const BODY_LEN = 35;
-const TOKEN_DOMAIN = 'onebook pass v1\x00';
-const LIST_DOMAIN = 'onebook revocations v2\x00';
+const TOKEN_DOMAIN = 'onebook pass v2\x00';
+const TOKEN_DOMAIN_FORMAT1 = 'onebook pass v1\x00';
+const LIST_DOMAIN = 'onebook revocations v3\x00';
 const KEY_ID_DOMAIN = 'onebook pass key v1\x00';
 
-export type Reason = 'malformed' | 'forged' | 'not_yet_valid' | 'expired' | 'revoked' | 'wrong_community';
+export type Reason = 'malformed' | 'forged' | 'not_yet_valid' | 'expired' | 'outdated' | 'revoked' | 'wrong_community';
 
 export interface Claims {
+  /** format 2: the token id, 32 hex digits; '' for format 1 */
+  tokenId: string;
+  /** format 1 only: the pass id the token carried; '' for format 2 */
   passId: string;
   visitor: boolean;
   community: string;
@@ -33,7 +42,7 @@ export interface RevocationList {
   seq: number;
   issued: number;
   notAfter: number;
-  passes: string[];
+  tokens: string[];
 }
 
 export type Verdict = { ok: true; claims: Claims } | { ok: false; reason: Reason; claims?: Claims };
@@ -48,7 +57,7 @@ function uuid(b: Uint8Array): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TOKEN_ID = /^[0-9a-f]{32}$/;
 
 /** A 12-digit GB/T 2260 community code: the province digits are 11..82, never 00. */
 function validCommunity(n: number): boolean {
@@ -63,9 +72,11 @@ function u32(b: Uint8Array, off: number): number {
 
 /** parse decodes a token's structure without checking it: for routing, never to admit. */
 export function parse(token: string): { claims: Claims; raw: Uint8Array } | null {
-  if (typeof token !== 'string' || !token.startsWith(PREFIX) || token.length !== TOKEN_LEN) return null;
+  if (typeof token !== 'string' || token.length !== TOKEN_LEN) return null;
+  const version = token.startsWith(PREFIX) ? 0x02 : token.startsWith(PREFIX_FORMAT1) ? 0x01 : 0;
+  if (version === 0) return null;
   const raw = fromBase64url(token.slice(PREFIX.length));
-  if (!raw || raw.length !== BODY_LEN + 64 || raw[0] !== 0x01) return null;
+  if (!raw || raw.length !== BODY_LEN + 64 || raw[0] !== version) return null;
   if (raw[21] !== 0 && raw[21] !== 1) return null;
   const community = raw[22] * 2 ** 32 + u32(raw, 23);
   if (!validCommunity(community)) return null;
@@ -76,7 +87,8 @@ export function parse(token: string): { claims: Claims; raw: Uint8Array } | null
     raw,
     claims: {
       kid: hex(raw.subarray(1, 5)),
-      passId: uuid(raw.subarray(5, 21)),
+      tokenId: version === 0x02 ? hex(raw.subarray(5, 21)) : '',
+      passId: version === 0x01 ? uuid(raw.subarray(5, 21)) : '',
       visitor: raw[21] === 1,
       community: String(community).padStart(12, '0'),
       notBefore,
@@ -91,13 +103,15 @@ export function checkToken(token: string, keys: PassKey[], revoked: Set<string> 
   if (!p) return { ok: false, reason: 'malformed' };
   const { claims, raw } = p;
   const k = keys.find((x) => x.kid === claims.kid);
-  if (!k || !verify(k.publicKey, TOKEN_DOMAIN, raw.subarray(0, BODY_LEN), raw.subarray(BODY_LEN))) {
+  const domain = raw[0] === 0x01 ? TOKEN_DOMAIN_FORMAT1 : TOKEN_DOMAIN;
+  if (!k || !verify(k.publicKey, domain, raw.subarray(0, BODY_LEN), raw.subarray(BODY_LEN))) {
     return { ok: false, reason: 'forged' };
   }
   if (nowSec < claims.notBefore) return { ok: false, reason: 'not_yet_valid', claims };
   if (nowSec >= claims.notAfter) return { ok: false, reason: 'expired', claims };
   if (k.notAfter !== 0 && nowSec >= k.notAfter) return { ok: false, reason: 'expired', claims };
-  if (revoked && revoked.has(claims.passId)) return { ok: false, reason: 'revoked', claims };
+  if (revoked && claims.passId !== '') return { ok: false, reason: 'outdated', claims };
+  if (revoked && revoked.has(claims.tokenId)) return { ok: false, reason: 'revoked', claims };
   return { ok: true, claims };
 }
 
@@ -151,17 +165,17 @@ export function verifyList(text: string, keys: PassKey[]): RevocationList | null
   const sig = fromBase64url(doc.sig);
   if (!k || !sig || !verify(k.publicKey, LIST_DOMAIN, utf8(listBytes), sig)) return null;
   const l = doc.list;
-  if (!isObject(l) || !onlyKeys(l, ['seq', 'issued', 'not_after', 'passes'])) return null;
-  if (!isUint(l.seq) || !isUint(l.issued) || !isUint(l.not_after) || !Array.isArray(l.passes)) return null;
+  if (!isObject(l) || !onlyKeys(l, ['seq', 'issued', 'not_after', 'tokens'])) return null;
+  if (!isUint(l.seq) || !isUint(l.issued) || !isUint(l.not_after) || !Array.isArray(l.tokens)) return null;
   if (l.issued <= 0 || l.not_after <= l.issued) return null;
   if (k.notAfter !== 0 && l.not_after > k.notAfter) return null;
-  const passes = l.passes as unknown[];
-  for (let i = 0; i < passes.length; i++) {
-    const p = passes[i];
-    if (typeof p !== 'string' || !UUID.test(p)) return null;
-    if (i > 0 && (passes[i - 1] as string) >= p) return null;
+  const tokens = l.tokens as unknown[];
+  for (let i = 0; i < tokens.length; i++) {
+    const p = tokens[i];
+    if (typeof p !== 'string' || !TOKEN_ID.test(p)) return null;
+    if (i > 0 && (tokens[i - 1] as string) >= p) return null;
   }
-  return { seq: l.seq, issued: l.issued, notAfter: l.not_after, passes: passes as string[] };
+  return { seq: l.seq, issued: l.issued, notAfter: l.not_after, tokens: tokens as string[] };
 }
 
 /** newer reports whether l supersedes old (RevocationList.Newer). */

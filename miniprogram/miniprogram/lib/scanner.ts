@@ -68,7 +68,7 @@ export async function refreshOffline(): Promise<{ keys: number; list: Revocation
 export function verifyOffline(token: string, community: string, nowSec: number): { ok: boolean; reason?: Reason; stale: boolean } {
   const keys = cachedKeys();
   const list = cachedList(keys);
-  const v = checkToken(token, keys, list ? new Set(list.passes) : null, nowSec);
+  const v = checkToken(token, keys, list ? new Set(list.tokens) : null, nowSec);
   const stale = !list || nowSec >= list.notAfter;
   if (!v.ok) return { ok: false, reason: v.reason, stale };
   if (/^[0-9]{12}$/.test(community) && v.claims.community !== community) return { ok: false, reason: 'wrong_community', stale };

@@ -66,6 +66,7 @@ export const T = {
     not_yet_valid: '通行证尚未生效',
     expired: '通行证已过期',
     revoked: '通行证已吊销',
+    outdated: '旧版通行码，离线无法核验，请住户联网刷新通行证',
     wrong_community: '不是本小区的通行证',
     red_status: '健康状态为红码',
     id_mismatch: '身份证后四位不符',

@@ -88,7 +88,7 @@ test('resident, scanner and donations against the demo backend', { timeout: 1200
   await until(() => pass.instance.data.modules === 49);
   assert.equal(pass.instance.data.state, 'ok');
   const token = String(pass.instance.data.token);
-  assert.match(token, /^OB1\.[A-Za-z0-9_-]{132}$/);
+  assert.match(token, /^OB2\.[A-Za-z0-9_-]{132}$/);
   (pass.instance.onUnload as () => void)();
 
   // A property manager registers a gate; a gate operator of the community scans.

@@ -10,9 +10,9 @@ import { fromBase64url, hex, toBase64url } from '../../miniprogram/lib/bytes';
 
 interface Vectors {
   public_key_hex: string; kid: string; key_set: string; key_not_after: number;
-  tokens: { name: string; token: string; pass_id: string; visitor: boolean; community: string; not_before: number; not_after: number }[];
+  tokens: { name: string; token: string; token_id?: string; pass_id?: string; visitor: boolean; community: string; not_before: number; not_after: number }[];
   unknown_key_token: string; revocation_list: string;
-  list: { seq: number; issued: number; not_after: number; passes: string[] };
+  list: { seq: number; issued: number; not_after: number; tokens: string[] };
 }
 
 // The compiled test runs from build/test/unit; the vectors live in the Go package.
@@ -48,8 +48,8 @@ test('every known-answer token verifies with its claims', () => {
     assert.ok(v.ok, t.name);
     if (!v.ok) continue;
     assert.deepEqual(
-      { passId: v.claims.passId, visitor: v.claims.visitor, community: v.claims.community, notBefore: v.claims.notBefore, notAfter: v.claims.notAfter },
-      { passId: t.pass_id, visitor: t.visitor, community: t.community, notBefore: t.not_before, notAfter: t.not_after },
+      { tokenId: v.claims.tokenId, passId: v.claims.passId, visitor: v.claims.visitor, community: v.claims.community, notBefore: v.claims.notBefore, notAfter: v.claims.notAfter },
+      { tokenId: t.token_id ?? '', passId: t.pass_id ?? '', visitor: t.visitor, community: t.community, notBefore: t.not_before, notAfter: t.not_after },
     );
   }
 });
@@ -63,7 +63,8 @@ test('denials in passtoken.Verify order', () => {
   assert.ok(checkToken(t.token, keys, null, t.not_after - 1).ok);
   const retired = [{ ...keys[0], notAfter: t.not_before + 10 }];
   assert.equal((checkToken(t.token, retired, null, t.not_before + 10) as { reason: string }).reason, 'expired');
-  assert.equal((checkToken(t.token, keys, new Set([t.pass_id]), t.not_before) as { reason: string }).reason, 'revoked');
+  assert.equal((checkToken(t.token, keys, new Set([t.token_id as string]), t.not_before) as { reason: string }).reason, 'revoked');
+  assert.ok(checkToken(t.token, keys, new Set(), t.not_before).ok, 'a list without it');
   assert.equal((checkToken(t.token, [], null, t.not_before) as { reason: string }).reason, 'forged');
 });
 
@@ -91,7 +92,7 @@ test('a flipped bit in every byte of a token is refused', () => {
       for (const bit of [i % 8]) {
         const b = raw.slice();
         b[i] ^= 1 << bit;
-        const bad = 'OB1.' + toBase64url(b);
+        const bad = t.token.slice(0, 4) + toBase64url(b);
         const v = checkToken(bad, keys, null, t.not_before);
         assert.equal(v.ok, false, `${t.name}: byte ${i} bit ${bit}`);
         assert.ok(!v.ok && (v.reason === 'malformed' || v.reason === 'forged'), `${t.name}: byte ${i} bit ${bit}: ${JSON.stringify(v)}`);
@@ -112,18 +113,31 @@ test('a signature with S + L (same value mod L) is refused, as crypto/ed25519 do
     carry = s >> 8;
   }
   assert.equal(carry, 0, 'S + L fits 256 bits');
-  assert.equal(checkToken('OB1.' + toBase64url(b), keys, null, t.not_before).ok, false);
+  assert.equal(checkToken(t.token.slice(0, 4) + toBase64url(b), keys, null, t.not_before).ok, false);
 });
 
 test('parse reads the structure only', () => {
   const p = parse(V.unknown_key_token);
   assert.ok(p);
-  assert.equal(p!.claims.passId, V.tokens[0].pass_id);
+  assert.equal(p!.claims.tokenId, V.tokens[0].token_id);
+  assert.equal(p!.claims.passId, '');
+});
+
+test('format 1 (the pass id, no longer issued): admitted without a list, outdated against one, as passtoken.Verify', () => {
+  const t = V.tokens.find((x) => x.name === 'format1');
+  assert.ok(t && t.token.startsWith('OB1.') && t.pass_id && !t.token_id);
+  assert.ok(checkToken(t!.token, keys, null, t!.not_before).ok);
+  const v = checkToken(t!.token, keys, new Set(), t!.not_before);
+  assert.deepEqual(!v.ok && v.reason, 'outdated');
+  assert.deepEqual(!checkToken(t!.token, keys, new Set(), t!.not_after).ok && (checkToken(t!.token, keys, new Set(), t!.not_after) as { reason: string }).reason, 'expired');
+  // A format-2 token's bytes behind the format-1 prefix are malformed.
+  const t2 = V.tokens[0];
+  assert.equal((checkToken('OB1.' + t2.token.slice(4), keys, null, t2.not_before) as { reason: string }).reason, 'malformed');
 });
 
 test('the known-answer revocation list verifies', () => {
   const l = verifyList(V.revocation_list, keys);
-  assert.deepEqual(l, { seq: V.list.seq, issued: V.list.issued, notAfter: V.list.not_after, passes: V.list.passes });
+  assert.deepEqual(l, { seq: V.list.seq, issued: V.list.issued, notAfter: V.list.not_after, tokens: V.list.tokens });
 });
 
 test('every tampered byte of a revocation list is refused', () => {
