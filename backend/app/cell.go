@@ -57,10 +57,14 @@ type cell struct {
 	metrics *api.Metrics // shared by the cells of a process; nil: the App's own
 }
 
-// nationalTypes are the event types the national ledger admits: only
-// what the provinces publish to the nation (partition.National).
+// nationalTypes are the event types the national ledger admits
+// (partition.National): what the national cell records of the provinces'
+// logs (their checkpoints and forks), the national alerts it raises and
+// clears on their figures, and the exports made of its views — each public
+// by design, none a raw event. The figures themselves arrive by sourcing
+// from the provinces' OUTBOX streams, not through this rule.
 func nationalTypes() []string {
-	return []string{nationevents.TypeCheckpoint, nationevents.TypeFork}
+	return nationevents.Types()
 }
 
 // admit is the routing rule of the ledger of cell (partition), nil for the
