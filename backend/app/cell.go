@@ -250,7 +250,9 @@ func (c *cell) startNation(ctx, bg context.Context, wg *sync.WaitGroup, log *slo
 		return err
 	}
 	led := a.ledger
-	views := &national.Service{State: c.startNationalViews(bg, wg)}
+	st := c.startNationalViews(bg, wg)
+	c.recordAlerts(bg, wg, st)
+	views := &national.Service{State: st}
 	c.http = api.NewLog(api.Config{National: views, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, schemas.Registry()), Health: a,
 		Metrics: a.metrics, MetricsToken: c.cfg.MetricsToken, RequestTimeout: c.cfg.RequestTimeout, ExportTimeout: c.cfg.ExportTimeout,
 		Log: log.With("component", "http"), TrustedProxies: c.cfg.TrustedProxies,
