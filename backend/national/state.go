@@ -71,17 +71,26 @@ func (s *State) Apply(rec events.Recorded, p events.Payload) {
 	})
 }
 
-// keep stores figure f of province on day if it is the province's own
-// (the event's region) and not older than what is stored; it returns 1
+// keep stores figure f of province on day if keepIn does; it returns 1
 // for a refused figure.
 func keep[F any](m map[string]map[events.Region]F, region, province events.Region, day string, rev int, f F, revOf func(F) int) int64 {
-	if region != province {
-		return 1
-	}
 	byProvince := m[day]
 	if byProvince == nil {
 		byProvince = map[events.Region]F{}
 		m[day] = byProvince
+	}
+	return keepIn(byProvince, region, province, rev, f, revOf)
+}
+
+// keepIn is the rule of the national figures, in one place for the state
+// and the exported views (Projections): figure f of province, at revision
+// rev, recorded in an event of region, replaces the one byProvince holds
+// if it is the province's own (the event's region: a province cannot
+// speak for another) and newer (the latest revision wins, whole). It
+// returns 1 for a refused figure.
+func keepIn[F any](byProvince map[events.Region]F, region, province events.Region, rev int, f F, revOf func(F) int) int64 {
+	if region != province {
+		return 1
 	}
 	if old, ok := byProvince[province]; ok && revOf(old) >= rev {
 		return 1
