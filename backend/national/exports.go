@@ -1,8 +1,15 @@
 package national
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/aggregates"
+	"github.com/onebook/onebook/events/nationevents"
 	"github.com/onebook/onebook/events/outbox"
 	"github.com/onebook/onebook/projections"
 )
@@ -94,4 +101,33 @@ func fold[F any](figs map[events.Region]F, e events.Event, f F, key func(F) (eve
 	province, rev := key(f)
 	keepIn(figs, e.Region, province, rev, f, func(o F) int { _, r := key(o); return r })
 	return figs
+}
+
+// RecordExport records, in the national ledger, that an export bundle of
+// a national view is about to be made: who (an office), why, of what and
+// against which tree. It is called before the bundle is written, so that
+// no bundle exists that the ledger does not name; the same record again
+// (a retried export of the same tree) is recorded once.
+//
+// Who may export: the national cell has no accounts. Its views are public
+// by design, so an export discloses nothing; what it adds is the nation's
+// signature, made with the national seal key, which only the national
+// cell's operator holds. Exporting is therefore an operator's act (ops
+// export --cell CN), authorized by holding that key and the national
+// NATS user, and recorded here under the office the operator names.
+func RecordExport(ctx context.Context, led events.Appender, reg *events.Registry, p nationevents.Exported, at time.Time) (events.Recorded, error) {
+	agg, id, err := nationevents.ExportAggregate(p)
+	if err != nil {
+		return events.Recorded{}, err
+	}
+	e, err := reg.New(ctx, nationevents.TypeExported, events.Meta{ID: id, Aggregate: agg, Region: events.National, Time: at,
+		Actor: events.Actor{Role: string(auth.System), ID: "national-exports"}}, p)
+	if err != nil {
+		return events.Recorded{}, err
+	}
+	rec, err := led.Append(ctx, e, events.ExpectNew())
+	if err != nil && !errors.Is(err, events.ErrDuplicate) {
+		return rec, fmt.Errorf("record the export: %w", err)
+	}
+	return rec, nil
 }
