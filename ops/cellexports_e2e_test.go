@@ -55,7 +55,7 @@ func TestExportsPerCell(t *testing.T) {
 		t.Errorf("province 44's ledger records %d exports, want none", n)
 	}
 	dir = filepath.Join(t.TempDir(), "arrivals")
-	if code, out := ops(t, append([]string{"export", "--cell", "31", "province_arrivals", "--out", dir}, b.args()...)...); code != 0 {
+	if code, out := ops(t, append([]string{"export", "province_arrivals", "--cell", "31", "--out", dir}, b.args()...)...); code != 0 {
 		t.Fatalf("ops export --cell 31 (%d):\n%s", code, out)
 	}
 	verifyExport(t, dir, key("31"), "", "province_arrivals", true)
@@ -66,7 +66,7 @@ func TestExportsPerCell(t *testing.T) {
 
 	// A national export, by the national operator.
 	dir = filepath.Join(t.TempDir(), "national")
-	args := append([]string{"export", "--cell", "CN", "national_cases", "--out", dir, "--by", "国家疾控中心 监测处", "--reason", "weekly national report"}, b.args()...)
+	args := append([]string{"export", "national_cases", "--cell", "CN", "--out", dir, "--by", "国家疾控中心 监测处", "--reason", "weekly national report"}, b.args()...)
 	if code, out := ops(t, args...); code != 0 {
 		t.Fatalf("ops export --cell CN (%d):\n%s", code, out)
 	}
@@ -80,7 +80,7 @@ func TestExportsPerCell(t *testing.T) {
 		t.Errorf("the national ledger records %d exports by the office, want 1", n)
 	}
 	// Who exports is recorded, or there is no export.
-	anonymous := append([]string{"export", "--cell", "CN", "national_cases", "--out", filepath.Join(t.TempDir(), "anonymous")}, b.args()...)
+	anonymous := append([]string{"export", "national_cases", "--cell", "CN", "--out", filepath.Join(t.TempDir(), "anonymous")}, b.args()...)
 	if code, out := ops(t, anonymous...); code == 0 || !strings.Contains(out, "by") {
 		t.Errorf("ops export --cell CN without --by (%d), want refused naming by:\n%s", code, out)
 	}
