@@ -253,9 +253,10 @@ func TestPartitionsCluster(t *testing.T) {
 				return nil
 			}
 			// The national ledger holds what the provinces publish to the
-			// nation (their aggregates above, their signed checkpoints: the
-			// log of logs), never a raw event.
-			national := e.Type == nationevents.TypeCheckpoint || e.Type == nationevents.TypeFork
+			// nation (their aggregates above) and what the national cell
+			// records of them (their signed checkpoints: the log of logs;
+			// national alerts; exports), never a raw event.
+			national := slices.Contains(nationevents.Types(), e.Type)
 			if cell == partition.Nation && !national || cell != partition.Nation && e.Region != events.National && e.Region.Province() != cell {
 				t.Errorf("the ledger of %s holds %s of region %s", partition.Name(cell), e.Type, e.Region)
 			}
