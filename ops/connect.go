@@ -19,6 +19,7 @@ import (
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/outbox"
 	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/projections/mongostore"
@@ -142,7 +143,11 @@ func (c *conn) openLedger(ctx context.Context) (*ledgerConn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("ledger stream: %w", err)
 	}
-	cfg := config.Config{Replicas: l.info.Config.Replicas, DedupWindow: l.info.Config.Duplicates, Cell: events.Region(c.cell)} // a cell's ledger keeps its routing rule
+	// A cell's ledger keeps its routing rule, and the national ledger its
+	// sources (the provinces' OUTBOX streams): opening brings the
+	// stream's configuration up to date, which must not drop them.
+	cfg := config.Config{Replicas: l.info.Config.Replicas, DedupWindow: l.info.Config.Duplicates, Cell: events.Region(c.cell),
+		Sourced: outbox.Sourced(l.info.Config.Sources)}
 	if l.led, err = app.OpenLedger(ctx, js, cfg, vkey); err != nil {
 		nc.Close()
 		return nil, err

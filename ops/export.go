@@ -18,7 +18,10 @@ import (
 
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/exports"
+	"github.com/onebook/onebook/backend/national"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/nationevents"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 )
@@ -41,6 +44,8 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 	from := fs.String("from", "", "only events at or after this time (RFC 3339 or YYYY-MM-DD, UTC)")
 	to := fs.String("to", "", "only events before this time")
 	sealKey := fs.String("seal-key", env.getenv("ONEBOOK_SEAL_KEY"), "the seal's signing key file, which signs the manifest (default DATA/seal.key)")
+	by := fs.String("by", "", "with --cell CN: the office or role that exports, recorded in the national ledger (public: name an office, not a person)")
+	reason := fs.String("reason", "", "with --cell CN: why, recorded in the national ledger")
 	witnesses := fs.String("witnesses", env.getenv("ONEBOOK_WITNESSES"), "comma-separated witness verifier keys: the bundle is made against the newest checkpoint they cosigned, with their cosignatures ($ONEBOOK_WITNESSES; the backend makes its exports so with every witness it knows)")
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		args = append(args[1:], args[0]) // ops export VIEW --flags: the view may come first
@@ -48,7 +53,8 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	views := exports.Views(app.Projections())
+	cell := events.Region(c.cell)
+	views := app.ExportViews(cell)
 	if *list {
 		for _, v := range views {
 			fmt.Fprintf(env.stdout, "%s\t%s\n", v.Name, v.Description)
@@ -84,8 +90,14 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 		dir = fmt.Sprintf("export-%s-%s", v.Name, time.Now().UTC().Format("20060102T150405Z"))
 	}
 	report := progress(env.stderr, "export "+v.Name+": ledger", cp.Size)
-	reg, err := c.sealedRegistry(ctx, lc.js)
-	if err != nil {
+	var reg *events.Registry
+	if cell == partition.Nation {
+		// Public by design: no data key to disclose, no vault to open.
+		reg = schemas.Registry()
+		if err := recordNationalExport(ctx, env, lc, reg, v, q, *format, cp.Size, *by, *reason); err != nil {
+			return err
+		}
+	} else if reg, err = c.sealedRegistry(ctx, lc.js); err != nil {
 		return err
 	}
 	src := exports.Source{JS: lc.js, Stream: "LEDGER", Reg: reg, Tiles: lc.led.Tiles, Checkpoint: cp, Signer: signer}
@@ -98,6 +110,32 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 	fmt.Fprintf(env.stderr, "wrote %s: %d rows, %d ledger entries, %d tiles, against checkpoint of size %d, in %s\n",
 		dir, m.RowCount, m.EntryCount, m.TileCount, m.TreeSize, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintln(env.stdout, dir)
+	return nil
+}
+
+// recordNationalExport records the export of a national view in the
+// national ledger before it is written (national.RecordExport says who
+// may export and why it is recorded).
+func recordNationalExport(ctx context.Context, env *environ, lc *ledgerConn, reg *events.Registry, v exports.View, q exports.Query, format string, size uint64, by, reason string) error {
+	query := map[string]string{}
+	if q.Prefix != "" {
+		query["prefix"] = q.Prefix
+	}
+	if q.Region != "" {
+		query["region"] = string(q.Region)
+	}
+	if !q.From.IsZero() {
+		query["from"] = q.From.Format(time.RFC3339)
+	}
+	if !q.To.IsZero() {
+		query["to"] = q.To.Format(time.RFC3339)
+	}
+	rec, err := national.RecordExport(ctx, lc.led.Store, reg, nationevents.Exported{View: v.Name, Format: format, Query: query, TreeSize: size,
+		By: strings.TrimSpace(by), Reason: strings.TrimSpace(reason)}, time.Now().UTC())
+	if err != nil {
+		return fmt.Errorf("%w (give --by OFFICE and --reason WHY)", err)
+	}
+	fmt.Fprintf(env.stderr, "export recorded in the national ledger at index %d\n", rec.LeafIndex())
 	return nil
 }
 
@@ -224,7 +262,7 @@ func runVerifyExport(ctx context.Context, env *environ, args []string) error {
 	}
 	report := progress(env.stderr, "verify-export: entries", total)
 	start := time.Now()
-	rep, err := exports.Verify(ctx, dir, vkey, app.Projections(), schemas.Registry(), func(done, _ uint64) { report(done) })
+	rep, err := exports.Verify(ctx, dir, vkey, app.ExportProjections(), schemas.Registry(), func(done, _ uint64) { report(done) })
 	if err != nil {
 		return err
 	}

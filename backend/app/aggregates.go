@@ -95,3 +95,18 @@ func (c *cell) startNationalViews(bg context.Context, wg *sync.WaitGroup) *natio
 	}()
 	return st
 }
+
+// recordAlerts records the national alerts raised and cleared on the
+// provinces' figures in the national ledger (national.Recorder), one
+// replica at a time (a lease), every NationInterval, as the log of logs
+// records the provinces' checkpoints.
+func (c *cell) recordAlerts(bg context.Context, wg *sync.WaitGroup, st *national.State) {
+	a := c.app
+	rec := &national.Recorder{State: st, Store: a.ledger.Store, Reg: schemas.Registry(), Interval: c.cfg.NationInterval,
+		Log: a.log.With("component", "national-alerts")}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.runLeased(bg, "national-alerts", rec.Run)
+	}()
+}

@@ -57,10 +57,14 @@ type cell struct {
 	metrics *api.Metrics // shared by the cells of a process; nil: the App's own
 }
 
-// nationalTypes are the event types the national ledger admits: only
-// what the provinces publish to the nation (partition.National).
+// nationalTypes are the event types the national ledger admits
+// (partition.National): what the national cell records of the provinces'
+// logs (their checkpoints and forks), the national alerts it raises and
+// clears on their figures, and the exports made of its views — each public
+// by design, none a raw event. The figures themselves arrive by sourcing
+// from the provinces' OUTBOX streams, not through this rule.
 func nationalTypes() []string {
-	return []string{nationevents.TypeCheckpoint, nationevents.TypeFork}
+	return nationevents.Types()
 }
 
 // admit is the routing rule of the ledger of cell (partition), nil for the
@@ -246,7 +250,9 @@ func (c *cell) startNation(ctx, bg context.Context, wg *sync.WaitGroup, log *slo
 		return err
 	}
 	led := a.ledger
-	views := &national.Service{State: c.startNationalViews(bg, wg)}
+	st := c.startNationalViews(bg, wg)
+	c.recordAlerts(bg, wg, st)
+	views := &national.Service{State: st}
 	c.http = api.NewLog(api.Config{National: views, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, schemas.Registry()), Health: a,
 		Metrics: a.metrics, MetricsToken: c.cfg.MetricsToken, RequestTimeout: c.cfg.RequestTimeout, ExportTimeout: c.cfg.ExportTimeout,
 		Log: log.With("component", "http"), TrustedProxies: c.cfg.TrustedProxies,

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,10 +13,32 @@ import (
 
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/exports"
+	"github.com/onebook/onebook/backend/national"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/access"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/seal"
+	"github.com/onebook/onebook/projections"
 )
+
+// ExportViews are the views a bundle of cell's ledger can be of: every
+// projection the cell keeps (CellProjections) and the event views; for
+// the national cell, the national views (national.Projections), which it
+// folds from the provinces' figures, and no event view (it holds no raw
+// event).
+func ExportViews(cell events.Region) []exports.View {
+	if cell == partition.Nation {
+		return exports.ProjectionViews(national.Projections())
+	}
+	return exports.Views(CellProjections(cell))
+}
+
+// ExportProjections are the projections of every view a bundle of any
+// cell can be of: what ops verify-export re-folds a bundle's rows with,
+// knowing only the view the bundle names.
+func ExportProjections() []projections.Projection {
+	return slices.Concat(Projections(), ProvinceProjections(), national.Projections())
+}
 
 // exporter implements api.Exporter with the ledger, its tiles and the
 // newest checkpoint the witnesses cosigned (seal.Cosignatures.Witnessed,

@@ -24,7 +24,6 @@ import (
 	"github.com/onebook/onebook/backend/communities"
 	"github.com/onebook/onebook/backend/config"
 	"github.com/onebook/onebook/backend/donations"
-	"github.com/onebook/onebook/backend/exports"
 	"github.com/onebook/onebook/backend/passes"
 	"github.com/onebook/onebook/backend/personal"
 	"github.com/onebook/onebook/backend/tracing"
@@ -322,7 +321,7 @@ func (a *App) http(ctx context.Context, s *services) (*fiber.App, error) {
 		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: a.log.With("component", "http"), Cosignatures: s.cosigs,
 		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
 		Sessions: s.sessions, Accounts: s.acc, Passes: s.svc, WeChat: s.wx, PassKeys: s.tokens, Contacts: s.notes, Subscriptions: s.notes, Tracing: s.tracer, Cases: s.cases, Alerts: s.warn, Donations: s.dons,
-		Exports: &exporter{led: led, cosigs: s.cosigs, js: a.servers.JS, reg: a.reg, signer: a.signer, views: exports.Views(Projections())},
+		Exports: &exporter{led: led, cosigs: s.cosigs, js: a.servers.JS, reg: a.reg, signer: a.signer, views: ExportViews(a.cfg.Cell)},
 		Views:   api.Views{Docs: a.docs},
 		Audit: &audit.Service{Docs: a.docs, StaffScope: s.acc.StaffScope,
 			Card: func(id string) (events.Region, events.Region, bool) {

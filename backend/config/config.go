@@ -133,7 +133,7 @@ func Vars() []Var {
 		{"ONEBOOK_REPLICAS", "replicas", "1", "JetStream replicas of the ledger streams and buckets (3 in a cluster)"},
 		{"ONEBOOK_DEDUP_WINDOW", "dedup-window", "1h", "JetStream duplicate window for event ids"},
 		{"ONEBOOK_SEAL_INTERVAL", "seal-interval", "500ms", "minimum time between checkpoints while events keep arriving"},
-		{"ONEBOOK_NATION_INTERVAL", "nation-interval", "10s", "with ONEBOOK_PARTITIONS: how often the national cell records each province's newest signed checkpoint in the national log of logs"},
+		{"ONEBOOK_NATION_INTERVAL", "nation-interval", "10s", "with ONEBOOK_PARTITIONS: how often the national cell records each province's newest signed checkpoint in the national log of logs, and the national alerts raised or cleared on the provinces' figures"},
 		{"ONEBOOK_SNAPSHOT_EVERY", "snapshot-every", "10000", "snapshot each in-memory decision state (bucket 'snapshots') once it has applied this many events since its last snapshot; 0: not by count"},
 		{"ONEBOOK_SNAPSHOT_INTERVAL", "snapshot-interval", "5m", "snapshot each in-memory decision state that moved at least this often; 0: not by time (snapshots are also written on a clean shutdown)"},
 		{"ONEBOOK_WITNESSES", "witnesses", "", "comma-separated verifier keys (name+hash+base64) of the witnesses allowed to cosign checkpoints (POST /ledger/cosignatures)"},

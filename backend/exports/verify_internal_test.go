@@ -3,6 +3,7 @@ package exports
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,6 +53,49 @@ func TestReadLine(t *testing.T) {
 		}
 		if ev, err := events.Parse(got.Event); err != nil || !reflect.DeepEqual(e, ev) {
 			t.Errorf("readLine(%s): event %+v, want %+v (%v)", tt.line, e, ev, err)
+		}
+	}
+}
+
+// TestJSONFields: a view's columns are the JSON fields encoding/json
+// writes, an embedded struct's promoted, omitted ones included.
+func TestJSONFields(t *testing.T) {
+	type inner struct {
+		Day   string `json:"day"`
+		Total int64  `json:"total,omitempty"`
+	}
+	type named struct{ X int }
+	for _, tc := range []struct {
+		name  string
+		state any
+		want  []string
+	}{
+		{"flat", &struct {
+			B    int `json:"b"`
+			A    int `json:"a,omitzero"`
+			Skip int `json:"-"`
+			C    int
+			d    int
+		}{}, []string{"C", "a", "b"}},
+		{"embedded", &struct {
+			inner
+			Figures map[string]int `json:"figures"`
+		}{}, []string{"day", "figures", "total"}},
+		{"embedded with a name", &struct {
+			named `json:"n"`
+		}{}, []string{"n"}},
+	} {
+		got := jsonFields(tc.state)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+		b, _ := json.Marshal(tc.state)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		for k := range m {
+			if !slices.Contains(got, k) {
+				t.Errorf("%s: encoding/json writes %q, not a column", tc.name, k)
+			}
 		}
 	}
 }

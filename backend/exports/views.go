@@ -74,6 +74,13 @@ func (v View) subjects() []string {
 func Views(ps []projections.Projection) []View {
 	out := []View{{Name: "scans", EventType: passevents.TypeScanned, Kind: passevents.KindGate,
 		Description: "every gate scan, one row per scan event (gate, community, pass, pseudonymous person id, direction, decision)"}}
+	return append(out, ProjectionViews(ps)...)
+}
+
+// ProjectionViews returns a view of each projection, and no event view:
+// what a ledger without raw events (the national one) exports.
+func ProjectionViews(ps []projections.Projection) []View {
+	var out []View
 	for _, p := range ps {
 		out = append(out, View{Name: p.Name(), Projection: p, Description: fmt.Sprintf("projection %s v%d, one row per document", p.Name(), p.Version())})
 	}
@@ -100,27 +107,32 @@ func (v View) Columns() []string {
 
 // jsonFields are the sorted top-level JSON field names of a state type,
 // read from its struct tags, so that fields omitted when empty
-// (omitempty, omitzero) still get a column.
+// (omitempty, omitzero) still get a column. The fields of an embedded
+// struct without a JSON name are its own, as encoding/json writes them.
 func jsonFields(state any) []string {
-	t := reflect.TypeOf(state)
+	out := fieldsOf(reflect.TypeOf(state))
+	sort.Strings(out)
+	return out
+}
+
+func fieldsOf(t reflect.Type) []string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	var out []string
 	for f := range t.Fields() {
-		if !f.IsExported() {
-			continue
-		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
+		switch {
+		case name == "-", !f.IsExported() && !f.Anonymous:
 			continue
-		case "":
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			out = append(out, fieldsOf(f.Type)...)
+			continue
+		case name == "":
 			name = f.Name
 		}
 		out = append(out, name)
 	}
-	sort.Strings(out)
 	return out
 }
 

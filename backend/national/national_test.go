@@ -17,7 +17,9 @@ import (
 	"github.com/onebook/onebook/events/alertevents"
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/ledger/natstest"
+	"github.com/onebook/onebook/events/nationevents"
 	"github.com/onebook/onebook/events/outbox"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/schemas"
 )
 
@@ -94,67 +96,9 @@ func cases(province events.Region, day, city string, diseases, groups map[string
 func TestNationalAlertFromAggregates(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	srv := natstest.StartWith(t, func(o *server.Options) {
-		if err := o.ProcessConfigString(accounts()); err != nil {
-			t.Fatal(err)
-		}
-	})
-	reg := schemas.Registry()
-	stores := map[events.Region]*ledger.Store{}
-	for _, p := range provinces {
-		js := jsOf(t, srv, outbox.Account(p))
-		st, err := ledger.Open(ctx, js, ledger.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := outbox.Open(ctx, js, p, 1); err != nil {
-			t.Fatal(err)
-		}
-		stores[p] = st
-	}
-	publish := func(f aggregates.Cases) {
-		t.Helper()
-		agg := aggregates.Aggregate(aggregates.FigureCases, f.Province, f.Day)
-		id, err := aggregates.EventID(agg, f.Revision, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := reg.New(ctx, aggregates.TypeCases, events.Meta{ID: id, Aggregate: agg, Region: f.Province,
-			Actor: events.Actor{Role: string(auth.System), ID: "province-publisher"}}, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := stores[f.Province].Append(ctx, e, events.ExpectAny()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	var (
-		last  string
-		days  []string
-		alone []CaseDay // 44's figures only
-	)
-	for i := range 12 {
-		day := first.AddDate(0, 0, i).Format(time.DateOnly)
-		n := int64(6)
-		if i == 11 {
-			n = 7
-		}
-		f := cases("44", day, "4401", map[string]int64{"influenza": n}, map[string]int64{"respiratory": n}, 1)
-		publish(f)
-		last, days, alone = day, append(days, day), append(alone, SumCases(day, []aggregates.Cases{f}))
-	}
-	publish(cases("31", last, "4401", map[string]int64{"influenza": 6, "cholera": 1}, map[string]int64{"respiratory": 6}, 1))
-
-	njs := jsOf(t, srv, outbox.NationAccount)
-	nled, err := ledger.Open(ctx, njs, ledger.Config{Sources: outbox.Sources(provinces)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := NewState()
-	fctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() { _ = ledger.Follow(fctx, njs, nled.Stream(), reg, st) }()
+	nat := newNation(t, ctx)
+	last, days, alone := nat.outbreak()
+	st := nat.follow(ctx)
 	if err := st.WaitFor(ctx, 13); err != nil {
 		t.Fatalf("national state: %v", err)
 	}
@@ -178,7 +122,7 @@ func TestNationalAlertFromAggregates(t *testing.T) {
 	}
 
 	// 31 corrects its figure of the day: no card left.
-	publish(aggregates.Cases{Province: "31", Day: last, Revision: 2, SmallCell: 5, Cities: []aggregates.CityCases{}})
+	nat.correct(last)
 	if err := st.WaitFor(ctx, 14); err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +132,102 @@ func TestNationalAlertFromAggregates(t *testing.T) {
 	if st.Anomalies() != 0 {
 		t.Errorf("%d anomalies", st.Anomalies())
 	}
+}
+
+// nation is one server with three accounts: provinces 31 and 44, each
+// with its ledger and OUTBOX, and the nation, whose ledger (admitting
+// what the national cell appends, as the cell's does) sources both
+// OUTBOX streams.
+type nation struct {
+	t      *testing.T
+	reg    *events.Registry
+	stores map[events.Region]*ledger.Store
+	js     jetstream.JetStream // the nation's
+	led    *ledger.Store       // the national ledger
+}
+
+func newNation(t *testing.T, ctx context.Context) *nation {
+	t.Helper()
+	srv := natstest.StartWith(t, func(o *server.Options) {
+		if err := o.ProcessConfigString(accounts()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	n := &nation{t: t, reg: schemas.Registry(), stores: map[events.Region]*ledger.Store{}}
+	for _, p := range provinces {
+		js := jsOf(t, srv, outbox.Account(p))
+		st, err := ledger.Open(ctx, js, ledger.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := outbox.Open(ctx, js, p, 1); err != nil {
+			t.Fatal(err)
+		}
+		n.stores[p] = st
+	}
+	n.js = jsOf(t, srv, outbox.NationAccount)
+	var err error
+	n.led, err = ledger.Open(ctx, n.js, ledger.Config{Sources: outbox.Sources(provinces), Admit: partition.National(nationevents.Types())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// publish appends a province's cases figure to its own ledger, as its
+// publisher does.
+func (n *nation) publish(f aggregates.Cases) {
+	t := n.t
+	t.Helper()
+	ctx := t.Context()
+	agg := aggregates.Aggregate(aggregates.FigureCases, f.Province, f.Day)
+	id, err := aggregates.EventID(agg, f.Revision, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := n.reg.New(ctx, aggregates.TypeCases, events.Meta{ID: id, Aggregate: agg, Region: f.Province,
+		Actor: events.Actor{Role: string(auth.System), ID: "province-publisher"}}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.stores[f.Province].Append(ctx, e, events.ExpectAny()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// outbreak publishes the figures of TestNationalAlertFromAggregates: 12
+// days of 44's respiratory cards (6 a day, 7 on the last), and on the
+// last day 31's cards of residents of Guangzhou (6 respiratory, one
+// cholera). It returns the last day, every day, and the case counts of
+// 44's figures alone.
+func (n *nation) outbreak() (last string, days []string, alone []CaseDay) {
+	first := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 12 {
+		day := first.AddDate(0, 0, i).Format(time.DateOnly)
+		k := int64(6)
+		if i == 11 {
+			k = 7
+		}
+		f := cases("44", day, "4401", map[string]int64{"influenza": k}, map[string]int64{"respiratory": k}, 1)
+		n.publish(f)
+		last, days, alone = day, append(days, day), append(alone, SumCases(day, []aggregates.Cases{f}))
+	}
+	n.publish(cases("31", last, "4401", map[string]int64{"influenza": 6, "cholera": 1}, map[string]int64{"respiratory": 6}, 1))
+	return last, days, alone
+}
+
+// correct publishes 31's correction of its figure of day: no card left
+// (revision 2).
+func (n *nation) correct(day string) {
+	n.publish(aggregates.Cases{Province: "31", Day: day, Revision: 2, SmallCell: 5, Cities: []aggregates.CityCases{}})
+}
+
+// follow starts a national state following the national ledger until
+// ctx ends, as a starting national cell does.
+func (n *nation) follow(ctx context.Context) *State {
+	st := NewState()
+	go func() { _ = ledger.Follow(ctx, n.js, n.led.Stream(), n.reg, st) }()
+	return st
 }
 
 // signals returns the national alerts of day as "rule/code@region".

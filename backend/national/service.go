@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/onebook/onebook/events"
-	"github.com/onebook/onebook/events/alertevents"
 )
 
 // Service answers the national views.
@@ -14,12 +13,11 @@ import (
 // event that is public by design (its fields, its small cells left out)
 // and served by the national log to anyone (its entry bundles under
 // /national/tile/entries), so nothing here is more than what the public
-// can recompute from the log; the alerts are a pure function of the
-// same figures. That is also why the national cell needs no sign-in of
+// can recompute from the log; the alerts are recorded in the same log by
+// a pure function of the same figures. That is also why the national cell needs no sign-in of
 // its own. (Raw data, which would need one, never reaches it.)
 type Service struct {
 	State *State
-	Rules map[string]alertevents.Rule // nil: Rules()
 	Now   events.Clock
 }
 
@@ -63,16 +61,10 @@ func (s *Service) Donations(ctx context.Context, r Range) ([]DonationDay, error)
 	return s.State.Donations(from, to)
 }
 
-// Alerts returns the national alerts of each day.
-func (s *Service) Alerts(ctx context.Context, r Range) ([]Signal, error) {
+// Alerts returns the national alerts of each day as the national ledger
+// records them (Recorder): raised, and cleared if the provinces'
+// corrected figures no longer raise them.
+func (s *Service) Alerts(ctx context.Context, r Range) ([]RecordedAlert, error) {
 	from, to := s.days(r)
-	rules := s.Rules
-	if rules == nil {
-		rules = Rules()
-	}
-	out, err := s.State.Signals(rules, from, to)
-	if out == nil && err == nil {
-		out = []Signal{}
-	}
-	return out, err
+	return s.State.Alerts(from, to)
 }

@@ -130,9 +130,14 @@ func dayRange(from, to string) ([]string, error) {
 // casesOf returns the latest figures of day, by province order. Call with
 // the read lock held.
 func (s *State) casesOf(day string) []aggregates.Cases {
-	var out []aggregates.Cases
-	for _, p := range sortedRegions(s.cases[day]) {
-		out = append(out, s.cases[day][p])
+	return inOrder(s.cases[day])
+}
+
+// inOrder lists the figures of byProvince by province.
+func inOrder[F any](byProvince map[events.Region]F) []F {
+	out := make([]F, 0, len(byProvince))
+	for _, p := range sortedRegions(byProvince) {
+		out = append(out, byProvince[p])
 	}
 	return out
 }
@@ -181,17 +186,25 @@ func (s *State) Flows(from, to string) ([]Flow, error) {
 	defer s.mu.RUnlock()
 	out := []Flow{}
 	for _, d := range days {
-		for _, p := range sortedRegions(s.moves[d]) {
-			m := s.moves[d][p]
-			for _, q := range slices.Sorted(maps.Keys(m.From)) {
-				out = append(out, Flow{Day: d, From: q, To: string(p), Arrivals: m.From[q], Partial: m.Partial})
-			}
-			if m.Other > 0 {
-				out = append(out, Flow{Day: d, From: "other", To: string(p), Arrivals: m.Other, Partial: m.Partial})
-			}
-		}
+		out = append(out, DayFlows(d, inOrder(s.moves[d]))...)
 	}
 	return out, nil
+}
+
+// DayFlows lists the arrivals of one day from the latest figures of the
+// provinces (in province order), by to and from: the one place the
+// national flows are computed, for the view and its export.
+func DayFlows(day string, figs []aggregates.Moves) []Flow {
+	out := []Flow{}
+	for _, m := range figs {
+		for _, q := range slices.Sorted(maps.Keys(m.From)) {
+			out = append(out, Flow{Day: day, From: q, To: string(m.Province), Arrivals: m.From[q], Partial: m.Partial})
+		}
+		if m.Other > 0 {
+			out = append(out, Flow{Day: day, From: "other", To: string(m.Province), Arrivals: m.Other, Partial: m.Partial})
+		}
+	}
+	return out
 }
 
 // DonationDay is the national donation supervision of one day: each
@@ -215,19 +228,25 @@ func (s *State) Donations(from, to string) ([]DonationDay, error) {
 	defer s.mu.RUnlock()
 	out := make([]DonationDay, 0, len(days))
 	for _, d := range days {
-		dd := DonationDay{Day: d, Items: map[string]aggregates.ItemTotals{}, Provinces: map[string]aggregates.DonationTotals{}}
-		for _, p := range sortedRegions(s.donations[d]) {
-			f := s.donations[d][p]
-			dd.Provinces[string(p)] = f.DonationTotals
-			dd.Short, dd.Damaged, dd.Escalated = dd.Short+f.Short, dd.Damaged+f.Damaged, dd.Escalated+f.Escalated
-			for code, it := range f.Items {
-				sum := dd.Items[code]
-				sum.Pledged, sum.Dispatched, sum.Received, sum.Consumed = sum.Pledged+it.Pledged, sum.Dispatched+it.Dispatched,
-					sum.Received+it.Received, sum.Consumed+it.Consumed
-				dd.Items[code] = sum
-			}
-		}
-		out = append(out, dd)
+		out = append(out, SumDonations(d, inOrder(s.donations[d])))
 	}
 	return out, nil
+}
+
+// SumDonations adds up the provinces' latest donation figures of one day
+// (in province order): the one place the national donation supervision
+// is computed, for the view and its export.
+func SumDonations(day string, figs []aggregates.Donations) DonationDay {
+	dd := DonationDay{Day: day, Items: map[string]aggregates.ItemTotals{}, Provinces: map[string]aggregates.DonationTotals{}}
+	for _, f := range figs {
+		dd.Provinces[string(f.Province)] = f.DonationTotals
+		dd.Short, dd.Damaged, dd.Escalated = dd.Short+f.Short, dd.Damaged+f.Damaged, dd.Escalated+f.Escalated
+		for code, it := range f.Items {
+			sum := dd.Items[code]
+			sum.Pledged, sum.Dispatched, sum.Received, sum.Consumed = sum.Pledged+it.Pledged, sum.Dispatched+it.Dispatched,
+				sum.Received+it.Received, sum.Consumed+it.Consumed
+			dd.Items[code] = sum
+		}
+	}
+	return dd
 }

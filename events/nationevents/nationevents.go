@@ -1,8 +1,13 @@
-// Package nationevents holds the event schemas of the national log of
-// logs: each province's signed checkpoint as the nation recorded it, and
-// the evidence of a province that showed the nation two histories. Every
-// field is public by design: a checkpoint is what a province publishes to
-// everyone, and a fork is what the log of logs exists to make public.
+// Package nationevents holds the event schemas of what the national cell
+// itself records in the national ledger (beside the provinces' aggregate
+// figures, events/aggregates): the log of logs — each province's signed
+// checkpoint as the nation recorded it, and the evidence of a province
+// that showed the nation two histories —, the national alerts raised and
+// cleared on the provinces' figures (alerts.go), and the exports made of
+// the national views (exports.go). Every field is public by design: a
+// checkpoint is what a province publishes to everyone, a fork is what the
+// log of logs exists to make public, an alert and an export name places,
+// diseases, counts and offices, never a person.
 package nationevents
 
 import (
@@ -30,6 +35,16 @@ const (
 func Register(r *events.Registry) {
 	events.Register[Checkpoint](r, TypeCheckpoint, Kind, 1)
 	events.Register[Fork](r, TypeFork, Kind, 1)
+	events.Register[AlertRaised](r, TypeAlertRaised, KindAlert, 1)
+	events.Register[AlertCleared](r, TypeAlertCleared, KindAlert, 1)
+	events.Register[Exported](r, TypeExported, KindExport, 1)
+}
+
+// Types are the event types the national cell appends to its own ledger,
+// which its routing rule admits (the provinces' figures arrive by
+// sourcing, never by an append).
+func Types() []string {
+	return []string{TypeCheckpoint, TypeFork, TypeAlertRaised, TypeAlertCleared, TypeExported}
 }
 
 // Checkpoint records a province's signed checkpoint in the national

@@ -118,6 +118,24 @@ func Sources(provinces []events.Region) []*jetstream.StreamSource {
 	return out
 }
 
+// Sourced is the inverse of Sources: the provinces whose OUTBOX the
+// sources srcs (a national LEDGER's configuration) take. An operator's
+// tool opening the national ledger gives them back to Sources, so that
+// bringing the stream's configuration up to date keeps its sources.
+func Sourced(srcs []*jetstream.StreamSource) []events.Region {
+	var out []events.Region
+	for _, s := range srcs {
+		if s == nil || s.Name != Stream || s.External == nil {
+			continue
+		}
+		code, _ := strings.CutSuffix(strings.TrimPrefix(s.External.APIPrefix, "$JS.P"), ".API")
+		if p := events.Region(code); len(p) == 2 && events.KnownProvince(p) && APIPrefix(p) == s.External.APIPrefix {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Grant is one subject a province's account exports to the NATION account
 // alone, and the nation imports: a service (requests) or a stream
 // (messages). To is the subject the nation uses for a service.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,4 +250,19 @@ func sourceErrors(info *jetstream.StreamInfo) []string {
 		}
 	}
 	return out
+}
+
+// TestSourced: Sourced reads back the provinces Sources was given, and
+// nothing of another stream's sources.
+func TestSourced(t *testing.T) {
+	for _, ps := range [][]events.Region{nil, {"31"}, {"11", "31", "44", "51"}} {
+		if got := outbox.Sourced(outbox.Sources(ps)); !slices.Equal(got, ps) {
+			t.Errorf("Sourced(Sources(%v)) = %v", ps, got)
+		}
+	}
+	others := []*jetstream.StreamSource{{Name: "LEDGER"}, {Name: outbox.Stream}, {Name: outbox.Stream, External: &jetstream.ExternalStream{APIPrefix: "$JS.P99.API"}},
+		{Name: "OTHER", External: &jetstream.ExternalStream{APIPrefix: outbox.APIPrefix("31")}}}
+	if got := outbox.Sourced(others); len(got) != 0 {
+		t.Errorf("Sourced of other sources: %v", got)
+	}
 }
