@@ -32,6 +32,7 @@ import (
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/lease"
 	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/events/seal/witnesspush"
@@ -376,6 +377,11 @@ func (a *App) passService(state *passes.State, accState *accounts.State, reg *ev
 	sessions, err := auth.NewSessions(skey, a.cfg.SessionTTL, nil)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if a.cfg.Cell != "" {
+		// A token names its cell and is refused by every other, even one
+		// given the same session key.
+		sessions.Audience = partition.Name(a.cfg.Cell)
 	}
 	svc := &passes.Service{Store: a.ledger.Store, Reg: reg, State: state, Accounts: accState, Vault: accounts.PersonalVault(vault), Tokens: tokens, Risk: a.cfg.RiskRegions, PassTTL: a.cfg.PassTTL}
 	return svc, sessions, tokens, nil
