@@ -85,6 +85,7 @@ type App struct {
 	docs       projections.DocStore
 	projectors []*projections.Projector
 	metrics    *api.Metrics
+	limiter    *api.Limiter // shared by the cells of a process; nil: the API's own
 	warm       *warmup
 	snaps      *stateSnapshots
 	signer     note.Signer      // the seal's: checkpoints and export manifests
@@ -319,7 +320,7 @@ func (a *App) http(ctx context.Context, s *services) (*fiber.App, error) {
 	led, cfg := a.ledger, a.cfg
 	return api.New(api.Config{Idempotency: idem, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, a.reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
 		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: a.log.With("component", "http"), Cosignatures: s.cosigs,
-		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
+		Limits: apiLimits(cfg), Limiter: a.limiter, TrustedProxies: cfg.TrustedProxies,
 		Sessions: s.sessions, Accounts: s.acc, Passes: s.svc, WeChat: s.wx, PassKeys: s.tokens, Contacts: s.notes, Subscriptions: s.notes, Tracing: s.tracer, Cases: s.cases, Alerts: s.warn, Donations: s.dons,
 		Exports: &exporter{led: led, cosigs: s.cosigs, js: a.servers.JS, reg: a.reg, signer: a.signer, views: exports.Views(Projections())},
 		Views:   api.Views{Docs: a.docs},
@@ -336,6 +337,11 @@ func (a *App) http(ctx context.Context, s *services) (*fiber.App, error) {
 				}
 				return ids
 			}}}), nil
+}
+
+// apiLimits are the API's limits per client and per account of cfg.
+func apiLimits(cfg config.Config) api.Limits {
+	return api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}
 }
 
 // serveMetrics serves /metrics, and nothing else, on a listener of its own
