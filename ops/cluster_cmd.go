@@ -49,7 +49,7 @@ func runCluster(ctx context.Context, env *environ, args []string) error {
 	}
 	fmt.Fprintf(w, "  NATS_URL    %s\n  MONGO_URI   %s\n  keys        %s (verifier key: seal.key.pub)\n  logs        %s\n  fake WeChat %s (appid %s)\n",
 		c.NATSURL(), c.MongoURI(), c.KeysDir(), c.LogDir(), c.WeChatURL(), cluster.WeChatAppID)
-	if l := c.LedgerLeader(); l != nil {
+	if l := c.LedgerLeader(""); l != nil {
 		fmt.Fprintf(w, "  the ledger stream's leader is %s\n", l.Name)
 	}
 	conn := fmt.Sprintf("--nats-url %s --mongo-uri %s --data %s", c.NATSURL(), c.MongoURI(), c.KeysDir())

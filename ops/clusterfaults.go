@@ -509,7 +509,7 @@ func (g *faultRig) strike(ctx context.Context, name string, l *scanLoad, res *fa
 	var err error
 	switch name {
 	case "leader-shutdown", "leader-kill":
-		n := g.c.LedgerLeader()
+		n := g.c.LedgerLeader("")
 		if n == nil {
 			return errors.New("no node leads the ledger")
 		}
@@ -520,7 +520,7 @@ func (g *faultRig) strike(ctx context.Context, name string, l *scanLoad, res *fa
 		} else if err := g.c.Shutdown(ctx, n); err != nil {
 			return err
 		}
-		if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
+		if _, err := g.c.WaitLedgerLeader(ctx, "", n); err != nil {
 			return err
 		}
 		res.Election = time.Since(t0)
@@ -536,7 +536,7 @@ func (g *faultRig) strike(ctx context.Context, name string, l *scanLoad, res *fa
 	case "node-restart":
 		var n *cluster.Node
 		for _, nd := range g.c.Nodes {
-			if !nd.LeadsLedger() {
+			if !nd.LeadsLedger("") {
 				n = nd
 			}
 		}
@@ -556,12 +556,12 @@ func (g *faultRig) strike(ctx context.Context, name string, l *scanLoad, res *fa
 		n := g.partitionTarget()
 		res.Target, res.FailoverOf = n.Name, "partition → first acknowledged append"
 		t0 := time.Now()
-		leader := n.LeadsLedger()
+		leader := n.LeadsLedger("")
 		if err := n.Partition(); err != nil {
 			return err
 		}
 		if leader {
-			if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
+			if _, err := g.c.WaitLedgerLeader(ctx, "", n); err != nil {
 				return err
 			}
 			res.Election = time.Since(t0)
@@ -671,7 +671,7 @@ func (g *faultRig) partitionTarget() *cluster.Node {
 	}
 	best := g.c.Nodes[0]
 	for _, n := range g.c.Nodes {
-		if on[n] < on[best] || on[n] <= 1 && n.LeadsLedger() {
+		if on[n] < on[best] || on[n] <= 1 && n.LeadsLedger("") {
 			best = n
 		}
 	}
