@@ -257,16 +257,17 @@ func (a *App) services(ctx, bg context.Context, wg *sync.WaitGroup, wx wechatAda
 // need (its ledger is new, so seeding them is quick); then cases and
 // donations.
 func (a *App) demo(ctx context.Context, s *services) error {
-	if err := Demo(ctx, s.acc, s.svc, a.log); err != nil {
+	place := DemoPlaceOf(a.cfg.Cell)
+	if err := Demo(ctx, place, s.acc, s.svc, a.log); err != nil {
 		return fmt.Errorf("demo data: %w", err)
 	}
 	if err := s.warn.SeedRules(ctx); err != nil {
 		return fmt.Errorf("early-warning rules: %w", err)
 	}
-	if err := DemoCases(ctx, s.acc, s.cases, s.warn, a.log); err != nil {
+	if err := DemoCases(ctx, place, s.acc, s.cases, s.warn, a.log); err != nil {
 		return fmt.Errorf("case demo data: %w", err)
 	}
-	if err := DemoDonations(ctx, s.acc, s.dons, a.log); err != nil {
+	if err := DemoDonations(ctx, place, s.acc, s.dons, a.log); err != nil {
 		return fmt.Errorf("donation demo data: %w", err)
 	}
 	return nil
