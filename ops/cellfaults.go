@@ -49,7 +49,7 @@ func runCellFaults(ctx context.Context, env *environ, cfg faultConfig, provinces
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	c, cleanup, err := startCluster(ctx, env, cluster.Config{Partitions: provinces, Flags: []string{"--seal-interval", "100ms", "--log-level", "warn"}})
+	c, cleanup, err := startCluster(ctx, env, cluster.Config{Dir: cfg.Dir, Partitions: provinces, Flags: []string{"--seal-interval", "100ms", "--log-level", "warn"}})
 	if err != nil {
 		return nil, err
 	}

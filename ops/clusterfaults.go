@@ -43,6 +43,7 @@ type faultConfig struct {
 	Residents int      // residents with passes
 	Timeout   time.Duration
 	Progress  io.Writer
+	Dir       string // the cluster's data and the replicas' logs, kept; "": a temporary directory, removed
 }
 
 // faultResult is what one fault scenario saw.
@@ -132,7 +133,7 @@ func runFaults(ctx context.Context, env *environ, cfg faultConfig) ([]faultResul
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	c, cleanup, err := startCluster(ctx, env, cluster.Config{Workers: 2, Flags: []string{"--seal-interval", "100ms", "--log-level", "warn"}})
+	c, cleanup, err := startCluster(ctx, env, cluster.Config{Dir: cfg.Dir, Workers: 2, Flags: []string{"--seal-interval", "100ms", "--log-level", "warn"}})
 	if err != nil {
 		return nil, err
 	}
@@ -926,11 +927,12 @@ func runClusterFaults(ctx context.Context, env *environ, args []string) error {
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	parts := fs.String("partitions", "", "a ledger per province (e.g. 11,31,44,51): faults "+strings.Join(cellFaultNames, ", ")+
 		" at one province's ledger under every province's load, --scans per province")
+	dir := fs.String("dir", "", "directory of the cluster's data and the replicas' logs, kept after the run; default a temporary one, removed")
 	struck := fs.String("struck", "", "with --partitions, the province whose ledger is struck (default the second)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := faultConfig{Faults: strings.Split(*only, ","), Clients: *clients, Scans: *scans, Residents: *residents, Timeout: *timeout, Progress: env.stderr}
+	cfg := faultConfig{Faults: strings.Split(*only, ","), Clients: *clients, Scans: *scans, Residents: *residents, Timeout: *timeout, Progress: env.stderr, Dir: *dir}
 	var (
 		res []faultResult
 		err error
