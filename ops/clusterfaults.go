@@ -17,9 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/partition"
@@ -793,6 +793,36 @@ func (g *faultRig) workerKill(ctx context.Context, l *scanLoad, res *faultResult
 	return nil
 }
 
+// readScans reads the scans of l's run from the rig's ledger (sequences
+// from+1 to to), their scan ids opened with the cell's keys: the
+// sequences of each of l's scans, and foreign called for each scan of
+// another load of the round.
+func (g *faultRig) readScans(ctx context.Context, l *scanLoad, from, to uint64, foreign func(id string, seq uint64)) (map[string][]uint64, error) {
+	reg, err := (&conn{data: g.data}).sealedRegistry(ctx, g.js)
+	if err != nil {
+		return nil, err
+	}
+	seqs := map[string][]uint64{}
+	err = ledger.ScanStream(ctx, g.js, cluster.LedgerStream, nil, from+1, to, func(r events.Recorded) error {
+		e, err := events.Parse(r.Raw)
+		if err != nil || e.Type != passevents.TypeScanned {
+			return err
+		}
+		p, err := events.DecodeAs[passevents.Scanned](ctx, reg, e)
+		if err != nil {
+			return fmt.Errorf("scan at %d: %w", r.Seq, err)
+		}
+		switch {
+		case strings.HasPrefix(p.ScanID, l.prefix+"-"):
+			seqs[p.ScanID] = append(seqs[p.ScanID], r.Seq)
+		case l.round != "" && strings.HasPrefix(p.ScanID, l.round+"-"):
+			foreign(p.ScanID, r.Seq)
+		}
+		return nil
+	})
+	return seqs, err
+}
+
 // ledgerCount is what checkLedger found of one load in one ledger.
 type ledgerCount struct {
 	InLedger   int `json:"in_ledger"`  // distinct scans of the load in the ledger
@@ -816,34 +846,15 @@ func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) (l
 	if err != nil {
 		return n, nil, err
 	}
-	reg, err := (&conn{data: g.data}).sealedRegistry(ctx, g.js)
-	if err != nil {
-		return n, nil, err
-	}
 	var probs []string
 	add := func(format string, args ...any) {
 		if len(probs) < 20 {
 			probs = append(probs, fmt.Sprintf(format, args...))
 		}
 	}
-	seqs := map[string][]uint64{}
-	err = ledger.ScanStream(ctx, g.js, cluster.LedgerStream, nil, from+1, to, func(r events.Recorded) error {
-		e, err := events.Parse(r.Raw)
-		if err != nil || e.Type != passevents.TypeScanned {
-			return err
-		}
-		p, err := events.DecodeAs[passevents.Scanned](ctx, reg, e)
-		if err != nil {
-			return fmt.Errorf("scan at %d: %w", r.Seq, err)
-		}
-		switch {
-		case strings.HasPrefix(p.ScanID, l.prefix+"-"):
-			seqs[p.ScanID] = append(seqs[p.ScanID], r.Seq)
-		case l.round != "" && strings.HasPrefix(p.ScanID, l.round+"-"):
-			n.Foreign++
-			add("scan %s of another province's load is in this ledger at %d", p.ScanID, r.Seq)
-		}
-		return nil
+	seqs, err := g.readScans(ctx, l, from, to, func(id string, seq uint64) {
+		n.Foreign++
+		add("scan %s of another province's load is in this ledger at %d", id, seq)
 	})
 	if err != nil {
 		return n, nil, err
