@@ -34,7 +34,7 @@ func runCluster(ctx context.Context, env *environ, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, cleanup, err := startCluster(ctx, env, *dir, *workers)
+	c, cleanup, err := startCluster(ctx, env, cluster.Config{Dir: *dir, Workers: *workers})
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func runCluster(ctx context.Context, env *environ, args []string) error {
 	}
 	fmt.Fprintf(w, "  NATS_URL    %s\n  MONGO_URI   %s\n  keys        %s (verifier key: seal.key.pub)\n  logs        %s\n  fake WeChat %s (appid %s)\n",
 		c.NATSURL(), c.MongoURI(), c.KeysDir(), c.LogDir(), c.WeChatURL(), cluster.WeChatAppID)
-	if l := c.LedgerLeader(); l != nil {
+	if l := c.LedgerLeader(""); l != nil {
 		fmt.Fprintf(w, "  the ledger stream's leader is %s\n", l.Name)
 	}
 	conn := fmt.Sprintf("--nats-url %s --mongo-uri %s --data %s", c.NATSURL(), c.MongoURI(), c.KeysDir())
@@ -60,26 +60,26 @@ func runCluster(ctx context.Context, env *environ, args []string) error {
 	return nil
 }
 
-// startCluster starts a cluster whose replicas are this executable's
-// "cluster replica", under dir (a temporary directory if empty, removed by
-// cleanup).
-func startCluster(ctx context.Context, env *environ, dir string, workers int, flags ...string) (*cluster.Cluster, func(), error) {
+// startCluster starts a cluster of cfg whose replicas are this
+// executable's "cluster replica"; with no cfg.Dir, in a temporary
+// directory that cleanup removes. cfg.Command, Env and Log are set here.
+func startCluster(ctx context.Context, env *environ, cfg cluster.Config) (*cluster.Cluster, func(), error) {
 	rm := func() {}
-	if dir == "" {
+	if cfg.Dir == "" {
 		d, err := os.MkdirTemp("", "onebook-cluster")
 		if err != nil {
 			return nil, nil, err
 		}
-		dir, rm = d, func() { os.RemoveAll(d) }
+		cfg.Dir, rm = d, func() { os.RemoveAll(d) }
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		rm()
 		return nil, nil, fmt.Errorf("own executable, to run the replicas: %w", err)
 	}
-	fmt.Fprintf(env.stderr, "cluster: starting 3 NATS nodes, FerretDB and %d replicas under %s\n", 2+workers, dir)
-	c, err := cluster.Start(ctx, cluster.Config{Dir: dir, Command: []string{exe, "cluster", "replica"}, Env: replicaEnv(),
-		Workers: workers, Flags: flags, Log: env.log})
+	cfg.Command, cfg.Env, cfg.Log = []string{exe, "cluster", "replica"}, replicaEnv(), env.log
+	fmt.Fprintf(env.stderr, "cluster: starting 3 NATS nodes, FerretDB and the replicas under %s\n", cfg.Dir)
+	c, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		rm()
 		return nil, nil, err

@@ -17,10 +17,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/passevents"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/miniapp-api/api"
@@ -41,6 +43,7 @@ type faultConfig struct {
 	Residents int      // residents with passes
 	Timeout   time.Duration
 	Progress  io.Writer
+	Dir       string // the cluster's data and the replicas' logs, kept; "": a temporary directory, removed
 }
 
 // faultResult is what one fault scenario saw.
@@ -67,11 +70,17 @@ type faultResult struct {
 	// Projections is from the end of the load to every projection
 	// having folded the whole ledger.
 	Projections time.Duration `json:"projections_ns"`
-	Problems    []string      `json:"problems,omitempty"`
+	// Cell is the province whose ledger took the load ("": the single
+	// ledger), and Ledger what its ledger holds of the load.
+	Cell     events.Region `json:"cell,omitempty"`
+	Ledger   ledgerCount   `json:"ledger"`
+	Problems []string      `json:"problems,omitempty"`
 }
 
 // faultRig is a running cluster with what the load needs: a property
-// manager's session, a gate and residents' pass tokens.
+// manager's session, a gate and residents' pass tokens, in the single
+// ledger or, on a cluster with a ledger per province, in one province's
+// cell (each province then has a rig of its own).
 type faultRig struct {
 	c      *cluster.Cluster
 	env    *environ
@@ -80,9 +89,42 @@ type faultRig struct {
 	gate   string
 	tokens []string
 	cfg    faultConfig
+
+	cell      events.Region       // the province of the rig's cell; "": the single ledger
+	community string              // where the gate and the residents are
+	js        jetstream.JetStream // the cell's ledger (its account)
+	data      string              // the cell's data folder: the keys that open its sealed events
 }
 
 const faultCommunity = "110105001001"
+
+// base is where the rig's cell's API is mounted on a replica: "" for the
+// single ledger, "/p/31" for province 31's.
+func (g *faultRig) base() string {
+	if g.cell == "" {
+		return ""
+	}
+	return partition.Prefix(g.cell)
+}
+
+// conn are the ops flags that reach the rig's cell: the cluster's servers,
+// the replicas' data folder and, with partitions, --cell.
+func (g *faultRig) conn() []string {
+	args := []string{"--nats-url", g.c.NATSURL(), "--mongo-uri", g.c.MongoURI(), "--data", g.c.KeysDir()}
+	if g.cell != "" {
+		args = append(args, "--cell", string(g.cell))
+	}
+	return args
+}
+
+// apis are the replicas the load goes through: the API replicas, or the
+// workers if there are none.
+func (g *faultRig) apis() []*cluster.Replica {
+	if len(g.c.APIs) > 0 {
+		return g.c.APIs
+	}
+	return g.c.Workers
+}
 
 // runFaults starts a cluster with a standby worker, registers residents and
 // runs each fault scenario of cfg under load, checking after each what the
@@ -91,13 +133,13 @@ func runFaults(ctx context.Context, env *environ, cfg faultConfig) ([]faultResul
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	c, cleanup, err := startCluster(ctx, env, "", 2, "--seal-interval", "100ms", "--log-level", "warn")
+	c, cleanup, err := startCluster(ctx, env, cluster.Config{Dir: cfg.Dir, Workers: 2, Flags: []string{"--seal-interval", "100ms", "--log-level", "warn"}})
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
 	fmt.Fprintf(cfg.Progress, "cluster faults: cluster up in %v\n", time.Since(start).Round(time.Millisecond))
-	rig := &faultRig{c: c, env: env, cfg: cfg,
+	rig := &faultRig{c: c, env: env, cfg: cfg, community: faultCommunity, js: c.JetStream(), data: c.KeysDir(),
 		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients * 2}, Timeout: 30 * time.Second}}
 	start = time.Now()
 	if err := rig.setup(ctx); err != nil {
@@ -150,26 +192,25 @@ func (g *faultRig) call(ctx context.Context, method, url, token string, body, in
 // fake WeChat), a gate and residents with passes, through the first API
 // replica, and waits until both API replicas' states have read it all.
 func (g *faultRig) setup(ctx context.Context) error {
-	api1 := g.c.APIs[0].URL()
+	api1 := g.apis()[0].URL() + g.base()
 	var out bytes.Buffer
 	senv := &environ{stdout: &out, stderr: io.Discard, getenv: func(string) string { return "" }, log: g.env.log}
-	if err := runStaff(ctx, senv, []string{"add", "--role", "property_manager", "--scope", faultCommunity,
-		"--nats-url", g.c.NATSURL(), "--mongo-uri", g.c.MongoURI(), "--data", g.c.KeysDir()}); err != nil {
+	if err := runStaff(ctx, senv, append([]string{"add", "--role", "property_manager", "--scope", g.community}, g.conn()...)); err != nil {
 		return err
 	}
 	var s struct{ Token string }
-	if code, _, err := g.call(ctx, "POST", api1+"/auth/staff/bind", "", map[string]string{"code": "cluster-pm", "invite_code": strings.TrimSpace(out.String())}, &s); err != nil || code != 200 {
+	if code, _, err := g.call(ctx, "POST", api1+"/auth/staff/bind", "", map[string]string{"code": "cluster-pm" + string(g.cell), "invite_code": strings.TrimSpace(out.String())}, &s); err != nil || code != 200 {
 		return fmt.Errorf("bind the property manager: %d %v", code, err)
 	}
 	g.pm = s.Token
 	var gate struct{ ID string }
-	if code, _, err := g.call(ctx, "POST", api1+"/gates", g.pm, map[string]string{"community": faultCommunity, "name": "东门"}, &gate); err != nil || code != 201 {
+	if code, _, err := g.call(ctx, "POST", api1+"/gates", g.pm, map[string]string{"community": g.community, "name": "东门"}, &gate); err != nil || code != 201 {
 		return fmt.Errorf("gate: %d %v", code, err)
 	}
 	g.gate = gate.ID
 	for i := range g.cfg.Residents {
 		var s struct{ Token string }
-		if code, _, err := g.call(ctx, "POST", api1+"/auth/wechat", "", map[string]string{"code": fmt.Sprintf("cluster-res-%d", i)}, &s); err != nil || code != 200 {
+		if code, _, err := g.call(ctx, "POST", api1+"/auth/wechat", "", map[string]string{"code": fmt.Sprintf("cluster-res%s-%d", g.cell, i)}, &s); err != nil || code != 200 {
 			return fmt.Errorf("sign in: %d %v", code, err)
 		}
 		var reg struct {
@@ -180,7 +221,7 @@ func (g *faultRig) setup(ctx context.Context) error {
 			}
 			Session struct{ Token string }
 		}
-		if code, _, err := g.call(ctx, "PUT", api1+"/me/household", s.Token, map[string]any{"community": faultCommunity, "building": "1", "unit": "1",
+		if code, _, err := g.call(ctx, "PUT", api1+"/me/household", s.Token, map[string]any{"community": g.community, "building": "1", "unit": "1",
 			"members": []map[string]string{{"name": "张三", "id_number": benchIDNumber(i), "phone": fmt.Sprintf("138%08d", i)}}}, &reg); err != nil || code != 200 || len(reg.Household.Members) == 0 {
 			return fmt.Errorf("register: %d %v", code, err)
 		}
@@ -194,7 +235,7 @@ func (g *faultRig) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range g.c.APIs {
+	for _, r := range g.apis() {
 		if err := g.waitStates(ctx, r, size); err != nil {
 			return err
 		}
@@ -203,7 +244,7 @@ func (g *faultRig) setup(ctx context.Context) error {
 }
 
 func (g *faultRig) ledgerSize(ctx context.Context) (uint64, error) {
-	st, err := g.c.JetStream().Stream(ctx, cluster.LedgerStream)
+	st, err := g.js.Stream(ctx, cluster.LedgerStream)
 	if err != nil {
 		return 0, err
 	}
@@ -219,7 +260,7 @@ func (g *faultRig) ledgerSize(ctx context.Context) (uint64, error) {
 func (g *faultRig) waitStates(ctx context.Context, r *cluster.Replica, size uint64) error {
 	for {
 		var st api.HealthStatus
-		if _, _, err := g.call(ctx, "GET", r.URL()+"/healthz", "", nil, &st); err == nil && len(st.States) > 0 {
+		if _, _, err := g.call(ctx, "GET", r.URL()+g.base()+"/healthz", "", nil, &st); err == nil && len(st.States) > 0 {
 			behind := false
 			for _, s := range st.States {
 				behind = behind || s.Seq < size
@@ -250,7 +291,7 @@ func (g *faultRig) waitProjections(ctx context.Context, d time.Duration) error {
 			if !w.Running() {
 				continue
 			}
-			if _, _, err := g.call(ctx, "GET", w.URL()+"/healthz", "", nil, &st); err != nil {
+			if _, _, err := g.call(ctx, "GET", w.URL()+g.base()+"/healthz", "", nil, &st); err != nil {
 				continue
 			}
 			names = names[:0]
@@ -330,7 +371,8 @@ func (g *faultRig) consistent(ctx context.Context, old, cur seal.Checkpoint) err
 type scanLoad struct {
 	g      *faultRig
 	prefix string
-	min    int // scans to post at least
+	round  string // the prefix of every load of the round (one per province), "": this one's alone
+	min    int    // scans to post at least
 	stop   atomic.Bool
 	next   atomic.Int64
 	posted atomic.Int64 // distinct scans posted
@@ -382,7 +424,8 @@ func (l *scanLoad) scan(ctx context.Context, i int) {
 			l.mu.Unlock()
 			return
 		}
-		r := g.c.APIs[(i+attempt)%len(g.c.APIs)]
+		apis := g.apis()
+		r := apis[(i+attempt)%len(apis)]
 		sent := time.Now()
 		var res struct {
 			Seq   uint64 `json:"seq"`
@@ -391,7 +434,7 @@ func (l *scanLoad) scan(ctx context.Context, i int) {
 				Message string `json:"message"`
 			} `json:"error"`
 		}
-		code, hdr, err := g.call(ctx, "POST", r.URL()+"/scans", g.pm, body, &res)
+		code, hdr, err := g.call(ctx, "POST", r.URL()+g.base()+"/scans", g.pm, body, &res)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
@@ -505,115 +548,88 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 // res what it struck and how long the cluster took to recover; a worker
 // to start again afterwards is left in restart.
 func (g *faultRig) strike(ctx context.Context, name string, l *scanLoad, res *faultResult, restart **cluster.Replica) error {
+	quarter := g.cfg.Scans / 4
+	var err error
 	switch name {
 	case "leader-shutdown", "leader-kill":
-		return g.leaderLoss(ctx, name == "leader-kill", l, res)
-	case "node-restart":
-		return g.followerKill(ctx, l, res)
-	case "partition":
-		return g.partition(ctx, l, res)
-	case "worker-kill":
-		return g.workerKill(ctx, l, res, restart)
-	default:
-		return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames, ", "))
-	}
-}
-
-// leaderLoss stops the ledger's leader (kill: at once; else a clean
-// shutdown), times the election and the first acknowledged append after
-// it, and once a quarter of the scans more are acknowledged starts the
-// node again and times its catch-up.
-func (g *faultRig) leaderLoss(ctx context.Context, kill bool, l *scanLoad, res *faultResult) error {
-	quarter := g.cfg.Scans / 4
-	var err error
-	n := g.c.LedgerLeader()
-	if n == nil {
-		return errors.New("no node leads the ledger")
-	}
-	res.Target, res.FailoverOf = n.Name, "leader loss → first acknowledged append"
-	t0 := time.Now()
-	if kill {
-		n.Kill()
-	} else if err := g.c.Shutdown(ctx, n); err != nil {
-		return err
-	}
-	if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
-		return err
-	}
-	res.Election = time.Since(t0)
-	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-		return err
-	}
-	if err := l.waitAcked(ctx, quarter); err != nil {
-		return err
-	}
-	if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
-		return err
-	}
-	return nil
-}
-
-// followerKill kills a node that does not lead the ledger, times the
-// first acknowledged append after, and once a quarter of the scans more
-// are acknowledged starts the node again and times its catch-up.
-func (g *faultRig) followerKill(ctx context.Context, l *scanLoad, res *faultResult) error {
-	quarter := g.cfg.Scans / 4
-	var err error
-	var n *cluster.Node
-	for _, nd := range g.c.Nodes {
-		if !nd.LeadsLedger() {
-			n = nd
+		n := g.c.LedgerLeader(g.cell)
+		if n == nil {
+			return errors.New("no node leads the ledger")
 		}
-	}
-	res.Target, res.FailoverOf = n.Name, "follower killed → first acknowledged append"
-	t0 := time.Now()
-	n.Kill()
-	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-		return err
-	}
-	if err := l.waitAcked(ctx, quarter); err != nil { // the others go on without it
-		return err
-	}
-	if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
-		return err
-	}
-	return nil
-}
-
-// partition cuts a node off the others (the election timed if it led
-// the ledger), times the first acknowledged append after, and once a
-// quarter of the scans more are acknowledged heals it and times its
-// catch-up.
-func (g *faultRig) partition(ctx context.Context, l *scanLoad, res *faultResult) error {
-	quarter := g.cfg.Scans / 4
-	var err error
-	n := g.partitionTarget()
-	res.Target, res.FailoverOf = n.Name, "partition → first acknowledged append"
-	t0 := time.Now()
-	leader := n.LeadsLedger()
-	if err := n.Partition(); err != nil {
-		return err
-	}
-	if leader {
-		if _, err := g.c.WaitLedgerLeader(ctx, n); err != nil {
+		res.Target, res.FailoverOf = n.Name, "leader loss → first acknowledged append"
+		t0 := time.Now()
+		if name == "leader-kill" {
+			n.Kill()
+		} else if err := g.c.Shutdown(ctx, n); err != nil {
+			return err
+		}
+		if _, err := g.c.WaitLedgerLeader(ctx, g.cell, n); err != nil {
 			return err
 		}
 		res.Election = time.Since(t0)
+		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+			return err
+		}
+		if err := l.waitAcked(ctx, quarter); err != nil {
+			return err
+		}
+		if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
+			return err
+		}
+	case "node-restart":
+		var n *cluster.Node
+		for _, nd := range g.c.Nodes {
+			if !nd.LeadsLedger(g.cell) {
+				n = nd
+			}
+		}
+		res.Target, res.FailoverOf = n.Name, "follower killed → first acknowledged append"
+		t0 := time.Now()
+		n.Kill()
+		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+			return err
+		}
+		if err := l.waitAcked(ctx, quarter); err != nil { // the others go on without it
+			return err
+		}
+		if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
+			return err
+		}
+	case "partition":
+		n := g.partitionTarget()
+		res.Target, res.FailoverOf = n.Name, "partition → first acknowledged append"
+		t0 := time.Now()
+		leader := n.LeadsLedger(g.cell)
+		if err := n.Partition(); err != nil {
+			return err
+		}
+		if leader {
+			if _, err := g.c.WaitLedgerLeader(ctx, g.cell, n); err != nil {
+				return err
+			}
+			res.Election = time.Since(t0)
+		}
+		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+			return err
+		}
+		if err := l.waitAcked(ctx, quarter); err != nil { // the majority goes on
+			return err
+		}
+		t1 := time.Now()
+		if err := n.Heal(); err != nil {
+			return err
+		}
+		if err := g.c.WaitCaughtUp(ctx, n); err != nil {
+			return err
+		}
+		res.CatchUp = time.Since(t1)
+	case "worker-kill":
+		if err := g.workerKill(ctx, l, res, restart); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames, ", "))
 	}
-	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-		return err
-	}
-	if err := l.waitAcked(ctx, quarter); err != nil { // the majority goes on
-		return err
-	}
-	t1 := time.Now()
-	if err := n.Heal(); err != nil {
-		return err
-	}
-	if err := g.c.WaitCaughtUp(ctx, n); err != nil {
-		return err
-	}
-	res.CatchUp = time.Since(t1)
 	return nil
 }
 
@@ -637,10 +653,11 @@ func (g *faultRig) outcome(ctx context.Context, name string, l *scanLoad, outOfT
 			return err
 		}
 	}
-	probs, err := g.checkLedger(ctx, l, from)
+	count, probs, err := g.checkLedger(ctx, l, from)
 	if err != nil {
 		return err
 	}
+	res.Ledger = count
 	res.Problems = append(res.Problems, probs...)
 	// The projections catch up with the ledger; how long they take after
 	// the load is a figure of its own (a projector whose consumer lost its
@@ -653,7 +670,7 @@ func (g *faultRig) outcome(ctx context.Context, name string, l *scanLoad, outOfT
 	fmt.Fprintf(g.cfg.Progress, "cluster faults: %s: fault over, %d scans; checking the ledger and running ops verify\n", name, res.Scans)
 	var out bytes.Buffer
 	venv := &environ{stdout: &out, stderr: &out, getenv: func(string) string { return "" }, log: slog.New(slog.DiscardHandler)}
-	if err := runVerify(ctx, venv, []string{"--nats-url", g.c.NATSURL(), "--mongo-uri", g.c.MongoURI(), "--data", g.c.KeysDir(), "--proof-samples", "64", "--wait", "30s"}); err != nil {
+	if err := runVerify(ctx, venv, append(g.conn(), "--proof-samples", "64", "--wait", "30s")); err != nil {
 		res.Problems = append(res.Problems, fmt.Sprintf("ops verify: %v\n%s", err, tail(out.String(), 2000)))
 	}
 	fmt.Fprintf(g.cfg.Progress, "cluster faults: %s: checked\n", name)
@@ -698,7 +715,7 @@ func (g *faultRig) partitionTarget() *cluster.Node {
 	}
 	best := g.c.Nodes[0]
 	for _, n := range g.c.Nodes {
-		if on[n] < on[best] || on[n] <= 1 && n.LeadsLedger() {
+		if on[n] < on[best] || on[n] <= 1 && n.LeadsLedger(g.cell) {
 			best = n
 		}
 	}
@@ -776,61 +793,17 @@ func (g *faultRig) workerKill(ctx context.Context, l *scanLoad, res *faultResult
 	return nil
 }
 
-// checkLedger reads every scan of l's run from the ledger (from sequence
-// from on) and compares them with what the clients were told: each
-// acknowledged scan is there exactly once, at the sequence its answer
-// named; no scan is there twice; nothing is there that no client sent.
-func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) ([]string, error) {
-	to, err := g.ledgerSize(ctx)
-	if err != nil {
-		return nil, err
-	}
-	seqs, err := g.scansIn(ctx, l.prefix, from+1, to)
-	if err != nil {
-		return nil, err
-	}
-	stream, err := g.c.JetStream().Stream(ctx, cluster.LedgerStream)
-	if err != nil {
-		return nil, err
-	}
-	var probs problemList
-	ids := make([]string, 0, len(l.acked))
-	for id := range l.acked {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		s := seqs[id]
-		switch {
-		case len(s) == 0 && l.acked[id] != 0:
-			// Say what the ledger holds at the sequence the answer named:
-			// another event there means an acknowledged append was lost.
-			what := "nothing"
-			if m, err := stream.GetMsg(ctx, l.acked[id]); err != nil {
-				what = err.Error()
-			} else if e, err := events.Parse(m.Data); err == nil {
-				what = fmt.Sprintf("event %s (%s)", e.ID, e.Type)
-			}
-			probs.add("acknowledged scan %s (answered with sequence %d, ledger read %d..%d) is not in the ledger; at %d: %s", id, l.acked[id], from+1, to, l.acked[id], what)
-		case len(s) != 1:
-			probs.add("acknowledged scan %s is in the ledger %d times", id, len(s))
-		case l.acked[id] != 0 && s[0] != l.acked[id]:
-			probs.add("acknowledged scan %s was answered with sequence %d but is at %d", id, l.acked[id], s[0])
-		}
-	}
-	probs.strays(l, seqs)
-	return probs, nil
-}
-
-// scansIn reads the ledger's sequences from..to and returns where each
-// scan whose id starts with prefix+"-" is.
-func (g *faultRig) scansIn(ctx context.Context, prefix string, from, to uint64) (map[string][]uint64, error) {
-	reg, err := (&conn{data: g.c.KeysDir()}).sealedRegistry(ctx, g.c.JetStream())
+// readScans reads the scans of l's run from the rig's ledger (sequences
+// from+1 to to), their scan ids opened with the cell's keys: the
+// sequences of each of l's scans, and foreign called for each scan of
+// another load of the round.
+func (g *faultRig) readScans(ctx context.Context, l *scanLoad, from, to uint64, foreign func(id string, seq uint64)) (map[string][]uint64, error) {
+	reg, err := (&conn{data: g.data}).sealedRegistry(ctx, g.js)
 	if err != nil {
 		return nil, err
 	}
 	seqs := map[string][]uint64{}
-	err = ledger.ScanStream(ctx, g.c.JetStream(), cluster.LedgerStream, nil, from, to, func(r events.Recorded) error {
+	err = ledger.ScanStream(ctx, g.js, cluster.LedgerStream, nil, from+1, to, func(r events.Recorded) error {
 		e, err := events.Parse(r.Raw)
 		if err != nil || e.Type != passevents.TypeScanned {
 			return err
@@ -839,39 +812,97 @@ func (g *faultRig) scansIn(ctx context.Context, prefix string, from, to uint64) 
 		if err != nil {
 			return fmt.Errorf("scan at %d: %w", r.Seq, err)
 		}
-		if strings.HasPrefix(p.ScanID, prefix+"-") {
+		switch {
+		case strings.HasPrefix(p.ScanID, l.prefix+"-"):
 			seqs[p.ScanID] = append(seqs[p.ScanID], r.Seq)
+		case l.round != "" && strings.HasPrefix(p.ScanID, l.round+"-"):
+			foreign(p.ScanID, r.Seq)
 		}
 		return nil
 	})
+	return seqs, err
+}
+
+// ledgerCount is what checkLedger found of one load in one ledger.
+type ledgerCount struct {
+	InLedger   int `json:"in_ledger"`  // distinct scans of the load in the ledger
+	Lost       int `json:"lost"`       // acknowledged, and not in the ledger
+	Moved      int `json:"moved"`      // acknowledged, and at another sequence than the answer named
+	Duplicated int `json:"duplicated"` // in the ledger more than once
+	Unsent     int `json:"unsent"`     // in the ledger, and sent by no client
+	// Foreign counts the scans of another load of the same run (another
+	// province's) found in this ledger.
+	Foreign int `json:"foreign"`
+}
+
+// checkLedger reads every scan of l's run from the rig's ledger (from
+// sequence from on) and compares them with what the clients were told:
+// each acknowledged scan is there exactly once, at the sequence its answer
+// named; no scan is there twice; nothing is there that no client sent,
+// nor any scan of another load of the run (another province's).
+func (g *faultRig) checkLedger(ctx context.Context, l *scanLoad, from uint64) (ledgerCount, []string, error) {
+	var n ledgerCount
+	to, err := g.ledgerSize(ctx)
 	if err != nil {
-		return nil, err
+		return n, nil, err
 	}
-	return seqs, nil
-}
-
-// problemList is a report's problems, the first 20 of them.
-type problemList []string
-
-func (p *problemList) add(format string, args ...any) {
-	if len(*p) < 20 {
-		*p = append(*p, fmt.Sprintf(format, args...))
+	var probs []string
+	add := func(format string, args ...any) {
+		if len(probs) < 20 {
+			probs = append(probs, fmt.Sprintf(format, args...))
+		}
 	}
-}
-
-// strays adds the scans in the ledger (seqs) that no client sent or that
-// are there twice, and the scans of l never acknowledged.
-func (p *problemList) strays(l *scanLoad, seqs map[string][]uint64) {
+	seqs, err := g.readScans(ctx, l, from, to, func(id string, seq uint64) {
+		n.Foreign++
+		add("scan %s of another province's load is in this ledger at %d", id, seq)
+	})
+	if err != nil {
+		return n, nil, err
+	}
+	n.InLedger = len(seqs)
+	stream, err := g.js.Stream(ctx, cluster.LedgerStream)
+	if err != nil {
+		return n, nil, err
+	}
+	ids := make([]string, 0, len(l.acked))
+	for id := range l.acked {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		s := seqs[id]
+		switch {
+		case len(s) == 0:
+			// Say what the ledger holds at the sequence the answer named
+			// (none for a 409 duplicate): another event there means an
+			// acknowledged append was lost.
+			n.Lost++
+			what := "nothing"
+			if l.acked[id] == 0 {
+				what = "no sequence named"
+			} else if m, err := stream.GetMsg(ctx, l.acked[id]); err != nil {
+				what = err.Error()
+			} else if e, err := events.Parse(m.Data); err == nil {
+				what = fmt.Sprintf("event %s (%s)", e.ID, e.Type)
+			}
+			add("acknowledged scan %s (answered with sequence %d, ledger read %d..%d) is not in the ledger; at %d: %s", id, l.acked[id], from+1, to, l.acked[id], what)
+		case l.acked[id] != 0 && s[0] != l.acked[id]:
+			n.Moved++
+			add("acknowledged scan %s was answered with sequence %d but is at %d", id, l.acked[id], s[0])
+		}
+	}
 	sent := map[string]bool{}
 	for _, id := range l.unacked {
 		sent[id] = true
 	}
 	for id, s := range seqs {
 		if _, ok := l.acked[id]; !ok && !sent[id] {
-			p.add("scan %s is in the ledger (%v) but no client sent it", id, s)
+			n.Unsent++
+			add("scan %s is in the ledger (%v) but no client sent it", id, s)
 		}
 		if len(s) > 1 {
-			p.add("scan %s is in the ledger %d times", id, len(s))
+			n.Duplicated++
+			add("scan %s is in the ledger %d times", id, len(s))
 		}
 	}
 	if len(l.unacked) > 0 {
@@ -881,8 +912,9 @@ func (p *problemList) strays(l *scanLoad, seqs map[string][]uint64) {
 				in++
 			}
 		}
-		p.add("%d scans never acknowledged before the load's deadline (%d of them in the ledger)", len(l.unacked), in)
+		add("%d scans never acknowledged before the load's deadline (%d of them in the ledger)", len(l.unacked), in)
 	}
+	return n, probs, nil
 }
 
 func tail(s string, n int) string {
@@ -904,17 +936,42 @@ func runClusterFaults(ctx context.Context, env *environ, args []string) error {
 	residents := fs.Int("residents", 40, "residents with passes")
 	timeout := fs.Duration("timeout", 15*time.Minute, "bound of the whole run")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	parts := fs.String("partitions", "", "a ledger per province (e.g. 11,31,44,51): faults "+strings.Join(cellFaultNames, ", ")+
+		" at one province's ledger under every province's load, --scans per province")
+	dir := fs.String("dir", "", "directory of the cluster's data and the replicas' logs, kept after the run; default a temporary one, removed")
+	struck := fs.String("struck", "", "with --partitions, the province whose ledger is struck (default the second)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	res, err := runFaults(ctx, env, faultConfig{Faults: strings.Split(*only, ","), Clients: *clients, Scans: *scans,
-		Residents: *residents, Timeout: *timeout, Progress: env.stderr})
+	cfg := faultConfig{Faults: strings.Split(*only, ","), Clients: *clients, Scans: *scans, Residents: *residents, Timeout: *timeout, Progress: env.stderr, Dir: *dir}
+	var (
+		res []faultResult
+		err error
+	)
+	write := writeFaults
+	if *parts == "" {
+		res, err = runFaults(ctx, env, cfg)
+	} else {
+		provinces, perr := partition.Parse(*parts)
+		if perr != nil {
+			return perr
+		}
+		if !flagSet(fs, "only") {
+			cfg.Faults = cellFaultNames
+		}
+		target := events.Region(*struck)
+		if target == "" {
+			target = provinces[1%len(provinces)]
+		}
+		write = writeCellFaults
+		res, err = runCellFaults(ctx, env, cfg, provinces, target)
+	}
 	if *asJSON {
 		if jerr := json.NewEncoder(env.stdout).Encode(res); jerr != nil {
 			return jerr
 		}
 	} else {
-		writeFaults(env.stdout, res)
+		write(env.stdout, res)
 	}
 	if err != nil {
 		return err
@@ -951,4 +1008,11 @@ func writeFaults(w io.Writer, res []faultResult) {
 			fmt.Fprintf(w, "    problem: %s\n", p)
 		}
 	}
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -355,3 +355,98 @@ func recordMove(t *testing.T, b *backend, idNumber, phone string) {
 	host.json("GET", "/visits/"+visit.ID+"/pass", nil, 200, &vpass)
 	scan(away, "dashboard-away", vpass.Token, gate(away, "110106001001"))
 }
+
+// TestDashboardInBrowserCell drives the dashboard of a province's cell in
+// a deployment with a ledger per province, with the demo: province 31's
+// cell holds demo data of its own region (Shanghai's 310105, derived from
+// Beijing's), its government analyst signs in on the page at
+// /p/31/dashboard, which loads its assets, signs in and reads every figure
+// from province 31's API under /p/31/ and nothing from the root, and every
+// panel but the flows (the demo has one district: no moves) is drawn with
+// data from the demo's communities, which the page derives from the cell.
+// One province only, to keep it to one demo (about 30 s).
+func TestDashboardInBrowserCell(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (go run ./ops test installs it): %v", chromiumPath, err)
+		}
+		t.Skipf("%s is missing; go run ./ops test installs it (apt-get install chromium)", chromiumPath)
+	}
+	b := newBackend(t)
+	b.startWith("--partitions", "31", "--demo")
+	cellsReady(t, b.httpAddr, true)
+	cell := cellBase(b.httpAddr, "31")
+	gov := signIn(t, cell, "demo-gov")
+	var me struct{ Scope string }
+	gov.json("GET", "/me", nil, 200, &me)
+	if me.Scope != "310105" {
+		t.Fatalf("province 31's demo analyst has scope %q, want its own district 310105", me.Scope)
+	}
+	var dc struct{ Code string }
+	gov.json("POST", "/auth/dashboard-code", nil, 200, &dc)
+
+	ctx := newBrowser(t)
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == "error" {
+				mu.Lock()
+				problems = append(problems, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(cell+"/dashboard/"), // sent to /p/31/dashboard
+		chromedp.WaitVisible("#code"),
+		chromedp.SendKeys("#code", dc.Code),
+		chromedp.Click("#signin"),
+		chromedp.WaitVisible("#board"),
+	); err != nil {
+		t.Fatalf("sign in: %v (console: %v)", err, problems)
+	}
+	// Every panel settles; the ledger's is drawn from the cell's own
+	// health and checkpoint.
+	states, err := chromedp.Run(ctx, chromedp.Poll[map[string]string](`(() => {
+		const out = {};
+		for (const id of `+jsList(dashboardCharts)+`) {
+			const el = document.getElementById(id);
+			if (!el.dataset.state || el.dataset.state === 'loading') return null;
+			out[id] = el.dataset.state + ' ' + (el.dataset.drawn || '') + ': ' + document.getElementById('note-' + id.slice(6)).textContent;
+		}
+		return out;
+	})()`, chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(100*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("panels not settled: %v (console: %v)", err, problems)
+	}
+	for id, st := range states {
+		if !strings.HasPrefix(st, "drawn") && !(id == "chart-flows" && strings.HasPrefix(st, "empty")) {
+			t.Errorf("%s: %s", id, st)
+		}
+	}
+	t.Logf("panels: %v", states)
+	// Every request of the page went to province 31's cell (but the
+	// browser's own for the site's icon).
+	urls, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[location.href].concat(performance.getEntriesByType('resource').map((e) => e.name))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(urls) < 6 || urls[0] != cell+"/dashboard" {
+		t.Fatalf("the page at %v loaded %v", urls[0], urls[1:])
+	}
+	for _, u := range urls {
+		if !strings.HasPrefix(u, cell+"/") && u != "http://"+b.httpAddr+"/favicon.ico" {
+			t.Errorf("the page of /p/31 requested %s", u)
+		}
+	}
+	checkpoint, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('chart-ledger').closest('section').innerText`))
+	if err != nil || !strings.Contains(checkpoint, "onebook.local/ledger/p/31") {
+		t.Errorf("the ledger panel does not name province 31's log: %q %v", checkpoint, err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -106,8 +107,27 @@ func refusedRegion(t *testing.T, what string, code int, body []byte) {
 // of one province is refused by the other's ledger with a 4xx naming
 // region, whether it comes through the API or ops staff add, and the
 // national ledger serves its log and no raw-event route.
+//
+// The two provinces are given the same session key, as if it had been
+// shared (one secret mounted for every cell): a session is then kept in
+// its cell by the audience it names alone, which is what the routes below
+// test; with keys of their own, as the backend makes them, the cells are
+// apart twice over.
 func TestAuthzCells(t *testing.T) {
 	b := newBackend(t)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	for _, cell := range []events.Region{"11", "12"} {
+		dir := filepath.Join(b.dir, partition.Name(cell))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "session.key"), key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.startWith("--partitions", "11,12")
 	cellsReady(t, b.httpAddr, false)
 	base11, base12 := cellBase(b.httpAddr, "11"), cellBase(b.httpAddr, "12")

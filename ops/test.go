@@ -37,7 +37,8 @@ func runTest(ctx context.Context, env *environ, args []string) error {
 		{"go", "vet", "./..."},
 	}
 	// The ops package (the end-to-end tests, the cluster faults) takes about
-	// 7 minutes on 2 loaded CPUs; the timeout only stops a hang.
+	// 7 minutes on 2 loaded CPUs, plus one and a half to two and a half for
+	// the faults with a ledger per province; the timeout only stops a hang.
 	test := []string{"go", "test", "-count=1", "-timeout=25m"}
 	if *short {
 		test = append(test, "-short")

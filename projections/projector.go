@@ -255,7 +255,7 @@ func (pr *Projector) run(ctx context.Context) error {
 		readErr <- pr.read(ctx, it, cp.Seq, batches)
 	}()
 	for b := range batches {
-		if err := pr.apply(ctx, &cp, b); err != nil {
+		if err := pr.apply(ctx, cons, &cp, b); err != nil {
 			cancel()
 			it.Stop()
 			for range batches { // let the reader see the stop and return
@@ -274,6 +274,7 @@ type readBatch struct {
 	lastSeq   uint64        // stream sequence of last
 	remaining uint64        // the consumer's pending count after last
 	idle      bool
+	delivered uint64 // when idle: the consumer's deliveries taken so far
 }
 
 // read takes batches of up to pr.Batch messages from it, checks that each
@@ -282,7 +283,7 @@ type readBatch struct {
 func (pr *Projector) read(ctx context.Context, it jetstream.MessagesContext, from int64, out chan<- readBatch) error {
 	for {
 		m, err := it.Next(jetstream.NextMaxWait(pr.IdleCheck))
-		b := readBatch{idle: errors.Is(err, nats.ErrTimeout)}
+		b := readBatch{idle: errors.Is(err, nats.ErrTimeout), delivered: pr.delivered}
 		if err != nil && !b.idle {
 			return fmt.Errorf("next: %w", err)
 		}
@@ -339,8 +340,8 @@ type pending struct {
 }
 
 // apply folds one batch and writes it; for an idle note, it checks that
-// nobody reset the projection meanwhile.
-func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, b readBatch) error {
+// nobody reset the projection meanwhile and that no delivery went astray.
+func (pr *Projector) apply(ctx context.Context, cons jetstream.Consumer, cp *Checkpoint, b readBatch) error {
 	if b.idle {
 		now, err := pr.Store.Checkpoint(ctx, cp.Name)
 		if err != nil {
@@ -349,7 +350,7 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, b readBatch) err
 		if now.Version != cp.Version || now.Seq != cp.Seq {
 			return fmt.Errorf("checkpoint: %w", ErrCheckpointMoved)
 		}
-		return nil
+		return pr.idle(ctx, cons, b.delivered)
 	}
 	order, err := pr.foldItems(ctx, b.items)
 	if err != nil {
@@ -384,6 +385,29 @@ func (pr *Projector) apply(ctx context.Context, cp *Checkpoint, b readBatch) err
 		}
 		s.Seq, s.Pending, s.Err = cp.Seq, b.remaining, ""
 	})
+	return nil
+}
+
+// idle asks the consumer, when nothing came for a while, what it
+// delivered and what it still holds. A delivery lost in transit (around a
+// change of the stream's or the consumer's leader in a cluster, found by
+// the fault tests on a ledger per province) would otherwise come back only
+// as a redelivery after AckWait, a minute in which the status said caught
+// up while the stored checkpoint stayed behind: the projector starts again
+// from its checkpoint at once instead. The pending count is refreshed
+// either way, so that the status does not keep a stale "caught up".
+//
+// A delivery still in flight when the consumer answers looks lost too;
+// starting again from the checkpoint is then merely early, and harmless.
+func (pr *Projector) idle(ctx context.Context, cons jetstream.Consumer, delivered uint64) error {
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer info: %w", err)
+	}
+	if info.Delivered.Consumer > delivered {
+		return fmt.Errorf("%w: the consumer delivered %d messages, %d came", errOutOfTurn, info.Delivered.Consumer, delivered)
+	}
+	pr.setStatus(func(s *Status) { s.Pending = info.NumPending })
 	return nil
 }
 

@@ -55,6 +55,7 @@ type cell struct {
 	svcs    *services // nil for the national cell
 	http    *fiber.App
 	metrics *api.Metrics // shared by the cells of a process; nil: the App's own
+	limiter *api.Limiter // shared by the cells of a process: a client's limit is counted once
 }
 
 // nationalTypes are the event types the national ledger admits
@@ -174,13 +175,14 @@ func startCells(ctx, bg context.Context, wg *sync.WaitGroup, cfg config.Config, 
 		cells   []*cell
 		mounted []api.Cell
 		metrics = api.NewMetrics() // one registry for the process's one /metrics
+		limiter = api.NewLimiter(apiLimits(cfg))
 	)
 	for _, cc := range cfg.Cells() {
 		cs, err := servers.Cell(ctx, cc, log)
 		if err != nil {
 			return cells, nil, err
 		}
-		c := &cell{code: cc.Cell, cfg: cc, servers: cs, metrics: metrics}
+		c := &cell{code: cc.Cell, cfg: cc, servers: cs, metrics: metrics, limiter: limiter}
 		cells = append(cells, c)
 		clog := log.With("cell", partition.Name(cc.Cell))
 		if c.code == partition.Nation {
@@ -223,11 +225,13 @@ func (c *cell) start(ctx, bg context.Context, wg *sync.WaitGroup, log *slog.Logg
 	return err
 }
 
-// setApp makes a the cell's App, with the cell's shared metrics if any.
+// setApp makes a the cell's App, with the cell's shared metrics and
+// limiter if any.
 func (c *cell) setApp(a *App) {
 	if c.metrics != nil {
 		a.metrics = c.metrics
 	}
+	a.limiter = c.limiter
 	c.app = a
 }
 
@@ -256,7 +260,7 @@ func (c *cell) startNation(ctx, bg context.Context, wg *sync.WaitGroup, log *slo
 	c.http = api.NewLog(api.Config{National: views, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, schemas.Registry()), Health: a,
 		Metrics: a.metrics, MetricsToken: c.cfg.MetricsToken, RequestTimeout: c.cfg.RequestTimeout, ExportTimeout: c.cfg.ExportTimeout,
 		Log: log.With("component", "http"), TrustedProxies: c.cfg.TrustedProxies,
-		Limits: api.Limits{SignIn: c.cfg.LimitSignIn, Client: c.cfg.LimitClient, Account: c.cfg.LimitAccount}})
+		Limits: apiLimits(c.cfg), Limiter: a.limiter})
 	return nil
 }
 

@@ -21,8 +21,9 @@ import (
 // operators, a few hundred residents in households with valid ID numbers,
 // daily health declarations, two weeks of scans (a few denied), a pass
 // revoked for red status and a household that moved out and was erased.
-// It runs on a simulated clock that starts fourteen days ago.
-func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *slog.Logger) error {
+// It runs on a simulated clock that starts fourteen days ago, in place's
+// district (Beijing's 朝阳区 for the single ledger).
+func Demo(ctx context.Context, place DemoPlace, acc *accounts.Service, svc *passes.Service, log *slog.Logger) error {
 	size, err := svc.Store.Size(ctx)
 	if err != nil {
 		return err
@@ -32,7 +33,7 @@ func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *
 		return nil
 	}
 	d := &passDemo{rng: rand.New(rand.NewPCG(2020, 2)), start: time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour),
-		sys: auth.Principal{Subject: "demo", Role: auth.System}, cs: map[events.Region]*demoCommunity{}}
+		sys: auth.Principal{Subject: "demo", Role: auth.System}, cs: map[events.Region]*demoCommunity{}, place: place}
 	d.now = d.start
 	d.svc, d.acc = *svc, *acc
 	d.svc.Now = func() time.Time { return d.now }
@@ -52,16 +53,52 @@ func Demo(ctx context.Context, acc *accounts.Service, svc *passes.Service, log *
 		scans += n
 	}
 	size, _ = svc.Store.Size(ctx)
-	log.Info("demo data", "communities", len(demoCommunities()), "people", len(d.people), "scans", scans, "events", size)
+	log.Info("demo data", "district", place.district(), "communities", len(place.communities()), "people", len(d.people), "scans", scans, "events", size)
 	return nil
 }
 
-// demoDistrict is the demo's district (北京市朝阳区) and demoCommunities
-// its three communities.
-const demoDistrict = "110105"
+// DemoPlace is the province a demo fills: "11" (Beijing) for the single
+// ledger, as always, and each province's own in a deployment with a ledger
+// per province (DemoPlaceOf). The demo is written for Beijing (district
+// 朝阳区 110105, city 1101, province 11); in another province every region
+// code keeps its city, district and community digits under that
+// province's two (310105, 3101, 31) — derived, not listed per province —
+// and the names that are Beijing's give way to generic ones, so that each
+// province's cell holds data of its own region.
+type DemoPlace events.Region
 
-func demoCommunities() []events.Region {
-	return []events.Region{demoDistrict + "001001", demoDistrict + "001002", demoDistrict + "002001"}
+// DemoPlaceOf is the demo's place in cell ("" for the single ledger).
+func DemoPlaceOf(cell events.Region) DemoPlace {
+	if cell == "" {
+		return "11"
+	}
+	return DemoPlace(cell)
+}
+
+// region is the place's code for Beijing's code beijing.
+func (p DemoPlace) region(beijing events.Region) events.Region {
+	if beijing == events.National {
+		return beijing
+	}
+	return events.Region(p) + beijing[2:]
+}
+
+// name is the place's name for Beijing's name beijing: generic outside
+// Beijing.
+func (p DemoPlace) name(beijing, generic string) string {
+	if p == "11" {
+		return beijing
+	}
+	return generic
+}
+
+// district is the demo's district (北京市朝阳区 110105 in Beijing) and
+// communities its three communities.
+func (p DemoPlace) district() events.Region { return p.region("110105") }
+
+func (p DemoPlace) communities() []events.Region {
+	d := p.district()
+	return []events.Region{d + "001001", d + "001002", d + "002001"}
 }
 
 // passDemo is the pass demo under way: copies of the services whose clock
@@ -75,6 +112,7 @@ type passDemo struct {
 	sys        auth.Principal
 	cs         map[events.Region]*demoCommunity
 	people     []demoPerson
+	place      DemoPlace
 }
 
 type demoCommunity struct {
@@ -94,7 +132,7 @@ type demoPerson struct {
 // makes staff accounts and their invite codes, POST /staff, for the
 // mini-program's binding page).
 func (d *passDemo) staff(ctx context.Context) error {
-	for i, c := range demoCommunities() {
+	for i, c := range d.place.communities() {
 		pm, err := demoStaff(ctx, &d.acc, d.sys, auth.PropertyManager, c, fmt.Sprintf("demo-pm-%d", i))
 		if err != nil {
 			return err
@@ -112,10 +150,10 @@ func (d *passDemo) staff(ctx context.Context) error {
 			d.cs[c].gates = append(d.cs[c].gates, g.ID)
 		}
 	}
-	if _, err := demoStaff(ctx, &d.acc, d.sys, auth.GovAnalyst, demoDistrict, "demo-gov"); err != nil {
+	if _, err := demoStaff(ctx, &d.acc, d.sys, auth.GovAnalyst, d.place.district(), "demo-gov"); err != nil {
 		return err
 	}
-	_, err := demoStaff(ctx, &d.acc, d.sys, auth.Admin, demoDistrict, "demo-admin")
+	_, err := demoStaff(ctx, &d.acc, d.sys, auth.Admin, d.place.district(), "demo-admin")
 	return err
 }
 
@@ -125,7 +163,7 @@ func (d *passDemo) households(ctx context.Context) error {
 	surnames := []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗")
 	given := []string{"伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"}
 	for h := 0; h < 150; h++ {
-		c := demoCommunities()[h%len(demoCommunities())]
+		c := d.place.communities()[h%len(d.place.communities())]
 		res := d.acc.SignIn(fmt.Sprintf("demo-resident-%03d", h))
 		in := accounts.RegisterInput{Community: c, Building: fmt.Sprint(1 + rng.IntN(12)), Unit: fmt.Sprintf("%d-%d0%d", 1+rng.IntN(4), 1+rng.IntN(20), 1+rng.IntN(4))}
 		for m := 0; m < 1+rng.IntN(3); m++ {
@@ -210,7 +248,7 @@ func (d *passDemo) scans(ctx context.Context, day int) (int, error) {
 	}
 	d.now = d.start.Add(time.Duration(day)*24*time.Hour + 22*time.Hour)
 	scans := 0
-	for _, c := range demoCommunities() {
+	for _, c := range d.place.communities() {
 		if len(uploads[c]) == 0 {
 			continue
 		}

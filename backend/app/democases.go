@@ -22,7 +22,8 @@ import (
 
 // DemoCases adds a fortnight of case reporting to the demo, through the
 // same service calls hospitals and CDC staff make, on a simulated clock that
-// starts fourteen days ago: three hospitals in two districts of Beijing,
+// starts fourteen days ago, in place (Beijing for the single ledger):
+// three hospitals in two districts of the province's first city,
 // their reporters and reviewers, CDC reviewers at every level, an auditor;
 // a steady trickle of influenza, hand-foot-and-mouth disease and diarrhoea
 // across four districts; and in the last three days a cluster of
@@ -32,13 +33,13 @@ import (
 // corrected; CDC staff acknowledge, investigate and close alerts, so the
 // alert view shows response times. Like Demo it runs only on an empty
 // ledger (Demo's own events aside) and before the alert raiser starts.
-func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, warn *alerts.Service, log *slog.Logger) error {
+func DemoCases(ctx context.Context, place DemoPlace, svc *accounts.Service, cs *cases.Service, warn *alerts.Service, log *slog.Logger) error {
 	if len(svc.Orgs(orgs.Hospital, events.National)) > 0 {
 		log.Info("case demo skipped: hospitals exist")
 		return nil
 	}
 	d := &caseDemo{rng: rand.New(rand.NewPCG(2020, 5)), start: time.Now().UTC().Add(-14 * 24 * time.Hour).Truncate(time.Hour), warn: warn,
-		sys: auth.Principal{Subject: "demo", Role: auth.System, Scope: events.National}}
+		sys: auth.Principal{Subject: "demo", Role: auth.System, Scope: events.National}, place: place}
 	d.now = d.start
 	clock := func() time.Time { return d.now }
 	d.acc, d.cas, d.al = *svc, *cs, *warn
@@ -58,7 +59,7 @@ func DemoCases(ctx context.Context, svc *accounts.Service, cs *cases.Service, wa
 	// A CDC reviewer reads the unknown-pneumonia card for the investigation.
 	for _, c := range d.filed {
 		if c.Card.Disease == "pneumonia_unknown" {
-			if _, err := d.cas.Read(ctx, d.cdc["110105"], c.ID, cases.ReadInput{Purpose: "investigation", Reason: "不明原因肺炎病例流调", FullIdentity: true}); err != nil {
+			if _, err := d.cas.Read(ctx, d.cdc[place.region("110105")], c.ID, cases.ReadInput{Purpose: "investigation", Reason: "不明原因肺炎病例流调", FullIdentity: true}); err != nil {
 				return fmt.Errorf("demo read: %w", err)
 			}
 		}
@@ -80,6 +81,7 @@ type caseDemo struct {
 	hs         []demoHospital
 	cdc        map[events.Region]auth.Principal
 	filed      []cases.Card
+	place      DemoPlace
 }
 
 type demoHospital struct {
@@ -94,9 +96,13 @@ func (d *caseDemo) staff(ctx context.Context) error {
 	for i, h := range []struct {
 		name   string
 		region events.Region
-	}{{"朝阳医院", "110105004"}, {"中日友好医院", "110105011"}, {"海淀医院", "110108001"}} {
+	}{
+		{d.place.name("朝阳医院", "第一人民医院"), d.place.region("110105004")},
+		{d.place.name("中日友好医院", "中心医院"), d.place.region("110105011")},
+		{d.place.name("海淀医院", "第二人民医院"), d.place.region("110108001")},
+	} {
 		o, err := d.acc.RegisterOrg(ctx, d.sys, accounts.OrgInput{Kind: orgs.Hospital, Name: h.name, Region: h.region,
-			Licence: demoLicence(h.name), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{byte(i + 1)}, 32)), Approve: true})
+			Licence: demoLicence(h.name, d.place.district()), DocsHash: hex.EncodeToString(bytes.Repeat([]byte{byte(i + 1)}, 32)), Approve: true})
 		if err != nil {
 			return fmt.Errorf("demo hospital: %w", err)
 		}
@@ -111,14 +117,15 @@ func (d *caseDemo) staff(ctx context.Context) error {
 		d.hs = append(d.hs, demoHospital{org: o, reporter: rep, reviewer: rev, district: h.region[:6]})
 	}
 	d.cdc = map[events.Region]auth.Principal{}
-	for _, scope := range []events.Region{"110105", "110108", "1101", "11", events.National} {
+	for _, beijing := range []events.Region{"110105", "110108", "1101", "11", events.National} {
+		scope := d.place.region(beijing)
 		p, err := demoStaff(ctx, &d.acc, d.sys, auth.CDCReviewer, scope, "demo-cdc-"+string(scope))
 		if err != nil {
 			return err
 		}
 		d.cdc[scope] = p
 	}
-	_, err := demoStaff(ctx, &d.acc, d.sys, auth.Auditor, "11", "demo-auditor")
+	_, err := demoStaff(ctx, &d.acc, d.sys, auth.Auditor, d.place.region("11"), "demo-auditor")
 	return err
 }
 
@@ -152,7 +159,7 @@ func (d *caseDemo) at(day int, minute int) {
 
 // day files day's cards — a steady trickle of influenza, hand-foot-and-
 // mouth disease and diarrhoea across four districts; from day 11 a cluster
-// of respiratory illness around 朝阳医院; on day 12 one pneumonia of
+// of respiratory illness around the first hospital (朝阳医院); on day 12 one pneumonia of
 // unknown cause — then raises the day's alerts, and the CDC responds.
 func (d *caseDemo) day(ctx context.Context, day int) error {
 	background := []struct {
@@ -164,7 +171,7 @@ func (d *caseDemo) day(ctx context.Context, day int) error {
 		{"other_diarrhoea", []string{"diarrhoea", "abdominal_pain"}},
 		{"influenza", []string{"fever", "sore_throat"}},
 	}
-	districts := []string{"110105", "110108", "110101", "110102"}
+	districts := []events.Region{d.place.region("110105"), d.place.region("110108"), d.place.region("110101"), d.place.region("110102")}
 	rng := d.rng
 	for k := 0; k < 2+rng.IntN(3); k++ {
 		d.at(day, 8*60+rng.IntN(10*60))
@@ -177,7 +184,7 @@ func (d *caseDemo) day(ctx context.Context, day int) error {
 	if day >= 11 {
 		for k := 0; k < 2+2*(day-11); k++ {
 			d.at(day, 9*60+rng.IntN(8*60))
-			if err := d.file(ctx, d.hs[0], "influenza", fmt.Sprintf("110105%03d", 4+rng.IntN(2)), []string{"fever", "cough", "dyspnea"},
+			if err := d.file(ctx, d.hs[0], "influenza", fmt.Sprintf("%s%03d", d.place.region("110105"), 4+rng.IntN(2)), []string{"fever", "cough", "dyspnea"},
 				[]string{"moderate", "severe"}[rng.IntN(2)]); err != nil {
 				return err
 			}
@@ -185,7 +192,7 @@ func (d *caseDemo) day(ctx context.Context, day int) error {
 	}
 	if day == 12 {
 		d.at(day, 15*60)
-		if err := d.file(ctx, d.hs[1], "pneumonia_unknown", "110105011", []string{"fever", "cough", "pneumonia_imaging"}, "severe"); err != nil {
+		if err := d.file(ctx, d.hs[1], "pneumonia_unknown", string(d.place.region("110105011")), []string{"fever", "cough", "pneumonia_imaging"}, "severe"); err != nil {
 			return err
 		}
 	}
@@ -260,7 +267,7 @@ func (d *caseDemo) reviews(ctx context.Context) error {
 			return fmt.Errorf("demo district review: %w", err)
 		}
 		if i%2 == 0 {
-			if _, err := d.cas.Review(ctx, d.cdc["1101"], c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
+			if _, err := d.cas.Review(ctx, d.cdc[d.place.region("1101")], c.ID, cases.ReviewInput{Decision: caseevents.Approve}); err != nil {
 				return fmt.Errorf("demo city review: %w", err)
 			}
 		}
@@ -278,12 +285,12 @@ func demoOrgStaff(ctx context.Context, svc *accounts.Service, sys auth.Principal
 
 // demoLicence makes a valid unified social credit code (GB 32100) from a
 // name: registration authority 9 (industry and commerce), type 1, the
-// Beijing division code, a number from the name's hash and the check
-// character.
-func demoLicence(name string) string {
+// division code (the demo's district), a number from the name's hash and
+// the check character.
+func demoLicence(name string, division events.Region) string {
 	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 	sum := sha256.Sum256([]byte(name))
-	b := []byte("91110105")
+	b := []byte("91" + string(division))
 	for i := 0; len(b) < 17; i++ {
 		b = append(b, alphabet[int(sum[i])%10])
 	}

@@ -26,13 +26,13 @@ import (
 // the hospital records daily consumption; reviewers review and re-review,
 // one donation is escalated. Runs once, after DemoCases (it uses its
 // hospitals).
-func DemoDonations(ctx context.Context, people *accounts.Service, ds *donations.Service, log *slog.Logger) error {
+func DemoDonations(ctx context.Context, place DemoPlace, people *accounts.Service, ds *donations.Service, log *slog.Logger) error {
 	if len(ds.State.Donations(func(*donations.Donation) bool { return true })) > 0 {
 		log.Info("donation demo skipped: donations exist")
 		return nil
 	}
 	d := &donationDemo{hospitals: people.Orgs(orgs.Hospital, events.National), start: time.Now().UTC().Add(-7 * 24 * time.Hour).Truncate(time.Hour),
-		sys: auth.Principal{Subject: "demo", Role: auth.System, Scope: events.National}}
+		sys: auth.Principal{Subject: "demo", Role: auth.System, Scope: events.National}, place: place}
 	if len(d.hospitals) < 2 {
 		return fmt.Errorf("donation demo: needs the case demo's hospitals")
 	}
@@ -66,6 +66,7 @@ type donationDemo struct {
 	rev1, rev2                     auth.Principal
 	n95                            donations.Need
 	masksID, clothingID            string
+	place                          DemoPlace
 }
 
 func (d *donationDemo) step(by time.Duration) { d.now = d.now.Add(by) }
@@ -73,7 +74,7 @@ func (d *donationDemo) step(by time.Duration) { d.now = d.now.Add(by) }
 // org registers and approves an organisation and binds a member to it.
 func (d *donationDemo) org(ctx context.Context, kind, name string, region events.Region) (accounts.Org, auth.Principal, error) {
 	sum := sha256.Sum256([]byte(name))
-	o, err := d.acc.RegisterOrg(ctx, d.sys, accounts.OrgInput{Kind: kind, Name: name, Region: region, Licence: demoLicence(name),
+	o, err := d.acc.RegisterOrg(ctx, d.sys, accounts.OrgInput{Kind: kind, Name: name, Region: region, Licence: demoLicence(name, d.place.district()),
 		DocsHash: hex.EncodeToString(sum[:]), Approve: true})
 	if err != nil {
 		return accounts.Org{}, auth.Principal{}, fmt.Errorf("demo organisation %s: %w", name, err)
@@ -87,16 +88,16 @@ func (d *donationDemo) org(ctx context.Context, kind, name string, region events
 // donation reviewers.
 func (d *donationDemo) members(ctx context.Context) error {
 	var err error
-	if d.charity, d.charityP, err = d.org(ctx, orgs.Charity, "北京市红十字会", "110102"); err != nil {
+	if d.charity, d.charityP, err = d.org(ctx, orgs.Charity, d.place.name("北京市红十字会", "市红十字会"), d.place.region("110102")); err != nil {
 		return err
 	}
-	if d.company, d.companyP, err = d.org(ctx, orgs.Donor, "北京某科技有限公司", "110108"); err != nil {
+	if d.company, d.companyP, err = d.org(ctx, orgs.Donor, d.place.name("北京某科技有限公司", "某科技有限公司"), d.place.region("110108")); err != nil {
 		return err
 	}
-	if d.logistics, d.logisticsP, err = d.org(ctx, orgs.Logistics, "京东物流北京分拨中心", "110112"); err != nil {
+	if d.logistics, d.logisticsP, err = d.org(ctx, orgs.Logistics, d.place.name("京东物流北京分拨中心", "物流分拨中心"), d.place.region("110112")); err != nil {
 		return err
 	}
-	if d.warehouse, d.warehouseP, err = d.org(ctx, orgs.Warehouse, "北京市应急物资储备库", "110105"); err != nil {
+	if d.warehouse, d.warehouseP, err = d.org(ctx, orgs.Warehouse, d.place.name("北京市应急物资储备库", "市应急物资储备库"), d.place.region("110105")); err != nil {
 		return err
 	}
 	for i, h := range d.hospitals[:2] {
@@ -106,10 +107,10 @@ func (d *donationDemo) members(ctx context.Context) error {
 		}
 		d.hospP = append(d.hospP, p)
 	}
-	if d.rev1, err = demoStaff(ctx, &d.acc, d.sys, auth.DonationReviewer, "11", "demo-donation-reviewer-1"); err != nil {
+	if d.rev1, err = demoStaff(ctx, &d.acc, d.sys, auth.DonationReviewer, d.place.region("11"), "demo-donation-reviewer-1"); err != nil {
 		return err
 	}
-	d.rev2, err = demoStaff(ctx, &d.acc, d.sys, auth.DonationReviewer, "1101", "demo-donation-reviewer-2")
+	d.rev2, err = demoStaff(ctx, &d.acc, d.sys, auth.DonationReviewer, d.place.region("1101"), "demo-donation-reviewer-2")
 	return err
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/onebook/onebook/events/lease"
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/outbox"
+	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/schemas"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/events/seal/witnesspush"
@@ -85,6 +86,7 @@ type App struct {
 	docs       projections.DocStore
 	projectors []*projections.Projector
 	metrics    *api.Metrics
+	limiter    *api.Limiter // shared by the cells of a process; nil: the API's own
 	warm       *warmup
 	snaps      *stateSnapshots
 	signer     note.Signer      // the seal's: checkpoints and export manifests
@@ -256,16 +258,17 @@ func (a *App) services(ctx, bg context.Context, wg *sync.WaitGroup, wx wechatAda
 // need (its ledger is new, so seeding them is quick); then cases and
 // donations.
 func (a *App) demo(ctx context.Context, s *services) error {
-	if err := Demo(ctx, s.acc, s.svc, a.log); err != nil {
+	place := DemoPlaceOf(a.cfg.Cell)
+	if err := Demo(ctx, place, s.acc, s.svc, a.log); err != nil {
 		return fmt.Errorf("demo data: %w", err)
 	}
 	if err := s.warn.SeedRules(ctx); err != nil {
 		return fmt.Errorf("early-warning rules: %w", err)
 	}
-	if err := DemoCases(ctx, s.acc, s.cases, s.warn, a.log); err != nil {
+	if err := DemoCases(ctx, place, s.acc, s.cases, s.warn, a.log); err != nil {
 		return fmt.Errorf("case demo data: %w", err)
 	}
-	if err := DemoDonations(ctx, s.acc, s.dons, a.log); err != nil {
+	if err := DemoDonations(ctx, place, s.acc, s.dons, a.log); err != nil {
 		return fmt.Errorf("donation demo data: %w", err)
 	}
 	return nil
@@ -319,7 +322,7 @@ func (a *App) http(ctx context.Context, s *services) (*fiber.App, error) {
 	led, cfg := a.ledger, a.cfg
 	return api.New(api.Config{Idempotency: idem, Tiles: led.Prover, Ledger: led.Prover, Events: events.PublicReader(led.Store, a.reg), Health: a, Metrics: a.metrics, MetricsToken: cfg.MetricsToken,
 		RequestTimeout: cfg.RequestTimeout, ExportTimeout: cfg.ExportTimeout, Log: a.log.With("component", "http"), Cosignatures: s.cosigs,
-		Limits: api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}, TrustedProxies: cfg.TrustedProxies,
+		Limits: apiLimits(cfg), Limiter: a.limiter, TrustedProxies: cfg.TrustedProxies,
 		Sessions: s.sessions, Accounts: s.acc, Passes: s.svc, WeChat: s.wx, PassKeys: s.tokens, Contacts: s.notes, Subscriptions: s.notes, Tracing: s.tracer, Cases: s.cases, Alerts: s.warn, Donations: s.dons,
 		Exports: &exporter{led: led, cosigs: s.cosigs, js: a.servers.JS, reg: a.reg, signer: a.signer, views: ExportViews(a.cfg.Cell)},
 		Views:   api.Views{Docs: a.docs},
@@ -336,6 +339,11 @@ func (a *App) http(ctx context.Context, s *services) (*fiber.App, error) {
 				}
 				return ids
 			}}}), nil
+}
+
+// apiLimits are the API's limits per client and per account of cfg.
+func apiLimits(cfg config.Config) api.Limits {
+	return api.Limits{SignIn: cfg.LimitSignIn, Client: cfg.LimitClient, Account: cfg.LimitAccount}
 }
 
 // serveMetrics serves /metrics, and nothing else, on a listener of its own
@@ -381,6 +389,11 @@ func (a *App) passService(state *passes.State, accState *accounts.State, reg *ev
 	sessions, err := auth.NewSessions(skey, a.cfg.SessionTTL, nil)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if a.cfg.Cell != "" {
+		// A token names its cell and is refused by every other, even one
+		// given the same session key.
+		sessions.Audience = partition.Name(a.cfg.Cell)
 	}
 	svc := &passes.Service{Store: a.ledger.Store, Reg: reg, State: state, Accounts: accState, Vault: accounts.PersonalVault(vault), Tokens: tokens, Risk: a.cfg.RiskRegions, PassTTL: a.cfg.PassTTL}
 	return svc, sessions, tokens, nil

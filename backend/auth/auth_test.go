@@ -66,12 +66,28 @@ func TestSessions(t *testing.T) {
 		t.Fatalf("%+v %v", got, err)
 	}
 	other, _ := NewSessions([]byte(strings.Repeat("x", 32)), time.Hour, clock)
+	// Cells of a deployment with a ledger per province, here with the
+	// same key, as if it had been shared: the audience keeps them apart.
+	p31, _ := NewSessions(key, time.Hour, clock)
+	p31.Audience = "p31"
+	p44, _ := NewSessions(key, time.Hour, clock)
+	p44.Audience = "p44"
+	tok31, _, err := p31.Issue(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := p31.Verify(tok31); err != nil || got != p {
+		t.Fatalf("a token of p31 in p31: %+v %v", got, err)
+	}
 	tests := []struct {
 		name, token string
 		s           *Sessions
 	}{
 		{"garbage", "abc", s},
 		{"other key", tok, other},
+		{"another cell's token", tok31, p44},
+		{"a cell's token where sessions have no cell", tok31, s},
+		{"a token of no cell in a cell", tok, p31},
 		{"tampered", tok[:len(tok)-2] + "xx", s},
 		{"none alg", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0.", s},
 	}

@@ -20,6 +20,14 @@ type Sessions struct {
 	key []byte
 	ttl time.Duration
 	now func() time.Time
+	// Audience is the cell the sessions belong to in a deployment with a
+	// ledger per province (partition.Name: "p31"), "" for the single
+	// ledger. Each cell has its own key already; the audience makes a
+	// token of one cell worthless in another even where keys were shared
+	// (a copied data folder, one secret mounted everywhere): a token names
+	// its cell (RFC 7519 "aud") and is refused elsewhere, and sessions
+	// without an audience refuse every token that names one.
+	Audience string
 	// Valid, if set, is asked about every verified session: a disabled
 	// account's or a signed-out one's is refused (accounts.Service.SessionValid).
 	Valid func(p Principal, issued time.Time) error
@@ -57,7 +65,7 @@ func (s *Sessions) Issue(p Principal) (string, time.Time, error) {
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims{
 		Role: p.Role, Scope: p.Scope, OpenID: p.OpenID, Org: p.Org, IssuedNano: now.UnixNano(),
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: issuer, Subject: p.Subject,
+			Issuer: issuer, Subject: p.Subject, Audience: audience(s.Audience),
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 		},
 	})
@@ -72,9 +80,15 @@ func (s *Sessions) Issue(p Principal) (string, time.Time, error) {
 // CodeUnauthorized with a message that says which.
 func (s *Sessions) Verify(token string) (Principal, error) {
 	var c claims
-	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithIssuer(issuer), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now))
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now)}
+	if s.Audience != "" {
+		opts = append(opts, jwt.WithAudience(s.Audience))
+	}
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil }, opts...)
+	if err == nil && s.Audience == "" && len(c.Audience) > 0 {
+		err = fmt.Errorf("a session of %q where sessions have no audience", c.Audience)
+	}
 	if err != nil {
 		msg := "invalid session token"
 		if errors.Is(err, jwt.ErrTokenExpired) {
@@ -92,6 +106,15 @@ func (s *Sessions) Verify(token string) (Principal, error) {
 		}
 	}
 	return p, nil
+}
+
+// audience is the "aud" claim of a token of cell: none for the single
+// ledger, whose tokens stay as they were.
+func audience(cell string) jwt.ClaimStrings {
+	if cell == "" {
+		return nil
+	}
+	return jwt.ClaimStrings{cell}
 }
 
 // LoadOrCreateKey reads a secret key file, creating it with size random

@@ -54,8 +54,8 @@ func (c Config) Cells() []Config {
 // (ORIGIN/p/31), database (MONGO_DB_p31) and NATS credentials (in
 // NATSCredsDir; read by app.CellAuth). The process-wide settings (HTTP and
 // metrics listeners, the embedded servers' ports, WeChat) stay as they
-// are: the cells share them. The demo fills a district of Beijing, so it
-// runs in cell 11 alone.
+// are: the cells share them. The demo fills each province's cell with
+// data of its own region (app.DemoPlaceOf); the national cell has none.
 func (c Config) ForCell(code events.Region) Config {
 	name := partition.Name(code)
 	cell := c
@@ -67,6 +67,6 @@ func (c Config) ForCell(code events.Region) Config {
 	cell.SealKeyFile = filepath.Join(cell.DataDir, "seal.key")
 	cell.Origin = partition.Origin(c.Origin, code)
 	cell.MongoDB = c.MongoDB + "_" + name
-	cell.Demo = c.Demo && code == "11"
+	cell.Demo = c.Demo && code != partition.Nation
 	return cell
 }

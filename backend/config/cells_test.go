@@ -67,7 +67,7 @@ func TestCells(t *testing.T) {
 		demo                  bool
 	}{
 		{cells[0], "/var/onebook/p11", "/var/onebook/p11/seal.key", "ledger.example.cn/p/11", "ob_p11", true},
-		{cells[1], "/var/onebook/p31", "/var/onebook/p31/seal.key", "ledger.example.cn/p/31", "ob_p31", false},
+		{cells[1], "/var/onebook/p31", "/var/onebook/p31/seal.key", "ledger.example.cn/p/31", "ob_p31", true},
 		{cells[2], "/var/onebook/nation", "/var/onebook/nation/seal.key", "ledger.example.cn/national", "ob_nation", false},
 	} {
 		cc := tc.cell

@@ -188,8 +188,11 @@ type Config struct {
 	Idempotency Idempotency
 
 	// Limits per client and per account (zero: none), and the addresses of
-	// the reverse proxies whose X-Forwarded-For names the client.
+	// the reverse proxies whose X-Forwarded-For names the client. Limiter,
+	// if set, counts instead of one of the app's own (NewLimiter(Limits)):
+	// the cells of a process share one.
 	Limits         Limits
+	Limiter        *Limiter
 	TrustedProxies []string
 
 	// The stored hash tiles, for the C2SP tlog-tiles routes; nil: not
@@ -264,7 +267,11 @@ func newApp(cfg Config) (*fiber.App, *handlers) {
 	}
 	app := fiber.New(fc)
 	app.Use(recover.New())
-	for _, l := range limits(cfg.Limits) {
+	lim := cfg.Limiter
+	if lim == nil {
+		lim = NewLimiter(cfg.Limits)
+	}
+	for _, l := range lim.handlers {
 		app.Use(l)
 	}
 	if cfg.Metrics != nil {

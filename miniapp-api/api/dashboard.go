@@ -61,13 +61,22 @@ func (h *handlers) dashboardSignIn(c *fiber.Ctx, codes *auth.DeviceCodes) error 
 }
 
 // dashboardCSP keeps the page to its own origin: its scripts and styles
-// come from /dashboard/assets, its data from the API. ECharts sets inline
+// come from dashboard/assets beside the page, its data from the API. ECharts sets inline
 // styles on the elements it draws (tooltips), hence 'unsafe-inline' for
 // styles only.
 const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// serveDashboard answers the page. The page names its assets and the API
+// relative to its own URL, so that it works wherever the API is mounted
+// (/dashboard for a single ledger, /p/31/dashboard for a province's cell,
+// or under a reverse proxy's prefix); /dashboard/ is sent to /dashboard
+// (relatively: this app does not know its prefix), from where they
+// resolve.
 func serveDashboard(c *fiber.Ctx) error {
+	if strings.HasSuffix(c.Path(), "/") {
+		return c.Redirect("../dashboard", fiber.StatusMovedPermanently)
+	}
 	return sendDashboardFile(c, "index.html")
 }
 

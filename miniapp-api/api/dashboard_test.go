@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -142,48 +143,81 @@ func TestDashboardSignInIsRateLimitedPerIP(t *testing.T) {
 	}
 }
 
+// TestDashboardPageIsServedOffline loads the page and everything it
+// references, resolved against the page's URL as a browser does, both for
+// a single ledger (/dashboard) and for a province's cell mounted under its
+// prefix (/p/31/dashboard): the page names its assets relative to itself,
+// so they are found where the API is.
 func TestDashboardPageIsServedOffline(t *testing.T) {
-	app, _ := dashboardApp(t)
-	status, hdr, page := call(t, app, "GET", "/dashboard", "", nil)
+	single, _ := dashboardApp(t)
+	cell, _ := dashboardApp(t)
+	mounted := Mount([]Cell{{Name: "p31", Prefix: "/p/31", App: cell, Health: fixedHealth{}}})
+	for _, tt := range []struct {
+		name   string
+		app    *fiber.App
+		prefix string
+	}{{"single ledger", single, ""}, {"province cell", mounted, "/p/31"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dashboardServed(t, tt.app, tt.prefix)
+		})
+	}
+}
+
+func dashboardServed(t *testing.T, app *fiber.App, prefix string) {
+	page := prefix + "/dashboard"
+	status, hdr, body := call(t, app, "GET", page, "", nil)
 	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
-		t.Fatalf("/dashboard: %d %s", status, hdr.Get("Content-Type"))
+		t.Fatalf("%s: %d %s", page, status, hdr.Get("Content-Type"))
 	}
 	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "connect-src 'self'") {
 		t.Errorf("CSP %q", csp)
 	}
-	// Everything the page loads is its own: no CDN.
-	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(page), -1)
+	// With a trailing slash the page is sent, relatively, to itself.
+	status, hdr, _ = call(t, app, "GET", page+"/", "", nil)
+	base, _ := url.Parse("http://example.org" + page)
+	slash, _ := url.Parse("http://example.org" + page + "/")
+	if loc, err := url.Parse(hdr.Get("Location")); status != 301 || err != nil || slash.ResolveReference(loc).Path != page {
+		t.Errorf("%s/: %d to %q, want 301 to %s", page, status, hdr.Get("Location"), page)
+	}
+	// Everything the page loads is its own (no CDN), and beside it.
+	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(string(body), -1)
 	if len(refs) < 3 {
 		t.Fatalf("page references %v", refs)
 	}
 	for _, m := range refs {
-		if !strings.HasPrefix(m[1], "/dashboard/assets/") {
+		ref, err := url.Parse(m[1])
+		if err != nil || ref.IsAbs() || ref.Host != "" {
 			t.Errorf("page loads %s", m[1])
 			continue
 		}
-		status, hdr, body := call(t, app, "GET", m[1], "", nil)
+		asset := base.ResolveReference(ref).Path
+		if !strings.HasPrefix(asset, prefix+"/dashboard/assets/") {
+			t.Errorf("page loads %s, at %s", m[1], asset)
+			continue
+		}
+		status, hdr, body := call(t, app, "GET", asset, "", nil)
 		if status != 200 || len(body) == 0 {
-			t.Errorf("%s: %d", m[1], status)
+			t.Errorf("%s: %d", asset, status)
 		}
 		etag := hdr.Get("ETag")
-		req := httptest.NewRequest("GET", m[1], nil)
+		req := httptest.NewRequest("GET", asset, nil)
 		req.Header.Set("If-None-Match", etag)
 		if resp, err := app.Test(req, -1); err != nil || resp.StatusCode != 304 {
-			t.Errorf("%s with its ETag: %v %v", m[1], resp.StatusCode, err)
+			t.Errorf("%s with its ETag: %v %v", asset, resp.StatusCode, err)
 		}
 	}
 	for _, want := range []string{"chart-entries", "chart-flows", "chart-cases", "chart-stock", "chart-ledger", "exports", `id="code"`} {
-		if !strings.Contains(string(page), want) {
+		if !strings.Contains(string(body), want) {
 			t.Errorf("page has no %s", want)
 		}
 	}
-	status, hdr, _ = call(t, app, "GET", "/dashboard/assets/echarts.min.js", "", nil)
+	status, hdr, _ = call(t, app, "GET", prefix+"/dashboard/assets/echarts.min.js", "", nil)
 	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/javascript") {
 		t.Errorf("echarts: %d %s", status, hdr.Get("Content-Type"))
 	}
 	for _, missing := range []string{"/dashboard/assets/nope.js", "/dashboard/assets/..%2Findex.html", "/dashboard/assets/.hidden"} {
-		if status, _, _ := call(t, app, "GET", missing, "", nil); status != 404 {
-			t.Errorf("%s: %d", missing, status)
+		if status, _, _ := call(t, app, "GET", prefix+missing, "", nil); status != 404 {
+			t.Errorf("%s: %d", prefix+missing, status)
 		}
 	}
 }

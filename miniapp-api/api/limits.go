@@ -27,6 +27,19 @@ type Limits struct {
 // and tight where a stranger guesses (sign-in codes, invite codes).
 func DefaultLimits() Limits { return Limits{SignIn: 30, Client: 1200, Account: 600} }
 
+// A Limiter counts what each client and each account calls against its
+// Limits. An app has one of its own unless its Config gives one: the
+// cells of a deployment with a ledger per province share the process's
+// (api.Mount serves them on one listener), so that a client gets its limit
+// once, not once per cell, and its counts keep the keys of a single ledger
+// (the client's address, the session).
+type Limiter struct {
+	handlers []fiber.Handler
+}
+
+// NewLimiter returns a Limiter of l.
+func NewLimiter(l Limits) *Limiter { return &Limiter{handlers: limits(l)} }
+
 // limits returns the limiter middlewares of l.
 func limits(l Limits) []fiber.Handler {
 	tooMany := func(c *fiber.Ctx) error {

@@ -64,9 +64,10 @@ type Config struct {
 	// Partitions, if any, give the cluster a ledger per province: the
 	// nodes have an account per cell (app.NATSAccounts, users' nkeys in
 	// KeysDir()/nats-users) and the replicas run with ONEBOOK_PARTITIONS.
-	// The worker-lease helpers (WaitLeases, LeaseHolder) and the ledger
-	// leader helpers are about the single ledger's global account; Start
-	// does not wait for a partitioned worker's leases.
+	// The worker-lease helpers (WaitLeases, LeaseHolder) are about the
+	// single ledger's global account; Start does not wait for a
+	// partitioned worker's leases. The ledger leader helpers take the
+	// cell (Ledgers).
 	Partitions []events.Region
 	// APIs is the number of API replicas: 0 means 2, -1 none.
 	APIs int
@@ -281,18 +282,33 @@ func (c *Cluster) CellJetStream(cell events.Region) (*nats.Conn, jetstream.JetSt
 	return nc, js, nil
 }
 
-// LedgerLeader is the node leading the ledger stream, nil during an
-// election. A partitioned node that still believes it leads is not it.
-func (c *Cluster) LedgerLeader() *Node { return leaderOf(c.Nodes) }
+// Ledgers are the cells of the cluster's ledgers, as the leader helpers
+// name them: the single ledger (""), or, with partitions, every
+// province's and the nation's.
+func (c *Cluster) Ledgers() []events.Region {
+	if len(c.cells.Partitions) == 0 {
+		return []events.Region{""}
+	}
+	var out []events.Region
+	for _, cc := range c.cells.Cells() {
+		out = append(out, cc.Cell)
+	}
+	return out
+}
 
-// WaitLedgerLeader waits until a node other than not leads the ledger.
-func (c *Cluster) WaitLedgerLeader(ctx context.Context, not *Node) (*Node, error) {
+// LedgerLeader is the node leading the ledger stream of cell ("" for the
+// single ledger, "31" for a province's), nil during an election. A
+// partitioned node that still believes it leads is not it.
+func (c *Cluster) LedgerLeader(cell events.Region) *Node { return leaderOf(c.Nodes, cell) }
+
+// WaitLedgerLeader waits until a node other than not leads cell's ledger.
+func (c *Cluster) WaitLedgerLeader(ctx context.Context, cell events.Region, not *Node) (*Node, error) {
 	for {
-		if l := c.LedgerLeader(); l != nil && l != not {
+		if l := c.LedgerLeader(cell); l != nil && l != not {
 			return l, nil
 		}
 		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			return nil, fmt.Errorf("no node leads the ledger: %w", err)
+			return nil, fmt.Errorf("no node leads the ledger of %q: %w", cell, err)
 		}
 	}
 }
@@ -309,9 +325,10 @@ func (c *Cluster) Shutdown(ctx context.Context, n *Node) error {
 }
 
 // WaitCaughtUp waits until n, back after a restart or a partition, is
-// current on the ledger and holds what its leader held when the wait began.
+// current on every ledger (Ledgers) and holds what its leader held when
+// the wait began.
 func (c *Cluster) WaitCaughtUp(ctx context.Context, n *Node) error {
-	return waitCaughtUp(ctx, n, c.Nodes)
+	return waitCaughtUp(ctx, n, c.Nodes, c.Ledgers())
 }
 
 // NodeOf is the node r's NATS connection is on, nil if none.

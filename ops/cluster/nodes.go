@@ -16,16 +16,23 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/onebook/onebook/backend/embedded"
+	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/partition"
 )
 
 // Name is the JetStream cluster's name.
 const Name = "onebook"
 
-// account is the NATS account onebook's streams live in: the global
-// account, since the replicas connect without credentials. (With a ledger
-// per province each cell has its own account; the ledger leader helpers
-// below are about the single ledger.)
-const account = "$G"
+// ledgerAccount is the NATS account the ledger of cell lives in: for the
+// single ledger (cell ""), the global account, since its replicas connect
+// without credentials; with a ledger per province, the cell's own
+// (partition.Account: P31, NATION).
+func ledgerAccount(cell events.Region) string {
+	if cell == "" {
+		return "$G"
+	}
+	return partition.Account(cell)
+}
 
 // Node is one nats-server of the cluster, running in this process. Its
 // ports and store directory stay the same across restarts.
@@ -183,22 +190,47 @@ func (n *Node) Server() *server.Server {
 // Running reports whether the node is up.
 func (n *Node) Running() bool { return n.Server() != nil }
 
+// ledgers are the cells whose ledgers the node may hold: the single
+// ledger (""), or one per account it was given (a ledger per province).
+func (n *Node) ledgers() []events.Region {
+	if len(n.accounts) == 0 {
+		return []events.Region{""}
+	}
+	var out []events.Region
+	for _, a := range n.accounts {
+		out = append(out, cellOfAccount(a.Name))
+	}
+	return out
+}
+
+// cellOfAccount is the cell whose account is name (partition.Account).
+func cellOfAccount(name string) events.Region {
+	if name == partition.Account(partition.Nation) {
+		return partition.Nation
+	}
+	return events.Region(strings.TrimPrefix(name, "P"))
+}
+
 // Shutdown stops the node the way an operator does before maintenance:
-// it first hands the ledger stream's leadership to another node and waits
-// until one leads it, then shuts down, which steps down every other Raft
-// group it leads. Clients see a new leader within a round trip.
+// it first hands the leadership of every ledger stream it leads (one per
+// cell with a ledger per province) to another node and waits until one
+// leads it, then shuts down, which steps down every other Raft group it
+// leads. Clients see a new leader within a round trip.
 func (n *Node) Shutdown(ctx context.Context, others []*Node) error {
 	srv := n.Server()
 	if srv == nil {
 		return fmt.Errorf("node %s is down", n.Name)
 	}
-	if srv.JetStreamIsStreamLeader(account, LedgerStream) {
-		if err := srv.JetStreamStepdownStream(account, LedgerStream); err != nil {
-			return fmt.Errorf("node %s: step down as the ledger's leader: %w", n.Name, err)
+	for _, cell := range n.ledgers() {
+		if !n.LeadsLedger(cell) {
+			continue
 		}
-		for leaderOf(others) == nil {
+		if err := srv.JetStreamStepdownStream(ledgerAccount(cell), LedgerStream); err != nil {
+			return fmt.Errorf("node %s: step down as the leader of the ledger of %q: %w", n.Name, cell, err)
+		}
+		for leaderOf(others, cell) == nil {
 			if err := sleep(ctx, 20*time.Millisecond); err != nil {
-				return fmt.Errorf("node %s stepped down, but no other node leads the ledger: %w", n.Name, err)
+				return fmt.Errorf("node %s stepped down, but no other node leads the ledger of %q: %w", n.Name, cell, err)
 			}
 		}
 	}
@@ -294,32 +326,37 @@ func (n *Node) Partitioned() bool {
 	return n.cut
 }
 
-// LeadsLedger reports whether the node leads the ledger stream's Raft group.
-func (n *Node) LeadsLedger() bool {
+// LeadsLedger reports whether the node leads the Raft group of the ledger
+// stream of cell ("" for the single ledger).
+func (n *Node) LeadsLedger(cell events.Region) bool {
 	srv := n.Server()
-	return srv != nil && srv.JetStreamIsStreamLeader(account, LedgerStream)
+	return srv != nil && srv.JetStreamIsStreamLeader(ledgerAccount(cell), LedgerStream)
 }
 
-// CurrentOnLedger reports whether the node holds the ledger's Raft group and
-// is caught up with its leader (or leads it).
-func (n *Node) CurrentOnLedger() bool {
+// CurrentOnLedger reports whether the node holds the Raft group of cell's
+// ledger and is caught up with its leader (or leads it).
+func (n *Node) CurrentOnLedger(cell events.Region) bool {
 	srv := n.Server()
-	return srv != nil && srv.JetStreamIsStreamCurrent(account, LedgerStream)
+	return srv != nil && srv.JetStreamIsStreamCurrent(ledgerAccount(cell), LedgerStream)
 }
 
-// LedgerLastSeq is the last sequence of the ledger stream in the node's own
-// store (a follower's may trail its leader's); false if the node is down
-// or holds no copy of the stream.
-func (n *Node) LedgerLastSeq() (uint64, bool) {
+// LedgerLastSeq is the last sequence of cell's ledger stream in the node's
+// own store (a follower's may trail its leader's); false if the node is
+// down or holds no copy of the stream.
+func (n *Node) LedgerLastSeq(cell events.Region) (uint64, bool) {
 	srv := n.Server()
 	if srv == nil {
 		return 0, false
 	}
-	jsz, err := srv.Jsz(&server.JSzOptions{Account: account, Streams: true})
+	acc := ledgerAccount(cell)
+	jsz, err := srv.Jsz(&server.JSzOptions{Account: acc, Streams: true})
 	if err != nil {
 		return 0, false
 	}
 	for _, a := range jsz.AccountDetails {
+		if a.Name != acc && a.Id != acc {
+			continue
+		}
 		for _, st := range a.Streams {
 			if st.Name == LedgerStream {
 				return st.State.LastSeq, true
@@ -329,33 +366,43 @@ func (n *Node) LedgerLastSeq() (uint64, bool) {
 	return 0, false
 }
 
-// waitCaughtUp waits until n is current on the ledger and holds every event
-// its leader among nodes held when the wait began.
-func waitCaughtUp(ctx context.Context, n *Node, nodes []*Node) error {
-	var target uint64
-	for {
-		l := leaderOf(nodes)
-		if l == n {
-			return nil // a leader holds what it leads
-		}
-		if target == 0 && l != nil {
-			target, _ = l.LedgerLastSeq()
-		}
-		if last, ok := n.LedgerLastSeq(); ok && target > 0 && last >= target && n.CurrentOnLedger() {
-			return nil
-		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			last, _ := n.LedgerLastSeq()
-			return fmt.Errorf("node %s did not catch up with the ledger (it holds %d of %d): %w", n.Name, last, target, err)
+// waitCaughtUp waits until n is current on the ledger of every cell of
+// cells and holds every event the others among nodes held when the wait
+// began. Not "its leader's": a node healed from a partition can still
+// believe for a moment that it leads, with the events the majority took
+// without it missing.
+func waitCaughtUp(ctx context.Context, n *Node, nodes []*Node, cells []events.Region) error {
+	for _, cell := range cells {
+		var target uint64
+		known := false
+		for {
+			if !known {
+				for _, o := range nodes {
+					if o == n || o.Partitioned() {
+						continue
+					}
+					if last, ok := o.LedgerLastSeq(cell); ok {
+						target, known = max(target, last), true
+					}
+				}
+			}
+			if last, ok := n.LedgerLastSeq(cell); ok && known && last >= target && n.CurrentOnLedger(cell) {
+				break
+			}
+			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+				last, _ := n.LedgerLastSeq(cell)
+				return fmt.Errorf("node %s did not catch up with the ledger of %q (it holds %d of %d): %w", n.Name, cell, last, target, err)
+			}
 		}
 	}
+	return nil
 }
 
-// leaderOf returns the node among nodes that leads the ledger stream and
-// is not cut off, or nil.
-func leaderOf(nodes []*Node) *Node {
+// leaderOf returns the node among nodes that leads cell's ledger stream
+// and is not cut off, or nil.
+func leaderOf(nodes []*Node, cell events.Region) *Node {
 	for _, n := range nodes {
-		if !n.Partitioned() && n.LeadsLedger() {
+		if !n.Partitioned() && n.LeadsLedger(cell) {
 			return n
 		}
 	}

@@ -11,9 +11,20 @@
 'use strict';
 
 (function () {
-  const SESSION_KEY = 'onebook.dashboard.session';
-  // The demo district's communities (go run ./backend --demo).
-  const DEMO_COMMUNITIES = ['110105001001', '110105001002', '110105002001'];
+  // The API is where the page is, less its /dashboard: the root for a
+  // single ledger, /p/31 for province 31's cell of a deployment with a
+  // ledger per province (or a reverse proxy's prefix). Every call goes
+  // there, so that the page works wherever the API is mounted.
+  const BASE = location.pathname.replace(/\/dashboard\/?$/, '');
+  // The province of the cell the page is served by ('' for a single ledger).
+  const CELL = (/\/p\/(\d{2})$/.exec(BASE) || [])[1] || '';
+  // A session belongs to one cell: keep it apart from another cell's page
+  // on the same origin.
+  const SESSION_KEY = 'onebook.dashboard.session' + (CELL ? '.p' + CELL : '');
+  // The demo district's communities (go run ./backend --demo): district
+  // 0105 of the province's first city, 110105 for a single ledger.
+  const DEMO_DISTRICT = (CELL || '11') + '0105';
+  const DEMO_COMMUNITIES = ['001001', '001002', '002001'].map((c) => DEMO_DISTRICT + c);
   const MAX_DAYS = 92; // the longest range GET /regions/{city}/flows answers
   // GB/T 2260 names of Beijing's districts, to label codes.
   const PLACES = {
@@ -78,7 +89,7 @@
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }
-    const resp = await fetch(path, { method: opts.method || 'GET', headers: headers, body: body, cache: 'no-store', credentials: 'omit' });
+    const resp = await fetch(BASE + path, { method: opts.method || 'GET', headers: headers, body: body, cache: 'no-store', credentials: 'omit' });
     if (!resp.ok) {
       let message = resp.status + ' ' + resp.statusText;
       try {
@@ -614,8 +625,8 @@
       from: addDays(to, -13),
       to: to,
       communities: communities.join(', '),
-      city: scope.length >= 4 && scope !== 'CN' ? scope.slice(0, 4) : '1101',
-      region: region || '1101',
+      city: scope.length >= 4 && scope !== 'CN' ? scope.slice(0, 4) : DEMO_DISTRICT.slice(0, 4),
+      region: region || DEMO_DISTRICT.slice(0, 4),
     };
   }
 
