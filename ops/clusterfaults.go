@@ -548,88 +548,111 @@ func (g *faultRig) run(ctx context.Context, name string) (faultResult, error) {
 // res what it struck and how long the cluster took to recover; a worker
 // to start again afterwards is left in restart.
 func (g *faultRig) strike(ctx context.Context, name string, l *scanLoad, res *faultResult, restart **cluster.Replica) error {
-	quarter := g.cfg.Scans / 4
-	var err error
 	switch name {
 	case "leader-shutdown", "leader-kill":
-		n := g.c.LedgerLeader(g.cell)
-		if n == nil {
-			return errors.New("no node leads the ledger")
+		return g.leaderLoss(ctx, name == "leader-kill", l, res)
+	case "node-restart":
+		return g.followerKill(ctx, l, res)
+	case "partition":
+		return g.partition(ctx, l, res)
+	case "worker-kill":
+		return g.workerKill(ctx, l, res, restart)
+	default:
+		return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames, ", "))
+	}
+}
+
+// leaderLoss stops the leader of the rig's ledger (kill: at once; else a
+// clean shutdown), times the election and the first acknowledged append
+// after it, and once a quarter of the scans more are acknowledged starts
+// the node again and times its catch-up.
+func (g *faultRig) leaderLoss(ctx context.Context, kill bool, l *scanLoad, res *faultResult) error {
+	quarter := g.cfg.Scans / 4
+	var err error
+	n := g.c.LedgerLeader(g.cell)
+	if n == nil {
+		return errors.New("no node leads the ledger")
+	}
+	res.Target, res.FailoverOf = n.Name, "leader loss → first acknowledged append"
+	t0 := time.Now()
+	if kill {
+		n.Kill()
+	} else if err := g.c.Shutdown(ctx, n); err != nil {
+		return err
+	}
+	if _, err := g.c.WaitLedgerLeader(ctx, g.cell, n); err != nil {
+		return err
+	}
+	res.Election = time.Since(t0)
+	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+		return err
+	}
+	if err := l.waitAcked(ctx, quarter); err != nil {
+		return err
+	}
+	res.CatchUp, err = g.restartNode(ctx, n)
+	return err
+}
+
+// followerKill kills a node that does not lead the rig's ledger, times
+// the first acknowledged append after, and once a quarter of the scans
+// more are acknowledged starts the node again and times its catch-up.
+func (g *faultRig) followerKill(ctx context.Context, l *scanLoad, res *faultResult) error {
+	quarter := g.cfg.Scans / 4
+	var err error
+	var n *cluster.Node
+	for _, nd := range g.c.Nodes {
+		if !nd.LeadsLedger(g.cell) {
+			n = nd
 		}
-		res.Target, res.FailoverOf = n.Name, "leader loss → first acknowledged append"
-		t0 := time.Now()
-		if name == "leader-kill" {
-			n.Kill()
-		} else if err := g.c.Shutdown(ctx, n); err != nil {
-			return err
-		}
+	}
+	res.Target, res.FailoverOf = n.Name, "follower killed → first acknowledged append"
+	t0 := time.Now()
+	n.Kill()
+	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+		return err
+	}
+	if err := l.waitAcked(ctx, quarter); err != nil { // the others go on without it
+		return err
+	}
+	res.CatchUp, err = g.restartNode(ctx, n)
+	return err
+}
+
+// partition cuts a node off the others (the election timed if it led the
+// rig's ledger), times the first acknowledged append after, and once a
+// quarter of the scans more are acknowledged heals it and times its
+// catch-up.
+func (g *faultRig) partition(ctx context.Context, l *scanLoad, res *faultResult) error {
+	quarter := g.cfg.Scans / 4
+	var err error
+	n := g.partitionTarget()
+	res.Target, res.FailoverOf = n.Name, "partition → first acknowledged append"
+	t0 := time.Now()
+	leader := n.LeadsLedger(g.cell)
+	if err := n.Partition(); err != nil {
+		return err
+	}
+	if leader {
 		if _, err := g.c.WaitLedgerLeader(ctx, g.cell, n); err != nil {
 			return err
 		}
 		res.Election = time.Since(t0)
-		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return err
-		}
-		if err := l.waitAcked(ctx, quarter); err != nil {
-			return err
-		}
-		if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
-			return err
-		}
-	case "node-restart":
-		var n *cluster.Node
-		for _, nd := range g.c.Nodes {
-			if !nd.LeadsLedger(g.cell) {
-				n = nd
-			}
-		}
-		res.Target, res.FailoverOf = n.Name, "follower killed → first acknowledged append"
-		t0 := time.Now()
-		n.Kill()
-		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return err
-		}
-		if err := l.waitAcked(ctx, quarter); err != nil { // the others go on without it
-			return err
-		}
-		if res.CatchUp, err = g.restartNode(ctx, n); err != nil {
-			return err
-		}
-	case "partition":
-		n := g.partitionTarget()
-		res.Target, res.FailoverOf = n.Name, "partition → first acknowledged append"
-		t0 := time.Now()
-		leader := n.LeadsLedger(g.cell)
-		if err := n.Partition(); err != nil {
-			return err
-		}
-		if leader {
-			if _, err := g.c.WaitLedgerLeader(ctx, g.cell, n); err != nil {
-				return err
-			}
-			res.Election = time.Since(t0)
-		}
-		if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
-			return err
-		}
-		if err := l.waitAcked(ctx, quarter); err != nil { // the majority goes on
-			return err
-		}
-		t1 := time.Now()
-		if err := n.Heal(); err != nil {
-			return err
-		}
-		if err := g.c.WaitCaughtUp(ctx, n); err != nil {
-			return err
-		}
-		res.CatchUp = time.Since(t1)
-	case "worker-kill":
-		if err := g.workerKill(ctx, l, res, restart); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultNames, ", "))
 	}
+	if res.Failover, err = g.waitFirstAck(ctx, l, t0); err != nil {
+		return err
+	}
+	if err := l.waitAcked(ctx, quarter); err != nil { // the majority goes on
+		return err
+	}
+	t1 := time.Now()
+	if err := n.Heal(); err != nil {
+		return err
+	}
+	if err := g.c.WaitCaughtUp(ctx, n); err != nil {
+		return err
+	}
+	res.CatchUp = time.Since(t1)
 	return nil
 }
 

@@ -90,14 +90,10 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 		dir = fmt.Sprintf("export-%s-%s", v.Name, time.Now().UTC().Format("20060102T150405Z"))
 	}
 	report := progress(env.stderr, "export "+v.Name+": ledger", cp.Size)
-	var reg *events.Registry
-	if cell == partition.Nation {
-		// Public by design: no data key to disclose, no vault to open.
-		reg = schemas.Registry()
-		if err := recordNationalExport(ctx, env, lc, reg, v, q, *format, cp.Size, *by, *reason); err != nil {
-			return err
-		}
-	} else if reg, err = c.sealedRegistry(ctx, lc.js); err != nil {
+	reg, err := exportRegistry(ctx, &c, lc, func(reg *events.Registry) error {
+		return recordNationalExport(ctx, env, lc, reg, v, q, *format, cp.Size, *by, *reason)
+	})
+	if err != nil {
 		return err
 	}
 	src := exports.Source{JS: lc.js, Stream: "LEDGER", Reg: reg, Tiles: lc.led.Tiles, Checkpoint: cp, Signer: signer}
@@ -111,6 +107,19 @@ func runExport(ctx context.Context, env *environ, args []string) error {
 		dir, m.RowCount, m.EntryCount, m.TileCount, m.TreeSize, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintln(env.stdout, dir)
 	return nil
+}
+
+// exportRegistry is the registry an export reads the ledger with: in a
+// province or the single ledger, the one that opens sealed fields with the
+// vault (the bundle discloses the data keys of the entries it cites); in
+// the national cell, the plain one, everything being public by design,
+// once record has recorded the export.
+func exportRegistry(ctx context.Context, c *conn, lc *ledgerConn, record func(*events.Registry) error) (*events.Registry, error) {
+	if events.Region(c.cell) != partition.Nation {
+		return c.sealedRegistry(ctx, lc.js)
+	}
+	reg := schemas.Registry()
+	return reg, record(reg)
 }
 
 // recordNationalExport records the export of a national view in the

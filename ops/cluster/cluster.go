@@ -154,9 +154,21 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 		}
 	}
 
+	if err := c.makeReplicas(cfg); err != nil {
+		return nil, err
+	}
+	if err := c.startReplicas(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// makeReplicas lays out the replicas of cfg (workers, then APIs), each on
+// a free loopback port, all with the same settings but their role.
+func (c *Cluster) makeReplicas(cfg Config) error {
 	ports, err := freePorts(cfg.APIs + cfg.Workers)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	common := []string{"--data", c.KeysDir(), "--nats-url", c.NATSURL(), "--mongo-uri", c.MongoURI(), "--replicas", "3",
 		"--wechat-appid", WeChatAppID, "--wechat-secret", WeChatSecret, "--wechat-api-base", c.wxURL,
@@ -180,10 +192,7 @@ func Start(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	for i := range cfg.APIs {
 		c.APIs = append(c.APIs, replica(fmt.Sprintf("api-%d", i+1), API, ports[i]))
 	}
-	if err := c.startReplicas(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return nil
 }
 
 // startReplicas starts the first worker and waits until it holds the
