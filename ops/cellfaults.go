@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -216,15 +214,6 @@ func writeCellFaults(w io.Writer, res []faultResult) {
 	fmt.Fprintf(w, "%-13s %-8s %-6s %6s %6s %9s %4s %4s %5s %6s %7s %-30s %-44s %9s %s\n",
 		"fault", "ledger", "target", "scans", "acked", "in ledger", "lost", "dup", "moved", "unsent", "foreign", "answers", "failover", "catch-up", "problems")
 	for _, r := range res {
-		keys := make([]string, 0, len(r.Statuses))
-		for k := range r.Statuses {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var ans []string
-		for _, k := range keys {
-			ans = append(ans, fmt.Sprintf("%s×%d", k, r.Statuses[k]))
-		}
 		failover := "–"
 		if r.Failover > 0 {
 			failover = fmt.Sprintf("%s: %s", r.FailoverOf, r.Failover.Round(time.Millisecond))
@@ -235,7 +224,7 @@ func writeCellFaults(w io.Writer, res []faultResult) {
 		}
 		n := r.Ledger
 		fmt.Fprintf(w, "%-13s %-8s %-6s %6d %6d %9d %4d %4d %5d %6d %7d %-30s %-44s %9s %d\n", r.Fault, partition.Name(r.Cell), r.Target, r.Scans, r.Acked,
-			n.InLedger, n.Lost, n.Duplicated, n.Moved, n.Unsent, n.Foreign, strings.Join(ans, " "), failover, catchUp, len(r.Problems))
+			n.InLedger, n.Lost, n.Duplicated, n.Moved, n.Unsent, n.Foreign, r.answers(), failover, catchUp, len(r.Problems))
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "    problem: %s\n", p)
 		}

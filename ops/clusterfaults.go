@@ -1007,25 +1007,33 @@ func runClusterFaults(ctx context.Context, env *environ, args []string) error {
 	return nil
 }
 
+// answers is the count of each answer the clients got, by status in
+// order, as the fault tables print it: "200×96 503×4".
+func (r faultResult) answers() string {
+	keys := make([]string, 0, len(r.Statuses))
+	for k := range r.Statuses {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var ans []string
+	for _, k := range keys {
+		ans = append(ans, fmt.Sprintf("%s×%d", k, r.Statuses[k]))
+	}
+	return strings.Join(ans, " ")
+}
+
+// writeFaults prints, per fault, what the clients sent and were told, the
+// times of the failover and the catch-up, and the problems found.
 func writeFaults(w io.Writer, res []faultResult) {
 	fmt.Fprintf(w, "%-16s %-9s %6s %6s %-34s %-52s %9s %9s %9s %11s %s\n", "fault", "target", "scans", "acked", "answers", "failover", "election", "takeover", "catch-up", "projections", "problems")
 	for _, r := range res {
-		keys := make([]string, 0, len(r.Statuses))
-		for k := range r.Statuses {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var ans []string
-		for _, k := range keys {
-			ans = append(ans, fmt.Sprintf("%s×%d", k, r.Statuses[k]))
-		}
 		dur := func(d time.Duration) string {
 			if d == 0 {
 				return "–"
 			}
 			return d.Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "%-16s %-9s %6d %6d %-34s %-52s %9s %9s %9s %11s %d\n", r.Fault, r.Target, r.Scans, r.Acked, strings.Join(ans, " "),
+		fmt.Fprintf(w, "%-16s %-9s %6d %6d %-34s %-52s %9s %9s %9s %11s %d\n", r.Fault, r.Target, r.Scans, r.Acked, r.answers(),
 			fmt.Sprintf("%s: %s", r.FailoverOf, dur(r.Failover)), dur(r.Election), dur(r.Takeover), dur(r.CatchUp), dur(r.Projections), len(r.Problems))
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "    problem: %s\n", p)
