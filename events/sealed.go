@@ -439,22 +439,25 @@ func withoutBox(payload []byte, start, end int) []byte {
 // JSON escaping, so the form is fixed and read without a JSON decoder
 // (every projector reads one per event).
 func parseBox(raw json.RawMessage) ([]byte, Wrapped, error) {
-	bad := Invalid("payload.sealed", "not a sealed box: it must be exactly {\"box\",\"key\",\"to\"} of base64 strings")
+	// Made only when needed: parseBox runs for every sealed event read.
+	bad := func() error {
+		return Invalid("payload.sealed", "not a sealed box: it must be exactly {\"box\",\"key\",\"to\"} of base64 strings")
+	}
 	rest, ok := bytes.CutPrefix(raw, []byte(`{"box":"`))
 	if !ok {
-		return nil, Wrapped{}, bad
+		return nil, Wrapped{}, bad()
 	}
 	b64box, rest, ok := bytes.Cut(rest, []byte(`","key":"`))
 	if !ok {
-		return nil, Wrapped{}, bad
+		return nil, Wrapped{}, bad()
 	}
 	b64key, rest, ok := bytes.Cut(rest, []byte(`","to":"`))
 	if !ok {
-		return nil, Wrapped{}, bad
+		return nil, Wrapped{}, bad()
 	}
 	b64to, ok := bytes.CutSuffix(rest, []byte(`"}`))
 	if !ok {
-		return nil, Wrapped{}, bad
+		return nil, Wrapped{}, bad()
 	}
 	enc := base64.StdEncoding
 	buf := make([]byte, enc.DecodedLen(len(b64box))+enc.DecodedLen(len(b64key))+enc.DecodedLen(len(b64to)))
@@ -468,7 +471,7 @@ func parseBox(raw json.RawMessage) ([]byte, Wrapped, error) {
 	key, err2 := dec(b64key)
 	to, err3 := dec(b64to)
 	if err := errors.Join(err1, err2, err3); err != nil || len(box) < 16 {
-		return nil, Wrapped{}, bad
+		return nil, Wrapped{}, bad()
 	}
 	return box, Wrapped{Key: key, To: to}, nil
 }
