@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -226,6 +227,16 @@ func cut(n int) func(int, []byte) (int, []byte) {
 	return func(status int, body []byte) (int, []byte) { return status, body[:len(body)-n] }
 }
 
+// dropLast drops the last entry of an entry bundle, leaving a bundle
+// well formed but one entry short.
+func dropLast(status int, body []byte) (int, []byte) {
+	end := 0
+	for next := 0; next < len(body); next += 2 + int(binary.BigEndian.Uint16(body[next:])) {
+		end = next
+	}
+	return status, body[:end]
+}
+
 // fail answers with status instead.
 func fail(status int) func(int, []byte) (int, []byte) {
 	return func(int, []byte) (int, []byte) { return status, []byte(http.StatusText(status)) }
@@ -294,6 +305,8 @@ func TestTampering(t *testing.T) {
 			func(c *tlogclient.Client) error { return checkedEntry(f.ctx, c, cp, 300) }, events.CodeInvalid, "/tile/entries/001", false},
 		{"bundle short of its last entry's end", "tile/entries/002.p/88", cut(1),
 			func(c *tlogclient.Client) error { _, err := c.Bundle(f.ctx, 2, last()); return err }, events.CodeInvalid, "/tile/entries/002.p/88", false},
+		{"bundle one entry short", "tile/entries/002.p/88", dropLast,
+			func(c *tlogclient.Client) error { _, err := c.Entry(f.ctx, 599, last()); return err }, events.CodeInvalid, "/tile/entries/002.p/88", false},
 		{"checkpoint larger than the tiles", "checkpoint", func(int, []byte) (int, []byte) { return http.StatusOK, tooBig },
 			inclusion(last()-1, grown.Size), events.CodeNotFound, "/tile/0/002.p/188", true},
 		{"checkpoint larger than the tiles, consistency", "checkpoint", func(int, []byte) (int, []byte) { return http.StatusOK, tooBig },
