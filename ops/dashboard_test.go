@@ -28,12 +28,7 @@ var dashboardCharts = []string{"chart-entries", "chart-flows", "chart-cases", "c
 // mini-program asks for a dashboard code, types it into the page, sees every
 // chart drawn with data, and downloads an export that verifies offline.
 func TestDashboardInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (go run ./ops test installs it): %v", chromiumPath, err)
-		}
-		t.Skipf("%s is missing; go run ./ops test installs it (apt-get install chromium)", chromiumPath)
-	}
+	needChromium(t)
 	b := newBackend(t)
 	b.start(true) // the demo: about 30 s
 	base := "http://" + b.httpAddr
@@ -267,6 +262,18 @@ func unzip(zr *zip.Reader, dir string) error {
 	return nil
 }
 
+// needChromium skips the test when the browser is missing, or fails it on
+// CI, where go run ./ops test has installed it.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (go run ./ops test installs it): %v", chromiumPath, err)
+		}
+		t.Skipf("%s is missing; go run ./ops test installs it (apt-get install chromium)", chromiumPath)
+	}
+}
+
 // newBrowser starts headless Chromium with a fresh profile and returns its
 // context, stopped when the test ends; the flags keep it off the network
 // (this machine's network is closed) and out of the sandbox (as root).
@@ -366,12 +373,7 @@ func recordMove(t *testing.T, b *backend, idNumber, phone string) {
 // data from the demo's communities, which the page derives from the cell.
 // One province only, to keep it to one demo (about 30 s).
 func TestDashboardInBrowserCell(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (go run ./ops test installs it): %v", chromiumPath, err)
-		}
-		t.Skipf("%s is missing; go run ./ops test installs it (apt-get install chromium)", chromiumPath)
-	}
+	needChromium(t)
 	b := newBackend(t)
 	b.startWith("--partitions", "31", "--demo")
 	cellsReady(t, b.httpAddr, true)
