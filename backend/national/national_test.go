@@ -105,15 +105,7 @@ func newNation(t *testing.T, ctx context.Context) *nation {
 	srv := outboxtest.Start(t, provinces)
 	n := &nation{t: t, reg: schemas.Registry(), stores: map[events.Region]*ledger.Store{}}
 	for _, p := range provinces {
-		_, js := outboxtest.Connect(srv, outbox.Account(p))
-		st, err := ledger.Open(ctx, js, ledger.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := outbox.Open(ctx, js, p, 1); err != nil {
-			t.Fatal(err)
-		}
-		n.stores[p] = st
+		n.stores[p] = outboxtest.OpenProvince(ctx, t, srv, p)
 	}
 	_, n.js = outboxtest.Connect(srv, outbox.NationAccount)
 	var err error

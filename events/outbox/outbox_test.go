@@ -33,14 +33,7 @@ func TestOutboxToNation(t *testing.T) {
 	reg := schemas.Registry()
 	want := map[string][]byte{} // national subject → canonical bytes
 	for _, p := range provinces {
-		_, js := outboxtest.Connect(srv, outbox.Account(p))
-		st, err := ledger.Open(ctx, js, ledger.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := outbox.Open(ctx, js, p, 1); err != nil {
-			t.Fatal(err)
-		}
+		st := outboxtest.OpenProvince(ctx, t, srv, p)
 		raw, err := reg.New(ctx, donationevents.TypeEscalated, events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindDonation, ID: "d-1"},
 			Region: p + "0101", Actor: events.Actor{Role: "donation_reviewer", ID: "s-1"}}, donationevents.Escalated{Reason: "the two reviews disagree"})
 		if err != nil {
@@ -137,13 +130,7 @@ func TestNationCannotReadProvinceLedger(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	srv := outboxtest.Start(t, provinces)
-	_, pjs := outboxtest.Connect(srv, outbox.Account("31"))
-	if _, err := ledger.Open(ctx, pjs, ledger.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := outbox.Open(ctx, pjs, "31", 1); err != nil {
-		t.Fatal(err)
-	}
+	outboxtest.OpenProvince(ctx, t, srv, "31")
 	nc, _ := outboxtest.Connect(srv, outbox.NationAccount)
 	via, err := jetstream.NewWithAPIPrefix(nc, outbox.APIPrefix("31"))
 	if err != nil {

@@ -8,6 +8,7 @@
 package outboxtest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/outbox"
 )
@@ -70,4 +72,19 @@ func config(provinces []events.Region) string {
 	fmt.Fprintf(&b, "  %s: { jetstream: enabled, users: [{user: %q, password: %q}], imports: [\n    %s\n  ]}\n}\n",
 		outbox.NationAccount, outbox.NationAccount, password, strings.Join(imports, "\n    "))
 	return b.String()
+}
+
+// OpenProvince opens province p's ledger and its OUTBOX in the province's
+// account on srv, as its cell does, and returns the ledger.
+func OpenProvince(ctx context.Context, t testing.TB, srv *natstest.Server, p events.Region) *ledger.Store {
+	t.Helper()
+	_, js := Connect(srv, outbox.Account(p))
+	st, err := ledger.Open(ctx, js, ledger.Config{})
+	if err != nil {
+		t.Fatalf("province %s's ledger: %v", p, err)
+	}
+	if _, err := outbox.Open(ctx, js, p, 1); err != nil {
+		t.Fatalf("province %s's outbox: %v", p, err)
+	}
+	return st
 }
