@@ -52,26 +52,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	downloads := t.TempDir()
 	ctx := newBrowser(t)
-	var (
-		mu         sync.Mutex
-		problems   []string // exceptions and console errors, for the failure messages
-		exceptions int
-	)
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == "error" {
-				mu.Lock()
-				problems = append(problems, m.String())
-				if m.IsException() {
-					exceptions++
-				}
-				mu.Unlock()
-			}
-		}
-	}()
+	problems := watchConsole(ctx)
 	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: ptr(true)}); err != nil {
 		t.Fatal(err)
@@ -114,11 +95,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("chart %s (console: %v)", f, problems)
 	}
 	t.Logf("data points drawn: %v", drawn)
-	mu.Lock()
-	if exceptions > 0 {
+	if problems.threw() {
 		t.Errorf("the page threw: %v", problems)
 	}
-	mu.Unlock()
 
 	// The session lives in sessionStorage only, and the page shows no
 	// personal data: not the ID number nor the phone of the resident above.
@@ -274,6 +253,49 @@ func needChromium(t *testing.T) {
 	}
 }
 
+// console is what a page threw and logged as errors, for the failure
+// messages.
+type console struct {
+	mu         sync.Mutex
+	problems   []string
+	exceptions int
+}
+
+// watchConsole collects the exceptions and console errors of the page in
+// ctx until ctx ends.
+func watchConsole(ctx context.Context) *console {
+	c := &console{}
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == "error" {
+				c.mu.Lock()
+				c.problems = append(c.problems, m.String())
+				if m.IsException() {
+					c.exceptions++
+				}
+				c.mu.Unlock()
+			}
+		}
+	}()
+	return c
+}
+
+func (c *console) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprint(c.problems)
+}
+
+// threw reports whether the page threw an exception.
+func (c *console) threw() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exceptions > 0
+}
+
 // newBrowser starts headless Chromium with a fresh profile and returns its
 // context, stopped when the test ends; the flags keep it off the network
 // (this machine's network is closed) and out of the sandbox (as root).
@@ -388,22 +410,7 @@ func TestDashboardInBrowserCell(t *testing.T) {
 	gov.json("POST", "/auth/dashboard-code", nil, 200, &dc)
 
 	ctx := newBrowser(t)
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == "error" {
-				mu.Lock()
-				problems = append(problems, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
+	problems := watchConsole(ctx)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(cell+"/dashboard/"), // sent to /p/31/dashboard
 		chromedp.WaitVisible("#code"),
