@@ -28,12 +28,7 @@ var dashboardCharts = []string{"chart-entries", "chart-flows", "chart-cases", "c
 // mini-program asks for a dashboard code, types it into the page, sees every
 // chart drawn with data, and downloads an export that verifies offline.
 func TestDashboardInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (go run ./ops test installs it): %v", chromiumPath, err)
-		}
-		t.Skipf("%s is missing; go run ./ops test installs it (apt-get install chromium)", chromiumPath)
-	}
+	needChromium(t)
 	b := newBackend(t)
 	b.start(true) // the demo: about 30 s
 	base := "http://" + b.httpAddr
@@ -57,26 +52,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	downloads := t.TempDir()
 	ctx := newBrowser(t)
-	var (
-		mu         sync.Mutex
-		problems   []string // exceptions and console errors, for the failure messages
-		exceptions int
-	)
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == "error" {
-				mu.Lock()
-				problems = append(problems, m.String())
-				if m.IsException() {
-					exceptions++
-				}
-				mu.Unlock()
-			}
-		}
-	}()
+	problems := watchConsole(ctx)
 	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: ptr(true)}); err != nil {
 		t.Fatal(err)
@@ -119,11 +95,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("chart %s (console: %v)", f, problems)
 	}
 	t.Logf("data points drawn: %v", drawn)
-	mu.Lock()
-	if exceptions > 0 {
+	if problems.threw() {
 		t.Errorf("the page threw: %v", problems)
 	}
-	mu.Unlock()
 
 	// The session lives in sessionStorage only, and the page shows no
 	// personal data: not the ID number nor the phone of the resident above.
@@ -267,6 +241,61 @@ func unzip(zr *zip.Reader, dir string) error {
 	return nil
 }
 
+// needChromium skips the test when the browser is missing, or fails it on
+// CI, where go run ./ops test has installed it.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (go run ./ops test installs it): %v", chromiumPath, err)
+		}
+		t.Skipf("%s is missing; go run ./ops test installs it (apt-get install chromium)", chromiumPath)
+	}
+}
+
+// console is what a page threw and logged as errors, for the failure
+// messages.
+type console struct {
+	mu         sync.Mutex
+	problems   []string
+	exceptions int
+}
+
+// watchConsole collects the exceptions and console errors of the page in
+// ctx until ctx ends.
+func watchConsole(ctx context.Context) *console {
+	c := &console{}
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == "error" {
+				c.mu.Lock()
+				c.problems = append(c.problems, m.String())
+				if m.IsException() {
+					c.exceptions++
+				}
+				c.mu.Unlock()
+			}
+		}
+	}()
+	return c
+}
+
+func (c *console) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return fmt.Sprint(c.problems)
+}
+
+// threw reports whether the page threw an exception.
+func (c *console) threw() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exceptions > 0
+}
+
 // newBrowser starts headless Chromium with a fresh profile and returns its
 // context, stopped when the test ends; the flags keep it off the network
 // (this machine's network is closed) and out of the sandbox (as root).
@@ -366,12 +395,7 @@ func recordMove(t *testing.T, b *backend, idNumber, phone string) {
 // data from the demo's communities, which the page derives from the cell.
 // One province only, to keep it to one demo (about 30 s).
 func TestDashboardInBrowserCell(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing (go run ./ops test installs it): %v", chromiumPath, err)
-		}
-		t.Skipf("%s is missing; go run ./ops test installs it (apt-get install chromium)", chromiumPath)
-	}
+	needChromium(t)
 	b := newBackend(t)
 	b.startWith("--partitions", "31", "--demo")
 	cellsReady(t, b.httpAddr, true)
@@ -386,22 +410,7 @@ func TestDashboardInBrowserCell(t *testing.T) {
 	gov.json("POST", "/auth/dashboard-code", nil, 200, &dc)
 
 	ctx := newBrowser(t)
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == "error" {
-				mu.Lock()
-				problems = append(problems, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
+	problems := watchConsole(ctx)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(cell+"/dashboard/"), // sent to /p/31/dashboard
 		chromedp.WaitVisible("#code"),

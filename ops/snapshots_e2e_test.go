@@ -8,14 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/onebook/onebook/backend/accounts"
 	"github.com/onebook/onebook/backend/app"
 	"github.com/onebook/onebook/backend/snapshots"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
+	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/schemas"
 )
 
@@ -32,15 +30,7 @@ func openSnapshotWorld(t *testing.T, b *backend) snapshotWorld {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Dial(t, fmt.Sprintf("nats://127.0.0.1:%d", b.natsPort))
 	st, err := ledger.Open(ctx, js, ledger.Config{})
 	if err != nil {
 		t.Fatal(err)

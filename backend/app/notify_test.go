@@ -7,14 +7,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/onebook/onebook/backend/auth"
 	"github.com/onebook/onebook/backend/consent"
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/backend/wechat"
 	"github.com/onebook/onebook/events"
+	"github.com/onebook/onebook/events/ledger/natstest"
 )
 
 // sendRecorder is a wechat.Client that records subscribe messages and,
@@ -58,15 +56,7 @@ func TestNotificationsNeedConsent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Dial(t, srv.ClientURL())
 	wx := &sendRecorder{refuse: map[string]bool{}}
 	templates := map[string]string{"visit_decided": "tpl-visit", "donation_hop": "tpl-hop", "alert_raised": ""}
 	n, err := openNotifier(ctx, js, 1, wx, templates, slog.New(slog.DiscardHandler), func(a string) string { return "u-" + a })

@@ -2,13 +2,9 @@ package national
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/backend/auth"
@@ -16,56 +12,14 @@ import (
 	"github.com/onebook/onebook/events/aggregates"
 	"github.com/onebook/onebook/events/alertevents"
 	"github.com/onebook/onebook/events/ledger"
-	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/nationevents"
 	"github.com/onebook/onebook/events/outbox"
+	"github.com/onebook/onebook/events/outbox/outboxtest"
 	"github.com/onebook/onebook/events/partition"
 	"github.com/onebook/onebook/events/schemas"
 )
 
 var provinces = []events.Region{"31", "44"}
-
-// accounts is the accounts block of one server holding both provinces'
-// cells and the nation, with outbox.Grants between them.
-func accounts() string {
-	var b strings.Builder
-	var imports []string
-	b.WriteString("accounts {\n")
-	for _, p := range provinces {
-		acc := outbox.Account(p)
-		fmt.Fprintf(&b, "%s: {jetstream: enabled, users: [{user: %s, password: pw}], exports: [\n", acc, acc)
-		for _, g := range outbox.Grants(p) {
-			if g.Stream != "" {
-				fmt.Fprintf(&b, "{stream: %q, accounts: [NATION]}\n", g.Stream)
-				imports = append(imports, fmt.Sprintf("{stream: {account: %s, subject: %q}}", acc, g.Stream))
-				continue
-			}
-			fmt.Fprintf(&b, "{service: %q, accounts: [NATION]}\n", g.Service)
-			imp := fmt.Sprintf("{service: {account: %s, subject: %q}", acc, g.Service)
-			if g.To != "" {
-				imp += fmt.Sprintf(", to: %q", g.To)
-			}
-			imports = append(imports, imp+"}")
-		}
-		b.WriteString("]}\n")
-	}
-	fmt.Fprintf(&b, "NATION: {jetstream: enabled, users: [{user: NATION, password: pw}], imports: [\n%s\n]}\n}\n", strings.Join(imports, "\n"))
-	return b.String()
-}
-
-func jsOf(t *testing.T, srv *natstest.Server, account string) jetstream.JetStream {
-	t.Helper()
-	nc, err := nats.Connect(srv.URL(), nats.UserInfo(account, "pw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
 
 // cases is a cases figure of one residential city: cards of disease and
 // of symptom group.
@@ -148,24 +102,12 @@ type nation struct {
 
 func newNation(t *testing.T, ctx context.Context) *nation {
 	t.Helper()
-	srv := natstest.StartWith(t, func(o *server.Options) {
-		if err := o.ProcessConfigString(accounts()); err != nil {
-			t.Fatal(err)
-		}
-	})
+	srv := outboxtest.Start(t, provinces)
 	n := &nation{t: t, reg: schemas.Registry(), stores: map[events.Region]*ledger.Store{}}
 	for _, p := range provinces {
-		js := jsOf(t, srv, outbox.Account(p))
-		st, err := ledger.Open(ctx, js, ledger.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := outbox.Open(ctx, js, p, 1); err != nil {
-			t.Fatal(err)
-		}
-		n.stores[p] = st
+		n.stores[p] = outboxtest.OpenProvince(ctx, t, srv, p)
 	}
-	n.js = jsOf(t, srv, outbox.NationAccount)
+	_, n.js = outboxtest.Connect(srv, outbox.NationAccount)
 	var err error
 	n.led, err = ledger.Open(ctx, n.js, ledger.Config{Sources: outbox.Sources(provinces), Admit: partition.National(nationevents.Types())})
 	if err != nil {

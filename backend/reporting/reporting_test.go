@@ -83,14 +83,8 @@ func ledgerEvents(t *testing.T, s *ledger.Store) []events.Payload {
 // restarted round nothing, a change as the next revision, and two
 // publishers racing record each revision once.
 func TestPublisher(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	store, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, time.Minute)
+	ctx, store := l.Ctx, l.Store
 	v := views(t, 6)
 	round := func(p *Publisher, want Result) {
 		t.Helper()
@@ -135,14 +129,8 @@ func TestPublisher(t *testing.T) {
 // TestPublishersRace: two replicas that both think they hold the lease
 // publish the same new figures at once; each figure is recorded once.
 func TestPublishersRace(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	srv := natstest.Start(t)
-	_, js := srv.Connect()
-	store, err := ledger.Open(ctx, js, ledger.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := natstest.OpenLedger(t, time.Minute)
+	ctx, store := l.Ctx, l.Store
 	v := views(t, 6)
 	var wg sync.WaitGroup
 	for range 4 {

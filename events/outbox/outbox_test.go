@@ -6,68 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/aggregates"
 	"github.com/onebook/onebook/events/donationevents"
 	"github.com/onebook/onebook/events/ledger"
-	"github.com/onebook/onebook/events/ledger/natstest"
 	"github.com/onebook/onebook/events/outbox"
+	"github.com/onebook/onebook/events/outbox/outboxtest"
 	"github.com/onebook/onebook/events/schemas"
 )
 
 var provinces = []events.Region{"31", "44"}
-
-// accountsConfig is the accounts block of a server with a cell per
-// province and the nation, each with a password user named after its
-// account, and the grants of outbox.Grants between them.
-func accountsConfig() string {
-	var b strings.Builder
-	b.WriteString("accounts {\n")
-	var imports []string
-	for _, p := range provinces {
-		acc := outbox.Account(p)
-		fmt.Fprintf(&b, "  %s: { jetstream: enabled, users: [{user: %q, password: \"pw\"}], exports: [\n", acc, acc)
-		for _, g := range outbox.Grants(p) {
-			if g.Stream != "" {
-				fmt.Fprintf(&b, "    {stream: %q, accounts: [%s]}\n", g.Stream, outbox.NationAccount)
-				imports = append(imports, fmt.Sprintf("{stream: {account: %s, subject: %q}}", acc, g.Stream))
-			} else {
-				fmt.Fprintf(&b, "    {service: %q, accounts: [%s]}\n", g.Service, outbox.NationAccount)
-				imp := fmt.Sprintf("{service: {account: %s, subject: %q}", acc, g.Service)
-				if g.To != "" {
-					imp += fmt.Sprintf(", to: %q", g.To)
-				}
-				imports = append(imports, imp+"}")
-			}
-		}
-		b.WriteString("  ]}\n")
-	}
-	fmt.Fprintf(&b, "  %s: { jetstream: enabled, users: [{user: %q, password: \"pw\"}], imports: [\n    %s\n  ]}\n}\n",
-		outbox.NationAccount, outbox.NationAccount, strings.Join(imports, "\n    "))
-	return b.String()
-}
-
-func connect(t *testing.T, srv *natstest.Server, account string) (jetstream.JetStream, *nats.Conn) {
-	t.Helper()
-	nc, err := nats.Connect(srv.URL(), nats.UserInfo(account, "pw"))
-	if err != nil {
-		t.Fatalf("connect as %s: %v", account, err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js, nc
-}
 
 // TestOutboxToNation: each province's aggregate events, and nothing else
 // of its ledger, reach the national ledger through its OUTBOX, renamed to
@@ -76,22 +29,11 @@ func connect(t *testing.T, srv *natstest.Server, account string) (jetstream.JetS
 func TestOutboxToNation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	srv := natstest.StartWith(t, func(o *server.Options) {
-		if err := o.ProcessConfigString(accountsConfig()); err != nil {
-			t.Fatalf("accounts: %v\n%s", err, accountsConfig())
-		}
-	})
+	srv := outboxtest.Start(t, provinces)
 	reg := schemas.Registry()
 	want := map[string][]byte{} // national subject → canonical bytes
 	for _, p := range provinces {
-		js, _ := connect(t, srv, outbox.Account(p))
-		st, err := ledger.Open(ctx, js, ledger.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := outbox.Open(ctx, js, p, 1); err != nil {
-			t.Fatal(err)
-		}
+		st := outboxtest.OpenProvince(ctx, t, srv, p)
 		raw, err := reg.New(ctx, donationevents.TypeEscalated, events.Meta{Aggregate: events.Aggregate{Kind: donationevents.KindDonation, ID: "d-1"},
 			Region: p + "0101", Actor: events.Actor{Role: "donation_reviewer", ID: "s-1"}}, donationevents.Escalated{Reason: "the two reviews disagree"})
 		if err != nil {
@@ -119,7 +61,7 @@ func TestOutboxToNation(t *testing.T) {
 			want[outbox.SubjectRoot+"."+string(p)+"."+aggregates.Kind+"."+agg.ID] = rec.Raw
 		}
 	}
-	njs, _ := connect(t, srv, outbox.NationAccount)
+	_, njs := outboxtest.Connect(srv, outbox.NationAccount)
 	cfg := ledger.Config{Sources: outbox.Sources(provinces)}
 	if _, err := ledger.Open(ctx, njs, cfg); err != nil {
 		t.Fatalf("national ledger: %v", err)
@@ -187,19 +129,9 @@ func waitFor(ctx context.Context, t *testing.T, js jetstream.JetStream, n int) m
 func TestNationCannotReadProvinceLedger(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	srv := natstest.StartWith(t, func(o *server.Options) {
-		if err := o.ProcessConfigString(accountsConfig()); err != nil {
-			t.Fatal(err)
-		}
-	})
-	pjs, _ := connect(t, srv, outbox.Account("31"))
-	if _, err := ledger.Open(ctx, pjs, ledger.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := outbox.Open(ctx, pjs, "31", 1); err != nil {
-		t.Fatal(err)
-	}
-	_, nc := connect(t, srv, outbox.NationAccount)
+	srv := outboxtest.Start(t, provinces)
+	outboxtest.OpenProvince(ctx, t, srv, "31")
+	nc, _ := outboxtest.Connect(srv, outbox.NationAccount)
 	via, err := jetstream.NewWithAPIPrefix(nc, outbox.APIPrefix("31"))
 	if err != nil {
 		t.Fatal(err)

@@ -83,17 +83,26 @@ func (s *Server) Restart() {
 }
 
 // Connect returns a client connection (closed at test end) and its JetStream
-// context. The connection retries forever, so it survives Restart.
-func (s *Server) Connect() (*nats.Conn, jetstream.JetStream) {
+// context, with opts (a user's credentials) added. The connection retries
+// forever, so it survives Restart.
+func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	s.t.Helper()
-	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.RetryOnFailedConnect(true))
+	return Dial(s.t, s.URL(), append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond), nats.RetryOnFailedConnect(true)}, opts...)...)
+}
+
+// Dial connects to the NATS server at url, one started otherwise (by
+// embedded.StartNATS, or by a backend under test), and returns the
+// connection, closed at test end, and its JetStream context.
+func Dial(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		s.t.Fatalf("connect: %v", err)
+		t.Fatalf("connect to %s: %v", url, err)
 	}
-	s.t.Cleanup(nc.Close)
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
-		s.t.Fatalf("jetstream: %v", err)
+		t.Fatalf("jetstream: %v", err)
 	}
 	return nc, js
 }

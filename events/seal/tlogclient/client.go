@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -200,7 +201,7 @@ func (c *Client) ProveConsistency(ctx context.Context, old, new uint64) (tlog.Tr
 	}
 	p, err := tlog.ProveTree(int64(new), int64(old), r)
 	if err != nil {
-		return nil, &events.Error{Code: events.CodeInvalid, Message: fmt.Sprintf("%s: consistency proof of %d in %d from the served tiles", c.base, old, new), Err: err}
+		return nil, proofErr(err, "%s: consistency proof of %d in %d from the served tiles", c.base, old, new)
 	}
 	return p, nil
 }
@@ -217,13 +218,26 @@ func (c *Client) ProveInclusion(ctx context.Context, index, size uint64) (tlog.H
 	}
 	leaf, err := r.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(index))})
 	if err != nil {
-		return tlog.Hash{}, nil, &events.Error{Code: events.CodeInvalid, Message: fmt.Sprintf("%s: leaf hash %d from the served tiles", c.base, index), Err: err}
+		return tlog.Hash{}, nil, proofErr(err, "%s: leaf hash %d from the served tiles", c.base, index)
 	}
 	p, err := tlog.ProveRecord(int64(size), int64(index), r)
 	if err != nil {
-		return tlog.Hash{}, nil, &events.Error{Code: events.CodeInvalid, Message: fmt.Sprintf("%s: inclusion proof of %d in %d from the served tiles", c.base, index, size), Err: err}
+		return tlog.Hash{}, nil, proofErr(err, "%s: inclusion proof of %d in %d from the served tiles", c.base, index, size)
 	}
 	return leaf[0], p, nil
+}
+
+// proofErr keeps the code of a fetch that failed (a tile not served, the
+// server unavailable), so that a log that is down does not read as one
+// that lies, and classifies the rest, which come from authenticating the
+// served tiles against the checkpoint, as invalid.
+func proofErr(err error, format string, args ...any) error {
+	code := events.CodeInvalid
+	var e *events.Error
+	if errors.As(err, &e) {
+		code = e.Code
+	}
+	return &events.Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }
 
 // Bundle fetches entry bundle n of a tree of size leaves (full, or as wide
