@@ -116,9 +116,11 @@ func (s *Servers) connectNATS(connect func(string, ...nats.Option) (*nats.Conn, 
 		return fmt.Errorf("connect NATS %s: %w", s.url, err)
 	}
 	s.NC = nc
-	if s.JS, err = jetstream.New(nc); err != nil {
+	js, err := jetstream.New(nc)
+	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
+	s.JS = settling{JetStream: js, log: log}
 	return nil
 }
 

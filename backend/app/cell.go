@@ -202,7 +202,7 @@ func startCells(ctx, bg context.Context, wg *sync.WaitGroup, cfg config.Config, 
 // services over their states, the demo if asked, the background work
 // (sealer, projectors, early warning, snapshots) and the HTTP API.
 func (c *cell) start(ctx, bg context.Context, wg *sync.WaitGroup, log *slog.Logger, wx wechatAdapter) error {
-	a, err := settle(ctx, log, "cell "+string(c.code), func() (*App, error) { return open(ctx, c.cfg, log, c.servers) })
+	a, err := open(ctx, c.cfg, log, c.servers)
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (c *cell) setApp(a *App) {
 // startNation opens the national cell: its ledger (which admits only
 // nationalTypes), its seal and sealer, and the public audit surface.
 func (c *cell) startNation(ctx, bg context.Context, wg *sync.WaitGroup, log *slog.Logger, provinces []*cell) error {
-	a, err := settle(ctx, log, "the national cell", func() (*App, error) { return openSealed(ctx, c.cfg, log, c.servers) })
+	a, err := openSealed(ctx, c.cfg, log, c.servers)
 	if err != nil {
 		return err
 	}

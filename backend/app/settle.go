@@ -39,6 +39,27 @@ func transient(ctx context.Context, err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoHeartbeat)
 }
 
+// settling is a JetStream whose creating calls (streams, key-value and
+// object stores: idempotent, as the backend makes them at start) go on
+// trying while a cluster settles (settle). Every stream and bucket the
+// backend opens goes through here, so no caller needs its own retry.
+type settling struct {
+	jetstream.JetStream
+	log *slog.Logger
+}
+
+func (s settling) CreateOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	return settle(ctx, s.log, "stream "+cfg.Name, func() (jetstream.Stream, error) { return s.JetStream.CreateOrUpdateStream(ctx, cfg) })
+}
+
+func (s settling) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	return settle(ctx, s.log, "bucket "+cfg.Bucket, func() (jetstream.KeyValue, error) { return s.JetStream.CreateOrUpdateKeyValue(ctx, cfg) })
+}
+
+func (s settling) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	return settle(ctx, s.log, "object store "+cfg.Bucket, func() (jetstream.ObjectStore, error) { return s.JetStream.CreateOrUpdateObjectStore(ctx, cfg) })
+}
+
 // settle calls open until it succeeds, fails for good, or settleFor has
 // passed, backing off between attempts. open must be idempotent (creating
 // or updating streams and buckets is).

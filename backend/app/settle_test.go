@@ -58,3 +58,30 @@ func TestSettleRetriesOnlyWhatMayPass(t *testing.T) {
 		t.Errorf("settle on a lasting error: %v after %d calls; want the error after 1", err, calls)
 	}
 }
+
+// refusing is a JetStream that refuses placement n times, then makes the
+// bucket.
+type refusing struct {
+	jetstream.JetStream
+	n, calls int
+}
+
+func (r *refusing) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	r.calls++
+	if r.calls <= r.n {
+		return nil, &jetstream.APIError{ErrorCode: errCodeNoPeers, Description: "no suitable peers for placement, peer offline"}
+	}
+	return nil, nil
+}
+
+// TestSettlingRetriesCreates checks that a bucket made through the
+// backend's JetStream is made again while the cluster refuses placement:
+// the bucket that failed TestCellFaults' start (cosignatures) is made by
+// a service, not by open, so the retry must be in the JetStream itself.
+func TestSettlingRetriesCreates(t *testing.T) {
+	r := &refusing{n: 2}
+	js := settling{JetStream: r, log: slog.New(slog.DiscardHandler)}
+	if _, err := js.CreateOrUpdateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "ledger_cosignatures"}); err != nil || r.calls != 3 {
+		t.Errorf("after two refusals: %v after %d calls; want the bucket after 3", err, r.calls)
+	}
+}
