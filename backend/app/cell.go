@@ -93,9 +93,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	defer servers.Close(context.WithoutCancel(ctx))
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	defer func() { // on every return: stop the background work, then wait for it
+	var cells []*cell
+	defer func() {
+		// On every return: stop the background work and wait for it, then
+		// close the cells' own connections (servers, the process's, last).
 		stopBG()
 		wg.Wait()
+		for _, c := range cells {
+			if c.servers != servers {
+				c.servers.Close(context.WithoutCancel(ctx))
+			}
+		}
 	}()
 	if cfg.Development() {
 		log.Warn("development mode: WECHAT_APPID is not set, so a fake WeChat API runs in-process, signs in any code "+
@@ -105,12 +113,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-	cells, app, err := startCells(ctx, bg, &wg, cfg, log, servers, wx)
-	for _, c := range cells {
-		if c.servers != servers { // a cell's own connection, closed before servers (deferred earlier)
-			defer c.servers.Close(context.WithoutCancel(ctx))
-		}
-	}
+	var app *fiber.App
+	cells, app, err = startCells(ctx, bg, &wg, cfg, log, servers, wx)
 	if err != nil {
 		return err
 	}
