@@ -47,8 +47,12 @@ func runTest(ctx context.Context, env *environ, args []string) error {
 	for _, s := range steps {
 		fmt.Fprintf(env.stderr, "ops test: %v\n", s)
 		cmd := exec.CommandContext(ctx, s[0], s[1:]...)
-		cmd.Stdout, cmd.Stderr, cmd.Env = env.stdout, env.stderr, os.Environ()
+		// go test writes test output to stdout, the build's to stderr.
+		out, errs := &failDigest{w: env.stdout}, &failDigest{w: env.stderr}
+		cmd.Stdout, cmd.Stderr, cmd.Env = out, errs, os.Environ()
 		if err := cmd.Run(); err != nil {
+			out.print(env.stderr)
+			errs.print(env.stderr)
 			return fmt.Errorf("%v: %w", s, err)
 		}
 	}
