@@ -353,3 +353,59 @@ func TestResetDuringBatchIsNotCaughtUp(t *testing.T) {
 		t.Fatalf("after the rebuild: %+v", d)
 	}
 }
+
+// countingStore counts checkpoint writes and bulk writes.
+type countingStore struct {
+	*memstore.Store
+	advances, puts atomic.Int64
+}
+
+func (s *countingStore) AdvanceCheckpoint(ctx context.Context, prev, next projections.Checkpoint) error {
+	s.advances.Add(1)
+	return s.Store.AdvanceCheckpoint(ctx, prev, next)
+}
+
+func (s *countingStore) Put(ctx context.Context, p projections.Projection, docs []*projections.Doc) error {
+	s.puts.Add(1)
+	return s.Store.Put(ctx, p, docs)
+}
+
+// TestCheckpointTrailsWhileBusy: while the consumer holds more events, a
+// projector does not write its checkpoint after every batch, yet stores it
+// once nothing is pending; and a projector that fails while its checkpoint
+// trails its documents ends, after starting again from that checkpoint,
+// exactly as a clean rebuild.
+func TestCheckpointTrailsWhileBusy(t *testing.T) {
+	f := newFixture(t)
+	f.fill(30, 900)
+	p := passviews.Passes()
+	ds := &countingStore{Store: memstore.New()}
+	var puts atomic.Int64
+	ds.FailPut = func(int) error {
+		if puts.Add(1) == 8 { // well after the first, trailing checkpoint
+			return errors.New("connection reset mid bulk write")
+		}
+		return nil
+	}
+	pr := f.projector(p, ds)
+	pr.CheckpointEvery = time.Hour
+	if err := f.runUntilCaughtUp(pr); err != nil {
+		t.Fatal(err)
+	}
+	if puts.Load() < 8 {
+		t.Fatalf("only %d bulk writes: the failure was never injected", puts.Load())
+	}
+	if a, p := ds.advances.Load(), ds.puts.Load(); a*3 > p {
+		t.Errorf("%d checkpoint writes for %d bulk writes: the checkpoint was written after (nearly) every batch", a, p)
+	}
+	cp, err := ds.Checkpoint(f.ctx, p.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := lastRelevant(f, p); uint64(cp.Seq) < want {
+		t.Errorf("caught up, but the stored checkpoint is %d, before the last event %d", cp.Seq, want)
+	}
+	if d := f.verify(ds, p)[0]; !d.OK() || d.Behind {
+		t.Fatalf("after a failure with a trailing checkpoint: %+v", d)
+	}
+}
