@@ -251,20 +251,21 @@ func (b *bundleCheck) next() (index uint64, e events.Event, ok bool) {
 			}
 			continue
 		}
-		if events.IsSealed(e) {
-			switch {
-			case ent.Erased:
-				b.keys[e.ID] = nil
-			case ent.Key != nil:
-				b.keys[e.ID] = ent.Key
-			default:
-				if !b.problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", b.line, ent.Index) {
-					return 0, events.Event{}, false
-				}
-				continue
+		// A key (or the word that the entry's subject was erased) is
+		// taken as given; whether it opens the entry is checked with the
+		// row that cites it (checkRow opens it). Only an entry without
+		// one is looked into for a box: an entry sealed with no key to it
+		// cannot be checked.
+		switch {
+		case ent.Erased:
+			b.keys[e.ID] = nil
+		case ent.Key != nil:
+			b.keys[e.ID] = ent.Key
+		case events.IsSealed(e):
+			if !b.problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", b.line, ent.Index) {
+				return 0, events.Event{}, false
 			}
-			// Whether the key opens the entry is checked with the row
-			// that cites it (checkRow opens it).
+			continue
 		}
 		if err := b.inTree(tlog.RecordHash(ent.Event), ent.Index); err != nil {
 			if !b.problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", b.line, ent.Index, err) {
