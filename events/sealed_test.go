@@ -412,3 +412,38 @@ func TestFieldInBothHalves(t *testing.T) {
 		t.Fatalf("Decode: %+v, %v", got, err)
 	}
 }
+
+// BenchmarkOpenFields: what verify-export pays per cited entry to open a
+// sealed payload with its disclosed data key (a DataKeys keyring), against
+// decoding the same payload recorded in clear into its fields.
+func BenchmarkOpenFields(b *testing.B) {
+	ctx := context.Background()
+	mk := NewMemoryKeyring()
+	e, err := sealedRegistry(mk).New(ctx, "health.declared", Meta{Aggregate: Aggregate{Kind: "resident", ID: "r1"},
+		Region: "110105001001", Actor: Actor{Role: "resident"}, Time: time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC), SealTo: "p-1"},
+		declared{Person: "p-1", Temperature: 37.9, Symptoms: []string{"cough"}, Community: "110105001001"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dk, err := sealedRegistry(mk).DataKey(ctx, e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := sealedRegistry(DataKeys{e.ID: dk})
+	b.Run("clear", func(b *testing.B) {
+		payload := []byte(`{"community":"110105001001","person":"p-1","symptoms":["cough"],"temperature":37.9}`)
+		for b.Loop() {
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(payload, &m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sealed", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := r.OpenFields(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

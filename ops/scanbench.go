@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"sort"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/onebook/onebook/ops/loopback"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -117,15 +118,10 @@ func startScanBackend(ctx context.Context, env *environ, clients, wxPort int, sy
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]int, 4)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, err
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+	ports, err := loopback.Ports(4)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
 	}
 	if wxPort != 0 {
 		ports[3] = wxPort

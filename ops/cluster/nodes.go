@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/onebook/onebook/backend/embedded"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/partition"
+	"github.com/onebook/onebook/ops/loopback"
 )
 
 // Name is the JetStream cluster's name.
@@ -409,25 +409,11 @@ func leaderOf(nodes []*Node, cell events.Region) *Node {
 	return nil
 }
 
-// freePorts returns n loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, n)
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		lns = append(lns, ln)
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
-}
+// freePorts returns n loopback ports that were free a moment ago, below
+// the kernel's ephemeral range: nodes restart on their ports, and an
+// outgoing connection of any process may take a port of that range
+// meanwhile (package loopback).
+func freePorts(n int) ([]int, error) { return loopback.Ports(n) }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

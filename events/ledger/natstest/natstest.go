@@ -4,6 +4,7 @@ package natstest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -39,6 +40,12 @@ func StartWith(t testing.TB, opts func(*server.Options)) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
+	if err := s.tryStart(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *Server) tryStart() error {
 	o := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      s.port,
@@ -52,14 +59,16 @@ func (s *Server) start() {
 	}
 	srv, err := server.NewServer(o)
 	if err != nil {
-		s.t.Fatalf("nats server: %v", err)
+		return fmt.Errorf("nats server: %w", err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
-		s.t.Fatal("nats server not ready")
+		srv.Shutdown()
+		return fmt.Errorf("nats server not ready on port %d", s.port)
 	}
 	s.S = srv
 	s.port = srv.Addr().(*net.TCPAddr).Port
+	return nil
 }
 
 // URL is the client URL.
@@ -76,10 +85,22 @@ func (s *Server) Shutdown() {
 
 // Restart shuts the server down and starts it again on the same directory
 // and port; clients with reconnect enabled carry on.
+//
+// The port comes from the kernel's ephemeral range, which outgoing
+// connections of any process draw from too: one may hold it for a while
+// after the shutdown, so a failed start is tried again, on the same port,
+// as the clients expect.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Shutdown()
-	s.start()
+	var err error
+	for range 3 {
+		if err = s.tryStart(); err == nil {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	s.t.Fatalf("restart: %v", err)
 }
 
 // Connect returns a client connection (closed at test end) and its JetStream
