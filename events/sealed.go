@@ -249,7 +249,6 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	if !ok {
 		return Opened{}, nil
 	}
-	public := withoutBox(e.Payload, start, end)
 	box, w, err := parseBox(e.Payload[start+len(boxKey) : end])
 	if err != nil {
 		return Opened{}, err
@@ -258,7 +257,7 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	switch {
 	case errors.Is(err, ErrErased):
 		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(public, &fields); err != nil {
+		if err := json.Unmarshal(withoutBox(e.Payload, start, end), &fields); err != nil {
 			return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
 		}
 		return Opened{Fields: fields, Withheld: true}, nil
@@ -272,14 +271,14 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	// One decode of both halves as one object; if that fails, or a field
 	// was in both (fewer fields than members), decode them apart to say
 	// what is wrong.
-	if all, ok := joinObjects(public, plain); ok {
+	if all, ok := joinOpened(e.Payload, start, end, plain); ok {
 		var fields map[string]json.RawMessage
 		if json.Unmarshal(all, &fields) == nil && len(fields) == countMembers(all) {
 			return Opened{Fields: fields, Key: dataKey}, nil
 		}
 	}
 	var fields, hidden map[string]json.RawMessage
-	if err := json.Unmarshal(public, &fields); err != nil {
+	if err := json.Unmarshal(withoutBox(e.Payload, start, end), &fields); err != nil {
 		return Opened{}, Invalid("payload", "event %s: %v", e.Type, err)
 	}
 	if err := json.Unmarshal(plain, &hidden); err != nil {
@@ -294,23 +293,28 @@ func (r *Registry) OpenFields(ctx context.Context, e Event) (Opened, error) {
 	return Opened{Fields: fields, Key: dataKey}, nil
 }
 
-// joinObjects returns one JSON object with the members of a and then those
-// of b: a as findBox's caller cut it, b an opened box (its padding is
-// insignificant spaces). ok is false when either is not an object's text.
-func joinObjects(a, b []byte) (joined []byte, ok bool) {
-	b = bytes.TrimRight(b, " ")
-	if len(a) < 2 || a[0] != '{' || a[len(a)-1] != '}' || len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+// joinOpened returns one JSON object with the members of payload other
+// than its box (findBox's span start:end) and then those of plain, an
+// opened box (its padding is insignificant spaces), built in one
+// allocation (every projector and exporter joins one per sealed event).
+// ok is false when either is not an object's text.
+func joinOpened(payload []byte, start, end int, plain []byte) (joined []byte, ok bool) {
+	before, after := boxGap(payload, start, end)
+	n := len(before) + len(after)
+	plain = bytes.TrimRight(plain, " ")
+	if n < 2 || len(before) == 0 || before[0] != '{' || len(after) == 0 || after[len(after)-1] != '}' ||
+		len(plain) < 2 || plain[0] != '{' || plain[len(plain)-1] != '}' {
 		return nil, false
 	}
 	switch {
-	case len(a) == 2:
-		return b, true
-	case len(b) == 2:
-		return a, true
+	case n == 2: // no public member
+		return plain, true
+	case len(plain) == 2: // no sealed member
+		return append(append(make([]byte, 0, n), before...), after...), true
 	}
-	joined = make([]byte, 0, len(a)+len(b))
-	joined = append(append(joined, a[:len(a)-1]...), ',')
-	return append(joined, b[1:]...), true
+	joined = make([]byte, 0, n+len(plain))
+	joined = append(append(joined, before...), after[:len(after)-1]...)
+	return append(append(joined, ','), plain[1:]...), true
 }
 
 // countMembers counts the members of obj, a JSON object without
@@ -422,14 +426,20 @@ func findBox(payload []byte) (start, end int, ok bool) {
 // withoutBox returns a copy of payload without its box (findBox's span)
 // and the comma that separated it.
 func withoutBox(payload []byte, start, end int) []byte {
-	public := make([]byte, 0, len(payload)-(end-start))
+	before, after := boxGap(payload, start, end)
+	return append(append(make([]byte, 0, len(before)+len(after)), before...), after...)
+}
+
+// boxGap returns what is left of payload either side of its box
+// (findBox's span) and the comma that separated it.
+func boxGap(payload []byte, start, end int) (before, after []byte) {
 	switch {
 	case payload[start-1] == ',':
-		return append(append(public, payload[:start-1]...), payload[end:]...)
+		return payload[:start-1], payload[end:]
 	case end < len(payload) && payload[end] == ',':
-		return append(append(public, payload[:start]...), payload[end+1:]...)
+		return payload[:start], payload[end+1:]
 	default:
-		return append(append(public, payload[:start]...), payload[end:]...)
+		return payload[:start], payload[end:]
 	}
 }
 
@@ -476,8 +486,12 @@ func parseBox(raw json.RawMessage) ([]byte, Wrapped, error) {
 	return box, Wrapped{Key: key, To: to}, nil
 }
 
+const boxADPrefix = "onebook/event-box/v1\x00"
+
 func boxAD(eventID, typ string) []byte {
-	return []byte("onebook/event-box/v1\x00" + eventID + "\x00" + typ)
+	ad := make([]byte, 0, len(boxADPrefix)+len(eventID)+1+len(typ))
+	ad = append(append(ad, boxADPrefix...), eventID...)
+	return append(append(ad, 0), typ...)
 }
 
 func boxSeal(dataKey []byte, eventID, typ string, plain []byte) ([]byte, error) {
@@ -488,12 +502,13 @@ func boxSeal(dataKey []byte, eventID, typ string, plain []byte) ([]byte, error) 
 	return aead.Seal(nil, make([]byte, aead.NonceSize()), plain, boxAD(eventID, typ)), nil
 }
 
+// boxOpen opens box in place: the plaintext overwrites it.
 func boxOpen(dataKey []byte, eventID, typ string, box []byte) ([]byte, error) {
 	aead, err := gcm(dataKey)
 	if err != nil {
 		return nil, Invalid("payload.sealed", "event %s: bad data key", eventID)
 	}
-	plain, err := aead.Open(nil, make([]byte, aead.NonceSize()), box, boxAD(eventID, typ))
+	plain, err := aead.Open(box[:0], make([]byte, aead.NonceSize()), box, boxAD(eventID, typ))
 	if err != nil {
 		return nil, Invalid("payload.sealed", "event %s: the sealed box does not open with its data key: altered, or not this event's", eventID)
 	}
@@ -752,7 +767,6 @@ func (p publicReader) Scan(ctx context.Context, from, to uint64, fn func(Recorde
 // the canonical bytes, and the opened sealed fields are decoded into the
 // same value, each strictly.
 func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event, start, end int) (Payload, error) {
-	public := withoutBox(e.Payload, start, end)
 	box, w, err := parseBox(e.Payload[start+len(boxKey) : end])
 	if err != nil {
 		return nil, err
@@ -761,7 +775,7 @@ func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event, start, 
 	switch {
 	case errors.Is(err, ErrErased):
 		pv := reflect.New(s.goType)
-		if err := strictDecode(public, pv.Interface()); err != nil {
+		if err := strictDecode(withoutBox(e.Payload, start, end), pv.Interface()); err != nil {
 			return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
 		}
 		return pv.Elem().Interface().(Payload), nil // the public fields only, unvalidated (see Decode)
@@ -778,10 +792,10 @@ func (r *Registry) decodeSealed(ctx context.Context, s *schema, e Event, start, 
 	// which is done when the joined decode fails, to say which half is at
 	// fault.
 	pv := reflect.New(s.goType)
-	all, ok := joinObjects(public, plain)
+	all, ok := joinOpened(e.Payload, start, end, plain)
 	if !ok || strictDecode(all, pv.Interface()) != nil {
 		pv = reflect.New(s.goType)
-		if err := strictDecode(public, pv.Interface()); err != nil {
+		if err := strictDecode(withoutBox(e.Payload, start, end), pv.Interface()); err != nil {
 			return nil, Invalid("payload", "event %s v%d: %v", e.Type, s.version, err)
 		}
 		if err := strictDecode(plain, pv.Interface()); err != nil {

@@ -365,19 +365,26 @@ func TestOpenAgreesWithDecode(t *testing.T) {
 	}
 }
 
-func TestJoinObjects(t *testing.T) {
-	tests := []struct{ a, b, joined string }{
-		{`{"a":1}`, `{"b":2}   `, `{"a":1,"b":2}`},
-		{`{}`, `{"b":2}`, `{"b":2}`},
-		{`{"a":1}`, `{}  `, `{"a":1}`},
-		{`{"a":1}`, `{"b":2} x`, ``},
-		{`{"a":1}`, `["b"]`, ``},
-		{`"a"`, `{"b":2}`, ``},
+func TestJoinOpened(t *testing.T) {
+	const box = `"sealed":{"box":"AAAA","key":"BB==","to":"CC=="}`
+	tests := []struct{ payload, plain, joined string }{
+		{`{"a":1,` + box + `}`, `{"b":2}   `, `{"a":1,"b":2}`},
+		{`{` + box + `,"z":1}`, `{"b":2}`, `{"z":1,"b":2}`},
+		{`{"a":1,` + box + `,"z":[1,{"y":2}]}`, `{"b":2}`, `{"a":1,"z":[1,{"y":2}],"b":2}`},
+		{`{` + box + `}`, `{"b":2}`, `{"b":2}`},
+		{`{"a":1,` + box + `}`, `{}  `, `{"a":1}`},
+		{`{` + box + `}`, `{}`, `{}`},
+		{`{"a":1,` + box + `}`, `{"b":2} x`, ``},
+		{`{"a":1,` + box + `}`, `["b"]`, ``},
 	}
 	for _, tt := range tests {
-		got, ok := joinObjects([]byte(tt.a), []byte(tt.b))
+		start, end, ok := findBox([]byte(tt.payload))
+		if !ok {
+			t.Fatalf("no box in %s", tt.payload)
+		}
+		got, ok := joinOpened([]byte(tt.payload), start, end, []byte(tt.plain))
 		if ok != (tt.joined != "") || string(got) != tt.joined {
-			t.Errorf("joinObjects(%s, %s) = %s, %v; want %s", tt.a, tt.b, got, ok, tt.joined)
+			t.Errorf("joinOpened(%s, %s) = %s, %v; want %s", tt.payload, tt.plain, got, ok, tt.joined)
 		}
 	}
 	for obj, n := range map[string]int{`{}`: 0, `{"a":1}`: 1, `{"a":[1,2],"b":{"c":1,"d":2},"e":"x,\",y"}`: 3, `{"a":1,"a":2}`: 2} {
