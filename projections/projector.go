@@ -30,8 +30,9 @@ import (
 // while the consumer still holds events (a rebuild, a burst), it is
 // written at most once per CheckpointEvery rather than after every batch,
 // and always after a batch that leaves nothing pending. On FerretDB the
-// checkpoint's compare-and-set costs about as much as a tenth of a bulk
-// write of a thousand documents; a crash costs re-reading at most
+// checkpoint's compare-and-set after every batch of a thousand events held
+// a rebuild to 0.73 of the raw bulk write's rate; trailing, it reaches
+// 0.83–0.88 (ops bench --only project). A crash costs re-reading at most
 // CheckpointEvery of batches.
 type Projector struct {
 	P      Projection
