@@ -56,10 +56,7 @@ func AccountsConfig(accts []Account) string {
 		if len(a.Exports) > 0 {
 			b.WriteString("    exports: [\n")
 			for _, e := range a.Exports {
-				kind, subject := "service", e.Service
-				if e.Stream != "" {
-					kind, subject = "stream", e.Stream
-				}
+				kind, subject := kindOf(e.Service, e.Stream)
 				fmt.Fprintf(&b, "      {%s: %s", kind, strconv.Quote(subject))
 				if len(e.Accounts) > 0 {
 					fmt.Fprintf(&b, ", accounts: [%s]", quoteAll(e.Accounts))
@@ -71,10 +68,7 @@ func AccountsConfig(accts []Account) string {
 		if len(a.Imports) > 0 {
 			b.WriteString("    imports: [\n")
 			for _, im := range a.Imports {
-				kind, subject := "service", im.Service
-				if im.Stream != "" {
-					kind, subject = "stream", im.Stream
-				}
+				kind, subject := kindOf(im.Service, im.Stream)
 				fmt.Fprintf(&b, "      {%s: {account: %s, subject: %s}", kind, strconv.Quote(im.Account), strconv.Quote(subject))
 				if im.To != "" {
 					fmt.Fprintf(&b, ", to: %s", strconv.Quote(im.To))
@@ -87,6 +81,15 @@ func AccountsConfig(accts []Account) string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// kindOf says how the configuration names an export's or import's
+// subject: as a stream when Stream is set, else as a service.
+func kindOf(service, stream string) (kind, subject string) {
+	if stream != "" {
+		return "stream", stream
+	}
+	return "service", service
 }
 
 func quoteAll(ss []string) string {
