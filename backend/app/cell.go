@@ -135,18 +135,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ad
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
-
-	select {
-	case <-ctx.Done():
-	case err = <-served:
-		log.Error("HTTP server stopped", "err", err)
-	}
-	log.Info("shutting down: draining HTTP requests")
-	if err := app.ShutdownWithTimeout(20 * time.Second); err != nil {
-		log.Warn("HTTP shutdown", "err", err)
-	}
+	err = serveHTTP(ctx, app, ln, 20*time.Second, log)
 	stopBG()
 	wg.Wait()
 	for _, c := range cells {
