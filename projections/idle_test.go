@@ -46,3 +46,35 @@ func TestIdleFindsDeliveriesGoneAstray(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleFindsAStalledConsumer: events pending at two idle checks in a
+// row, with nothing delivered between them, is a lost pull request; the
+// projector starts again. Pending once, or pending again after deliveries,
+// is a consumer at work.
+func TestIdleFindsAStalledConsumer(t *testing.T) {
+	type check struct {
+		took, pending uint64
+		stalled       bool
+	}
+	for _, tt := range []struct {
+		name   string
+		checks []check
+	}{
+		{"pending once", []check{{40, 3, false}, {45, 0, false}}},
+		{"pending, then more delivered and pending again", []check{{40, 3, false}, {43, 2, false}, {45, 2, false}}},
+		{"pending twice, nothing delivered", []check{{40, 3, false}, {40, 3, true}}},
+		{"caught up in between", []check{{40, 3, false}, {40, 0, false}, {40, 1, false}, {40, 1, true}}},
+		{"nothing pending", []check{{40, 0, false}, {40, 0, false}, {40, 0, false}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pr := &Projector{}
+			for i, c := range tt.checks {
+				info := &jetstream.ConsumerInfo{Delivered: jetstream.SequenceInfo{Consumer: c.took}, NumPending: c.pending}
+				err := pr.idle(context.Background(), answering{info: info}, c.took)
+				if got := errors.Is(err, errStalled); got != c.stalled {
+					t.Fatalf("check %d: %v, want stalled %v", i, err, c.stalled)
+				}
+			}
+		})
+	}
+}

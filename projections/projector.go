@@ -64,6 +64,10 @@ type Projector struct {
 	delivered uint64
 	// stored is when the checkpoint was last written.
 	stored time.Time
+	// waiting says the last idle check found events pending on the
+	// consumer, none delivered since waitingAt (the deliveries taken then).
+	waiting   bool
+	waitingAt uint64
 }
 
 // Status is what /readyz reports of a projector.
@@ -150,6 +154,11 @@ var ErrHalted = errors.New("projection halted")
 // (a document skips events older than the last it folded), so the
 // projector starts again from its checkpoint.
 var errOutOfTurn = errors.New("delivery out of turn")
+
+// errStalled is a consumer that holds events for the projector and
+// delivers none: its pull request is lost (below), so the projector
+// starts again from its checkpoint with a new consumer.
+var errStalled = errors.New("consumer stalled")
 
 // Run projects until ctx is done or a fold fails. Store and consumer errors
 // are retried with backoff.
@@ -238,6 +247,7 @@ func (pr *Projector) start(ctx context.Context) (Checkpoint, jetstream.Consumer,
 		pr.setStatus(func(s *Status) { s.Seq, s.Pending, s.Err, s.Started = cp.Seq, info.NumPending, "", true })
 	}
 	pr.delivered = 0 // a new consumer delivers from 1
+	pr.waiting = false
 	pr.Log.Info("projector started", "version", cp.Version, "from", cp.Seq+1, "fresh", pr.fresh)
 	return cp, cons, nil
 }
@@ -417,6 +427,16 @@ func (pr *Projector) apply(ctx context.Context, cons jetstream.Consumer, cp *Che
 //
 // A delivery still in flight when the consumer answers looks lost too;
 // starting again from the checkpoint is then merely early, and harmless.
+//
+// A consumer that holds events at two idle checks in a row with nothing
+// delivered between them has lost the projector's pull request: parked
+// on a server that was killed (a node restart, found by the cell fault
+// test on CI), it never answers, and the client, counting it as still
+// open, never sends another (it would notice missing heartbeats only
+// within a single Next of over 10 s, and Next waits IdleCheck). The
+// projection stayed behind for minutes; the projector starts again from
+// its checkpoint instead. One check is not enough: an event appended just
+// after Next gave up is pending for a moment without anything lost.
 func (pr *Projector) idle(ctx context.Context, cons jetstream.Consumer, delivered uint64) error {
 	info, err := cons.Info(ctx)
 	if err != nil {
@@ -426,6 +446,14 @@ func (pr *Projector) idle(ctx context.Context, cons jetstream.Consumer, delivere
 		return fmt.Errorf("%w: the consumer delivered %d messages, %d came", errOutOfTurn, info.Delivered.Consumer, delivered)
 	}
 	pr.setStatus(func(s *Status) { s.Pending = info.NumPending })
+	if info.NumPending == 0 {
+		pr.waiting = false
+		return nil
+	}
+	if pr.waiting && pr.waitingAt == delivered {
+		return fmt.Errorf("%w: %d events pending, none delivered over two idle checks", errStalled, info.NumPending)
+	}
+	pr.waiting, pr.waitingAt = true, delivered
 	return nil
 }
 
