@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -311,10 +312,35 @@ func (g *faultRig) waitProjections(ctx context.Context, d time.Duration) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("projections not caught up with the ledger after %v: %s", d, strings.Join(behind, ", "))
+			return fmt.Errorf("projections not caught up with the ledger after %v: %s%s", d, strings.Join(behind, ", "), g.projectorsSay(behind))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// projectorsSay is what each worker says of the projections behind, in
+// its health answer and in its log, for a failure to be read from the
+// test's output alone (CI keeps no replica log).
+func (g *faultRig) projectorsSay(behind []string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var b strings.Builder
+	for _, w := range g.c.Workers {
+		fmt.Fprintf(&b, "\n  worker %s (running %v):", w.Name, w.Running())
+		var st api.HealthStatus
+		if _, _, err := g.call(ctx, "GET", w.URL()+g.base()+"/healthz", "", nil, &st); err != nil {
+			fmt.Fprintf(&b, " healthz: %v", err)
+		}
+		for _, p := range st.Projections {
+			if slices.Contains(behind, p.Name) {
+				fmt.Fprintf(&b, "\n    %s: seq %d, lag %d, %s, caught up %v", p.Name, p.Seq, p.Lag, p.Status, p.CaughtUp)
+			}
+		}
+		for _, l := range w.LogLines("projector", 12) {
+			fmt.Fprintf(&b, "\n    log: %s", tail(l, 400))
+		}
+	}
+	return b.String()
 }
 
 // checkpoint is the latest signed checkpoint, as an API replica serves it,

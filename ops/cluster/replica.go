@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -175,4 +176,17 @@ func (r *Replica) logTail(n int64) string {
 	}
 	b, _ := io.ReadAll(f)
 	return string(b)
+}
+
+// LogLines returns the last n lines of the replica's log (of its last
+// MiB) that contain substr: what a fault test shows of a replica that
+// did not do what it should have.
+func (r *Replica) LogLines(substr string, n int) []string {
+	var out []string
+	for _, l := range strings.Split(r.logTail(1<<20), "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return out[max(len(out)-n, 0):]
 }
