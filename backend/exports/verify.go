@@ -325,14 +325,14 @@ func readLine(line []byte) (ent entryLine, e events.Event, parsed bool) {
 		rest = rest[:len(rest)-len(lineErased)]
 	case bytes.HasSuffix(rest, []byte(`"`)):
 		k := bytes.LastIndex(rest, []byte(lineKey))
-		if k < 0 {
+		if k < 0 || k+len(lineKey) > len(rest)-1 { // the closing quote is the key's opening one
 			return ent, e, false
 		}
 		b64 := rest[k+len(lineKey) : len(rest)-1]
-		for _, c := range b64 {
-			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
-				return ent, e, false
-			}
+		// The decoder refuses every byte outside the alphabet but skips
+		// \r and \n, which a JSON string cannot hold unescaped.
+		if bytes.ContainsAny(b64, "\r\n") {
+			return ent, e, false
 		}
 		ent.Key = make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
 		n, err := base64.StdEncoding.Decode(ent.Key, b64)

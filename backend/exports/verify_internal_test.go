@@ -10,11 +10,14 @@ import (
 	"github.com/onebook/onebook/events"
 )
 
-// TestReadLine: whatever readLine reads without a JSON decoder, encoding/json
-// reads the same; lines in any other form are left to encoding/json.
-func TestReadLine(t *testing.T) {
+// readLineCases are lines readLine reads itself (fast) or leaves to
+// encoding/json: the table of TestReadLine and the seeds of FuzzReadLine.
+func readLineCases() []struct {
+	line string
+	fast bool
+} {
 	const ev = `{"actor":{"id":"op7","role":"gate_operator"},"aggregate":{"id":"g-east-1","kind":"gate"},"id":"01936b2e-7c1a-7d3e-8f00-0123456789ab","payload":{"a":"\"key\":\"","sealed":{"box":"AAAA","key":"BB==","to":"CC=="}},"region":"110105001001","time":"2026-02-03T04:05:06.789Z","type":"pass.scanned","v":2}`
-	tests := []struct {
+	return []struct {
 		line string
 		fast bool
 	}{
@@ -32,28 +35,51 @@ func TestReadLine(t *testing.T) {
 		{`{"index":041,"event":` + ev + `}`, false},
 		{`{"index":-1,"event":` + ev + `}`, false},
 		{`{"index":41,"event":` + ev + `,"key":"A=A="}`, false},
+		{`{"index":41,"event":` + ev + `,"key":"AAEC` + "\r" + `Aw=="}`, false},
+		{`{"index":41,"event":` + ev + `,"key":"AAEC` + "\n" + `Aw=="}`, false},
+		{`{"index":41,"event":` + ev + `,"key":"AAEC Aw=="}`, false},
+		{`{"index":41,"event":` + ev + `,"key":"AAEC\"Aw=="}`, false},
 		{`{"index":41,"event":` + strings.Replace(ev, `"v":2`, `"v":02`, 1) + `}`, false},
 		{`{"index":41,"event":` + ev, false},
 	}
-	for _, tt := range tests {
-		got, e, ok := readLine([]byte(tt.line))
-		if ok != tt.fast {
+}
+
+// TestReadLine: whatever readLine reads without a JSON decoder, encoding/json
+// reads the same; lines in any other form are left to encoding/json.
+func TestReadLine(t *testing.T) {
+	for _, tt := range readLineCases() {
+		if _, _, ok := readLine([]byte(tt.line)); ok != tt.fast {
 			t.Errorf("readLine(%s): read %v, want %v", tt.line, ok, tt.fast)
 		}
-		if !ok {
-			continue
-		}
-		var want entryLine
-		if err := json.Unmarshal([]byte(tt.line), &want); err != nil {
-			t.Errorf("readLine reads %s, encoding/json refuses it: %v", tt.line, err)
-			continue
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("readLine(%s) = %+v, encoding/json reads %+v", tt.line, got, want)
-		}
-		if ev, err := events.Parse(got.Event); err != nil || !reflect.DeepEqual(e, ev) {
-			t.Errorf("readLine(%s): event %+v, want %+v (%v)", tt.line, e, ev, err)
-		}
+		checkReadLine(t, []byte(tt.line))
+	}
+}
+
+// FuzzReadLine: a bundle's lines are a stranger's input; whatever
+// readLine reads, encoding/json and events.Parse read the same.
+func FuzzReadLine(f *testing.F) {
+	for _, tt := range readLineCases() {
+		f.Add([]byte(tt.line))
+	}
+	f.Fuzz(checkReadLine)
+}
+
+// checkReadLine fails t if readLine reads line other than encoding/json
+// and events.Parse do.
+func checkReadLine(t *testing.T, line []byte) {
+	got, e, ok := readLine(line)
+	if !ok {
+		return
+	}
+	var want entryLine
+	if err := json.Unmarshal(line, &want); err != nil {
+		t.Fatalf("readLine reads %s, encoding/json refuses it: %v", line, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("readLine(%s) = %+v, encoding/json reads %+v", line, got, want)
+	}
+	if ev, err := events.Parse(got.Event); err != nil || !reflect.DeepEqual(e, ev) {
+		t.Fatalf("readLine(%s): event %+v, want %+v (%v)", line, e, ev, err)
 	}
 }
 
