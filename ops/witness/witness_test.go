@@ -51,7 +51,7 @@ var (
 // fixedNow is the clock of the known-answer cosignature.
 func fixedNow() time.Time { return time.Unix(1_700_000_000, 0) }
 
-func mustLog(t *testing.T, s string) Log {
+func mustLog(t testing.TB, s string) Log {
 	t.Helper()
 	l, err := ParseLog(s)
 	if err != nil {
@@ -60,7 +60,7 @@ func mustLog(t *testing.T, s string) Log {
 	return l
 }
 
-func newWitness(t *testing.T, dir string) *Witness {
+func newWitness(t testing.TB, dir string) *Witness {
 	t.Helper()
 	w, err := New(Config{Key: wSK, Logs: []Log{mustLog(t, mPK), mustLog(t, bPK)}, Dir: dir, Now: fixedNow,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -71,7 +71,7 @@ func newWitness(t *testing.T, dir string) *Witness {
 }
 
 // signed is a checkpoint note of origin, size and root (hex) signed by skey.
-func signed(t *testing.T, skey, origin string, size uint64, rootHex string) string {
+func signed(t testing.TB, skey, origin string, size uint64, rootHex string) string {
 	t.Helper()
 	h, err := hex.DecodeString(rootHex)
 	if err != nil || len(h) != 32 {
