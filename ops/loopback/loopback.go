@@ -5,9 +5,11 @@
 // gives) is also what the kernel hands out as the local port of outgoing
 // connections, from any process. One such connection made between a
 // server's stop and its restart takes the port, and the restart fails with
-// "address already in use" (seen on CI, where many test binaries run side
-// by side). Ports are therefore picked below that range, where the kernel
-// never places a connection on its own.
+// "address already in use". (CI's restarts failed so twice; the cause
+// there was a listener the backend left open, since closed by
+// backend/app's serveHTTP, but on a machine where many test binaries run
+// side by side the hazard is real.) Ports are therefore picked below that
+// range, where the kernel never places a connection on its own.
 package loopback
 
 import (
