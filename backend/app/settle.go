@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -36,7 +37,11 @@ func transient(ctx context.Context, err error) bool {
 	if errors.As(err, &apiErr) {
 		return apiErr.ErrorCode == errCodeNoPeers || apiErr.ErrorCode == errCodeNotAvailable
 	}
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoHeartbeat)
+	// No responders: the replicas of a stream just made serve direct gets
+	// only once they are set up, and a request that reaches a server
+	// before then has nobody to answer it.
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoHeartbeat) ||
+		errors.Is(err, nats.ErrNoResponders)
 }
 
 // settling is a JetStream whose creating calls (streams, key-value and
@@ -52,9 +57,38 @@ func (s settling) CreateOrUpdateStream(ctx context.Context, cfg jetstream.Stream
 	return settle(ctx, s.log, "stream "+cfg.Name, func() (jetstream.Stream, error) { return s.JetStream.CreateOrUpdateStream(ctx, cfg) })
 }
 
+// CreateOrUpdateKeyValue and KeyValue return the bucket once it answers a
+// read. A bucket's reads are direct gets, which its replicas serve only
+// once they are set up: a worker that read its vault's master key id right
+// after making the bucket's stream got "no responders" and exited
+// (TestCellFaults, on a CI-like run).
 func (s settling) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	return settle(ctx, s.log, "bucket "+cfg.Bucket, func() (jetstream.KeyValue, error) { return s.JetStream.CreateOrUpdateKeyValue(ctx, cfg) })
+	return settle(ctx, s.log, "bucket "+cfg.Bucket, func() (jetstream.KeyValue, error) {
+		return readable(ctx)(s.JetStream.CreateOrUpdateKeyValue(ctx, cfg))
+	})
 }
+
+func (s settling) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
+	return settle(ctx, s.log, "bucket "+bucket, func() (jetstream.KeyValue, error) {
+		return readable(ctx)(s.JetStream.KeyValue(ctx, bucket))
+	})
+}
+
+// readable passes on a bucket opened without error once it answers a read
+// of settledProbe, a key that need not exist.
+func readable(ctx context.Context) func(jetstream.KeyValue, error) (jetstream.KeyValue, error) {
+	return func(kv jetstream.KeyValue, err error) (jetstream.KeyValue, error) {
+		if err != nil {
+			return nil, err
+		}
+		if _, err := kv.Get(ctx, settledProbe); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("bucket %s: read: %w", kv.Bucket(), err)
+		}
+		return kv, nil
+	}
+}
+
+const settledProbe = "onebook-settled-probe"
 
 func (s settling) CreateOrUpdateObjectStore(ctx context.Context, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	return settle(ctx, s.log, "object store "+cfg.Bucket, func() (jetstream.ObjectStore, error) { return s.JetStream.CreateOrUpdateObjectStore(ctx, cfg) })

@@ -25,6 +25,7 @@ func TestTransient(t *testing.T) {
 		{"system unavailable", live, &jetstream.APIError{ErrorCode: errCodeNotAvailable}, true},
 		{"API call timed out", live, fmt.Errorf("snapshot bucket: %w", context.DeadlineExceeded), true},
 		{"request timed out", live, nats.ErrTimeout, true},
+		{"replicas not serving reads yet", live, fmt.Errorf("read: %w", nats.ErrNoResponders), true},
 		{"caller gave up", done, context.DeadlineExceeded, false},
 		{"bad stream configuration", live, &jetstream.APIError{ErrorCode: jetstream.JSErrCodeStreamNameInUse}, false},
 		{"no JetStream", live, jetstream.ErrJetStreamNotEnabled, false},
@@ -60,10 +61,17 @@ func TestSettleRetriesOnlyWhatMayPass(t *testing.T) {
 }
 
 // refusing is a JetStream that refuses placement n times, then makes the
-// bucket.
+// bucket, which has no responders to reads the first unready times.
 type refusing struct {
 	jetstream.JetStream
 	n, calls int
+	unready  int
+	opened   int // KeyValue calls
+}
+
+func (r *refusing) KeyValue(context.Context, string) (jetstream.KeyValue, error) {
+	r.opened++
+	return unreadyBucket{r: r}, nil
 }
 
 func (r *refusing) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
@@ -71,7 +79,23 @@ func (r *refusing) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.Key
 	if r.calls <= r.n {
 		return nil, &jetstream.APIError{ErrorCode: errCodeNoPeers, Description: "no suitable peers for placement, peer offline"}
 	}
-	return nil, nil
+	return unreadyBucket{r: r}, nil
+}
+
+// unreadyBucket answers reads with no responders while r.unready lasts.
+type unreadyBucket struct {
+	jetstream.KeyValue
+	r *refusing
+}
+
+func (b unreadyBucket) Bucket() string { return "test" }
+
+func (b unreadyBucket) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	if b.r.unready > 0 {
+		b.r.unready--
+		return nil, nats.ErrNoResponders
+	}
+	return nil, jetstream.ErrKeyNotFound
 }
 
 // TestSettlingRetriesCreates checks that a bucket made through the
@@ -83,5 +107,19 @@ func TestSettlingRetriesCreates(t *testing.T) {
 	js := settling{JetStream: r, log: slog.New(slog.DiscardHandler)}
 	if _, err := js.CreateOrUpdateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "ledger_cosignatures"}); err != nil || r.calls != 3 {
 		t.Errorf("after two refusals: %v after %d calls; want the bucket after 3", err, r.calls)
+	}
+	// A bucket made but not yet read from (its replicas not serving)
+	// is opened again until it answers.
+	r = &refusing{unready: 2}
+	js = settling{JetStream: r, log: slog.New(slog.DiscardHandler)}
+	if _, err := js.CreateOrUpdateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "person_keys"}); err != nil || r.calls != 3 || r.unready != 0 {
+		t.Errorf("after two unanswered reads: %v after %d calls; want the bucket after 3", err, r.calls)
+	}
+	// The same for a bucket whose stream was made as a stream (the
+	// vault's) and is then opened as a bucket.
+	r = &refusing{unready: 2}
+	js = settling{JetStream: r, log: slog.New(slog.DiscardHandler)}
+	if _, err := js.KeyValue(context.Background(), "person_keys"); err != nil || r.opened != 3 || r.unready != 0 {
+		t.Errorf("KeyValue after two unanswered reads: %v after %d calls; want the bucket after 3", err, r.opened)
 	}
 }
