@@ -64,28 +64,31 @@ func (s settling) CreateOrUpdateStream(ctx context.Context, cfg jetstream.Stream
 // (TestCellFaults, on a CI-like run).
 func (s settling) CreateOrUpdateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	return settle(ctx, s.log, "bucket "+cfg.Bucket, func() (jetstream.KeyValue, error) {
-		return readable(ctx)(s.JetStream.CreateOrUpdateKeyValue(ctx, cfg))
+		kv, err := s.JetStream.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return kv, answers(ctx, kv)
 	})
 }
 
 func (s settling) KeyValue(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
 	return settle(ctx, s.log, "bucket "+bucket, func() (jetstream.KeyValue, error) {
-		return readable(ctx)(s.JetStream.KeyValue(ctx, bucket))
-	})
-}
-
-// readable passes on a bucket opened without error once it answers a read
-// of settledProbe, a key that need not exist.
-func readable(ctx context.Context) func(jetstream.KeyValue, error) (jetstream.KeyValue, error) {
-	return func(kv jetstream.KeyValue, err error) (jetstream.KeyValue, error) {
+		kv, err := s.JetStream.KeyValue(ctx, bucket)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := kv.Get(ctx, settledProbe); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("bucket %s: read: %w", kv.Bucket(), err)
-		}
-		return kv, nil
+		return kv, answers(ctx, kv)
+	})
+}
+
+// answers reads settledProbe, a key that need not exist, from kv: nil once
+// the bucket answers reads.
+func answers(ctx context.Context, kv jetstream.KeyValue) error {
+	if _, err := kv.Get(ctx, settledProbe); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("bucket %s: read: %w", kv.Bucket(), err)
 	}
+	return nil
 }
 
 const settledProbe = "onebook-settled-probe"
