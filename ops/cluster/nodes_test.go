@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -98,9 +99,7 @@ func nodeFaults(t *testing.T, cells []events.Region) {
 	// The other cells' ledgers: k+1 messages in the k-th.
 	for k, u := range users[:max(len(users)-1, 0)] {
 		js := connectAs(u, nil)
-		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: LedgerStream, Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage}); err != nil {
-			t.Fatal(err)
-		}
+		createStream(t, ctx, js)
 		for i := range k + 1 {
 			if _, err := js.Publish(ctx, "t.x", []byte("x"), jetstream.WithMsgID(fmt.Sprintf("o%d", i))); err != nil {
 				t.Fatal(err)
@@ -108,9 +107,7 @@ func nodeFaults(t *testing.T, cells []events.Region) {
 		}
 	}
 	js := connect(nil)
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: LedgerStream, Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatal(err)
-	}
+	createStream(t, ctx, js)
 	var sent uint64
 	publish := func(js jetstream.JetStream) {
 		t.Helper()
@@ -223,6 +220,26 @@ func nodeFaults(t *testing.T, cells []events.Region) {
 			if err := sleep(ctx, 50*time.Millisecond); err != nil {
 				t.Fatalf("%s has no routes after the faults: %v", n.Name, err)
 			}
+		}
+	}
+}
+
+// createStream creates the test's R3 stream, again while the meta leader
+// has not yet heard from every peer ("no suitable peers for placement,
+// peer offline", seen on a CI-like run right after the nodes started).
+func createStream(t *testing.T, ctx context.Context, js jetstream.JetStream) {
+	t.Helper()
+	for {
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: LedgerStream, Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
+		var apiErr *jetstream.APIError
+		if err == nil || !errors.As(err, &apiErr) || apiErr.ErrorCode != 10005 {
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			t.Fatalf("stream never placed: %v", apiErr)
 		}
 	}
 }
