@@ -80,7 +80,8 @@ type Wrapped struct {
 // A Keyring keeps the keys of the subjects that sealed events are about.
 // The backend's keyring is the personal-data vault (backend/personal); an
 // export bundle's recipient has a keyring of the data keys the bundle
-// discloses (DataKeys).
+// discloses (DataKeys). A Keyring is safe for concurrent use: exports
+// open many events' fields at once.
 type Keyring interface {
 	// Wrap wraps dataKey, the key of event eventID, under the key of
 	// subject (creating that key if the subject has none).

@@ -30,7 +30,8 @@ type Projection interface {
 	// may be wider than what Keys accepts, never narrower.
 	Subjects() []string
 	// Keys returns the ids of the documents e contributes to, none if the
-	// projection ignores e.
+	// projection ignores e. It depends on e and p only (exports call it
+	// on several goroutines at once).
 	Keys(e events.Event, p events.Payload) []string
 	// Fold applies e to the state of document id; state is a pointer
 	// returned by NewState, zero for a new document.

@@ -22,8 +22,9 @@ import (
 
 var start = time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
 
-// world has cards filed in two districts, their alerts, and gate scans.
-func world(t *testing.T) (*casestest.World, exports.Source, []projections.Projection) {
+// world has cards filed in two districts, their alerts, and scans gate
+// scans.
+func world(t *testing.T, scans int) (*casestest.World, exports.Source, []projections.Projection) {
 	w := casestest.New(t, start)
 	h := w.Hospital("协和医院", "420102003")
 	rep := w.Staff(auth.HospitalReporter, "", h.ID)
@@ -33,7 +34,7 @@ func world(t *testing.T) (*casestest.World, exports.Source, []projections.Projec
 	}
 	w.File(rep, 9, w.Card("cholera", "420102001", "diarrhoea"))
 	w.Step()
-	for i := range 20 { // gate scans, appended as the pass service would
+	for i := range scans { // gate scans, appended as the pass service would
 		e, err := w.Reg.New(context.Background(), passevents.TypeScanned, events.Meta{SealTo: "t-subject", Aggregate: events.Aggregate{Kind: passevents.KindGate, ID: "g-east"},
 			Region: "420102001001", Actor: events.Actor{Role: "gate_operator", ID: "s-1"}, Time: start.Add(time.Duration(i) * time.Minute)},
 			passevents.Scanned{Pass: fmt.Sprintf("ps-%d", i), Holder: fmt.Sprintf("p-%d", i), Community: "420102001001", Direction: passevents.In, Decision: "allow", ScanID: fmt.Sprint(i)})
@@ -54,7 +55,7 @@ func world(t *testing.T) (*casestest.World, exports.Source, []projections.Projec
 }
 
 func TestBundlesVerify(t *testing.T) {
-	w, src, ps := world(t)
+	w, src, ps := world(t, 20)
 	views := exports.Views(ps)
 	for _, tc := range []struct {
 		view   string
@@ -96,7 +97,7 @@ func TestBundlesVerify(t *testing.T) {
 // TestTamperingIsNamed changes one cell, drops an entry, and signs with
 // another key: each is found and named.
 func TestTamperingIsNamed(t *testing.T) {
-	w, src, ps := world(t)
+	w, src, ps := world(t, 20)
 	v, _ := exports.Lookup(exports.Views(ps), "case_counts")
 	write := func() string {
 		dir := filepath.Join(t.TempDir(), "bundle")
@@ -171,6 +172,104 @@ func TestTamperingIsNamed(t *testing.T) {
 	}
 	if !hasProblem(rep.Problems, "manifest.sig: not signed by") || !hasProblem(rep.Problems, "the checkpoint does not verify") {
 		t.Errorf("other key: %v", rep.Problems)
+	}
+}
+
+// TestEventRowTamperingIsNamed tampers with a bundle of the scans view
+// (one row per event, each sealed entry with its own key) large enough
+// to be checked in many batches at once, and wants each problem named in
+// file order, as a reader of the report would.
+func TestEventRowTamperingIsNamed(t *testing.T) {
+	const scans = 400
+	w, src, ps := world(t, scans)
+	v, _ := exports.Lookup(exports.Views(ps), "scans")
+	dir := filepath.Join(t.TempDir(), "bundle")
+	m, err := exports.Write(w.Ctx, src, v, exports.Query{}, exports.CSV, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RowCount != scans {
+		t.Fatalf("%d rows, want %d", m.RowCount, scans)
+	}
+	entries, err := os.ReadFile(filepath.Join(dir, "entries.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := os.ReadFile(filepath.Join(dir, "rows.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(entries, rows []string) exports.Report {
+		t.Helper()
+		d := filepath.Join(t.TempDir(), "bundle")
+		if err := os.CopyFS(d, os.DirFS(dir)); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(d, "entries.ndjson"), []byte(strings.Join(entries, "")), 0o644)
+		os.WriteFile(filepath.Join(d, "rows.csv"), []byte(strings.Join(rows, "")), 0o644)
+		rep, err := exports.Verify(context.Background(), d, w.VerifierKey, ps, w.Reg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	lines := func() []string { return strings.SplitAfter(string(entries), "\n") }
+	records := func() []string { return strings.SplitAfter(string(rows), "\n") } // line 0 is the header; no cell holds a line break
+	key := func(l string) string {
+		i := strings.LastIndex(l, `,"key":"`) // the box has a "key" too: the wrapped one
+		if i < 0 {
+			t.Fatalf("entry without a key: %s", l)
+		}
+		return strings.TrimSuffix(l[i+len(`,"key":"`):], "\"}\n")
+	}
+
+	if rep := verify(lines(), records()); !rep.OK() || rep.Rows != scans || rep.Entries != scans {
+		t.Fatalf("untouched: %d rows, %d entries, problems %v", rep.Rows, rep.Entries, rep.Problems)
+	}
+
+	// Another entry's key on line 100, and a cell of row 300 changed: each
+	// named, and nothing else but the two files' hashes.
+	ls, rs := lines(), records()
+	ls[99] = strings.Replace(ls[99], key(ls[99]), key(ls[100]), 1)
+	rs[300] = strings.Replace(rs[300], "gate_operator", "gate_0perator", 1)
+	want := []string{
+		"rows.csv: SHA-256",
+		"entries.ndjson: SHA-256",
+		"rows.csv row 100: leaf ",
+		"rows.csv row 300: column actor_role is \"gate_0perator\"",
+	}
+	rep := verify(ls, rs)
+	if rep.Rows != scans || rep.Entries != scans {
+		t.Errorf("%d rows and %d entries, want %d of each", rep.Rows, rep.Entries, scans)
+	}
+	probs := rep.Problems
+	if len(probs) != len(want) {
+		t.Fatalf("problems %q, want %d", probs, len(want))
+	}
+	for i, p := range probs {
+		if !strings.HasPrefix(p, want[i]) {
+			t.Errorf("problem %d is %q, want it to begin %q", i, p, want[i])
+		}
+	}
+	if !strings.Contains(probs[2], "does not open with its disclosed key") {
+		t.Errorf("row 100: %q", probs[2])
+	}
+
+	// Line 70 cut short: named by its line, and the row that cited it
+	// by its row (the rows after it then cite the entry after theirs:
+	// reported up to the limit).
+	ls = lines()
+	ls[69] = ls[69][:40] + "\n"
+	probs = verify(ls, records()).Problems
+	if len(probs) != exports.MaxProblems {
+		t.Errorf("%d problems, want the limit, %d", len(probs), exports.MaxProblems)
+	}
+	if !hasProblem(probs, "entries.ndjson line 70: ") || !hasProblem(probs, "rows.csv row 70: cites leaf") {
+		t.Errorf("line 70 cut short: %q", probs[:min(5, len(probs))])
+	}
+	if i, j := slices.IndexFunc(probs, func(p string) bool { return strings.HasPrefix(p, "entries.ndjson line 70") }),
+		slices.IndexFunc(probs, func(p string) bool { return strings.HasPrefix(p, "rows.csv row 70:") }); i > j {
+		t.Errorf("line 70's problem (%d) comes after row 70's (%d)", i, j)
 	}
 }
 

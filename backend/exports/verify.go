@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/backend/parallel"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/seal"
 	"github.com/onebook/onebook/projections"
@@ -68,11 +71,12 @@ func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Proje
 	if err != nil {
 		return b.rep, err
 	}
-	if err := b.openEntries(); err != nil {
+	v, known := viewOf(b.rep.Manifest, ps) // unknown: the entries are checked, no row
+	if err := b.openEntries(ctx, v); err != nil {
 		return b.rep, err
 	}
-	defer b.entries.Close()
-	err = b.rows(ctx, ps, rowsFile)
+	defer b.closeEntries()
+	err = b.rows(ctx, v, known, rowsFile)
 	return b.rep, err
 }
 
@@ -92,8 +96,11 @@ type bundleCheck struct {
 	tiles   map[string][]byte // the bundle's tiles by path (small: 8 KiB each)
 	hashes  tlog.HashReader
 	entries *os.File
-	scan    *bufio.Scanner
-	line    int
+	// lines yields entries.ndjson's lines, each read and checked on its own
+	// (readEntry) on several goroutines, in file order; stopLines ends it.
+	lines     func() (checkedLine, bool)
+	stopLines func()
+	scanErr   error // entries.ndjson could not be read to its end
 	// authentic holds the level-0 tiles whose every hash was proven to be
 	// in the checkpoint's tree (inTree).
 	authentic map[int64][]byte
@@ -180,17 +187,119 @@ func (b *bundleCheck) files() (string, error) {
 	return rowsFile, nil
 }
 
-// openEntries opens entries.ndjson for reading with next (step 4).
-func (b *bundleCheck) openEntries() error {
+// openEntries opens entries.ndjson for reading with next (step 4). Its
+// lines are read on a goroutine of their own and checked, each on its
+// own, on as many as there are processors (the checks that link lines,
+// such as the tree's, are next's, in file order).
+func (b *bundleCheck) openEntries(ctx context.Context, v View) error {
 	b.hashes = tlog.TileHashReader(b.cp.Tree(), bundleTiles(b.tiles))
 	f, err := os.Open(filepath.Join(b.dir, "entries.ndjson"))
 	if err != nil {
 		return err
 	}
 	b.entries = f
-	b.scan = bufio.NewScanner(f)
-	b.scan.Buffer(make([]byte, 1<<20), 16<<20)
+	lines := func(yield func(numberedLine) bool) {
+		scan := bufio.NewScanner(f)
+		scan.Buffer(make([]byte, 1<<20), 16<<20)
+		for n := 1; scan.Scan(); n++ {
+			if !yield(numberedLine{n: n, b: bytes.Clone(scan.Bytes())}) {
+				return
+			}
+		}
+		b.scanErr = scan.Err()
+	}
+	check := func(l numberedLine) checkedLine { return readEntry(ctx, b.reg, v, l) }
+	b.lines, b.stopLines = iter.Pull(parallel.Map(runtime.GOMAXPROCS(0), lineBatch, lines, check))
 	return nil
+}
+
+// lineBatch is how many lines a goroutine checks at a time.
+const lineBatch = 64
+
+func (b *bundleCheck) closeEntries() {
+	b.stopLines()
+	b.entries.Close()
+}
+
+type numberedLine struct {
+	n int // from 1
+	b []byte
+}
+
+// checkedLine is a line of entries.ndjson read and checked on its own.
+type checkedLine struct {
+	n      int
+	ent    entryLine
+	e      events.Event
+	notObj string // the line is not an entry line (JSON): why
+	notEv  string // its event is not canonical: why
+	leaf   tlog.Hash
+	// row is the row an event view derives from the entry, opened with the
+	// entry's own key; rowErr says why there is none.
+	row    []string
+	rowErr string
+}
+
+// readEntry reads and checks line l on its own: its JSON, its event's
+// canonical form, its leaf hash and, for an event view, the row its event
+// gives.
+func readEntry(ctx context.Context, reg *events.Registry, v View, l numberedLine) (c checkedLine) {
+	c.n = l.n
+	ent, e, parsed := readLine(l.b)
+	if !parsed {
+		if err := json.Unmarshal(l.b, &ent); err != nil {
+			c.notObj = err.Error()
+			return c
+		}
+		var err error
+		if e, err = events.Parse(ent.Event); err != nil {
+			c.ent, c.notEv = ent, err.Error()
+			return c
+		}
+	}
+	c.ent, c.e = ent, e
+	c.leaf = tlog.RecordHash(ent.Event)
+	if !v.Aggregate() && e.Type == v.EventType && (ent.Key != nil || ent.Erased || !events.IsSealed(e)) {
+		c.row, c.rowErr = rowOf(ctx, reg, ent, e)
+	}
+	return c
+}
+
+// rowOf is the row of an event view that entry ent, event e, gives: its
+// sealed fields opened with the key ent discloses and no other.
+func rowOf(ctx context.Context, reg *events.Registry, ent entryLine, e events.Event) ([]string, string) {
+	o, err := reg.WithKeyring(disclosed{id: e.ID, key: ent.Key, erased: ent.Erased}).OpenFields(ctx, e)
+	if err != nil {
+		return nil, fmt.Sprintf("leaf %d does not open with its disclosed key: %v", ent.Index, err)
+	}
+	row, err := eventRow(e, o.Fields)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return row, ""
+}
+
+// disclosed is the keyring of one entry of a bundle: the data key its
+// line discloses, or that its subject was erased (events.DataKeys for
+// one entry, without a map).
+type disclosed struct {
+	id     string
+	key    []byte
+	erased bool
+}
+
+func (d disclosed) Wrap(context.Context, string, string, []byte) (events.Wrapped, error) {
+	return events.Wrapped{}, events.Errorf(events.CodeForbidden, "disclosed data keys cannot seal new events")
+}
+
+func (d disclosed) Unwrap(_ context.Context, eventID string, _ events.Wrapped) ([]byte, error) {
+	switch {
+	case eventID != d.id || (d.key == nil && !d.erased):
+		return nil, events.ErrNoKey
+	case d.erased:
+		return nil, fmt.Errorf("event %s: %w", eventID, events.ErrErased)
+	}
+	return d.key, nil
 }
 
 // inTree proves a leaf in the checkpoint's tree. The first entry of a
@@ -222,63 +331,59 @@ func (b *bundleCheck) inTree(leaf tlog.Hash, index uint64) error {
 }
 
 // next returns the next entry that verifies (canonical bytes, its data
-// key disclosed if sealed, in the checkpoint's tree), as the event it
-// parses to, reporting those that do not; ok is false at the end (or when
-// there are too many problems).
-func (b *bundleCheck) next() (index uint64, e events.Event, ok bool) {
-	for b.scan.Scan() {
-		b.line++
-		ent, e, parsed := readLine(b.scan.Bytes())
-		if !parsed {
-			if err := json.Unmarshal(b.scan.Bytes(), &ent); err != nil {
-				if !b.problem("entries.ndjson line %d: %v", b.line, err) {
-					return 0, events.Event{}, false
-				}
-				continue
+// key disclosed if sealed, in the checkpoint's tree), reporting those
+// that do not; ok is false at the end (or when there are too many
+// problems).
+func (b *bundleCheck) next() (c checkedLine, ok bool) {
+	for {
+		c, ok := b.lines()
+		if !ok {
+			break
+		}
+		ent := c.ent
+		if c.notObj != "" {
+			if !b.problem("entries.ndjson line %d: %s", c.n, c.notObj) {
+				return checkedLine{}, false
 			}
+			continue
 		}
 		b.rep.Entries++
 		if b.progress != nil && b.rep.Entries%4096 == 0 {
 			b.progress(uint64(b.rep.Entries), uint64(b.rep.Manifest.EntryCount))
 		}
-		var err error
-		if !parsed {
-			e, err = events.Parse(ent.Event)
-		}
-		if err != nil {
-			if !b.problem("entries.ndjson line %d (leaf %d): not a canonical event: %v", b.line, ent.Index, err) {
-				return 0, events.Event{}, false
+		if c.notEv != "" {
+			if !b.problem("entries.ndjson line %d (leaf %d): not a canonical event: %s", c.n, ent.Index, c.notEv) {
+				return checkedLine{}, false
 			}
 			continue
 		}
 		// A key (or the word that the entry's subject was erased) is
 		// taken as given; whether it opens the entry is checked with the
-		// row that cites it (checkRow opens it). Only an entry without
-		// one is looked into for a box: an entry sealed with no key to it
-		// cannot be checked.
+		// row that cites it. Only an entry without one is looked into for
+		// a box: an entry sealed with no key to it cannot be checked.
 		switch {
 		case ent.Erased:
-			b.keys[e.ID] = nil
+			b.keys[c.e.ID] = nil
 		case ent.Key != nil:
-			b.keys[e.ID] = ent.Key
-		case events.IsSealed(e):
-			if !b.problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", b.line, ent.Index) {
-				return 0, events.Event{}, false
+			b.keys[c.e.ID] = ent.Key
+		case events.IsSealed(c.e):
+			if !b.problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", c.n, ent.Index) {
+				return checkedLine{}, false
 			}
 			continue
 		}
-		if err := b.inTree(tlog.RecordHash(ent.Event), ent.Index); err != nil {
-			if !b.problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", b.line, ent.Index, err) {
-				return 0, events.Event{}, false
+		if err := b.inTree(c.leaf, ent.Index); err != nil {
+			if !b.problem("entries.ndjson line %d (leaf %d): not in the checkpoint's tree: %v", c.n, ent.Index, err) {
+				return checkedLine{}, false
 			}
 			continue
 		}
-		return ent.Index, e, true
+		return c, true
 	}
-	if err := b.scan.Err(); err != nil {
-		b.problem("entries.ndjson: %v", err)
+	if b.scanErr != nil {
+		b.problem("entries.ndjson: %v", b.scanErr)
 	}
-	return 0, events.Event{}, false
+	return checkedLine{}, false
 }
 
 // entryLine is a line of entries.ndjson.
@@ -354,20 +459,19 @@ func readLine(line []byte) (ent entryLine, e events.Event, parsed bool) {
 // (aggregate exports are small); an event view's are checked in step with
 // its rows, one at a time, so verifying a million rows needs no more
 // memory than verifying ten.
-func (b *bundleCheck) rows(ctx context.Context, ps []projections.Projection, rowsFile string) error {
+func (b *bundleCheck) rows(ctx context.Context, v View, known bool, rowsFile string) error {
 	m := b.rep.Manifest
-	entries := map[uint64]events.Event{} // verified entries, parsed (Parse copies what it keeps)
+	entries := map[uint64]events.Event{} // an aggregate view's verified entries, parsed (Parse copies what it keeps)
 	if m.Kind == "aggregate" {
 		for {
-			i, e, ok := b.next()
+			c, ok := b.next()
 			if !ok {
 				break
 			}
-			entries[i] = e
+			entries[c.ent.Index] = c.e
 		}
 	}
-	v, ok := viewOf(m, ps)
-	if !ok {
+	if !known {
 		b.problem("manifest.json: view %q is not known to this verifier", m.View)
 		return nil
 	}
@@ -387,6 +491,10 @@ func (b *bundleCheck) rows(ctx context.Context, ps []projections.Projection, row
 		b.problem("%s: header %v, want %v", rowsFile, head, header(v.Columns()))
 	}
 	csvFile := rowsFile == "rows.csv"
+	var derive func(idx []uint64, id string) ([]string, string)
+	if v.Aggregate() {
+		derive = func(idx []uint64, id string) ([]string, string) { return foldRow(ctx, v, idx, id, entries, b.reg) }
+	}
 	for {
 		r, err := rows.Next()
 		if errors.Is(err, io.EOF) {
@@ -397,20 +505,18 @@ func (b *bundleCheck) rows(ctx context.Context, ps []projections.Projection, row
 		}
 		b.rep.Rows++
 		if !v.Aggregate() { // the row's one entry is the next one
-			clear(entries)
 			clear(b.keys)
-			if i, e, ok := b.next(); ok {
-				entries[i] = e
-			}
+			c, ok := b.next()
+			derive = func(idx []uint64, id string) ([]string, string) { return entryRow(v, idx, id, c, ok) }
 		}
-		if msg := checkRow(ctx, v, r, entries, b.reg, csvFile, b.rep.Rows); msg != "" {
+		if msg := checkRow(v, r, derive, csvFile, b.rep.Rows); msg != "" {
 			if !b.problem("%s row %d: %s", rowsFile, b.rep.Rows, msg) {
 				return nil
 			}
 		}
 	}
 	if !v.Aggregate() {
-		if _, _, ok := b.next(); ok {
+		if _, ok := b.next(); ok {
 			b.problem("entries.ndjson: entries beyond the last row")
 		}
 	}
@@ -427,9 +533,10 @@ func viewOf(m Manifest, ps []projections.Projection) (View, bool) {
 	return Lookup(Views(ps), m.View)
 }
 
-// checkRow re-derives one row from its entries and names the first cell
-// that differs; "" if it matches.
-func checkRow(ctx context.Context, v View, r []string, entries map[uint64]events.Event, reg *events.Registry, csvFile bool, n int64) string {
+// checkRow checks one row: its form, and that its cells are those derive
+// gives for the entries it cites; it names the first cell that differs,
+// "" if it matches.
+func checkRow(v View, r []string, derive func(idx []uint64, id string) ([]string, string), csvFile bool, n int64) string {
 	cols := header(v.Columns())
 	if len(r) != len(cols) {
 		return fmt.Sprintf("%d cells, want %d", len(r), len(cols))
@@ -441,52 +548,13 @@ func checkRow(ctx context.Context, v View, r []string, entries map[uint64]events
 	if err != nil || len(idx) == 0 {
 		return fmt.Sprintf("column entries: %q lists no leaf indexes", r[len(r)-1])
 	}
-	var want []string
 	id := r[1]
 	if csvFile && strings.HasPrefix(id, "'") {
 		id = id[1:]
 	}
-	if v.Aggregate() {
-		state := v.Projection.NewState()
-		for _, i := range idx {
-			e, ok := entries[i]
-			if !ok {
-				return fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", i)
-			}
-			var pl events.Payload
-			if reg.Version(e.Type) > 0 {
-				if pl, err = reg.Decode(ctx, e); err != nil {
-					return fmt.Sprintf("leaf %d does not decode: %v", i, err)
-				}
-			}
-			if !slices.Contains(v.Projection.Keys(e, pl), id) {
-				return fmt.Sprintf("cites leaf %d, which does not contribute to %s", i, id)
-			}
-			if err := v.Projection.Fold(id, state, e, pl); err != nil {
-				return fmt.Sprintf("leaf %d does not fold: %v", i, err)
-			}
-		}
-		if want, err = v.docRow(state); err != nil {
-			return err.Error()
-		}
-	} else {
-		if len(idx) != 1 {
-			return "an event row cites exactly one entry"
-		}
-		e, ok := entries[idx[0]]
-		if !ok {
-			return fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", idx[0])
-		}
-		if e.Type != v.EventType || e.ID != id {
-			return fmt.Sprintf("column id: %q, but leaf %d is event %s of type %s", id, idx[0], e.ID, e.Type)
-		}
-		o, err := reg.OpenFields(ctx, e)
-		if err != nil {
-			return fmt.Sprintf("leaf %d does not open with its disclosed key: %v", idx[0], err)
-		}
-		if want, err = eventRow(e, o.Fields); err != nil {
-			return err.Error()
-		}
+	want, msg := derive(idx, id)
+	if msg != "" {
+		return msg
 	}
 	for i, w := range want {
 		if csvFile {
@@ -497,6 +565,51 @@ func checkRow(ctx context.Context, v View, r []string, entries map[uint64]events
 		}
 	}
 	return ""
+}
+
+// foldRow derives an aggregate view's row id by folding the entries it
+// cites, idx, from the bundle's verified entries.
+func foldRow(ctx context.Context, v View, idx []uint64, id string, entries map[uint64]events.Event, reg *events.Registry) ([]string, string) {
+	state := v.Projection.NewState()
+	for _, i := range idx {
+		e, ok := entries[i]
+		if !ok {
+			return nil, fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", i)
+		}
+		var pl events.Payload
+		if reg.Version(e.Type) > 0 {
+			var err error
+			if pl, err = reg.Decode(ctx, e); err != nil {
+				return nil, fmt.Sprintf("leaf %d does not decode: %v", i, err)
+			}
+		}
+		if !slices.Contains(v.Projection.Keys(e, pl), id) {
+			return nil, fmt.Sprintf("cites leaf %d, which does not contribute to %s", i, id)
+		}
+		if err := v.Projection.Fold(id, state, e, pl); err != nil {
+			return nil, fmt.Sprintf("leaf %d does not fold: %v", i, err)
+		}
+	}
+	want, err := v.docRow(state)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return want, ""
+}
+
+// entryRow is the row of an event view whose id is id and which cites
+// idx, from c, the entry beside it (ok false: there is none).
+func entryRow(v View, idx []uint64, id string, c checkedLine, ok bool) ([]string, string) {
+	if len(idx) != 1 {
+		return nil, "an event row cites exactly one entry"
+	}
+	if !ok || c.ent.Index != idx[0] {
+		return nil, fmt.Sprintf("cites leaf %d, which is not a verified entry of the bundle", idx[0])
+	}
+	if c.e.Type != v.EventType || c.e.ID != id {
+		return nil, fmt.Sprintf("column id: %q, but leaf %d is event %s of type %s", id, idx[0], c.e.ID, c.e.Type)
+	}
+	return c.row, c.rowErr
 }
 
 func clip(s string) string {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/onebook/onebook/backend/parallel"
 	"github.com/onebook/onebook/events"
 	"github.com/onebook/onebook/events/ledger"
 	"github.com/onebook/onebook/events/seal"
@@ -185,47 +187,86 @@ type writer struct {
 }
 
 // scan reads the ledger up to the checkpoint's size, the view's subjects
-// only, calling fn with each event the query covers.
-func (w *writer) scan(ctx context.Context, fn func(rec events.Recorded, e events.Event) error) error {
+// only, and calls emit, in ledger order, with each event the query covers
+// and what prep made of it (use false: the event is left out). prep is
+// the work of one event on its own (parse, open, render) and runs on
+// several goroutines at once; emit (write, fold) runs on the caller's.
+func scan[T any](ctx context.Context, w *writer,
+	prep func(rec events.Recorded, e events.Event) (v T, use bool, err error),
+	emit func(rec events.Recorded, e events.Event, v T) error) error {
 	size := w.src.Checkpoint.Size
-	var done uint64
-	return ledger.ScanStream(ctx, w.src.JS, w.src.Stream, w.v.subjects(), 1, size, func(rec events.Recorded) error {
-		done = rec.Seq
-		if w.progress != nil && rec.Seq%4096 == 0 {
-			w.progress(done, size)
-		}
+	var scanErr error
+	ledgerEvents := func(yield func(events.Recorded) bool) {
+		scanErr = ledger.ScanStream(ctx, w.src.JS, w.src.Stream, w.v.subjects(), 1, size, func(rec events.Recorded) error {
+			if !yield(rec) {
+				return errStopped
+			}
+			return nil
+		})
+	}
+	type prepared struct {
+		rec events.Recorded
+		e   events.Event
+		v   T
+		use bool
+		err error
+	}
+	work := func(rec events.Recorded) (p prepared) {
+		p.rec = rec
 		// Parse checks the canonical form in one read of the bytes, faster
 		// than a plain json.Unmarshal of the envelope, so the exporter
 		// checks what it cites as the bundle's verifier will.
 		e, err := events.Parse(rec.Raw)
 		if err != nil {
-			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+			p.err = fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+			return p
 		}
 		if !w.q.covers(e) {
-			return nil
+			return p
 		}
-		rec.Event = e
-		return fn(rec, e)
-	})
-}
-
-// entry writes one cited entry to entries.ndjson, with the data key of its
-// sealed fields, if it has any: the bundle discloses exactly the entries it
-// cites. An entry whose subject was erased says so instead.
-func (w *writer) entry(ctx context.Context, rec events.Recorded, e events.Event) error {
-	var key []byte
-	erased := false
-	if events.IsSealed(e) {
-		var err error
-		key, err = w.src.Reg.DataKey(ctx, e)
-		switch {
-		case errors.Is(err, events.ErrErased):
-			erased = true
-		case err != nil:
-			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+		p.rec.Event, p.e = e, e
+		p.v, p.use, p.err = prep(p.rec, e)
+		return p
+	}
+	for p := range parallel.Map(runtime.GOMAXPROCS(0), scanBatch, ledgerEvents, work) {
+		if w.progress != nil && p.rec.Seq%4096 == 0 {
+			w.progress(p.rec.Seq, size)
+		}
+		if p.err != nil {
+			return p.err
+		}
+		if p.use {
+			if err := emit(p.rec, p.e, p.v); err != nil {
+				return err
+			}
 		}
 	}
-	return w.writeEntry(rec, key, erased)
+	return scanErr // read after the loop: Map's source has returned
+}
+
+// scanBatch is how many events a goroutine of scan takes at a time: enough
+// to pay the hand-over once for many events, few enough to keep memory
+// small (events of a few hundred bytes).
+const scanBatch = 64
+
+// errStopped ends a ledger scan whose reader stopped early.
+var errStopped = errors.New("export: stopped reading the ledger")
+
+// dataKey returns the data key of e's sealed fields, if it has any, to
+// disclose with e: the bundle discloses exactly the entries it cites.
+// erased is true when e's subject was erased (its key is destroyed).
+func (w *writer) dataKey(ctx context.Context, rec events.Recorded, e events.Event) (key []byte, erased bool, err error) {
+	if !events.IsSealed(e) {
+		return nil, false, nil
+	}
+	key, err = w.src.Reg.DataKey(ctx, e)
+	switch {
+	case errors.Is(err, events.ErrErased):
+		return nil, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+	}
+	return key, false, nil
 }
 
 // writeEntry writes one cited entry with its data key (or erased).
@@ -260,26 +301,37 @@ const (
 	lineErased = `,"erased":true`
 )
 
+// eventRowOf is what an event view writes of one event: its row, and the
+// data key of its sealed fields (or that its subject was erased).
+type eventRowOf struct {
+	cells    []string
+	key      []byte
+	withheld bool
+}
+
 func (w *writer) eventRows(ctx context.Context, rows rowWriter) error {
 	var n int64
-	return w.scan(ctx, func(rec events.Recorded, e events.Event) error {
+	prep := func(rec events.Recorded, e events.Event) (eventRowOf, bool, error) {
 		if e.Type != w.v.EventType {
-			return nil
+			return eventRowOf{}, false, nil
 		}
 		// One opening of the box gives the row and the key to disclose.
 		o, err := w.src.Reg.OpenFields(ctx, e)
 		if err != nil {
-			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+			return eventRowOf{}, false, fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 		}
 		cells, err := eventRow(e, o.Fields)
 		if err != nil {
-			return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+			return eventRowOf{}, false, fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 		}
-		if err := w.writeEntry(rec, o.Key, o.Withheld); err != nil {
+		return eventRowOf{cells: cells, key: o.Key, withheld: o.Withheld}, true, nil
+	}
+	return scan(ctx, w, prep, func(rec events.Recorded, e events.Event, r eventRowOf) error {
+		if err := w.writeEntry(rec, r.key, r.withheld); err != nil {
 			return err
 		}
 		n++
-		return rows.write(n, e.ID, cells, []uint64{rec.Seq - 1})
+		return rows.write(n, e.ID, r.cells, []uint64{rec.Seq - 1})
 	})
 }
 
@@ -288,37 +340,48 @@ type aggDoc struct {
 	entries []uint64
 }
 
+// cited is an event an aggregate view cites: its payload, the documents
+// (under the query's prefix) it folds into, and its data key.
+type cited struct {
+	pl     events.Payload
+	ids    []string
+	key    []byte
+	erased bool
+}
+
 func (w *writer) aggregate(ctx context.Context, rows rowWriter) error {
 	p := w.v.Projection
 	docs := map[string]*aggDoc{}
-	err := w.scan(ctx, func(rec events.Recorded, e events.Event) error {
-		var pl events.Payload
+	prep := func(rec events.Recorded, e events.Event) (c cited, use bool, err error) {
 		if w.src.Reg.Version(e.Type) > 0 {
-			var err error
-			if pl, err = w.src.Reg.Decode(ctx, e); err != nil {
-				return fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
+			if c.pl, err = w.src.Reg.Decode(ctx, e); err != nil {
+				return c, false, fmt.Errorf("ledger entry %d: %w", rec.Seq, err)
 			}
 		}
-		cited := false
-		for _, id := range p.Keys(e, pl) {
-			if !strings.HasPrefix(id, w.q.Prefix) {
-				continue
+		for _, id := range p.Keys(e, c.pl) {
+			if strings.HasPrefix(id, w.q.Prefix) {
+				c.ids = append(c.ids, id)
 			}
+		}
+		if len(c.ids) == 0 {
+			return c, false, nil
+		}
+		c.key, c.erased, err = w.dataKey(ctx, rec, e)
+		return c, err == nil, err
+	}
+	err := scan(ctx, w, prep, func(rec events.Recorded, e events.Event, c cited) error {
+		for _, id := range c.ids {
 			d := docs[id]
 			if d == nil {
 				d = &aggDoc{state: p.NewState()}
 				docs[id] = d
 			}
-			if err := p.Fold(id, d.state, e, pl); err != nil {
+			if err := p.Fold(id, d.state, e, c.pl); err != nil {
 				return fmt.Errorf("fold ledger entry %d into %s: %w", rec.Seq, id, err)
 			}
 			d.entries = append(d.entries, rec.Seq-1)
-			cited = true
 		}
-		if cited {
-			return w.entry(ctx, rec, e)
-		}
-		return nil
+		return w.writeEntry(rec, c.key, c.erased)
 	})
 	if err != nil {
 		return err
