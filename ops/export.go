@@ -270,6 +270,7 @@ func runVerifyExport(ctx context.Context, env *environ, args []string) error {
 		}
 	}
 	report := progress(env.stderr, "verify-export: entries", total)
+	exports.SetVerifierGC()
 	start := time.Now()
 	rep, err := exports.Verify(ctx, dir, vkey, app.ExportProjections(), schemas.Registry(), func(done, _ uint64) { report(done) })
 	if err != nil {

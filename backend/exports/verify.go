@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,26 @@ type Report struct {
 
 // OK reports whether the bundle verified.
 func (r Report) OK() bool { return len(r.Problems) == 0 }
+
+// VerifierGCPercent is the garbage collector's target (GOGC) of a
+// process that verifies bundles (ops verify-export). A verification
+// streams: what it keeps is the bundle's tiles, some tens of MiB at most,
+// while it allocates some KiB for every entry and throws them away at
+// once, 1.3 KiB of it for the AES-GCM state of a sealed event's own data
+// key alone. At Go's default, 100, the collector then ran so often that
+// it cost a verification of sealed entries a quarter of its rate, a
+// fifth more than the entries' crypto; at 400 that cost all but goes, for
+// a peak RSS of about 130 MiB instead of 80 (ops bench, 300,000 rows).
+const VerifierGCPercent = 400
+
+// SetVerifierGC sets the process's GC target to VerifierGCPercent, unless
+// GOGC in the environment says otherwise. It is for commands that verify,
+// not for the backend, whose heap is not a verification's.
+func SetVerifierGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(VerifierGCPercent)
+	}
+}
 
 // MaxProblems stops a verification after this many problems.
 const MaxProblems = 100

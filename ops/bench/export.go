@@ -703,6 +703,7 @@ func exportVerifyChild(args []string, stderr io.Writer) (ExportChildReport, erro
 	if err != nil {
 		return rep, err
 	}
+	exports.SetVerifierGC() // as ops verify-export does
 	start := time.Now()
 	vr, err := exports.Verify(context.Background(), *dir, *key, app.Projections(), schemas.Registry(), func(d, _ uint64) { done.Store(d) })
 	rep.Seconds = time.Since(start).Seconds()
