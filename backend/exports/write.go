@@ -282,7 +282,7 @@ func (w *writer) writeEntry(rec events.Recorded, key []byte, erased bool) error 
 	switch {
 	case key != nil:
 		bw.WriteString(lineKey)
-		bw.WriteString(base64.StdEncoding.EncodeToString(key))
+		bw.Write(base64.StdEncoding.AppendEncode(bw.AvailableBuffer(), key)) // in bw's own buffer when it has room
 		bw.WriteString(`"`)
 	case erased:
 		bw.WriteString(lineErased)
