@@ -89,16 +89,21 @@ func Verify(ctx context.Context, dir, verifierKey string, ps []projections.Proje
 		return b.rep, nil
 	}
 	rowsFile, err := b.files()
-	if err != nil {
-		return b.rep, err
+	if err == nil {
+		err = b.entriesAndRows(ctx, ps, rowsFile)
 	}
+	b.settleFiles()
+	return b.rep, err
+}
+
+// entriesAndRows checks every entry and every row (steps 4 and 5).
+func (b *bundleCheck) entriesAndRows(ctx context.Context, ps []projections.Projection, rowsFile string) error {
 	v, known := viewOf(b.rep.Manifest, ps) // unknown: the entries are checked, no row
 	if err := b.openEntries(ctx, v); err != nil {
-		return b.rep, err
+		return err
 	}
 	defer b.closeEntries()
-	err = b.rows(ctx, v, known, rowsFile)
-	return b.rep, err
+	return b.rows(ctx, v, known, rowsFile)
 }
 
 // bundleCheck is one verification of a bundle, step by step: the
@@ -112,6 +117,9 @@ type bundleCheck struct {
 	reg      *events.Registry
 	progress Progress
 	rep      Report
+	// fileChecks are step 3's checks, in the manifest's order, those of
+	// large files still running beside steps 4 and 5 (settleFiles).
+	fileChecks []*fileCheck
 
 	cp      seal.Checkpoint
 	tiles   map[string][]byte // the bundle's tiles by path (small: 8 KiB each)
@@ -128,9 +136,22 @@ type bundleCheck struct {
 }
 
 // problem records a problem; false once there are too many to go on.
+// The file checks' problems come first, as their step does.
 func (b *bundleCheck) problem(format string, args ...any) bool {
+	b.settleFiles()
 	b.rep.Problems = append(b.rep.Problems, fmt.Sprintf(format, args...))
 	return len(b.rep.Problems) < MaxProblems
+}
+
+// settleFiles waits for the file checks still running and records their
+// problems.
+func (b *bundleCheck) settleFiles() {
+	checks := b.fileChecks
+	b.fileChecks = nil
+	for _, c := range checks {
+		<-c.done
+		b.rep.Problems = append(b.rep.Problems, c.problems...)
+	}
 }
 
 // manifest reads the manifest and checks its signature (step 1).
@@ -177,35 +198,63 @@ func (b *bundleCheck) checkpoint() bool {
 }
 
 // files checks every file's hash and keeps the tiles in memory (step 3);
-// it returns the name of the rows file.
+// it returns the name of the rows file. The tiles (8 KiB each) are read
+// and checked at once, since the proofs need them; the rows file and
+// entries.ndjson, which steps 4 and 5 read again, are hashed on
+// goroutines of their own meanwhile.
 func (b *bundleCheck) files() (string, error) {
 	var rowsFile string
 	for _, f := range b.rep.Manifest.Files {
+		c := &fileCheck{done: make(chan struct{})}
+		b.fileChecks = append(b.fileChecks, c)
 		clean := filepath.Clean(filepath.FromSlash(f.Name))
-		if filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
-			b.problem("manifest.json: file name %q leaves the bundle", f.Name)
-			continue
-		}
-		got, size, err := hashFile(filepath.Join(b.dir, clean))
-		if err != nil {
-			b.problem("%s: %v", f.Name, err)
-			continue
-		}
-		if got != f.SHA256 || size != f.Bytes {
-			b.problem("%s: SHA-256 %s (%d bytes), the manifest says %s (%d bytes): the file was changed", f.Name, got, size, f.SHA256, f.Bytes)
-		}
+		path := filepath.Join(b.dir, clean)
 		switch {
+		case filepath.IsAbs(clean) || strings.HasPrefix(clean, ".."):
+			c.problems = []string{fmt.Sprintf("manifest.json: file name %q leaves the bundle", f.Name)}
+			close(c.done)
 		case strings.HasPrefix(f.Name, "tiles/"):
-			data, _ := os.ReadFile(filepath.Join(b.dir, clean))
-			b.tiles[strings.TrimPrefix(f.Name, "tiles/")] = data
-		case f.Name == "rows.csv" || f.Name == "rows.xlsx":
-			rowsFile = f.Name
+			data, err := os.ReadFile(path)
+			sum := sha256.Sum256(data)
+			c.problems = hashProblems(f, hex.EncodeToString(sum[:]), int64(len(data)), err)
+			if err == nil {
+				b.tiles[strings.TrimPrefix(f.Name, "tiles/")] = data
+			}
+			close(c.done)
+		default:
+			if f.Name == "rows.csv" || f.Name == "rows.xlsx" {
+				rowsFile = f.Name
+			}
+			go func() {
+				defer close(c.done)
+				got, size, err := hashFile(path)
+				c.problems = hashProblems(f, got, size, err)
+			}()
 		}
 	}
 	if rowsFile == "" {
 		return "", fmt.Errorf("manifest.json lists no rows file")
 	}
 	return rowsFile, nil
+}
+
+// fileCheck is the check of one file's hash; problems is set when done is
+// closed.
+type fileCheck struct {
+	done     chan struct{}
+	problems []string
+}
+
+// hashProblems are the problems of file f, whose SHA-256 is got and size
+// size, or which could not be read (err).
+func hashProblems(f FileInfo, got string, size int64, err error) []string {
+	switch {
+	case err != nil:
+		return []string{fmt.Sprintf("%s: %v", f.Name, err)}
+	case got != f.SHA256 || size != f.Bytes:
+		return []string{fmt.Sprintf("%s: SHA-256 %s (%d bytes), the manifest says %s (%d bytes): the file was changed", f.Name, got, size, f.SHA256, f.Bytes)}
+	}
+	return nil
 }
 
 // openEntries opens entries.ndjson for reading with next (step 4). Its
