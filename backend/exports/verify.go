@@ -199,11 +199,19 @@ func (b *bundleCheck) checkpoint() bool {
 
 // files checks every file's hash and keeps the tiles in memory (step 3);
 // it returns the name of the rows file. The tiles (8 KiB each) are read
-// and checked at once, since the proofs need them; the rows file and
-// entries.ndjson, which steps 4 and 5 read again, are hashed on
-// goroutines of their own meanwhile.
+// and checked at once, since the proofs need them; the other files (the
+// rows file and entries.ndjson, which steps 4 and 5 read again) are
+// hashed one after the other on a goroutine of their own meanwhile.
 func (b *bundleCheck) files() (string, error) {
 	var rowsFile string
+	var later []func()
+	defer func() {
+		go func() {
+			for _, check := range later {
+				check()
+			}
+		}()
+	}()
 	for _, f := range b.rep.Manifest.Files {
 		c := &fileCheck{done: make(chan struct{})}
 		b.fileChecks = append(b.fileChecks, c)
@@ -225,11 +233,11 @@ func (b *bundleCheck) files() (string, error) {
 			if f.Name == "rows.csv" || f.Name == "rows.xlsx" {
 				rowsFile = f.Name
 			}
-			go func() {
+			later = append(later, func() {
 				defer close(c.done)
 				got, size, err := hashFile(path)
 				c.problems = hashProblems(f, got, size, err)
-			}()
+			})
 		}
 	}
 	if rowsFile == "" {
