@@ -113,7 +113,7 @@ func (b *bundleCheck) entriesAndRows(ctx context.Context, ps []projections.Proje
 type bundleCheck struct {
 	dir      string
 	verifier note.Verifier
-	keys     events.DataKeys // the data keys the bundle discloses, by event id
+	keys     events.DataKeys // the data keys an aggregate bundle's verified entries disclose, by event id
 	reg      *events.Registry
 	progress Progress
 	rep      Report
@@ -439,12 +439,7 @@ func (b *bundleCheck) next() (c checkedLine, ok bool) {
 		// taken as given; whether it opens the entry is checked with the
 		// row that cites it. Only an entry without one is looked into for
 		// a box: an entry sealed with no key to it cannot be checked.
-		switch {
-		case ent.Erased:
-			b.keys[c.e.ID] = nil
-		case ent.Key != nil:
-			b.keys[c.e.ID] = ent.Key
-		case events.IsSealed(c.e):
+		if ent.Key == nil && !ent.Erased && events.IsSealed(c.e) {
 			if !b.problem("entries.ndjson line %d (leaf %d): sealed, and the bundle gives no key to it", c.n, ent.Index) {
 				return checkedLine{}, false
 			}
@@ -539,7 +534,11 @@ func readLine(line []byte) (ent entryLine, e events.Event, parsed bool) {
 // memory than verifying ten.
 func (b *bundleCheck) rows(ctx context.Context, v View, known bool, rowsFile string) error {
 	m := b.rep.Manifest
-	entries := map[uint64]events.Event{} // an aggregate view's verified entries, parsed (Parse copies what it keeps)
+	// An aggregate view's verified entries, parsed (Parse copies what it
+	// keeps), and the keys they disclose: its rows fold them with b.reg,
+	// whose keyring is b.keys. (An event view's entries are opened each
+	// with its own key, by readEntry.)
+	entries := map[uint64]events.Event{}
 	if m.Kind == "aggregate" {
 		for {
 			c, ok := b.next()
@@ -547,6 +546,12 @@ func (b *bundleCheck) rows(ctx context.Context, v View, known bool, rowsFile str
 				break
 			}
 			entries[c.ent.Index] = c.e
+			switch {
+			case c.ent.Erased:
+				b.keys[c.e.ID] = nil
+			case c.ent.Key != nil:
+				b.keys[c.e.ID] = c.ent.Key
+			}
 		}
 	}
 	if !known {
@@ -583,7 +588,6 @@ func (b *bundleCheck) rows(ctx context.Context, v View, known bool, rowsFile str
 		}
 		b.rep.Rows++
 		if !v.Aggregate() { // the row's one entry is the next one
-			clear(b.keys)
 			c, ok := b.next()
 			derive = func(idx []uint64, id string) ([]string, string) { return entryRow(v, idx, id, c, ok) }
 		}
