@@ -343,6 +343,32 @@ func (g *faultRig) projectorsSay(behind []string) string {
 	return b.String()
 }
 
+// apisSay is what the clients of load l were answered, and the last
+// warnings and errors of each API replica's log, for a fault after which
+// no scan was acknowledged (CI keeps no replica logs).
+func (g *faultRig) apisSay(l *scanLoad) string {
+	var b strings.Builder
+	l.mu.Lock()
+	fmt.Fprintf(&b, "\n  clients were answered: %v; %d scans posted", l.statuses, l.posted.Load())
+	for _, o := range l.odd[max(len(l.odd)-5, 0):] {
+		fmt.Fprintf(&b, "\n  odd answer: %s", tail(o, 400))
+	}
+	l.mu.Unlock()
+	for _, r := range g.c.APIs {
+		fmt.Fprintf(&b, "\n  api %s (running %v):", r.Name, r.Running())
+		var warned []string
+		for _, line := range r.LogLines("level=", 1000) {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				warned = append(warned, line)
+			}
+		}
+		for _, line := range warned[max(len(warned)-12, 0):] {
+			fmt.Fprintf(&b, "\n    log: %s", tail(line, 400))
+		}
+	}
+	return b.String()
+}
+
 // checkpoint is the latest signed checkpoint, as an API replica serves it,
 // its signature checked with the cluster's verifier key.
 func (g *faultRig) checkpoint(ctx context.Context) (seal.Checkpoint, error) {
@@ -735,7 +761,7 @@ func (g *faultRig) waitFirstAck(ctx context.Context, l *scanLoad, t0 time.Time) 
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("no scan acknowledged since the fault: %w", ctx.Err())
+			return 0, fmt.Errorf("no scan acknowledged since the fault: %w%s", ctx.Err(), g.apisSay(l))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
