@@ -287,12 +287,9 @@ func (b *bundleCheck) openEntries(ctx context.Context, v View) error {
 		b.scanErr = scan.Err()
 	}
 	check := func(l numberedLine) checkedLine { return readEntry(ctx, b.reg, v, l) }
-	b.lines, b.stopLines = iter.Pull(parallel.Map(runtime.GOMAXPROCS(0), lineBatch, lines, check))
+	b.lines, b.stopLines = iter.Pull(parallel.Map(runtime.GOMAXPROCS(0), eventBatch, lines, check))
 	return nil
 }
-
-// lineBatch is how many lines a goroutine checks at a time.
-const lineBatch = 64
 
 func (b *bundleCheck) closeEntries() {
 	b.stopLines()

@@ -228,7 +228,7 @@ func scan[T any](ctx context.Context, w *writer,
 		p.v, p.use, p.err = prep(p.rec, e)
 		return p
 	}
-	for p := range parallel.Map(runtime.GOMAXPROCS(0), scanBatch, ledgerEvents, work) {
+	for p := range parallel.Map(runtime.GOMAXPROCS(0), eventBatch, ledgerEvents, work) {
 		if w.progress != nil && p.rec.Seq%4096 == 0 {
 			w.progress(p.rec.Seq, size)
 		}
@@ -244,10 +244,11 @@ func scan[T any](ctx context.Context, w *writer,
 	return scanErr // read after the loop: Map's source has returned
 }
 
-// scanBatch is how many events a goroutine of scan takes at a time: enough
-// to pay the hand-over once for many events, few enough to keep memory
-// small (events of a few hundred bytes).
-const scanBatch = 64
+// eventBatch is how many events (ledger messages, entry lines) a goroutine
+// of an export or a verification takes at a time: enough to pay the
+// hand-over once for many events, few enough to keep memory small (events
+// of a few hundred bytes).
+const eventBatch = 64
 
 // errStopped ends a ledger scan whose reader stopped early.
 var errStopped = errors.New("export: stopped reading the ledger")
